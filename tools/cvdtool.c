@@ -203,10 +203,11 @@ print_header(const char *path, const struct cvd_header *h)
 	printf("Signatures: %u\n", h->sigs);
 	printf("Functionality level: %u\n", h->flevel);
 	printf("Builder: %s\n", h->builder);
-	if (h->kind != CVD_KIND_CLD)
+	/* as sigtool: an unsigned container shows neither */
+	if (h->kind == CVD_KIND_CVD) {
 		printf("MD5: %s\n", h->md5);
-	if (h->kind == CVD_KIND_CVD)
 		printf("Digital signature: %s\n", h->dsig);
+	}
 }
 
 static int
