@@ -1,0 +1,26 @@
+# Shared helpers for the integration scripts (sourced).
+set -u
+T_PASS=0
+T_FAIL=0
+T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ampscan-it.XXXXXX")
+trap 'rm -rf "$T_TMP"' EXIT
+
+ok() { T_PASS=$((T_PASS + 1)); echo "ok   - $*"; }
+not_ok() { T_FAIL=$((T_FAIL + 1)); echo "FAIL - $*"; }
+check() {  # check "description" command...
+	local what=$1; shift
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+# expect_status N "description" command...
+expect_status() {
+	local want=$1 what=$2 rc=0; shift 2
+	"$@" >"$T_TMP/out" 2>"$T_TMP/err" || rc=$?
+	if [ "$rc" = "$want" ]; then ok "$what"; else
+		not_ok "$what (exit $rc, want $want)"; sed 's/^/    /' "$T_TMP/out" "$T_TMP/err" | head -20
+	fi
+}
+skip_all() { echo "SKIPPED: $*"; exit 77; }
+finish() {
+	echo "$T_PASS passed, $T_FAIL failed"
+	[ "$T_FAIL" = 0 ]
+}
