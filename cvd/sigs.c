@@ -2,21 +2,22 @@
  * Signature line syntax (CVD-FORMAT.md, "Check 5"): one line of .hdb, .hsb,
  * .ndb, .fp, .sfp or .ign2, checked and cut into views of the caller's line.
  *
- * Where ClamAV's documentation is loose we follow what its loader accepts,
- * so that a container clamd would load is never rejected here:
- * - A line whose MinFL/MaxFL exclude the engine's level is skipped by ClamAV
- *   before its other fields are read.  We check its name and levels only
- *   (every real test.ndb has such a line with a plain-text body).
+ * The rules are those of ClamAV's loader (1.4, checked case by case against
+ * clamscan), which is looser than its documentation:
+ * - A line whose MinFL/MaxFL exclude the engine's level is skipped before its
+ *   other fields are read: we check its name and levels only (every real
+ *   test.ndb has such a line with a plain-text body).
  * - .hsb and .sfp take MD5, SHA-1 or SHA-256, told apart by length (the real
- *   daily.hsb carries MD5 lines).  .hdb and .fp take MD5 only.
- * - Size is 1 to 2^32-2 (ClamAV rejects 0 and larger); `*` needs MinFL >= 73.
- * - An .ndb TargetType above 14 is skipped by ClamAV, unread: not loadable.
- * - Offsets other than *, n and EOF-n need target 1, 6 or 9 (PE, ELF,
- *   Mach-O), and the whole Offset field is at most 64 bytes.
- * - HexSig: see pat_run().  A part (between jumps) without two static bytes
- *   in a row cannot seed the Aho-Corasick automaton: valid, not loadable.
- * Blank lines return SIG_SKIP as sigs.h promises, though ClamAV itself
- * rejects a blank line in these files.
+ *   daily.hsb carries MD5 lines).
+ * - Size is 1 to 2^32-2, or `*` with MinFL >= 73.
+ * - An .ndb TargetType above 14 is skipped unread: valid, not loadable.
+ * - Offsets other than *, n, EOF-n and $n$ need target 1, 6 or 9 (PE, ELF,
+ *   Mach-O); the Offset field is at most 64 bytes.
+ * - HexSig: see pat_run().
+ * Stricter on purpose: .hdb and .fp take MD5 only; numbers are plain
+ * decimals (ClamAV atoi()s empty or junk ones: MinFL "x", maxshift "",
+ * "+68"); names are 1 to SIG_NAME_MAX bytes with no control bytes.  Looser
+ * as sigs.h promises: a blank line is SIG_SKIP (ClamAV rejects it).
  */
 #include <inttypes.h>
 #include <limits.h>
@@ -40,6 +41,9 @@
 #define PAT_NEST_MAX 15		/* nesting of alternatives */
 #define PAT_JUMP_MAX 2147483647ULL
 #define PAT_STATIC_MIN 2	/* static bytes in a row each part needs */
+#define PAT_PLAIN_MIN 3		/* bytes a pattern of plain hex needs */
+#define OFF_MACRO_MAX 31	/* $n$: macro group n at most this */
+#define OFF_MACRO (-2)		/* offset_kind(): SIG_OFF_OTHER, any target */
 #define SHOW_MAX 40		/* bytes of a bad value quoted in a message */
 
 /* Hash lengths in hex digits, as a mask. */
@@ -399,11 +403,8 @@ hash_flevel_skip(struct ctx *c)
 	memset(c->out, 0, sizeof(*c->out));
 	c->out->type = c->t;
 	if (fl_fields(&q, f + 3, n - 3, 4, &fl) != 0 || !fl_excludes(&fl) ||
-	    name_field(&q, f[2], 3) != 0) {
-		memset(c->out, 0, sizeof(*c->out));
-		c->out->type = c->t;
+	    name_field(&q, f[2], 3) != 0)
 		return false;
-	}
 	c->out->flevel_skip = true;
 	if (c->err != NULL && c->errlen > 0)
 		c->err[0] = '\0';
@@ -472,6 +473,7 @@ struct pat {
 	char *err;
 	size_t errlen;
 	bool usable;
+	bool plain_only;	/* hex pairs only so far */
 	bool split_seen;	/* a jump split the pattern: {n} splits too */
 	size_t nsplit;
 	/* The current part (between jumps). */
@@ -547,6 +549,8 @@ pat_byte(struct pat *s)
 	if (!lo && u[i + 1] != '?')
 		return pat_err(s, i + 1, "%s where a second hex digit belongs (odd number of hex digits?)", show_byte(u[i + 1]).s);
 	s->i += 2;
+	if (!(hi && lo))
+		s->plain_only = false;
 	return pat_add(s, i, 1, hi && lo, true);
 }
 
@@ -603,10 +607,10 @@ pat_brace(struct pat *s)
 		return pat_err(s, at, "'{' without '}'");
 	if (s->p[j] != '}')
 		return pat_err(s, j, "%s inside '{...}' (want {n}, {-n}, {n-} or {n-m})", show_byte((unsigned char)s->p[j]).s);
-	if (rl != DEC_OK && rh != DEC_OK)
-		return pat_err(s, at, "empty jump (want {n}, {-n}, {n-} or {n-m})");
-	if (rl == DEC_OK && rh == DEC_OK && lo > hi)
-		return pat_err(s, at, "'{%" PRIu64 "-%" PRIu64 "}': the minimum exceeds the maximum", lo, hi);
+	/* {}, {-} and {5-3}: ClamAV loads them; we cannot honour them. */
+	if ((rl != DEC_OK && rh != DEC_OK) ||
+	    (rl == DEC_OK && rh == DEC_OK && lo > hi))
+		s->usable = false;
 	s->i = j + 1;
 	if (!dash && lo >= 1 && lo <= PAT_INLINE_MAX && !s->split_seen)
 		return pat_add(s, at, (size_t)lo, false, lo == 1);
@@ -691,11 +695,16 @@ pat_open(struct pat *s)
 	return 0;
 }
 
+/* ClamAV refuses an empty first alternative only at the top level. */
 static int
 pat_alt_end(struct pat *s, struct pat_group *g, size_t at)
 {
-	if (!g->cur_any)
-		return pat_err(s, at, "empty alternative");
+	if (!g->cur_any && g->first_len == SIZE_MAX && g == &s->g[0])
+		return pat_err(s, at, "empty first alternative");
+	if (!g->cur_any) {
+		g->plain = false;
+		s->usable = false;
+	}
 	if (g->first_len == SIZE_MAX)
 		g->first_len = g->cur_len;
 	else if (g->cur_len != g->first_len)
@@ -725,7 +734,7 @@ pat_close(struct pat *s)
 	if (s->depth == 0)
 		return pat_err(s, at, "unbalanced ')'");
 	g = &s->g[s->depth - 1];
-	if (!g->cur_any && g->first_len == SIZE_MAX)
+	if (!g->cur_any && g->first_len == SIZE_MAX && s->depth == 1)
 		return pat_err(s, at, "empty '()'");
 	if ((rc = pat_alt_end(s, g, at)) != 0)
 		return rc;
@@ -765,9 +774,10 @@ pat_special(struct pat *s, unsigned char c)
  * One pass over the pattern.  Parts are cut at `*` and at jumps; ClamAV
  * turns {n} (1..127) into n `??` instead, but only until the first other
  * jump, after which every {...} cuts.  Errors are what ClamAV refuses to
- * load; s->usable turns false for what loads there but not here, or not
- * exactly: a part without PAT_STATIC_MIN static bytes in a row, (B)/(L)/(W)
- * and nested alternatives.
+ * load; s->usable turns false for what this engine cannot honour exactly:
+ * a part without PAT_STATIC_MIN static bytes in a row or plain hex shorter
+ * than PAT_PLAIN_MIN (ClamAV refuses those too), and what ClamAV loads but
+ * we do not: (B)/(L)/(W), nested or empty alternatives, {}, {-}, {5-3}.
  */
 static int
 pat_run(struct pat *s)
@@ -783,15 +793,19 @@ pat_run(struct pat *s)
 	while (s->i < s->len) {
 		unsigned char c = u[s->i];
 
-		if ((sig_hex[c] & HX) || c == '?')
+		if ((sig_hex[c] & HX) || c == '?') {
 			rc = pat_byte(s);
-		else
+		} else {
+			s->plain_only = false;
 			rc = pat_special(s, c);
+		}
 		if (rc != 0)
 			return rc;
 	}
 	if (s->depth > 0)
 		return pat_err(s, s->g[s->depth - 1].open, "unbalanced '('");
+	if (s->plain_only && s->items < PAT_PLAIN_MIN)
+		s->usable = false;	/* ClamAV's Boyer-Moore side refuses it */
 	return pat_end_part(s, s->len - 1, false);
 }
 
@@ -806,6 +820,7 @@ pat_init(struct pat *s, const char *p, size_t len, const char *prefix,
 	s->err = err;
 	s->errlen = errlen;
 	s->usable = true;
+	s->plain_only = true;
 }
 
 int
@@ -844,12 +859,24 @@ is_section_plus(struct sig_str f)
 	return dec_rest(f, i + 1, &v);
 }
 
+/* $n$: a macro group offset, n up to OFF_MACRO_MAX. */
+static bool
+is_macro(struct sig_str b)
+{
+	uint64_t n;
+
+	return b.len >= 3 && b.p[0] == '$' && b.p[b.len - 1] == '$' &&
+	    dec_field(b.p + 1, b.len - 2, OFF_MACRO_MAX, &n) == DEC_OK;
+}
+
 /* The offset before any ",maxshift"; -1 if not one ClamAV knows. */
 static int
 offset_kind(struct sig_str b, uint64_t *v)
 {
 	uint64_t x;
 
+	if (is_macro(b))
+		return OFF_MACRO;
 	if (dec_rest(b, 0, v))
 		return SIG_OFF_ABS;
 	if (has_prefix(b, "EOF-", 4) && dec_rest(b, 4, v))
@@ -888,9 +915,10 @@ ndb_offset(struct ctx *c, struct sig_str f)
 			return sig_err(c->err, c->errlen, "field 3 (offset): maxshift '%s' is not an unsigned decimal", show(comma + 1, f.len - b.len - 1).s);
 		n->has_maxshift = true;
 	}
-	if ((kind = offset_kind(b, &n->offset)) < 0)
-		return sig_err(c->err, c->errlen, "field 3 (offset): '%s' is not *, n, EOF-n, EP+n, EP-n, Sx+n, SEx, SL+n or VI (each but * with an optional ,maxshift)", show(b.p, b.len).s);
-	n->offset_kind = (enum sig_offset_kind)kind;
+	if ((kind = offset_kind(b, &n->offset)) == -1)
+		return sig_err(c->err, c->errlen, "field 3 (offset): '%s' is not *, n, EOF-n, EP+n, EP-n, Sx+n, SEx, SL+n, VI or $n$ (each but * with an optional ,maxshift)", show(b.p, b.len).s);
+	n->offset_kind = kind == OFF_MACRO ? SIG_OFF_OTHER :
+	    (enum sig_offset_kind)kind;
 	if (kind == SIG_OFF_OTHER && n->target != 1 && n->target != 6 &&
 	    n->target != 9)
 		return sig_err(c->err, c->errlen, "field 3 (offset): '%s' needs TargetType 1 (PE), 6 (ELF) or 9 (Mach-O), not %u", show(b.p, b.len).s, n->target);
@@ -981,11 +1009,30 @@ line_is_blank(const char *p, size_t len)
 	return true;
 }
 
+static int
+sig_dispatch(struct ctx *c)
+{
+	switch (c->t) {
+	case SIG_TYPE_HDB:
+	case SIG_TYPE_HSB:
+	case SIG_TYPE_FP:
+	case SIG_TYPE_SFP:
+		return hash_parse(c);
+	case SIG_TYPE_NDB:
+		return ndb_parse(c);
+	case SIG_TYPE_IGN2:
+		return ign2_parse(c);
+	default:
+		return sig_err(c->err, c->errlen, "lines of type %s are not parsed", sig_type_name(c->t));
+	}
+}
+
 int
 sig_parse_line(enum sig_type t, const char *line, size_t len,
     struct sig *out, char *err, size_t errlen)
 {
 	struct ctx c = { line, len, t, out, err, errlen };
+	int rc;
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
@@ -1002,20 +1049,11 @@ sig_parse_line(enum sig_type t, const char *line, size_t len,
 	if (line_is_blank(line, len))
 		return SIG_SKIP;
 	c.len = len;
-	switch (t) {
-	case SIG_TYPE_HDB:
-	case SIG_TYPE_HSB:
-	case SIG_TYPE_FP:
-	case SIG_TYPE_SFP:
-		return hash_parse(&c);
-	case SIG_TYPE_NDB:
-		return ndb_parse(&c);
-	case SIG_TYPE_IGN2:
-		return ign2_parse(&c);
-	default:
-		return sig_err(err, errlen, "lines of type %s are not parsed",
-		    sig_type_name(t));
+	if ((rc = sig_dispatch(&c)) == SIG_EINVAL) {
+		memset(out, 0, sizeof(*out));	/* set only on success */
+		out->type = t;
 	}
+	return rc;
 }
 
 static bool

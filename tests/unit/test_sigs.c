@@ -184,7 +184,7 @@ test_trailing_cr_is_ignored(void **state)
 	assert_int_equal(r.rc, SIG_OK);
 	assert_true(str_is(r.s.name, EICAR_NAME));
 	parsed_free(&r);
-	parse(&r, SIG_TYPE_NDB, "N:0:*:aabb:73\r");
+	parse(&r, SIG_TYPE_NDB, "N:0:*:aabbcc:73\r");
 	assert_int_equal(r.rc, SIG_OK);
 	assert_int_equal(r.s.min_flevel, 73);
 	parsed_free(&r);
@@ -206,6 +206,13 @@ test_out_is_cleared_on_entry(void **state)
 	assert_int_equal(s.min_flevel, 0);
 	assert_int_equal(s.u.hash.digest_len, 0);
 	assert_int_equal(s.type, SIG_TYPE_HDB);
+	/* Fields parsed before the error do not survive it. */
+	assert_int_equal(sig_parse_line(SIG_TYPE_NDB, "N:1:EP+1,2:zz", 13, &s,
+	    err, sizeof(err)), SIG_EINVAL);
+	assert_null(s.name.p);
+	assert_int_equal(s.u.ndb.target, 0);
+	assert_int_equal(s.u.ndb.offset_kind, 0);
+	assert_false(s.u.ndb.has_maxshift);
 	memset(&s, 0xa5, sizeof(s));
 	assert_int_equal(sig_parse_line(SIG_TYPE_NDB, "#", 1, &s, err,
 	    sizeof(err)), SIG_SKIP);
@@ -745,6 +752,11 @@ test_ndb_offsets(void **state)
 		{ "SE1", 1, NULL, SIG_OFF_OTHER, 0, 0, false },
 		{ "SL+4", 1, NULL, SIG_OFF_OTHER, 0, 0, false },
 		{ "VI", 1, NULL, SIG_OFF_OTHER, 0, 0, false },
+		{ "$0$", 0, NULL, SIG_OFF_OTHER, 0, 0, false },
+		{ "$31$,4", 3, NULL, SIG_OFF_OTHER, 0, 4, true },
+		{ "$32$", 0, "'$32$' is not", 0, 0, 0, false },
+		{ "$1", 0, "'$1' is not", 0, 0, 0, false },
+		{ "$$", 0, "'$$' is not", 0, 0, 0, false },
 		{ "", 0, "field 3 (offset): empty", 0, 0, 0, false },
 		{ "EOF", 0, "field 3 (offset): 'EOF' is not *, n, EOF-n", 0, 0, 0, false },
 		{ "EOF-", 0, "'EOF-' is not", 0, 0, 0, false },
@@ -759,7 +771,6 @@ test_ndb_offsets(void **state)
 		{ "Sx+1", 1, "is not", 0, 0, 0, false },
 		{ "S1+", 1, "is not", 0, 0, 0, false },
 		{ "SE", 1, "is not", 0, 0, 0, false },
-		{ "$1$", 1, "'$1$' is not", 0, 0, 0, false },
 		{ "VIx", 1, "is not", 0, 0, 0, false },
 		{ "1-2", 0, "is not", 0, 0, 0, false },
 		{ "-1", 0, "is not", 0, 0, 0, false },
@@ -773,7 +784,7 @@ test_ndb_offsets(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char line[128];
 
-		snprintf(line, sizeof(line), "N:%u:%s:aabb", cases[i].target,
+		snprintf(line, sizeof(line), "N:%u:%s:aabbcc", cases[i].target,
 		    cases[i].off);
 		expect(SIG_TYPE_NDB, line, cases[i].err);
 		if (cases[i].err != NULL)
@@ -795,6 +806,7 @@ test_ndb_relative_offsets_need_exe_target(void **state)
 	expect(SIG_TYPE_NDB, "N:0:EP+0:aabb", "field 3 (offset): 'EP+0' needs TargetType 1 (PE), 6 (ELF) or 9 (Mach-O), not 0");
 	expect(SIG_TYPE_NDB, "N:3:VI:aabb", "not 3");
 	expect(SIG_TYPE_NDB, "N:7:EOF-5:aabb", NULL);
+	expect(SIG_TYPE_NDB, "N:7:$3$:aabb", NULL);
 }
 
 static void
@@ -847,7 +859,7 @@ test_ndb_targets(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *line = line_join("N:", cases[i].target, ":*:aabb");
+		char *line = line_join("N:", cases[i].target, ":*:aabbcc");
 
 		expect(SIG_TYPE_NDB, line, cases[i].err);
 		if (cases[i].err == NULL) {
@@ -894,7 +906,7 @@ test_ndb_flevels(void **state)
 	struct parsed r;
 
 	(void)state;
-	parse(&r, SIG_TYPE_NDB, "N:0:*:aabb:51:255");
+	parse(&r, SIG_TYPE_NDB, "N:0:*:aabbcc:51:255");
 	assert_int_equal(r.rc, SIG_OK);
 	assert_int_equal(r.s.min_flevel, 51);
 	assert_int_equal(r.s.max_flevel, 255);
@@ -962,7 +974,7 @@ static void
 test_pattern_accepts_loadable_forms(void **state)
 {
 	static const char *const pats[] = {
-		"aabb", "AaBb", "0000", "aabb??cc", "aabbc?", "aabb?c",
+		"aabbcc", "AaBbCc", "000000", "aabb??cc", "aabbc?", "aabb?c",
 		"aabb*ccdd", "aabb{5}ccdd", "aabb{-5}ccdd", "aabb{5-}ccdd",
 		"aabb{5-10}ccdd", "aabb{5-5}ccdd", "aabb{0}ccdd",
 		"aabb{128}ccdd", "aabb(cc|dd)eeff", "aabb!(cc|dd)",
@@ -984,10 +996,13 @@ static void
 test_pattern_accepts_forms_the_engine_cannot_load(void **state)
 {
 	static const char *const pats[] = {
-		"aa", "??", "aabb*cc", "a?bb", "(aa|bb)", "aabb(B)",
+		"aa", "aabb", "0000", "??", "aabb*cc", "a?bb", "(aa|bb)", "aabb(B)",
 		"(L)aabb", "aabb(W)cc", "!(B)aabb", "aabb(cc|(dd|ee))",
 		"aa{5}bb", "aa[1-2]bb", "aabb{128}cc", "aabb{1-2}cc",
 		"aabb{1-2}ccdd{5}ee", "{5}", "aa??bb", "(aa|bb)[1-2]cc",
+		"aa(bb|cc)dd", "aabb(cc|)", "aabb(cc||dd)", "aabb(cc|(|dd))",
+		"aabb((cc|dd)|)", "aabb{}ccdd", "aabb{-}ccdd", "aabb{5-3}ccdd",
+		"aabb(cc|())",
 	};
 
 	(void)state;
@@ -1013,14 +1028,13 @@ test_pattern_rejects_malformed(void **state)
 		{ "(aabb", "position 1: unbalanced '('" },
 		{ "aabb(cc|dd", "position 5: unbalanced '('" },
 		{ "aabb()", "position 6: empty '()'" },
-		{ "aabb(|cc)", "position 6: empty alternative" },
-		{ "aabb(cc|)", "position 9: empty alternative" },
-		{ "aabb(cc||dd)", "position 9: empty alternative" },
+		{ "aabb(|cc)", "position 6: empty first alternative" },
+		{ "aabb(||)", "position 6: empty first alternative" },
+		{ "aabb!(cc|)", "position 5: '!(...)' needs plain hex" },
 		{ "aabb{", "position 5: '{' without '}'" },
 		{ "aabb{5", "'{' without '}'" },
-		{ "aabb{}ccdd", "position 5: empty jump" },
-		{ "aabb{-}ccdd", "empty jump" },
-		{ "aabb{5-3}ccdd", "'{5-3}': the minimum exceeds the maximum" },
+		{ "aabb{ 5}ccdd", "position 6: 0x20 inside '{...}'" },
+		{ "aabb(cc{}dd|ee)", "a jump inside alternatives" },
 		{ "aabb{x}ccdd", "position 6: 'x' inside '{...}'" },
 		{ "aabb{1-2-3}ccdd", "position 9: '-' inside '{...}'" },
 		{ "aabb{2147483648}ccdd", "jump longer than 2147483647" },
