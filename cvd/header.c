@@ -103,6 +103,15 @@ hdr_fields(struct cvd_header *h, const char *f[], const size_t fl[],
 		    CVD_BUILDER_MAX);
 	memcpy(h->builder, f[7], fl[7]);
 	if (nf == HDR_FIELDS_MAX) {
+		const char *sp = memchr(f[8], ' ', fl[8]);
+
+		if (sp != NULL) {
+			while (*sp == ' ')
+				sp++;
+			return cvd_seterr(err, errlen, CVD_EHEADER,
+			    "header padding after the line is not all spaces (byte %zu is '%c')",
+			    (size_t)(sp - h->line), *sp);
+		}
 		if (!cvd_parse_u64(f[8], fl[8], &h->stime))
 			return cvd_seterr(err, errlen, CVD_EHEADER,
 			    "header field 9 (stime): '%.*s' is not an unsigned decimal",

@@ -215,7 +215,9 @@ tar_check_name(struct tar *t, const uint8_t *h)
 			    "tar member %llu: name has byte 0x%02x at %zu (allowed: letters, digits, . _ - +)",
 			    (unsigned long long)t->nmembers + 1, c, i);
 	}
-	if (strstr(t->name, "..") != NULL || strcmp(t->name, ".") == 0)
+	if (strcmp(t->name, ".") == 0)
+		return tar_fail(t, CVD_ETAR, "tar member '.': not a file name");
+	if (strstr(t->name, "..") != NULL)
 		return tar_fail(t, CVD_ETAR, "tar member '%s': name contains '..'",
 		    t->name);
 	return 0;
@@ -343,7 +345,7 @@ tar_data(struct tar *t, const uint8_t **p, size_t *n)
 		if ((rc = tar_cbret(t, t->cb.end(t->cb.arg))) != 0)
 			return rc;
 		t->left = (TAR_BLOCK - (t->offset % TAR_BLOCK)) % TAR_BLOCK;
-		t->state = TAR_ST_PAD;
+		t->state = t->left ? TAR_ST_PAD : TAR_ST_HEADER;
 	}
 	return 0;
 }

@@ -481,10 +481,13 @@ verify_members(struct verify *v, struct cvd_info *info)
 		struct info_entry *e;
 		char want[65], have[65];
 
-		if (strcmp(m->name, "COPYING") == 0 ||
-		    verify_ends_with(m->name, ".info"))
+		if (verify_ends_with(m->name, ".info"))
 			continue;
-		if ((e = info_find(info, m->name)) == NULL)
+		/* COPYING need not be listed; when it is, it is checked */
+		if ((e = info_find(info, m->name)) == NULL &&
+		    strcmp(m->name, "COPYING") == 0)
+			continue;
+		if (e == NULL)
 			return verify_fail(v, CVD_EMEMBER,
 			    "member %s: not listed in .info", m->name);
 		e->seen = true;

@@ -372,3 +372,200 @@ tu_sh(const char *fmt, ...)
 		return -1;
 	return WEXITSTATUS(st);
 }
+
+/* ---- lower-level crafting ---- */
+
+uint8_t *
+tu_craft_tar(const struct tu_craft *c, size_t *len)
+{
+	const struct tu_member *ms = c->members ? c->members : tu_default_members;
+	struct tu_craft cc = *c;
+	struct tu_buf tar = { 0 }, info = { 0 };
+
+	cc.members = ms;
+	cc.n = c->members ? c->n : tu_default_nmembers;
+	if (c->info)
+		tu_buf_add(&info, c->info, strlen(c->info));
+	else
+		tu_make_info(&cc, &info, c->version ? c->version : 7, 3);
+	for (size_t i = 0; i < cc.n; i++) {
+		size_t nl = strlen(ms[i].name);
+		bool is_info = nl > 5 && strcmp(ms[i].name + nl - 5, ".info") == 0 &&
+		    ms[i].data == NULL;
+
+		if (is_info)
+			tu_tar_member(&tar, &ms[i], info.p, info.len);
+		else
+			tu_tar_member(&tar, &ms[i], ms[i].data, ms[i].len);
+	}
+	if (c->end_marker) {
+		static const uint8_t zero[1024];
+
+		tu_buf_add(&tar, zero, sizeof(zero));
+	}
+	free(info.p);
+	*len = tar.len;
+	return tar.p ? tar.p : calloc(1, 1);
+}
+
+uint8_t *
+tu_tar(const struct tu_member *ms, size_t n, bool end_marker, size_t *len)
+{
+	static const uint8_t zero[1024];
+	struct tu_buf tar = { 0 };
+
+	for (size_t i = 0; i < n; i++)
+		tu_tar_member(&tar, &ms[i], ms[i].data, ms[i].len);
+	if (end_marker)
+		tu_buf_add(&tar, zero, sizeof(zero));
+	*len = tar.len;
+	return tar.p ? tar.p : calloc(1, 1);
+}
+
+void
+tu_tar_checksum(uint8_t *hdr)
+{
+	unsigned sum = 0;
+
+	memset(hdr + 148, ' ', 8);
+	for (int i = 0; i < 512; i++)
+		sum += hdr[i];
+	snprintf((char *)hdr + 148, 8, "%06o", sum);
+	hdr[155] = ' ';
+}
+
+uint8_t *
+tu_gzip_buf(const void *p, size_t n, size_t *outlen)
+{
+	struct tu_buf in = { (uint8_t *)(uintptr_t)p, n, n }, out = { 0 };
+
+	tu_gzip(&in, &out);
+	*outlen = out.len;
+	return out.p;
+}
+
+void
+tu_write_container(const char *path, const struct tu_craft *c,
+    const uint8_t *payload, size_t len)
+{
+	unsigned version = c->version ? c->version : 7;
+	uint8_t header[512], md5[16];
+	char md5hex[33] = "X", dsig[CVD_DSIG_MAX + 1] = "X";
+	unsigned int dl = 16;
+	FILE *f;
+	int n;
+
+	if (!c->md5_x) {
+		EVP_Digest(payload, len, md5, &dl, EVP_md5(), NULL);
+		for (int i = 0; i < 16; i++)
+			snprintf(md5hex + 2 * i, 3, "%02x", md5[i]);
+		if (c->key && !dsig_legacy_sign(c->key, md5, dsig, sizeof(dsig)))
+			tu_die("legacy sign");
+	}
+	memset(header, ' ', sizeof(header));
+	if (c->header)
+		n = snprintf((char *)header, sizeof(header), "%s", c->header);
+	else
+		n = snprintf((char *)header, sizeof(header),
+		    "ClamAV-VDB:%s:%u:3:81:%s:%s:tester:1795000000", tu_time(),
+		    version, md5hex, dsig);
+	if (n < 0 || n >= (int)sizeof(header))
+		tu_die("header too long");
+	header[n] = ' ';
+	if ((f = fopen(path, "wb")) == NULL || fwrite(header, 1, 512, f) != 512 ||
+	    (len && fwrite(payload, 1, len, f) != len) || fclose(f) != 0)
+		tu_die(path);
+}
+
+char *
+tu_info_body(const struct tu_craft *c)
+{
+	struct tu_craft cc = *c;
+	struct tu_buf info = { 0 };
+
+	cc.members = c->members ? c->members : tu_default_members;
+	cc.n = c->members ? c->n : tu_default_nmembers;
+	cc.key = NULL;
+	tu_make_info(&cc, &info, c->version ? c->version : 7, 3);
+	tu_buf_add(&info, "", 1);
+	return (char *)info.p;
+}
+
+char *
+tu_info_sign(EVP_PKEY *key, const char *body)
+{
+	char sig[CVD_DSIG_MAX + 1], *out;
+	uint8_t d[32];
+
+	SHA256((const uint8_t *)body, strlen(body), d);
+	if (!dsig_pss_sign(key, d, sig, sizeof(sig)))
+		tu_die("pss sign");
+	if (asprintf(&out, "%sDSIG:%s\n", body, sig) < 0)
+		tu_die("asprintf");
+	return out;
+}
+
+static struct tu_buf tu_snap_lines;
+static size_t tu_snap_root;
+
+static int
+tu_snap_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	char line[8192], what[4200] = "";
+
+	(void)flag;
+	if (ftw->level == 0)
+		return 0;
+	if (S_ISREG(st->st_mode)) {
+		size_t len;
+		uint8_t *p = tu_read(path, &len), d[32];
+
+		SHA256(p, len, d);
+		free(p);
+		for (int i = 0; i < 32; i++)
+			snprintf(what + 2 * i, 3, "%02x", d[i]);
+	} else if (S_ISLNK(st->st_mode)) {
+		ssize_t n = readlink(path, what, sizeof(what) - 1);
+
+		what[n > 0 ? n : 0] = '\0';
+	}
+	snprintf(line, sizeof(line), "%s %o %lld %s\n", path + tu_snap_root,
+	    (unsigned)st->st_mode,
+	    S_ISDIR(st->st_mode) ? 0LL : (long long)st->st_size, what);
+	tu_buf_add(&tu_snap_lines, line, strlen(line) + 1);
+	return 0;
+}
+
+static int
+tu_snap_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char *
+tu_snapshot(const char *dir)
+{
+	struct tu_buf out = { 0 };
+	char **lines = NULL;
+	size_t n = 0;
+
+	memset(&tu_snap_lines, 0, sizeof(tu_snap_lines));
+	tu_snap_root = strlen(dir);
+	if (nftw(dir, tu_snap_one, 16, FTW_PHYS) != 0)
+		tu_die(dir);
+	for (size_t off = 0; off < tu_snap_lines.len;
+	    off += strlen((char *)tu_snap_lines.p + off) + 1) {
+		if ((lines = realloc(lines, (n + 1) * sizeof(*lines))) == NULL)
+			tu_die("realloc");
+		lines[n++] = (char *)tu_snap_lines.p + off;
+	}
+	if (n > 0)
+		qsort(lines, n, sizeof(*lines), tu_snap_cmp);
+	for (size_t i = 0; i < n; i++)
+		tu_buf_add(&out, lines[i], strlen(lines[i]));
+	tu_buf_add(&out, "", 1);
+	free(lines);
+	free(tu_snap_lines.p);
+	memset(&tu_snap_lines, 0, sizeof(tu_snap_lines));
+	return (char *)out.p;
+}

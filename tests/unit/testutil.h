@@ -77,4 +77,32 @@ extern const size_t tu_default_nmembers;
 /* Run a shell command; returns its exit status (or -1). */
 int tu_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* ---- lower-level crafting (hostile tars, raw payloads) ---- */
+/* The tar tu_craft_write would write for c (before gzip); malloc'd. */
+uint8_t *tu_craft_tar(const struct tu_craft *c, size_t *len);
+/* A tar of exactly these members (no .info generated, no COPYING added). */
+uint8_t *tu_tar(const struct tu_member *ms, size_t n, bool end_marker,
+    size_t *len);
+/* Recompute the checksum of a 512-byte tar header block in place. */
+void tu_tar_checksum(uint8_t *hdr);
+/* gzip n bytes in memory; malloc'd. */
+uint8_t *tu_gzip_buf(const void *p, size_t n, size_t *outlen);
+/*
+ * Write a container whose payload is exactly payload[0..len) (a plain tar
+ * or gzip, as given); the header is generated from c as tu_craft_write
+ * does (version, key signs the payload's MD5, md5_x, or c->header).
+ */
+void tu_write_container(const char *path, const struct tu_craft *c,
+    const uint8_t *payload, size_t len);
+/* The generated .info text for c without any DSIG line; malloc'd. */
+char *tu_info_body(const struct tu_craft *c);
+/* body followed by "DSIG:<PSS signature by key>\n"; malloc'd. */
+char *tu_info_sign(EVP_PKEY *key, const char *body);
+/*
+ * A snapshot of a directory tree: one line per entry (relative path, type,
+ * size, SHA-256 of a file's bytes or a link's target), sorted; malloc'd.
+ * Two snapshots compare equal with strcmp when nothing changed.
+ */
+char *tu_snapshot(const char *dir);
+
 #endif
