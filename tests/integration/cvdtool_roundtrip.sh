@@ -47,9 +47,9 @@ expect_status 0 "verify --allow-unsigned accepts the .cud" "$CVDTOOL" verify --a
 sigtool --info demo.cud >theirs.txt 2>&1
 check "sigtool --info accepts our .cud, same lines as cvdtool info" cmp -s ours.txt theirs.txt
 expect_status 1 "clamscan -d demo.cud detects (exit 1 = found)" clamscan --no-summary -d demo.cud eicar.com body.bin clean.txt
-check "clamscan found the EICAR hash signature" grep -q '^eicar.com: Eicar-Test-Signature.UNOFFICIAL FOUND' "$T_TMP/out"
-check "clamscan found the body signature" grep -q '^body.bin: Demo.Body-1.UNOFFICIAL FOUND' "$T_TMP/out"
-check "clamscan: the clean file is OK" grep -q '^clean.txt: OK' "$T_TMP/out"
+check "clamscan found the EICAR hash signature" grep -q 'eicar.com: Eicar-Test-Signature.UNOFFICIAL FOUND' "$T_TMP/out"
+check "clamscan found the body signature" grep -q 'body.bin: Demo.Body-1.UNOFFICIAL FOUND' "$T_TMP/out"
+check "clamscan: the clean file is OK" grep -q 'clean.txt: OK' "$T_TMP/out"
 
 # .cvd.sign with our own CA: root -> signing certificate
 openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 30 -subj /CN=ampscan-test-root >/dev/null 2>&1

@@ -9,7 +9,12 @@ ok() { T_PASS=$((T_PASS + 1)); echo "ok   - $*"; }
 not_ok() { T_FAIL=$((T_FAIL + 1)); echo "FAIL - $*"; }
 check() {  # check "description" command...
 	local what=$1; shift
-	if "$@"; then ok "$what"; else not_ok "$what"; fi
+	if "$@"; then ok "$what"; else
+		not_ok "$what"
+		# show what the last command printed, to explain the failure
+		[ -f "$T_TMP/out" ] && sed 's/^/    out: /' "$T_TMP/out" | head -10
+		[ -f "$T_TMP/err" ] && sed 's/^/    err: /' "$T_TMP/err" | head -5
+	fi
 }
 # expect_status N "description" command...
 expect_status() {
