@@ -1,0 +1,578 @@
+/*
+ * ampscansvc: the scan worker.
+ *
+ *   ampscansvc --worker --defs DIR [--sock-fd N] [--index-fd N] ...
+ *       started by ampdaemon only: loads the definitions (the index handed
+ *       over as a descriptor, or DIR's index when fresh, else built in
+ *       memory), enters its sandbox, sends READY, then answers SCAN
+ *       requests (each carrying an open descriptor) until its socket closes.
+ *   ampscansvc --check DIR      trial load + canary scan; exit 0 = good
+ *   ampscansvc --scan [--defs PATH]... [--allmatch] [-r] PATH...
+ *       a one-shot scanner printing clamscan's format
+ *   ampscansvc --build-index DIR [-o FILE]
+ *       compile DIR's definitions into its index (ampdaemon runs this)
+ *
+ * Exit status: 0 success (--scan: nothing found), 1 (--scan) something
+ * found, 2 an error.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "defs.h"
+#include "sandbox.h"
+#include "walk.h"
+#include "wproto.h"
+
+#ifndef AMPSCAN_VERSION
+#define AMPSCAN_VERSION "0.0.0"
+#endif
+
+#define SVC_MAX_DEFS 32
+#define SVC_DEFAULT_SOCK_FD 3
+
+static const char svc_usage[] =
+"usage: ampscansvc --scan [--defs PATH]... [--allow-unsigned] [--allmatch] [-r] PATH...\n"
+"       ampscansvc --check DIR [--allow-unsigned] [--trusted-key K] [--certs-dir D]\n"
+"       ampscansvc --build-index DIR [-o FILE]\n"
+"       ampscansvc --worker --defs DIR [--sock-fd N] [--index-fd N] [--allow-root]\n"
+"\n"
+"The scan worker of ampscan.  ampdaemon starts it with --worker; the other\n"
+"modes are for people, tests and the definitions pipeline.\n"
+"\n"
+"  --scan              scan files (and directories with -r), print `path: OK`,\n"
+"                      `path: Name FOUND` or `path: reason ERROR` like clamscan\n"
+"  --defs PATH         definitions: a directory, a container (.cvd/.cld/.cud) or a\n"
+"                      plain signature file (.hdb .hsb .ndb .fp .sfp .ign2);\n"
+"                      repeatable; default /var/lib/ampscan/defs/active\n"
+"  --allow-unsigned    accept .cld/.cud containers and plain signature files\n"
+"  --trusted-key K     also trust this public key (PEM) for signed containers\n"
+"  --certs-dir D       check .cvd.sign files against these root certificates\n"
+"  --allmatch          report every matching signature, not only the first\n"
+"  -r, --recursive     descend into directories\n"
+"  --max-file-size N, --max-scan-size N, --max-recursion N, --max-files N\n"
+"                      limits (sizes in bytes, K, M or G)\n"
+"  --check DIR         load DIR, scan a built-in canary; exit 0 only if all is well\n"
+"  --build-index DIR   write DIR/" DEFS_INDEX_NAME " (or -o FILE)\n"
+"  --worker            serve ampdaemon on --sock-fd (default 3)\n"
+"  --version           print the version and exit\n"
+"\n"
+"Exit status: 0 clean/success, 1 a signature was found (--scan), 2 an error.\n";
+
+enum svc_mode { SVC_NONE, SVC_SCAN, SVC_CHECK, SVC_BUILD, SVC_WORKER };
+
+struct svc {
+	enum svc_mode mode;
+	const char *defs[SVC_MAX_DEFS];
+	size_t ndefs;
+	const char *dir, *out;
+	const char *keys[16];
+	size_t nkeys;
+	const char *certs_dir;
+	bool allow_unsigned, allmatch, recursive, allow_root;
+	int sock_fd, index_fd;
+	struct walk_limits lim;
+	struct cvd_trust *trust;
+	struct defs_opts dopts;
+	struct engine *engine;
+	struct walk *walk;
+	unsigned found, errors;
+};
+
+static void svc_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void
+svc_die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ampscansvc: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static bool
+svc_parse_size(const char *s, uint64_t *out)
+{
+	uint64_t v = 0, mul = 1;
+	size_t n = strlen(s), digits = n;
+
+	if (n > 0 && strchr("KkMmGg", s[n - 1]) != NULL) {
+		mul = (s[n - 1] | 0x20) == 'k' ? 1ULL << 10 :
+		    (s[n - 1] | 0x20) == 'm' ? 1ULL << 20 : 1ULL << 30;
+		digits--;
+	}
+	if (digits == 0 || digits > 12)
+		return false;
+	for (size_t i = 0; i < digits; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	*out = v * mul;
+	return true;
+}
+
+static unsigned
+svc_uint(const char *opt, const char *s)
+{
+	uint64_t v;
+
+	if (!svc_parse_size(s, &v) || v > 0x7fffffff)
+		svc_die("%s %s: not a number", opt, s);
+	return (unsigned)v;
+}
+
+enum {
+	OPT_SCAN = 256, OPT_CHECK, OPT_BUILD, OPT_WORKER, OPT_DEFS,
+	OPT_ALLOW_UNSIGNED, OPT_ALLMATCH, OPT_SOCK_FD, OPT_INDEX_FD,
+	OPT_ALLOW_ROOT, OPT_TRUSTED_KEY, OPT_CERTS_DIR, OPT_MAX_FILE_SIZE,
+	OPT_MAX_SCAN_SIZE, OPT_MAX_RECURSION, OPT_MAX_FILES, OPT_VERSION,
+};
+
+static const struct option svc_opts[] = {
+	{ "scan", no_argument, NULL, OPT_SCAN },
+	{ "check", required_argument, NULL, OPT_CHECK },
+	{ "build-index", required_argument, NULL, OPT_BUILD },
+	{ "worker", no_argument, NULL, OPT_WORKER },
+	{ "defs", required_argument, NULL, OPT_DEFS },
+	{ "allow-unsigned", no_argument, NULL, OPT_ALLOW_UNSIGNED },
+	{ "allmatch", no_argument, NULL, OPT_ALLMATCH },
+	{ "recursive", no_argument, NULL, 'r' },
+	{ "sock-fd", required_argument, NULL, OPT_SOCK_FD },
+	{ "index-fd", required_argument, NULL, OPT_INDEX_FD },
+	{ "allow-root", no_argument, NULL, OPT_ALLOW_ROOT },
+	{ "trusted-key", required_argument, NULL, OPT_TRUSTED_KEY },
+	{ "certs-dir", required_argument, NULL, OPT_CERTS_DIR },
+	{ "max-file-size", required_argument, NULL, OPT_MAX_FILE_SIZE },
+	{ "max-scan-size", required_argument, NULL, OPT_MAX_SCAN_SIZE },
+	{ "max-recursion", required_argument, NULL, OPT_MAX_RECURSION },
+	{ "max-files", required_argument, NULL, OPT_MAX_FILES },
+	{ "output", required_argument, NULL, 'o' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void
+svc_set_mode(struct svc *s, enum svc_mode m, const char *dir)
+{
+	if (s->mode != SVC_NONE)
+		svc_die("give one of --scan, --check, --build-index, --worker");
+	s->mode = m;
+	s->dir = dir;
+}
+
+static void
+svc_args(struct svc *s, int argc, char **argv)
+{
+	uint64_t v;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "ro:h", svc_opts, NULL)) != -1) {
+		switch (ch) {
+		case OPT_SCAN: svc_set_mode(s, SVC_SCAN, NULL); break;
+		case OPT_CHECK: svc_set_mode(s, SVC_CHECK, optarg); break;
+		case OPT_BUILD: svc_set_mode(s, SVC_BUILD, optarg); break;
+		case OPT_WORKER: svc_set_mode(s, SVC_WORKER, NULL); break;
+		case OPT_DEFS:
+			if (s->ndefs == SVC_MAX_DEFS)
+				svc_die("too many --defs");
+			s->defs[s->ndefs++] = optarg;
+			break;
+		case OPT_ALLOW_UNSIGNED: s->allow_unsigned = true; break;
+		case OPT_ALLMATCH: s->allmatch = true; break;
+		case 'r': s->recursive = true; break;
+		case 'o': s->out = optarg; break;
+		case OPT_SOCK_FD: s->sock_fd = (int)svc_uint("--sock-fd", optarg); break;
+		case OPT_INDEX_FD: s->index_fd = (int)svc_uint("--index-fd", optarg); break;
+		case OPT_ALLOW_ROOT: s->allow_root = true; break;
+		case OPT_TRUSTED_KEY:
+			if (s->nkeys == 16)
+				svc_die("too many --trusted-key");
+			s->keys[s->nkeys++] = optarg;
+			break;
+		case OPT_CERTS_DIR: s->certs_dir = optarg; break;
+		case OPT_MAX_FILE_SIZE:
+		case OPT_MAX_SCAN_SIZE:
+			if (!svc_parse_size(optarg, &v))
+				svc_die("%s: not a size", optarg);
+			*(ch == OPT_MAX_FILE_SIZE ? &s->lim.max_file_size :
+			    &s->lim.max_scan_size) = v;
+			break;
+		case OPT_MAX_RECURSION: s->lim.max_recursion = svc_uint("--max-recursion", optarg); break;
+		case OPT_MAX_FILES: s->lim.max_files = svc_uint("--max-files", optarg); break;
+		case OPT_VERSION: printf("ampscansvc %s (worker protocol %d)\n", AMPSCAN_VERSION, WPROTO_VERSION); exit(0);
+		case 'h': fputs(svc_usage, stdout); exit(0);
+		default: fputs(svc_usage, stderr); exit(2);
+		}
+	}
+	if (s->mode == SVC_NONE) {
+		fputs(svc_usage, stderr);
+		exit(2);
+	}
+}
+
+static void
+svc_trust(struct svc *s)
+{
+	char err[512];
+
+	if (cvd_trust_new(0, &s->trust) != 0)
+		svc_die("out of memory");
+	for (size_t i = 0; i < s->nkeys; i++)
+		if (cvd_trust_add_key_file(s->trust, s->keys[i], err, sizeof(err)))
+			svc_die("%s", err);
+	if (s->certs_dir && cvd_trust_set_certs_dir(s->trust, s->certs_dir, err,
+	    sizeof(err)))
+		svc_die("%s", err);
+	s->dopts.trust = s->trust;
+	s->dopts.allow_unsigned = s->allow_unsigned;
+}
+
+/* --scan: every --defs into one in-memory engine. */
+static void
+svc_load_defs(struct svc *s)
+{
+	static const char *const dflt[] = { "/var/lib/ampscan/defs/active" };
+	const char *const *defs = s->ndefs ? s->defs : dflt;
+	size_t n = s->ndefs ? s->ndefs : 1;
+	struct engine_builder *b;
+	char err[1024];
+
+	if (engine_builder_new(&b) != 0)
+		svc_die("out of memory");
+	for (size_t i = 0; i < n; i++)
+		if (defs_load(b, defs[i], &s->dopts, err, sizeof(err)) != 0) {
+			engine_builder_free(b);
+			svc_die("cannot load definitions: %s", err);
+		}
+	if (engine_builder_finish(b, &s->engine, err, sizeof(err)) != 0)
+		svc_die("cannot compile definitions: %s", err);
+}
+
+static void
+svc_print_result(struct svc *s, const char *path, const struct wproto_result *r)
+{
+	if (r->verdict == WPROTO_ERROR) {
+		printf("%s: %s ERROR\n", path, r->note);
+		s->errors++;
+		return;
+	}
+	if (r->verdict == WPROTO_FOUND) {
+		for (uint32_t i = 0; i < r->nnames; i++)
+			printf("%s: %s FOUND\n", path, r->names[i].sig);
+		s->found++;
+	} else {
+		printf("%s: OK\n", path);
+	}
+	if (r->note[0] != '\0')
+		fprintf(stderr, "%s: note: %s\n", path, r->note);
+}
+
+static void svc_scan_path(struct svc *s, const char *path, bool top);
+
+static void
+svc_scan_dir(struct svc *s, const char *path)
+{
+	struct dirent **ents;
+	char sub[4096];
+	int n = scandir(path, &ents, NULL, alphasort);
+
+	if (n < 0) {
+		printf("%s: %s ERROR\n", path, strerror(errno));
+		s->errors++;
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		if (strcmp(ents[i]->d_name, ".") != 0 &&
+		    strcmp(ents[i]->d_name, "..") != 0) {
+			snprintf(sub, sizeof(sub), "%s/%s", path, ents[i]->d_name);
+			svc_scan_path(s, sub, false);
+		}
+		free(ents[i]);
+	}
+	free(ents);
+}
+
+static void
+svc_scan_path(struct svc *s, const char *path, bool top)
+{
+	struct wproto_result r;
+	struct stat st;
+	int fd;
+
+	if (lstat(path, &st) != 0) {
+		printf("%s: %s ERROR\n", path, strerror(errno));
+		s->errors++;
+		return;
+	}
+	if (S_ISLNK(st.st_mode) && !top)
+		return;   /* like clamscan: symlinks inside a walk are not followed */
+	if (S_ISDIR(st.st_mode) || (S_ISLNK(st.st_mode) && stat(path, &st) == 0 &&
+	    S_ISDIR(st.st_mode))) {
+		if (s->recursive)
+			svc_scan_dir(s, path);
+		else
+			fprintf(stderr, "%s: is a directory (use -r)\n", path);
+		return;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
+		printf("%s: %s ERROR\n", path, strerror(errno));
+		s->errors++;
+		return;
+	}
+	walk_scan_fd(s->walk, fd, path, s->allmatch ? WPROTO_SCAN_ALLMATCH : 0, &r);
+	close(fd);
+	svc_print_result(s, path, &r);
+}
+
+static int
+svc_scan(struct svc *s, int argc, char **argv)
+{
+	if (argc < 1)
+		svc_die("--scan needs at least one PATH");
+	svc_load_defs(s);
+	if (walk_new(s->engine, &s->lim, &s->walk) != 0)
+		svc_die("out of memory");
+	for (int i = 0; i < argc; i++)
+		svc_scan_path(s, argv[i], true);
+	fflush(stdout);
+	return s->errors ? 2 : s->found ? 1 : 0;
+}
+
+/* The canary: scanned by --check to prove the engine runs. */
+static const char svc_canary[] =
+    "ampscan canary: X5O!P%@AP[4\\PZX54(P^)7CC)7}$ AMPSCAN-CANARY ";
+
+static void
+svc_info_ready(const struct engine *e, struct wproto_ready *m)
+{
+	static const char *const types[] = { "hdb", "hsb", "ndb", "fp", "sfp",
+	    "ign2", "other" };
+	struct engine_info info;
+
+	memset(m, 0, sizeof(*m));
+	engine_info(e, &info);
+	m->proto = WPROTO_VERSION;
+	snprintf(m->version, sizeof(m->version), "%s", AMPSCAN_VERSION);
+	for (size_t i = 0; i < info.ndbs && i < WPROTO_MAX_DBS; i++) {
+		snprintf(m->dbs[i].name, sizeof(m->dbs[i].name), "%s", info.dbs[i].name);
+		m->dbs[i].version = info.dbs[i].version;
+		snprintf(m->dbs[i].kind, sizeof(m->dbs[i].kind), "%s", info.dbs[i].kind);
+		m->ndbs++;
+	}
+	for (int t = 0; t <= SIG_TYPE_OTHER; t++) {
+		snprintf(m->types[t].type, sizeof(m->types[t].type), "%s", types[t]);
+		m->types[t].loaded = info.loaded[t];
+		m->types[t].not_loaded = t == SIG_TYPE_OTHER ? info.other_types :
+		    info.not_loaded[t];
+		m->ntypes++;
+	}
+}
+
+static int
+svc_check(struct svc *s)
+{
+	struct engine_result er;
+	struct wproto_ready m;
+	char err[1024];
+	bool from_index;
+
+	if (defs_engine(s->dir, &s->dopts, &s->engine, &from_index, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "ampscansvc: check %s: FAILED: %s\n", s->dir, err);
+		return 2;
+	}
+	if (engine_scan(s->engine, (const uint8_t *)svc_canary,
+	    sizeof(svc_canary) - 1, ENGINE_SCAN_ALLMATCH, &er) != 0) {
+		fprintf(stderr, "ampscansvc: check %s: FAILED: canary scan\n", s->dir);
+		return 2;
+	}
+	svc_info_ready(s->engine, &m);
+	printf("check %s: OK (%s)", s->dir, from_index ? "index" : "built");
+	for (uint32_t i = 0; i < m.ndbs; i++)
+		printf(" %s-%u", m.dbs[i].name, m.dbs[i].version);
+	for (uint32_t i = 0; i < m.ntypes; i++)
+		if (m.types[i].loaded || m.types[i].not_loaded)
+			printf(" %s=%llu/%llu", m.types[i].type,
+			    (unsigned long long)m.types[i].loaded,
+			    (unsigned long long)m.types[i].not_loaded);
+	putchar('\n');
+	return 0;
+}
+
+static int
+svc_build(struct svc *s)
+{
+	char out[4096], err[1024];
+
+	snprintf(out, sizeof(out), "%s/%s", s->dir, DEFS_INDEX_NAME);
+	if (defs_build_index(s->dir, s->out ? s->out : out, &s->dopts, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "ampscansvc: build-index %s: %s\n", s->dir, err);
+		return 2;
+	}
+	printf("index written: %s\n", s->out ? s->out : out);
+	return 0;
+}
+
+/* ---- the worker ------------------------------------------------------- */
+
+#ifdef AMPSCAN_TEST_HOOKS
+/* Test builds: try what the sandbox forbids and report each errno. */
+static void
+svc_probe(struct wproto_result *r)
+{
+	int fd = open("/etc/hostname", O_RDONLY);
+	int e1 = fd < 0 ? errno : 0;
+	int so = socket(AF_UNIX, SOCK_STREAM, 0);
+	int e2 = so < 0 ? errno : 0;
+	char *argv[] = { (char *)"/bin/true", NULL };
+	int e3 = execve(argv[0], argv, NULL) < 0 ? errno : 0;
+
+	if (fd >= 0)
+		close(fd);
+	if (so >= 0)
+		close(so);
+	snprintf(r->note, sizeof(r->note), "open=%s socket=%s exec=%s",
+	    e1 ? strerror(e1) : "allowed", e2 ? strerror(e2) : "allowed",
+	    e3 ? strerror(e3) : "allowed");
+}
+#endif
+
+static void
+svc_worker_load(struct svc *s)
+{
+	char err[1024];
+	bool from_index = false;
+
+	if (s->index_fd >= 0) {
+		if (engine_index_map(s->index_fd, &s->engine, err, sizeof(err)) != 0)
+			svc_die("index (fd %d): %s", s->index_fd, err);
+		close(s->index_fd);
+		return;
+	}
+	if (s->ndefs != 1)
+		svc_die("--worker needs --defs DIR or --index-fd N");
+	if (defs_engine(s->defs[0], &s->dopts, &s->engine, &from_index, err,
+	    sizeof(err)) != 0)
+		svc_die("cannot load definitions: %s", err);
+	fprintf(stderr, "ampscansvc: definitions %s loaded from %s\n", s->defs[0],
+	    from_index ? "the index" : "the containers (index missing or stale)");
+}
+
+/*
+ * Before the sandbox closes: run every code path a scan takes once, so
+ * libraries that load things on first use (OpenSSL's configuration and
+ * providers, libarchive's bidders) do it while opening files still works.
+ */
+static void
+svc_warm_up(struct svc *s)
+{
+	struct wproto_result r;
+
+	walk_scan_buffer(s->walk, (const uint8_t *)svc_canary,
+	    sizeof(svc_canary) - 1, "canary", WPROTO_SCAN_ALLMATCH, &r);
+}
+
+/* One request; false when the worker must exit. */
+static bool
+svc_serve_one(struct svc *s, uint8_t *buf)
+{
+	struct wproto_scan req;
+	struct wproto_result res;
+	struct wreader r;
+	struct wbuf *out = (struct wbuf *)(buf + WPROTO_MAX_MSG);
+	uint16_t type;
+	uint64_t id;
+	int fd;
+	ssize_t n = wproto_recv(s->sock_fd, buf, WPROTO_MAX_MSG, &fd);
+
+	if (n == 0)
+		return false;   /* the supervisor is gone */
+	if (n < 0 || wproto_open(buf, (size_t)n, &type, &id, &r) != 0)
+		svc_die("malformed message from the supervisor (%zd bytes)", n);
+#ifdef AMPSCAN_TEST_HOOKS
+	if (type == WPROTO_PROBE) {
+		memset(&res, 0, sizeof(res));
+		res.id = id;
+		svc_probe(&res);
+		if (fd >= 0)
+			close(fd);
+		goto reply;
+	}
+#endif
+	if (type != WPROTO_SCAN || wproto_decode_scan(&r, id, &req) != 0 || fd < 0)
+		svc_die("unexpected message type %u from the supervisor", type);
+	walk_scan_fd(s->walk, fd, req.name, req.flags, &res);
+	close(fd);
+	res.id = id;
+#ifdef AMPSCAN_TEST_HOOKS
+reply:
+#endif
+	if (wproto_encode_result(out, &res) != 0 ||
+	    wproto_send(s->sock_fd, out, -1) != 0)
+		return false;
+	return true;
+}
+
+static int
+svc_worker(struct svc *s)
+{
+	struct wproto_ready m;
+	struct wbuf *b;
+	uint8_t *buf;
+	char err[512];
+
+	if (sandbox_check_identity(s->allow_root, err, sizeof(err)) != 0)
+		svc_die("%s", err);
+	svc_worker_load(s);
+	if (walk_new(s->engine, &s->lim, &s->walk) != 0 ||
+	    (buf = malloc(WPROTO_MAX_MSG + sizeof(struct wbuf))) == NULL ||
+	    (b = malloc(sizeof(*b))) == NULL)
+		svc_die("out of memory");
+	svc_warm_up(s);
+	if (sandbox_enter(err, sizeof(err)) != 0)
+		svc_die("sandbox: %s", err);
+	svc_info_ready(s->engine, &m);
+	if (wproto_encode_ready(b, &m) != 0 || wproto_send(s->sock_fd, b, -1) != 0)
+		svc_die("cannot send READY: %s", strerror(errno));
+	free(b);
+	while (svc_serve_one(s, buf))
+		;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct svc s = { .sock_fd = SVC_DEFAULT_SOCK_FD, .index_fd = -1 };
+	int rc = 2;
+
+	walk_limits_default(&s.lim);
+	svc_args(&s, argc, argv);
+	svc_trust(&s);
+	switch (s.mode) {
+	case SVC_SCAN: rc = svc_scan(&s, argc - optind, argv + optind); break;
+	case SVC_CHECK: rc = svc_check(&s); break;
+	case SVC_BUILD: rc = svc_build(&s); break;
+	case SVC_WORKER: rc = svc_worker(&s); break;
+	case SVC_NONE: break;
+	}
+	walk_free(s.walk);
+	engine_free(s.engine);
+	cvd_trust_free(s.trust);
+	return rc;
+}

@@ -1,0 +1,142 @@
+/*
+ * The worker protocol: messages between ampdaemon and an ampscansvc worker
+ * over a SOCK_SEQPACKET socketpair (one message per packet; an open file
+ * descriptor rides along with SCAN as SCM_RIGHTS).
+ *
+ * Every message: a 24-byte header, then its body.
+ *   u32 magic "AMPW"   u16 type   u16 flags   u32 body length   u32 reserved
+ *   u64 id             (present in every message; 0 where unused)
+ * All integers little-endian, encoded and decoded field by field through a
+ * bounded reader (no struct overlays).  A message longer than
+ * WPROTO_MAX_MSG, a short one, an unknown type or a field past the end is
+ * malformed: the receiver drops the peer (the supervisor kills the worker).
+ *
+ * READY   worker -> supervisor, once, after the definitions are loaded:
+ *         u32 protocol version, str worker version, u32 ndbs,
+ *         ndbs x (str name, u32 version, str kind),
+ *         u32 ntypes, ntypes x (str type, u64 loaded, u64 not_loaded)
+ * SCAN    supervisor -> worker, with one fd: u64 id, u32 flags, str name
+ *         (the path shown in results; the worker never opens it)
+ * RESULT  worker -> supervisor: u64 id, u32 verdict, u32 nnames,
+ *         nnames x (str signature, str path inside the file), str note
+ * str = u16 length + bytes (no NUL), at most WPROTO_STR_MAX.
+ */
+#ifndef AMPSCAN_WPROTO_H
+#define AMPSCAN_WPROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WPROTO_VERSION 1
+#define WPROTO_MAGIC 0x57504d41u        /* "AMPW" little-endian */
+#define WPROTO_HDR 24
+#define WPROTO_MAX_MSG 65536
+#define WPROTO_STR_MAX 4096
+#define WPROTO_MAX_NAMES 64
+#define WPROTO_MAX_DBS 64
+#define WPROTO_MAX_TYPES 16
+
+enum wproto_type {
+	WPROTO_READY = 1,
+	WPROTO_SCAN = 2,
+	WPROTO_RESULT = 3,
+#ifdef AMPSCAN_TEST_HOOKS
+	WPROTO_PROBE = 100,   /* test builds: try forbidden syscalls, report */
+#endif
+};
+
+#define WPROTO_SCAN_ALLMATCH 0x1
+
+enum wproto_verdict {
+	WPROTO_CLEAN = 0,
+	WPROTO_FOUND = 1,
+	WPROTO_ERROR = 2,
+};
+
+struct wproto_db {
+	char name[64];
+	uint32_t version;
+	char kind[8];
+};
+
+struct wproto_typecount {
+	char type[16];
+	uint64_t loaded, not_loaded;
+};
+
+struct wproto_ready {
+	uint32_t proto;
+	char version[64];
+	uint32_t ndbs;
+	struct wproto_db dbs[WPROTO_MAX_DBS];
+	uint32_t ntypes;
+	struct wproto_typecount types[WPROTO_MAX_TYPES];
+};
+
+struct wproto_scan {
+	uint64_t id;
+	uint32_t flags;
+	char name[WPROTO_STR_MAX + 1];
+};
+
+struct wproto_match {
+	char sig[256];
+	char path[WPROTO_STR_MAX + 1];
+};
+
+struct wproto_result {
+	uint64_t id;
+	uint32_t verdict;
+	uint32_t nnames;
+	struct wproto_match names[WPROTO_MAX_NAMES];
+	char note[WPROTO_STR_MAX + 1];   /* error reason, limits, encryption */
+};
+
+/* A growable output buffer with a hard cap. */
+struct wbuf {
+	uint8_t data[WPROTO_MAX_MSG];
+	size_t len;
+	bool overflow;
+};
+
+void wproto_begin(struct wbuf *b, enum wproto_type type, uint64_t id);
+void wproto_put_u32(struct wbuf *b, uint32_t v);
+void wproto_put_u64(struct wbuf *b, uint64_t v);
+void wproto_put_str(struct wbuf *b, const char *s);
+/* Patch the length into the header; false if the message overflowed. */
+bool wproto_end(struct wbuf *b);
+
+/* A bounded reader over one received message. */
+struct wreader {
+	const uint8_t *p;
+	size_t left;
+	bool bad;
+};
+
+/* Check a received packet's header; fills type/id and a reader on the body. */
+int wproto_open(const uint8_t *msg, size_t len, uint16_t *type, uint64_t *id,
+    struct wreader *r);
+uint32_t wproto_get_u32(struct wreader *r);
+uint64_t wproto_get_u64(struct wreader *r);
+/* Copy a string into out (size outlen, NUL-terminated); bad if too long. */
+void wproto_get_str(struct wreader *r, char *out, size_t outlen);
+
+int wproto_encode_ready(struct wbuf *b, const struct wproto_ready *m);
+int wproto_decode_ready(struct wreader *r, struct wproto_ready *m);
+int wproto_encode_scan(struct wbuf *b, const struct wproto_scan *m);
+int wproto_decode_scan(struct wreader *r, uint64_t id, struct wproto_scan *m);
+int wproto_encode_result(struct wbuf *b, const struct wproto_result *m);
+int wproto_decode_result(struct wreader *r, uint64_t id,
+    struct wproto_result *m);
+
+/*
+ * Send one message (with fd >= 0 attached as SCM_RIGHTS); 0 or -errno.
+ * Receive one: returns its length, 0 on EOF, -errno on error, -EMSGSIZE for
+ * a truncated packet; *fd gets an attached descriptor or -1 (extra
+ * descriptors are closed).
+ */
+int wproto_send(int sock, const struct wbuf *b, int fd);
+ssize_t wproto_recv(int sock, uint8_t *buf, size_t cap, int *fd);
+
+#endif

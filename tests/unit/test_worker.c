@@ -1,0 +1,374 @@
+/*
+ * The real ampscansvc --worker, driven over its socketpair as ampdaemon
+ * drives it: READY, SCAN with a passed descriptor, RESULT; and its sandbox,
+ * proven from outside the process (/proc/PID/status) and by the test-build
+ * probe request.  As root, the worker runs as the unprivileged `nobody`.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ampscan/cvd.h"
+#include "testutil.h"
+#include "wproto.h"
+
+#define EICAR "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+struct worker {
+	pid_t pid;
+	int sock;
+	char *dir;
+	const char *pub;
+};
+
+static char *g_dir;          /* definitions + files, readable by nobody */
+static char *g_pub;
+
+static int
+setup_defs(void **state)
+{
+	struct cvd_build_opts o = { .name = "demo", .version = 3 };
+	const char *priv, *pub;
+	char err[512], src[4096], out[4096];
+
+	(void)state;
+	g_dir = tu_tmpdir();
+	chmod(g_dir, 0755);
+	tu_key_files(g_dir, &priv, &pub);
+	chmod(pub, 0644);
+	g_pub = strdup(pub);
+	snprintf(src, sizeof(src), "%s/tools/demo-defs", AMPSCAN_SOURCE_DIR);
+	mkdir(tu_path(g_dir, "defs"), 0755);
+	snprintf(out, sizeof(out), "%s/defs/demo.cvd", g_dir);
+	o.key_path = priv;
+	if (cvd_build(src, out, &o, err, sizeof(err)) != 0) {
+		fprintf(stderr, "build: %s\n", err);
+		return -1;
+	}
+	chmod(out, 0644);
+	tu_write_str(tu_path(g_dir, "eicar.com"), EICAR);
+	tu_write_str(tu_path(g_dir, "clean.txt"), "nothing here\n");
+	return 0;
+}
+
+static int
+teardown_defs(void **state)
+{
+	(void)state;
+	tu_rmtree(g_dir);
+	free(g_dir);
+	free(g_pub);
+	return 0;
+}
+
+/* Drop to nobody in the child when we are root. */
+static void
+child_drop(void)
+{
+	struct passwd *pw;
+
+	if (getuid() != 0)
+		return;
+	if ((pw = getpwnam("nobody")) == NULL ||
+	    setgroups(0, NULL) != 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0)
+		_exit(126);
+}
+
+static void
+worker_start(struct worker *w)
+{
+	int sv[2];
+	char defs[4096];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	snprintf(defs, sizeof(defs), "%s/defs", g_dir);
+	w->pid = fork();
+	assert_true(w->pid >= 0);
+	if (w->pid == 0) {
+		dup2(sv[1], 3);
+		child_drop();
+		/* sanitizer builds: LeakSanitizer needs ptrace and /proc, which
+		 * the sandbox forbids; leaks are checked in the other tests */
+		setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0", 1);
+		execl(AMPSCANSVC_PATH, "ampscansvc", "--worker", "--defs", defs,
+		    "--trusted-key", g_pub, (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	w->sock = sv[0];
+}
+
+/* Receive one message within 20 s; returns its length. */
+static ssize_t
+worker_recv(struct worker *w, uint8_t *buf, int *fd)
+{
+	struct timeval tv = { 20, 0 };
+
+	setsockopt(w->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return wproto_recv(w->sock, buf, WPROTO_MAX_MSG, fd);
+}
+
+static int
+worker_wait(struct worker *w)
+{
+	int st = -1;
+
+	for (int i = 0; i < 200; i++) {
+		if (waitpid(w->pid, &st, WNOHANG) == w->pid)
+			return st;
+		usleep(50000);
+	}
+	kill(w->pid, SIGKILL);
+	waitpid(w->pid, &st, 0);
+	fail_msg("worker %d did not exit within 10 s", (int)w->pid);
+	return st;
+}
+
+static void
+worker_ready(struct worker *w, struct wproto_ready *m)
+{
+	static uint8_t buf[WPROTO_MAX_MSG];
+	struct wreader r;
+	uint16_t type;
+	uint64_t id;
+	int fd;
+	ssize_t n = worker_recv(w, buf, &fd);
+
+	assert_true(n > 0);
+	assert_int_equal(wproto_open(buf, (size_t)n, &type, &id, &r), 0);
+	assert_int_equal(type, WPROTO_READY);
+	assert_int_equal(wproto_decode_ready(&r, m), 0);
+}
+
+static void
+worker_scan(struct worker *w, const char *path, uint32_t flags,
+    struct wproto_result *res)
+{
+	static uint8_t buf[WPROTO_MAX_MSG];
+	static struct wbuf b;
+	struct wproto_scan req = { .id = 42, .flags = flags };
+	struct wreader r;
+	uint16_t type;
+	uint64_t id;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rfd;
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	snprintf(req.name, sizeof(req.name), "%s", path);
+	assert_int_equal(wproto_encode_scan(&b, &req), 0);
+	assert_int_equal(wproto_send(w->sock, &b, fd), 0);
+	close(fd);
+	n = worker_recv(w, buf, &rfd);
+	assert_true(n > 0);
+	assert_int_equal(wproto_open(buf, (size_t)n, &type, &id, &r), 0);
+	assert_int_equal(type, WPROTO_RESULT);
+	assert_int_equal(id, 42);
+	assert_int_equal(wproto_decode_result(&r, id, res), 0);
+}
+
+static void
+worker_stop(struct worker *w)
+{
+	int st;
+
+	close(w->sock);
+	st = worker_wait(w);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void
+test_worker_ready_reports_definitions(void **state)
+{
+	struct wproto_ready m;
+	struct worker w;
+
+	(void)state;
+	worker_start(&w);
+	worker_ready(&w, &m);
+	assert_int_equal(m.proto, WPROTO_VERSION);
+	assert_int_equal(m.ndbs, 1);
+	assert_string_equal(m.dbs[0].name, "demo");
+	assert_int_equal(m.dbs[0].version, 3);
+	assert_string_equal(m.types[0].type, "hdb");
+	assert_int_equal(m.types[0].loaded, 1);
+	worker_stop(&w);
+}
+
+static void
+test_worker_scans_passed_descriptors(void **state)
+{
+	struct wproto_ready m;
+	struct wproto_result res;
+	struct worker w;
+
+	(void)state;
+	worker_start(&w);
+	worker_ready(&w, &m);
+	worker_scan(&w, tu_path(g_dir, "eicar.com"), 0, &res);
+	assert_int_equal(res.verdict, WPROTO_FOUND);
+	assert_int_equal(res.nnames, 1);
+	assert_string_equal(res.names[0].sig, "Eicar-Test-Signature");
+	worker_scan(&w, tu_path(g_dir, "eicar.com"), WPROTO_SCAN_ALLMATCH, &res);
+	assert_int_equal(res.verdict, WPROTO_FOUND);
+	assert_true(res.nnames >= 2);   /* md5, sha256 and body: same name, once */
+	worker_scan(&w, tu_path(g_dir, "clean.txt"), 0, &res);
+	assert_int_equal(res.verdict, WPROTO_CLEAN);
+	worker_stop(&w);
+}
+
+static void
+status_field(pid_t pid, const char *field, char *out, size_t outlen)
+{
+	char path[64], line[512];
+	FILE *f;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	assert_non_null(f = fopen(path, "r"));
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, field, strlen(field)) == 0 &&
+		    line[strlen(field)] == ':') {
+			snprintf(out, outlen, "%s", line + strlen(field) + 1);
+			out[strcspn(out, "\n")] = '\0';
+		}
+	fclose(f);
+}
+
+static void
+test_worker_sandbox_seen_from_outside(void **state)
+{
+	struct wproto_ready m;
+	struct worker w;
+	char v[256];
+
+	(void)state;
+	worker_start(&w);
+	worker_ready(&w, &m);
+	status_field(w.pid, "NoNewPrivs", v, sizeof(v));
+	assert_string_equal(v, "\t1");
+	status_field(w.pid, "Seccomp", v, sizeof(v));
+	assert_string_equal(v, "\t2");              /* filter mode */
+	status_field(w.pid, "CapEff", v, sizeof(v));
+	assert_string_equal(v, "\t0000000000000000");
+	status_field(w.pid, "Uid", v, sizeof(v));
+	assert_true(strncmp(v, "\t0\t", 3) != 0);   /* not root */
+	worker_stop(&w);
+}
+
+static void
+test_worker_probe_cannot_open_socket_or_exec(void **state)
+{
+	static uint8_t buf[WPROTO_MAX_MSG];
+	static struct wbuf b;
+	struct wproto_ready m;
+	struct wproto_result res;
+	struct worker w;
+	struct wreader r;
+	uint16_t type;
+	uint64_t id;
+	int fd;
+	ssize_t n;
+
+	(void)state;
+	worker_start(&w);
+	worker_ready(&w, &m);
+	wproto_begin(&b, WPROTO_PROBE, 7);
+	assert_true(wproto_end(&b));
+	assert_int_equal(wproto_send(w.sock, &b, -1), 0);
+	n = worker_recv(&w, buf, &fd);
+	assert_true(n > 0);
+	assert_int_equal(wproto_open(buf, (size_t)n, &type, &id, &r), 0);
+	assert_int_equal(wproto_decode_result(&r, id, &res), 0);
+	assert_string_equal(res.note,
+	    "open=Operation not permitted socket=Operation not permitted exec=Operation not permitted");
+	worker_stop(&w);
+}
+
+static void
+test_worker_exits_on_malformed_message(void **state)
+{
+	struct wproto_ready m;
+	struct worker w;
+	int st;
+
+	(void)state;
+	worker_start(&w);
+	worker_ready(&w, &m);
+	assert_int_equal(send(w.sock, "garbage", 7, 0), 7);
+	st = worker_wait(&w);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 2);
+	close(w.sock);
+}
+
+static void
+test_worker_crash_marker_kills_it(void **state)
+{
+	static struct wbuf b;
+	struct wproto_scan req = { .id = 1 };
+	struct wproto_ready m;
+	struct worker w;
+	int fd, st;
+
+	(void)state;
+	tu_write_str(tu_path(g_dir, "crash.bin"), "xx AMPSCAN-TEST-CRASH-MARKER xx");
+	worker_start(&w);
+	worker_ready(&w, &m);
+	fd = open(tu_path(g_dir, "crash.bin"), O_RDONLY);
+	snprintf(req.name, sizeof(req.name), "crash.bin");
+	assert_int_equal(wproto_encode_scan(&b, &req), 0);
+	assert_int_equal(wproto_send(w.sock, &b, fd), 0);
+	close(fd);
+	st = worker_wait(&w);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGSEGV);
+	close(w.sock);
+}
+
+static void
+test_worker_refuses_root_without_allow_root(void **state)
+{
+	char cmd[4096];
+
+	(void)state;
+	if (getuid() != 0)
+		skip();
+	snprintf(cmd, sizeof(cmd), "%s --worker --defs %s/defs 3</dev/null 2>/dev/null",
+	    AMPSCANSVC_PATH, g_dir);
+	assert_int_equal(tu_sh("%s", cmd), 2);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_worker_ready_reports_definitions),
+		cmocka_unit_test(test_worker_scans_passed_descriptors),
+		cmocka_unit_test(test_worker_sandbox_seen_from_outside),
+		cmocka_unit_test(test_worker_probe_cannot_open_socket_or_exec),
+		cmocka_unit_test(test_worker_exits_on_malformed_message),
+		cmocka_unit_test(test_worker_crash_marker_kills_it),
+		cmocka_unit_test(test_worker_refuses_root_without_allow_root),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, setup_defs, teardown_defs);
+}
