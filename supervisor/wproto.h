@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define WPROTO_VERSION 1
 #define WPROTO_MAGIC 0x57504d41u        /* "AMPW" little-endian */
