@@ -10,7 +10,10 @@
  *
  * Scan: in filter mode each position costs one hashed bit test of the
  * 3 bytes starting there (every anchor's first 3 bytes are in the filter; a
- * 2-byte anchor puts in all 256 extensions).  A hit switches to automaton
+ * 2-byte anchor puts in all 256 extensions); the 1-2% of positions that pass
+ * are tested again on a hash of 4 bytes (or an exact table of the 2-byte
+ * anchors), so that the automaton is entered rarely: its rows and nodes are
+ * large and cold, the filter tables fit in L2.  A hit switches to automaton
  * mode from the root at that position; the automaton runs until its state
  * is again the root or a depth-1 node (no anchor is then pending that starts
  * before the current byte), and filter mode resumes there.  Every position
@@ -207,33 +210,46 @@ ac_dense(struct ndb_ac_build *b)
 }
 
 static void
-ac_filter_set(struct ndb_ac_build *b, uint32_t w)
+ac_bit_set(uint8_t *set, uint32_t h)
 {
-	uint32_t h = ndb_filter_hash(w, b->fbits);
-
-	b->filter[h >> 3] |= (uint8_t)(1u << (h & 7));
+	set[h >> 3] |= (uint8_t)(1u << (h & 7));
 }
 
 static void
 ac_filter(struct ndb_ac_build *b, const struct ndb_anchor *a, size_t n)
 {
-	size_t want = n * 64;
+	size_t want = n * 64, half;
+	uint8_t *f2, *pairs;
 
 	b->fbits = NDB_FILTER_BITS_MIN;
 	while (b->fbits < NDB_FILTER_BITS_MAX && ((size_t)1 << b->fbits) < want)
 		b->fbits++;
-	b->filter_len = ((size_t)1 << b->fbits) / 8;
-	b->filter = calloc(1, b->filter_len);
-	if (b->filter == NULL)
+	half = ((size_t)1 << b->fbits) / 8;
+	b->filter_len = ndb_filter_size(b->fbits);
+	if ((b->filter = calloc(1, b->filter_len)) == NULL)
 		return;
+	f2 = b->filter + half;
+	pairs = f2 + half;
 	for (size_t k = 0; k < n; k++) {
-		uint32_t w = a[k].p[0] | (uint32_t)a[k].p[1] << 8;
+		const uint8_t *p = a[k].p;
+		uint32_t w = p[0] | (uint32_t)p[1] << 8;
 
-		if (a[k].len >= 3)
-			ac_filter_set(b, w | (uint32_t)a[k].p[2] << 16);
+		if (a[k].len == 2) {
+			ac_bit_set(pairs, w);
+			for (uint32_t c = 0; c < 256; c++)
+				ac_bit_set(b->filter, ndb_filter_hash(w | c << 16,
+				    b->fbits));
+			continue;
+		}
+		w |= (uint32_t)p[2] << 16;
+		ac_bit_set(b->filter, ndb_filter_hash(w, b->fbits));
+		if (a[k].len >= 4)
+			ac_bit_set(f2, ndb_filter_hash2(w | (uint32_t)p[3] << 24,
+			    b->fbits));
 		else
 			for (uint32_t c = 0; c < 256; c++)
-				ac_filter_set(b, w | c << 16);
+				ac_bit_set(f2, ndb_filter_hash2(w | c << 24,
+				    b->fbits));
 	}
 }
 
@@ -318,28 +334,54 @@ ndb_ac_free(struct ndb_ac_build *b)
 
 /* ---- scanning ---------------------------------------------------------- */
 
-static inline bool
-ac_filter_test(const struct ndb_set *s, uint32_t w)
+static inline uint32_t
+ac_bit(const uint8_t *set, uint32_t h)
 {
-	uint32_t h = ndb_filter_hash(w & 0xffffff, s->fbits);
-
-	return (s->filter[h >> 3] >> (h & 7)) & 1;
+	return (set[h >> 3] >> (h & 7)) & 1;
 }
 
-/* First position >= i (with 4 bytes readable) whose window passes. */
+/* Stage 1: might an anchor start with these 3 bytes? */
+static inline uint32_t
+ac_stage1(const struct ndb_set *s, uint32_t w)
+{
+	return ac_bit(s->filter, ndb_filter_hash(w & 0xffffff, s->fbits));
+}
+
+/* Stage 2 at p (4 bytes readable): the 4-byte and 2-byte tables. */
+static inline bool
+ac_stage2(const struct ndb_set *s, const uint8_t *p)
+{
+	size_t half = ((size_t)1 << s->fbits) / 8;
+
+	return ac_bit(s->filter + half,
+	    ndb_filter_hash2(ndb_ld32(p), s->fbits)) ||
+	    ac_bit(s->filter + 2 * half, p[0] | (uint32_t)p[1] << 8);
+}
+
+/*
+ * The first position >= i that passes both stages, or one less than 4
+ * bytes from the end (the automaton takes the tail).
+ */
 static size_t
 ac_skip(const struct ndb_set *s, const uint8_t *buf, size_t len, size_t i)
 {
 	while (i + 7 <= len) {
-		uint32_t w0 = ndb_ld32(buf + i), w1 = ndb_ld32(buf + i + 1);
-		uint32_t w2 = ndb_ld32(buf + i + 2), w3 = ndb_ld32(buf + i + 3);
+		uint32_t m = ac_stage1(s, ndb_ld32(buf + i)) |
+		    ac_stage1(s, ndb_ld32(buf + i + 1)) << 1 |
+		    ac_stage1(s, ndb_ld32(buf + i + 2)) << 2 |
+		    ac_stage1(s, ndb_ld32(buf + i + 3)) << 3;
 
-		if (ac_filter_test(s, w0) | ac_filter_test(s, w1) |
-		    ac_filter_test(s, w2) | ac_filter_test(s, w3))
-			break;
-		i += 4;
+		if (m == 0) {
+			i += 4;
+			continue;
+		}
+		i += (size_t)__builtin_ctz(m);
+		if (ac_stage2(s, buf + i))
+			return i;
+		i++;
 	}
-	while (i + 4 <= len && !ac_filter_test(s, ndb_ld32(buf + i)))
+	while (i + 4 <= len && !(ac_stage1(s, ndb_ld32(buf + i)) &&
+	    ac_stage2(s, buf + i)))
 		i++;
 	return i;
 }

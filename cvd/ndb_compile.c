@@ -27,6 +27,18 @@
  * - TargetType other than 0 is refused: ClamAV applies those to files of
  *   that type only, often after normalisation.
  *
+ * - EOF-n with n beyond the start of the buffer never matches, whatever the
+ *   maxshift (clamscan).
+ *
+ * clamscan 1.4.6 oddities not reproduced (tests/gen/gen_ndb_diff.py avoids
+ * or tags them): with alternatives of mixed lengths it matches at the end
+ * of a file with up to (longest - shortest) trailing bytes missing, and at
+ * a fixed offset misses a start that the longest alternatives would put
+ * before byte 0; it mixes lengths and wildcards in alternatives unreliably;
+ * it looks for the aa of aa[n-m]HEXSIG only within 32 bytes of where its
+ * automaton matched HEXSIG; its prefilter misses !(xx|yy)zz(aabb|ccdd)
+ * unless the match ends near the end of the file.
+ *
  * The anchor of a sub is the best window of at most NDB_ANCHOR_MAX static
  * bytes of any part (rare bytes score higher; with a fixed offset, part 0
  * gets a bonus, since a hit there is then checked against the offset at

@@ -2,8 +2,9 @@
  * Private to the ndb module (ndb_compile.c, ndb_ac.c, ndb_match.c): the
  * image layout, and hooks the unit tests use.
  *
- * Image, version 1.  Little-endian, every section 8-byte aligned, offsets
- * from the image start.  A header of NDB_HDR_SIZE bytes:
+ * Image, version 2 (2: the two-stage prefilter).  Little-endian, every
+ * section 8-byte aligned, offsets from the image start.  A header of
+ * NDB_HDR_SIZE bytes:
  *
  *   0  magic "AMPSNDB\x1a"      8  u32 version    12 u32 header size
  *  16  u64 image length        24  u32 nsigs     28 u32 nsubs
@@ -20,7 +21,11 @@
  *   PARTS   nparts records: the fixed-length pieces between jumps
  *   ALTS    nalts records: alternative groups inside parts
  *   BYTES   value and mask bytes of parts and alternatives
- *   FILTER  2^bits bits: the 3-byte prefixes of every anchor, hashed
+ *   FILTER  the prefilter, three bitsets: 2^bits bits over a hash of the
+ *           3 bytes at a position (every anchor's first 3), 2^bits bits
+ *           over a hash of 4 bytes (first 4 of every anchor of 4 or more,
+ *           the 256 extensions of one of 3), and 2^16 bits, the anchors of
+ *           2 bytes
  *   DENSE   ndense rows of 256 u32: the complete transitions of the root
  *           (node 0) and the depth-1 nodes (1 .. ndense-1)
  *   NODES   nnodes records: the anchor trie, with failure links
@@ -37,7 +42,7 @@
 #include "ndb.h"
 
 #define NDB_MAGIC "AMPSNDB\x1a"
-#define NDB_VERSION 1
+#define NDB_VERSION 2
 
 enum {
 	NDB_SEC_SIGS,
@@ -121,6 +126,15 @@ enum {
 #define NDB_FILTER_BITS_MIN 12
 #define NDB_FILTER_BITS_MAX 24
 #define NDB_FILTER_HASH 0x9e3779b1u
+#define NDB_FILTER_HASH2 0x85ebca6bu
+#define NDB_PAIRS_BYTES 8192    /* 2^16 bits */
+
+/* Bytes of the FILTER section for bits. */
+static inline size_t
+ndb_filter_size(unsigned bits)
+{
+	return 2 * (((size_t)1 << bits) / 8) + NDB_PAIRS_BYTES;
+}
 
 static inline uint32_t
 ndb_ld32(const uint8_t *p)
@@ -156,6 +170,13 @@ static inline uint32_t
 ndb_filter_hash(uint32_t w, unsigned bits)
 {
 	return (w * NDB_FILTER_HASH) >> (32 - bits);
+}
+
+/* Hash of a 4-byte window (little-endian) into bits bits. */
+static inline uint32_t
+ndb_filter_hash2(uint32_t w, unsigned bits)
+{
+	return ((w ^ (w >> 15)) * NDB_FILTER_HASH2) >> (32 - bits);
 }
 
 /* An opened image: views into it, checked by ndb_set_open(). */

@@ -15,7 +15,8 @@
  * and one peeked ahead; level i asks level i-1 for "the largest element
  * <= y" with y increasing, so every cursor only moves forward.  A level
  * skips its cursor past what no element of the level below can reach, and
- * finds candidates with memmem() on the part's longest static run.
+ * finds candidates with memchr() on a byte of the part's longest static
+ * run.
  *
  * Bound: every level examines each buffer position at most once, at the
  * cost of one part comparison (its bytes, alternatives, and at most 2 x 256
@@ -27,7 +28,8 @@
  * occurrence of the anchor exists.
  *
  * Per scan: a bit per sub (evaluated) and per signature (reported), and the
- * levels, allocated at the first anchor hit.
+ * levels, allocated at the first anchor hit.  The levels recurse into each
+ * other: at most 3 x NDB_PARTS_MAX small frames of stack.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +90,7 @@ ms_sections(struct ndb_set *s)
 		(uint64_t)s->nsigs * 4, (uint64_t)s->nsubs * NDB_SUB_SIZE,
 		(uint64_t)s->nparts * NDB_PART_SIZE,
 		(uint64_t)s->nalts * NDB_ALT_SIZE, s->nbytes,
-		((uint64_t)1 << s->fbits) / 8, (uint64_t)s->ndense * 256 * 4,
+		ndb_filter_size(s->fbits), (uint64_t)s->ndense * 256 * 4,
 		(uint64_t)s->nnodes * NDB_NODE_SIZE, s->nedges,
 		(uint64_t)s->nedges * 4, (uint64_t)s->nouts * 4,
 	};
@@ -399,13 +401,32 @@ ms_part_at(const struct ms_scan *c, const struct ms_part *p, size_t t)
 	    ms_alts_ok(c, p, b) && ms_side_ok(c, p, t);
 }
 
-/* The first t in [from, tmax] where the part matches, or MS_NONE. */
+/* The byte of the part's static run least likely to be common. */
+static size_t
+ms_part_key(const struct ms_part *p, size_t roff, size_t rlen)
+{
+	for (size_t j = roff; j < roff + rlen; j++) {
+		uint8_t c = p->val[j];
+
+		if (c != 0x00 && c != 0xff && c != 0x20 && c != 0x90 &&
+		    c != 0xcc && c != 0x0a && c != 0x0d && c != 0x30)
+			return j;
+	}
+	return roff;
+}
+
+/*
+ * The first t in [from, tmax] where the part matches, or MS_NONE.
+ * Candidates come from memchr() on one byte of the part's static run (not
+ * memmem(): sanitizers check a whole haystack per call, quadratic here).
+ */
 static size_t
 ms_part_find(const struct ms_scan *c, const struct ms_part *p, size_t from,
     size_t tmax)
 {
 	size_t roff = ndb_ld32(p->rec + NDB_PART_RUNOFF);
 	size_t rlen = ndb_ld32(p->rec + NDB_PART_RUNLEN);
+	size_t key = ms_part_key(p, roff, rlen);
 
 	if (p->len > c->len)
 		return MS_NONE;
@@ -413,12 +434,17 @@ ms_part_find(const struct ms_scan *c, const struct ms_part *p, size_t from,
 		tmax = c->len - p->len;
 	while (from <= tmax) {
 		if (rlen > 0) {
-			const uint8_t *q = memmem(c->buf + from + roff,
-			    tmax - from + rlen, p->val + roff, rlen);
+			const uint8_t *q = memchr(c->buf + from + key,
+			    p->val[key], tmax - from + 1);
 
 			if (q == NULL)
 				return MS_NONE;
-			from = (size_t)(q - c->buf) - roff;
+			from = (size_t)(q - c->buf) - key;
+			if (memcmp(c->buf + from + roff, p->val + roff,
+			    rlen) != 0) {
+				from++;
+				continue;
+			}
 		}
 		if (ms_part_at(c, p, from))
 			return from;

@@ -197,6 +197,11 @@ def make_part(g, feats, first, is_last):
     if 'lanc' in feats and g.chance(60):
         lo = g.between(0, 10)
         lanc = (g.byte(), lo, lo + g.between(0, 6))
+        if not (is_static(items[0]) and is_static(items[1])):
+            # clamscan 1.4.6 looks for aa only within 32 bytes before
+            # where its automaton matched HEXSIG: a HEXSIG starting with
+            # wildcards loses the far end of the range
+            items = static_run(g, 2) + items
     if 'ranc' in feats and g.chance(60) and (lanc is None or g.chance(30)):
         lo = g.between(0, 10)
         ranc = (g.byte(), lo, lo + g.between(0, 6))
@@ -469,13 +474,22 @@ def min_region(p):
     return n
 
 
+def max_part_len(part):
+    return sum(1 if it[0] == 'B' else max(len(a) for a in it[1])
+               for it in part['items'])
+
+
 def make_offset(g, p):
     k = g.below(100)
     if k < 40:
         return ('*', 0, None)
     ms = g.between(0, 20) if g.chance(50) else None
     if k < 70:
-        return ('abs', g.between(0, 80), ms)
+        # clamscan 1.4.6 misses a fixed-offset match when alternatives of
+        # mixed lengths in part 0, taken at their longest, would put the
+        # start before byte 0: (5f|933b4021)620c6c07 at offset 0 misses
+        # 5f620c6c07 (at offset 3 it finds it)
+        return ('abs', g.between(max_part_len(p['parts'][0]), 80), ms)
     before, after = room(p)
     return ('eof', min_region(p) + after + g.between(0, 30), ms)
 
@@ -542,23 +556,35 @@ def make_file(g, p, off, case):
         # start = len - n + d: pick d, then the file length follows
         d = {'first': 0, 'last': ms, 'before': -1,
              'after': ms + 1}.get(place, g.between(0, ms))
-        pre = g.between(max(before, 16), before + 60)
+        lo = max(before, 16, max_part_len(p['parts'][0]))
+        pre = g.between(lo, lo + 60)
         post = n - d - len(region)
         if post < 0:
             return None
         if place == 'short':
+            # the file is shorter than n (and clamscan scans 6 bytes and up)
             pre = 0
-            post = max(0, n - len(region) - 1 - g.below(ms))
+            post = n - len(region) - 1 - g.below(ms)
+            if post < 0 or len(region) + post < 16:
+                return None
     if place == 'decoy':
         first = realise(g, {'parts': p['parts'][:1], 'jumps': []}, [])[0]
         region = first + g.data(g.between(1, 20)) + region
         writes = [(q + len(first), v) for q, v in writes]
-    data = build_file(g, pre, region, writes, post)
+    if kind != 'eof' and place != 'cut':
+        post = max(post, 4)
+    data = bytearray(build_file(g, pre, region, writes, post))
     if place == 'cut':
         data = data[:pre + len(region) - 1]
     if len(data) < 16 and kind != 'eof':
-        data = data + g.data(16 - len(data))
-    return desc, data
+        data += g.data(16 - len(data))
+    # Four zero bytes in the filler: clamscan types most random data as
+    # UTF-16 text and then also scans it normalised, finding more.
+    if pre >= 4:
+        data[0:4] = bytes(4)
+    elif place != 'cut' and post >= 4:
+        data[-4:] = bytes(4)
+    return desc, bytes(data)
 
 
 def main():

@@ -1,0 +1,892 @@
+/*
+ * events.jsonl: the line format of FAULTS.md, JSON escaping of hostile
+ * bytes, the line cap, appending with disk full (injected through the
+ * write/sync hooks, and for real on a 64 KiB tmpfs when root), never a
+ * torn line, and reading the tail back with damaged lines.  Every file
+ * written is also checked by Python's json module when python3 is there.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "events.h"
+
+#define T0 1795472225123LL           /* 2026-11-23T22:17:05.123Z */
+
+/* ---- helpers ---- */
+
+static char *
+tmpdir(void)
+{
+	const char *base = getenv("TMPDIR");
+	char path[4096];
+	char *d;
+
+	snprintf(path, sizeof(path), "%s/test_events.XXXXXX",
+	    base != NULL && base[0] != '\0' ? base : "/tmp");
+	d = mkdtemp(path);
+	assert_non_null(d);
+	return strdup(d);
+}
+
+static int
+rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static void
+rmtree(char *dir)
+{
+	if (dir != NULL)
+		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(dir);
+}
+
+static char *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	if (len != NULL)
+		*len = (size_t)n;
+	return buf;
+}
+
+static void
+spit(const char *path, const char *s)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(s, 1, strlen(s), f), strlen(s));
+	fclose(f);
+}
+
+static char *
+render(const struct event *ev)
+{
+	static char line[EVENTS_LINE_MAX + 1];   /* test only */
+
+	assert_true(events_render(ev, line, sizeof(line)) > 0);
+	return line;
+}
+
+/*
+ * Every line of path parses with Python's json module as an object with
+ * "time" and "event" (strict UTF-8 decoding); skipped without python3.
+ */
+static void
+python_check(const char *path)
+{
+	char cmd[8192];
+	int st;
+
+	if (system("command -v python3 >/dev/null 2>&1") != 0) {
+		print_message("[  NOTE    ] python3 missing: JSON cross-check skipped\n");
+		return;
+	}
+	snprintf(cmd, sizeof(cmd),
+	    "python3 -c 'import json,sys\n"
+	    "for l in open(sys.argv[1], \"rb\"):\n"
+	    "    assert l.endswith(b\"\\n\"), l\n"
+	    "    o = json.loads(l.decode(\"utf-8\", \"strict\"))\n"
+	    "    assert isinstance(o, dict) and \"time\" in o and \"event\" in o, l\n"
+	    "' '%s'", path);
+	st = system(cmd);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* Decode one JSON string value with Python, compare with want bytes. */
+static void
+python_roundtrip(const char *line, const char *key, const char *want_hex)
+{
+	char cmd[16384], path[] = "/tmp/test_events_line.XXXXXX";
+	int fd, st;
+
+	if (system("command -v python3 >/dev/null 2>&1") != 0)
+		return;
+	assert_true((fd = mkstemp(path)) >= 0);
+	assert_int_equal(write(fd, line, strlen(line)), (ssize_t)strlen(line));
+	close(fd);
+	snprintf(cmd, sizeof(cmd),
+	    "python3 -c 'import json,sys\n"
+	    "o = json.loads(open(sys.argv[1], \"rb\").read().decode(\"utf-8\"))\n"
+	    "got = o[sys.argv[2]].encode(\"utf-8\", \"surrogatepass\").hex()\n"
+	    "sys.exit(0 if got == sys.argv[3] else print(got) or 1)\n"
+	    "' '%s' '%s' '%s'", path, key, want_hex);
+	st = system(cmd);
+	unlink(path);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static void
+open_log(struct events_log *log, const char *dir)
+{
+	char err[512];
+
+	assert_int_equal(events_open(log, dir, err, sizeof(err)), EVENTS_OK);
+}
+
+static int
+append_simple(struct events_log *log, const char *detail)
+{
+	struct event ev;
+	char err[512];
+
+	events_begin(&ev, EVENT_WORKER_STARTED, T0);
+	events_add_int(&ev, "pid", 42);
+	events_add_str(&ev, "detail", detail);
+	return events_append(log, &ev, err, sizeof(err));
+}
+
+/* ---- building ---- */
+
+static void
+test_format_time(void **state)
+{
+	static const struct {
+		int64_t ms;
+		const char *want;
+	} cases[] = {
+		{ 0, "1970-01-01T00:00:00.000Z" },
+		{ 1, "1970-01-01T00:00:00.001Z" },
+		{ -1, "1969-12-31T23:59:59.999Z" },
+		{ T0, "2026-11-23T22:17:05.123Z" },
+		{ 951782400000LL, "2000-02-29T00:00:00.000Z" },
+		{ INT64_MAX, "1970-01-01T00:00:00.000Z" },   /* out of range */
+	};
+	char out[EVENTS_TIME_LEN];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		events_format_time(cases[i].ms, out);
+		assert_string_equal(out, cases[i].want);
+	}
+}
+
+static void
+test_line_has_the_faults_md_format(void **state)
+{
+	struct event ev;
+
+	(void)state;
+	events_begin(&ev, EVENT_FAULT_RAISED, T0);
+	events_add_int(&ev, "fault", 6);
+	events_add_str(&ev, "name", "Scan Service Restarting Frequently");
+	events_add_str(&ev, "detail", "3 crashes in 41 s (SIGSEGV x3)");
+	events_add_int(&ev, "pid", 1234);
+	assert_string_equal(render(&ev),
+	    "{\"time\":\"2026-11-23T22:17:05.123Z\",\"event\":\"fault_raised\",\"fault\":6,\"name\":\"Scan Service Restarting Frequently\",\"detail\":\"3 crashes in 41 s (SIGSEGV x3)\",\"pid\":1234}\n");
+
+	events_begin(&ev, "x", 0);
+	events_add_bool(&ev, "a", true);
+	events_add_bool(&ev, "b", false);
+	events_add_int(&ev, "n", INT64_MIN);
+	events_add_str(&ev, "s", NULL);
+	events_add_strlist(&ev, "l", NULL, 0);
+	events_add_strn(&ev, "z", "a\0b", 3);
+	assert_string_equal(render(&ev),
+	    "{\"time\":\"1970-01-01T00:00:00.000Z\",\"event\":\"x\",\"a\":true,\"b\":false,\"n\":-9223372036854775808,\"s\":\"\",\"l\":[],\"z\":\"a\\u0000b\"}\n");
+
+	/* not begun: nothing to render, adders do nothing */
+	memset(&ev, 0, sizeof(ev));
+	events_add_int(&ev, "x", 1);
+	assert_int_equal(ev.len, 0);
+}
+
+static void
+test_escaping_of_hostile_details(void **state)
+{
+	static const struct {
+		const char *in, *want, *want_hex;   /* hex of decoded string */
+	} cases[] = {
+		{ "say \"hi\"", "say \\\"hi\\\"", "7361792022686922" },
+		{ "a\\b", "a\\\\b", "615c62" },
+		{ "l1\nl2\r\t", "l1\\nl2\\r\\t", "6c310a6c320d09" },
+		{ "\x01\x1b[31m\x7f", "\\u0001\\u001b[31m\\u007f", "011b5b33316d7f" },
+		{ "\b\f", "\\b\\f", "080c" },
+		{ "中文", "中文", "e4b8ade69687" },
+		{ "\xf0\x9f\x92\xa5", "\xf0\x9f\x92\xa5", "f09f92a5" },
+		{ "\xff", "\\ufffd", "efbfbd" },
+		{ "a\xc0\xafz", "a\\ufffd\\ufffdz", "61efbfbdefbfbd7a" },      /* overlong '/' */
+		{ "\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd", "efbfbdefbfbdefbfbd" },   /* surrogate */
+		{ "\xf4\x90\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd", "efbfbdefbfbdefbfbdefbfbd" },
+		{ "\xe4\xb8", "\\ufffd\\ufffd", "efbfbdefbfbd" },             /* cut */
+		{ "\xe2\x80\xa8|\xe2\x80\xa9", "\\u2028|\\u2029", "e280a87ce280a9" },
+		{ "</script>", "</script>", "3c2f7363726970743e" },
+	};
+	char want[256];
+	struct event ev;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *line;
+
+		events_begin(&ev, EVENT_POISON_FILE, T0);
+		events_add_str(&ev, "path", cases[i].in);
+		line = render(&ev);
+		snprintf(want, sizeof(want), ",\"path\":\"%s\"}\n", cases[i].want);
+		if (strstr(line, want) == NULL)
+			fail_msg("case %zu: %s", i, line);
+		assert_true(events_json_check(line, strlen(line) - 1, NULL, 0));
+		python_roundtrip(line, "path", cases[i].want_hex);
+	}
+}
+
+static void
+test_line_cap_truncates_and_marks(void **state)
+{
+	static char big[3 * EVENTS_LINE_MAX];
+	const char *items[600];
+	char item[600][16];
+	struct event ev;
+	const char *line;
+	char type[64];
+	size_t i, n;
+
+	(void)state;
+	/* ASCII: cut, marked, valid */
+	memset(big, 'a', sizeof(big) - 1);
+	events_begin(&ev, EVENT_FAULT_RAISED, T0);
+	events_add_int(&ev, "fault", 6);
+	events_add_str(&ev, "detail", big);
+	events_add_int(&ev, "pid", 7);           /* no room: left out */
+	line = render(&ev);
+	n = strlen(line);
+	assert_true(n <= EVENTS_LINE_MAX);
+	assert_true(n > EVENTS_LINE_MAX - 32);
+	assert_string_equal(line + n - 19, ",\"truncated\":true}\n");
+	assert_null(strstr(line, "\"pid\""));
+	assert_true(events_json_check(line, n - 1, type, sizeof(type)));
+	assert_string_equal(type, "fault_raised");
+
+	/* 3-byte characters and 6-byte escapes: never cut inside one */
+	for (i = 0; i + 4 < sizeof(big); i += 4)
+		memcpy(big + i, "\xe4\xb8\xad\x01", 4);
+	big[i] = '\0';
+	events_begin(&ev, EVENT_FAULT_RAISED, T0);
+	events_add_str(&ev, "detail", big);
+	line = render(&ev);
+	n = strlen(line);
+	assert_true(n <= EVENTS_LINE_MAX);
+	assert_true(events_json_check(line, n - 1, NULL, 0));
+	python_roundtrip(line, "event", "6661756c745f726169736564");
+
+	/* a list is cut between items */
+	for (i = 0; i < 600; i++) {
+		snprintf(item[i], sizeof(item[i]), "/f/%04zu", i);
+		items[i] = item[i];
+	}
+	events_begin(&ev, EVENT_WORKER_EXITED, T0);
+	events_add_strlist(&ev, "files", items, 600);
+	line = render(&ev);
+	n = strlen(line);
+	assert_true(n <= EVENTS_LINE_MAX);
+	assert_non_null(strstr(line, "\"],\"truncated\":true}\n"));
+	assert_true(events_json_check(line, n - 1, NULL, 0));
+
+	/* exactly full without truncation is not marked */
+	events_begin(&ev, "t", 0);
+	events_add_str(&ev, "d", "x");
+	assert_false(ev.truncated);
+}
+
+static void
+test_worker_exited_fields(void **state)
+{
+	const char *files[] = { "/home/u/evil.zip", "/tmp/a\"b" };
+	struct event ev;
+
+	(void)state;
+	events_worker_exited(&ev, T0, 4321, 11 | 0x80, 1500, files, 2);
+	assert_string_equal(render(&ev),
+	    "{\"time\":\"2026-11-23T22:17:05.123Z\",\"event\":\"worker_exited\",\"pid\":4321,\"signal\":\"SIGSEGV\",\"core_dumped\":true,\"uptime_ms\":1500,\"files\":[\"/home/u/evil.zip\",\"/tmp/a\\\"b\"]}\n");
+	events_worker_exited(&ev, T0, 4321, 3 << 8, 20, NULL, 0);
+	assert_string_equal(render(&ev),
+	    "{\"time\":\"2026-11-23T22:17:05.123Z\",\"event\":\"worker_exited\",\"pid\":4321,\"exit_code\":3,\"core_dumped\":false,\"uptime_ms\":20,\"files\":[]}\n");
+	events_worker_exited(&ev, T0, 1, 9, 0, NULL, 0);
+	assert_non_null(strstr(render(&ev), "\"signal\":\"SIGKILL\",\"core_dumped\":false"));
+}
+
+static void
+test_json_check(void **state)
+{
+	static const struct {
+		const char *s;
+		bool ok;
+		const char *type;
+	} cases[] = {
+		{ "{\"event\":\"a\"}", true, "a" },
+		{ " {\"x\":[1,-2.5e+3,true,false,null,{\"y\":\"\\u00e9\"}],\"event\":\"b\"} ", true, "b" },
+		{ "{}", true, "" },
+		{ "{\"x\":{\"event\":\"inner\"}}", true, "" },
+		{ "{\"event\":1}", true, "" },
+		{ "", false, "" },
+		{ "[]", false, "" },
+		{ "{\"event\":\"a\"", false, "" },
+		{ "{\"event\":\"a\"}x", false, "" },
+		{ "{\"event\":\"a\",}", false, "" },
+		{ "{\"a\":01}", false, "" },
+		{ "{\"a\":1.}", false, "" },
+		{ "{\"a\":\"\\x\"}", false, "" },
+		{ "{\"a\":\"\\u12\"}", false, "" },
+		{ "{\"a\":\"tab\there\"}", false, "" },
+		{ "{\"a\":\"\xff\"}", false, "" },
+		{ "{\"a\":tru}", false, "" },
+		{ "{\"a\":[[[[[[[[[[[[1]]]]]]]]]]]]}", false, "" },   /* too deep */
+		{ "{'a':1}", false, "" },
+	};
+	char type[32];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool ok = events_json_check(cases[i].s, strlen(cases[i].s),
+		    type, sizeof(type));
+
+		if (ok != cases[i].ok || strcmp(type, cases[i].type) != 0)
+			fail_msg("case %zu: %s -> %d \"%s\"", i, cases[i].s, ok,
+			    type);
+	}
+}
+
+/* ---- writing ---- */
+
+static void
+test_append_writes_valid_lines(void **state)
+{
+	struct events_log log;
+	char path[4096], err[512], *text;
+	const char *v[] = { "daily:27432", "main:62" };
+	struct event ev;
+	struct stat st;
+	char *dir = tmpdir();
+	size_t len;
+
+	(void)state;
+	open_log(&log, dir);
+	snprintf(path, sizeof(path), "%s/%s", dir, EVENTS_FILE_NAME);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, EVENTS_FILE_MODE);
+	assert_int_equal(append_simple(&log, "first"), EVENTS_OK);
+	assert_int_equal(append_simple(&log, "quote\" nl\n \xff\x01 中"), EVENTS_OK);
+	events_begin(&ev, EVENT_DEFINITIONS_ACTIVATED, T0);
+	events_add_strlist(&ev, "versions", v, 2);
+	assert_int_equal(events_append(&log, &ev, err, sizeof(err)), EVENTS_OK);
+	memset(&ev, 0, sizeof(ev));
+	assert_int_equal(events_append(&log, &ev, err, sizeof(err)),
+	    EVENTS_ERR_INVAL);
+	events_close(&log);
+
+	/* reopened: appends after what is there */
+	open_log(&log, dir);
+	assert_false(log.need_newline);
+	assert_int_equal(append_simple(&log, "after reopen"), EVENTS_OK);
+	events_close(&log);
+	text = slurp(path, &len);
+	assert_non_null(strstr(text, "\"detail\":\"quote\\\" nl\\n \\ufffd\\u0001 中\""));
+	assert_non_null(strstr(text, "\"versions\":[\"daily:27432\",\"main:62\"]"));
+	assert_non_null(strstr(text, "after reopen"));
+	free(text);
+	python_check(path);
+	rmtree(dir);
+}
+
+/* Test hooks: fail with ENOSPC, write half and stop, or fail the sync. */
+struct hook {
+	enum { HOOK_OK, HOOK_ENOSPC, HOOK_SHORT, HOOK_SYNC_EIO } mode;
+	size_t writes, syncs;
+	size_t shorts, enospc;       /* seen from the real write(2) */
+};
+
+static ssize_t
+hook_write(void *arg, int fd, const void *buf, size_t len)
+{
+	struct hook *h = arg;
+	ssize_t r;
+
+	h->writes++;
+	switch (h->mode) {
+	case HOOK_ENOSPC:
+		errno = ENOSPC;
+		return -1;
+	case HOOK_SHORT:
+		return write(fd, buf, len / 2);      /* really writes half */
+	default:
+		r = write(fd, buf, len);
+		h->shorts += r >= 0 && (size_t)r < len;
+		h->enospc += r < 0 && errno == ENOSPC;
+		return r;
+	}
+}
+
+static int
+hook_sync(void *arg, int fd)
+{
+	struct hook *h = arg;
+
+	h->syncs++;
+	if (h->mode == HOOK_SYNC_EIO) {
+		errno = EIO;
+		return -1;
+	}
+	return fdatasync(fd);
+}
+
+static void
+set_hooks(struct events_log *log, struct hook *h)
+{
+	log->write_fn = hook_write;
+	log->sync_fn = hook_sync;
+	log->hook_arg = h;
+}
+
+static int
+count_lines(const char *path)
+{
+	char *t = slurp(path, NULL), *p;
+	int n = 0;
+
+	for (p = t; *p != '\0'; p++)
+		n += *p == '\n';
+	free(t);
+	return n;
+}
+
+static void
+test_disk_full_queues_then_resumes_in_order(void **state)
+{
+	struct events_log log;
+	struct hook h = { HOOK_OK, 0, 0, 0, 0 };
+	char path[4096], *text, *a, *b, *c, *d, *e;
+	char *dir = tmpdir();
+	size_t len;
+
+	(void)state;
+	open_log(&log, dir);
+	set_hooks(&log, &h);
+	snprintf(path, sizeof(path), "%s/%s", dir, EVENTS_FILE_NAME);
+	assert_int_equal(append_simple(&log, "A"), EVENTS_OK);
+	assert_int_equal(h.syncs, 1);                /* synced per line */
+
+	h.mode = HOOK_ENOSPC;
+	assert_int_equal(append_simple(&log, "B"), EVENTS_ERR_QUEUED);
+	assert_int_equal(append_simple(&log, "C"), EVENTS_ERR_QUEUED);
+	assert_int_equal(events_pending(&log), 2);
+	assert_int_equal(count_lines(path), 1);
+
+	/* a short write is undone: nothing torn is left */
+	h.mode = HOOK_SHORT;
+	assert_int_equal(append_simple(&log, "D"), EVENTS_ERR_QUEUED);
+	assert_int_equal(events_pending(&log), 3);
+	text = slurp(path, &len);
+	assert_int_equal(len, strchr(text, '\n') - text + 1);
+	free(text);
+
+	/* a failed sync is undone too */
+	h.mode = HOOK_SYNC_EIO;
+	assert_int_equal(append_simple(&log, "E"), EVENTS_ERR_QUEUED);
+	assert_int_equal(count_lines(path), 1);
+
+	/* room again: everything, in order, then the new one */
+	h.mode = HOOK_OK;
+	assert_int_equal(append_simple(&log, "F"), EVENTS_OK);
+	assert_int_equal(events_pending(&log), 0);
+	events_close(&log);
+	text = slurp(path, &len);
+	assert_int_equal(count_lines(path), 6);
+	a = strstr(text, "\"A\"");
+	b = strstr(text, "\"B\"");
+	c = strstr(text, "\"C\"");
+	d = strstr(text, "\"D\"");
+	e = strstr(text, "\"E\"");
+	assert_true(a && b && c && d && e && a < b && b < c && c < d && d < e &&
+	    e < strstr(text, "\"F\""));
+	assert_null(strstr(text, "events_dropped"));
+	free(text);
+	python_check(path);
+	rmtree(dir);
+}
+
+static void
+test_flush_resumes_without_a_new_event(void **state)
+{
+	struct events_log log;
+	struct hook h = { HOOK_ENOSPC, 0, 0, 0, 0 };
+	char path[4096], err[512];
+	char *dir = tmpdir();
+
+	(void)state;
+	open_log(&log, dir);
+	set_hooks(&log, &h);
+	snprintf(path, sizeof(path), "%s/%s", dir, EVENTS_FILE_NAME);
+	assert_int_equal(append_simple(&log, "A"), EVENTS_ERR_QUEUED);
+	assert_int_equal(events_flush(&log, err, sizeof(err)),
+	    EVENTS_ERR_QUEUED);
+	assert_non_null(strstr(err, "No space left on device"));
+	assert_non_null(strstr(err, "1 events waiting"));
+	h.mode = HOOK_OK;
+	assert_int_equal(events_flush(&log, err, sizeof(err)), EVENTS_OK);
+	assert_int_equal(count_lines(path), 1);
+	events_close(&log);
+	rmtree(dir);
+}
+
+static void
+test_queue_overflow_drops_newest_and_says_so(void **state)
+{
+	struct events_log log;
+	struct hook h = { HOOK_ENOSPC, 0, 0, 0, 0 };
+	char path[4096], *text, *p;
+	char *dir = tmpdir();
+	size_t i;
+
+	(void)state;
+	open_log(&log, dir);
+	set_hooks(&log, &h);
+	snprintf(path, sizeof(path), "%s/%s", dir, EVENTS_FILE_NAME);
+	for (i = 0; i < EVENTS_QUEUE_MAX; i++)
+		assert_int_equal(append_simple(&log, "q"), EVENTS_ERR_QUEUED);
+	assert_int_equal(append_simple(&log, "dropped-1"), EVENTS_ERR_DROPPED);
+	assert_int_equal(append_simple(&log, "dropped-2"), EVENTS_ERR_DROPPED);
+	assert_int_equal(events_pending(&log), EVENTS_QUEUE_MAX);
+	h.mode = HOOK_OK;
+	assert_int_equal(append_simple(&log, "last"), EVENTS_OK);
+	events_close(&log);
+	assert_int_equal(count_lines(path), EVENTS_QUEUE_MAX + 2);
+	text = slurp(path, NULL);
+	assert_null(strstr(text, "dropped-"));
+	p = strstr(text, "\"event\":\"events_dropped\",\"count\":2,");
+	assert_non_null(p);
+	assert_true(p < strstr(text, "\"last\""));
+	free(text);
+	python_check(path);
+	rmtree(dir);
+}
+
+/* A file ending in a torn line (a crash): the next line starts afresh. */
+static void
+test_open_isolates_a_torn_line(void **state)
+{
+	struct events_log log;
+	char path[4096], *text;
+	char *dir = tmpdir();
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/%s", dir, EVENTS_FILE_NAME);
+	spit(path, "{\"time\":\"2026-11-23T22:17:05.123Z\",\"event\":\"fault_ra");
+	open_log(&log, dir);
+	assert_true(log.need_newline);
+	assert_int_equal(append_simple(&log, "after crash"), EVENTS_OK);
+	assert_int_equal(append_simple(&log, "next"), EVENTS_OK);
+	events_close(&log);
+	text = slurp(path, NULL);
+	assert_non_null(strstr(text, "fault_ra\n{\"time\""));
+	assert_int_equal(count_lines(path), 3);
+	free(text);
+	rmtree(dir);
+}
+
+static void
+test_unwritable_dir_queues_and_retries_open(void **state)
+{
+	struct events_log log;
+	char path[4096], err[512];
+	char *dir = tmpdir();
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/state", dir);
+	assert_int_equal(events_open(&log, path, err, sizeof(err)),
+	    EVENTS_ERR_IO);
+	assert_non_null(strstr(err, "state/events.jsonl"));
+	assert_int_equal(append_simple(&log, "early"), EVENTS_ERR_QUEUED);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(append_simple(&log, "later"), EVENTS_OK);
+	events_close(&log);
+	snprintf(path, sizeof(path), "%s/state/%s", dir, EVENTS_FILE_NAME);
+	assert_int_equal(count_lines(path), 2);
+	rmtree(dir);
+}
+
+/* The real thing: a 64 KiB tmpfs filled up.  Root only. */
+struct tmpfs {
+	char *dir;
+	char mnt[2048];
+	bool mounted;
+};
+
+static int
+tmpfs_setup(void **state)
+{
+	struct tmpfs *t = calloc(1, sizeof(*t));
+
+	t->dir = tmpdir();
+	snprintf(t->mnt, sizeof(t->mnt), "%s/mnt", t->dir);
+	mkdir(t->mnt, 0700);
+	t->mounted = geteuid() == 0 &&
+	    mount("tmpfs", t->mnt, "tmpfs", 0, "size=64k,mode=0700") == 0;
+	if (!t->mounted)
+		print_message("[  SKIP    ] disk full on tmpfs needs root and tmpfs (%s)\n",
+		    geteuid() != 0 ? "not root" : strerror(errno));
+	*state = t;
+	return 0;
+}
+
+/* Unmounts even when the test failed. */
+static int
+tmpfs_teardown(void **state)
+{
+	struct tmpfs *t = *state;
+
+	if (t->mounted)
+		umount2(t->mnt, MNT_DETACH);
+	rmtree(t->dir);
+	free(t);
+	return 0;
+}
+
+static void
+test_disk_full_on_a_real_tmpfs(void **state)
+{
+	struct tmpfs *t = *state;
+	struct events_log log;
+	struct hook h = { HOOK_OK, 0, 0, 0, 0 };
+	char path[4096], filler[4096], buf[4096], detail[900], *text;
+	int fd, rc, queued = 0, i;
+	size_t len;
+
+	if (!t->mounted)
+		skip();
+	open_log(&log, t->mnt);
+	set_hooks(&log, &h);         /* pass-through, counting */
+	snprintf(path, sizeof(path), "%s/%s", t->mnt, EVENTS_FILE_NAME);
+	memset(detail, 'x', sizeof(detail) - 1);
+	detail[sizeof(detail) - 1] = '\0';
+	assert_int_equal(append_simple(&log, "before"), EVENTS_OK);
+
+	/* fill the file system to the last byte */
+	snprintf(filler, sizeof(filler), "%s/filler", t->mnt);
+	fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	memset(buf, 'f', sizeof(buf));
+	while (write(fd, buf, sizeof(buf)) > 0)
+		;
+	while (write(fd, buf, 1) > 0)
+		;
+	close(fd);
+
+	for (i = 0; i < 20; i++) {
+		rc = append_simple(&log, detail);
+		assert_true(rc == EVENTS_OK || rc == EVENTS_ERR_QUEUED);
+		queued += rc == EVENTS_ERR_QUEUED;
+	}
+	assert_true(queued > 0);
+	assert_true(h.shorts + h.enospc > 0);
+	print_message("[  NOTE    ] tmpfs: %zu short writes undone, %zu ENOSPC\n",
+	    h.shorts, h.enospc);
+	assert_int_equal(events_pending(&log), (size_t)queued);
+	text = slurp(path, &len);
+	assert_true(len > 0 && text[len - 1] == '\n');   /* nothing torn */
+	free(text);
+	python_check(path);
+
+	/* room again: the queue drains */
+	unlink(filler);
+	assert_int_equal(append_simple(&log, "after"), EVENTS_OK);
+	assert_int_equal(events_pending(&log), 0);
+	events_close(&log);
+	assert_int_equal(count_lines(path), 22);
+	python_check(path);
+}
+
+/* ---- reading the tail ---- */
+
+struct seen {
+	char text[16][256];
+	enum events_line_status st[16];
+	char type[16][32];
+	size_t n;
+};
+
+static int
+collect(void *arg, const struct events_line *l)
+{
+	struct seen *s = arg;
+
+	assert_true(s->n < 16);
+	snprintf(s->text[s->n], sizeof(s->text[0]), "%s", l->text);
+	snprintf(s->type[s->n], sizeof(s->type[0]), "%s", l->type);
+	s->st[s->n] = l->status;
+	s->n++;
+	return 0;
+}
+
+static int
+stop_at_two(void *arg, const struct events_line *l)
+{
+	size_t *n = arg;
+
+	(void)l;
+	return ++*n == 2 ? 7 : 0;
+}
+
+static void
+test_read_tail_reports_damage(void **state)
+{
+	static const char file[] =
+	    "{\"time\":\"t\",\"event\":\"worker_started\",\"pid\":1}\n"
+	    "{\"time\":\"t\",\"event\":\"worker_ready\",\"pid\":1}\n"
+	    "\n"
+	    "{\"time\":\"t\",\"event\":\"from_the_future\"}\n"
+	    "not json at all\n"
+	    "{\"time\":\"t\"}\n"
+	    "\n\n"
+	    "{\"time\":\"t\",\"event\":\"fault_raised\",\"fault\":6}\n"
+	    "{\"time\":\"t\",\"event\":\"fault_cle";
+	struct seen s;
+	char path[4096], err[512];
+	char *dir = tmpdir();
+	size_t n = 0;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/%s", dir, EVENTS_FILE_NAME);
+	spit(path, file);
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(events_read_tail(path, 100, collect, &s, err,
+	    sizeof(err)), 0);
+	assert_int_equal(s.n, 7);                    /* empty lines skipped */
+	assert_int_equal(s.st[0], EVENTS_LINE_OK);
+	assert_string_equal(s.type[0], "worker_started");
+	assert_int_equal(s.st[1], EVENTS_LINE_OK);
+	assert_int_equal(s.st[2], EVENTS_LINE_UNKNOWN_TYPE);
+	assert_string_equal(s.type[2], "from_the_future");
+	assert_int_equal(s.st[3], EVENTS_LINE_BAD_JSON);
+	assert_int_equal(s.st[4], EVENTS_LINE_BAD_JSON);   /* no "event" */
+	assert_int_equal(s.st[5], EVENTS_LINE_OK);
+	assert_int_equal(s.st[6], EVENTS_LINE_TORN);
+	assert_string_equal(s.text[6], "{\"time\":\"t\",\"event\":\"fault_cle");
+
+	/* the last 3 */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(events_read_tail(path, 3, collect, &s, err,
+	    sizeof(err)), 0);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.text[0], "{\"time\":\"t\"}");
+	assert_int_equal(s.st[2], EVENTS_LINE_TORN);
+
+	/* the last 1; zero lines */
+	memset(&s, 0, sizeof(s));
+	events_read_tail(path, 1, collect, &s, err, sizeof(err));
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.st[0], EVENTS_LINE_TORN);
+	memset(&s, 0, sizeof(s));
+	events_read_tail(path, 0, collect, &s, err, sizeof(err));
+	assert_int_equal(s.n, 0);
+
+	/* the callback stops the walk */
+	assert_int_equal(events_read_tail(path, 100, stop_at_two, &n, err,
+	    sizeof(err)), 7);
+	assert_int_equal(n, 2);
+
+	/* missing file */
+	snprintf(path, sizeof(path), "%s/none", dir);
+	assert_int_equal(events_read_tail(path, 10, collect, &s, err,
+	    sizeof(err)), EVENTS_ERR_NOENT);
+	rmtree(dir);
+}
+
+/* Lines past the cap and a tail across many read chunks. */
+static void
+test_read_tail_long_lines_and_big_files(void **state)
+{
+	struct events_log log;
+	struct seen s;
+	char path[4096], err[512];
+	char *dir = tmpdir(), *big;
+	FILE *f;
+	size_t i;
+
+	(void)state;
+	open_log(&log, dir);
+	for (i = 0; i < 400; i++)
+		assert_int_equal(append_simple(&log,
+		    "padding padding padding padding padding padding padding "
+		    "padding padding padding padding padding padding padding "
+		    "padding padding padding padding padding padding padding"),
+		    EVENTS_OK);
+	events_close(&log);
+	snprintf(path, sizeof(path), "%s/%s", dir, EVENTS_FILE_NAME);
+	big = malloc(3 * EVENTS_LINE_MAX);
+	memset(big, 'z', 3 * EVENTS_LINE_MAX - 1);
+	big[3 * EVENTS_LINE_MAX - 1] = '\0';
+	assert_non_null(f = fopen(path, "ab"));
+	fprintf(f, "%s\n{\"time\":\"t\",\"event\":\"poison_file\"}\n", big);
+	fclose(f);
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(events_read_tail(path, 3, collect, &s, err,
+	    sizeof(err)), 0);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.st[0], EVENTS_LINE_OK);
+	assert_string_equal(s.type[0], "worker_started");
+	assert_int_equal(s.st[1], EVENTS_LINE_TOO_LONG);
+	assert_int_equal(s.st[2], EVENTS_LINE_OK);
+	assert_string_equal(s.type[2], "poison_file");
+	free(big);
+	rmtree(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_format_time),
+		cmocka_unit_test(test_line_has_the_faults_md_format),
+		cmocka_unit_test(test_escaping_of_hostile_details),
+		cmocka_unit_test(test_line_cap_truncates_and_marks),
+		cmocka_unit_test(test_worker_exited_fields),
+		cmocka_unit_test(test_json_check),
+		cmocka_unit_test(test_append_writes_valid_lines),
+		cmocka_unit_test(test_disk_full_queues_then_resumes_in_order),
+		cmocka_unit_test(test_flush_resumes_without_a_new_event),
+		cmocka_unit_test(test_queue_overflow_drops_newest_and_says_so),
+		cmocka_unit_test(test_open_isolates_a_torn_line),
+		cmocka_unit_test(test_unwritable_dir_queues_and_retries_open),
+		cmocka_unit_test_setup_teardown(test_disk_full_on_a_real_tmpfs,
+		    tmpfs_setup, tmpfs_teardown),
+		cmocka_unit_test(test_read_tail_reports_damage),
+		cmocka_unit_test(test_read_tail_long_lines_and_big_files),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
