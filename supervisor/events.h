@@ -1,0 +1,241 @@
+/*
+ * Events: state/events.jsonl, one JSON object a line (FAULTS.md "Events").
+ *
+ *   {"time":"2026-11-23T22:17:05.123Z","event":"fault_raised","fault":6,
+ *    "name":"Scan Service Restarting Frequently","detail":"...","pid":1234}
+ *
+ * Every line starts with "time" (ISO-8601 UTC, milliseconds, Z) and "event"
+ * (the type).  The fields of each type, fixed here so that ampctl and diag
+ * can rely on them:
+ *
+ *   fault_raised           fault, name, detail, pid (of a process concerned)
+ *   fault_cleared          fault, name, detail
+ *   intervention_required  fault, name, detail, since (when it was raised)
+ *   worker_started         pid, user
+ *   worker_ready           pid, version, definitions (list)
+ *   worker_exited          pid, exit_code | signal ("SIGSEGV"), core_dumped,
+ *                          uptime_ms, files (list: in flight when it died);
+ *                          events_worker_exited() builds it
+ *   definitions_rejected   file, reason
+ *   definitions_deleted    file, reason
+ *   definitions_activated  versions (list, "daily:27432")
+ *   definitions_rolled_back  versions (list), reason
+ *   poison_file            path, device, inode, size, mtime, sha256, crashes
+ *   events_dropped         count, detail: written by this module when the
+ *                          in-memory queue overflowed while the disk was full
+ *
+ * Building: events_begin() then events_add_*() into a struct event (no
+ * allocation; a struct event is ~4 KiB, fine on the stack).  A line is at
+ * most EVENTS_LINE_MAX bytes, newline included: a field that does not fit
+ * is cut (a string at a character boundary, a list between items) or left
+ * out, and the line then ends with "truncated":true.  It is always a
+ * complete, valid JSON object.
+ *
+ * Strings are escaped for JSON: quote, backslash and control characters
+ * (\n \r \t \b \f, others as \u00XX; also DEL, U+2028 and U+2029), and every
+ * byte that is not part of valid UTF-8 (overlong forms, surrogates, beyond
+ * U+10FFFF, cut sequences) becomes \ufffd.  A line is thus valid UTF-8 and
+ * valid JSON whatever bytes a file name or a worker put in a detail; the
+ * original bytes of a hostile name are not recoverable from events (the
+ * log has them, escaped differently).
+ *
+ * Writing: events_append() writes the line with a single write() on an
+ * O_APPEND descriptor, then fdatasync()s it.  Durability choice: an event
+ * is on disk when events_append() returns EVENTS_OK.  Events are rare
+ * (worker restarts are rate-limited by the backoff), so a sync per line
+ * costs nothing that matters, and a crash loop's own timeline must survive
+ * the power cut or kernel panic it may end in.
+ *
+ * Nothing torn: a short write (disk full part-way) or a failed sync is
+ * undone with ftruncate() back to the size before the write.  Should that
+ * fail too, the next line written is preceded by a newline so the damage
+ * stays on one line (readers report it and skip empty lines).  The same is
+ * done when the file is opened and its last byte is not a newline (a line
+ * torn by an earlier crash of the machine).
+ *
+ * Disk full (or any failure to write): the line is kept in a bounded
+ * in-memory queue (EVENTS_QUEUE_MAX lines, EVENTS_QUEUE_BYTES bytes) and
+ * written, in order, before the next line that can be written; call
+ * events_flush() from a timer so events resume even when nothing new
+ * happens.  When the queue is full new lines are dropped (the oldest are
+ * kept: they show how the trouble began) and counted; once writing works
+ * again an "events_dropped" line says how many were lost.
+ */
+#ifndef AMPSCAN_EVENTS_H
+#define AMPSCAN_EVENTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define EVENTS_FILE_NAME "events.jsonl"
+#define EVENTS_LINE_MAX 4096             /* bytes in a line, newline included */
+#define EVENTS_QUEUE_MAX 256             /* lines held while writing fails */
+#define EVENTS_QUEUE_BYTES (256 * 1024)  /* bytes held while writing fails */
+#define EVENTS_TAIL_MAX 100000           /* max_lines of events_read_tail */
+#define EVENTS_TIME_LEN 25               /* "2026-11-23T22:17:05.123Z" + NUL */
+#define EVENTS_PATH_MAX 4096
+#define EVENTS_FILE_MODE 0640
+
+#define EVENT_FAULT_RAISED "fault_raised"
+#define EVENT_FAULT_CLEARED "fault_cleared"
+#define EVENT_INTERVENTION_REQUIRED "intervention_required"
+#define EVENT_WORKER_STARTED "worker_started"
+#define EVENT_WORKER_READY "worker_ready"
+#define EVENT_WORKER_EXITED "worker_exited"
+#define EVENT_DEFINITIONS_REJECTED "definitions_rejected"
+#define EVENT_DEFINITIONS_DELETED "definitions_deleted"
+#define EVENT_DEFINITIONS_ACTIVATED "definitions_activated"
+#define EVENT_DEFINITIONS_ROLLED_BACK "definitions_rolled_back"
+#define EVENT_POISON_FILE "poison_file"
+#define EVENT_EVENTS_DROPPED "events_dropped"
+
+enum events_err {
+	EVENTS_OK = 0,
+	EVENTS_ERR_IO = -1,          /* a system call failed */
+	EVENTS_ERR_QUEUED = -2,      /* not written now; kept in memory */
+	EVENTS_ERR_DROPPED = -3,     /* not written, queue full: lost */
+	EVENTS_ERR_INVAL = -4,       /* an empty event, or no path set */
+	EVENTS_ERR_NOENT = -5,       /* read_tail: no events file */
+};
+
+const char *events_strerror(int code);
+
+/* ---- building one event ---- */
+
+struct event {
+	char buf[EVENTS_LINE_MAX];   /* the object so far, not closed */
+	size_t len;                  /* 0: not begun */
+	bool truncated;              /* some field was cut or left out */
+};
+
+/* Milliseconds since the Unix epoch, CLOCK_REALTIME. */
+int64_t events_now_ms(void);
+/* "2026-11-23T22:17:05.123Z" (UTC) into out[EVENTS_TIME_LEN]. */
+void events_format_time(int64_t ms, char out[EVENTS_TIME_LEN]);
+
+/* Start ev: "time" from now_ms, "event" type.  Resets ev. */
+void events_begin(struct event *ev, const char *type, int64_t now_ms);
+/* Add a field; keys are ours (plain ASCII).  Never fail: see truncation. */
+void events_add_str(struct event *ev, const char *key, const char *value);
+/* value[0..len): for bytes that are not NUL-terminated. */
+void events_add_strn(struct event *ev, const char *key, const char *value,
+    size_t len);
+void events_add_int(struct event *ev, const char *key, int64_t value);
+void events_add_bool(struct event *ev, const char *key, bool value);
+void events_add_strlist(struct event *ev, const char *key,
+    const char *const *items, size_t n);
+/* Add "time"-style field: ISO-8601 of ms. */
+void events_add_time(struct event *ev, const char *key, int64_t ms);
+
+/*
+ * worker_exited from a wait status: exit_code, or signal (its name) and
+ * core_dumped; uptime_ms; the files in flight.
+ */
+void events_worker_exited(struct event *ev, int64_t now_ms, pid_t pid,
+    int wstatus, int64_t uptime_ms, const char *const *files, size_t nfiles);
+
+/*
+ * The finished line (with its newline) into out; returns its length, or 0
+ * if ev was never begun or outlen < EVENTS_LINE_MAX + 1.  out is
+ * NUL-terminated (for FaultCommand's environment and for logging).
+ */
+size_t events_render(const struct event *ev, char *out, size_t outlen);
+
+/* ---- the log file ---- */
+
+struct events_qent {
+	char *line;                  /* malloc'd, with its newline */
+	size_t len;
+};
+
+struct events_log {
+	char path[EVENTS_PATH_MAX];  /* state_dir/events.jsonl */
+	int fd;                      /* -1 until opened; reopened on demand */
+	bool need_newline;           /* a torn line may precede; isolate it */
+	struct events_qent queue[EVENTS_QUEUE_MAX];   /* ring, oldest first */
+	size_t qhead, qcount, qbytes;
+	uint64_t dropped;            /* lost since the last events_dropped */
+	/*
+	 * Test hooks, set after events_open(): NULL means write(2) and
+	 * fdatasync(2).  A test makes them fail (ENOSPC) or write short to
+	 * exercise the queue and the undo.
+	 */
+	ssize_t (*write_fn)(void *hook_arg, int fd, const void *buf,
+	    size_t len);
+	int (*sync_fn)(void *hook_arg, int fd);
+	void *hook_arg;
+};
+
+/*
+ * Prepare log for state_dir/events.jsonl and open it (created 0640 if
+ * missing, with the directory fsynced).  If opening fails the error is
+ * returned but log is usable: appends queue and retry the open.  Call
+ * events_close() in every case.
+ */
+int events_open(struct events_log *log, const char *state_dir, char *err,
+    size_t errlen);
+
+/*
+ * Write ev (after any queued lines) and sync it.  EVENTS_OK: it and every
+ * queued line are on disk.  EVENTS_ERR_QUEUED: kept in memory, err says
+ * why the write failed.  EVENTS_ERR_DROPPED: lost (counted).  Never blocks
+ * on anything but the disk.
+ */
+int events_append(struct events_log *log, const struct event *ev, char *err,
+    size_t errlen);
+
+/* Write queued lines; EVENTS_OK when none are left. */
+int events_flush(struct events_log *log, char *err, size_t errlen);
+
+/* Lines waiting in memory. */
+size_t events_pending(const struct events_log *log);
+
+/* Close the file and free the queue (lines still queued are lost). */
+void events_close(struct events_log *log);
+
+/* ---- reading (ampctl events, diag) ---- */
+
+enum events_line_status {
+	EVENTS_LINE_OK = 0,
+	EVENTS_LINE_TORN,            /* last, no newline: crash or being written */
+	EVENTS_LINE_BAD_JSON,        /* not a JSON object with "event" */
+	EVENTS_LINE_UNKNOWN_TYPE,    /* valid, an event type we do not know */
+	EVENTS_LINE_TOO_LONG,        /* past EVENTS_LINE_MAX; text is cut */
+};
+
+struct events_line {
+	const char *text;            /* NUL-terminated, without the newline */
+	size_t len;
+	off_t offset;                /* of the line in the file */
+	enum events_line_status status;
+	const char *type;            /* the "event" value ("" if none) */
+};
+
+/* True for the types listed at the top of this file. */
+bool events_type_is_known(const char *type);
+
+/* Name of a line status, for messages: "ok", "torn", ... */
+const char *events_line_status_name(enum events_line_status st);
+
+/*
+ * Call cb for each of the last max_lines non-empty lines of path (at most
+ * EVENTS_TAIL_MAX), oldest first.  Damaged lines are passed with their
+ * status, never fatal.  cb returning non-zero stops the walk, and that
+ * value is returned.  Memory used is bounded (a read chunk and a line),
+ * whatever the file holds.  Returns 0, or a negative events_err with err
+ * set (EVENTS_ERR_NOENT: no file yet).
+ */
+int events_read_tail(const char *path, size_t max_lines,
+    int (*cb)(void *arg, const struct events_line *line), void *arg,
+    char *err, size_t errlen);
+
+/*
+ * Validate one line as a JSON object (depth at most 8) and copy its
+ * top-level "event" string into type (empty if absent).  Exposed for tests
+ * and ampctl --follow.
+ */
+bool events_json_check(const char *s, size_t len, char *type, size_t typelen);
+
+#endif

@@ -1,0 +1,250 @@
+/* State files: temp + fsync + rename + fsync(dir); bounded reads. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "statefile.h"
+
+#define STATEFILE_TMP_SUFFIX ".tmp"
+
+const char *
+statefile_strerror(int code)
+{
+	switch (code) {
+	case STATEFILE_OK: return "success";
+	case STATEFILE_ERR_IO: return "I/O error";
+	case STATEFILE_ERR_NOENT: return "no such file";
+	case STATEFILE_ERR_TOOBIG: return "file too large";
+	case STATEFILE_ERR_NAME: return "invalid state file name";
+	case STATEFILE_ERR_NOMEM: return "out of memory";
+	case STATEFILE_ERR_TYPE: return "not a regular file";
+	}
+	return "unknown error";
+}
+
+static int
+statefile_seterr(char *err, size_t errlen, int code, const char *dir,
+    const char *name, const char *why)
+{
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s/%s: %s", dir, name, why);
+	return code;
+}
+
+/* A plain file name of ours: no path, no dot-file (temp names are dotted). */
+static int
+statefile_check_name(const char *dir, const char *name, char *err,
+    size_t errlen)
+{
+	size_t n = strnlen(name, STATEFILE_NAME_MAX + 1);
+
+	if (n == 0 || n > STATEFILE_NAME_MAX || name[0] == '.' ||
+	    memchr(name, '/', n) != NULL)
+		return statefile_seterr(err, errlen, STATEFILE_ERR_NAME, dir,
+		    name, statefile_strerror(STATEFILE_ERR_NAME));
+	return STATEFILE_OK;
+}
+
+static int
+statefile_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Create the temporary file; a leftover from a crash is replaced once. */
+static int
+statefile_create_tmp(int dirfd, const char *tmp, mode_t mode)
+{
+	int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	int fd = openat(dirfd, tmp, flags, mode);
+
+	if (fd < 0 && errno == EEXIST) {
+		if (unlinkat(dirfd, tmp, 0) != 0)
+			return -1;
+		fd = openat(dirfd, tmp, flags, mode);
+	}
+	return fd;
+}
+
+int
+statefile_write(const char *dir, const char *name, const void *data,
+    size_t len, mode_t mode, char *err, size_t errlen)
+{
+	char tmp[STATEFILE_NAME_MAX + sizeof(STATEFILE_TMP_SUFFIX) + 2];
+	const char *what = NULL;
+	int dirfd = -1, fd = -1, rc = STATEFILE_ERR_IO, saved;
+	int tmp_made = 0;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if ((rc = statefile_check_name(dir, name, err, errlen)) != STATEFILE_OK)
+		return rc;
+	rc = STATEFILE_ERR_IO;
+	snprintf(tmp, sizeof(tmp), ".%s%s", name, STATEFILE_TMP_SUFFIX);
+
+	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		what = "open directory";
+		goto out;
+	}
+	if ((fd = statefile_create_tmp(dirfd, tmp, mode)) < 0) {
+		what = "create temporary file";
+		goto out;
+	}
+	tmp_made = 1;
+	if (fchmod(fd, mode) != 0) {
+		what = "chmod temporary file";
+		goto out;
+	}
+	if (statefile_write_all(fd, data, len) != 0) {
+		what = "write temporary file";
+		goto out;
+	}
+	if (fsync(fd) != 0) {
+		what = "fsync temporary file";
+		goto out;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		what = "close temporary file";
+		goto out;
+	}
+	fd = -1;
+	if (renameat(dirfd, tmp, dirfd, name) != 0) {
+		what = "rename temporary file";
+		goto out;
+	}
+	tmp_made = 0;
+	/* the rename is durable only once the directory is */
+	if (fsync(dirfd) != 0) {
+		what = "fsync directory";
+		goto out;
+	}
+	rc = STATEFILE_OK;
+out:
+	saved = errno;
+	if (rc != STATEFILE_OK && err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s/%s: %s: %s", dir, name, what,
+		    strerror(saved));
+	if (fd >= 0)
+		close(fd);
+	if (tmp_made)
+		unlinkat(dirfd, tmp, 0);
+	if (dirfd >= 0)
+		close(dirfd);
+	errno = saved;
+	return rc;
+}
+
+/* Read up to max_len + 1 bytes so a file that grew past the cap is seen. */
+static int
+statefile_read_fd(int fd, size_t max_len, char **buf, size_t *len)
+{
+	size_t cap = max_len + 1, n = 0;
+	char *p;
+
+	if ((p = malloc(cap + 1)) == NULL)
+		return STATEFILE_ERR_NOMEM;
+	while (n < cap) {
+		ssize_t r = read(fd, p + n, cap - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(p);
+			return STATEFILE_ERR_IO;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	if (n > max_len) {
+		free(p);
+		return STATEFILE_ERR_TOOBIG;
+	}
+	p[n] = '\0';
+	*buf = p;
+	*len = n;
+	return STATEFILE_OK;
+}
+
+int
+statefile_read(const char *dir, const char *name, size_t max_len,
+    char **buf, size_t *len, char *err, size_t errlen)
+{
+	struct stat st;
+	int dirfd = -1, fd = -1, rc, saved = 0;
+	char why[128];
+
+	*buf = NULL;
+	*len = 0;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (max_len >= (size_t)-2)
+		max_len = (size_t)-3;
+	if ((rc = statefile_check_name(dir, name, err, errlen)) != STATEFILE_OK)
+		return rc;
+	rc = STATEFILE_ERR_IO;
+	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    (fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+	    O_NONBLOCK)) < 0) {
+		saved = errno;
+		rc = saved == ENOENT ? STATEFILE_ERR_NOENT : STATEFILE_ERR_IO;
+		snprintf(why, sizeof(why), "%s", strerror(saved));
+		goto out;
+	}
+	if (fstat(fd, &st) != 0) {
+		saved = errno;
+		snprintf(why, sizeof(why), "%s", strerror(saved));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = STATEFILE_ERR_TYPE;
+		snprintf(why, sizeof(why), "%s", statefile_strerror(rc));
+		goto out;
+	}
+	if ((uintmax_t)st.st_size > max_len) {
+		rc = STATEFILE_ERR_TOOBIG;
+		snprintf(why, sizeof(why), "%jd bytes, more than the %zu allowed",
+		    (intmax_t)st.st_size, max_len);
+		goto out;
+	}
+	rc = statefile_read_fd(fd, max_len, buf, len);
+	saved = errno;
+	if (rc == STATEFILE_ERR_IO)
+		snprintf(why, sizeof(why), "read: %s", strerror(saved));
+	else if (rc == STATEFILE_ERR_TOOBIG)
+		snprintf(why, sizeof(why), "grew past the %zu bytes allowed",
+		    max_len);
+	else
+		snprintf(why, sizeof(why), "%s", statefile_strerror(rc));
+out:
+	if (rc != STATEFILE_OK)
+		statefile_seterr(err, errlen, rc, dir, name, why);
+	if (fd >= 0)
+		close(fd);
+	if (dirfd >= 0)
+		close(dirfd);
+	errno = saved;
+	return rc;
+}

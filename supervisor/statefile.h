@@ -1,0 +1,56 @@
+/*
+ * State files, written atomically: a power cut or kill -9 at any instant
+ * leaves either the old or the new content of the file, never a torn one.
+ *
+ * Write: create ".NAME.tmp" in the same directory (O_EXCL, O_NOFOLLOW, the
+ * mode given, set exactly with fchmod so the umask does not matter), write
+ * it all, fsync it, rename it over NAME, fsync the directory.  A ".NAME.tmp"
+ * left by a crash is removed by the next write of NAME: ampdaemon is the
+ * only writer of its state directory, so nobody else can own that name.
+ * On failure the temporary file is removed and NAME is untouched.
+ *
+ * Read: NAME must be a regular file (not followed if a symlink) no larger
+ * than the cap given; the content is returned in a malloc'd buffer with a
+ * NUL after the last byte (not counted in the length), so text parsers may
+ * treat it as a string once they have checked for embedded NULs.
+ */
+#ifndef AMPSCAN_STATEFILE_H
+#define AMPSCAN_STATEFILE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Longest file name accepted (the temporary name adds 5 bytes). */
+#define STATEFILE_NAME_MAX 200
+
+enum statefile_err {
+	STATEFILE_OK = 0,
+	STATEFILE_ERR_IO = -1,        /* a system call failed; errno kept */
+	STATEFILE_ERR_NOENT = -2,     /* read: NAME does not exist */
+	STATEFILE_ERR_TOOBIG = -3,    /* read: larger than the cap */
+	STATEFILE_ERR_NAME = -4,      /* empty, ".", "..", a '/', a leading '.', too long */
+	STATEFILE_ERR_NOMEM = -5,
+	STATEFILE_ERR_TYPE = -6,      /* read: not a regular file */
+};
+
+/*
+ * Replace dir/name with len bytes of data, atomically and durably (see
+ * above).  mode is the new file's mode (0600 for anything private, 0644
+ * for what unprivileged tools may read).  Returns STATEFILE_OK or a
+ * negative statefile_err, with err saying what, where and why.
+ */
+int statefile_write(const char *dir, const char *name, const void *data,
+    size_t len, mode_t mode, char *err, size_t errlen);
+
+/*
+ * Read dir/name whole, if it is at most max_len bytes.  On success *buf
+ * (malloc'd, NUL-terminated, the caller frees it) and *len are set; on
+ * failure they are NULL and 0.  STATEFILE_ERR_NOENT lets a caller tell
+ * "never written" from a damaged directory.
+ */
+int statefile_read(const char *dir, const char *name, size_t max_len,
+    char **buf, size_t *len, char *err, size_t errlen);
+
+const char *statefile_strerror(int code);
+
+#endif
