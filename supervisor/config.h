@@ -1,0 +1,273 @@
+/*
+ * ampdaemon's configuration file (/etc/ampscan/ampdaemon.conf), clamd.conf
+ * style.  Parsing only: no file named in the configuration is opened,
+ * no user or group is looked up; ampdaemon does that where it uses them.
+ *
+ * Syntax, one setting per line:
+ *   - `Key Value`: the key, one or more blanks (space, tab), the value.
+ *     Leading blanks before the key and trailing blanks after the value
+ *     are ignored.  Keys are case-sensitive, as in clamd.conf.
+ *   - The value is the rest of the line, so it may contain blanks (a path
+ *     with a space, FaultCommand's arguments).  A value that starts and
+ *     ends with a double quote loses those two and is taken verbatim in
+ *     between (no escapes): how a value ends in blanks or holds " #".
+ *     Elsewhere a '"' is an ordinary byte.
+ *   - A line whose first non-blank byte is '#' is a comment; blank lines
+ *     are ignored.  There are no trailing comments: in an unquoted value a
+ *     '#' at its start or after a blank is an error, because clamd would
+ *     silently make it part of a path.
+ *   - LF or CRLF line endings; the last line needs no newline; a UTF-8
+ *     byte order mark at the very start is skipped.  A NUL byte anywhere,
+ *     a control byte other than tab outside comments, or a line longer
+ *     than CONFIG_LINE_MAX bytes is an error naming the line.
+ *   - Every key but TrustedKeys may appear once; a second one is an error
+ *     naming both lines.  TrustedKeys may repeat (one PEM file a line).
+ *   - An unknown key is an error, with a suggestion when a known key is
+ *     close (different case, a typo, a clamd.conf name, "Key=Value").
+ *
+ * Value types:
+ *   name      a user or group name: 1 to CONFIG_NAME_MAX bytes of
+ *             [A-Za-z0-9_.-], the first a letter or '_'; never "root"
+ *   path      absolute (starts with '/'), at most CONFIG_VALUE_MAX bytes;
+ *             socket paths at most CONFIG_SOCKET_PATH_MAX (sun_path)
+ *   boolean   yes/no, true/false, 1/0, any case (as clamd); printed yes/no
+ *   number    decimal digits only
+ *   duration  decimal digits and a unit: ms, s, m or h (lower case); a
+ *             bare number is seconds (clamd's timeouts are seconds);
+ *             printed in s, or ms when not whole seconds, or h when
+ *             whole hours (so the defaults print as documented: 120s)
+ *   size      decimal digits and an optional K, M or G (either case,
+ *             powers of 1024); a bare number is bytes; printed with the
+ *             largest unit that is exact
+ *   mode      octal digits (660 or 0660), permission bits only (<= 0777)
+ *
+ * Ranges (an out-of-range value is an error; 0 never means "unlimited",
+ * every limit is a limit):
+ *   Workers 1..CONFIG_WORKERS_MAX (default: online CPUs, clamped to that)
+ *   CrashThreshold, PoisonThreshold 1..CONFIG_THRESHOLD_MAX
+ *   MaxRecursion 1..CONFIG_RECURSION_MAX, MaxFiles 1..CONFIG_FILES_MAX
+ *   MaxFileSize, MaxScanSize, StreamMaxLength 1..CONFIG_SIZE_LIMIT
+ *   durations 1ms..CONFIG_DURATION_MAX_MS, except InterventionAfter,
+ *   which may be 0 (needs intervention as soon as fault 6 is raised).
+ *   Zero is refused elsewhere because ReadyTimeout/ScanTimeout 0 would
+ *   fail every start/scan, a RestartDelayMin of 0 doubles to 0 (a tight
+ *   respawn loop), and CrashWindow/StableAfter 0 make fault 6 unraisable
+ *   or flapping.
+ *
+ * Contradictions (errors naming both keys, their values and lines):
+ *   - RestartDelayMin > RestartDelayMax: the backoff starts above its cap.
+ *   - MaxFileSize > MaxScanSize: such a file could never be scanned whole.
+ *   - StreamMaxLength > MaxFileSize: the worker refuses a file bigger than
+ *     MaxFileSize, so a longer INSTREAM would be received and not scanned
+ *     (this implies StreamMaxLength <= MaxScanSize too).
+ *   - LocalSocket == ControlSocket: one path cannot be both sockets.
+ *   - LocalSocketGroup == ScanGroup: the scan account could then ask
+ *     ampdaemon (root) to open any file, undoing the privilege separation.
+ * Deliberately not errors:
+ *   - CrashWindow shorter than the backoff a run of CrashThreshold crashes
+ *     needs: with several workers crashes overlap and any window can
+ *     fill, so it depends on Workers and on how the pool paces restarts.
+ *   - PoisonThreshold > CrashThreshold, StableAfter > CrashWindow: odd
+ *     but each still means what it says.
+ *   - A LocalSocketMode open to others (e.g. 666): clamd allows it; the
+ *     example file warns that anyone who can connect can make a root
+ *     process open files by path.
+ */
+#ifndef AMPSCAN_CONFIG_H
+#define AMPSCAN_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_DEFAULT_PATH "/etc/ampscan/ampdaemon.conf"
+
+/* Caps of the reader; every one is checked. */
+#define CONFIG_FILE_MAX (1024 * 1024)  /* bytes in the file */
+#define CONFIG_LINE_MAX 8192           /* bytes in a line, without CR/LF */
+#define CONFIG_VALUE_MAX 4095          /* bytes in a value (PATH_MAX - 1) */
+#define CONFIG_SOCKET_PATH_MAX 107     /* sizeof(sun_path) - 1 */
+#define CONFIG_NAME_MAX 32             /* user/group names (useradd) */
+#define CONFIG_TRUSTED_KEYS_MAX 16     /* TrustedKeys lines */
+
+/* Ranges. */
+#define CONFIG_WORKERS_MAX 64
+#define CONFIG_THRESHOLD_MAX 1000
+#define CONFIG_RECURSION_MAX 64
+#define CONFIG_FILES_MAX 1000000
+#define CONFIG_SIZE_LIMIT (4ULL << 30) /* 4G, as clamd's limits */
+/* 365 days: long enough for any setting, small enough that a duration
+ * added to a millisecond timestamp never overflows. */
+#define CONFIG_DURATION_MAX_MS (365ULL * 24 * 3600 * 1000)
+
+/* Defaults (ARCHITECTURE.md, "Configuration keys and defaults"). */
+#define CONFIG_DEFAULT_SCAN_USER "cisco-amp-scan-svc"
+#define CONFIG_DEFAULT_SCAN_GROUP "cisco-amp-scan-svc"
+#define CONFIG_DEFAULT_DEFINITIONS_DIR "/var/lib/ampscan/defs"
+#define CONFIG_DEFAULT_STATE_DIR "/var/lib/ampscan/state"
+#define CONFIG_DEFAULT_LOG_DIR "/var/log/ampscan"
+#define CONFIG_DEFAULT_LOCAL_SOCKET "/run/ampscan/clamd.sock"
+#define CONFIG_DEFAULT_CONTROL_SOCKET "/run/ampscan/control.sock"
+#define CONFIG_DEFAULT_CERTS_DIR "/etc/ampscan/certs"
+
+/* The keys, in the order config_print() writes them. */
+enum config_key {
+	CONFIG_SCAN_USER,
+	CONFIG_SCAN_GROUP,
+	CONFIG_CREATE_SCAN_USER,
+	CONFIG_WORKERS,
+	CONFIG_READY_TIMEOUT,
+	CONFIG_SCAN_TIMEOUT,
+	CONFIG_RESTART_DELAY_MIN,
+	CONFIG_RESTART_DELAY_MAX,
+	CONFIG_STABLE_AFTER,
+	CONFIG_CRASH_WINDOW,
+	CONFIG_CRASH_THRESHOLD,
+	CONFIG_INTERVENTION_AFTER,
+	CONFIG_POISON_THRESHOLD,
+	CONFIG_DEFINITIONS_DIR,
+	CONFIG_STATE_DIR,
+	CONFIG_LOG_DIR,
+	CONFIG_LOCAL_SOCKET,
+	CONFIG_LOCAL_SOCKET_GROUP,
+	CONFIG_LOCAL_SOCKET_MODE,
+	CONFIG_CONTROL_SOCKET,
+	CONFIG_MAX_FILE_SIZE,
+	CONFIG_MAX_SCAN_SIZE,
+	CONFIG_MAX_RECURSION,
+	CONFIG_MAX_FILES,
+	CONFIG_STREAM_MAX_LENGTH,
+	CONFIG_TRUSTED_KEYS,
+	CONFIG_CERTS_DIR,
+	CONFIG_ALLOW_UNSIGNED,
+	CONFIG_FAULT_COMMAND,
+	CONFIG_CORE_DUMPS,
+	CONFIG_ENABLE_SHUTDOWN_COMMAND,
+	CONFIG_KEY_COUNT
+};
+
+/*
+ * The effective configuration.  Durations are milliseconds, sizes bytes.
+ * String fields are never NULL except where noted; they point at string
+ * literals (defaults) or at copies owned by the struct (freed by
+ * config_free).  The struct may be moved by assignment: ownership moves
+ * with it, so free exactly one copy.
+ */
+struct config {
+	const char *scan_user;
+	const char *scan_group;
+	bool create_scan_user;
+	unsigned workers;
+	uint64_t ready_timeout_ms;
+	uint64_t scan_timeout_ms;
+	uint64_t restart_delay_min_ms;
+	uint64_t restart_delay_max_ms;
+	uint64_t stable_after_ms;
+	uint64_t crash_window_ms;
+	unsigned crash_threshold;
+	uint64_t intervention_after_ms;
+	unsigned poison_threshold;
+	const char *definitions_dir;
+	const char *state_dir;
+	const char *log_dir;
+	const char *local_socket;
+	const char *local_socket_group;  /* NULL: root's primary group */
+	unsigned local_socket_mode;      /* permission bits, <= 0777 */
+	const char *control_socket;
+	uint64_t max_file_size;
+	uint64_t max_scan_size;
+	unsigned max_recursion;
+	unsigned max_files;
+	uint64_t stream_max_length;
+	/* extra operator keys (PEM), in file order, each with its line */
+	const char *trusted_keys[CONFIG_TRUSTED_KEYS_MAX];
+	unsigned trusted_keys_line[CONFIG_TRUSTED_KEYS_MAX];
+	size_t ntrusted_keys;
+	const char *certs_dir;
+	bool allow_unsigned;
+	const char *fault_command;       /* NULL: none */
+	bool core_dumps;
+	bool enable_shutdown_command;
+
+	/* line of the file each value came from; 0 = default.  For
+	 * TrustedKeys: its first line (each entry's is in trusted_keys_line) */
+	unsigned line[CONFIG_KEY_COUNT];
+
+	/* private: the copies string fields point into */
+	char *mem[CONFIG_KEY_COUNT + CONFIG_TRUSTED_KEYS_MAX];
+	size_t nmem;
+};
+
+enum config_error {
+	CONFIG_OK = 0,
+	CONFIG_EIO = -1,        /* cannot open or read the file (errno kept) */
+	CONFIG_EFILE = -2,      /* not a regular file, unsafe owner or mode, too big */
+	CONFIG_ESYNTAX = -3,    /* a line: too long, NUL/control byte, quoting,
+	                         * missing value, unknown or repeated key */
+	CONFIG_EVALUE = -4,     /* a value of the wrong form or out of range */
+	CONFIG_ECONFLICT = -5,  /* two settings contradict each other */
+	CONFIG_ENOMEM = -6,
+};
+
+/* A short name for a config_error ("syntax", "value", ...). */
+const char *config_strerror(int rc);
+
+/* "ScanUser" ... for a key; NULL for a value out of range. */
+const char *config_key_name(enum config_key k);
+
+/* Set every key to its default; allocates nothing, frees nothing. */
+void config_defaults(struct config *c);
+
+/* Free the copies and leave *c at the defaults; safe to call twice. */
+void config_free(struct config *c);
+
+/*
+ * Parse a whole configuration held in memory: len bytes at buf (no NUL
+ * needed; a NUL byte in it is an error).  name is what messages call the
+ * file ("ampdaemon.conf:12: ...").
+ * *c need not be initialised and its old content is not freed: it is
+ * reset to the defaults on entry and, on success, holds the defaults
+ * overridden by the file; on failure it holds the defaults (nothing
+ * allocated), so config_free(c) is right in both cases.
+ * Returns 0 or a config_error; err (errlen bytes, may be 0) then holds
+ * one line saying where, what and why:
+ *   ampdaemon.conf:12: RestartDelayMin: '10x' is not a duration (use ms, s, m or h)
+ * Only the first error is reported.
+ */
+int config_parse_buffer(const char *name, const char *buf, size_t len,
+    struct config *c, char *err, size_t errlen);
+
+/*
+ * Read and parse path, as config_parse_buffer() (messages name path).
+ * The file must be a regular file of at most CONFIG_FILE_MAX bytes, owned
+ * by root or the caller and not writable by group or others (it decides
+ * what a root daemon runs: FaultCommand).  A FIFO never blocks the call.
+ */
+int config_load(const char *path, struct config *c, char *err,
+    size_t errlen);
+
+/*
+ * The value of key k as config_print() writes it (quoted when needed);
+ * TrustedKeys gives every entry, separated by ", ", and unset values say
+ * so in parentheses ("(none)").  Truncated to fit len (len > 0).
+ * Returns buf, for use in a printf argument list.
+ */
+const char *config_value_format(const struct config *c, enum config_key k,
+    char *buf, size_t len);
+
+/* Whether a and b hold the same value for k (lines are not compared). */
+bool config_value_equal(const struct config *a, const struct config *b,
+    enum config_key k);
+/* ... for every key. */
+bool config_equal(const struct config *a, const struct config *b);
+
+/*
+ * Write the effective configuration to f in the file's own syntax, one
+ * `Key Value` line per key in enum order (TrustedKeys once per entry),
+ * after a comment line; unset optional values are written as comments.
+ * Parsing the output gives a config_equal() configuration.
+ */
+void config_print(FILE *f, const struct config *c);
+
+#endif
