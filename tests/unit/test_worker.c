@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -359,6 +360,39 @@ test_worker_crash_marker_kills_it(void **state)
 }
 
 static void
+test_worker_hang_marker_hangs_it(void **state)
+{
+	static struct wbuf b;
+	struct wproto_scan req = { .id = 2 };
+	struct wproto_ready m;
+	struct worker w;
+	struct pollfd pfd;
+	int fd, st;
+
+	(void)state;
+#ifndef AMPSCAN_TEST_HOOKS
+	skip();   /* the hang marker exists in test builds only */
+#endif
+	tu_write_str(tu_path(g_dir, "hang.bin"), "xx AMPSCAN-TEST-HANG-MARKER xx");
+	worker_start(&w);
+	worker_ready(&w, &m);
+	fd = open(tu_path(g_dir, "hang.bin"), O_RDONLY);
+	snprintf(req.name, sizeof(req.name), "hang.bin");
+	assert_int_equal(wproto_encode_scan(&b, &req), 0);
+	assert_int_equal(wproto_send(w.sock, &b, fd), 0);
+	close(fd);
+	/* no reply within a second, and still alive: only a kill ends it */
+	pfd.fd = w.sock;
+	pfd.events = POLLIN;
+	assert_int_equal(poll(&pfd, 1, 1000), 0);
+	assert_int_equal(waitpid(w.pid, &st, WNOHANG), 0);
+	kill(w.pid, SIGKILL);
+	assert_int_equal(waitpid(w.pid, &st, 0), w.pid);
+	assert_true(WIFSIGNALED(st));
+	close(w.sock);
+}
+
+static void
 test_worker_refuses_root_without_allow_root(void **state)
 {
 	char cmd[4096];
@@ -381,6 +415,7 @@ main(void)
 		cmocka_unit_test(test_worker_probe_cannot_open_socket_or_exec),
 		cmocka_unit_test(test_worker_exits_on_malformed_message),
 		cmocka_unit_test(test_worker_crash_marker_kills_it),
+		cmocka_unit_test(test_worker_hang_marker_hangs_it),
 		cmocka_unit_test(test_worker_refuses_root_without_allow_root),
 	};
 
