@@ -40,6 +40,7 @@ struct worker {
 
 static char *g_dir;          /* definitions + files, readable by nobody */
 static char *g_pub;
+static char g_svc[4096];     /* a copy of ampscansvc nobody can execute */
 
 static int
 setup_defs(void **state)
@@ -65,6 +66,16 @@ setup_defs(void **state)
 	chmod(out, 0644);
 	tu_write_str(tu_path(g_dir, "eicar.com"), EICAR);
 	tu_write_str(tu_path(g_dir, "clean.txt"), "nothing here\n");
+	/* the build tree may sit where nobody cannot reach (/root/...) */
+	{
+		size_t len;
+		uint8_t *bin = tu_read(AMPSCANSVC_PATH, &len);
+
+		snprintf(g_svc, sizeof(g_svc), "%s/ampscansvc", g_dir);
+		tu_write(g_svc, bin, len);
+		chmod(g_svc, 0755);
+		free(bin);
+	}
 	return 0;
 }
 
@@ -108,7 +119,7 @@ worker_start(struct worker *w)
 		/* sanitizer builds: LeakSanitizer needs ptrace and /proc, which
 		 * the sandbox forbids; leaks are checked in the other tests */
 		setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0", 1);
-		execl(AMPSCANSVC_PATH, "ampscansvc", "--worker", "--defs", defs,
+		execl(g_svc, "ampscansvc", "--worker", "--defs", defs,
 		    "--trusted-key", g_pub, (char *)NULL);
 		_exit(127);
 	}
@@ -395,13 +406,13 @@ test_worker_hang_marker_hangs_it(void **state)
 static void
 test_worker_refuses_root_without_allow_root(void **state)
 {
-	char cmd[4096];
+	char cmd[8192 + 64];
 
 	(void)state;
 	if (getuid() != 0)
 		skip();
 	snprintf(cmd, sizeof(cmd), "%s --worker --defs %s/defs 3</dev/null 2>/dev/null",
-	    AMPSCANSVC_PATH, g_dir);
+	    g_svc, g_dir);
 	assert_int_equal(tu_sh("%s", cmd), 2);
 }
 

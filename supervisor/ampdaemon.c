@@ -1,0 +1,340 @@
+/*
+ * ampdaemon: the root supervisor.
+ *
+ * This file owns the process: arguments, the start-up sequence, the libev
+ * default loop and its signal watchers, the single-instance lock, systemd
+ * readiness, and the orderly stop.  The pool, the definitions store and the
+ * sockets hang off struct daemon as they land (ARCHITECTURE.md).
+ *
+ * Start-up: configuration, state and log directories, lock, logs, events,
+ * persisted faults, [definitions re-verification, account, pool, sockets:
+ * issues 4-6], ready.  Stop (SIGTERM/SIGINT): stop accepting work, stop
+ * workers, flush state, exit 0.  SIGHUP reopens the log (logrotate).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "config.h"
+#include "dlog.h"
+#include "events.h"
+#include "faults.h"
+
+#ifndef AMPSCAN_VERSION
+#define AMPSCAN_VERSION "0.0.0"
+#endif
+
+#define DAEMON_DEFAULT_CONFIG "/etc/ampscan/ampdaemon.conf"
+#define DAEMON_PIDFILE "ampdaemon.pid"
+#define DAEMON_DIR_MODE 0750
+
+struct daemon {
+	const char *config_path;
+	bool foreground;
+	struct config cfg;
+	struct ev_loop *loop;
+	ev_signal sig_term, sig_int, sig_hup;
+	int lock_fd;
+	struct dlog log;
+	struct events_log events;
+	bool events_open;
+	struct faults faults;
+	int exit_code;
+};
+
+static const char daemon_usage[] =
+"usage: ampdaemon [--foreground] [--config FILE] [--check-config]\n"
+"\n"
+"The ampscan supervisor: runs the scan workers, keeps the definitions\n"
+"verified, serves the clamd protocol and reports faults.\n"
+"\n"
+"  --config FILE     configuration (default " DAEMON_DEFAULT_CONFIG ")\n"
+"  --check-config    check the configuration, print the effective settings, exit\n"
+"  --foreground      stay in the foreground and log to stderr too\n"
+"  --version         print the version and exit\n"
+"\n"
+"Signals: TERM/INT stop cleanly, HUP reopens the log files.\n"
+"Exit status: 0 stopped cleanly or configuration OK, 1 could not start\n"
+"(the reason is on stderr and in the log), 2 usage error.\n";
+
+static void daemon_die(struct daemon *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+
+/* Start-up failures: say why (stderr and, once open, the log) and exit 1. */
+static void
+daemon_die(struct daemon *d, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (d->log.fd >= 0)
+		dlog(&d->log, DLOG_ERROR, "cannot start: %s", msg);
+	if (d->log.fd < 0 || !d->log.to_stderr)
+		fprintf(stderr, "ampdaemon: cannot start: %s\n", msg);
+	exit(1);
+}
+
+static void
+daemon_args(struct daemon *d, int argc, char **argv, bool *check_only)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "foreground", no_argument, NULL, 'F' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "c:Fh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': d->config_path = optarg; break;
+		case 'C': *check_only = true; break;
+		case 'F': d->foreground = true; break;
+		case 'V': printf("ampdaemon %s\n", AMPSCAN_VERSION); exit(0);
+		case 'h': fputs(daemon_usage, stdout); exit(0);
+		default: fputs(daemon_usage, stderr); exit(2);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "ampdaemon: unexpected argument '%s'\n%s",
+		    argv[optind], daemon_usage);
+		exit(2);
+	}
+}
+
+static void
+daemon_mkdir(struct daemon *d, const char *dir)
+{
+	struct stat st;
+
+	if (mkdir(dir, DAEMON_DIR_MODE) != 0 && errno != EEXIST)
+		daemon_die(d, "%s: %s", dir, strerror(errno));
+	if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+		daemon_die(d, "%s: not a directory", dir);
+}
+
+/* The single-instance lock: an flock on StateDir/ampdaemon.pid. */
+static void
+daemon_lock(struct daemon *d)
+{
+	char path[4096], buf[32] = "";
+	ssize_t n;
+	int len;
+
+	snprintf(path, sizeof(path), "%s/%s", d->cfg.state_dir, DAEMON_PIDFILE);
+	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (d->lock_fd < 0)
+		daemon_die(d, "%s: %s", path, strerror(errno));
+	if (flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		n = pread(d->lock_fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		daemon_die(d, "another ampdaemon is running (pid %s, lock %s)",
+		    buf[0] ? buf : "unknown", path);
+	}
+	len = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(d->lock_fd, 0) != 0 ||
+	    pwrite(d->lock_fd, buf, (size_t)len, 0) != len)
+		daemon_die(d, "%s: %s", path, strerror(errno));
+}
+
+/* Every fault event: the log, then events.jsonl. */
+static void
+daemon_emit(void *arg, const struct event *ev)
+{
+	struct daemon *d = arg;
+	char line[EVENTS_LINE_MAX + 2], err[256];
+
+	events_render(ev, line, sizeof(line));
+	line[strcspn(line, "\n")] = '\0';
+	dlog(&d->log, DLOG_WARNING, "event: %s", line);
+	if (events_append(&d->events, ev, err, sizeof(err)) != EVENTS_OK)
+		dlog(&d->log, DLOG_ERROR, "events.jsonl: %s", err);
+}
+
+/* systemd Type=notify: a datagram to $NOTIFY_SOCKET, if set. */
+static void
+daemon_notify(struct daemon *d, const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t len;
+	int fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    (len = strlen(path)) >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, len);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';   /* abstract namespace */
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return;
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+		dlog(&d->log, DLOG_WARNING, "NOTIFY_SOCKET %s: %s", path,
+		    strerror(errno));
+	close(fd);
+}
+
+static void
+daemon_on_stop(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct daemon *d = w->data;
+
+	(void)revents;
+	dlog(&d->log, DLOG_INFO, "signal %d: stopping", w->signum);
+	daemon_notify(d, "STOPPING=1");
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+daemon_on_hup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct daemon *d = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (dlog_reopen(&d->log) != 0)
+		dlog(&d->log, DLOG_ERROR, "SIGHUP: cannot reopen %s: %s",
+		    d->log.path, strerror(errno));
+	else
+		dlog(&d->log, DLOG_INFO, "SIGHUP: log reopened");
+}
+
+static void
+daemon_signals(struct daemon *d)
+{
+	signal(SIGPIPE, SIG_IGN);
+	ev_signal_init(&d->sig_term, daemon_on_stop, SIGTERM);
+	ev_signal_init(&d->sig_int, daemon_on_stop, SIGINT);
+	ev_signal_init(&d->sig_hup, daemon_on_hup, SIGHUP);
+	d->sig_term.data = d->sig_int.data = d->sig_hup.data = d;
+	ev_signal_start(d->loop, &d->sig_term);
+	ev_signal_start(d->loop, &d->sig_int);
+	ev_signal_start(d->loop, &d->sig_hup);
+}
+
+static void
+daemon_start(struct daemon *d)
+{
+	char err[1024];
+
+	daemon_mkdir(d, d->cfg.state_dir);
+	daemon_mkdir(d, d->cfg.log_dir);
+	if (dlog_open(&d->log, d->cfg.log_dir, d->foreground, err, sizeof(err)) != 0)
+		daemon_die(d, "log: %s", err);
+	daemon_lock(d);
+	dlog(&d->log, DLOG_INFO, "ampdaemon %s starting (pid %d, configuration %s)",
+	    AMPSCAN_VERSION, (int)getpid(), d->config_path);
+	if (events_open(&d->events, d->cfg.state_dir, err, sizeof(err)) != 0)
+		dlog(&d->log, DLOG_ERROR, "events: %s (events are queued)", err);
+	d->events_open = true;
+	faults_init(&d->faults, daemon_emit, d);
+	if (faults_load(&d->faults, d->cfg.state_dir, err, sizeof(err)) != 0)
+		dlog(&d->log, DLOG_WARNING, "faults.state: %s", err);
+	if (faults_raised_count(&d->faults) > 0)
+		dlog(&d->log, DLOG_WARNING, "%zu fault(s) still raised from before the restart",
+		    faults_raised_count(&d->faults));
+	if ((d->loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
+		daemon_die(d, "libev: no usable event backend");
+	daemon_signals(d);
+}
+
+static void
+daemon_stop(struct daemon *d)
+{
+	char err[512], path[4096];
+
+	if (faults_save(&d->faults, d->cfg.state_dir, err, sizeof(err)) != 0)
+		dlog(&d->log, DLOG_ERROR, "faults.state: %s", err);
+	if (d->events_open)
+		events_close(&d->events);
+	dlog(&d->log, DLOG_INFO, "stopped");
+	snprintf(path, sizeof(path), "%s/%s", d->cfg.state_dir, DAEMON_PIDFILE);
+	unlink(path);
+	close(d->lock_fd);
+	dlog_close(&d->log);
+	config_free(&d->cfg);
+}
+
+/*
+ * Without --foreground: fork, let the parent wait until the child is ready
+ * (or failed: its exit status comes back), so the caller's exit status is
+ * the truth about the start.
+ */
+static int
+daemon_background(void)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC) != 0 || (pid = fork()) < 0) {
+		perror("ampdaemon: fork");
+		exit(1);
+	}
+	if (pid > 0) {
+		close(p[1]);
+		exit(read(p[0], &c, 1) == 1 ? 0 : 1);
+	}
+	close(p[0]);
+	setsid();
+	return p[1];
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon d = { .config_path = DAEMON_DEFAULT_CONFIG, .lock_fd = -1,
+	    .log = { .fd = -1 } };
+	bool check_only = false;
+	char err[1024];
+	int ready_fd = -1, nul;
+
+	daemon_args(&d, argc, argv, &check_only);
+	if (config_load(d.config_path, &d.cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "ampdaemon: %s\n", err);
+		return 1;
+	}
+	if (check_only) {
+		printf("# configuration OK: %s\n", d.config_path);
+		config_print(stdout, &d.cfg);
+		config_free(&d.cfg);
+		return 0;
+	}
+	if (!d.foreground)
+		ready_fd = daemon_background();
+	daemon_start(&d);
+	dlog(&d.log, DLOG_INFO, "ready");
+	daemon_notify(&d, "READY=1");
+	if (ready_fd >= 0) {
+		if (write(ready_fd, "r", 1) != 1 ||
+		    (nul = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+			daemon_die(&d, "cannot detach: %s", strerror(errno));
+		close(ready_fd);
+		dup2(nul, STDIN_FILENO);
+		dup2(nul, STDOUT_FILENO);
+		dup2(nul, STDERR_FILENO);
+		close(nul);
+	}
+	ev_run(d.loop, 0);
+	daemon_stop(&d);
+	return d.exit_code;
+}

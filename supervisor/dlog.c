@@ -1,0 +1,93 @@
+/* ampdaemon's log file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dlog.h"
+#include "events.h"
+
+static const char *const dlog_levels[] = { "debug", "info", "warning", "error" };
+
+static int
+dlog_open_fd(const char *path)
+{
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+	    O_NOCTTY, 0640);
+}
+
+int
+dlog_open(struct dlog *l, const char *log_dir, bool to_stderr, char *err,
+    size_t errlen)
+{
+	l->fd = -1;
+	l->to_stderr = to_stderr;
+	l->failures = 0;
+	if ((size_t)snprintf(l->path, sizeof(l->path), "%s/%s", log_dir,
+	    DLOG_NAME) >= sizeof(l->path)) {
+		snprintf(err, errlen, "%s: path too long", log_dir);
+		return -1;
+	}
+	if ((l->fd = dlog_open_fd(l->path)) < 0) {
+		snprintf(err, errlen, "%s: %s", l->path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+dlog_reopen(struct dlog *l)
+{
+	int fd = dlog_open_fd(l->path);
+
+	if (fd < 0)
+		return -1;
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = fd;
+	return 0;
+}
+
+void
+dlog_close(struct dlog *l)
+{
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+}
+
+void
+dlog(struct dlog *l, enum dlog_level lvl, const char *fmt, ...)
+{
+	char line[DLOG_LINE_MAX], when[EVENTS_TIME_LEN];
+	int saved = errno;
+	va_list ap;
+	int n, m;
+
+	events_format_time(events_now_ms(), when);
+	n = snprintf(line, sizeof(line), "%s ampdaemon[%d]: %s: ", when,
+	    (int)getpid(), dlog_levels[lvl]);
+	va_start(ap, fmt);
+	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		m = 0;
+	n += m;
+	if ((size_t)n > sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	if (l->fd >= 0) {
+		if (write(l->fd, line, (size_t)n) == n)
+			l->failures = 0;
+		else
+			l->failures++;
+	}
+	if (l->to_stderr || l->fd < 0) {
+		ssize_t w = write(STDERR_FILENO, line, (size_t)n);
+
+		(void)w;
+	}
+	errno = saved;
+}

@@ -1,0 +1,36 @@
+/*
+ * ampdaemon's log: LogDir/ampdaemon.log, one line per message,
+ *   2026-11-24T00:21:33.123Z ampdaemon[1234]: warning: message
+ * appended with one write() (lines never interleave), mirrored to stderr
+ * in the foreground, reopened on SIGHUP (logrotate).  A log that cannot be
+ * written costs nothing but the message: the service goes on.
+ */
+#ifndef AMPSCAN_DLOG_H
+#define AMPSCAN_DLOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define DLOG_LINE_MAX 4096
+#define DLOG_NAME "ampdaemon.log"
+
+enum dlog_level { DLOG_DEBUG, DLOG_INFO, DLOG_WARNING, DLOG_ERROR };
+
+struct dlog {
+	char path[4096];
+	int fd;                 /* -1: not open (messages go to stderr only) */
+	bool to_stderr;
+	unsigned failures;      /* writes lost since the last success */
+};
+
+/* Open LogDir/ampdaemon.log (created 0640); err says why it failed. */
+int dlog_open(struct dlog *l, const char *log_dir, bool to_stderr, char *err,
+    size_t errlen);
+/* Reopen after rotation; the old fd is closed only once the new one is open. */
+int dlog_reopen(struct dlog *l);
+void dlog_close(struct dlog *l);
+
+void dlog(struct dlog *l, enum dlog_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif
