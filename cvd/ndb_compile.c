@@ -50,6 +50,7 @@
 #include <string.h>
 
 #include "ndb_int.h"
+#include "util.h"
 
 #define NC_INLINE_MAX 127       /* {n} up to this is n `??` before a jump */
 #define NC_IMAGE_MAX (UINT32_MAX - 1) /* bytes section offsets are u32 */
@@ -115,21 +116,8 @@ struct nc_pat {
 	size_t errlen;
 };
 
-static int nc_err(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-nc_err(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
+/* the library's one error formatter */
+#define nc_err cvd_seterr
 
 /* Make room for one more element of size sz in *arr (count n, cap *cap). */
 static int
