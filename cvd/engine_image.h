@@ -24,6 +24,14 @@
  *             u64 not_loaded[ntypes], u64 other_types, then ndbs records
  *             of 80 bytes: name[64] (NUL-terminated), u32 version,
  *             kind[8] (NUL-terminated), u32 zero
+ *   SIZES     which sizes each hash table can match, so that a scan computes
+ *             a digest only when some signature could use it (ClamAV's
+ *             cli_hm_have_size / cli_hm_have_wild): ENGINE_SIZES_NTAB
+ *             records of 8 bytes, one per table in section order (MD5 ..
+ *             FP_SHA256): u32 n, u32 any (1: the table has a `*` entry,
+ *             else 0); then, in the same order, each table's n distinct
+ *             exact sizes as u32, strictly ascending (never
+ *             ENGINE_SIZE_ANY).  The section's count is the sum of the n.
  */
 #ifndef CVD_ENGINE_IMAGE_H
 #define CVD_ENGINE_IMAGE_H
@@ -39,7 +47,7 @@
 
 #define ENGINE_MAGIC "AMPIDX\0\0"
 #define ENGINE_MAGIC_LEN 8
-#define ENGINE_FORMAT_VERSION 1u
+#define ENGINE_FORMAT_VERSION 2u
 #define ENGINE_HEADER_SIZE 64
 #define ENGINE_SECTION_SIZE 32
 #define ENGINE_ALIGN 8
@@ -57,6 +65,7 @@ enum engine_sec {
 	ENGINE_SEC_FP_SHA256,
 	ENGINE_SEC_NDB,
 	ENGINE_SEC_INFO,
+	ENGINE_SEC_SIZES,
 	ENGINE_NSEC
 };
 /* Section ids in the file are enum engine_sec + 1. */
@@ -78,6 +87,8 @@ enum engine_dig { ENGINE_DIG_MD5, ENGINE_DIG_SHA1, ENGINE_DIG_SHA256,
 #define ENGINE_INFO_KIND_LEN 8
 #define ENGINE_NTYPES (SIG_TYPE_OTHER + 1)
 #define ENGINE_INFO_FIXED (8 + 16 * ENGINE_NTYPES + 8)
+#define ENGINE_SIZES_NTAB (2 * ENGINE_NDIG)	/* det[], then fp[] */
+#define ENGINE_SIZES_FIXED (8 * ENGINE_SIZES_NTAB)
 
 /* A table entry: the digest, then the two u32. */
 static inline size_t
@@ -127,6 +138,13 @@ struct engine_table {
 	size_t n;
 };
 
+/* The sizes one hash table can match (the SIZES section). */
+struct engine_sizes {
+	const uint8_t *p;	/* n u32, strictly ascending */
+	size_t n;
+	bool any;		/* a `*` entry: every size */
+};
+
 /*
  * An engine: the image (malloc'd or mapped) plus views into it.  Immutable
  * after engine_image_open(), so scans may run concurrently.
@@ -139,6 +157,8 @@ struct engine {
 	size_t names_len;
 	struct engine_table det[ENGINE_NDIG];
 	struct engine_table fp[ENGINE_NDIG];
+	struct engine_sizes det_sizes[ENGINE_NDIG];
+	struct engine_sizes fp_sizes[ENGINE_NDIG];
 	struct ndb_set *ndb;		/* NULL: no body signatures */
 	unsigned digests;		/* ENGINE_DIGEST_* the scan computes */
 	EVP_MD *md[ENGINE_NDIG];	/* fetched once; NULL if not needed */
@@ -160,5 +180,12 @@ int engine_image_open(const uint8_t *img, size_t len, bool mapped,
 
 /* ENGINE_DIGEST_* bits: the digests a scan with e computes. */
 unsigned engine_digests(const struct engine *e);
+
+/*
+ * ENGINE_DIGEST_* bits: the digests a scan of a len-byte buffer computes,
+ * a subset of engine_digests(): a kind only if one of its tables (detection
+ * or known-clean) has an entry of size len or of size `*`.
+ */
+unsigned engine_scan_digests(const struct engine *e, size_t len);
 
 #endif

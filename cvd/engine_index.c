@@ -4,7 +4,8 @@
  * engine_image_open(), so they scan alike.
  *
  * Checks: magic, format version, total length equal to the image, the
- * checksum (ISA-L's crc64, several GB/s: cheap next to the page faults), the
+ * checksum (ISA-L's crc64, several GB/s; for a mapped index computed with
+ * pread(), not through the mapping, so the pages stay out of RSS), the
  * reserved bytes, every section's id, stride, alignment and bounds (in
  * order, not overlapping), the info section field by field, and the body
  * image through ndb_set_open().  Table order is not checked: the checksum
@@ -29,7 +30,7 @@
 
 static const char *const engine_sec_names[ENGINE_NSEC] = {
 	"names", "md5", "sha1", "sha256", "fp-md5", "fp-sha1", "fp-sha256",
-	"ndb", "info",
+	"ndb", "info", "sizes",
 };
 
 static const char *const engine_md_names[ENGINE_NDIG] = {
@@ -51,8 +52,14 @@ engine_digests(const struct engine *e)
 	return e ? e->digests : 0;
 }
 
+/*
+ * crc: the checksum of the image already computed by the caller (from the
+ * file, so that checking a mapped index does not fault in every page), or
+ * NULL to compute it over img.
+ */
 static int
-engine_header_check(const uint8_t *img, size_t len, char *err, size_t errlen)
+engine_header_check(const uint8_t *img, size_t len, const uint64_t *crc,
+    char *err, size_t errlen)
 {
 	uint64_t want, have;
 
@@ -67,7 +74,8 @@ engine_header_check(const uint8_t *img, size_t len, char *err, size_t errlen)
 	if (engine_le64(img + 16) != len)
 		return cvd_seterr(err, errlen, ENGINE_EINDEX, "index: header says %" PRIu64 " bytes, the file has %zu (truncated?)", engine_le64(img + 16), len);
 	want = engine_le64(img + ENGINE_CHECKSUM_OFF);
-	if ((have = engine_image_checksum(img, len)) != want)
+	have = crc != NULL ? *crc : engine_image_checksum(img, len);
+	if (have != want)
 		return cvd_seterr(err, errlen, ENGINE_EINDEX, "index: checksum mismatch (header %016" PRIx64 ", computed %016" PRIx64 ")", want, have);
 	return 0;
 }
@@ -150,6 +158,84 @@ engine_info_read(const uint8_t *p, uint64_t len, struct engine_info *info,
 	return 0;
 }
 
+/*
+ * The SIZES section: bounds, flags, each array strictly ascending.  Small
+ * (4 bytes per distinct size), so reading all of it at load is cheap.
+ */
+static int
+engine_sizes_read(struct engine *e, const uint8_t *p, uint64_t len,
+    uint64_t count, char *err, size_t errlen)
+{
+	const uint8_t *a = p + ENGINE_SIZES_FIXED;
+	uint64_t total = 0;
+
+	if (len < ENGINE_SIZES_FIXED)
+		return cvd_seterr(err, errlen, ENGINE_EINDEX, "index: section 10 (sizes): %" PRIu64 " bytes, want at least %d", len, ENGINE_SIZES_FIXED);
+	for (int t = 0; t < ENGINE_SIZES_NTAB; t++) {
+		uint32_t any = engine_le32(p + 8 * t + 4);
+
+		total += engine_le32(p + 8 * t);
+		if (any > 1)
+			return cvd_seterr(err, errlen, ENGINE_EINDEX, "index: section 10 (sizes): table %d: bad flag %" PRIu32, t + 1, any);
+	}
+	if (total != count || total != (len - ENGINE_SIZES_FIXED) / 4 ||
+	    (len - ENGINE_SIZES_FIXED) % 4 != 0)
+		return cvd_seterr(err, errlen, ENGINE_EINDEX, "index: section 10 (sizes): %" PRIu64 " sizes in %" PRIu64 " bytes, the table says %" PRIu64, total, len, count);
+	for (int t = 0; t < ENGINE_SIZES_NTAB; t++) {
+		struct engine_sizes *z = t < ENGINE_NDIG ? &e->det_sizes[t] :
+		    &e->fp_sizes[t - ENGINE_NDIG];
+
+		z->p = a;
+		z->n = engine_le32(p + 8 * t);
+		z->any = engine_le32(p + 8 * t + 4) != 0;
+		for (size_t i = 0; i < z->n; i++)
+			if (engine_le32(a + 4 * i) == ENGINE_SIZE_ANY ||
+			    (i > 0 && engine_le32(a + 4 * i) <=
+			    engine_le32(a + 4 * (i - 1))))
+				return cvd_seterr(err, errlen, ENGINE_EINDEX, "index: section 10 (sizes): table %d: sizes not strictly ascending", t + 1);
+		a += 4 * z->n;
+	}
+	return 0;
+}
+
+static bool
+engine_sizes_has(const struct engine_sizes *z, size_t len)
+{
+	size_t lo = 0, hi = z->n;
+
+	if (z->any)
+		return true;
+	if (len > ENGINE_HASH_SIZE_MAX)
+		return false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint32_t v = engine_le32(z->p + 4 * mid);
+
+		if (v == len)
+			return true;
+		if (v < len)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+unsigned
+engine_scan_digests(const struct engine *e, size_t len)
+{
+	unsigned want = 0;
+
+	if (e == NULL)
+		return 0;
+	for (int d = 0; d < ENGINE_NDIG; d++)
+		if ((e->digests & (1u << d)) &&
+		    (engine_sizes_has(&e->det_sizes[d], len) ||
+		    engine_sizes_has(&e->fp_sizes[d], len)))
+			want |= 1u << d;
+	return want;
+}
+
 static int
 engine_md_fetch(struct engine *e, char *err, size_t errlen)
 {
@@ -176,6 +262,9 @@ engine_views(struct engine *e, char *err, size_t errlen)
 			return rc;
 	if ((rc = engine_info_read(e->img + off[ENGINE_SEC_INFO],
 	    len[ENGINE_SEC_INFO], &e->info, err, errlen)) != 0)
+		return rc;
+	if ((rc = engine_sizes_read(e, e->img + off[ENGINE_SEC_SIZES],
+	    len[ENGINE_SEC_SIZES], count[ENGINE_SEC_SIZES], err, errlen)) != 0)
 		return rc;
 	e->names = e->img + off[ENGINE_SEC_NAMES];
 	e->names_len = len[ENGINE_SEC_NAMES];
@@ -210,15 +299,15 @@ engine_release(struct engine *e)
 	free(e);
 }
 
-int
-engine_image_open(const uint8_t *img, size_t len, bool mapped,
-    struct engine **out, char *err, size_t errlen)
+static int
+engine_image_open_crc(const uint8_t *img, size_t len, bool mapped,
+    const uint64_t *crc, struct engine **out, char *err, size_t errlen)
 {
 	struct engine *e;
 	int rc;
 
 	*out = NULL;
-	if ((rc = engine_header_check(img, len, err, errlen)) != 0)
+	if ((rc = engine_header_check(img, len, crc, err, errlen)) != 0)
 		return rc;
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return cvd_seterr(err, errlen, ENGINE_ENOMEM, "engine: out of memory");
@@ -231,6 +320,13 @@ engine_image_open(const uint8_t *img, size_t len, bool mapped,
 	}
 	*out = e;
 	return 0;
+}
+
+int
+engine_image_open(const uint8_t *img, size_t len, bool mapped,
+    struct engine **out, char *err, size_t errlen)
+{
+	return engine_image_open_crc(img, len, mapped, NULL, out, err, errlen);
 }
 
 void
@@ -268,10 +364,65 @@ engine_index_write(const struct engine *e, int fd, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The checksum of the len-byte index in fd, read with pread() in chunks
+ * rather than through the mapping: reading through it would make every page
+ * of the index resident in the worker (its RSS), where a scan touches only
+ * the pages its lookups need.  The chunk is on the heap (1 MiB is too much
+ * for a worker thread's stack).
+ */
+#define ENGINE_CRC_CHUNK (1024 * 1024)
+
+static int
+engine_file_checksum(int fd, size_t len, uint64_t *crc, char *err,
+    size_t errlen)
+{
+	uint8_t *buf = malloc(ENGINE_CRC_CHUNK);
+	uint64_t c = 0;
+	size_t off = 0;
+	int rc = 0;
+
+	if (buf == NULL)
+		return cvd_seterr(err, errlen, ENGINE_ENOMEM, "engine: out of memory");
+	while (off < len && rc == 0) {
+		size_t want = len - off < ENGINE_CRC_CHUNK ? len - off :
+		    ENGINE_CRC_CHUNK, got = 0;
+
+		while (got < want) {
+			ssize_t n = pread(fd, buf + got, want - got,
+			    (off_t)(off + got));
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				rc = n < 0 ? cvd_seterr(err, errlen, ENGINE_EIO, "index: read: %s", strerror(errno)) :
+				    cvd_seterr(err, errlen, ENGINE_EINDEX, "index: the file shrank while being read");
+				break;
+			}
+			got += (size_t)n;
+		}
+		if (rc != 0)
+			break;
+		if (off == 0) {
+			/* len >= ENGINE_TABLES_OFF, so the field is all here */
+			c = crc64_ecma_refl(0, buf, ENGINE_CHECKSUM_OFF);
+			c = crc64_ecma_refl(c, buf + ENGINE_CHECKSUM_OFF + 8,
+			    want - ENGINE_CHECKSUM_OFF - 8);
+		} else {
+			c = crc64_ecma_refl(c, buf, want);
+		}
+		off += want;
+	}
+	free(buf);
+	*crc = c;
+	return rc;
+}
+
 int
 engine_index_map(int fd, struct engine **out, char *err, size_t errlen)
 {
 	struct stat st;
+	uint64_t crc;
 	void *p;
 	int rc;
 
@@ -288,12 +439,19 @@ engine_index_map(int fd, struct engine **out, char *err, size_t errlen)
 		return cvd_seterr(err, errlen, ENGINE_EINDEX, "index: %jd bytes, shorter than the header (%d)", (intmax_t)st.st_size, ENGINE_TABLES_OFF);
 	if ((uint64_t)st.st_size > SIZE_MAX)
 		return cvd_seterr(err, errlen, ENGINE_EINDEX, "index: too large to map");
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED | MAP_POPULATE,
-	    fd, 0);
+	/*
+	 * No MAP_POPULATE: the pages come in as scans touch them.  The checksum
+	 * is computed from the file before the engine exists, and checked by
+	 * engine_image_open_crc() before any section is trusted.
+	 */
+	if ((rc = engine_file_checksum(fd, (size_t)st.st_size, &crc, err,
+	    errlen)) != 0)
+		return rc;
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		return cvd_seterr(err, errlen, ENGINE_EIO, "index: mmap: %s", strerror(errno));
-	if ((rc = engine_image_open(p, (size_t)st.st_size, true, out, err,
-	    errlen)) != 0)
+	if ((rc = engine_image_open_crc(p, (size_t)st.st_size, true, &crc, out,
+	    err, errlen)) != 0)
 		munmap(p, (size_t)st.st_size);
 	return rc;
 }

@@ -165,6 +165,74 @@ engine_table_write(const struct engine_builder *b, const struct engine_vec *v,
 	}
 }
 
+/* ---- size sets ---------------------------------------------------------- */
+
+/* The distinct sizes of one table, for the SIZES section. */
+struct engine_sizeset {
+	uint32_t *v;
+	size_t n;
+	bool any;
+};
+
+static int
+engine_cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int
+engine_sizes_collect(const struct engine_vec *v, enum engine_dig d,
+    struct engine_sizeset *out)
+{
+	size_t bs = engine_bentry_size(d), dl = engine_dig_len(d);
+	size_t n = v->len / bs, kept = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (n == 0)
+		return 0;
+	if ((out->v = malloc(n * sizeof(*out->v))) == NULL)
+		return ENGINE_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		out->v[i] = engine_be32(v->p + i * bs + dl);
+	qsort(out->v, n, sizeof(*out->v), engine_cmp_u32);
+	for (size_t i = 0; i < n; i++) {
+		if (out->v[i] == ENGINE_SIZE_ANY) {
+			out->any = true;	/* sorts last */
+			break;
+		}
+		if (kept == 0 || out->v[kept - 1] != out->v[i])
+			out->v[kept++] = out->v[i];
+	}
+	out->n = kept;
+	return 0;
+}
+
+static uint64_t
+engine_sizes_len(const struct engine_sizeset *sz, uint64_t *count)
+{
+	uint64_t n = 0;
+
+	for (int t = 0; t < ENGINE_SIZES_NTAB; t++)
+		n += sz[t].n;
+	*count = n;
+	return ENGINE_SIZES_FIXED + 4 * n;
+}
+
+static void
+engine_sizes_write(const struct engine_sizeset *sz, uint8_t *p)
+{
+	uint8_t *a = p + ENGINE_SIZES_FIXED;
+
+	for (int t = 0; t < ENGINE_SIZES_NTAB; t++) {
+		engine_put32(p + 8 * t, (uint32_t)sz[t].n);
+		engine_put32(p + 8 * t + 4, sz[t].any ? 1 : 0);
+		for (size_t i = 0; i < sz[t].n; i++, a += 4)
+			engine_put32(a, sz[t].v[i]);
+	}
+}
+
 /* ---- body signatures ---------------------------------------------------- */
 
 static int
@@ -270,7 +338,8 @@ engine_info_write(const struct engine_builder *b, uint8_t *p)
 
 static void
 engine_plan_make(const struct engine_builder *b, size_t ndb_len,
-    uint64_t ndb_count, struct engine_plan *pl)
+    uint64_t ndb_count, const struct engine_sizeset *sz,
+    struct engine_plan *pl)
 {
 	uint64_t at = ENGINE_TABLES_OFF;
 
@@ -292,6 +361,8 @@ engine_plan_make(const struct engine_builder *b, size_t ndb_len,
 	pl->len[ENGINE_SEC_INFO] = ENGINE_INFO_FIXED +
 	    (uint64_t)b->ndbs * ENGINE_INFO_DB_SIZE;
 	pl->count[ENGINE_SEC_INFO] = b->ndbs;
+	pl->len[ENGINE_SEC_SIZES] = engine_sizes_len(sz,
+	    &pl->count[ENGINE_SEC_SIZES]);
 	for (int s = 0; s < ENGINE_NSEC; s++) {
 		pl->off[s] = at;
 		at += (pl->len[s] + ENGINE_ALIGN - 1) & ~(uint64_t)(ENGINE_ALIGN - 1);
@@ -319,13 +390,13 @@ engine_header_write(const struct engine_plan *pl, uint8_t *img)
 
 static int
 engine_assemble(const struct engine_builder *b, const uint8_t *ndb_img,
-    size_t ndb_len, uint64_t ndb_count, uint8_t **img, size_t *len,
-    char *err, size_t errlen)
+    size_t ndb_len, uint64_t ndb_count, const struct engine_sizeset *sz,
+    uint8_t **img, size_t *len, char *err, size_t errlen)
 {
 	struct engine_plan pl;
 	uint8_t *p;
 
-	engine_plan_make(b, ndb_len, ndb_count, &pl);
+	engine_plan_make(b, ndb_len, ndb_count, sz, &pl);
 	if (pl.total > SIZE_MAX || (p = calloc(1, (size_t)pl.total)) == NULL)
 		return cvd_seterr(err, errlen, ENGINE_ENOMEM, "engine: out of memory for an image of %" PRIu64 " bytes", pl.total);
 	engine_header_write(&pl, p);
@@ -338,6 +409,7 @@ engine_assemble(const struct engine_builder *b, const uint8_t *ndb_img,
 	if (ndb_len > 0)
 		memcpy(p + pl.off[ENGINE_SEC_NDB], ndb_img, ndb_len);
 	engine_info_write(b, p + pl.off[ENGINE_SEC_INFO]);
+	engine_sizes_write(sz, p + pl.off[ENGINE_SEC_SIZES]);
 	memcpy(p + ENGINE_SOURCE_OFF, b->source_id, ENGINE_SOURCE_LEN);
 	engine_put64(p + ENGINE_CHECKSUM_OFF,
 	    engine_image_checksum(p, (size_t)pl.total));
@@ -353,6 +425,7 @@ engine_layout(struct engine_builder *b, uint8_t **img, size_t *len,
 	uint8_t *ign = NULL, *ndb_img = NULL;
 	size_t ndb_len = 0;
 	uint64_t ndb_count = 0;
+	struct engine_sizeset sz[ENGINE_SIZES_NTAB] = { 0 };
 	int rc;
 
 	if ((rc = engine_ignored(b, &ign)) != 0)
@@ -361,12 +434,18 @@ engine_layout(struct engine_builder *b, uint8_t **img, size_t *len,
 		if (engine_table_prepare(b, &b->det[d], d, ign) != 0 ||
 		    engine_table_prepare(b, &b->fp[d], d, ign) != 0)
 			rc = cvd_seterr(err, errlen, ENGINE_ENOMEM, "engine: out of memory sorting hash signatures");
+	for (int d = 0; d < ENGINE_NDIG && rc == 0; d++)
+		if (engine_sizes_collect(&b->det[d], d, &sz[d]) != 0 ||
+		    engine_sizes_collect(&b->fp[d], d, &sz[ENGINE_NDIG + d]) != 0)
+			rc = cvd_seterr(err, errlen, ENGINE_ENOMEM, "engine: out of memory");
 	if (rc == 0)
 		rc = engine_ndb_compile(b, ign, &ndb_img, &ndb_len, &ndb_count,
 		    err, errlen);
 	if (rc == 0)
-		rc = engine_assemble(b, ndb_img, ndb_len, ndb_count, img, len,
-		    err, errlen);
+		rc = engine_assemble(b, ndb_img, ndb_len, ndb_count, sz, img,
+		    len, err, errlen);
+	for (int t = 0; t < ENGINE_SIZES_NTAB; t++)
+		free(sz[t].v);
 	free(ign);
 	free(ndb_img);
 	return rc;

@@ -1,6 +1,7 @@
 /*
- * engine_scan(): the digests the loaded signatures need, in one pass over
- * the buffer; the known-clean lists; the hash tables (binary search); the
+ * engine_scan(): the digests the loaded signatures need for a buffer of
+ * this size (engine_scan_digests(): none when no hash signature has the
+ * size or `*`), in one pass over the buffer; the known-clean lists; the hash tables (binary search); the
  * body automaton.  Reads only the image, through bounded lookups, so a
  * damaged table can give a wrong answer but never a wild read.
  */
@@ -26,15 +27,15 @@ struct engine_scan_ctx {
 };
 
 static int
-engine_digest_all(const struct engine *e, const uint8_t *buf, size_t len,
-    uint8_t dig[ENGINE_NDIG][EVP_MAX_MD_SIZE])
+engine_digest_all(const struct engine *e, unsigned want, const uint8_t *buf,
+    size_t len, uint8_t dig[ENGINE_NDIG][EVP_MAX_MD_SIZE])
 {
 	EVP_MD_CTX *ctx[ENGINE_NDIG] = { NULL };
 	int rc = ENGINE_ENOMEM;
 	int d;
 
 	for (d = 0; d < ENGINE_NDIG; d++)
-		if ((e->digests & (1u << d)) &&
+		if ((want & (1u << d)) &&
 		    ((ctx[d] = EVP_MD_CTX_new()) == NULL ||
 		    !EVP_DigestInit_ex2(ctx[d], e->md[d], NULL)))
 			goto out;
@@ -82,10 +83,12 @@ engine_size_ok(uint32_t want, size_t len)
 }
 
 static bool
-engine_fp_hit(const struct engine *e, uint8_t dig[ENGINE_NDIG][EVP_MAX_MD_SIZE],
-    size_t len)
+engine_fp_hit(const struct engine *e, unsigned want,
+    uint8_t dig[ENGINE_NDIG][EVP_MAX_MD_SIZE], size_t len)
 {
 	for (int d = 0; d < ENGINE_NDIG; d++) {
+		if (!(want & (1u << d)))
+			continue;
 		const struct engine_table *t = &e->fp[d];
 		size_t dl = engine_dig_len(d), es = engine_entry_size(d);
 
@@ -128,10 +131,12 @@ engine_report(struct engine_scan_ctx *c, uint32_t id)
 }
 
 static void
-engine_hash_hits(struct engine_scan_ctx *c,
+engine_hash_hits(struct engine_scan_ctx *c, unsigned want,
     uint8_t dig[ENGINE_NDIG][EVP_MAX_MD_SIZE], size_t len)
 {
 	for (int d = 0; d < ENGINE_NDIG && !c->stop; d++) {
+		if (!(want & (1u << d)))
+			continue;
 		const struct engine_table *t = &c->e->det[d];
 		size_t dl = engine_dig_len(d), es = engine_entry_size(d);
 
@@ -158,6 +163,7 @@ engine_scan(const struct engine *e, const uint8_t *buf, size_t len,
 {
 	static const uint8_t empty[1];
 	uint8_t dig[ENGINE_NDIG][EVP_MAX_MD_SIZE];
+	unsigned want;
 	struct engine_scan_ctx c = { .e = e, .res = res,
 	    .allmatch = (flags & ENGINE_SCAN_ALLMATCH) != 0 };
 
@@ -168,12 +174,14 @@ engine_scan(const struct engine *e, const uint8_t *buf, size_t len,
 		return ENGINE_EINVAL;
 	if (len == 0)
 		buf = empty;
-	if (e->digests != 0) {
-		if (engine_digest_all(e, buf, len, dig) != 0)
+	/* only the kinds some signature of this size (or `*`) can use */
+	want = engine_scan_digests(e, len);
+	if (want != 0) {
+		if (engine_digest_all(e, want, buf, len, dig) != 0)
 			return ENGINE_ENOMEM;
-		if (engine_fp_hit(e, dig, len))
+		if (engine_fp_hit(e, want, dig, len))
 			return 0;
-		engine_hash_hits(&c, dig, len);
+		engine_hash_hits(&c, want, dig, len);
 	}
 	if (!c.stop && e->ndb != NULL &&
 	    ndb_set_scan(e->ndb, buf, len, engine_body_hit, &c) != 0) {

@@ -249,8 +249,20 @@ svc_load_defs(struct svc *s)
 	const char *const *defs = s->ndefs ? s->defs : dflt;
 	size_t n = s->ndefs ? s->ndefs : 1;
 	struct engine_builder *b;
+	struct stat st;
 	char err[1024];
+	bool from_index;
 
+	/*
+	 * One directory: its index when it is current (as the worker loads
+	 * it), else built from its containers.  Several, or a file: built.
+	 */
+	if (n == 1 && stat(defs[0], &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (defs_engine(defs[0], &s->dopts, &s->engine, &from_index, err,
+		    sizeof(err)) != 0)
+			svc_die("cannot load definitions: %s", err);
+		return;
+	}
 	if (engine_builder_new(&b) != 0)
 		svc_die("out of memory");
 	for (size_t i = 0; i < n; i++)

@@ -12,6 +12,10 @@ limit or failure mode:
   encrypted.zip         a member with the encryption flag set (ZipCrypto)
   eicar-deep-tgz.tgz    tar.gz in tar.gz in tar.gz, EICAR inside
   eicar.gz, eicar.bz2, eicar.xz, eicar.uu   lone compressed streams
+  elf-sfx.elf           ELF magic, then a zip holding EICAR (deflated): an
+                        ELF is never unpacked, so it is OK
+  notelf-sfx.bin        the same bytes with the magic's first byte changed:
+                        libarchive finds the zip, FOUND (the control)
 The EICAR string is the standard anti-virus test file.
 """
 import binascii
@@ -110,6 +114,10 @@ def main():
         uu += binascii.b2a_uu(EICAR[i:i + 45])
     uu += b"`\nend\n"
     put("eicar.uu", uu)
+    sfx = zip_bytes([("eicar.com", EICAR)])
+    head = b"\x7fELF\x02\x01\x01" + b"\0" * 57
+    put("elf-sfx.elf", head + sfx)
+    put("notelf-sfx.bin", b"\x7e" + head[1:] + sfx)
 
 
 if __name__ == "__main__":

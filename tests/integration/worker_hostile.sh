@@ -42,6 +42,10 @@ verdict eicar-deep-tgz.tgz FOUND
 for f in eicar.gz eicar.bz2 eicar.xz eicar.uu; do
 	verdict $f FOUND
 done
+# an ELF is never offered to libarchive (its SFX search is costly): the zip
+# appended to one is not unpacked; without the magic the same bytes are
+verdict elf-sfx.elf OK
+verdict notelf-sfx.bin FOUND
 # the limits are options: a deeper recursion finds what is nested 24 deep
 "$SVC" --scan $defs --max-recursion 30 "$T_TMP/h/nested-zip-24.zip" >"$T_TMP/out" 2>&1
 check "nested-zip-24.zip with --max-recursion 30: FOUND" grep -q 'Eicar-Test-Signature FOUND' "$T_TMP/out"

@@ -246,6 +246,60 @@ test_engine_size_mismatch_not_detected(void **state)
 		}
 }
 
+/* Digests only where a signature of that size (or `*`) could use them. */
+static void
+test_engine_digests_only_for_matching_sizes(void **state)
+{
+	long len = (long)strlen(DATA);
+	struct dbfile f[] = {
+		{ "d.hdb", hashline("MD5", len, "T.Md5-1") },
+		{ "d.hsb", hashline("SHA256", 5000, "T.Sha256-1") },
+	};
+	struct engine *e;
+
+	(void)state;
+	e = build(f, 2);
+	assert_int_equal(engine_digests(e), ENGINE_DIGEST_MD5 | ENGINE_DIGEST_SHA256);
+	assert_int_equal(engine_scan_digests(e, (size_t)len), ENGINE_DIGEST_MD5);
+	assert_int_equal(engine_scan_digests(e, 5000), ENGINE_DIGEST_SHA256);
+	assert_int_equal(engine_scan_digests(e, 7), 0);
+	assert_int_equal(engine_scan_digests(e, 0), 0);
+	assert_int_equal(engine_scan_digests(e, SIZE_MAX), 0);
+	expect_one(e, DATA, "T.Md5-1");
+	expect_clean(e, DATA "x");
+	engine_free(e);
+
+	/* `*`: that kind for every size; the other kind only for its sizes */
+	f[1].text = hashline("SHA256", 0, "T.Sha256-1");
+	e = build(f, 2);
+	assert_int_equal(engine_scan_digests(e, 7), ENGINE_DIGEST_SHA256);
+	assert_int_equal(engine_scan_digests(e, SIZE_MAX), ENGINE_DIGEST_SHA256);
+	assert_int_equal(engine_scan_digests(e, (size_t)len),
+	    ENGINE_DIGEST_MD5 | ENGINE_DIGEST_SHA256);
+	{
+		struct engine_result *r = scan_str(e, DATA, ENGINE_SCAN_ALLMATCH);
+
+		assert_int_equal(r->nmatches, 2);
+		assert_true(has_name(r, "T.Md5-1") && has_name(r, "T.Sha256-1"));
+	}
+	engine_free(e);
+
+	/* a known-clean size makes its kind computed, and it suppresses */
+	{
+		struct dbfile g[] = {
+			{ "d.hdb", hashline("MD5", len, "T.Md5-1") },
+			{ "c.sfp", hashline("SHA1", len, "T.Clean-1") },
+		};
+
+		e = build(g, 2);
+		assert_int_equal(engine_scan_digests(e, (size_t)len),
+		    ENGINE_DIGEST_MD5 | ENGINE_DIGEST_SHA1);
+		assert_int_equal(engine_scan_digests(e, (size_t)len + 1), 0);
+		expect_clean(e, DATA);
+		engine_free(e);
+	}
+}
+
 /* ---- known clean ---- */
 
 static void
@@ -955,7 +1009,30 @@ test_engine_index_structure_checked_past_checksum(void **state)
 	memcpy(q, p, len);
 	engine_put32(q + 8, ENGINE_FORMAT_VERSION + 1);
 	reseal(q, len);
-	expect_eindex(q, len, "format version 2", "version");
+	expect_eindex(q, len, "format version 3", "version");
+	/* the size sets: bounds, flags, order */
+	{
+		const uint8_t *h = p + ENGINE_HEADER_SIZE +
+		    ENGINE_SEC_SIZES * ENGINE_SECTION_SIZE;
+		size_t zoff = (size_t)engine_le64(h + 8);
+		size_t zlen = (size_t)engine_le64(h + 16);
+
+		assert_true(zlen >= ENGINE_SIZES_FIXED + 8);
+		assert_true(engine_le32(p + zoff) >= 2);	/* md5 sizes */
+		memcpy(q, p, len);
+		engine_put32(q + zoff, engine_le32(p + zoff) + 1);
+		reseal(q, len);
+		expect_eindex(q, len, "section 10 (sizes)", "sizes count");
+		memcpy(q, p, len);
+		engine_put32(q + zoff + 4, 2);
+		reseal(q, len);
+		expect_eindex(q, len, "bad flag", "sizes flag");
+		memcpy(q, p, len);
+		memcpy(q + zoff + ENGINE_SIZES_FIXED,
+		    p + zoff + ENGINE_SIZES_FIXED + 4, 4);
+		reseal(q, len);
+		expect_eindex(q, len, "not strictly ascending", "sizes order");
+	}
 	memcpy(q, p, len);
 	q[0] = 'X';
 	expect_eindex(q, len, "bad magic", "magic");
@@ -1075,6 +1152,7 @@ main(void)
 		cmocka_unit_test(test_engine_detects_hash_with_exact_size),
 		cmocka_unit_test(test_engine_detects_hash_with_any_size),
 		cmocka_unit_test(test_engine_size_mismatch_not_detected),
+		cmocka_unit_test(test_engine_digests_only_for_matching_sizes),
 		cmocka_unit_test(test_engine_fp_suppresses_detection),
 		cmocka_unit_test(test_engine_sfp_suppresses_detection),
 		cmocka_unit_test(test_engine_fp_suppresses_body_match),
