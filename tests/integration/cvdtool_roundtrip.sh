@@ -65,7 +65,10 @@ check "signer is the signing certificate" grep -q 'signed by certificate .*ampsc
 expect_status 1 "the .sign is rejected against another root (hard fail)" "$CVDTOOL" verify --certs-dir certs2 --trusted-key op.pub demo.cvd
 check "the reason is the .sign" grep -q 'FAILED (sign)' "$T_TMP/out"
 expect_status 0 "--no-sign falls back to the header signature" "$CVDTOOL" verify --certs-dir certs2 --no-sign --trusted-key op.pub demo.cvd
-cp demo.cvd demo-copy.cvd; printf 'Z' | dd of=demo-copy.cvd bs=1 seek=200 conv=notrunc 2>/dev/null
+# change byte 200 (in the header's signature) to a different value, whatever it was
+cp demo.cvd demo-copy.cvd
+flip_byte demo-copy.cvd 200
+check "the copy differs from the original" sh -c '! cmp -s demo.cvd demo-copy.cvd'
 expect_status 1 "a changed byte breaks the .sign" "$CVDTOOL" verify --certs-dir certs --sign demo.cvd.sign demo-copy.cvd
 expect_status 1 "sign refuses a certificate that does not match the key" "$CVDTOOL" sign demo.cvd --key op.key --cert signer.crt -o x.sign
 expect_status 2 "unknown command is a usage error" "$CVDTOOL" frobnicate

@@ -24,6 +24,12 @@ expect_status() {
 		not_ok "$what (exit $rc, want $want)"; sed 's/^/    /' "$T_TMP/out" "$T_TMP/err" | head -20
 	fi
 }
+# flip_byte FILE OFFSET: change one byte to a different value, whatever it was
+flip_byte() {
+	local b
+	b=$(dd if="$1" bs=1 skip="$2" count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
+	printf "$(printf '\\%03o' $(( (b + 1) % 256 )))" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
 skip_all() { echo "SKIPPED: $*"; exit 77; }
 finish() {
 	echo "$T_PASS passed, $T_FAIL failed"

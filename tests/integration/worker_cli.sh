@@ -46,7 +46,7 @@ touch -d '2001-01-01' defs/demo.cvd
 expect_status 0 "--check: a changed container makes the index stale" "$SVC" --check defs --trusted-key k.pub
 check "--check: (built) again" grep -q 'OK (built)' "$T_TMP/out"
 cp defs/demo.cvd defs/bad.cvd
-printf 'Z' | dd of=defs/bad.cvd bs=1 seek=700 conv=notrunc 2>/dev/null
+flip_byte defs/bad.cvd 700
 expect_status 2 "--check: a corrupt container fails the check" "$SVC" --check defs --trusted-key k.pub
 check "--check: names the file and the reason" grep -q 'bad.cvd.*MD5' "$T_TMP/err"
 rm defs/bad.cvd
