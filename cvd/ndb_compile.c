@@ -44,8 +44,6 @@
  * gets a bonus, since a hit there is then checked against the offset at
  * once).
  */
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

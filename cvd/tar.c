@@ -42,7 +42,6 @@ struct tar {
 	uint8_t hdr[TAR_BLOCK];
 	size_t hdr_len;
 	uint64_t left;         /* bytes left in DATA or PAD */
-	uint64_t trailer;      /* zero bytes seen in TRAILER */
 	uint64_t offset;       /* stream offset, for messages */
 	uint64_t nmembers;
 	char name[TAR_NAME_LEN + 1];
@@ -305,7 +304,6 @@ tar_header(struct tar *t)
 
 	if (tar_is_zero(t->hdr, TAR_BLOCK)) {
 		t->state = TAR_ST_TRAILER;
-		t->trailer = 0;
 		return 0;
 	}
 	if ((rc = tar_check_name(t, t->hdr)) != 0 ||
@@ -387,7 +385,6 @@ tar_step(struct tar *t, const uint8_t **p, size_t *n)
 			return tar_fail(t, CVD_ETAR,
 			    "tar: data after the end-of-archive marker (offset %llu)",
 			    (unsigned long long)t->offset);
-		t->trailer += *n;
 		t->offset += *n;
 		*n = 0;
 		return 0;
