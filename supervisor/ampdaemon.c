@@ -3,13 +3,15 @@
  *
  * This file owns the process: arguments, the start-up sequence, the libev
  * default loop and its signal watchers, the single-instance lock, systemd
- * readiness, and the orderly stop.  The pool, the definitions store and the
- * sockets hang off struct daemon as they land (ARCHITECTURE.md).
+ * readiness, and the orderly stop.  The parts are listed in daemon.h.
  *
  * Start-up: configuration, state and log directories, lock, logs, events,
- * persisted faults, [definitions re-verification, account, pool, sockets:
- * issues 4-6], ready.  Stop (SIGTERM/SIGINT): stop accepting work, stop
- * workers, flush state, exit 0.  SIGHUP reopens the log (logrotate).
+ * persisted faults, exit records and poison list, the control socket, the
+ * definitions check (a child: re-verify active/, delete what is invalid,
+ * make the index fresh), then the pool (which resolves the account before
+ * each spawn), ready.  Stop (SIGTERM/SIGINT): stop accepting work, stop
+ * the workers (TERM, KILL after a grace), flush state, exit 0.  SIGHUP
+ * reopens the log files (logrotate).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,10 +29,7 @@
 
 #include <ev.h>
 
-#include "config.h"
-#include "dlog.h"
-#include "events.h"
-#include "faults.h"
+#include "daemon.h"
 
 #ifndef AMPSCAN_VERSION
 #define AMPSCAN_VERSION "0.0.0"
@@ -40,19 +39,6 @@
 #define DAEMON_PIDFILE "ampdaemon.pid"
 #define DAEMON_DIR_MODE 0750
 
-struct daemon {
-	const char *config_path;
-	bool foreground;
-	struct config cfg;
-	struct ev_loop *loop;
-	ev_signal sig_term, sig_int, sig_hup;
-	int lock_fd;
-	struct dlog log;
-	struct events_log events;
-	bool events_open;
-	struct faults faults;
-	int exit_code;
-};
 
 static const char daemon_usage[] =
 "usage: ampdaemon [--foreground] [--config FILE] [--check-config]\n"
@@ -155,20 +141,6 @@ daemon_lock(struct daemon *d)
 		daemon_die(d, "%s: %s", path, strerror(errno));
 }
 
-/* Every fault event: the log, then events.jsonl. */
-static void
-daemon_emit(void *arg, const struct event *ev)
-{
-	struct daemon *d = arg;
-	char line[EVENTS_LINE_MAX + 2], err[256];
-
-	events_render(ev, line, sizeof(line));
-	line[strcspn(line, "\n")] = '\0';
-	dlog(&d->log, DLOG_WARNING, "event: %s", line);
-	if (events_append(&d->events, ev, err, sizeof(err)) != EVENTS_OK)
-		dlog(&d->log, DLOG_ERROR, "events.jsonl: %s", err);
-}
-
 /* systemd Type=notify: a datagram to $NOTIFY_SOCKET, if set. */
 static void
 daemon_notify(struct daemon *d, const char *msg)
@@ -194,14 +166,27 @@ daemon_notify(struct daemon *d, const char *msg)
 }
 
 static void
+daemon_on_stopped(struct daemon *d)
+{
+	dlog(&d->log, DLOG_INFO, "workers stopped");
+	ev_break(d->loop, EVBREAK_ALL);
+}
+
+static void
 daemon_on_stop(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct daemon *d = w->data;
 
+	(void)loop;
 	(void)revents;
+	if (d->stopping)
+		return;
 	dlog(&d->log, DLOG_INFO, "signal %d: stopping", w->signum);
 	daemon_notify(d, "STOPPING=1");
-	ev_break(loop, EVBREAK_ALL);
+	d->stopping = true;
+	ctl_stop_accepting(d);
+	pool_drain(d, "ampdaemon is stopping");
+	pool_stop(d, daemon_on_stopped);
 }
 
 static void
@@ -214,8 +199,11 @@ daemon_on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 	if (dlog_reopen(&d->log) != 0)
 		dlog(&d->log, DLOG_ERROR, "SIGHUP: cannot reopen %s: %s",
 		    d->log.path, strerror(errno));
+	else if (dlog_reopen(&d->svclog) != 0)
+		dlog(&d->log, DLOG_ERROR, "SIGHUP: cannot reopen %s: %s",
+		    d->svclog.path, strerror(errno));
 	else
-		dlog(&d->log, DLOG_INFO, "SIGHUP: log reopened");
+		dlog(&d->log, DLOG_INFO, "SIGHUP: logs reopened");
 }
 
 static void
@@ -231,11 +219,32 @@ daemon_signals(struct daemon *d)
 	ev_signal_start(d->loop, &d->sig_hup);
 }
 
+/* The worker binary: ampscansvc beside ampdaemon (both in sbin, or both
+ * in the build tree). */
+static void
+daemon_find_scansvc(struct daemon *d)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	if (n <= 0)
+		daemon_die(d, "/proc/self/exe: %s", strerror(errno));
+	self[n] = '\0';
+	if ((slash = strrchr(self, '/')) != NULL)
+		*slash = '\0';
+	str_fmt(d->scansvc, sizeof(d->scansvc), "%s/ampscansvc", self);
+	if (access(d->scansvc, X_OK) != 0)
+		dlog(&d->log, DLOG_ERROR, "%s: %s (workers cannot start)", d->scansvc,
+		    strerror(errno));
+}
+
 static void
 daemon_start(struct daemon *d)
 {
 	char err[1024];
 
+	d->started_ms = events_now_ms();
 	daemon_mkdir(d, d->cfg.state_dir);
 	daemon_mkdir(d, d->cfg.log_dir);
 	if (dlog_open(&d->log, d->cfg.log_dir, d->foreground, err, sizeof(err)) != 0)
@@ -243,18 +252,33 @@ daemon_start(struct daemon *d)
 	daemon_lock(d);
 	dlog(&d->log, DLOG_INFO, "ampdaemon %s starting (pid %d, configuration %s)",
 	    AMPSCAN_VERSION, (int)getpid(), d->config_path);
+	if (dlog_open_named(&d->svclog, d->cfg.log_dir, DLOG_WORKERS_NAME, false,
+	    err, sizeof(err)) != 0)
+		dlog(&d->log, DLOG_ERROR, "%s (worker output goes to this log only)", err);
 	if (events_open(&d->events, d->cfg.state_dir, err, sizeof(err)) != 0)
 		dlog(&d->log, DLOG_ERROR, "events: %s (events are queued)", err);
 	d->events_open = true;
-	faults_init(&d->faults, daemon_emit, d);
+	if (exits_open(&d->exits, d->cfg.state_dir, err, sizeof(err)) != 0)
+		dlog(&d->log, DLOG_ERROR, "exit records: %s (appends retry)", err);
+	d->exits_open = true;   /* usable either way: appends retry the open */
+	faults_init(&d->faults, daemon_faults_emit, d);
 	if (faults_load(&d->faults, d->cfg.state_dir, err, sizeof(err)) != 0)
 		dlog(&d->log, DLOG_WARNING, "faults.state: %s", err);
 	if (faults_raised_count(&d->faults) > 0)
-		dlog(&d->log, DLOG_WARNING, "%zu fault(s) still raised from before the restart",
+		dlog(&d->log, DLOG_WARNING, "%zu fault(s) still raised from before the restart; re-evaluating",
 		    faults_raised_count(&d->faults));
+	if (poison_load(&d->poison, d->cfg.state_dir, err, sizeof(err)) != 0)
+		dlog(&d->log, DLOG_WARNING, "%s", err);
+	daemon_find_scansvc(d);
 	if ((d->loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		daemon_die(d, "libev: no usable event backend");
 	daemon_signals(d);
+	if (pool_init(d, err, sizeof(err)) != 0)
+		daemon_die(d, "%s", err);
+	if (ctl_open(d, err, sizeof(err)) != 0)
+		daemon_die(d, "control socket: %s", err);
+	defs_check_start(d, false);
+	pool_start(d);
 }
 
 static void
@@ -262,14 +286,25 @@ daemon_stop(struct daemon *d)
 {
 	char err[512], path[4096];
 
+	ctl_close(d);
 	if (faults_save(&d->faults, d->cfg.state_dir, err, sizeof(err)) != 0)
 		dlog(&d->log, DLOG_ERROR, "faults.state: %s", err);
+	if (poison_save(&d->poison, d->cfg.state_dir, err, sizeof(err)) != 0)
+		dlog(&d->log, DLOG_ERROR, "%s", err);
+	poison_free(&d->poison);
+	if (d->exits_open)
+		exits_close(&d->exits);
 	if (d->events_open)
 		events_close(&d->events);
+	daemon_faultcmd_flush(d);
+	if (d->index_fd >= 0)
+		close(d->index_fd);
+	pool_free(d);
 	dlog(&d->log, DLOG_INFO, "stopped");
 	snprintf(path, sizeof(path), "%s/%s", d->cfg.state_dir, DAEMON_PIDFILE);
 	unlink(path);
 	close(d->lock_fd);
+	dlog_close(&d->svclog);
 	dlog_close(&d->log);
 	config_free(&d->cfg);
 }
@@ -302,39 +337,51 @@ daemon_background(void)
 int
 main(int argc, char **argv)
 {
-	struct daemon d = { .config_path = DAEMON_DEFAULT_CONFIG, .lock_fd = -1,
-	    .log = { .fd = -1 } };
+	struct daemon *d = calloc(1, sizeof(*d));   /* large: the pool */
 	bool check_only = false;
 	char err[1024];
-	int ready_fd = -1, nul;
+	int ready_fd = -1, nul, rc;
 
-	daemon_args(&d, argc, argv, &check_only);
-	if (config_load(d.config_path, &d.cfg, err, sizeof(err)) != 0) {
+	if (d == NULL) {
+		fputs("ampdaemon: out of memory\n", stderr);
+		return 1;
+	}
+	d->config_path = DAEMON_DEFAULT_CONFIG;
+	d->lock_fd = -1;
+	d->log.fd = -1;
+	d->svclog.fd = -1;
+	d->index_fd = -1;
+	daemon_args(d, argc, argv, &check_only);
+	if (config_load(d->config_path, &d->cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "ampdaemon: %s\n", err);
+		free(d);
 		return 1;
 	}
 	if (check_only) {
-		printf("# configuration OK: %s\n", d.config_path);
-		config_print(stdout, &d.cfg);
-		config_free(&d.cfg);
+		printf("# configuration OK: %s\n", d->config_path);
+		config_print(stdout, &d->cfg);
+		config_free(&d->cfg);
+		free(d);
 		return 0;
 	}
-	if (!d.foreground)
+	if (!d->foreground)
 		ready_fd = daemon_background();
-	daemon_start(&d);
-	dlog(&d.log, DLOG_INFO, "ready");
-	daemon_notify(&d, "READY=1");
+	daemon_start(d);
+	dlog(&d->log, DLOG_INFO, "ready");
+	daemon_notify(d, "READY=1");
 	if (ready_fd >= 0) {
 		if (write(ready_fd, "r", 1) != 1 ||
 		    (nul = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
-			daemon_die(&d, "cannot detach: %s", strerror(errno));
+			daemon_die(d, "cannot detach: %s", strerror(errno));
 		close(ready_fd);
 		dup2(nul, STDIN_FILENO);
 		dup2(nul, STDOUT_FILENO);
 		dup2(nul, STDERR_FILENO);
 		close(nul);
 	}
-	ev_run(d.loop, 0);
-	daemon_stop(&d);
-	return d.exit_code;
+	ev_run(d->loop, 0);
+	daemon_stop(d);
+	rc = d->exit_code;
+	free(d);
+	return rc;
 }

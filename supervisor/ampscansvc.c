@@ -43,7 +43,7 @@ static const char svc_usage[] =
 "usage: ampscansvc --scan [--defs PATH]... [--allow-unsigned] [--allmatch] [-r] PATH...\n"
 "       ampscansvc --check DIR [--allow-unsigned] [--trusted-key K] [--certs-dir D]\n"
 "       ampscansvc --build-index DIR [-o FILE]\n"
-"       ampscansvc --worker --defs DIR [--sock-fd N] [--index-fd N] [--allow-root]\n"
+"       ampscansvc --worker --defs DIR [--sock-fd N] [--index-fd N [--index-verified]] [--allow-root]\n"
 "\n"
 "The scan worker of ampscan.  ampdaemon starts it with --worker; the other\n"
 "modes are for people, tests and the definitions pipeline.\n"
@@ -63,6 +63,8 @@ static const char svc_usage[] =
 "  --check DIR         load DIR, scan a built-in canary; exit 0 only if all is well\n"
 "  --build-index DIR   write DIR/" DEFS_INDEX_NAME " (or -o FILE)\n"
 "  --worker            serve ampdaemon on --sock-fd (default 3)\n"
+"  --index-verified    (with --index-fd) the index's checksum was checked by the\n"
+"                      caller (ampdaemon): only its structure is checked again\n"
 "  --version           print the version and exit\n"
 "\n"
 "Exit status: 0 clean/success, 1 a signature was found (--scan), 2 an error.\n";
@@ -79,6 +81,7 @@ struct svc {
 	const char *certs_dir;
 	bool allow_unsigned, allmatch, recursive, allow_root;
 	int sock_fd, index_fd;
+	bool index_verified;   /* ampdaemon checked the index's checksum */
 	struct walk_limits lim;
 	struct cvd_trust *trust;
 	struct defs_opts dopts;
@@ -136,7 +139,7 @@ svc_uint(const char *opt, const char *s)
 
 enum {
 	OPT_SCAN = 256, OPT_CHECK, OPT_BUILD, OPT_WORKER, OPT_DEFS,
-	OPT_ALLOW_UNSIGNED, OPT_ALLMATCH, OPT_SOCK_FD, OPT_INDEX_FD,
+	OPT_ALLOW_UNSIGNED, OPT_ALLMATCH, OPT_SOCK_FD, OPT_INDEX_FD, OPT_INDEX_VERIFIED,
 	OPT_ALLOW_ROOT, OPT_TRUSTED_KEY, OPT_CERTS_DIR, OPT_MAX_FILE_SIZE,
 	OPT_MAX_SCAN_SIZE, OPT_MAX_RECURSION, OPT_MAX_FILES, OPT_VERSION,
 };
@@ -152,6 +155,7 @@ static const struct option svc_opts[] = {
 	{ "recursive", no_argument, NULL, 'r' },
 	{ "sock-fd", required_argument, NULL, OPT_SOCK_FD },
 	{ "index-fd", required_argument, NULL, OPT_INDEX_FD },
+	{ "index-verified", no_argument, NULL, OPT_INDEX_VERIFIED },
 	{ "allow-root", no_argument, NULL, OPT_ALLOW_ROOT },
 	{ "trusted-key", required_argument, NULL, OPT_TRUSTED_KEY },
 	{ "certs-dir", required_argument, NULL, OPT_CERTS_DIR },
@@ -197,6 +201,7 @@ svc_args(struct svc *s, int argc, char **argv)
 		case 'o': s->out = optarg; break;
 		case OPT_SOCK_FD: s->sock_fd = (int)svc_uint("--sock-fd", optarg); break;
 		case OPT_INDEX_FD: s->index_fd = (int)svc_uint("--index-fd", optarg); break;
+		case OPT_INDEX_VERIFIED: s->index_verified = true; break;
 		case OPT_ALLOW_ROOT: s->allow_root = true; break;
 		case OPT_TRUSTED_KEY:
 			if (s->nkeys == 16)
@@ -471,7 +476,8 @@ svc_worker_load(struct svc *s)
 	bool from_index = false;
 
 	if (s->index_fd >= 0) {
-		if (engine_index_map(s->index_fd, &s->engine, err, sizeof(err)) != 0)
+		if (engine_index_map_flags(s->index_fd, s->index_verified ?
+		    ENGINE_MAP_CHECKSUM_VERIFIED : 0, &s->engine, err, sizeof(err)) != 0)
 			svc_die("index (fd %d): %s", s->index_fd, err);
 		close(s->index_fd);
 		return;
@@ -497,6 +503,17 @@ svc_warm_up(struct svc *s)
 
 	walk_scan_buffer(s->walk, (const uint8_t *)svc_canary,
 	    sizeof(svc_canary) - 1, "canary", WPROTO_SCAN_ALLMATCH, &r);
+#ifdef AMPSCAN_TEST_HOOKS
+	/* Test builds: definitions that detect this marker verify but make
+	 * the worker fail to start (fault 7 tests). */
+	static const char nostart[] = "AMPSCAN-TEST-NOSTART-MARKER";
+
+	walk_scan_buffer(s->walk, (const uint8_t *)nostart, sizeof(nostart) - 1,
+	    "nostart-probe", 0, &r);
+	if (r.verdict == WPROTO_FOUND)
+		svc_die("test hook: the definitions detect the no-start marker (%s); refusing to start",
+		    r.names[0].sig);
+#endif
 }
 
 /* One request; false when the worker must exit. */

@@ -22,11 +22,18 @@ int
 dlog_open(struct dlog *l, const char *log_dir, bool to_stderr, char *err,
     size_t errlen)
 {
+	return dlog_open_named(l, log_dir, DLOG_NAME, to_stderr, err, errlen);
+}
+
+int
+dlog_open_named(struct dlog *l, const char *log_dir, const char *name,
+    bool to_stderr, char *err, size_t errlen)
+{
 	l->fd = -1;
 	l->to_stderr = to_stderr;
 	l->failures = 0;
 	if ((size_t)snprintf(l->path, sizeof(l->path), "%s/%s", log_dir,
-	    DLOG_NAME) >= sizeof(l->path)) {
+	    name) >= sizeof(l->path)) {
 		snprintf(err, errlen, "%s: path too long", log_dir);
 		return -1;
 	}

@@ -13,6 +13,7 @@
 
 #define DLOG_LINE_MAX 4096
 #define DLOG_NAME "ampdaemon.log"
+#define DLOG_WORKERS_NAME "ampscansvc.log"
 
 enum dlog_level { DLOG_DEBUG, DLOG_INFO, DLOG_WARNING, DLOG_ERROR };
 
@@ -26,6 +27,9 @@ struct dlog {
 /* Open LogDir/ampdaemon.log (created 0640); err says why it failed. */
 int dlog_open(struct dlog *l, const char *log_dir, bool to_stderr, char *err,
     size_t errlen);
+/* Another file of LogDir (ampscansvc.log), the same way. */
+int dlog_open_named(struct dlog *l, const char *log_dir, const char *name,
+    bool to_stderr, char *err, size_t errlen);
 /* Reopen after rotation; the old fd is closed only once the new one is open. */
 int dlog_reopen(struct dlog *l);
 void dlog_close(struct dlog *l);

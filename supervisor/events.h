@@ -88,6 +88,7 @@
 #define EVENT_DEFINITIONS_DELETED "definitions_deleted"
 #define EVENT_DEFINITIONS_ACTIVATED "definitions_activated"
 #define EVENT_DEFINITIONS_ROLLED_BACK "definitions_rolled_back"
+#define EVENT_DEFINITIONS_QUARANTINED "definitions_quarantined"
 #define EVENT_POISON_FILE "poison_file"
 #define EVENT_EVENTS_DROPPED "events_dropped"
 

@@ -93,6 +93,19 @@ int engine_index_write(const struct engine *e, int fd, char *err,
  */
 int engine_index_map(int fd, struct engine **out, char *err, size_t errlen);
 
+/*
+ * The same with flags.  ENGINE_MAP_CHECKSUM_VERIFIED: whoever hands over fd
+ * has checked this file's checksum (ampdaemon, which builds and re-checks
+ * the index and passes it to its workers): it is not recomputed, which
+ * saves reading the whole file at every worker start.  Every structural
+ * check still runs, so a damaged file is refused or, at worst, gives wrong
+ * verdicts; it never makes the reader go out of bounds (fuzz_index mutates
+ * images with a recomputed checksum to hold this).
+ */
+#define ENGINE_MAP_CHECKSUM_VERIFIED 0x1u
+int engine_index_map_flags(int fd, unsigned flags, struct engine **out,
+    char *err, size_t errlen);
+
 void engine_free(struct engine *e);
 
 /* ---- what is loaded ---------------------------------------------------- */

@@ -67,7 +67,7 @@ expect_status 1 "a second instance is refused" "$D" --foreground --config ampdae
 check "it names the running pid" grep -q "another ampdaemon is running (pid $dpid" "$T_TMP/err"
 mv log/ampdaemon.log log/ampdaemon.log.1
 kill -HUP $dpid
-check "SIGHUP reopens the log (logrotate)" wait_for log/ampdaemon.log 'SIGHUP: log reopened'
+check "SIGHUP reopens the logs (logrotate)" wait_for log/ampdaemon.log 'SIGHUP: logs reopened'
 kill -TERM $dpid
 rc=0; wait $dpid || rc=$?
 check "SIGTERM: exit status 0" [ "$rc" = 0 ]

@@ -1,0 +1,972 @@
+/*
+ * The control socket (ARCHITECTURE.md, "The control protocol"): root only
+ * (mode 0600 and the peer's uid checked with SO_PEERCRED), one request
+ * per connection, answered with output frames and an exit status.  The
+ * commands of ampctl are carried out here, without blocking the loop: a
+ * scan goes through the pool one file at a time, repair-account waits
+ * for the pool, events --follow stays subscribed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "account.h"
+#include "ctlproto.h"
+#include "daemon.h"
+
+#ifndef AMPSCAN_VERSION
+#define AMPSCAN_VERSION "0.0.0"
+#endif
+
+#define CTL_OUT_MAX (16u << 20)     /* bytes waiting for a slow client */
+#define CTL_CONNS_MAX 64            /* clients at once */
+#define CTL_EVENTS_DEFAULT 20       /* events shown without -n */
+#define CTL_EVENTS_MAX 10000        /* -n at most */
+#define CTL_SOCK_MODE 0600
+
+struct ctl_conn {
+	struct daemon *d;
+	int fd;
+	ev_io rio, wio;
+	struct ctl_decoder dec;
+	struct strbuf out;
+	bool requested;              /* the request came */
+	bool closing;                /* X queued: close once written */
+	bool dead;                   /* client gone; free when nothing refers to it */
+	bool follow, json;
+	bool busy;                   /* a scan or repair refers to the conn */
+	/* scan */
+	char **argv;                 /* the decoded request (one allocation) */
+	uint8_t *reqcopy;
+	size_t argc, next;
+	bool allmatch, first_json;
+	unsigned found, errors;
+	struct scan_req req;
+	struct ctl_conn *next_conn;
+};
+
+struct ctl {
+	struct daemon *d;
+	int fd;
+	ev_io io;
+	struct ctl_conn *conns;
+	size_t nconns;
+	struct ctl_conn *repair;     /* waiting for repair-account */
+};
+
+static void conn_flush(struct ctl_conn *c);
+
+/* ---- connections ------------------------------------------------------- */
+
+static void
+conn_free(struct ctl_conn *c)
+{
+	struct ctl *ctl = c->d->ctl;
+	struct ctl_conn **pp;
+
+	for (pp = &ctl->conns; *pp != NULL; pp = &(*pp)->next_conn)
+		if (*pp == c) {
+			*pp = c->next_conn;
+			ctl->nconns--;
+			break;
+		}
+	strbuf_free(&c->out);
+	ctl_decoder_free(&c->dec);
+	free(c->reqcopy);
+	free(c->argv);
+	free(c);
+}
+
+/* The client is gone (or done): stop watching; free unless still referred to. */
+static void
+conn_close(struct ctl_conn *c)
+{
+	if (c->fd >= 0) {
+		ev_io_stop(c->d->loop, &c->rio);
+		ev_io_stop(c->d->loop, &c->wio);
+		close(c->fd);
+		c->fd = -1;
+	}
+	c->dead = true;
+	if (!c->busy)
+		conn_free(c);
+}
+
+static void
+conn_frame(struct ctl_conn *c, uint8_t type, const void *p, size_t len)
+{
+	if (c->dead)
+		return;
+	ctl_frame_encode(&c->out, type, p, len);
+	if (c->out.failed) {
+		/* a client that does not read: it loses its connection */
+		dlog(&c->d->log, DLOG_WARNING, "control: a client does not read its output; closing it");
+		conn_close(c);
+	}
+}
+
+static void
+conn_out(struct ctl_conn *c, const struct strbuf *sb)
+{
+	size_t off, n;
+
+	for (off = 0; off < sb->len && !c->dead; off += n) {
+		n = sb->len - off > CTL_FRAME_MAX ? CTL_FRAME_MAX : sb->len - off;
+		conn_frame(c, CTL_OUT, sb->buf + off, n);
+	}
+}
+
+static void
+conn_err(struct ctl_conn *c, const char *msg)
+{
+	conn_frame(c, CTL_ERR, msg, strlen(msg));
+}
+
+static void
+conn_exit(struct ctl_conn *c, int status)
+{
+	uint8_t b = (uint8_t)status;
+
+	conn_frame(c, CTL_EXIT, &b, 1);
+	c->closing = true;
+	conn_flush(c);
+}
+
+static void
+conn_flush(struct ctl_conn *c)
+{
+	ssize_t n;
+
+	if (c->dead)
+		return;
+	while (c->out.len > 0) {
+		n = send(c->fd, c->out.buf, c->out.len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			ev_io_start(c->d->loop, &c->wio);
+			return;
+		}
+		if (n <= 0) {
+			conn_close(c);
+			return;
+		}
+		memmove(c->out.buf, c->out.buf + n, c->out.len - (size_t)n);
+		c->out.len -= (size_t)n;
+		c->out.buf[c->out.len] = '\0';
+	}
+	ev_io_stop(c->d->loop, &c->wio);
+	if (c->closing)
+		conn_close(c);
+}
+
+static void
+conn_on_write(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ctl_conn *c = w->data;
+
+	(void)loop;
+	(void)revents;
+	conn_flush(c);
+}
+
+/* ---- status ------------------------------------------------------------ */
+
+static void
+fmt_duration(int64_t ms, char *buf, size_t len)
+{
+	int64_t s = ms / 1000;
+
+	if (s < 60)
+		snprintf(buf, len, "%llds", (long long)s);
+	else if (s < 3600)
+		snprintf(buf, len, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
+	else
+		snprintf(buf, len, "%lldh%02lldm", (long long)(s / 3600),
+		    (long long)(s / 60 % 60));
+}
+
+static void
+status_json(struct daemon *d, struct strbuf *sb, int64_t now)
+{
+	const struct wproto_ready *r = &d->pool.ready;
+	const struct fault_def *def;
+	const struct fault_state *st;
+	char when[EVENTS_TIME_LEN];
+	unsigned i;
+	size_t k;
+	bool first = true;
+
+	strbuf_printf(sb, "{\"version\":\"%s\",\"pid\":%d,\"uptime_ms\":%lld,",
+	    AMPSCAN_VERSION, (int)getpid(), (long long)(now - d->started_ms));
+	strbuf_puts(sb, "\"scan_user\":");
+	strbuf_json_str(sb, d->cfg.scan_user);
+	strbuf_printf(sb, ",\"queue\":%zu,\"unavailable\":%s,\"workers\":[",
+	    d->pool.queued, pool_is_unavailable(d) ? "true" : "false");
+	for (i = 0; i < d->pool.n; i++) {
+		const struct worker *w = &d->pool.w[i];
+		bool running = w->state == WORKER_STARTING ||
+		    w->state == WORKER_READY || w->state == WORKER_STOPPING;
+
+		strbuf_printf(sb, "%s{\"slot\":%u,\"state\":\"%s\",\"busy\":%s,"
+		    "\"pid\":%d,\"uid\":%d,\"as_root\":%s,\"uptime_ms\":%lld,"
+		    "\"scans\":%llu,\"restarts\":%u}", i ? "," : "", w->slot,
+		    worker_state_name(w->state), w->req ? "true" : "false",
+		    running ? (int)w->pid : 0, running ? (int)w->uid : -1,
+		    w->as_root ? "true" : "false",
+		    running ? (long long)(now - w->started_ms) : 0LL,
+		    (unsigned long long)w->scans, w->restarts);
+	}
+	strbuf_puts(sb, "],\"definitions\":{\"databases\":[");
+	for (k = 0; d->pool.have_ready && k < r->ndbs; k++) {
+		strbuf_printf(sb, "%s{\"name\":", k ? "," : "");
+		strbuf_json_str(sb, r->dbs[k].name);
+		strbuf_printf(sb, ",\"version\":%u,\"kind\":", r->dbs[k].version);
+		strbuf_json_str(sb, r->dbs[k].kind);
+		strbuf_puts(sb, "}");
+	}
+	strbuf_puts(sb, "],\"types\":[");
+	for (k = 0; d->pool.have_ready && k < r->ntypes; k++) {
+		strbuf_printf(sb, "%s{\"type\":", k ? "," : "");
+		strbuf_json_str(sb, r->types[k].type);
+		strbuf_printf(sb, ",\"loaded\":%llu,\"not_loaded\":%llu}",
+		    (unsigned long long)r->types[k].loaded,
+		    (unsigned long long)r->types[k].not_loaded);
+	}
+	strbuf_puts(sb, "]},\"faults\":[");
+	for (k = 0; k < fault_def_count(); k++) {
+		def = fault_def_at(k);
+		st = fault_state_of(&d->faults, def->id);
+		if (st == NULL || !st->raised)
+			continue;
+		events_format_time(st->since_ms, when);
+		strbuf_printf(sb, "%s{\"id\":%d,\"name\":", first ? "" : ",", def->id);
+		strbuf_json_str(sb, fault_text(def, FAULT_LANG_EN, FAULT_FIELD_PORTAL));
+		strbuf_printf(sb, ",\"since\":\"%s\",\"intervention\":%s,\"detail\":",
+		    when, st->intervention ? "true" : "false");
+		strbuf_json_str(sb, st->detail);
+		strbuf_puts(sb, "}");
+		first = false;
+	}
+	strbuf_puts(sb, "],\"poison\":");
+	poison_to_json(&d->poison, sb);
+	strbuf_puts(sb, "}\n");
+}
+
+static void
+status_text(struct daemon *d, struct strbuf *sb, int64_t now)
+{
+	const struct wproto_ready *r = &d->pool.ready;
+	const struct fault_def *def;
+	const struct fault_state *st;
+	char up[32], when[EVENTS_TIME_LEN];
+	unsigned i, ready = 0;
+	size_t k;
+	bool any = false;
+
+	for (i = 0; i < d->pool.n; i++)
+		ready += d->pool.w[i].state == WORKER_READY;
+	fmt_duration(now - d->started_ms, up, sizeof(up));
+	strbuf_printf(sb, "ampdaemon %s, pid %d, up %s\n", AMPSCAN_VERSION,
+	    (int)getpid(), up);
+	strbuf_printf(sb, "scan service: %s; %u of %u workers ready; %zu request(s) queued\n",
+	    pool_is_unavailable(d) ? "UNAVAILABLE" : ready ? "running" : "starting",
+	    ready, d->pool.n, d->pool.queued);
+	strbuf_printf(sb, "\n  %-4s %-9s %-8s %-7s %-9s %-8s %s\n", "#", "state",
+	    "pid", "uid", "uptime", "scans", "restarts");
+	for (i = 0; i < d->pool.n; i++) {
+		const struct worker *w = &d->pool.w[i];
+		bool running = w->state == WORKER_STARTING ||
+		    w->state == WORKER_READY || w->state == WORKER_STOPPING;
+		char pid[16] = "-", uid[16] = "-";
+
+		if (running) {
+			snprintf(pid, sizeof(pid), "%d", (int)w->pid);
+			snprintf(uid, sizeof(uid), "%d%s", (int)w->uid,
+			    w->as_root ? "!" : "");
+			fmt_duration(now - w->started_ms, up, sizeof(up));
+		} else {
+			snprintf(up, sizeof(up), "-");
+		}
+		strbuf_printf(sb, "  %-4u %-9s %-8s %-7s %-9s %-8llu %u\n", w->slot,
+		    w->req ? "busy" : worker_state_name(w->state), pid, uid, up,
+		    (unsigned long long)w->scans, w->restarts);
+	}
+	strbuf_puts(sb, "\ndefinitions:");
+	if (!d->pool.have_ready)
+		strbuf_puts(sb, " (no worker has been READY yet)");
+	for (k = 0; d->pool.have_ready && k < r->ndbs; k++)
+		strbuf_printf(sb, "%s %s version %u (%s)", k ? "," : "",
+		    r->dbs[k].name, r->dbs[k].version, r->dbs[k].kind);
+	strbuf_puts(sb, "\n");
+	if (d->pool.have_ready && r->ntypes > 0) {
+		strbuf_puts(sb, "signatures:");
+		for (k = 0; k < r->ntypes; k++)
+			strbuf_printf(sb, "%s %s %llu%s", k ? "," : "", r->types[k].type,
+			    (unsigned long long)r->types[k].loaded,
+			    r->types[k].not_loaded ? " (+ not loaded)" : "");
+		strbuf_puts(sb, "\n");
+	}
+	strbuf_puts(sb, "\nfaults:");
+	for (k = 0; k < fault_def_count(); k++) {
+		def = fault_def_at(k);
+		st = fault_state_of(&d->faults, def->id);
+		if (st == NULL || !st->raised)
+			continue;
+		events_format_time(st->since_ms, when);
+		strbuf_printf(sb, "\n  %d %s (since %s%s)\n    %s", def->id,
+		    fault_text(def, FAULT_LANG_EN, FAULT_FIELD_PORTAL), when,
+		    st->intervention ? ", NEEDS INTERVENTION" : "", st->detail);
+		any = true;
+	}
+	strbuf_puts(sb, any ? "\n" : " none\n");
+}
+
+/* ---- commands ------------------------------------------------------------ */
+
+static bool
+opt_is(const struct ctl_conn *c, size_t i, const char *name)
+{
+	return strcmp(c->argv[i], name) == 0;
+}
+
+static void
+cmd_status(struct ctl_conn *c)
+{
+	struct daemon *d = c->d;
+	struct strbuf sb;
+	size_t i;
+
+	for (i = 1; i < c->argc; i++) {
+		if (opt_is(c, i, "--json"))
+			c->json = true;
+		else {
+			conn_err(c, "ampctl status: usage: status [--json]\n");
+			conn_exit(c, 2);
+			return;
+		}
+	}
+	strbuf_init(&sb, CTL_OUT_MAX);
+	if (c->json)
+		status_json(d, &sb, events_now_ms());
+	else
+		status_text(d, &sb, events_now_ms());
+	conn_out(c, &sb);
+	strbuf_free(&sb);
+	conn_exit(c, faults_raised_count(&d->faults) > 0 ? 1 : 0);
+}
+
+static void
+fault_text_entry(struct strbuf *sb, const struct fault_def *def,
+    const struct fault_state *st, enum fault_lang lang)
+{
+	char when[EVENTS_TIME_LEN];
+
+	strbuf_printf(sb, "fault %d: %s\n", def->id,
+	    fault_text(def, lang, FAULT_FIELD_PORTAL));
+	if (st != NULL && st->raised) {
+		events_format_time(st->since_ms, when);
+		strbuf_printf(sb, "  raised:  %s%s\n", when, st->intervention ?
+		    " (needs intervention)" : "");
+		strbuf_printf(sb, "  detail:  %s\n", st->detail);
+	} else {
+		strbuf_printf(sb, "  state:   %s\n", def->linux_raised ?
+		    "not raised" : "never raised on Linux");
+	}
+	strbuf_printf(sb, "  endpoint: %s\n", fault_text(def, lang,
+	    FAULT_FIELD_ENDPOINT));
+	strbuf_printf(sb, "  when:    %s\n", fault_text(def, lang,
+	    FAULT_FIELD_CONDITION));
+	strbuf_printf(sb, "  remedy:  %s\n\n", fault_text(def, lang,
+	    FAULT_FIELD_REMEDY));
+}
+
+static void
+fault_json_entry(struct strbuf *sb, const struct fault_def *def,
+    const struct fault_state *st, enum fault_lang lang, bool first)
+{
+	char when[EVENTS_TIME_LEN];
+	static const char *const keys[FAULT_FIELD_COUNT] = { "portal", "endpoint",
+	    "condition", "remedy" };
+	int f;
+
+	strbuf_printf(sb, "%s{\"id\":%d,\"short_name\":\"%s\",\"linux\":%s,"
+	    "\"raised\":%s", first ? "" : ",", def->id, def->name,
+	    def->linux_raised ? "true" : "false",
+	    st != NULL && st->raised ? "true" : "false");
+	if (st != NULL && st->raised) {
+		events_format_time(st->since_ms, when);
+		strbuf_printf(sb, ",\"since\":\"%s\",\"intervention\":%s,\"detail\":",
+		    when, st->intervention ? "true" : "false");
+		strbuf_json_str(sb, st->detail);
+	}
+	for (f = 0; f < FAULT_FIELD_COUNT; f++) {
+		strbuf_printf(sb, ",\"%s\":", keys[f]);
+		strbuf_json_str(sb, fault_text(def, lang, (enum fault_field)f));
+	}
+	strbuf_puts(sb, "}");
+}
+
+static void
+cmd_faults(struct ctl_conn *c)
+{
+	struct daemon *d = c->d;
+	enum fault_lang lang = FAULT_LANG_EN;
+	const struct fault_def *def;
+	const struct fault_state *st;
+	struct strbuf sb;
+	bool all = false, first = true;
+	size_t i, k;
+
+	for (i = 1; i < c->argc; i++) {
+		if (opt_is(c, i, "--json"))
+			c->json = true;
+		else if (opt_is(c, i, "--all"))
+			all = true;
+		else if (strcmp(c->argv[i], "--lang") == 0 && i + 1 < c->argc &&
+		    fault_lang_parse(c->argv[i + 1], &lang))
+			i++;
+		else {
+			conn_err(c, "ampctl faults: usage: faults [--all] [--lang en|zh-TW] [--json]\n");
+			conn_exit(c, 2);
+			return;
+		}
+	}
+	strbuf_init(&sb, CTL_OUT_MAX);
+	if (c->json)
+		strbuf_puts(&sb, "[");
+	for (k = 0; k < fault_def_count(); k++) {
+		def = fault_def_at(k);
+		st = fault_state_of(&d->faults, def->id);
+		if (!all && (st == NULL || !st->raised))
+			continue;
+		if (c->json)
+			fault_json_entry(&sb, def, st, lang, first);
+		else
+			fault_text_entry(&sb, def, st, lang);
+		first = false;
+	}
+	if (c->json)
+		strbuf_puts(&sb, "]\n");
+	else if (first)
+		strbuf_puts(&sb, "no active faults\n");
+	conn_out(c, &sb);
+	strbuf_free(&sb);
+	conn_exit(c, faults_raised_count(&d->faults) > 0 ? 1 : 0);
+}
+
+/* events: the JSON line as is, or "time event {rest}" for people. */
+static void
+event_line_out(struct strbuf *sb, const char *line, size_t len, bool json)
+{
+	const char *t, *e, *rest;
+
+	while (len > 0 && line[len - 1] == '\n')
+		len--;
+	if (json || len < 40 || strncmp(line, "{\"time\":\"", 9) != 0) {
+		strbuf_append(sb, line, len);
+		strbuf_puts(sb, "\n");
+		return;
+	}
+	t = line + 9;
+	e = memchr(t, '"', len - 9);
+	if (e == NULL || strncmp(e, "\",\"event\":\"", 11) != 0) {
+		strbuf_append(sb, line, len);
+		strbuf_puts(sb, "\n");
+		return;
+	}
+	rest = memchr(e + 11, '"', len - (size_t)(e + 11 - line));
+	if (rest == NULL) {
+		strbuf_append(sb, line, len);
+		strbuf_puts(sb, "\n");
+		return;
+	}
+	strbuf_append(sb, t, (size_t)(e - t));
+	strbuf_puts(sb, "  ");
+	strbuf_append(sb, e + 11, (size_t)(rest - (e + 11)));
+	rest++;
+	if (*rest == ',') {
+		strbuf_puts(sb, "  {");
+		strbuf_append(sb, rest + 1, len - (size_t)(rest + 1 - line));
+	}
+	strbuf_puts(sb, "\n");
+}
+
+struct tail_ctx {
+	struct strbuf *sb;
+	bool json;
+};
+
+static int
+tail_cb(void *arg, const struct events_line *l)
+{
+	struct tail_ctx *t = arg;
+
+	event_line_out(t->sb, l->text, l->len, t->json);
+	return 0;
+}
+
+static void
+cmd_events(struct ctl_conn *c)
+{
+	struct daemon *d = c->d;
+	struct strbuf sb;
+	struct tail_ctx t;
+	char path[4200], err[512], *end;
+	unsigned long n = CTL_EVENTS_DEFAULT;
+	size_t i;
+	int rc;
+
+	for (i = 1; i < c->argc; i++) {
+		if (opt_is(c, i, "--json"))
+			c->json = true;
+		else if (opt_is(c, i, "--follow") || opt_is(c, i, "-f"))
+			c->follow = true;
+		else if (strcmp(c->argv[i], "-n") == 0 && i + 1 < c->argc) {
+			errno = 0;
+			n = strtoul(c->argv[++i], &end, 10);
+			if (errno != 0 || *end != '\0' || c->argv[i][0] == '-' ||
+			    n > CTL_EVENTS_MAX)
+				goto usage;
+		} else
+			goto usage;
+	}
+	strbuf_init(&sb, CTL_OUT_MAX);
+	t.sb = &sb;
+	t.json = c->json;
+	snprintf(path, sizeof(path), "%s/%s", d->cfg.state_dir, EVENTS_FILE_NAME);
+	rc = n > 0 ? events_read_tail(path, n, tail_cb, &t, err, sizeof(err)) : 0;
+	conn_out(c, &sb);
+	strbuf_free(&sb);
+	if (rc != 0 && rc != EVENTS_ERR_NOENT) {
+		conn_err(c, err);
+		conn_err(c, "\n");
+	}
+	if (!c->follow)
+		conn_exit(c, rc != 0 && rc != EVENTS_ERR_NOENT ? 2 : 0);
+	else
+		conn_flush(c);
+	return;
+usage:
+	conn_err(c, "ampctl events: usage: events [--follow] [-n N (at most 10000)] [--json]\n");
+	conn_exit(c, 2);
+}
+
+void
+ctl_broadcast_event(struct daemon *d, const char *line, size_t len)
+{
+	struct ctl_conn *c, *next;
+	struct strbuf sb;
+
+	if (d->ctl == NULL)
+		return;
+	for (c = d->ctl->conns; c != NULL; c = next) {
+		next = c->next_conn;
+		if (!c->follow || c->dead || c->closing)
+			continue;
+		strbuf_init(&sb, EVENTS_LINE_MAX * 2);
+		event_line_out(&sb, line, len, c->json);
+		conn_out(c, &sb);
+		strbuf_free(&sb);
+		if (!c->dead)
+			conn_flush(c);
+	}
+}
+
+/* scan: one file at a time through the pool, answered clamdscan-style. */
+static void scan_next(struct ctl_conn *c);
+
+static void
+scan_line(struct ctl_conn *c, const char *path, const char *verdict,
+    const char *what)
+{
+	struct strbuf sb;
+
+	strbuf_init(&sb, 2 * POOL_SCAN_NAME_MAX + 512);
+	if (c->json) {
+		strbuf_printf(&sb, "%s{\"file\":", c->first_json ? "" : ",\n");
+		strbuf_json_str(&sb, path);
+		strbuf_printf(&sb, ",\"verdict\":\"%s\"", verdict);
+		if (what != NULL) {
+			strbuf_puts(&sb, strcmp(verdict, "error") == 0 ?
+			    ",\"error\":" : ",\"signature\":");
+			strbuf_json_str(&sb, what);
+		}
+		strbuf_puts(&sb, "}");
+		c->first_json = false;
+	} else if (strcmp(verdict, "clean") == 0) {
+		strbuf_printf(&sb, "%s: OK\n", path);
+	} else if (strcmp(verdict, "found") == 0) {
+		strbuf_printf(&sb, "%s: %s FOUND\n", path, what);
+	} else {
+		strbuf_printf(&sb, "%s: %s ERROR\n", path, what);
+	}
+	conn_out(c, &sb);
+	strbuf_free(&sb);
+	conn_flush(c);
+}
+
+static void
+scan_done(struct scan_req *req, const struct wproto_result *res,
+    const char *error)
+{
+	struct ctl_conn *c = req->data;
+	uint32_t k;
+
+	c->busy = false;
+	if (c->dead) {
+		conn_free(c);
+		return;
+	}
+	if (res == NULL) {
+		c->errors++;
+		scan_line(c, req->name, "error", error);
+	} else if (res->verdict == WPROTO_FOUND && res->nnames > 0) {
+		c->found++;
+		for (k = 0; k < res->nnames && (k == 0 || c->allmatch); k++)
+			scan_line(c, req->name, "found", res->names[k].sig);
+	} else if (res->verdict == WPROTO_ERROR) {
+		c->errors++;
+		scan_line(c, req->name, "error", res->note[0] ? res->note : "scan error");
+	} else {
+		scan_line(c, req->name, "clean", NULL);
+	}
+	if (!c->dead)
+		scan_next(c);
+}
+
+static void
+scan_next(struct ctl_conn *c)
+{
+	struct stat st;
+	const char *path;
+	int fd;
+
+	while (c->next < c->argc) {
+		path = c->argv[c->next++];
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (fd < 0) {
+			c->errors++;
+			scan_line(c, path, "error", strerror(errno));
+			continue;
+		}
+		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+			close(fd);
+			c->errors++;
+			scan_line(c, path, "error", "Not a regular file");
+			continue;
+		}
+		memset(&c->req, 0, sizeof(c->req));
+		c->req.fd = fd;
+		c->req.flags = c->allmatch ? WPROTO_SCAN_ALLMATCH : 0;
+		snprintf(c->req.name, sizeof(c->req.name), "%s", path);
+		c->req.done = scan_done;
+		c->req.data = c;
+		c->busy = true;
+		pool_submit(c->d, &c->req);   /* may call scan_done at once */
+		return;
+	}
+	if (c->json)
+		conn_frame(c, CTL_OUT, c->first_json ? "[]\n" : "]\n",
+		    c->first_json ? 3 : 2);
+	conn_exit(c, c->errors ? 2 : c->found ? 1 : 0);
+}
+
+static void
+cmd_scan(struct ctl_conn *c)
+{
+	size_t i;
+
+	for (i = 1; i < c->argc && c->argv[i][0] == '-'; i++) {
+		if (strcmp(c->argv[i], "--json") == 0)
+			c->json = true;
+		else if (strcmp(c->argv[i], "--allmatch") == 0)
+			c->allmatch = true;
+		else if (strcmp(c->argv[i], "--") == 0) {
+			i++;
+			break;
+		} else
+			break;
+	}
+	if (i >= c->argc) {
+		conn_err(c, "ampctl scan: usage: scan [--json] [--allmatch] PATH...\n");
+		conn_exit(c, 2);
+		return;
+	}
+	c->next = i;
+	c->first_json = true;
+	if (c->json)
+		conn_frame(c, CTL_OUT, "[", 1);
+	scan_next(c);
+}
+
+static void
+repair_done(struct daemon *d, int rc, const char *reason)
+{
+	struct ctl_conn *c = d->ctl != NULL ? d->ctl->repair : NULL;
+	struct strbuf sb;
+
+	if (c == NULL)
+		return;
+	d->ctl->repair = NULL;
+	c->busy = false;
+	if (c->dead) {
+		conn_free(c);
+		return;
+	}
+	strbuf_init(&sb, 4096);
+	if (rc == ACCOUNT_OK)
+		strbuf_printf(&sb, "scan account %s/%s is usable%s%s; workers restarted\n",
+		    d->cfg.scan_user, d->cfg.scan_group, reason[0] ? ": " : "", reason);
+	else
+		strbuf_printf(&sb, "ampctl repair-account: %s/%s still unusable: %s\n",
+		    d->cfg.scan_user, d->cfg.scan_group, reason);
+	if (rc == ACCOUNT_OK)
+		conn_out(c, &sb);
+	else
+		conn_err(c, strbuf_str(&sb));
+	strbuf_free(&sb);
+	conn_exit(c, rc == ACCOUNT_OK ? 0 : 2);
+}
+
+static void
+cmd_repair_account(struct ctl_conn *c)
+{
+	struct daemon *d = c->d;
+
+	if (c->argc != 1) {
+		conn_err(c, "ampctl repair-account: takes no arguments\n");
+		conn_exit(c, 2);
+		return;
+	}
+	if (d->ctl->repair != NULL || pool_repair_account(d, repair_done) != 0) {
+		conn_err(c, "ampctl repair-account: a repair or account creation is already running; try again\n");
+		conn_exit(c, 2);
+		return;
+	}
+	d->ctl->repair = c;
+	c->busy = true;
+}
+
+static void
+conn_request(struct ctl_conn *c, const uint8_t *p, size_t len)
+{
+	char msg[256];
+	const char *cmd;
+
+	if ((c->reqcopy = malloc(len + 1)) == NULL ||
+	    (c->argv = calloc(CTL_ARGV_MAX + 1, sizeof(char *))) == NULL) {
+		conn_err(c, "ampdaemon: out of memory\n");
+		conn_exit(c, 2);
+		return;
+	}
+	memcpy(c->reqcopy, p, len);
+	if (ctl_request_decode(c->reqcopy, len, c->argv, CTL_ARGV_MAX + 1,
+	    &c->argc) != 0 || c->argc == 0) {
+		conn_err(c, "ampdaemon: malformed request\n");
+		conn_exit(c, 2);
+		return;
+	}
+	cmd = c->argv[0];
+	if (strcmp(cmd, "status") == 0)
+		cmd_status(c);
+	else if (strcmp(cmd, "faults") == 0)
+		cmd_faults(c);
+	else if (strcmp(cmd, "events") == 0)
+		cmd_events(c);
+	else if (strcmp(cmd, "scan") == 0)
+		cmd_scan(c);
+	else if (strcmp(cmd, "repair-account") == 0)
+		cmd_repair_account(c);
+	else if (strcmp(cmd, "update") == 0 || strcmp(cmd, "reload") == 0 ||
+	    strcmp(cmd, "diag") == 0) {
+		snprintf(msg, sizeof(msg), "ampctl %s: not available in this version of ampdaemon\n",
+		    cmd);
+		conn_err(c, msg);
+		conn_exit(c, 2);
+	} else {
+		snprintf(msg, sizeof(msg), "ampdaemon: unknown command '%.64s'\n", cmd);
+		conn_err(c, msg);
+		conn_exit(c, 2);
+	}
+}
+
+static void
+conn_on_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ctl_conn *c = w->data;
+	uint8_t buf[16384], type;
+	const uint8_t *payload;
+	size_t len, off;
+	ssize_t n;
+	int rc;
+
+	(void)loop;
+	(void)revents;
+	n = recv(c->fd, buf, sizeof(buf), 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		conn_close(c);   /* the client left; a scan in flight ends quietly */
+		return;
+	}
+	if (c->requested)
+		return;          /* one request per connection; the rest is ignored */
+	for (off = 0; off < (size_t)n; ) {
+		off += ctl_decoder_feed(&c->dec, buf + off, (size_t)n - off);
+		rc = ctl_decoder_next(&c->dec, &type, &payload, &len);
+		if (rc == 0)
+			continue;
+		c->requested = true;
+		if (rc < 0 || type != CTL_REQUEST) {
+			conn_err(c, "ampdaemon: malformed request\n");
+			conn_exit(c, 2);
+			return;
+		}
+		conn_request(c, payload, len);
+		return;
+	}
+}
+
+static void
+ctl_on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ctl *ctl = w->data;
+	struct daemon *d = ctl->d;
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	struct ctl_conn *c;
+	char msg[160];
+	int fd;
+
+	(void)revents;
+	fd = accept4(ctl->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	if (ctl->nconns >= CTL_CONNS_MAX || (c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return;
+	}
+	c->d = d;
+	c->fd = fd;
+	strbuf_init(&c->out, CTL_OUT_MAX);
+	ctl_decoder_init(&c->dec);
+	ev_io_init(&c->rio, conn_on_read, fd, EV_READ);
+	ev_io_init(&c->wio, conn_on_write, fd, EV_WRITE);
+	c->rio.data = c->wio.data = c;
+	c->next_conn = ctl->conns;
+	ctl->conns = c;
+	ctl->nconns++;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0 ||
+	    cred.uid != 0) {
+		snprintf(msg, sizeof(msg), "ampdaemon: the control socket is for root only (you are uid %d)\n",
+		    clen == sizeof(cred) ? (int)cred.uid : -1);
+		dlog(&d->log, DLOG_WARNING, "control: refused a client with uid %d pid %d",
+		    (int)cred.uid, (int)cred.pid);
+		c->requested = true;
+		conn_err(c, msg);
+		conn_exit(c, 2);
+		return;
+	}
+	ev_io_start(loop, &c->rio);
+}
+
+int
+ctl_open(struct daemon *d, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = d->cfg.control_socket;
+	struct ctl *ctl;
+	struct stat st;
+	char dir[sizeof(sa.sun_path)], *slash;
+	mode_t old;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+			snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+			return -1;
+		}
+	}
+	/* we hold the instance lock: a socket left there is stale */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(err, errlen, "%s: exists and is not a socket", path);
+			return -1;
+		}
+		unlink(path);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		umask(old);
+		snprintf(err, errlen, "%s: bind: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	if (chmod(path, CTL_SOCK_MODE) != 0 || chown(path, 0, 0) != 0 ||
+	    listen(fd, 16) != 0 || (ctl = calloc(1, sizeof(*ctl))) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	ctl->d = d;
+	ctl->fd = fd;
+	ev_io_init(&ctl->io, ctl_on_accept, fd, EV_READ);
+	ctl->io.data = ctl;
+	ev_io_start(d->loop, &ctl->io);
+	d->ctl = ctl;
+	return 0;
+}
+
+void
+ctl_close(struct daemon *d)
+{
+	struct ctl *ctl = d->ctl;
+	struct ctl_conn *c;
+
+	if (ctl == NULL)
+		return;
+	ev_io_stop(d->loop, &ctl->io);
+	close(ctl->fd);
+	unlink(d->cfg.control_socket);
+	for (c = ctl->conns; c != NULL; c = c->next_conn) {
+		if (c->fd >= 0) {
+			ev_io_stop(d->loop, &c->rio);
+			ev_io_stop(d->loop, &c->wio);
+			close(c->fd);
+			c->fd = -1;
+		}
+		c->busy = false;
+	}
+	while (ctl->conns != NULL)
+		conn_free(ctl->conns);
+	free(ctl);
+	d->ctl = NULL;
+}
+
+/* Stop taking connections (the daemon is stopping); clients stay served. */
+void
+ctl_stop_accepting(struct daemon *d)
+{
+	if (d->ctl != NULL)
+		ev_io_stop(d->loop, &d->ctl->io);
+}

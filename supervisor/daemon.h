@@ -1,0 +1,225 @@
+/*
+ * ampdaemon's context: one struct daemon per process, passed explicitly to
+ * every part of the supervisor (STYLE.md: no mutable globals).  The parts:
+ *
+ *   ampdaemon.c   the process: arguments, start-up sequence, signals, stop
+ *   pool.c        the workers: spawn, READY, exits, backoff, faults 5/6/7,
+ *                 the request router (scan requests to idle READY workers)
+ *   defstask.c    the definitions check run in a child: re-verify active/,
+ *                 delete what is invalid, roll back to previous/, index
+ *   ctl.c         the control socket and the commands of ampctl
+ *   task.c        children run for the loop (definitions, useradd, FaultCommand)
+ *   notify.c      events: the log, events.jsonl, ampctl followers, FaultCommand
+ */
+#ifndef AMPSCAN_DAEMON_H
+#define AMPSCAN_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <ev.h>
+
+#include "config.h"
+#include "dlog.h"
+#include "events.h"
+#include "exits.h"
+#include "faults.h"
+#include "poison.h"
+#include "strbuf.h"
+#include "task.h"
+#include "wproto.h"
+
+#define DAEMON_STOP_GRACE_MS 5000      /* TERM, then KILL after this */
+#define DAEMON_DEFS_TIMEOUT_MS (15 * 60 * 1000)  /* the definitions check */
+#define DAEMON_ACCOUNT_TIMEOUT_MS 120000   /* create/repair (several tools) */
+#define DAEMON_FAULTCMD_TIMEOUT_MS 10000   /* FaultCommand, per event */
+#define DAEMON_FAULTCMD_QUEUE 64           /* events waiting for it */
+#define POOL_QUEUE_MAX 1024                /* scan requests waiting */
+#define POOL_LOG_LINE_MAX 2048             /* a worker's stderr line */
+#define POOL_SCAN_NAME_MAX 4096
+/* A suspect's SHA-256 covers at most its first 64 MiB (with device, inode,
+ * size and mtime): hashing runs in the loop, so it is bounded (~0.1 s). */
+#define POOL_POISON_HASH_MAX (64ull << 20)
+
+/* ---- scan requests (pool.c) ------------------------------------------ */
+
+struct scan_req;
+/*
+ * The end of a request: res is the worker's result (valid during the call)
+ * or NULL with error set ("scan service unavailable ...", "poison file
+ * ...").  The pool no longer touches req after calling it; the fd has been
+ * closed.
+ */
+typedef void scan_done_fn(struct scan_req *req, const struct wproto_result *res,
+    const char *error);
+
+struct scan_req {
+	int fd;                          /* open file, owned by the pool once submitted */
+	uint32_t flags;                  /* WPROTO_SCAN_* */
+	char name[POOL_SCAN_NAME_MAX];   /* display name (the path) */
+	scan_done_fn *done;
+	void *data;                      /* the submitter's */
+	/* private */
+	uint64_t id;
+	unsigned attempts;               /* workers it was handed to */
+	struct scan_req *next;
+};
+
+/* ---- workers ---------------------------------------------------------- */
+
+enum worker_state {
+	WORKER_IDLE,       /* not running, not scheduled (pool paused/stopped) */
+	WORKER_WAITING,    /* to start once the definitions or account are ready */
+	WORKER_STARTING,   /* spawned, waiting for READY */
+	WORKER_READY,      /* serving (busy when req != NULL) */
+	WORKER_BACKOFF,    /* exited, restart timer running */
+	WORKER_STOPPING,   /* asked to stop, waiting for its exit */
+};
+
+struct daemon;
+
+struct worker {
+	struct daemon *d;
+	unsigned slot;
+	enum worker_state state;
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	bool as_root;
+	int sock;                        /* our end of its socketpair */
+	int log_fd;                      /* its stdout+stderr */
+	ev_io sock_io, log_io;
+	ev_child child;
+	ev_timer timer;                  /* READY timeout, backoff, stop grace */
+	ev_timer scan_timer;             /* ScanTimeout of the request in flight */
+	int64_t started_ms, ready_ms;
+	uint64_t delay_ms;               /* the next backoff */
+	unsigned restarts;
+	uint64_t scans;
+	struct scan_req *req;            /* in flight */
+	bool scan_timed_out;             /* we killed it for ScanTimeout */
+	bool ready_timed_out;            /* we killed it: no READY in time */
+	bool dead;                       /* killed, its exit not yet seen */
+	char bad_ready[128];             /* why its READY was refused */
+	char logbuf[POOL_LOG_LINE_MAX];
+	size_t loglen;
+	char last_line[512];             /* its last stderr line, for faults */
+};
+
+/* ---- the pool's shared state (pool.c) --------------------------------- */
+
+struct crash_ring {
+	int64_t when[CONFIG_THRESHOLD_MAX];
+	char sig[CONFIG_THRESHOLD_MAX][16];
+	size_t head, count;
+};
+
+struct pool {
+	struct worker w[CONFIG_WORKERS_MAX];
+	unsigned n;
+	bool paused;                     /* repair-account, stop */
+	bool defs_ready;                 /* the check ran and an index is open */
+	struct scan_req *queue_head, *queue_tail;
+	size_t queued;
+	uint64_t next_id;
+	struct crash_ring crashes;
+	ev_timer stable_timer;           /* fault 6: StableAfter without a crash */
+	ev_timer intervention_timer;     /* fault 6: InterventionAfter */
+	ev_timer defs_retry;             /* fault 7: the next recovery */
+	uint64_t defs_delay_ms;
+	bool rolled_back;                /* this fault-7 episode */
+	bool recovery_needed;            /* a start failed: check the definitions */
+	unsigned rr;                     /* round-robin position of the router */
+	struct wproto_ready ready;       /* the last READY: versions, counts */
+	struct wproto_ready ready_tmp;
+	bool have_ready;
+	struct wproto_result *res;       /* decode buffer (large) */
+	uint8_t *msg;                    /* receive buffer */
+	struct wbuf out;                 /* send buffer */
+	void (*all_stopped)(struct daemon *d);
+	struct task account_task;        /* create or repair the account */
+	bool account_repair;             /* the task is a repair */
+	int64_t account_last_ms;         /* the last creation attempt */
+	void (*account_done)(struct daemon *d, int rc, const char *reason);
+	void (*repair_cb)(struct daemon *d, int rc, const char *reason);
+};
+
+/* ---- the daemon ------------------------------------------------------- */
+
+struct ctl;
+
+struct daemon {
+	const char *config_path;
+	bool foreground;
+	struct config cfg;
+	struct ev_loop *loop;
+	ev_signal sig_term, sig_int, sig_hup;
+	int lock_fd;
+	struct dlog log;
+	struct dlog svclog;              /* ampscansvc.log */
+	struct events_log events;
+	bool events_open;
+	struct exits_log exits;
+	bool exits_open;
+	struct faults faults;
+	struct poison_list poison;
+	struct pool pool;
+	struct ctl *ctl;
+	int64_t started_ms;
+	bool stopping;
+	int exit_code;
+	int ready_fd;                    /* backgrounding: the parent waits */
+	bool announced;                  /* "ready" said */
+	char scansvc[4096];              /* the worker binary */
+	/* definitions */
+	struct task defs_task;
+	int index_fd;
+	bool defs_pending_rollback;
+	char defs_error[1024];
+	/* FaultCommand */
+	struct task faultcmd_task;
+	char *faultcmd_queue[DAEMON_FAULTCMD_QUEUE];
+	size_t faultcmd_n;
+};
+
+/* notify.c: every event goes through here (log, events.jsonl, followers,
+ * FaultCommand for fault events). */
+void daemon_event(struct daemon *d, const struct event *ev);
+void daemon_faults_emit(void *arg, const struct event *ev);
+void daemon_save_faults(struct daemon *d);
+void daemon_faultcmd_flush(struct daemon *d);
+
+/* pool.c */
+int pool_init(struct daemon *d, char *err, size_t errlen);
+void pool_free(struct daemon *d);
+/* Start (or restart) every slot; workers wait for the definitions. */
+void pool_start(struct daemon *d);
+/* The definitions check finished: index_fd is open (or it failed). */
+void pool_defs_done(struct daemon *d, bool ok, const char *error);
+/* Stop every worker (TERM, KILL after the grace); cb once all are gone. */
+void pool_stop(struct daemon *d, void (*cb)(struct daemon *d));
+/* Hand a request to a worker (or queue it, or answer it at once). */
+void pool_submit(struct daemon *d, struct scan_req *req);
+/* ampctl repair-account: stop, repair in a child, restart; cb with the outcome. */
+int pool_repair_account(struct daemon *d,
+    void (*cb)(struct daemon *d, int rc, const char *reason));
+const char *worker_state_name(enum worker_state s);
+/* Whether a request would be answered at once with "unavailable". */
+bool pool_is_unavailable(const struct daemon *d);
+/* Answer every queued request with why (the daemon is stopping). */
+void pool_drain(struct daemon *d, const char *why);
+
+/* defstask.c */
+/* Re-verify active/, delete what is invalid, roll back when allowed and
+ * previous/ differs, make the index fresh; then pool_defs_done(). */
+void defs_check_start(struct daemon *d, bool allow_rollback);
+
+/* ctl.c */
+int ctl_open(struct daemon *d, char *err, size_t errlen);
+void ctl_close(struct daemon *d);
+void ctl_stop_accepting(struct daemon *d);
+/* A new event line for `ampctl events --follow` clients. */
+void ctl_broadcast_event(struct daemon *d, const char *line, size_t len);
+
+#endif

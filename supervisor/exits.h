@@ -1,0 +1,91 @@
+/*
+ * The record of worker exits: state/exits.jsonl, one JSON line per exit,
+ * the crash history that `ampctl diag` reads even when ampdaemon is down.
+ *
+ * A line is the worker_exited event of events.h, built by the caller with
+ * events_worker_exited() plus these fields:
+ *
+ *   "kind"    EXITS_KIND_CRASH | EXITS_KIND_START_FAILURE | EXITS_KIND_STOPPED
+ *   "worker"  the slot number
+ *   "uid"     the uid it ran as
+ *
+ * Bounded: the file keeps the last EXITS_KEEP lines.  A line is appended
+ * with one write() on an O_APPEND descriptor, then fsync()ed; once the file
+ * holds more than EXITS_TRIM_AT lines it is rewritten with its last
+ * EXITS_KEEP lines through statefile_write() (temporary file, fsync,
+ * rename, fsync of the directory) and reopened.  So the file holds between
+ * the last EXITS_KEEP and EXITS_TRIM_AT lines, and a kill -9 or a power cut
+ * at any instant leaves the old file or the new one, never a torn one.  A
+ * kill between the append and the rewrite leaves EXITS_TRIM_AT + 1 lines;
+ * the next exits_open() trims them.
+ *
+ * Nothing torn: a failed or short write is undone with ftruncate(), and
+ * exits_open() cuts a last line without its newline (a crash of the
+ * machine during an append) before counting.  Lines longer than
+ * EVENTS_LINE_MAX (not written by us) are dropped by a rewrite.
+ *
+ * Errors never abort anything: they are returned with a message naming
+ * the file, and the next append retries (reopening the file if needed).
+ * Read the file back with events_read_tail().
+ */
+#ifndef AMPSCAN_EXITS_H
+#define AMPSCAN_EXITS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "events.h"
+
+#define EXITS_FILE_NAME "exits.jsonl"
+#define EXITS_KEEP 1000                  /* lines kept by a rewrite */
+#define EXITS_TRIM_AT (2 * EXITS_KEEP)   /* more lines than this: rewrite */
+#define EXITS_FILE_MODE 0640
+#define EXITS_PATH_MAX 4096
+/* The most bytes a rewrite keeps: EXITS_KEEP lines of the longest kind. */
+#define EXITS_REWRITE_MAX ((size_t)EXITS_KEEP * EVENTS_LINE_MAX)
+
+#define EXITS_KIND_CRASH "crash"
+#define EXITS_KIND_START_FAILURE "start_failure"
+#define EXITS_KIND_STOPPED "stopped"
+
+enum exits_err {
+	EXITS_OK = 0,
+	EXITS_ERR_IO = -1,           /* a system call failed: not written */
+	EXITS_ERR_INVAL = -2,        /* an empty event, a path too long */
+	EXITS_ERR_TRIM = -3,         /* the line is written; the rewrite failed */
+	EXITS_ERR_NOMEM = -4,
+};
+
+const char *exits_strerror(int code);
+
+struct exits_log {
+	char dir[EXITS_PATH_MAX];    /* the state directory */
+	char path[EXITS_PATH_MAX];   /* dir/exits.jsonl */
+	int fd;                      /* -1 when closed; reopened on demand */
+	size_t lines;                /* complete lines in the file */
+};
+
+/*
+ * Prepare log for state_dir/exits.jsonl and open it (created 0640 if
+ * missing): a torn last line is cut, the lines are counted, and a file of
+ * more than EXITS_TRIM_AT lines is trimmed.  Returns EXITS_OK or a negative
+ * exits_err with err naming the file; log is usable either way (appends
+ * retry the open).  Call exits_close() in every case.
+ */
+int exits_open(struct exits_log *log, const char *state_dir, char *err,
+    size_t errlen);
+
+/*
+ * Append ev (rendered by events_render()) as one line and sync it; trim the
+ * file when it now holds more than EXITS_TRIM_AT lines.  EXITS_OK: the
+ * line is on disk.  EXITS_ERR_TRIM: the line is on disk but the rewrite
+ * failed (retried by the next append).  Other errors: not written, the
+ * file is as it was.
+ */
+int exits_append(struct exits_log *log, const struct event *ev, char *err,
+    size_t errlen);
+
+/* Close the file; log may be opened again. */
+void exits_close(struct exits_log *log);
+
+#endif

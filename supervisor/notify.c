@@ -1,0 +1,187 @@
+/*
+ * Events leave the daemon here: ampdaemon.log, state/events.jsonl, the
+ * `ampctl events --follow` clients, and, for fault events, FaultCommand.
+ *
+ * FaultCommand runs through /bin/sh -c in a child (task.c), one event at a
+ * time in order, with the event in its environment:
+ *   AMPSCAN_EVENT         the JSON line
+ *   AMPSCAN_EVENT_TYPE    fault_raised, fault_cleared, intervention_required
+ *   AMPSCAN_FAULT_ID      6
+ *   AMPSCAN_FAULT_NAME    the catalogue's portal text
+ *   AMPSCAN_FAULT_DETAIL  the detail
+ * bounded by DAEMON_FAULTCMD_TIMEOUT_MS (then killed); at most
+ * DAEMON_FAULTCMD_QUEUE events wait, older ones are dropped with a log line.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "spawn.h"
+
+static bool
+is_fault_event(const char *line)
+{
+	return strstr(line, "\"event\":\"fault_") != NULL ||
+	    strstr(line, "\"event\":\"" EVENT_INTERVENTION_REQUIRED "\"") != NULL;
+}
+
+/* A top-level string or number field of an event line we rendered. */
+static void
+json_field(const char *line, const char *key, char *out, size_t outlen)
+{
+	char pat[64];
+	const char *p;
+	size_t n = 0;
+
+	out[0] = '\0';
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	if ((p = strstr(line, pat)) == NULL)
+		return;
+	p += strlen(pat);
+	if (*p == '"') {
+		for (p++; *p && *p != '"' && n + 1 < outlen; p++) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			out[n++] = *p;
+		}
+	} else {
+		while (*p && *p != ',' && *p != '}' && n + 1 < outlen)
+			out[n++] = *p++;
+	}
+	out[n] = '\0';
+}
+
+static int
+faultcmd_fn(void *arg, int out_fd)
+{
+	struct daemon *d = arg;
+	const char *line = d->faultcmd_queue[0];
+	char e_event[EVENTS_LINE_MAX + 32], e_type[64], e_id[64];
+	char e_name[256], e_detail[FAULTS_DETAIL_MAX + 32], v[FAULTS_DETAIL_MAX];
+	char cmd[CONFIG_VALUE_MAX + 1];
+	char *argv[] = { (char *)"/bin/sh", (char *)"-c", cmd, NULL };
+	char *envp[] = { (char *)SPAWN_PATH_ENV, e_event, e_type, e_id, e_name,
+	    e_detail, NULL };
+
+	str_fmt(cmd, sizeof(cmd), "%s", d->cfg.fault_command);
+	snprintf(e_event, sizeof(e_event), "AMPSCAN_EVENT=%s", line);
+	e_event[strcspn(e_event, "\n")] = '\0';
+	json_field(line, "event", v, sizeof(v));
+	str_fmt(e_type, sizeof(e_type), "AMPSCAN_EVENT_TYPE=%s", v);
+	json_field(line, "fault", v, sizeof(v));
+	str_fmt(e_id, sizeof(e_id), "AMPSCAN_FAULT_ID=%s", v);
+	json_field(line, "name", v, sizeof(v));
+	str_fmt(e_name, sizeof(e_name), "AMPSCAN_FAULT_NAME=%s", v);
+	json_field(line, "detail", v, sizeof(v));
+	snprintf(e_detail, sizeof(e_detail), "AMPSCAN_FAULT_DETAIL=%s", v);
+	dup2(out_fd, STDOUT_FILENO);
+	dup2(out_fd, STDERR_FILENO);
+	execve(argv[0], argv, envp);
+	return 127;
+}
+
+static void faultcmd_next(struct daemon *d);
+
+static void
+faultcmd_done(struct task *t, int ws, const char *out, size_t len)
+{
+	struct daemon *d = t->data;
+
+	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+		dlog(&d->log, DLOG_WARNING, "FaultCommand %s%s%.*s",
+		    task_timed_out(t) ? "killed after the time limit" :
+		    WIFEXITED(ws) ? "failed" : "died",
+		    len ? ": " : "", (int)(len > 300 ? 300 : len), out);
+	free(d->faultcmd_queue[0]);
+	memmove(d->faultcmd_queue, d->faultcmd_queue + 1,
+	    (d->faultcmd_n - 1) * sizeof(d->faultcmd_queue[0]));
+	d->faultcmd_n--;
+	faultcmd_next(d);
+}
+
+static void
+faultcmd_next(struct daemon *d)
+{
+	while (d->faultcmd_n > 0 && !task_is_running(&d->faultcmd_task)) {
+		d->faultcmd_task.name = "FaultCommand";
+		d->faultcmd_task.done = faultcmd_done;
+		d->faultcmd_task.data = d;
+		if (task_start(d->loop, &d->faultcmd_task, faultcmd_fn, d,
+		    DAEMON_FAULTCMD_TIMEOUT_MS) == 0)
+			return;
+		dlog(&d->log, DLOG_ERROR, "FaultCommand: fork: %s", strerror(errno));
+		free(d->faultcmd_queue[0]);
+		memmove(d->faultcmd_queue, d->faultcmd_queue + 1,
+		    (d->faultcmd_n - 1) * sizeof(d->faultcmd_queue[0]));
+		d->faultcmd_n--;
+	}
+}
+
+static void
+faultcmd_push(struct daemon *d, const char *line)
+{
+	char *copy;
+
+	if (d->cfg.fault_command == NULL || d->loop == NULL)
+		return;
+	if (d->faultcmd_n == DAEMON_FAULTCMD_QUEUE) {
+		dlog(&d->log, DLOG_ERROR, "FaultCommand: %d events waiting; not passing: %s",
+		    DAEMON_FAULTCMD_QUEUE, line);
+		return;
+	}
+	if ((copy = strdup(line)) == NULL)
+		return;
+	d->faultcmd_queue[d->faultcmd_n++] = copy;
+	faultcmd_next(d);
+}
+
+void
+daemon_event(struct daemon *d, const struct event *ev)
+{
+	char line[EVENTS_LINE_MAX + 2], err[256];
+	size_t len;
+	bool fault;
+
+	if ((len = events_render(ev, line, sizeof(line))) == 0)
+		return;
+	fault = is_fault_event(line);
+	dlog(&d->log, fault ? DLOG_WARNING : DLOG_INFO, "event: %.*s",
+	    (int)(len - 1), line);
+	if (d->events_open && events_append(&d->events, ev, err, sizeof(err)) !=
+	    EVENTS_OK)
+		dlog(&d->log, DLOG_ERROR, "events.jsonl: %s", err);
+	if (d->ctl != NULL)
+		ctl_broadcast_event(d, line, len);
+	if (fault)
+		faultcmd_push(d, line);
+}
+
+void
+daemon_save_faults(struct daemon *d)
+{
+	char err[512];
+
+	if (faults_save(&d->faults, d->cfg.state_dir, err, sizeof(err)) != 0)
+		dlog(&d->log, DLOG_ERROR, "faults.state: %s", err);
+}
+
+/* faults.c's callback: the state has changed; tell and persist it. */
+void
+daemon_faults_emit(void *arg, const struct event *ev)
+{
+	struct daemon *d = arg;
+
+	daemon_event(d, ev);
+	daemon_save_faults(d);
+}
+
+void
+daemon_faultcmd_flush(struct daemon *d)
+{
+	while (d->faultcmd_n > 0)
+		free(d->faultcmd_queue[--d->faultcmd_n]);
+}

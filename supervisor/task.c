@@ -1,0 +1,174 @@
+/* Children run on behalf of the loop (task.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "spawn.h"
+#include "task.h"
+
+static void
+task_maybe_done(struct task *t)
+{
+	if (!t->exited || t->fd >= 0)
+		return;
+	ev_timer_stop(t->loop, &t->timer);
+	t->pid = -1;
+	if (t->out.failed)
+		strbuf_puts(&t->out, "");
+	t->done(t, t->wstatus, strbuf_str(&t->out), t->out.len);
+	/* done() may have restarted t: only free what a restart did not reuse */
+}
+
+static void
+task_on_child(struct ev_loop *loop, ev_child *w, int revents)
+{
+	struct task *t = (struct task *)((char *)w - offsetof(struct task, child));
+
+	(void)revents;
+	ev_child_stop(loop, w);
+	t->exited = true;
+	t->wstatus = w->rstatus;
+	task_maybe_done(t);
+}
+
+static void
+task_on_output(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct task *t = (struct task *)((char *)w - offsetof(struct task, io));
+	char buf[8192];
+	ssize_t n;
+
+	(void)revents;
+	for (;;) {
+		n = read(t->fd, buf, sizeof(buf));
+		if (n > 0) {
+			if (t->out.len + (size_t)n <= t->out.max)
+				strbuf_append(&t->out, buf, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		break;   /* EOF or an error: the child's side is gone */
+	}
+	ev_io_stop(loop, w);
+	close(t->fd);
+	t->fd = -1;
+	task_maybe_done(t);
+}
+
+static void
+task_on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct task *t = (struct task *)((char *)w - offsetof(struct task, timer));
+
+	(void)loop;
+	(void)revents;
+	t->timed_out = true;
+	task_kill(t);
+}
+
+static void
+task_child(task_fn *fn, void *arg, int fd, pid_t parent)
+{
+	int fds[3] = { -1, -1, -1 }, keep = fd, bad = -1, nul;
+
+	if (spawn_child_reset_signals() != 0)
+		_exit(126);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+		_exit(126);
+	if ((nul = open("/dev/null", O_RDWR)) < 0)
+		_exit(126);
+	fds[0] = nul;
+	fds[1] = nul;
+	fds[2] = STDERR_FILENO;
+	if (spawn_child_fds(fds, 3, &keep, &bad) != 0)
+		_exit(126);
+	_exit(fn(arg, keep) & 0xff);
+}
+
+int
+task_start(struct ev_loop *loop, struct task *t, task_fn *fn, void *arg,
+    uint64_t timeout_ms)
+{
+	int p[2];
+	pid_t parent = getpid(), pid;
+	sigset_t all, old;
+
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return -1;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		task_child(fn, arg, p[1], parent);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(p[1]);
+	if (pid < 0) {
+		int e = errno;
+
+		close(p[0]);
+		errno = e;
+		return -1;
+	}
+	fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
+	t->loop = loop;
+	t->pid = pid;
+	t->fd = p[0];
+	t->exited = false;
+	t->timed_out = false;
+	t->wstatus = 0;
+	strbuf_free(&t->out);
+	strbuf_init(&t->out, TASK_OUTPUT_MAX);
+	ev_child_init(&t->child, task_on_child, pid, 0);
+	ev_child_start(loop, &t->child);
+	ev_io_init(&t->io, task_on_output, t->fd, EV_READ);
+	ev_io_start(loop, &t->io);
+	ev_timer_init(&t->timer, task_on_timeout, (double)timeout_ms / 1000.0, 0.);
+	if (timeout_ms > 0)
+		ev_timer_start(loop, &t->timer);
+	return 0;
+}
+
+bool
+task_is_running(const struct task *t)
+{
+	return t->pid > 0;
+}
+
+bool
+task_timed_out(const struct task *t)
+{
+	return t->timed_out;
+}
+
+void
+task_kill(struct task *t)
+{
+	if (t->pid > 0 && !t->exited)
+		kill(t->pid, SIGKILL);
+}
+
+void
+task_write(int fd, const char *s)
+{
+	size_t len = strlen(s);
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, s, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		s += n;
+		len -= (size_t)n;
+	}
+}

@@ -1,0 +1,161 @@
+# Helpers for the tests that run a real ampdaemon (sourced after lib.sh).
+#
+#   . lib.sh; . daemon_lib.sh
+#   dl_init BUILD_DIR SOURCE_DIR     binaries, keys, a signed demo set in defs/active
+#   dl_config [Key Value]...         write $DL_CONF (the base keys + these)
+#   dl_start                         start ampdaemon --foreground in the background
+#   dl_wait_ready N                  until N workers are READY (20 s at most)
+#   dl_status_py 'EXPR'              evaluate EXPR on `ampctl status --json` (as s)
+#   dl_stop                          SIGTERM, wait
+#
+# Everything lives in $T_TMP (mode 0755 so the scan user reaches the copied
+# binaries).  The scan user and group are unique to the test ($DL_USER) and
+# are deleted on exit, with every process they run, even when a check fails.
+set -u
+DL_DAEMON_PIDS=()
+DL_USERS=()
+
+dl_cleanup() {
+	local p u
+	for p in "${DL_DAEMON_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	for u in "${DL_USERS[@]}"; do
+		pkill -9 -u "$u" 2>/dev/null
+		sleep 0.1
+		userdel "$u" 2>/dev/null
+		groupdel "$u" 2>/dev/null
+	done
+	rm -rf "$T_TMP"
+}
+trap dl_cleanup EXIT
+
+# A user name for this test: letters, short, unique.
+dl_new_user() {
+	local u="ampt$1$$"
+	DL_USERS+=("$u")
+	userdel "$u" 2>/dev/null
+	groupdel "$u" 2>/dev/null
+	echo "$u"
+}
+
+dl_init() {
+	local build=$1 src=$2
+	[ "$(id -u)" = 0 ] || skip_all "needs root (creates users, runs workers as another user)"
+	chmod 755 "$T_TMP"
+	mkdir -p "$T_TMP/bin" "$T_TMP/keys" "$T_TMP/defs/active" "$T_TMP/files"
+	cp "$build/supervisor/ampdaemon" "$build/supervisor/ampscansvc" \
+		"$build/tools/ampctl" "$build/tools/cvdtool" "$T_TMP/bin/"
+	chmod 755 "$T_TMP/bin" "$T_TMP/files"
+	# the workers exec ampscansvc as the scan user: it must reach it
+	if ! setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$T_TMP/bin/ampscansvc"; then
+		skip_all "an unprivileged user cannot reach $T_TMP (a directory above it is closed to others, e.g. a chroot root of mode 0700)"
+	fi
+	AMPDAEMON=$T_TMP/bin/ampdaemon
+	AMPCTL=$T_TMP/bin/ampctl
+	CVDTOOL=$T_TMP/bin/cvdtool
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+	"$CVDTOOL" keygen "$T_TMP/keys/k.key" "$T_TMP/keys/k.pub" >/dev/null
+	mkdir -p "$T_TMP/src"
+	cp "$src"/tools/demo-defs/* "$T_TMP/src/"
+	"$CVDTOOL" build "$T_TMP/defs/active/demo.cvd" --from "$T_TMP/src" \
+		--key "$T_TMP/keys/k.key" --version 10 --builder test >/dev/null
+	DL_USER=$(dl_new_user u)
+	DL_CONF=$T_TMP/ampdaemon.conf
+	DL_LOG=$T_TMP/log/ampdaemon.log
+	DL_SVCLOG=$T_TMP/log/ampscansvc.log
+	DL_STATE=$T_TMP/state
+	DL_CTL=$T_TMP/run/control.sock
+	printf 'X5O!P%%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' >"$T_TMP/files/eicar.txt"
+	echo "a clean file" >"$T_TMP/files/clean.txt"
+	chmod 644 "$T_TMP"/files/*
+}
+
+# dl_build_cvd OUT VERSION [EXTRA_NDB_LINE]: a signed set like the demo one
+dl_build_cvd() {
+	local out=$1 ver=$2 extra=${3:-} dir
+	dir=$(mktemp -d "$T_TMP/src.XXXX")
+	cp "$T_TMP"/src/* "$dir/"
+	[ -n "$extra" ] && printf '%s\n' "$extra" >>"$dir/demo.ndb"
+	"$CVDTOOL" build "$out" --from "$dir" --key "$T_TMP/keys/k.key" \
+		--version "$ver" --builder test >/dev/null
+	rm -rf "$dir"
+}
+
+dl_config() {
+	{
+		echo "ScanUser $DL_USER"
+		echo "ScanGroup $DL_USER"
+		echo "Workers 2"
+		echo "DefinitionsDir $T_TMP/defs"
+		echo "StateDir $T_TMP/state"
+		echo "LogDir $T_TMP/log"
+		echo "LocalSocket $T_TMP/run/clamd.sock"
+		echo "ControlSocket $DL_CTL"
+		echo "TrustedKeys $T_TMP/keys/k.pub"
+		echo "CertsDir $T_TMP/certs"
+		echo "RestartDelayMin 20ms"
+		echo "RestartDelayMax 1s"
+		while [ $# -ge 2 ]; do echo "$1 $2"; shift 2; done
+	} >"$DL_CONF"
+	chmod 600 "$DL_CONF"
+}
+
+dl_start() {
+	"$AMPDAEMON" --foreground --config "$DL_CONF" >>"$T_TMP/daemon.out" 2>&1 &
+	DL_PID=$!
+	DL_DAEMON_PIDS+=("$DL_PID")
+	local i
+	for i in $(seq 200); do
+		[ -S "$DL_CTL" ] && return 0
+		kill -0 "$DL_PID" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+dl_ctl() { "$AMPCTL" --socket "$DL_CTL" "$@"; }
+
+# dl_status_py 'EXPR': print EXPR evaluated on the status JSON (s)
+dl_status_py() {
+	dl_ctl status --json 2>/dev/null | python3 -c "
+import json, sys
+s = json.load(sys.stdin)
+print($1)" 2>/dev/null
+}
+
+# dl_wait 'PY-CONDITION' [SECONDS]: until the condition on s is True
+dl_wait() {
+	local cond=$1 secs=${2:-20} i
+	for i in $(seq $((secs * 10))); do
+		[ "$(dl_status_py "$cond")" = True ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+dl_wait_ready() {
+	dl_wait "sum(w['state'] == 'ready' for w in s['workers']) >= $1" "${2:-20}"
+}
+
+dl_fault_raised() {  # dl_fault_raised ID -> "True"/"False"
+	dl_status_py "any(f['id'] == $1 for f in s['faults'])"
+}
+
+dl_stop() {
+	kill -TERM "$DL_PID" 2>/dev/null
+	local i
+	for i in $(seq 100); do
+		kill -0 "$DL_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	wait "$DL_PID" 2>/dev/null
+}
+
+# dl_worker_pids: the pids of the READY/STARTING workers
+dl_worker_pids() {
+	dl_status_py "' '.join(str(w['pid']) for w in s['workers'] if w['pid'] > 0)"
+}
+
+# dl_events_count TYPE: lines of that event type in events.jsonl
+dl_events_count() {
+	grep -c "\"event\":\"$1\"" "$DL_STATE/events.jsonl" 2>/dev/null || true
+}
