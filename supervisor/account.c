@@ -661,7 +661,15 @@ account_create(const char *user, const char *group, char *reason, size_t len)
 	}
 	look_run(user, group, &l);
 	rc = look_status(&l, user, group, reason, len);
-	if (rc == ACCOUNT_MISSING_USER || rc == ACCOUNT_MISSING_GROUP) {
+	if ((rc == ACCOUNT_MISSING_USER || rc == ACCOUNT_MISSING_GROUP) &&
+	    l.gst == LK_FOUND &&
+	    account_group_is_privileged(l.gr.gr_gid, l.gr.gr_name)) {
+		/* never make an account whose primary group is privileged */
+		reason_clear(reason, len);
+		reason_add(reason, len, "scan group '%s' (gid %u) is privileged: set ScanGroup to a group of its own; nothing created",
+		    l.gr.gr_name, (unsigned)l.gr.gr_gid);
+		rc = ACCOUNT_TOOL_FAILED;
+	} else if (rc == ACCOUNT_MISSING_USER || rc == ACCOUNT_MISSING_GROUP) {
 		reason_clear(reason, len);
 		rc = create_missing(user, group, &l, done, sizeof(done), reason, len);
 	}

@@ -29,14 +29,18 @@
 #define CTL_EVENTS_DEFAULT 20       /* events shown without -n */
 #define CTL_EVENTS_MAX 10000        /* -n at most */
 #define CTL_SOCK_MODE 0600
+#define CTL_REQUEST_TIMEOUT 10.0    /* seconds a client has to send its request */
 
 struct ctl_conn {
 	struct daemon *d;
 	int fd;
 	ev_io rio, wio;
+	ev_timer timer;              /* the request must come in time */
 	struct ctl_decoder dec;
 	struct strbuf out;
 	bool requested;              /* the request came */
+	bool refused;                /* not root: answered once it has spoken */
+	uid_t uid;
 	bool closing;                /* X queued: close once written */
 	bool dead;                   /* client gone; free when nothing refers to it */
 	bool follow, json;
@@ -61,6 +65,7 @@ struct ctl {
 };
 
 static void conn_flush(struct ctl_conn *c);
+static void conn_refuse(struct ctl_conn *c);
 
 /* ---- connections ------------------------------------------------------- */
 
@@ -87,6 +92,7 @@ conn_free(struct ctl_conn *c)
 static void
 conn_close(struct ctl_conn *c)
 {
+	ev_timer_stop(c->d->loop, &c->timer);
 	if (c->fd >= 0) {
 		ev_io_stop(c->d->loop, &c->rio);
 		ev_io_stop(c->d->loop, &c->wio);
@@ -818,12 +824,17 @@ conn_on_read(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	if (c->requested)
 		return;          /* one request per connection; the rest is ignored */
+	if (c->refused) {
+		conn_refuse(c);
+		return;
+	}
 	for (off = 0; off < (size_t)n; ) {
 		off += ctl_decoder_feed(&c->dec, buf + off, (size_t)n - off);
 		rc = ctl_decoder_next(&c->dec, &type, &payload, &len);
 		if (rc == 0)
 			continue;
 		c->requested = true;
+		ev_timer_stop(c->d->loop, &c->timer);
 		if (rc < 0 || type != CTL_REQUEST) {
 			conn_err(c, "ampdaemon: malformed request\n");
 			conn_exit(c, 2);
@@ -834,15 +845,42 @@ conn_on_read(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
+/* A peer that is not root: told so once it has sent its request (so that
+ * it reads the answer rather than a broken pipe), then closed. */
+static void
+conn_refuse(struct ctl_conn *c)
+{
+	char msg[160];
+
+	snprintf(msg, sizeof(msg), "ampdaemon: the control socket is for root only (you are uid %d)\n",
+	    (int)c->uid);
+	c->requested = true;
+	ev_timer_stop(c->d->loop, &c->timer);
+	conn_err(c, msg);
+	conn_exit(c, 2);
+}
+
+static void
+conn_on_timeout(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct ctl_conn *c = t->data;
+
+	(void)loop;
+	(void)revents;
+	if (c->refused)
+		conn_refuse(c);
+	else
+		conn_close(c);   /* no request in time */
+}
+
 static void
 ctl_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct ctl *ctl = w->data;
 	struct daemon *d = ctl->d;
-	struct ucred cred;
+	struct ucred cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
 	socklen_t clen = sizeof(cred);
 	struct ctl_conn *c;
-	char msg[160];
 	int fd;
 
 	(void)revents;
@@ -863,18 +901,17 @@ ctl_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 	c->next_conn = ctl->conns;
 	ctl->conns = c;
 	ctl->nconns++;
+	ev_timer_init(&c->timer, conn_on_timeout, CTL_REQUEST_TIMEOUT, 0.);
+	c->timer.data = c;
+	ev_timer_start(loop, &c->timer);
+	ev_io_start(loop, &c->rio);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0 ||
-	    cred.uid != 0) {
-		snprintf(msg, sizeof(msg), "ampdaemon: the control socket is for root only (you are uid %d)\n",
-		    clen == sizeof(cred) ? (int)cred.uid : -1);
+	    clen != sizeof(cred) || cred.uid != 0) {
+		c->refused = true;
+		c->uid = clen == sizeof(cred) ? cred.uid : (uid_t)-1;
 		dlog(&d->log, DLOG_WARNING, "control: refused a client with uid %d pid %d",
 		    (int)cred.uid, (int)cred.pid);
-		c->requested = true;
-		conn_err(c, msg);
-		conn_exit(c, 2);
-		return;
 	}
-	ev_io_start(loop, &c->rio);
 }
 
 int

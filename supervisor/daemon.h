@@ -141,6 +141,7 @@ struct pool {
 	struct task account_task;        /* create or repair the account */
 	bool account_repair;             /* the task is a repair */
 	int64_t account_last_ms;         /* the last creation attempt */
+	char account_error[512];         /* why it failed ("" if it did not) */
 	void (*account_done)(struct daemon *d, int rc, const char *reason);
 	void (*repair_cb)(struct daemon *d, int rc, const char *reason);
 };

@@ -750,12 +750,12 @@ account_task_done(struct task *t, int ws, const char *out, size_t len)
 		    "the account task failed");
 	}
 	dlog(&d->log, rc == ACCOUNT_OK ? DLOG_INFO : DLOG_ERROR,
-	    "scan account %s/%s: %s%s%s", d->cfg.scan_user, d->cfg.scan_group,
-	    d->pool.account_repair ? "repair " : "creation ",
-	    rc == ACCOUNT_OK ? "done" : "failed",
-	    reason[0] ? (rc == ACCOUNT_OK ? " (" : ": ") : "");
-	if (reason[0])
-		dlog(&d->log, rc == ACCOUNT_OK ? DLOG_INFO : DLOG_ERROR, "  %s", reason);
+	    "scan account %s/%s: %s %s%s%s", d->cfg.scan_user, d->cfg.scan_group,
+	    d->pool.account_repair ? "repair" : "creation",
+	    rc == ACCOUNT_OK ? "done" : "failed", reason[0] ? ": " : "", reason);
+	if (!d->pool.account_repair)
+		str_fmt(d->pool.account_error, sizeof(d->pool.account_error), "%s",
+		    rc == ACCOUNT_OK ? "" : reason);
 	d->pool.account_done = NULL;
 	if (cb != NULL)
 		cb(d, (int)rc, reason);
@@ -811,7 +811,9 @@ worker_account(struct worker *w, struct account *acct, bool *as_root)
 	}
 	*as_root = rc != ACCOUNT_OK;
 	if (*as_root) {
-		str_fmt(detail, sizeof(detail), "workers run as root: %s", reason);
+		str_fmt(detail, sizeof(detail), "workers run as root: %s%s%s%s", reason,
+		    d->pool.account_error[0] ? " (creating it failed: " : "",
+		    d->pool.account_error, d->pool.account_error[0] ? ")" : "");
 		if (fault_raise(&d->faults, FAULT_SCAN_USER_UNAVAILABLE, detail, 0,
 		    events_now_ms()))
 			dlog(&d->log, DLOG_ERROR, "scan account %s/%s unusable (%s): workers run as root; run `ampctl repair-account`",

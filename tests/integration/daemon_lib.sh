@@ -16,25 +16,31 @@ DL_DAEMON_PIDS=()
 DL_USERS=()
 
 dl_cleanup() {
-	local p u
+	local p u uid
 	for p in "${DL_DAEMON_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 	for u in "${DL_USERS[@]}"; do
-		pkill -9 -u "$u" 2>/dev/null
-		sleep 0.1
-		userdel "$u" 2>/dev/null
+		uid=$(id -u "$u" 2>/dev/null || echo none)
+		# never pkill -u a uid-0 name: that would be every root process
+		if [ "$uid" != none ] && [ "$uid" != 0 ]; then
+			pkill -9 -u "$u" 2>/dev/null
+			sleep 0.1
+		fi
+		[ "$uid" != none ] && [ "$u" != root ] && userdel -f "$u" 2>/dev/null
 		groupdel "$u" 2>/dev/null
 	done
 	rm -rf "$T_TMP"
 }
 trap dl_cleanup EXIT
 
-# A user name for this test: letters, short, unique.
+# dl_new_user VAR X: a user name for this test (letters, short, unique),
+# registered for the cleanup and stored in VAR (no subshell: the
+# registration must reach this shell).
 dl_new_user() {
-	local u="ampt$1$$"
+	local u="ampt$2$$"
 	DL_USERS+=("$u")
 	userdel "$u" 2>/dev/null
 	groupdel "$u" 2>/dev/null
-	echo "$u"
+	printf -v "$1" '%s' "$u"
 }
 
 dl_init() {
@@ -58,7 +64,7 @@ dl_init() {
 	cp "$src"/tools/demo-defs/* "$T_TMP/src/"
 	"$CVDTOOL" build "$T_TMP/defs/active/demo.cvd" --from "$T_TMP/src" \
 		--key "$T_TMP/keys/k.key" --version 10 --builder test >/dev/null
-	DL_USER=$(dl_new_user u)
+	dl_new_user DL_USER u
 	DL_CONF=$T_TMP/ampdaemon.conf
 	DL_LOG=$T_TMP/log/ampdaemon.log
 	DL_SVCLOG=$T_TMP/log/ampscansvc.log
@@ -112,11 +118,11 @@ dl_start() {
 	return 1
 }
 
-dl_ctl() { "$AMPCTL" --socket "$DL_CTL" "$@"; }
+dl_ctl() { timeout 60 "$AMPCTL" --socket "$DL_CTL" "$@"; }
 
 # dl_status_py 'EXPR': print EXPR evaluated on the status JSON (s)
 dl_status_py() {
-	dl_ctl status --json 2>/dev/null | python3 -c "
+	timeout 10 "$AMPCTL" --socket "$DL_CTL" status --json 2>/dev/null | python3 -c "
 import json, sys
 s = json.load(sys.stdin)
 print($1)" 2>/dev/null

@@ -89,7 +89,14 @@ chmod 600 "$DL_CTL"
 # ---- 8: SIGKILL of ampdaemon ------------------------------------------------------
 # a fault to carry over: raise 6 by killing workers quickly (threshold 3)
 dl_stop
-dl_config CreateScanUser yes CrashThreshold 3 CrashWindow 60s StableAfter 1h
+cat >"$T_TMP/faultcmd.sh" <<'SH'
+#!/bin/sh
+# FaultCommand: the event arrives in the environment
+printf '%s %s %s|%s\n' "$AMPSCAN_EVENT_TYPE" "$AMPSCAN_FAULT_ID" "$AMPSCAN_FAULT_NAME" "$AMPSCAN_FAULT_DETAIL" >>"${0%.sh}.out"
+printf '%s\n' "$AMPSCAN_EVENT" >>"${0%.sh}.json"
+SH
+chmod 755 "$T_TMP/faultcmd.sh"
+dl_config CreateScanUser yes CrashThreshold 3 CrashWindow 60s StableAfter 1h FaultCommand "$T_TMP/faultcmd.sh"
 check "ampdaemon starts again" dl_start
 check "workers READY" dl_wait_ready 2
 for _ in 1 2 3 4; do
@@ -97,6 +104,10 @@ for _ in 1 2 3 4; do
 	sleep 0.3
 done
 check "fault 6 raised" dl_wait "any(f['id'] == 6 for f in s['faults'])" 10
+for _ in $(seq 50); do [ -s "$T_TMP/faultcmd.out" ] && break; sleep 0.1; done
+check "FaultCommand ran with the event in its environment" grep -q "^fault_raised 6 Scan Service Restarting Frequently|[0-9]* crashes in [0-9]* s (SIGSEGV x[0-9]*)" "$T_TMP/faultcmd.out"
+check "FaultCommand got the event's JSON line" python3 -c "import json; e=json.loads(open('$T_TMP/faultcmd.json').readline()); assert e['event']=='fault_raised' and e['fault']==6"
+check "fault 6 was raised once (one event) for all those crashes" test "$(grep -c '"event":"fault_raised","fault":6' "$DL_STATE/events.jsonl")" = 1
 dl_wait_ready 2
 workers=$(dl_worker_pids)
 kill -KILL "$DL_PID"
