@@ -638,6 +638,25 @@ test_account_create_uses_an_existing_group(void **state)
 }
 
 static void
+test_account_create_refuses_a_privileged_group(void **state)
+{
+	struct at *a = *state;
+	char reason[512];
+
+	if (!need_root())
+		skip();
+	/* adm exists on Debian (gid 4): a user created in it would hold the
+	 * very privilege the scan account must not have */
+	if (getgrnam("adm") == NULL)
+		skip();
+	assert_int_equal(account_create(a->user, "adm", reason, sizeof(reason)),
+	    ACCOUNT_TOOL_FAILED);
+	assert_non_null(strstr(reason, "scan group 'adm' (gid 4) is privileged"));
+	assert_non_null(strstr(reason, "nothing created"));
+	assert_null(getpwnam(a->user));
+}
+
+static void
 test_account_create_with_only_the_group_missing(void **state)
 {
 	struct at *a = *state;
@@ -875,6 +894,7 @@ main(void)
 		T(test_account_create_makes_a_system_account),
 		T(test_account_create_same_name_for_user_and_group),
 		T(test_account_create_uses_an_existing_group),
+		T(test_account_create_refuses_a_privileged_group),
 		T(test_account_create_with_only_the_group_missing),
 		T(test_account_uid0_is_detected_and_recreated),
 		T(test_account_uid0_with_its_same_named_group),
