@@ -656,6 +656,14 @@ scan_next(struct ctl_conn *c)
 
 	while (c->next < c->argc) {
 		path = c->argv[c->next++];
+		/* never open a device or a FIFO (opening one can act on it) */
+		if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+			c->errors++;
+			scan_line(c, path, "error", S_ISDIR(st.st_mode) ?
+			    "Is a directory (ampctl scan takes files)" :
+			    "Not a regular file");
+			continue;
+		}
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 		if (fd < 0) {
 			c->errors++;
