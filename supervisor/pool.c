@@ -249,7 +249,7 @@ pool_drain(struct daemon *d, const char *why)
 /* ---- exits, crashes, faults ----------------------------------------------- */
 
 static void
-crash_note(struct daemon *d, int64_t now, const char *sig)
+crash_note(struct daemon *d, int64_t now, const char *sig, pid_t pid)
 {
 	struct crash_ring *r = &d->pool.crashes;
 	size_t cap = CONFIG_THRESHOLD_MAX;
@@ -290,7 +290,7 @@ crash_note(struct daemon *d, int64_t now, const char *sig)
 		    "%s%s x%u", k ? ", " : "", names[k], counts[k]);
 	if (off < sizeof(detail))
 		snprintf(detail + off, sizeof(detail) - off, ")");
-	if (fault_raise(&d->faults, FAULT_SCAN_RESTARTING, detail, 0, now)) {
+	if (fault_raise(&d->faults, FAULT_SCAN_RESTARTING, detail, pid, now)) {
 		int64_t deadline = d->started_ms + (int64_t)d->cfg.intervention_after_ms;
 
 		if (now >= deadline)
@@ -450,7 +450,7 @@ worker_start_failed(struct worker *w, const char *why, int64_t now)
 	uint64_t delay = worker_next_delay(w);
 
 	snprintf(detail, sizeof(detail), "worker %u: %s", w->slot, why);
-	dlog(&d->log, DLOG_ERROR, "worker %u could not start: %s; retrying in %.1f s",
+	dlog(&d->log, DLOG_ERROR, "worker %u could not start: %s; retrying in %.3f s",
 	    w->slot, why, ms_to_s(delay));
 	fault_raise(&d->faults, FAULT_SCAN_START_FAILED, detail, w->pid > 0 ?
 	    w->pid : 0, now);
@@ -545,7 +545,7 @@ worker_on_exit(struct ev_loop *loop, ev_child *c, int revents)
 	    w->req ? " while scanning " : "", w->req ? w->req->name : "",
 	    ms_to_s(delay));
 	w->restarts++;
-	crash_note(d, now, sig);
+	crash_note(d, now, sig, w->pid);
 	ev_timer_stop(d->loop, &d->pool.stable_timer);
 	ev_timer_set(&d->pool.stable_timer, ms_to_s(d->cfg.stable_after_ms), 0.);
 	ev_timer_start(d->loop, &d->pool.stable_timer);
@@ -1137,7 +1137,7 @@ pool_defs_done(struct daemon *d, bool ok, const char *error)
 		snprintf(detail, sizeof(detail), "%s", error);
 		fault_raise(&d->faults, FAULT_SCAN_START_FAILED, detail, 0,
 		    events_now_ms());
-		dlog(&d->log, DLOG_ERROR, "definitions: %s; checking again in %.1f s",
+		dlog(&d->log, DLOG_ERROR, "definitions: %s; checking again in %.3f s",
 		    error, ms_to_s(delay));
 		if (pool_is_unavailable(d)) {
 			char unavail[FAULTS_DETAIL_MAX + 64];

@@ -2,7 +2,8 @@
 #
 #   . lib.sh; . daemon_lib.sh
 #   dl_init BUILD_DIR SOURCE_DIR     binaries, keys, a signed demo set in defs/active
-#   dl_config [Key Value]...         write $DL_CONF (the base keys + these)
+#   dl_config [Key Value]...         write $DL_CONF (the base keys; these added or replacing them)
+#   evq 'EXPR'                       EXPR on E, the events of events.jsonl (a list)
 #   dl_start                         start ampdaemon --foreground in the background
 #   dl_wait_ready N                  until N workers are READY (20 s at most)
 #   dl_status_py 'EXPR'              evaluate EXPR on `ampctl status --json` (as s)
@@ -22,8 +23,10 @@ dl_cleanup() {
 		uid=$(id -u "$u" 2>/dev/null || echo none)
 		# never pkill -u a uid-0 name: that would be every root process
 		if [ "$uid" != none ] && [ "$uid" != 0 ]; then
-			pkill -9 -u "$u" 2>/dev/null
-			sleep 0.1
+			for _ in 1 2 3 4 5 6 7 8 9 10; do
+				pkill -9 -u "$u" 2>/dev/null || break
+				sleep 0.1
+			done
 		fi
 		[ "$uid" != none ] && [ "$u" != root ] && userdel -f "$u" 2>/dev/null
 		groupdel "$u" 2>/dev/null
@@ -101,7 +104,10 @@ dl_config() {
 		echo "RestartDelayMin 20ms"
 		echo "RestartDelayMax 1s"
 		while [ $# -ge 2 ]; do echo "$1 $2"; shift 2; done
-	} >"$DL_CONF"
+	} >"$DL_CONF.new"
+	# a key given by the caller replaces the base one (a key twice is an error)
+	tac "$DL_CONF.new" | awk '!seen[$1]++' | tac >"$DL_CONF"
+	rm -f "$DL_CONF.new"
 	chmod 600 "$DL_CONF"
 }
 
@@ -165,3 +171,45 @@ dl_worker_pids() {
 dl_events_count() {
 	grep -c "\"event\":\"$1\"" "$DL_STATE/events.jsonl" 2>/dev/null || true
 }
+
+# evq 'EXPR': EXPR evaluated with E = the events of events.jsonl (a list)
+evq() {
+	python3 - "$DL_STATE/events.jsonl" "$1" <<'EOF' 2>/dev/null
+import json, sys
+try:
+    E = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+except OSError:
+    E = []
+print(eval(sys.argv[2]))
+EOF
+}
+ev_true() { [ "$(evq "$1")" = True ]; }
+
+# ev_wait 'EXPR' [SECONDS]: until EXPR on the events is True
+ev_wait() {
+	local i
+	for i in $(seq $((${2:-20} * 10))); do
+		ev_true "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# t_scan ARGS...: ampctl scan, bounded; sets T_RC and T_SECS (out/err in T_TMP)
+t_scan() {
+	local t0 t1
+	t0=$(date +%s.%N)
+	T_RC=0
+	timeout 60 "$AMPCTL" --socket "$DL_CTL" scan "$@" >"$T_TMP/out" 2>"$T_TMP/err" || T_RC=$?
+	t1=$(date +%s.%N)
+	T_SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+}
+
+# t_fresh: stop ampdaemon (if running) and forget its state and logs
+t_fresh() {
+	[ -n "${DL_PID:-}" ] && dl_stop
+	rm -rf "$DL_STATE" "$T_TMP/log" "$T_TMP/daemon.out"
+}
+
+# lt A B: A < B (numbers with decimals)
+lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
