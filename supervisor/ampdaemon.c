@@ -297,6 +297,11 @@ daemon_stop(struct daemon *d)
 	if (d->events_open)
 		events_close(&d->events);
 	daemon_faultcmd_flush(d);
+	task_release(&d->defs_task);
+	free(d->defs_task.data2);   /* the definitions check's context, if it ran */
+	d->defs_task.data2 = NULL;
+	task_release(&d->faultcmd_task);
+	task_release(&d->pool.account_task);
 	if (d->index_fd >= 0)
 		close(d->index_fd);
 	pool_free(d);

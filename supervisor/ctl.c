@@ -62,6 +62,7 @@ struct ctl {
 	struct ctl_conn *conns;
 	size_t nconns;
 	struct ctl_conn *repair;     /* waiting for repair-account */
+	ev_idle reaper;              /* frees closed connections */
 };
 
 static void conn_flush(struct ctl_conn *c);
@@ -88,7 +89,11 @@ conn_free(struct ctl_conn *c)
 	free(c);
 }
 
-/* The client is gone (or done): stop watching; free unless still referred to. */
+/*
+ * The client is gone (or done): stop watching and close.  The struct is
+ * freed later, from the loop (ctl_on_reap), once no scan or repair refers
+ * to it: callers up the stack may still look at c->dead.
+ */
 static void
 conn_close(struct ctl_conn *c)
 {
@@ -100,8 +105,23 @@ conn_close(struct ctl_conn *c)
 		c->fd = -1;
 	}
 	c->dead = true;
-	if (!c->busy)
-		conn_free(c);
+	ev_idle_start(c->d->loop, &c->d->ctl->reaper);
+}
+
+/* Free the connections that are closed and no longer referred to. */
+static void
+ctl_on_reap(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct ctl *ctl = w->data;
+	struct ctl_conn *c, *next;
+
+	(void)revents;
+	ev_idle_stop(loop, w);
+	for (c = ctl->conns; c != NULL; c = next) {
+		next = c->next_conn;
+		if (c->dead && !c->busy)
+			conn_free(c);
+	}
 }
 
 static void
@@ -627,7 +647,7 @@ scan_done(struct scan_req *req, const struct wproto_result *res,
 
 	c->busy = false;
 	if (c->dead) {
-		conn_free(c);
+		ev_idle_start(c->d->loop, &c->d->ctl->reaper);
 		return;
 	}
 	if (res == NULL) {
@@ -731,7 +751,7 @@ repair_done(struct daemon *d, int rc, const char *reason)
 	d->ctl->repair = NULL;
 	c->busy = false;
 	if (c->dead) {
-		conn_free(c);
+		ev_idle_start(d->loop, &d->ctl->reaper);
 		return;
 	}
 	strbuf_init(&sb, 4096);
@@ -977,6 +997,8 @@ ctl_open(struct daemon *d, char *err, size_t errlen)
 	ctl->fd = fd;
 	ev_io_init(&ctl->io, ctl_on_accept, fd, EV_READ);
 	ctl->io.data = ctl;
+	ev_idle_init(&ctl->reaper, ctl_on_reap);
+	ctl->reaper.data = ctl;
 	ev_io_start(d->loop, &ctl->io);
 	d->ctl = ctl;
 	return 0;
@@ -991,9 +1013,19 @@ ctl_close(struct daemon *d)
 	if (ctl == NULL)
 		return;
 	ev_io_stop(d->loop, &ctl->io);
+	ev_idle_stop(d->loop, &ctl->reaper);
 	close(ctl->fd);
 	unlink(d->cfg.control_socket);
 	for (c = ctl->conns; c != NULL; c = c->next_conn) {
+		if (c->fd >= 0 && c->follow && !c->closing) {
+			/* events --follow ends cleanly: exit status 0, best effort */
+			uint8_t zero = 0;
+
+			ctl_frame_encode(&c->out, CTL_EXIT, &zero, 1);
+			if (!c->out.failed && send(c->fd, c->out.buf, c->out.len,
+			    MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+				dlog(&d->log, DLOG_DEBUG, "control: a follower missed the end");
+		}
 		if (c->fd >= 0) {
 			ev_io_stop(d->loop, &c->rio);
 			ev_io_stop(d->loop, &c->wio);

@@ -157,6 +157,23 @@ task_kill(struct task *t)
 }
 
 void
+task_release(struct task *t)
+{
+	if (t->loop != NULL) {
+		ev_child_stop(t->loop, &t->child);
+		ev_io_stop(t->loop, &t->io);
+		ev_timer_stop(t->loop, &t->timer);
+	}
+	if (t->pid > 0 && !t->exited)
+		kill(t->pid, SIGKILL);
+	t->pid = -1;
+	if (t->loop != NULL && t->fd >= 0)   /* never started: fd is 0, not ours */
+		close(t->fd);
+	t->fd = -1;
+	strbuf_free(&t->out);
+}
+
+void
 task_write(int fd, const char *s)
 {
 	size_t len = strlen(s);

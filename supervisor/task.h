@@ -64,6 +64,11 @@ bool task_timed_out(const struct task *t);
 /* SIGKILL the child, if running; done() still comes, from the loop. */
 void task_kill(struct task *t);
 
+/* Release what t holds (the daemon is stopping): SIGKILL a running child
+ * (it is not waited for; done() will not be called), close the pipe, free
+ * the output.  t may be started again afterwards. */
+void task_release(struct task *t);
+
 /* In a child: write all of s to fd (best effort). */
 void task_write(int fd, const char *s);
 

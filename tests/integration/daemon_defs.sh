@@ -101,6 +101,8 @@ t_refused_at_once "fault 7 with a rollback pending"
 check "status: unavailable" test "$(dl_status_py "s['unavailable']")" = True
 check "the fault says why (the worker's last words)" \
 	ev_true "any(e['event'] == 'fault_raised' and e['fault'] == 7 and 'exited before READY' in e['detail'] and 'no-start marker' in e['detail'] for e in E)"
+check "the worker's stderr is in ampscansvc.log, timestamped and tagged with its pid" \
+	grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z ampscansvc\[[0-9]+\]: ampscansvc: test hook: the definitions detect the no-start marker' "$DL_SVCLOG"
 check "the start failures are recorded (kind start_failure)" \
 	ev_true "sum(e['event'] == 'worker_exited' and e.get('kind') == 'start_failure' for e in E) >= 1"
 check "previous/ restored: definitions_rolled_back" \

@@ -31,6 +31,8 @@ dl_cleanup() {
 		[ "$uid" != none ] && [ "$u" != root ] && userdel -f "$u" 2>/dev/null
 		groupdel "$u" 2>/dev/null
 	done
+	# DL_KEEP=DIR keeps the runtime directory (logs, state) for a post-mortem
+	[ -n "${DL_KEEP:-}" ] && cp -a "$T_TMP" "$DL_KEEP/" 2>/dev/null
 	rm -rf "$T_TMP"
 }
 trap dl_cleanup EXIT
@@ -61,7 +63,9 @@ dl_init() {
 	AMPDAEMON=$T_TMP/bin/ampdaemon
 	AMPCTL=$T_TMP/bin/ampctl
 	CVDTOOL=$T_TMP/bin/cvdtool
-	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+	# sanitizer builds: a worker killed with SIGSEGV must die of it, as in
+	# a release build, not be caught by ASan's handler (-> SIGABRT)
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}:handle_segv=0
 	"$CVDTOOL" keygen "$T_TMP/keys/k.key" "$T_TMP/keys/k.pub" >/dev/null
 	mkdir -p "$T_TMP/src"
 	cp "$src"/tools/demo-defs/* "$T_TMP/src/"

@@ -104,7 +104,7 @@ for _ in 1 2 3 4; do
 	sleep 0.3
 done
 check "fault 6 raised" dl_wait "any(f['id'] == 6 for f in s['faults'])" 10
-for _ in $(seq 50); do [ -s "$T_TMP/faultcmd.out" ] && break; sleep 0.1; done
+for _ in $(seq 200); do [ -s "$T_TMP/faultcmd.out" ] && break; sleep 0.1; done
 check "FaultCommand ran with the event in its environment" grep -q "^fault_raised 6 Scan Service Restarting Frequently|[0-9]* crashes in [0-9]* s (SIGSEGV x[0-9]*)" "$T_TMP/faultcmd.out"
 check "FaultCommand got the event's JSON line" python3 -c "import json; e=json.loads(open('$T_TMP/faultcmd.json').readline()); assert e['event']=='fault_raised' and e['fault']==6"
 check "fault 6 was raised once (one event) for all those crashes" test "$(grep -c '"event":"fault_raised","fault":6' "$DL_STATE/events.jsonl")" = 1
