@@ -185,6 +185,7 @@ daemon_on_stop(struct ev_loop *loop, ev_signal *w, int revents)
 	daemon_notify(d, "STOPPING=1");
 	d->stopping = true;
 	ctl_stop_accepting(d);
+	scansock_stop_accepting(d);
 	pool_drain(d, "ampdaemon is stopping");
 	pool_stop(d, daemon_on_stopped);
 }
@@ -277,6 +278,8 @@ daemon_start(struct daemon *d)
 		daemon_die(d, "%s", err);
 	if (ctl_open(d, err, sizeof(err)) != 0)
 		daemon_die(d, "control socket: %s", err);
+	if (scansock_open(d, err, sizeof(err)) != 0)
+		daemon_die(d, "scan socket: %s", err);
 	defs_check_start(d, false);
 	pool_start(d);
 }
@@ -286,6 +289,7 @@ daemon_stop(struct daemon *d)
 {
 	char err[512], path[4096];
 
+	scansock_close(d);
 	ctl_close(d);
 	if (faults_save(&d->faults, d->cfg.state_dir, err, sizeof(err)) != 0)
 		dlog(&d->log, DLOG_ERROR, "faults.state: %s", err);

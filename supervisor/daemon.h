@@ -149,6 +149,7 @@ struct pool {
 /* ---- the daemon ------------------------------------------------------- */
 
 struct ctl;
+struct scansock;
 
 struct daemon {
 	const char *config_path;
@@ -167,6 +168,7 @@ struct daemon {
 	struct poison_list poison;
 	struct pool pool;
 	struct ctl *ctl;
+	struct scansock *scansock;
 	int64_t started_ms;
 	bool stopping;
 	int exit_code;
@@ -215,6 +217,11 @@ void pool_drain(struct daemon *d, const char *why);
 /* Re-verify active/, delete what is invalid, roll back when allowed and
  * previous/ differs, make the index fresh; then pool_defs_done(). */
 void defs_check_start(struct daemon *d, bool allow_rollback);
+
+/* scansock.c: the clamd protocol on LocalSocket */
+int scansock_open(struct daemon *d, char *err, size_t errlen);
+void scansock_stop_accepting(struct daemon *d);
+void scansock_close(struct daemon *d);
 
 /* ctl.c */
 int ctl_open(struct daemon *d, char *err, size_t errlen);

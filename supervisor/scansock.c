@@ -1,0 +1,1147 @@
+/*
+ * The scan socket: the clamd protocol (CLAMD-PROTOCOL.md) on LocalSocket,
+ * so that clamdscan and the clamd client libraries work unchanged.
+ *
+ * A connection reads commands (clamdproto.c parses them), and each scan
+ * command becomes a job: one file (a path, an INSTREAM into a memfd, a
+ * FILDES descriptor) or a directory walked in bounded steps, its files
+ * handed to the pool one at a time (SCAN, CONTSCAN, ALLMATCHSCAN) or
+ * several at once (MULTISCAN).  Outside IDSESSION a connection carries one
+ * command and is closed once its reply is written; inside, commands are
+ * read while earlier ones are still scanning, and replies carry their id.
+ * Nothing here blocks: every descriptor is non-blocking, paths are opened
+ * with O_NONBLOCK|O_NOFOLLOW, and a client that is slow or hostile costs
+ * only its own connection (caps below).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "clamdproto.h"
+#include "daemon.h"
+#include "store.h"
+
+#ifndef AMPSCAN_VERSION
+#define AMPSCAN_VERSION "0.0.0"
+#endif
+
+#define SCAN_CONNS_MAX 1024          /* connections at once */
+#define SCAN_READ_TIMEOUT 30.0       /* s for a command (clamd's CommandReadTimeout) */
+#define SCAN_JOBS_MAX 64             /* jobs in flight on one connection */
+#define SCAN_WALK_STEP 256           /* directory entries per loop iteration */
+#define SCAN_WALK_DEPTH 64           /* nesting of directories walked */
+#define SCAN_OUT_MAX (4u << 20)      /* reply bytes waiting for a slow client */
+#define SCAN_FDS_MAX 16              /* descriptors received, not yet claimed */
+#define SCAN_IN_MAX (CLAMD_COMMAND_MAX + 65536)
+#define SCAN_PRODUCT "ampscan"
+
+struct sconn;
+
+/* One scan command. */
+struct sjob {
+	struct sconn *c;
+	unsigned id;                     /* session id, 0 outside a session */
+	enum clamd_framing framing;
+	enum clamd_cmd cmd;
+	uint32_t flags;                  /* WPROTO_SCAN_ALLMATCH */
+	char root[PATH_MAX];             /* the path, "stream" or "fd[N]" */
+	bool is_dir;
+	/* the walk */
+	DIR *dirs[SCAN_WALK_DEPTH];
+	size_t plen[SCAN_WALK_DEPTH];    /* length of path at each level */
+	int depth;                       /* open directories */
+	char path[PATH_MAX];
+	bool walk_done, stop;
+	ev_idle step;
+	unsigned inflight, found, errors;
+	bool submitting;                 /* inside pool_submit: no re-entry */
+	struct sjob *next;
+};
+
+/* One file of a job, in the pool. */
+struct sreq {
+	struct scan_req req;             /* first: the pool hands it back */
+	struct sjob *job;
+};
+
+enum sconn_state { SC_CMD, SC_INSTREAM, SC_FILDES };
+
+struct sconn {
+	struct daemon *d;
+	int fd;
+	ev_io rio, wio;
+	ev_timer timer;
+	uint8_t *in;                     /* bytes read, not yet consumed */
+	size_t inlen;
+	struct strbuf out;
+	enum sconn_state state;
+	bool session, ended, closing, dead, paused;
+	unsigned next_id;
+	unsigned jobs;                   /* jobs not finished */
+	struct sjob *joblist;
+	int fds[SCAN_FDS_MAX];           /* descriptors received (FILDES) */
+	unsigned nfds;
+	/* the command being served in SC_INSTREAM / SC_FILDES */
+	unsigned cmd_id;
+	enum clamd_framing cmd_framing;
+	int memfd;
+	uint64_t streamed;
+	uint32_t chunk_left;
+	bool in_chunk;
+	struct sconn *next_conn;
+};
+
+struct scansock {
+	struct daemon *d;
+	int fd;
+	ev_io io;
+	ev_idle reaper;
+	struct sconn *conns;
+	size_t nconns;
+	uint64_t served;
+};
+
+static void sconn_flush(struct sconn *c);
+static void sconn_process(struct sconn *c);
+static void job_pump(struct sjob *j);
+
+/* ---- connections ----------------------------------------------------- */
+
+static void
+sconn_free(struct sconn *c)
+{
+	struct scansock *s = c->d->scansock;
+	struct sconn **pp;
+	unsigned i;
+
+	for (pp = &s->conns; *pp != NULL; pp = &(*pp)->next_conn)
+		if (*pp == c) {
+			*pp = c->next_conn;
+			s->nconns--;
+			break;
+		}
+	for (i = 0; i < c->nfds; i++)
+		close(c->fds[i]);
+	if (c->memfd >= 0)
+		close(c->memfd);
+	strbuf_free(&c->out);
+	free(c->in);
+	free(c);
+}
+
+/* Close now; the struct is freed from the loop once no job refers to it. */
+static void
+sconn_close(struct sconn *c)
+{
+	ev_timer_stop(c->d->loop, &c->timer);
+	if (c->fd >= 0) {
+		ev_io_stop(c->d->loop, &c->rio);
+		ev_io_stop(c->d->loop, &c->wio);
+		close(c->fd);
+		c->fd = -1;
+	}
+	c->dead = true;
+	ev_idle_start(c->d->loop, &c->d->scansock->reaper);
+}
+
+static void
+scansock_on_reap(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct scansock *s = w->data;
+	struct sconn *c, *next;
+
+	(void)revents;
+	ev_idle_stop(loop, w);
+	for (c = s->conns; c != NULL; c = next) {
+		next = c->next_conn;
+		if (c->dead && c->jobs == 0)
+			sconn_free(c);
+	}
+}
+
+/* One reply: "<id>: text" and the terminator of its command's framing. */
+static void
+sconn_reply(struct sconn *c, unsigned id, enum clamd_framing f,
+    const char *text)
+{
+	if (c->dead)
+		return;
+	clamd_reply_put(&c->out, id, f, text);
+	if (c->out.failed) {
+		dlog(&c->d->log, DLOG_WARNING, "scan socket: a client does not read its replies; closing it");
+		sconn_close(c);
+	}
+}
+
+static void
+sconn_flush(struct sconn *c)
+{
+	ssize_t n;
+
+	if (c->dead)
+		return;
+	while (c->out.len > 0) {
+		n = send(c->fd, c->out.buf, c->out.len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			ev_io_start(c->d->loop, &c->wio);
+			return;
+		}
+		if (n <= 0) {
+			sconn_close(c);
+			return;
+		}
+		memmove(c->out.buf, c->out.buf + n, c->out.len - (size_t)n);
+		c->out.len -= (size_t)n;
+		c->out.buf[c->out.len] = '\0';
+	}
+	ev_io_stop(c->d->loop, &c->wio);
+	if (c->closing && c->jobs == 0)
+		sconn_close(c);
+}
+
+static void
+sconn_on_write(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	sconn_flush(w->data);
+}
+
+/* ---- jobs ------------------------------------------------------------ */
+
+static void
+job_free(struct sjob *j)
+{
+	struct sconn *c = j->c;
+	struct sjob **pp;
+
+	ev_idle_stop(c->d->loop, &j->step);
+	while (j->depth > 0)
+		closedir(j->dirs[--j->depth]);
+	for (pp = &c->joblist; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	free(j);
+	c->jobs--;
+}
+
+/* The job is over: the directory's summary line, then the connection. */
+static void
+job_finish(struct sjob *j)
+{
+	struct sconn *c = j->c;
+	char line[PATH_MAX + 32];
+
+	if (j->is_dir && j->found == 0 && !c->dead) {
+		str_fmt(line, sizeof(line), "%s: OK", j->root);
+		sconn_reply(c, j->id, j->framing, line);
+	}
+	job_free(j);
+	if (c->dead) {
+		ev_idle_start(c->d->loop, &c->d->scansock->reaper);
+		return;
+	}
+	if (!c->session)
+		c->closing = true;
+	if (c->paused && c->jobs < SCAN_JOBS_MAX) {
+		c->paused = false;
+		ev_io_start(c->d->loop, &c->rio);
+		sconn_process(c);
+		if (c->dead)
+			return;
+	}
+	if (c->session && c->ended && c->jobs == 0)
+		c->closing = true;
+	if (c->session && !c->closing && c->jobs == 0 &&
+	    !ev_is_active(&c->timer)) {
+		/* an idle session is bounded in time like a command */
+		ev_timer_set(&c->timer, SCAN_READ_TIMEOUT, 0.);
+		ev_timer_start(c->d->loop, &c->timer);
+	}
+	sconn_flush(c);
+}
+
+static void
+job_reply_result(struct sjob *j, const char *name,
+    const struct wproto_result *res, const char *error)
+{
+	struct sconn *c = j->c;
+	char line[PATH_MAX + 512];
+	uint32_t k;
+
+	if (res == NULL) {
+		j->errors++;
+		str_fmt(line, sizeof(line), "%s: %s ERROR", name, error);
+		sconn_reply(c, j->id, j->framing, line);
+	} else if (res->verdict == WPROTO_FOUND && res->nnames > 0) {
+		j->found++;
+		for (k = 0; k < res->nnames && (k == 0 ||
+		    (j->flags & WPROTO_SCAN_ALLMATCH)); k++) {
+			str_fmt(line, sizeof(line), "%s: %s FOUND", name,
+			    res->names[k].sig);
+			sconn_reply(c, j->id, j->framing, line);
+		}
+		if (j->cmd == CLAMD_CMD_SCAN)
+			j->stop = true;   /* SCAN stops at the first detection */
+	} else if (res->verdict == WPROTO_ERROR) {
+		j->errors++;
+		str_fmt(line, sizeof(line), "%s: %s ERROR", name,
+		    res->note[0] ? res->note : "scan error");
+		sconn_reply(c, j->id, j->framing, line);
+	} else if (!j->is_dir) {
+		str_fmt(line, sizeof(line), "%s: OK", name);
+		sconn_reply(c, j->id, j->framing, line);
+	}
+}
+
+static void
+sreq_done(struct scan_req *req, const struct wproto_result *res,
+    const char *error)
+{
+	struct sreq *r = (struct sreq *)req;
+	struct sjob *j = r->job;
+
+	j->inflight--;
+	if (!j->c->dead)
+		job_reply_result(j, req->name, res, error);
+	free(r);
+	if (j->c->dead)
+		j->stop = true;
+	if (!j->submitting)   /* answered later, from the loop */
+		job_pump(j);
+}
+
+/* Hand fd (owned from here) to the pool under name. */
+static void
+job_submit(struct sjob *j, int fd, const char *name)
+{
+	struct sreq *r = calloc(1, sizeof(*r));
+
+	if (r == NULL) {
+		close(fd);
+		job_reply_result(j, name, NULL, "out of memory");
+		return;
+	}
+	r->job = j;
+	r->req.fd = fd;
+	r->req.flags = j->flags;
+	str_fmt(r->req.name, sizeof(r->req.name), "%s", name);
+	r->req.done = sreq_done;
+	r->req.data = r;
+	j->inflight++;
+	j->c->d->scansock->served++;
+	j->submitting = true;
+	pool_submit(j->c->d, &r->req);   /* may answer at once (sreq_done) */
+	j->submitting = false;
+}
+
+/* Open a regular file below dir without following links or blocking. */
+static int
+open_regular(int dirfd, const char *name, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0) {
+		str_fmt(err, errlen, "%s", errno == ELOOP ? "Not a regular file" :
+		    strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		str_fmt(err, errlen, "Not a regular file");
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * The next regular file of the walk: 1 with *fd and j->path set, 0 when
+ * the walk is over, 2 when this step's budget is spent (call again from
+ * the loop).  Symbolic links, devices, FIFOs and sockets are skipped, as
+ * clamd does by default.
+ */
+static int
+walk_next(struct sjob *j, int *fd)
+{
+	struct dirent *de;
+	unsigned budget = SCAN_WALK_STEP;
+	char err[256], line[PATH_MAX + 300];
+	size_t base, nlen;
+	int dfd, sub;
+	DIR *sd;
+
+	while (j->depth > 0) {
+		if (budget-- == 0)
+			return 2;
+		errno = 0;
+		de = readdir(j->dirs[j->depth - 1]);
+		if (de == NULL) {
+			closedir(j->dirs[--j->depth]);
+			continue;
+		}
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		base = j->plen[j->depth - 1];
+		nlen = strlen(de->d_name);
+		if (base + 1 + nlen >= sizeof(j->path))
+			continue;
+		j->path[base] = '/';
+		memcpy(j->path + base + 1, de->d_name, nlen + 1);
+		dfd = dirfd(j->dirs[j->depth - 1]);
+		if (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) {
+			sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY |
+			    O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+			if (sub >= 0) {
+				if (j->depth == SCAN_WALK_DEPTH ||
+				    (sd = fdopendir(sub)) == NULL) {
+					close(sub);
+					continue;
+				}
+				j->dirs[j->depth] = sd;
+				j->plen[j->depth] = base + 1 + nlen;
+				j->depth++;
+				continue;
+			}
+			if (de->d_type == DT_DIR)
+				continue;
+		}
+		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+			continue;
+		*fd = open_regular(dfd, de->d_name, err, sizeof(err));
+		if (*fd >= 0)
+			return 1;
+		if (strcmp(err, "Not a regular file") == 0)
+			continue;   /* a link or a special file: skipped */
+		j->errors++;
+		str_fmt(line, sizeof(line), "%s: %s ERROR", j->path, err);
+		sconn_reply(j->c, j->id, j->framing, line);
+	}
+	return 0;
+}
+
+static void
+job_on_step(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct sjob *j = w->data;
+
+	(void)revents;
+	ev_idle_stop(loop, w);
+	job_pump(j);
+}
+
+/* Keep the job's files flowing to the pool; finish it when all are done. */
+static void
+job_pump(struct sjob *j)
+{
+	unsigned limit = j->cmd == CLAMD_CMD_MULTISCAN ? j->c->d->pool.n : 1;
+	int fd, rc;
+
+	if (j->c->dead)
+		j->stop = true;   /* nobody to answer: walk no further */
+	while (!j->stop && !j->walk_done && j->inflight < limit) {
+		rc = walk_next(j, &fd);
+		if (rc == 2) {
+			ev_idle_start(j->c->d->loop, &j->step);
+			return;
+		}
+		if (rc == 0) {
+			j->walk_done = true;
+			break;
+		}
+		job_submit(j, fd, j->path);
+	}
+	if (j->inflight == 0 && (j->walk_done || j->stop))
+		job_finish(j);
+}
+
+static struct sjob *
+job_new(struct sconn *c, unsigned id, enum clamd_framing f,
+    enum clamd_cmd cmd)
+{
+	struct sjob *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return NULL;
+	j->c = c;
+	j->id = id;
+	j->framing = f;
+	j->cmd = cmd;
+	j->flags = cmd == CLAMD_CMD_ALLMATCHSCAN ? WPROTO_SCAN_ALLMATCH : 0;
+	ev_idle_init(&j->step, job_on_step);
+	j->step.data = j;
+	j->next = c->joblist;
+	c->joblist = j;
+	c->jobs++;
+	return j;
+}
+
+/* SCAN, CONTSCAN, MULTISCAN, ALLMATCHSCAN of one path. */
+static void
+job_start_path(struct sconn *c, unsigned id, const struct clamd_request *rq)
+{
+	char path[PATH_MAX], err[256], line[PATH_MAX + 300];
+	struct stat st;
+	struct sjob *j;
+	int fd;
+
+	if (clamd_request_path(rq, path, sizeof(path)) != 0) {
+		sconn_reply(c, id, rq->framing, CLAMD_REPLY_UNKNOWN);
+		return;
+	}
+	if ((j = job_new(c, id, rq->framing, rq->cmd)) == NULL) {
+		str_fmt(line, sizeof(line), "%s: out of memory ERROR", path);
+		sconn_reply(c, id, rq->framing, line);
+		return;
+	}
+	str_fmt(j->root, sizeof(j->root), "%s", path);
+	if (path[0] != '/') {
+		str_fmt(line, sizeof(line), "%s: File path check failure: the path must be absolute. ERROR",
+		    path);
+		sconn_reply(c, id, rq->framing, line);
+		job_finish(j);
+		return;
+	}
+	if (lstat(path, &st) != 0) {
+		str_fmt(line, sizeof(line), "%s: File path check failure: %s. ERROR",
+		    path, strerror(errno));
+		sconn_reply(c, id, rq->framing, line);
+		job_finish(j);
+		return;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || (j->dirs[0] = fdopendir(fd)) == NULL) {
+			if (fd >= 0)
+				close(fd);
+			str_fmt(line, sizeof(line), "%s: %s ERROR", path,
+			    strerror(errno));
+			sconn_reply(c, id, rq->framing, line);
+			job_finish(j);
+			return;
+		}
+		j->is_dir = true;
+		j->depth = 1;
+		str_fmt(j->path, sizeof(j->path), "%s", path);
+		j->plen[0] = strlen(j->path);
+		while (j->plen[0] > 1 && j->path[j->plen[0] - 1] == '/')
+			j->path[--j->plen[0]] = '\0';
+		if (j->plen[0] == 1)   /* "/": children are "/x", not "//x" */
+			j->plen[0] = 0;
+		job_pump(j);
+		return;
+	}
+	fd = open_regular(AT_FDCWD, path, err, sizeof(err));
+	if (fd < 0) {
+		str_fmt(line, sizeof(line), "%s: %s ERROR", path, err);
+		sconn_reply(c, id, rq->framing, line);
+		job_finish(j);
+		return;
+	}
+	j->walk_done = true;
+	job_submit(j, fd, path);
+	job_pump(j);   /* finishes it if it was answered at once */
+}
+
+/* A descriptor (INSTREAM's memfd, FILDES's) as a one-file job. */
+static void
+job_start_fd(struct sconn *c, unsigned id, enum clamd_framing f,
+    enum clamd_cmd cmd, int fd, const char *name)
+{
+	struct sjob *j = job_new(c, id, f, cmd);
+	char line[128];
+
+	if (j == NULL) {
+		close(fd);
+		str_fmt(line, sizeof(line), "%s: out of memory ERROR", name);
+		sconn_reply(c, id, f, line);
+		return;
+	}
+	str_fmt(j->root, sizeof(j->root), "%s", name);
+	j->walk_done = true;
+	job_submit(j, fd, name);
+	job_pump(j);
+}
+
+/* ---- commands ---------------------------------------------------------- */
+
+/* "ampscan 0.1.0/27012/Sun Nov 22 09:18:00 2026" */
+static void
+version_text(struct daemon *d, char *buf, size_t len)
+{
+	struct store_container sc[16];
+	char err[256];
+	size_t n = 0, i, best = 0;
+	unsigned ver = 0;
+
+	if (store_active_summary(d->cfg.definitions_dir, sc, 16, &n, err,
+	    sizeof(err)) != 0)
+		n = 0;
+	for (i = 0; i < n; i++)
+		if (sc[i].header_ok && sc[i].version >= ver) {
+			ver = sc[i].version;
+			best = i;
+		}
+	if (n > 0 && sc[best].header_ok)
+		str_fmt(buf, len, "%s %s/%u/%s", SCAN_PRODUCT, AMPSCAN_VERSION,
+		    ver, sc[best].time);
+	else
+		str_fmt(buf, len, "%s %s", SCAN_PRODUCT, AMPSCAN_VERSION);
+}
+
+static void
+stats_text(struct daemon *d, struct strbuf *sb)
+{
+	unsigned i, live = 0, idle = 0;
+
+	for (i = 0; i < d->pool.n; i++) {
+		if (d->pool.w[i].state == WORKER_READY) {
+			live++;
+			idle += d->pool.w[i].req == NULL;
+		}
+	}
+	strbuf_printf(sb, "POOLS: 1\n\nSTATE: %s PRIMARY\n", pool_is_unavailable(d) ?
+	    "INVALID" : "VALID");
+	strbuf_printf(sb, "THREADS: live %u  idle %u max %u idle-timeout %d\n",
+	    live, idle, d->pool.n, (int)SCAN_READ_TIMEOUT);
+	strbuf_printf(sb, "QUEUE: %zu items\n", d->pool.queued);
+	strbuf_printf(sb, "\tSCANNED %llu\n\n", (unsigned long long)d->scansock->served);
+	strbuf_puts(sb, "MEMSTATS: heap N/A mmap N/A used N/A free N/A releasable N/A pools N/A pools_used N/A pools_total N/A\n");
+	strbuf_puts(sb, CLAMD_REPLY_END);
+}
+
+/* One parsed command; false when the connection must stop reading. */
+static bool
+sconn_command(struct sconn *c, const struct clamd_request *rq)
+{
+	struct daemon *d = c->d;
+	char text[512];
+	struct strbuf sb;
+	unsigned id = 0;
+
+	if (c->session) {
+		id = ++c->next_id;
+		if (rq->framing == CLAMD_FRAMING_BARE) {
+			sconn_reply(c, id, rq->framing, CLAMD_REPLY_SESSION_BARE);
+			c->closing = true;
+			return false;
+		}
+		if (!clamd_cmd_allowed_in_session(rq->cmd)) {
+			sconn_reply(c, id, rq->framing, CLAMD_REPLY_SESSION_INVALID);
+			c->closing = true;
+			return false;
+		}
+	} else if (rq->cmd == CLAMD_CMD_END) {
+		sconn_reply(c, 0, rq->framing, CLAMD_REPLY_UNKNOWN);
+		c->closing = true;
+		return false;
+	}
+	switch (rq->cmd) {
+	case CLAMD_CMD_PING:
+		sconn_reply(c, id, rq->framing, CLAMD_REPLY_PONG);
+		break;
+	case CLAMD_CMD_VERSION:
+		version_text(d, text, sizeof(text));
+		sconn_reply(c, id, rq->framing, text);
+		break;
+	case CLAMD_CMD_VERSIONCOMMANDS:
+		version_text(d, text, sizeof(text));
+		strbuf_init(&sb, 1024);
+		strbuf_printf(&sb, "%s%s", text, CLAMD_COMMANDS_LIST);
+		sconn_reply(c, id, rq->framing, strbuf_str(&sb));
+		strbuf_free(&sb);
+		break;
+	case CLAMD_CMD_RELOAD:
+		sconn_reply(c, id, rq->framing, CLAMD_REPLY_RELOADING);
+		dlog(&d->log, DLOG_INFO, "scan socket: RELOAD: checking the active definitions again");
+		if (!task_is_running(&d->defs_task))
+			defs_check_start(d, false);
+		break;
+	case CLAMD_CMD_SHUTDOWN:
+		if (!d->cfg.enable_shutdown_command) {
+			sconn_reply(c, id, rq->framing, CLAMD_REPLY_UNAVAILABLE);
+			break;
+		}
+		dlog(&d->log, DLOG_INFO, "scan socket: SHUTDOWN (EnableShutdownCommand yes)");
+		c->closing = true;
+		kill(getpid(), SIGTERM);
+		return false;
+	case CLAMD_CMD_STATS:
+		strbuf_init(&sb, 4096);
+		stats_text(d, &sb);
+		sconn_reply(c, id, rq->framing, strbuf_str(&sb));
+		strbuf_free(&sb);
+		break;
+	case CLAMD_CMD_IDSESSION:
+		c->session = true;
+		return true;
+	case CLAMD_CMD_END:
+		c->ended = true;
+		if (c->jobs == 0)
+			c->closing = true;
+		return false;
+	case CLAMD_CMD_SCAN:
+	case CLAMD_CMD_CONTSCAN:
+	case CLAMD_CMD_MULTISCAN:
+	case CLAMD_CMD_ALLMATCHSCAN:
+		job_start_path(c, id, rq);
+		break;
+	case CLAMD_CMD_INSTREAM:
+		c->state = SC_INSTREAM;
+		c->cmd_id = id;
+		c->cmd_framing = rq->framing;
+		c->streamed = 0;
+		c->in_chunk = false;
+		c->memfd = memfd_create("ampscan-instream", MFD_CLOEXEC);
+		if (c->memfd < 0) {
+			str_fmt(text, sizeof(text), "%s: %s ERROR", CLAMD_NAME_STREAM,
+			    strerror(errno));
+			sconn_reply(c, id, rq->framing, text);
+			c->closing = true;
+			return false;
+		}
+		return true;
+	case CLAMD_CMD_FILDES:
+		c->state = SC_FILDES;
+		c->cmd_id = id;
+		c->cmd_framing = rq->framing;
+		return true;
+	case CLAMD_CMD_UNKNOWN:
+		sconn_reply(c, id, rq->framing, CLAMD_REPLY_UNKNOWN);
+		c->closing = true;
+		return false;
+	}
+	if (!c->session) {
+		c->closing = true;
+		return false;
+	}
+	return true;
+}
+
+/* INSTREAM: chunks into the memfd; false when more bytes are needed. */
+static bool
+sconn_instream(struct sconn *c)
+{
+	uint32_t len;
+	size_t take;
+	ssize_t w;
+	char line[128];
+
+	if (!c->in_chunk) {
+		if (clamd_chunk_header(c->in, c->inlen, &len) == 0)
+			return false;
+		memmove(c->in, c->in + CLAMD_CHUNK_HDR, c->inlen - CLAMD_CHUNK_HDR);
+		c->inlen -= CLAMD_CHUNK_HDR;
+		if (len == 0) {   /* the end: scan it */
+			int fd = c->memfd;
+
+			c->memfd = -1;
+			c->state = SC_CMD;
+			lseek(fd, 0, SEEK_SET);
+			job_start_fd(c, c->cmd_id, c->cmd_framing, CLAMD_CMD_INSTREAM,
+			    fd, CLAMD_NAME_STREAM);
+			if (!c->session)
+				c->closing = true;
+			return true;
+		}
+		if (len > c->d->cfg.stream_max_length - c->streamed) {
+			sconn_reply(c, c->cmd_id, c->cmd_framing,
+			    CLAMD_REPLY_STREAM_LIMIT);
+			c->closing = true;
+			c->state = SC_CMD;
+			c->inlen = 0;
+			return false;
+		}
+		c->chunk_left = len;
+		c->in_chunk = true;
+	}
+	take = c->inlen < c->chunk_left ? c->inlen : c->chunk_left;
+	if (take == 0)
+		return false;
+	w = write(c->memfd, c->in, take);
+	if (w != (ssize_t)take) {
+		str_fmt(line, sizeof(line), "%s: %s ERROR", CLAMD_NAME_STREAM,
+		    w < 0 ? strerror(errno) : "short write");
+		sconn_reply(c, c->cmd_id, c->cmd_framing, line);
+		c->closing = true;
+		c->state = SC_CMD;
+		c->inlen = 0;
+		return false;
+	}
+	memmove(c->in, c->in + take, c->inlen - take);
+	c->inlen -= take;
+	c->chunk_left -= (uint32_t)take;
+	c->streamed += take;
+	if (c->chunk_left == 0)
+		c->in_chunk = false;
+	return true;
+}
+
+/* FILDES: the dummy byte and the descriptor that came with it. */
+static bool
+sconn_fildes(struct sconn *c)
+{
+	char name[32];
+	int fd;
+
+	if (c->inlen == 0)
+		return false;   /* the dummy byte carries the descriptor */
+	memmove(c->in, c->in + 1, c->inlen - 1);
+	c->inlen--;
+	c->state = SC_CMD;
+	if (c->nfds == 0) {
+		sconn_reply(c, c->cmd_id, c->cmd_framing, CLAMD_REPLY_FILDES_NOFD);
+		if (!c->session)
+			c->closing = true;
+		return c->session;
+	}
+	fd = c->fds[0];
+	memmove(c->fds, c->fds + 1, (c->nfds - 1) * sizeof(int));
+	c->nfds--;
+	str_fmt(name, sizeof(name), "fd[%d]", fd);
+	job_start_fd(c, c->cmd_id, c->cmd_framing, CLAMD_CMD_FILDES, fd, name);
+	if (!c->session)
+		c->closing = true;
+	return c->session;
+}
+
+/* Consume what was read: commands, stream chunks, descriptors. */
+static void
+sconn_process(struct sconn *c)
+{
+	struct clamd_request rq;
+	size_t used;
+	int rc;
+
+	while (!c->dead && !c->closing) {
+		if (c->jobs >= SCAN_JOBS_MAX) {
+			c->paused = true;   /* read again when a job ends */
+			ev_io_stop(c->d->loop, &c->rio);
+			return;
+		}
+		if (c->state == SC_INSTREAM) {
+			if (!sconn_instream(c))
+				break;
+			continue;
+		}
+		if (c->state == SC_FILDES) {
+			if (!sconn_fildes(c))
+				break;
+			continue;
+		}
+		if (c->inlen == 0)
+			break;
+		rc = clamd_parse(c->in, c->inlen, true, &rq, &used);
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			if (c->session && rq.framing == CLAMD_FRAMING_BARE)
+				sconn_reply(c, ++c->next_id, rq.framing,
+				    CLAMD_REPLY_SESSION_BARE);
+			else if (rc != CLAMD_ETOOLONG)
+				sconn_reply(c, c->session ? ++c->next_id : 0,
+				    rq.framing, c->session ?
+				    CLAMD_REPLY_SESSION_INVALID : CLAMD_REPLY_UNKNOWN);
+			c->closing = true;
+			c->inlen = 0;
+			break;
+		}
+		ev_timer_stop(c->d->loop, &c->timer);
+		{
+			/* the request points into c->in: keep it until handled */
+			bool more = sconn_command(c, &rq);
+
+			memmove(c->in, c->in + used, c->inlen - used);
+			c->inlen -= used;
+			if (!more && !c->session)
+				c->inlen = 0;
+			if (!more && c->closing)
+				break;
+		}
+	}
+	if (c->dead)
+		return;
+	if (c->closing && c->jobs == 0) {
+		sconn_flush(c);
+		return;
+	}
+	if (!c->closing && !c->paused) {
+		/*
+		 * Waiting for a command or the rest of one: the clock runs from
+		 * its first byte (a client sending a byte a second does not reset
+		 * it); a stream's clock restarts with each read that brings data.
+		 */
+		if (c->state == SC_INSTREAM)
+			ev_timer_stop(c->d->loop, &c->timer);
+		if (!ev_is_active(&c->timer) && (c->jobs == 0 ||
+		    c->state != SC_CMD || c->inlen > 0)) {
+			ev_timer_set(&c->timer, SCAN_READ_TIMEOUT, 0.);
+			ev_timer_start(c->d->loop, &c->timer);
+		}
+	}
+	if (c->closing)
+		ev_io_stop(c->d->loop, &c->rio);
+	sconn_flush(c);
+}
+
+static void
+sconn_on_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct sconn *c = w->data;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * 8)];
+	} cm;
+	struct msghdr msg = { 0 };
+	struct iovec iov;
+	struct cmsghdr *h;
+	size_t room = SCAN_IN_MAX - c->inlen, k, nfd;
+	ssize_t n;
+	int fds[8];
+
+	(void)revents;
+	if (room == 0) {
+		ev_io_stop(loop, w);   /* a full buffer: processing frees room */
+		return;
+	}
+	iov.iov_base = c->in + c->inlen;
+	iov.iov_len = room;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = sizeof(cm.buf);
+	n = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	for (h = CMSG_FIRSTHDR(&msg); h != NULL; h = CMSG_NXTHDR(&msg, h)) {
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfd = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		if (nfd > 8)
+			nfd = 8;
+		memcpy(fds, CMSG_DATA(h), nfd * sizeof(int));
+		for (k = 0; k < nfd; k++) {
+			if (c->nfds < SCAN_FDS_MAX)
+				c->fds[c->nfds++] = fds[k];
+			else
+				close(fds[k]);
+		}
+	}
+	if (n <= 0) {
+		/* the client is gone (or half-closed): nothing more will come */
+		if (c->jobs == 0 || n < 0) {
+			sconn_close(c);
+			return;
+		}
+		ev_io_stop(loop, w);
+		c->closing = true;
+		return;
+	}
+	c->inlen += (size_t)n;
+	sconn_process(c);
+}
+
+static void
+sconn_on_timeout(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct sconn *c = t->data;
+
+	(void)loop;
+	(void)revents;
+	if (c->jobs > 0)
+		return;
+	/* clamd answers this with '\n' whatever the framing */
+	sconn_reply(c, 0, CLAMD_FRAMING_N, CLAMD_REPLY_TIMEOUT);
+	c->closing = true;
+	c->inlen = 0;
+	ev_io_stop(c->d->loop, &c->rio);
+	sconn_flush(c);
+}
+
+static void
+scansock_on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct scansock *s = w->data;
+	struct sconn *c;
+	int fd;
+
+	(void)revents;
+	fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	if (s->nconns >= SCAN_CONNS_MAX || (c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return;
+	}
+	if ((c->in = malloc(SCAN_IN_MAX)) == NULL) {
+		free(c);
+		close(fd);
+		return;
+	}
+	c->d = s->d;
+	c->fd = fd;
+	c->memfd = -1;
+	strbuf_init(&c->out, SCAN_OUT_MAX);
+	ev_io_init(&c->rio, sconn_on_read, fd, EV_READ);
+	ev_io_init(&c->wio, sconn_on_write, fd, EV_WRITE);
+	ev_timer_init(&c->timer, sconn_on_timeout, SCAN_READ_TIMEOUT, 0.);
+	c->rio.data = c->wio.data = c->timer.data = c;
+	c->next_conn = s->conns;
+	s->conns = c;
+	s->nconns++;
+	ev_io_start(loop, &c->rio);
+	ev_timer_start(loop, &c->timer);
+}
+
+/* ---- the socket ---------------------------------------------------------- */
+
+/* A socket file left there: stale (replace it) or alive (refuse). */
+static int
+scansock_clear_path(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 0 : (str_fmt(err, errlen, "%s: %s", path,
+		    strerror(errno)), -1);
+	if (!S_ISSOCK(st.st_mode)) {
+		str_fmt(err, errlen, "%s: exists and is not a socket", path);
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		str_fmt(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (rc == 0) {
+		str_fmt(err, errlen, "%s: another process is serving it (not taken over)",
+		    path);
+		return -1;
+	}
+	unlink(path);   /* nobody listens: stale */
+	return 0;
+}
+
+int
+scansock_open(struct daemon *d, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = d->cfg.local_socket;
+	struct scansock *s;
+	struct group gr, *res = NULL;
+	char gbuf[4096], dir[sizeof(sa.sun_path)], *slash;
+	gid_t gid = 0;
+	mode_t old;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		str_fmt(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	if (d->cfg.local_socket_group != NULL) {
+		if (getgrnam_r(d->cfg.local_socket_group, &gr, gbuf, sizeof(gbuf),
+		    &res) != 0 || res == NULL) {
+			str_fmt(err, errlen, "LocalSocketGroup %s: no such group",
+			    d->cfg.local_socket_group);
+			return -1;
+		}
+		gid = gr.gr_gid;
+	}
+	str_fmt(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+			str_fmt(err, errlen, "%s: %s", dir, strerror(errno));
+			return -1;
+		}
+	}
+	if (scansock_clear_path(path, err, errlen) != 0)
+		return -1;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0) {
+		str_fmt(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		umask(old);
+		str_fmt(err, errlen, "%s: bind: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	if ((geteuid() == 0 && chown(path, 0, gid) != 0) ||
+	    chmod(path, d->cfg.local_socket_mode) != 0 || listen(fd, 128) != 0 ||
+	    (s = calloc(1, sizeof(*s))) == NULL) {
+		str_fmt(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	s->d = d;
+	s->fd = fd;
+	ev_io_init(&s->io, scansock_on_accept, fd, EV_READ);
+	s->io.data = s;
+	ev_idle_init(&s->reaper, scansock_on_reap);
+	s->reaper.data = s;
+	ev_io_start(d->loop, &s->io);
+	d->scansock = s;
+	return 0;
+}
+
+void
+scansock_stop_accepting(struct daemon *d)
+{
+	if (d->scansock != NULL)
+		ev_io_stop(d->loop, &d->scansock->io);
+}
+
+void
+scansock_close(struct daemon *d)
+{
+	struct scansock *s = d->scansock;
+	struct sconn *c;
+	struct sjob *j;
+
+	if (s == NULL)
+		return;
+	ev_io_stop(d->loop, &s->io);
+	ev_idle_stop(d->loop, &s->reaper);
+	close(s->fd);
+	unlink(d->cfg.local_socket);
+	for (c = s->conns; c != NULL; c = c->next_conn) {
+		ev_timer_stop(d->loop, &c->timer);
+		if (c->fd >= 0) {
+			ev_io_stop(d->loop, &c->rio);
+			ev_io_stop(d->loop, &c->wio);
+			close(c->fd);
+			c->fd = -1;
+		}
+		while ((j = c->joblist) != NULL)
+			job_free(j);
+	}
+	while (s->conns != NULL)
+		sconn_free(s->conns);
+	free(s);
+	d->scansock = NULL;
+}
