@@ -240,6 +240,36 @@ daemon_find_scansvc(struct daemon *d)
 		    strerror(errno));
 }
 
+/*
+ * Fault 3: ampdaemon opens the files it scans; without root (or
+ * CAP_DAC_READ_SEARCH) it can open only what its own user may read.
+ */
+static void
+daemon_check_privilege(struct daemon *d)
+{
+	char line[256], detail[FAULTS_DETAIL_MAX];
+	unsigned long long eff = 0;
+	bool have = geteuid() == 0;
+	FILE *f;
+
+	if (!have && (f = fopen("/proc/self/status", "re")) != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (strncmp(line, "CapEff:", 7) == 0)
+				eff = strtoull(line + 7, NULL, 16);
+		fclose(f);
+		have = (eff & (1ull << 2)) != 0;   /* CAP_DAC_READ_SEARCH */
+	}
+	if (have) {
+		fault_clear(&d->faults, FAULT_FULL_DISK_ACCESS,
+		    "ampdaemon can open every file", events_now_ms());
+		return;
+	}
+	str_fmt(detail, sizeof(detail), "ampdaemon runs as uid %u without CAP_DAC_READ_SEARCH: it can scan only the files that uid may read",
+	    (unsigned)geteuid());
+	fault_raise(&d->faults, FAULT_FULL_DISK_ACCESS, detail, getpid(),
+	    events_now_ms());
+}
+
 static void
 daemon_start(struct daemon *d)
 {
@@ -270,6 +300,7 @@ daemon_start(struct daemon *d)
 		    faults_raised_count(&d->faults));
 	if (poison_load(&d->poison, d->cfg.state_dir, err, sizeof(err)) != 0)
 		dlog(&d->log, DLOG_WARNING, "%s", err);
+	daemon_check_privilege(d);
 	daemon_find_scansvc(d);
 	if ((d->loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		daemon_die(d, "libev: no usable event backend");

@@ -934,7 +934,7 @@ ctl_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 	ev_timer_start(loop, &c->timer);
 	ev_io_start(loop, &c->rio);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0 ||
-	    clen != sizeof(cred) || cred.uid != 0) {
+	    clen != sizeof(cred) || (cred.uid != 0 && cred.uid != geteuid())) {
 		c->refused = true;
 		c->uid = clen == sizeof(cred) ? cred.uid : (uid_t)-1;
 		dlog(&d->log, DLOG_WARNING, "control: refused a client with uid %d pid %d",
@@ -986,7 +986,8 @@ ctl_open(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	}
 	umask(old);
-	if (chmod(path, CTL_SOCK_MODE) != 0 || chown(path, 0, 0) != 0 ||
+	if (chmod(path, CTL_SOCK_MODE) != 0 ||
+	    (geteuid() == 0 && chown(path, 0, 0) != 0) ||
 	    listen(fd, 16) != 0 || (ctl = calloc(1, sizeof(*ctl))) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		close(fd);

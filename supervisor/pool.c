@@ -797,6 +797,17 @@ worker_account(struct worker *w, struct account *acct, bool *as_root)
 	char reason[1024], detail[FAULTS_DETAIL_MAX];
 	int rc;
 
+	if (geteuid() != 0) {
+		/* not root: no account to switch to; workers run as we do */
+		*as_root = false;
+		str_fmt(detail, sizeof(detail), "ampdaemon runs as uid %u, not root: workers run as uid %u, not as %s",
+		    (unsigned)geteuid(), (unsigned)geteuid(), d->cfg.scan_user);
+		fault_raise(&d->faults, FAULT_SCAN_USER_UNAVAILABLE, detail, 0,
+		    events_now_ms());
+		acct->uid = geteuid();
+		acct->gid = getegid();
+		return true;
+	}
 	if (task_is_running(&d->pool.account_task))
 		return false;
 	rc = account_resolve(d->cfg.scan_user, d->cfg.scan_group, acct, reason,
@@ -830,6 +841,7 @@ worker_spawn(struct worker *w, const struct account *acct, bool as_root,
 	char fsz[32], ssz[32], rec[16], files[16], idx[8], sockfd[8];
 	char *argv[SPAWN_ARGV_MAX];
 	struct spawn_req req = { .argv = argv, .as_root = as_root,
+	    .as_self = geteuid() != 0,
 	    .uid = as_root ? 0 : acct->uid, .gid = as_root ? 0 : acct->gid,
 	    .index_fd = d->index_fd, .core_dumps = d->cfg.core_dumps };
 	struct spawn_result res;
@@ -935,7 +947,7 @@ worker_try_start(struct worker *w)
 	events_add_int(&ev, "uid", w->uid);
 	events_add_bool(&ev, "as_root", as_root);
 	daemon_event(d, &ev);
-	if (!as_root)
+	if (!as_root && geteuid() == 0)
 		fault_clear(&d->faults, FAULT_SCAN_USER_UNAVAILABLE, "workers run as the scan user again", now);
 }
 

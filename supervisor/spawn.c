@@ -61,6 +61,7 @@ struct spawn_plan {
 	struct spawn_limit lim[SPAWN_RLIMITS_MAX];
 	int nlim;
 	bool as_root;
+	bool as_self;
 	uid_t uid;
 	gid_t gid;
 	pid_t parent;
@@ -210,7 +211,7 @@ capbset_drop(int *cap)
 }
 
 static bool
-caps_all_gone(void)
+caps_all_gone(bool check_bounding)
 {
 	struct __user_cap_data_struct d[2];
 
@@ -219,7 +220,7 @@ caps_all_gone(void)
 	for (int i = 0; i < 2; i++)
 		if (d[i].effective || d[i].permitted || d[i].inheritable)
 			return false;
-	for (int c = 0; c < SPAWN_CAP_MAX; c++) {
+	for (int c = 0; check_bounding && c < SPAWN_CAP_MAX; c++) {
 		int r = prctl(PR_CAPBSET_READ, c, 0, 0, 0);
 
 		if (r < 0)
@@ -238,11 +239,11 @@ child_ids(const struct spawn_plan *p, int st)
 	int ng;
 
 	/* raw calls: libc's wrappers would try to sync other threads */
-	if (syscall(SYS_setgroups, 0, NULL) != 0)
+	if (!p->as_self && syscall(SYS_setgroups, 0, NULL) != 0)
 		child_fail(st, STEP_SETGROUPS, errno, 0);
-	if (syscall(SYS_setresgid, p->gid, p->gid, p->gid) != 0)
+	if (!p->as_self && syscall(SYS_setresgid, p->gid, p->gid, p->gid) != 0)
 		child_fail(st, STEP_SETRESGID, errno, p->gid);
-	if (syscall(SYS_setresuid, p->uid, p->uid, p->uid) != 0)
+	if (!p->as_self && syscall(SYS_setresuid, p->uid, p->uid, p->uid) != 0)
 		child_fail(st, STEP_SETRESUID, errno, p->uid);
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0)
 		child_fail(st, STEP_AMBIENT, errno, 0);
@@ -263,9 +264,10 @@ child_ids(const struct spawn_plan *p, int st)
 		child_fail(st, STEP_VERIFY_GID, errno, 0);
 	if (rg != p->gid || eg != p->gid || sg != p->gid)
 		child_fail(st, STEP_VERIFY_GID, 0, rg != p->gid ? rg : eg != p->gid ? eg : sg);
-	if ((ng = getgroups(0, NULL)) != 0)
+	/* as_self keeps the (unprivileged) caller's groups: it cannot drop them */
+	if (!p->as_self && (ng = getgroups(0, NULL)) != 0)
 		child_fail(st, STEP_VERIFY_GROUPS, ng < 0 ? errno : 0, ng);
-	if (!caps_all_gone())
+	if (!caps_all_gone(!p->as_self))   /* as_self: no_new_privs holds it */
 		child_fail(st, STEP_VERIFY_CAPS, 0, 0);
 	if (!p->as_root) {
 		if (syscall(SYS_setuid, 0) == 0)
@@ -293,7 +295,7 @@ child_run(const struct spawn_plan *p)
 		if (setrlimit(p->lim[i].resource, &rl) != 0)
 			child_fail(st, STEP_RLIMIT, errno, i);
 	}
-	if (capbset_drop(&cap) != 0)
+	if (!p->as_self && capbset_drop(&cap) != 0)   /* needs CAP_SETPCAP */
 		child_fail(st, STEP_CAPBSET, errno, cap);
 	child_ids(p, st);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
@@ -395,7 +397,11 @@ plan_prepare(const struct spawn_req *req, struct spawn_plan *p, char *err,
 			snprintf(err, errlen, "spawn: more than %d arguments", SPAWN_ARGV_MAX);
 			return -1;
 		}
-	if (!req->as_root && (req->uid == 0 || req->gid == 0)) {
+	if (req->as_self && (req->as_root || geteuid() == 0)) {
+		snprintf(err, errlen, "spawn: as_self is for an unprivileged caller only");
+		return -1;
+	}
+	if (!req->as_root && !req->as_self && (req->uid == 0 || req->gid == 0)) {
 		snprintf(err, errlen, "spawn: uid %u, gid %u: running as root (or group 0) is only the degraded mode (as_root)",
 		    (unsigned)req->uid, (unsigned)req->gid);
 		return -1;
@@ -410,8 +416,9 @@ plan_prepare(const struct spawn_req *req, struct spawn_plan *p, char *err,
 	}
 	p->argv = req->argv;
 	p->as_root = req->as_root;
-	p->uid = req->as_root ? 0 : req->uid;
-	p->gid = req->as_root ? 0 : req->gid;
+	p->as_self = req->as_self;
+	p->uid = req->as_root ? 0 : req->as_self ? getuid() : req->uid;
+	p->gid = req->as_root ? 0 : req->as_self ? getgid() : req->gid;
 	p->parent = getpid();
 
 	p->envp[ne++] = SPAWN_PATH_ENV;

@@ -82,6 +82,10 @@ struct spawn_req {
 	char *const *argv;       /* argv[0]: absolute path; NULL-terminated */
 	char *const *env;        /* extra "NAME=value" entries, or NULL */
 	bool as_root;            /* degraded mode (fault 5): uid/gid stay 0 */
+	bool as_self;            /* the caller is not root (a demo, a test):
+	                          * ids and groups stay the caller's, the
+	                          * bounding set is left (dropping it needs
+	                          * CAP_SETPCAP); the rest as usual */
 	uid_t uid;               /* unless as_root: both non-zero */
 	gid_t gid;
 	int sock_fd;             /* becomes fd 3; required */
