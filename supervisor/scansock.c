@@ -912,6 +912,7 @@ sconn_on_read(struct ev_loop *loop, ev_io *w, int revents)
 	struct iovec iov;
 	struct cmsghdr *h;
 	size_t room = SCAN_IN_MAX - c->inlen, k, nfd;
+	bool got_fds = false;
 	ssize_t n;
 	int fds[8];
 
@@ -936,6 +937,7 @@ sconn_on_read(struct ev_loop *loop, ev_io *w, int revents)
 		if (nfd > 8)
 			nfd = 8;
 		memcpy(fds, CMSG_DATA(h), nfd * sizeof(int));
+		got_fds = got_fds || nfd > 0;
 		for (k = 0; k < nfd; k++) {
 			if (c->nfds < SCAN_FDS_MAX)
 				c->fds[c->nfds++] = fds[k];
@@ -955,6 +957,21 @@ sconn_on_read(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	c->inlen += (size_t)n;
 	sconn_process(c);
+	/*
+	 * A read ends with the segment that carried descriptors (the kernel
+	 * stops there), so descriptors that came with the bytes of the FILDES
+	 * command itself, not with the byte after it, leave us waiting for
+	 * that byte with nothing more read: clamd calls that a protocol error.
+	 */
+	if (got_fds && !c->dead && c->state == SC_FILDES && c->inlen == 0) {
+		while (c->nfds > 0)
+			close(c->fds[--c->nfds]);
+		sconn_reply(c, c->cmd_id, c->cmd_framing, CLAMD_REPLY_STRAY_FD);
+		c->state = SC_CMD;
+		c->closing = true;
+		ev_io_stop(loop, w);
+		sconn_flush(c);
+	}
 }
 
 static void
