@@ -24,7 +24,13 @@ struct engine_scan_ctx {
 	bool allmatch;
 	bool stop;
 	uint32_t ids[ENGINE_MAX_MATCHES];
+	uint8_t kinds[ENGINE_MAX_MATCHES];   /* which table found it */
 };
+
+/* Where a match came from: a hash table (its digest index) or a body
+ * signature.  One name is reported once per kind: an MD5 and a SHA-256
+ * signature of the same name are two findings, as clamd --allmatch says. */
+#define ENGINE_KIND_BODY ENGINE_NDIG
 
 static int
 engine_digest_all(const struct engine *e, unsigned want, const uint8_t *buf,
@@ -102,14 +108,14 @@ engine_fp_hit(const struct engine *e, unsigned want,
 
 /* Record a match by name id; false when the scan should stop. */
 static bool
-engine_report(struct engine_scan_ctx *c, uint32_t id)
+engine_report(struct engine_scan_ctx *c, uint32_t id, uint8_t kind)
 {
 	struct engine_result *r = c->res;
 	const uint8_t *names = c->e->names;
 	size_t nl = c->e->names_len;
 
 	for (size_t i = 0; i < r->nmatches; i++)
-		if (c->ids[i] == id)
+		if (c->ids[i] == id && c->kinds[i] == kind)
 			return true;
 	if (r->nmatches == ENGINE_MAX_MATCHES) {
 		r->truncated = true;
@@ -117,6 +123,7 @@ engine_report(struct engine_scan_ctx *c, uint32_t id)
 		return false;
 	}
 	c->ids[r->nmatches] = id;
+	c->kinds[r->nmatches] = kind;
 	if (id < nl && names[id] > 0 && names[id] <= nl - id - 1) {
 		memcpy(r->names[r->nmatches], names + id + 1, names[id]);
 		r->names[r->nmatches][names[id]] = '\0';
@@ -146,7 +153,7 @@ engine_hash_hits(struct engine_scan_ctx *c, unsigned want,
 			const uint8_t *en = t->p + i * es;
 
 			if (engine_size_ok(engine_le32(en + dl), len))
-				engine_report(c, engine_le32(en + dl + 4));
+				engine_report(c, engine_le32(en + dl + 4), (uint8_t)d);
 		}
 	}
 }
@@ -154,7 +161,7 @@ engine_hash_hits(struct engine_scan_ctx *c, unsigned want,
 static int
 engine_body_hit(void *arg, uint32_t name_id)
 {
-	return engine_report(arg, name_id) ? 0 : 1;
+	return engine_report(arg, name_id, ENGINE_KIND_BODY) ? 0 : 1;
 }
 
 int

@@ -309,8 +309,10 @@ daemon_start(struct daemon *d)
 		daemon_die(d, "%s", err);
 	if (ctl_open(d, err, sizeof(err)) != 0)
 		daemon_die(d, "control socket: %s", err);
-	if (scansock_open(d, err, sizeof(err)) != 0)
+	if (scansock_open(d, err, sizeof(err)) != 0) {
+		ctl_close(d);   /* removes the control socket we made */
 		daemon_die(d, "scan socket: %s", err);
+	}
 	defs_check_start(d, false);
 	pool_start(d);
 }

@@ -948,7 +948,6 @@ ctl_open(struct daemon *d, char *err, size_t errlen)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *path = d->cfg.control_socket;
 	struct ctl *ctl;
-	struct stat st;
 	char dir[sizeof(sa.sun_path)], *slash;
 	mode_t old;
 	int fd;
@@ -966,14 +965,9 @@ ctl_open(struct daemon *d, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	/* we hold the instance lock: a socket left there is stale */
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(err, errlen, "%s: exists and is not a socket", path);
-			return -1;
-		}
-		unlink(path);
-	}
+	/* another daemon (another StateDir) may serve this path: not taken */
+	if (sock_clear_stale(path, err, errlen) != 0)
+		return -1;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;

@@ -222,6 +222,9 @@ void defs_check_start(struct daemon *d, bool allow_rollback);
 int scansock_open(struct daemon *d, char *err, size_t errlen);
 void scansock_stop_accepting(struct daemon *d);
 void scansock_close(struct daemon *d);
+/* A unix socket file at path: none (0), stale (removed, 0), or served by
+ * a live process (-1, err says so: never taken over). */
+int sock_clear_stale(const char *path, char *err, size_t errlen);
 
 /* ctl.c */
 int ctl_open(struct daemon *d, char *err, size_t errlen);

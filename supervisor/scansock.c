@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clamdproto.h"
@@ -41,12 +42,34 @@
 #define SCAN_JOBS_MAX 64             /* jobs in flight on one connection */
 #define SCAN_WALK_STEP 256           /* directory entries per loop iteration */
 #define SCAN_WALK_DEPTH 64           /* nesting of directories walked */
+#define SCAN_DIR_ENTRIES_MAX (1u << 20) /* entries of one directory listed */
 #define SCAN_OUT_MAX (4u << 20)      /* reply bytes waiting for a slow client */
 #define SCAN_FDS_MAX 16              /* descriptors received, not yet claimed */
 #define SCAN_IN_MAX (CLAMD_COMMAND_MAX + 65536)
 #define SCAN_PRODUCT "ampscan"
+#define SCAN_BACKLOG 512             /* listen(2) */
+#define SCAN_ACCEPT_BURST 64         /* accepts per wake-up */
 
 struct sconn;
+
+/* An entry of a directory being walked. */
+struct went {
+	char *name;
+	ino_t ino;
+	bool dir;
+};
+
+/*
+ * A directory being walked: listed whole first (in steps), then sorted
+ * as clamd orders a walk: files before subdirectories, each by inode.
+ */
+struct wlevel {
+	DIR *dir;
+	size_t plen;                     /* length of its path */
+	struct went *e;
+	size_t n, cap, pos;
+	bool listed;
+};
 
 /* One scan command. */
 struct sjob {
@@ -58,8 +81,7 @@ struct sjob {
 	char root[PATH_MAX];             /* the path, "stream" or "fd[N]" */
 	bool is_dir;
 	/* the walk */
-	DIR *dirs[SCAN_WALK_DEPTH];
-	size_t plen[SCAN_WALK_DEPTH];    /* length of path at each level */
+	struct wlevel lv[SCAN_WALK_DEPTH];
 	int depth;                       /* open directories */
 	char path[PATH_MAX];
 	bool walk_done, stop;
@@ -115,6 +137,7 @@ struct scansock {
 static void sconn_flush(struct sconn *c);
 static void sconn_process(struct sconn *c);
 static void job_pump(struct sjob *j);
+static void wlevel_pop(struct sjob *j);
 
 /* ---- connections ----------------------------------------------------- */
 
@@ -230,7 +253,7 @@ job_free(struct sjob *j)
 
 	ev_idle_stop(c->d->loop, &j->step);
 	while (j->depth > 0)
-		closedir(j->dirs[--j->depth]);
+		wlevel_pop(j);
 	for (pp = &c->joblist; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == j) {
 			*pp = j->next;
@@ -371,64 +394,141 @@ open_regular(int dirfd, const char *name, char *err, size_t errlen)
 	return fd;
 }
 
+static void
+wlevel_pop(struct sjob *j)
+{
+	struct wlevel *l = &j->lv[--j->depth];
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->e[i].name);
+	free(l->e);
+	closedir(l->dir);
+	memset(l, 0, sizeof(*l));
+}
+
+static int
+went_cmp(const void *a, const void *b)
+{
+	const struct went *x = a, *y = b;
+
+	if (x->dir != y->dir)
+		return x->dir ? 1 : -1;
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+static bool
+wlevel_push(struct sjob *j, DIR *dir, size_t plen)
+{
+	struct wlevel *l;
+
+	if (j->depth == SCAN_WALK_DEPTH)
+		return false;
+	l = &j->lv[j->depth++];
+	memset(l, 0, sizeof(*l));
+	l->dir = dir;
+	l->plen = plen;
+	return true;
+}
+
+/* List some more of the top directory; false when the budget ran out. */
+static bool
+wlevel_list(struct sjob *j, unsigned *budget)
+{
+	struct wlevel *l = &j->lv[j->depth - 1];
+	struct dirent *de;
+	struct went *ne;
+	struct stat st;
+	bool dir;
+
+	while (!l->listed) {
+		if ((*budget)-- == 0)
+			return false;
+		if ((de = readdir(l->dir)) == NULL || l->n == SCAN_DIR_ENTRIES_MAX) {
+			l->listed = true;
+			qsort(l->e, l->n, sizeof(l->e[0]), went_cmp);
+			break;
+		}
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (de->d_type == DT_DIR)
+			dir = true;
+		else if (de->d_type == DT_REG)
+			dir = false;
+		else if (de->d_type == DT_UNKNOWN && fstatat(dirfd(l->dir),
+		    de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)))
+			dir = S_ISDIR(st.st_mode);
+		else
+			continue;   /* links, devices, FIFOs, sockets: skipped */
+		if (l->n == l->cap) {
+			size_t nc = l->cap ? l->cap * 2 : 64;
+
+			if ((ne = realloc(l->e, nc * sizeof(*ne))) == NULL)
+				continue;
+			l->e = ne;
+			l->cap = nc;
+		}
+		if ((l->e[l->n].name = strdup(de->d_name)) == NULL)
+			continue;
+		l->e[l->n].ino = de->d_ino;
+		l->e[l->n].dir = dir;
+		l->n++;
+	}
+	return true;
+}
+
 /*
  * The next regular file of the walk: 1 with *fd and j->path set, 0 when
  * the walk is over, 2 when this step's budget is spent (call again from
  * the loop).  Symbolic links, devices, FIFOs and sockets are skipped, as
- * clamd does by default.
+ * clamd does by default; the order is clamd's (wlevel).
  */
 static int
 walk_next(struct sjob *j, int *fd)
 {
-	struct dirent *de;
 	unsigned budget = SCAN_WALK_STEP;
 	char err[256], line[PATH_MAX + 300];
-	size_t base, nlen;
-	int dfd, sub;
+	struct wlevel *l;
+	struct went *e;
+	size_t nlen;
+	int sub;
 	DIR *sd;
 
 	while (j->depth > 0) {
+		l = &j->lv[j->depth - 1];
+		if (!wlevel_list(j, &budget))
+			return 2;
+		if (l->pos == l->n) {
+			wlevel_pop(j);
+			continue;
+		}
 		if (budget-- == 0)
 			return 2;
-		errno = 0;
-		de = readdir(j->dirs[j->depth - 1]);
-		if (de == NULL) {
-			closedir(j->dirs[--j->depth]);
+		e = &l->e[l->pos++];
+		nlen = strlen(e->name);
+		if (l->plen + 1 + nlen >= sizeof(j->path))
 			continue;
-		}
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		base = j->plen[j->depth - 1];
-		nlen = strlen(de->d_name);
-		if (base + 1 + nlen >= sizeof(j->path))
-			continue;
-		j->path[base] = '/';
-		memcpy(j->path + base + 1, de->d_name, nlen + 1);
-		dfd = dirfd(j->dirs[j->depth - 1]);
-		if (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) {
-			sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY |
+		j->path[l->plen] = '/';
+		memcpy(j->path + l->plen + 1, e->name, nlen + 1);
+		if (e->dir) {
+			sub = openat(dirfd(l->dir), e->name, O_RDONLY | O_DIRECTORY |
 			    O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-			if (sub >= 0) {
-				if (j->depth == SCAN_WALK_DEPTH ||
-				    (sd = fdopendir(sub)) == NULL) {
-					close(sub);
-					continue;
-				}
-				j->dirs[j->depth] = sd;
-				j->plen[j->depth] = base + 1 + nlen;
-				j->depth++;
+			if (sub < 0)
+				continue;
+			if ((sd = fdopendir(sub)) == NULL) {
+				close(sub);
 				continue;
 			}
-			if (de->d_type == DT_DIR)
-				continue;
-		}
-		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+			if (!wlevel_push(j, sd, l->plen + 1 + nlen))
+				closedir(sd);
 			continue;
-		*fd = open_regular(dfd, de->d_name, err, sizeof(err));
+		}
+		*fd = open_regular(dirfd(l->dir), e->name, err, sizeof(err));
 		if (*fd >= 0)
 			return 1;
 		if (strcmp(err, "Not a regular file") == 0)
-			continue;   /* a link or a special file: skipped */
+			continue;   /* replaced by a link or a special file since */
 		j->errors++;
 		str_fmt(line, sizeof(line), "%s: %s ERROR", j->path, err);
 		sconn_reply(j->c, j->id, j->framing, line);
@@ -499,6 +599,7 @@ job_start_path(struct sconn *c, unsigned id, const struct clamd_request *rq)
 	char path[PATH_MAX], err[256], line[PATH_MAX + 300];
 	struct stat st;
 	struct sjob *j;
+	size_t plen;
 	int fd;
 
 	if (clamd_request_path(rq, path, sizeof(path)) != 0) {
@@ -527,7 +628,9 @@ job_start_path(struct sconn *c, unsigned id, const struct clamd_request *rq)
 	}
 	if (S_ISDIR(st.st_mode)) {
 		fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0 || (j->dirs[0] = fdopendir(fd)) == NULL) {
+		DIR *top = NULL;
+
+		if (fd < 0 || (top = fdopendir(fd)) == NULL) {
 			if (fd >= 0)
 				close(fd);
 			str_fmt(line, sizeof(line), "%s: %s ERROR", path,
@@ -537,13 +640,13 @@ job_start_path(struct sconn *c, unsigned id, const struct clamd_request *rq)
 			return;
 		}
 		j->is_dir = true;
-		j->depth = 1;
 		str_fmt(j->path, sizeof(j->path), "%s", path);
-		j->plen[0] = strlen(j->path);
-		while (j->plen[0] > 1 && j->path[j->plen[0] - 1] == '/')
-			j->path[--j->plen[0]] = '\0';
-		if (j->plen[0] == 1)   /* "/": children are "/x", not "//x" */
-			j->plen[0] = 0;
+		plen = strlen(j->path);
+		while (plen > 1 && j->path[plen - 1] == '/')
+			j->path[--plen] = '\0';
+		if (plen == 1)   /* "/": children are "/x", not "//x" */
+			plen = 0;
+		wlevel_push(j, top, plen);
 		job_pump(j);
 		return;
 	}
@@ -581,28 +684,37 @@ job_start_fd(struct sconn *c, unsigned id, enum clamd_framing f,
 
 /* ---- commands ---------------------------------------------------------- */
 
-/* "ampscan 0.1.0/27012/Sun Nov 22 09:18:00 2026" */
+/*
+ * VERSION, as clamd words it: "ampscan 0.1.0" and, when a database named
+ * daily is loaded, "/<its version>/<its build time, asctime-style, local
+ * time>" ("ClamAV 1.4.6/27012/Sun Nov 22 09:18:00 2026").  clamd shows the
+ * definitions' version only for daily; clients parse the line that way.
+ */
 static void
 version_text(struct daemon *d, char *buf, size_t len)
 {
 	struct store_container sc[16];
-	char err[256];
-	size_t n = 0, i, best = 0;
-	unsigned ver = 0;
+	char err[256], when[64] = "";
+	size_t n = 0, i;
+	struct tm tm;
+	time_t t;
 
+	str_fmt(buf, len, "%s %s", SCAN_PRODUCT, AMPSCAN_VERSION);
 	if (store_active_summary(d->cfg.definitions_dir, sc, 16, &n, err,
 	    sizeof(err)) != 0)
-		n = 0;
-	for (i = 0; i < n; i++)
-		if (sc[i].header_ok && sc[i].version >= ver) {
-			ver = sc[i].version;
-			best = i;
+		return;
+	for (i = 0; i < n; i++) {
+		if (!sc[i].header_ok || strncmp(sc[i].name, "daily.", 6) != 0)
+			continue;
+		if (sc[i].has_stime) {
+			t = (time_t)sc[i].stime;
+			if (localtime_r(&t, &tm) != NULL)
+				strftime(when, sizeof(when), "%a %b %e %H:%M:%S %Y", &tm);
 		}
-	if (n > 0 && sc[best].header_ok)
 		str_fmt(buf, len, "%s %s/%u/%s", SCAN_PRODUCT, AMPSCAN_VERSION,
-		    ver, sc[best].time);
-	else
-		str_fmt(buf, len, "%s %s", SCAN_PRODUCT, AMPSCAN_VERSION);
+		    sc[i].version, when[0] ? when : sc[i].time);
+		return;
+	}
 }
 
 static void
@@ -639,6 +751,7 @@ sconn_command(struct sconn *c, const struct clamd_request *rq)
 		id = ++c->next_id;
 		if (rq->framing == CLAMD_FRAMING_BARE) {
 			sconn_reply(c, id, rq->framing, CLAMD_REPLY_SESSION_BARE);
+			sconn_reply(c, id, rq->framing, CLAMD_REPLY_PROCESSING);
 			c->closing = true;
 			return false;
 		}
@@ -851,10 +964,12 @@ sconn_process(struct sconn *c)
 		if (rc == 0)
 			break;
 		if (rc < 0) {
-			if (c->session && rq.framing == CLAMD_FRAMING_BARE)
+			if (c->session && rq.framing == CLAMD_FRAMING_BARE) {
 				sconn_reply(c, ++c->next_id, rq.framing,
 				    CLAMD_REPLY_SESSION_BARE);
-			else if (rc != CLAMD_ETOOLONG)
+				sconn_reply(c, c->next_id, rq.framing,
+				    CLAMD_REPLY_PROCESSING);
+			} else if (rc != CLAMD_ETOOLONG)
 				sconn_reply(c, c->session ? ++c->next_id : 0,
 				    rq.framing, c->session ?
 				    CLAMD_REPLY_SESSION_INVALID : CLAMD_REPLY_UNKNOWN);
@@ -983,6 +1098,10 @@ sconn_on_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)revents;
 	if (c->jobs > 0)
 		return;
+	if (c->session && c->inlen == 0 && c->state == SC_CMD) {
+		sconn_close(c);   /* an idle session ends without a word (clamd) */
+		return;
+	}
 	/* clamd answers this with '\n' whatever the framing */
 	sconn_reply(c, 0, CLAMD_FRAMING_N, CLAMD_REPLY_TIMEOUT);
 	c->closing = true;
@@ -991,25 +1110,40 @@ sconn_on_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 	sconn_flush(c);
 }
 
+static bool scansock_accept_one(struct scansock *s);
+
 static void
 scansock_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct scansock *s = w->data;
+	int i;
+
+	(void)loop;
+	(void)revents;
+	for (i = 0; i < SCAN_ACCEPT_BURST; i++)   /* a burst of clients */
+		if (!scansock_accept_one(s))
+			break;
+}
+
+/* One connection off the backlog; false when there was none. */
+static bool
+scansock_accept_one(struct scansock *s)
+{
+	struct ev_loop *loop = s->d->loop;
 	struct sconn *c;
 	int fd;
 
-	(void)revents;
 	fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
-		return;
+		return false;
 	if (s->nconns >= SCAN_CONNS_MAX || (c = calloc(1, sizeof(*c))) == NULL) {
 		close(fd);
-		return;
+		return true;
 	}
 	if ((c->in = malloc(SCAN_IN_MAX)) == NULL) {
 		free(c);
 		close(fd);
-		return;
+		return true;
 	}
 	c->d = s->d;
 	c->fd = fd;
@@ -1024,13 +1158,14 @@ scansock_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 	s->nconns++;
 	ev_io_start(loop, &c->rio);
 	ev_timer_start(loop, &c->timer);
+	return true;
 }
 
 /* ---- the socket ---------------------------------------------------------- */
 
 /* A socket file left there: stale (replace it) or alive (refuse). */
-static int
-scansock_clear_path(const char *path, char *err, size_t errlen)
+int
+sock_clear_stale(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
@@ -1092,7 +1227,7 @@ scansock_open(struct daemon *d, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	if (scansock_clear_path(path, err, errlen) != 0)
+	if (sock_clear_stale(path, err, errlen) != 0)
 		return -1;
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0) {
@@ -1108,7 +1243,7 @@ scansock_open(struct daemon *d, char *err, size_t errlen)
 	}
 	umask(old);
 	if ((geteuid() == 0 && chown(path, 0, gid) != 0) ||
-	    chmod(path, d->cfg.local_socket_mode) != 0 || listen(fd, 128) != 0 ||
+	    chmod(path, d->cfg.local_socket_mode) != 0 || listen(fd, SCAN_BACKLOG) != 0 ||
 	    (s = calloc(1, sizeof(*s))) == NULL) {
 		str_fmt(err, errlen, "%s: %s", path, strerror(errno));
 		close(fd);

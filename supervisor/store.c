@@ -1112,6 +1112,8 @@ store_active_summary(const char *defs_dir, struct store_container *out,
 		c->version = h.version;
 		c->sigs = h.sigs;
 		snprintf(c->time, sizeof(c->time), "%s", h.time);
+		c->stime = h.stime;
+		c->has_stime = h.has_stime;
 	}
 	*n = names.n;
 out:

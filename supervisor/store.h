@@ -190,6 +190,8 @@ struct store_container {
 	unsigned version;
 	unsigned sigs;
 	char time[CVD_TIME_MAX];         /* as in the header */
+	uint64_t stime;                  /* build time, seconds since the epoch */
+	bool has_stime;
 };
 
 /*

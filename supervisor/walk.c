@@ -98,10 +98,8 @@ walk_add_match(struct walk *w, const char *sig, const char *path)
 {
 	struct wproto_result *r = w->res;
 
-	for (uint32_t i = 0; i < r->nnames; i++)
-		if (strcmp(r->names[i].sig, sig) == 0 &&
-		    strcmp(r->names[i].path, path) == 0)
-			return;
+	/* every matching signature counts, also two of the same name (an MD5
+	 * and a SHA-256 of one file): clamd --allmatch lists both */
 	if (r->nnames == WPROTO_MAX_NAMES)
 		return;
 	snprintf(r->names[r->nnames].sig, sizeof(r->names[0].sig), "%s", sig);
