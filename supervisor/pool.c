@@ -437,6 +437,26 @@ worker_record_exit(struct worker *w, int ws, const char *kind, int64_t now)
 		events_add_bool(&ev, "scan_timeout", true);
 	if (w->last_line[0] && strcmp(kind, "stopped") != 0)
 		events_add_str(&ev, "last_stderr", w->last_line);
+	if (strcmp(kind, "stopped") != 0) {
+		/* the delay worker_next_delay() is about to choose (for diag) */
+		uint64_t delay = w->delay_ms;
+
+		if (strcmp(kind, "crash") == 0 && w->ready_ms > 0 &&
+		    now - w->ready_ms >= (int64_t)d->cfg.stable_after_ms)
+			delay = d->cfg.restart_delay_min_ms;
+		events_add_int(&ev, "restart_delay_ms", (int64_t)delay);
+	}
+	if (d->pool.have_ready) {
+		/* the definitions the pool runs: which set a crash belongs to */
+		char defs[512] = "";
+		size_t off = 0, k;
+
+		for (k = 0; k < d->pool.ready.ndbs && off < sizeof(defs); k++)
+			off += (size_t)snprintf(defs + off, sizeof(defs) - off, "%s%s:%u",
+			    k ? " " : "", d->pool.ready.dbs[k].name,
+			    d->pool.ready.dbs[k].version);
+		events_add_str(&ev, "definitions", defs);
+	}
 	if (d->exits_open && exits_append(&d->exits, &ev, err, sizeof(err)) != 0)
 		dlog(&d->log, DLOG_ERROR, "%s", err);
 	daemon_event(d, &ev);
