@@ -73,6 +73,10 @@ for _ in $(seq 50); do grep -q worker_ready "$T_TMP/follow.out" && break; sleep 
 check "events --follow shows the crash and the restart" bash -c "grep -q worker_exited '$T_TMP/follow.out' && grep -q worker_ready '$T_TMP/follow.out'"
 kill "$fpid" 2>/dev/null; wait "$fpid" 2>/dev/null
 
+# ---- the scan socket: LocalSocketMode and LocalSocketGroup ----------------------
+check "the scan socket has LocalSocketMode 660 (the default)" test "$(stat -c %a "$T_TMP/run/clamd.sock")" = 660
+check "and root's group (LocalSocketGroup unset)" test "$(stat -c %G "$T_TMP/run/clamd.sock")" = "$(id -gn root)"
+
 # ---- 10: the control socket is root-only ----------------------------------------
 check "the control socket has mode 0600" test "$(stat -c %a "$DL_CTL")" = 600
 chmod 755 "$T_TMP/run"
@@ -96,7 +100,7 @@ printf '%s %s %s|%s\n' "$AMPSCAN_EVENT_TYPE" "$AMPSCAN_FAULT_ID" "$AMPSCAN_FAULT
 printf '%s\n' "$AMPSCAN_EVENT" >>"${0%.sh}.json"
 SH
 chmod 755 "$T_TMP/faultcmd.sh"
-dl_config CreateScanUser yes CrashThreshold 3 CrashWindow 60s StableAfter 1h FaultCommand "$T_TMP/faultcmd.sh"
+dl_config CreateScanUser yes CrashThreshold 3 CrashWindow 60s StableAfter 1h FaultCommand "$T_TMP/faultcmd.sh" LocalSocketGroup users LocalSocketMode 640
 check "ampdaemon starts again" dl_start
 check "workers READY" dl_wait_ready 2
 for _ in 1 2 3 4; do
@@ -104,6 +108,7 @@ for _ in 1 2 3 4; do
 	sleep 0.3
 done
 check "fault 6 raised" dl_wait "any(f['id'] == 6 for f in s['faults'])" 10
+check "LocalSocketMode 640 and LocalSocketGroup applied" test "$(stat -c '%a %G' "$T_TMP/run/clamd.sock")" = "640 users"
 for _ in $(seq 200); do [ -s "$T_TMP/faultcmd.out" ] && break; sleep 0.1; done
 check "FaultCommand ran with the event in its environment" grep -q "^fault_raised 6 Scan Service Restarting Frequently|[0-9]* crashes in [0-9]* s (SIGSEGV x[0-9]*)" "$T_TMP/faultcmd.out"
 check "FaultCommand got the event's JSON line" python3 -c "import json; e=json.loads(open('$T_TMP/faultcmd.json').readline()); assert e['event']=='fault_raised' and e['fault']==6"
