@@ -446,7 +446,8 @@ wlevel_list(struct sjob *j, unsigned *budget)
 			return false;
 		if ((de = readdir(l->dir)) == NULL || l->n == SCAN_DIR_ENTRIES_MAX) {
 			l->listed = true;
-			qsort(l->e, l->n, sizeof(l->e[0]), went_cmp);
+			if (l->n > 1)   /* an empty directory has no array at all */
+				qsort(l->e, l->n, sizeof(l->e[0]), went_cmp);
 			break;
 		}
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
