@@ -14,11 +14,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "account.h"
 #include "ctlproto.h"
 #include "daemon.h"
+#include "diag.h"
 
 #ifndef AMPSCAN_VERSION
 #define AMPSCAN_VERSION "0.0.0"
@@ -30,6 +32,8 @@
 #define CTL_EVENTS_MAX 10000        /* -n at most */
 #define CTL_SOCK_MODE 0600
 #define CTL_REQUEST_TIMEOUT 10.0    /* seconds a client has to send its request */
+#define CTL_DIAG_TIMEOUT_MS 60000   /* the diagnosis child's time limit */
+#define CTL_DIAG_FAILED 3           /* its exit status when diag_run failed */
 
 struct ctl_conn {
 	struct daemon *d;
@@ -52,6 +56,11 @@ struct ctl_conn {
 	bool allmatch, first_json;
 	unsigned found, errors;
 	struct scan_req req;
+	/* diag: run in a child (it reads files) */
+	struct task diag;
+	bool diag_started;
+	struct diag_opts diag_opts;
+	char core_pattern[256];
 	struct ctl_conn *next_conn;
 };
 
@@ -82,6 +91,8 @@ conn_free(struct ctl_conn *c)
 			ctl->nconns--;
 			break;
 		}
+	if (c->diag_started)
+		task_release(&c->diag);
 	strbuf_free(&c->out);
 	ctl_decoder_free(&c->dec);
 	free(c->reqcopy);
@@ -788,6 +799,108 @@ cmd_repair_account(struct ctl_conn *c)
 	c->busy = true;
 }
 
+/* diag, in the child: the report on its pipe, the verdict as exit status. */
+static int
+diag_child(void *arg, int fd)
+{
+	struct ctl_conn *c = arg;
+	struct strbuf sb;
+	char err[256];
+	int rc;
+
+	strbuf_init(&sb, DIAG_OUT_MAX);
+	rc = diag_run(&c->diag_opts, &sb, err, sizeof(err));
+	if (rc < 0) {
+		task_write(fd, err);
+		rc = CTL_DIAG_FAILED;
+	} else {
+		task_write(fd, strbuf_str(&sb));
+	}
+	strbuf_free(&sb);
+	return rc;
+}
+
+static void
+diag_done(struct task *t, int wstatus, const char *out, size_t len)
+{
+	struct ctl_conn *c = t->data;
+	struct strbuf sb;
+	int st = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
+
+	c->busy = false;
+	if (c->dead) {
+		ev_idle_start(c->d->loop, &c->d->ctl->reaper);
+		return;
+	}
+	if (st >= DIAG_HEALTHY && st <= DIAG_INTERVENTION) {
+		sb.buf = (char *)(uintptr_t)out;
+		sb.len = len;
+		conn_out(c, &sb);
+		conn_exit(c, st);
+		return;
+	}
+	conn_err(c, "ampctl diag: the diagnosis failed: ");
+	if (st == CTL_DIAG_FAILED)
+		conn_frame(c, CTL_ERR, out, len);
+	else
+		conn_err(c, task_timed_out(t) ? "it took too long" :
+		    "its process died");
+	conn_err(c, "\n");
+	conn_exit(c, 2);
+}
+
+static void
+cmd_diag(struct ctl_conn *c)
+{
+	struct daemon *d = c->d;
+	struct diag_opts *o = &c->diag_opts;
+	char err[256];
+	size_t i;
+
+	memset(o, 0, sizeof(*o));
+	o->now_ms = events_now_ms();
+	for (i = 1; i < c->argc; i++) {
+		if (opt_is(c, i, "--json"))
+			o->json = true;
+		else if (opt_is(c, i, "--since") && i + 1 < c->argc) {
+			if (diag_parse_since(c->argv[++i], o->now_ms, &o->since_ms,
+			    err, sizeof(err)) != 0) {
+				conn_err(c, "ampctl diag: ");
+				conn_err(c, err);
+				conn_err(c, "\n");
+				conn_exit(c, 2);
+				return;
+			}
+		} else {
+			conn_err(c, "ampctl diag: usage: diag [--since DURATION|TIME] [--json]\n");
+			conn_exit(c, 2);
+			return;
+		}
+	}
+	/* the daemon's own directories and configuration: what offline reads */
+	o->state_dir = d->cfg.state_dir;
+	o->log_dir = d->cfg.log_dir;
+	o->definitions_dir = d->cfg.definitions_dir;
+	o->cfg = &d->cfg;
+	if (diag_read_core_pattern("/proc/sys/kernel/core_pattern",
+	    c->core_pattern, sizeof(c->core_pattern)))
+		o->core_pattern = c->core_pattern;
+	memset(&c->diag, 0, sizeof(c->diag));
+	c->diag.name = "diag";
+	c->diag.done = diag_done;
+	c->diag.data = c;
+	c->diag.fd = -1;
+	if (task_start(d->loop, &c->diag, diag_child, c, CTL_DIAG_TIMEOUT_MS) != 0) {
+		conn_err(c, "ampctl diag: cannot start the diagnosis: ");
+		conn_err(c, strerror(errno));
+		conn_err(c, "\n");
+		conn_exit(c, 2);
+		return;
+	}
+	c->diag_started = true;
+	c->busy = true;
+}
+
 static void
 conn_request(struct ctl_conn *c, const uint8_t *p, size_t len)
 {
@@ -818,8 +931,9 @@ conn_request(struct ctl_conn *c, const uint8_t *p, size_t len)
 		cmd_scan(c);
 	else if (strcmp(cmd, "repair-account") == 0)
 		cmd_repair_account(c);
-	else if (strcmp(cmd, "update") == 0 || strcmp(cmd, "reload") == 0 ||
-	    strcmp(cmd, "diag") == 0) {
+	else if (strcmp(cmd, "diag") == 0)
+		cmd_diag(c);
+	else if (strcmp(cmd, "update") == 0 || strcmp(cmd, "reload") == 0) {
 		snprintf(msg, sizeof(msg), "ampctl %s: not available in this version of ampdaemon\n",
 		    cmd);
 		conn_err(c, msg);

@@ -12,18 +12,31 @@
  *
  * Exit status: 0 ok, 1 findings or active faults, 2 errors.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
 
 #include "config.h"
 #include "ctlproto.h"
+#include "diag.h"
+#include "events.h"
+#include "exits.h"
+#include "faults.h"
+#include "poison.h"
 #include "strbuf.h"
 
 #ifndef AMPSCAN_VERSION
@@ -49,7 +62,16 @@ static const char ampctl_usage[] =
 "  update FILE.cvd             verify a definitions container, trial-load it, activate it\n"
 "  reload                      reread the configuration and the active definitions\n"
 "  repair-account              recreate the scan user and group, restart the workers\n"
-"  diag [--json]               crash-loop diagnosis: crashes, signals, suspected files, log lines\n"
+"  diag [--state-dir DIR] [--log-dir DIR] [--since DURATION|TIME] [--json] [--bundle FILE.tar.gz]\n"
+"                              crash-loop diagnosis: verdict, crash timeline, signals, suspected\n"
+"                              files, definitions, log lines.  Online through the control socket;\n"
+"                              offline from the files with --state-dir (logs in DIR/../log unless\n"
+"                              --log-dir, definitions in DIR/../defs, configuration DIR/../ampdaemon.conf\n"
+"                              unless --config) or when ampdaemon cannot be reached.  Exit status:\n"
+"                              0 healthy, 1 degraded, 2 intervention needed (or an error).\n"
+"                              --bundle: also write a tar.gz for support (state, log tails,\n"
+"                              configuration, the diagnosis); ampctl diag --state-dir X/state on\n"
+"                              the unpacked bundle gives the same diagnosis\n"
 "\n"
 "options before the command:\n"
 "  --config FILE    take ControlSocket from FILE (default " CONFIG_DEFAULT_PATH ")\n"
@@ -92,6 +114,10 @@ static const struct ampctl_opt ampctl_opts_events[] = {
 static const struct ampctl_opt ampctl_opts_scan[] = {
 	{ "--json", false }, { "--allmatch", false }, { NULL, false },
 };
+static const struct ampctl_opt ampctl_opts_diag[] = {
+	{ "--state-dir", true }, { "--log-dir", true }, { "--since", true },
+	{ "--json", false }, { "--bundle", true }, { NULL, false },
+};
 static const struct ampctl_opt ampctl_opts_none[] = {
 	{ NULL, false },
 };
@@ -104,7 +130,7 @@ static const struct ampctl_command ampctl_commands[] = {
 	{ "update", ampctl_opts_none, 1, 1, true },
 	{ "reload", ampctl_opts_none, 0, 0, false },
 	{ "repair-account", ampctl_opts_none, 0, 0, false },
-	{ "diag", ampctl_opts_json, 0, 0, false },
+	{ "diag", ampctl_opts_diag, 0, 0, false },
 };
 
 struct ampctl {
@@ -373,9 +399,10 @@ ampctl_socket_find(struct ampctl *c)
 	return 0;
 }
 
-/* A connected socket, or -1 after a message naming the socket. */
+/* A connected socket, or -1 after a message naming the socket (none
+ * when quiet: errno says why). */
 static int
-ampctl_connect(const char *path)
+ampctl_connect(const char *path, bool quiet)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	size_t n = strlen(path);
@@ -395,6 +422,9 @@ ampctl_connect(const char *path)
 		return fd;
 	saved = errno;
 	close(fd);
+	errno = saved;
+	if (quiet)
+		return -1;
 	if (saved == EACCES || saved == EPERM)
 		ampctl_error("cannot connect to ampdaemon at %s: %s (the control socket is root-only: run ampctl as root)",
 		    path, strerror(saved));
@@ -404,9 +434,10 @@ ampctl_connect(const char *path)
 	return -1;
 }
 
-/* Copy the daemon's output until its exit status; returns the status. */
+/* Copy the daemon's output until its exit status; returns the status.
+ * With capture, stdout bytes go there instead. */
 static int
-ampctl_relay(const char *path, int fd)
+ampctl_relay(const char *path, int fd, struct strbuf *capture)
 {
 	struct ctl_decoder dec;
 	const uint8_t *p;
@@ -444,6 +475,10 @@ ampctl_relay(const char *path, int fd)
 			    path, type);
 			goto out;
 		}
+		if (type == CTL_OUT && capture != NULL) {
+			strbuf_append(capture, p, len);
+			continue;
+		}
 		if (ctl_write_all(type == CTL_OUT ? STDOUT_FILENO :
 		    STDERR_FILENO, p, len) != 0) {
 			/* a closed pipe (events --follow | head) is not news */
@@ -458,20 +493,22 @@ out:
 	return status;
 }
 
-/* Send the request and relay the reply; returns the exit status. */
+/* Send argv[0..argc) on the connected fd (or connect when fd < 0) and
+ * relay the reply; returns the exit status. */
 static int
-ampctl_run(struct ampctl *c)
+ampctl_send(struct ampctl *c, int fd, int argc, char **argv,
+    struct strbuf *capture)
 {
 	struct strbuf req;
-	int fd = -1, rc;
+	int rc;
 
 	strbuf_init(&req, CTL_HDR + CTL_FRAME_MAX);
-	if ((rc = ctl_request_encode(&req, c->nfwd, c->fwd)) != 0) {
+	if ((rc = ctl_request_encode(&req, argc, argv)) != 0) {
 		rc = ampctl_error("%s: cannot send the command: %s (at most %d arguments, %d bytes)",
-		    c->fwd[0], ctl_strerror(rc), CTL_ARGV_MAX, CTL_FRAME_MAX);
+		    argv[0], ctl_strerror(rc), CTL_ARGV_MAX, CTL_FRAME_MAX);
 		goto out;
 	}
-	if ((fd = ampctl_connect(c->socket_path)) < 0) {
+	if (fd < 0 && (fd = ampctl_connect(c->socket_path, false)) < 0) {
 		rc = CTL_STATUS_ERROR;
 		goto out;
 	}
@@ -480,11 +517,492 @@ ampctl_run(struct ampctl *c)
 		    c->socket_path, strerror(errno));
 		goto out;
 	}
-	rc = ampctl_relay(c->socket_path, fd);
+	rc = ampctl_relay(c->socket_path, fd, capture);
 out:
 	if (fd >= 0)
 		close(fd);
 	strbuf_free(&req);
+	return rc;
+}
+
+static int
+ampctl_run(struct ampctl *c)
+{
+	return ampctl_send(c, -1, c->nfwd, c->fwd, NULL);
+}
+
+/* ---- diag ------------------------------------------------------------------- */
+
+#define AMPCTL_BUNDLE_EVENTS_MAX (16u << 20)   /* bytes of events.jsonl kept */
+#define AMPCTL_BUNDLE_HEADER 512               /* bytes of each container kept */
+#define AMPCTL_CORE_PATTERN "/proc/sys/kernel/core_pattern"
+
+struct ampctl_diag {
+	const char *state_arg, *log_arg, *since, *bundle;
+	bool json;
+	/* offline: the directories and values diag_run uses */
+	char state[PATH_MAX], log[PATH_MAX + 8], defs[PATH_MAX + 8];
+	char conf[PATH_MAX + 32];       /* the configuration file used, or "" */
+	char core_pattern[256];
+	bool have_log, have_defs, have_core;
+	struct config cfg;
+	bool have_cfg;
+};
+
+/* The diag options: local ones kept, --since and --json left in c->fwd. */
+static void
+ampctl_diag_opts(struct ampctl *c, struct ampctl_diag *dg)
+{
+	int i, n = 1;
+
+	for (i = 1; i < c->nfwd; i++) {
+		const char *o = c->fwd[i];
+
+		if (strcmp(o, "--state-dir") == 0 && i + 1 < c->nfwd)
+			dg->state_arg = c->fwd[++i];
+		else if (strcmp(o, "--log-dir") == 0 && i + 1 < c->nfwd)
+			dg->log_arg = c->fwd[++i];
+		else if (strcmp(o, "--bundle") == 0 && i + 1 < c->nfwd)
+			dg->bundle = c->fwd[++i];
+		else {
+			if (strcmp(o, "--json") == 0)
+				dg->json = true;
+			else if (strcmp(o, "--since") == 0 && i + 1 < c->nfwd) {
+				dg->since = c->fwd[i + 1];
+				c->fwd[n++] = c->fwd[i++];
+			}
+			c->fwd[n++] = c->fwd[i];
+		}
+	}
+	c->nfwd = n;          /* nothing dropped here was owned */
+}
+
+static bool
+ampctl_is_dir(const char *p)
+{
+	struct stat st;
+
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* DIR/.. textually ("/a/b/state" -> "/a/b"), into out. */
+static void
+ampctl_parent(const char *dir, char *out, size_t len)
+{
+	size_t n = strlen(dir);
+	const char *slash;
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	slash = memrchr(dir, '/', n);
+	if (slash == NULL)
+		str_fmt(out, len, ".");
+	else if (slash == dir)
+		str_fmt(out, len, "/");
+	else
+		str_fmt(out, len, "%.*s", (int)(slash - dir), dir);
+}
+
+/*
+ * The offline sources.  With --state-dir: logs in DIR/../log (or
+ * --log-dir), definitions in DIR/../defs, the configuration from --config
+ * or DIR/../ampdaemon.conf, kernel.core_pattern from DIR/../core_pattern
+ * (a bundle) or the kernel.  Without: the configuration's directories.
+ */
+static int
+ampctl_diag_sources(struct ampctl *c, struct ampctl_diag *dg)
+{
+	char parent[PATH_MAX], err[AMPCTL_ERR_MAX], cp[PATH_MAX + 16];
+	int rc;
+
+	config_defaults(&dg->cfg);
+	if (dg->state_arg == NULL) {
+		rc = config_load(c->config_path, &dg->cfg, err, sizeof(err));
+		if (rc != 0 && !(rc == CONFIG_EIO && errno == ENOENT && !c->config_given))
+			return ampctl_error("%s", err);
+		dg->have_cfg = true;
+		str_fmt(dg->conf, sizeof(dg->conf), "%s", rc == 0 ? c->config_path : "");
+		str_fmt(dg->state, sizeof(dg->state), "%s", dg->cfg.state_dir);
+		str_fmt(dg->log, sizeof(dg->log), "%s", dg->log_arg ? dg->log_arg :
+		    dg->cfg.log_dir);
+		str_fmt(dg->defs, sizeof(dg->defs), "%s", dg->cfg.definitions_dir);
+		dg->have_log = dg->have_defs = true;
+		dg->have_core = diag_read_core_pattern(AMPCTL_CORE_PATTERN,
+		    dg->core_pattern, sizeof(dg->core_pattern));
+		return 0;
+	}
+	if (realpath(dg->state_arg, dg->state) == NULL || !ampctl_is_dir(dg->state))
+		return ampctl_error("diag: --state-dir %s: %s", dg->state_arg,
+		    errno ? strerror(errno) : "not a directory");
+	ampctl_parent(dg->state, parent, sizeof(parent));
+	if (dg->log_arg != NULL)
+		str_fmt(dg->log, sizeof(dg->log), "%s", dg->log_arg);
+	else
+		str_fmt(dg->log, sizeof(dg->log), "%s/log", strcmp(parent, "/") ?
+		    parent : "");
+	dg->have_log = ampctl_is_dir(dg->log);
+	str_fmt(dg->defs, sizeof(dg->defs), "%s/defs", strcmp(parent, "/") ? parent : "");
+	dg->have_defs = ampctl_is_dir(dg->defs);
+	if (c->config_given)
+		str_fmt(dg->conf, sizeof(dg->conf), "%s", c->config_path);
+	else
+		str_fmt(dg->conf, sizeof(dg->conf), "%s/ampdaemon.conf",
+		    strcmp(parent, "/") ? parent : "");
+	rc = config_load(dg->conf, &dg->cfg, err, sizeof(err));
+	if (rc == 0) {
+		dg->have_cfg = true;
+	} else if (c->config_given) {
+		return ampctl_error("%s", err);
+	} else {
+		if (!(rc == CONFIG_EIO && errno == ENOENT))
+			fprintf(stderr, "ampctl: diag: %s (the defaults are used)\n", err);
+		dg->conf[0] = '\0';
+	}
+	str_fmt(cp, sizeof(cp), "%s/core_pattern", parent);
+	dg->have_core = diag_read_core_pattern(cp, dg->core_pattern,
+	    sizeof(dg->core_pattern)) || diag_read_core_pattern(
+	    AMPCTL_CORE_PATTERN, dg->core_pattern, sizeof(dg->core_pattern));
+	return 0;
+}
+
+/* diag_run on the offline sources into out; returns the verdict or 2. */
+static int
+ampctl_diag_offline(struct ampctl_diag *dg, bool json, struct strbuf *out)
+{
+	struct diag_opts o;
+	char err[256];
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	o.state_dir = dg->state;
+	o.log_dir = dg->have_log ? dg->log : NULL;
+	o.definitions_dir = dg->have_defs ? dg->defs : NULL;
+	o.cfg = dg->have_cfg ? &dg->cfg : NULL;
+	o.core_pattern = dg->have_core ? dg->core_pattern : NULL;
+	o.now_ms = events_now_ms();
+	o.json = json;
+	if (dg->since != NULL && diag_parse_since(dg->since, o.now_ms,
+	    &o.since_ms, err, sizeof(err)) != 0)
+		return ampctl_usage_error("diag: %s", err);
+	rc = diag_run(&o, out, err, sizeof(err));
+	if (rc < 0)
+		return ampctl_error("diag: %s", err);
+	if (err[0])
+		fprintf(stderr, "ampctl: diag: %s\n", err);
+	return rc;
+}
+
+/* ---- the bundle ---- */
+
+static int
+ampctl_tar_add(struct archive *a, const char *name, const void *data,
+    size_t len, bool dir, time_t now)
+{
+	struct archive_entry *e = archive_entry_new();
+	int rc = 0;
+
+	if (e == NULL)
+		return -1;
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, dir ? AE_IFDIR : AE_IFREG);
+	archive_entry_set_perm(e, dir ? 0700 : 0600);
+	archive_entry_set_size(e, dir ? 0 : (la_int64_t)len);
+	archive_entry_set_mtime(e, now, 0);
+	if (archive_write_header(a, e) != ARCHIVE_OK ||
+	    (!dir && len > 0 && archive_write_data(a, data, len) != (la_ssize_t)len))
+		rc = -1;
+	archive_entry_free(e);
+	return rc;
+}
+
+/*
+ * The last max bytes of path (all of it when smaller; else cut after the
+ * first newline, as diag reads a log), or the first max bytes when head.
+ * NULL when it cannot be read (*missing when it does not exist).
+ */
+static char *
+ampctl_read_part(const char *path, size_t max, bool head, size_t *lenp,
+    bool *missing)
+{
+	struct stat st;
+	char *buf = NULL, *nl;
+	off_t from;
+	size_t want, got = 0;
+	ssize_t n;
+	int fd;
+
+	*lenp = 0;
+	*missing = false;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) < 0) {
+		*missing = errno == ENOENT;
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		goto out;
+	from = head || st.st_size <= (off_t)max ? 0 : st.st_size - (off_t)max;
+	want = (size_t)(st.st_size - from) > max ? max : (size_t)(st.st_size - from);
+	if ((buf = malloc(want + 1)) == NULL)
+		goto out;
+	while (got < want) {
+		n = pread(fd, buf + got, want - got, from + (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (from > 0 && (nl = memchr(buf, '\n', got)) != NULL) {
+		got -= (size_t)(nl + 1 - buf);
+		memmove(buf, nl + 1, got);
+	}
+	*lenp = got;
+out:
+	close(fd);
+	return buf;
+}
+
+static int
+ampctl_tar_file(struct archive *a, const char *top, const char *dir,
+    const char *name, size_t max, bool head, time_t now)
+{
+	char path[PATH_MAX + 256], member[PATH_MAX + 256];
+	size_t len;
+	bool missing;
+	char *buf;
+	int rc;
+
+	str_fmt(path, sizeof(path), "%s/%s", dir, name);
+	if ((buf = ampctl_read_part(path, max, head, &len, &missing)) == NULL) {
+		if (!missing)
+			fprintf(stderr, "ampctl: diag --bundle: %s: cannot be read; left out\n", path);
+		return 0;
+	}
+	str_fmt(member, sizeof(member), "%s/%s", top, name);
+	rc = ampctl_tar_add(a, member, buf, len, false, now);
+	free(buf);
+	return rc;
+}
+
+/* The configuration, FaultCommand's value left out (it may hold a token). */
+static int
+ampctl_tar_config(struct archive *a, const char *top, const char *conf,
+    time_t now)
+{
+	struct strbuf sb;
+	char member[PATH_MAX], *buf;
+	const char *p, *nl, *end;
+	size_t len;
+	bool missing;
+	int rc;
+
+	if (conf[0] == '\0' || (buf = ampctl_read_part(conf, CONFIG_FILE_MAX,
+	    true, &len, &missing)) == NULL)
+		return 0;
+	strbuf_init(&sb, CONFIG_FILE_MAX + 4096);
+	for (p = buf, end = buf + len; p < end; p = nl + 1) {
+		const char *k = p;
+
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		while (k < nl && (*k == ' ' || *k == '\t'))
+			k++;
+		if ((size_t)(nl - k) > 12 && memcmp(k, "FaultCommand", 12) == 0 &&
+		    (k[12] == ' ' || k[12] == '\t'))
+			strbuf_puts(&sb, "FaultCommand \"(left out by ampctl diag --bundle)\"\n");
+		else {
+			strbuf_append(&sb, p, (size_t)(nl - p));
+			strbuf_puts(&sb, "\n");
+		}
+	}
+	str_fmt(member, sizeof(member), "%s/ampdaemon.conf", top);
+	rc = sb.failed ? -1 : ampctl_tar_add(a, member, sb.buf, sb.len, false, now);
+	strbuf_free(&sb);
+	free(buf);
+	return rc;
+}
+
+/* The headers of active/'s containers: enough for diag's active set. */
+static int
+ampctl_tar_defs(struct archive *a, const char *top, const char *defs,
+    time_t now)
+{
+	char dir[PATH_MAX + 16], member[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	str_fmt(dir, sizeof(dir), "%s/active", defs);
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	str_fmt(member, sizeof(member), "%s/defs/active", top);
+	rc = ampctl_tar_add(a, member, NULL, 0, true, now);
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		size_t n = strlen(de->d_name);
+
+		if (de->d_name[0] == '.' || n < 5 ||
+		    (strcasecmp(de->d_name + n - 4, ".cvd") != 0 &&
+		    strcasecmp(de->d_name + n - 4, ".cld") != 0 &&
+		    strcasecmp(de->d_name + n - 4, ".cud") != 0))
+			continue;
+		str_fmt(member, sizeof(member), "%s/defs/active", top);
+		rc = ampctl_tar_file(a, member, dir, de->d_name,
+		    AMPCTL_BUNDLE_HEADER, true, now);
+	}
+	closedir(d);
+	return rc;
+}
+
+static int
+ampctl_bundle_write(struct ampctl_diag *dg, const char *state,
+    const char *log, const char *defs, const struct strbuf *txt,
+    const struct strbuf *json)
+{
+	char top[64], tmp[PATH_MAX], m[128], stamp[32];
+	struct archive *a = NULL;
+	time_t now = time(NULL);
+	struct tm tm;
+	int fd = -1, rc = -1;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	str_fmt(top, sizeof(top), "ampscan-diag-%s", stamp);
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", dg->bundle) >= sizeof(tmp))
+		return ampctl_error("diag --bundle %s: path too long", dg->bundle);
+	if ((fd = mkstemp(tmp)) < 0)
+		return ampctl_error("diag --bundle %s: %s", tmp, strerror(errno));
+	if (fchmod(fd, 0600) != 0 || (a = archive_write_new()) == NULL ||
+	    archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
+	    archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	    archive_write_open_fd(a, fd) != ARCHIVE_OK)
+		goto out;
+	if (ampctl_tar_add(a, top, NULL, 0, true, now) != 0)
+		goto out;
+	str_fmt(m, sizeof(m), "%s/state", top);
+	if (ampctl_tar_add(a, m, NULL, 0, true, now) != 0 ||
+	    ampctl_tar_file(a, m, state, FAULTS_STATE_FILE, FAULTS_STATE_MAX, true, now) != 0 ||
+	    ampctl_tar_file(a, m, state, POISON_STATE_FILE, POISON_STATE_MAX, true, now) != 0 ||
+	    ampctl_tar_file(a, m, state, EXITS_FILE_NAME, EXITS_TRIM_AT * (size_t)EVENTS_LINE_MAX, false, now) != 0 ||
+	    ampctl_tar_file(a, m, state, EVENTS_FILE_NAME, AMPCTL_BUNDLE_EVENTS_MAX, false, now) != 0)
+		goto out;
+	str_fmt(m, sizeof(m), "%s/log", top);
+	if (ampctl_tar_add(a, m, NULL, 0, true, now) != 0 ||
+	    (log != NULL && (ampctl_tar_file(a, m, log, "ampdaemon.log", DIAG_LOG_TAIL, false, now) != 0 ||
+	    ampctl_tar_file(a, m, log, "ampscansvc.log", DIAG_LOG_TAIL, false, now) != 0)))
+		goto out;
+	str_fmt(m, sizeof(m), "%s/defs", top);
+	if (ampctl_tar_add(a, m, NULL, 0, true, now) != 0 ||
+	    (defs != NULL && ampctl_tar_defs(a, top, defs, now) != 0) ||
+	    ampctl_tar_config(a, top, dg->conf, now) != 0)
+		goto out;
+	str_fmt(m, sizeof(m), "%s/core_pattern", top);
+	if (dg->have_core && ampctl_tar_add(a, m, dg->core_pattern,
+	    strlen(dg->core_pattern), false, now) != 0)
+		goto out;
+	str_fmt(m, sizeof(m), "%s/diag.txt", top);
+	if (ampctl_tar_add(a, m, txt->buf, txt->len, false, now) != 0)
+		goto out;
+	str_fmt(m, sizeof(m), "%s/diag.json", top);
+	if (ampctl_tar_add(a, m, json->buf, json->len, false, now) != 0 ||
+	    archive_write_close(a) != ARCHIVE_OK)
+		goto out;
+	if (fsync(fd) != 0 || rename(tmp, dg->bundle) != 0)
+		goto out;
+	rc = 0;
+	fprintf(stderr, "ampctl: diag: bundle written to %s (%s/)\n", dg->bundle, top);
+out:
+	if (rc != 0)
+		ampctl_error("diag --bundle %s: %s", dg->bundle, a != NULL &&
+		    archive_error_string(a) ? archive_error_string(a) : strerror(errno));
+	if (a != NULL)
+		archive_write_free(a);
+	if (fd >= 0)
+		close(fd);
+	if (rc != 0)
+		unlink(tmp);
+	return rc == 0 ? 0 : CTL_STATUS_ERROR;
+}
+
+/* One online diag request, its stdout into out. */
+static int
+ampctl_diag_online(struct ampctl *c, bool json, struct strbuf *out)
+{
+	char *argv[4];
+	int argc = 0;
+	int fd;
+
+	argv[argc++] = ampctl_unconst("diag");
+	if (json)
+		argv[argc++] = ampctl_unconst("--json");
+	if (c->fwd[0] != NULL && c->nfwd > 1) {
+		int i;
+
+		for (i = 1; i + 1 < c->nfwd; i++)
+			if (strcmp(c->fwd[i], "--since") == 0) {
+				argv[argc++] = c->fwd[i];
+				argv[argc++] = c->fwd[i + 1];
+				break;
+			}
+	}
+	if ((fd = ampctl_connect(c->socket_path, false)) < 0)
+		return CTL_STATUS_ERROR;
+	return ampctl_send(c, fd, argc, argv, out);
+}
+
+static int
+ampctl_diag(struct ampctl *c)
+{
+	struct ampctl_diag dg;
+	struct strbuf txt, json;
+	bool online = false;
+	int fd, rc, rc2;
+
+	memset(&dg, 0, sizeof(dg));
+	ampctl_diag_opts(c, &dg);
+	strbuf_init(&txt, DIAG_OUT_MAX + 1024);
+	strbuf_init(&json, DIAG_OUT_MAX + 1024);
+	if (dg.state_arg == NULL && ampctl_socket_find(c) == 0) {
+		if ((fd = ampctl_connect(c->socket_path, true)) >= 0) {
+			online = true;
+			fprintf(stderr, "ampctl: diag: online, through %s\n", c->socket_path);
+			if (dg.bundle == NULL) {
+				rc = ampctl_send(c, fd, c->nfwd, c->fwd, NULL);
+				goto out;
+			}
+			close(fd);
+		} else {
+			fprintf(stderr, "ampctl: diag: ampdaemon cannot be reached at %s (%s); diagnosing offline from the files\n",
+			    c->socket_path, strerror(errno));
+		}
+	}
+	if (!online || dg.bundle != NULL) {
+		if ((rc = ampctl_diag_sources(c, &dg)) != 0)
+			goto out;
+	}
+	if (!online)
+		fprintf(stderr, "ampctl: diag: offline, from %s (logs: %s)\n", dg.state,
+		    dg.have_log ? dg.log : "not available");
+	if (online) {
+		rc = ampctl_diag_online(c, false, &txt);
+		rc2 = ampctl_diag_online(c, true, &json);
+	} else {
+		rc = ampctl_diag_offline(&dg, false, &txt);
+		rc2 = ampctl_diag_offline(&dg, true, &json);
+	}
+	if (dg.json)
+		rc = rc2;
+	if (dg.json ? json.len : txt.len)
+		ctl_write_all(STDOUT_FILENO, dg.json ? json.buf : txt.buf,
+		    dg.json ? json.len : txt.len);
+	if (dg.bundle != NULL && (txt.len == 0 || json.len == 0))
+		rc = ampctl_error("diag --bundle: no diagnosis to bundle");
+	else if (dg.bundle != NULL && ampctl_bundle_write(&dg, dg.state,
+	    dg.have_log ? dg.log : NULL, dg.have_defs ? dg.defs : NULL, &txt,
+	    &json) != 0)
+		rc = CTL_STATUS_ERROR;
+out:
+	strbuf_free(&txt);
+	strbuf_free(&json);
+	config_free(&dg.cfg);
 	return rc;
 }
 
@@ -502,6 +1020,10 @@ main(int argc, char **argv)
 	}
 	if ((rc = ampctl_command_parse(&c, argc - i, argv + i)) != 0)
 		goto out;
+	if (strcmp(c.cmd->name, "diag") == 0) {
+		rc = ampctl_diag(&c);
+		goto out;
+	}
 	if ((rc = ampctl_socket_find(&c)) != 0)
 		goto out;
 	rc = ampctl_run(&c);

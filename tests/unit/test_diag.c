@@ -1,0 +1,219 @@
+/* diag.c: the diagnosis on synthetic state directories. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "diag.h"
+
+#define NOW 1795488900000LL     /* 2026-11-24T02:55:00Z */
+
+struct fx {
+	char dir[64];
+	struct strbuf out;
+};
+
+static void
+put(const struct fx *f, const char *name, const char *text)
+{
+	char path[256];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_diag.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	strbuf_init(&f->out, DIAG_OUT_MAX);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	strbuf_free(&f->out);
+	free(f);
+	return 0;
+}
+
+static int
+run(struct fx *f, bool json)
+{
+	struct diag_opts o = { .state_dir = f->dir, .now_ms = NOW, .json = json };
+	char err[256];
+
+	strbuf_reset(&f->out);
+	return diag_run(&o, &f->out, err, sizeof(err));
+}
+
+#define EXIT(t, pid, sig, file) \
+	"{\"time\":\"" t "\",\"event\":\"worker_exited\",\"pid\":" #pid \
+	",\"signal\":\"" sig "\",\"core_dumped\":false,\"uptime_ms\":500," \
+	"\"files\":[" file "],\"kind\":\"crash\",\"worker\":1,\"uid\":995," \
+	"\"restart_delay_ms\":100,\"definitions\":\"daily:27012\"}\n"
+
+static void
+test_diag_empty_dir_is_healthy_and_says_what_is_missing(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(run(f, false), DIAG_HEALTHY);
+	assert_non_null(strstr(strbuf_str(&f->out), "VERDICT: HEALTHY (exit status 0)"));
+	assert_non_null(strstr(strbuf_str(&f->out), "exits.jsonl: missing"));
+	assert_int_equal(run(f, true), DIAG_HEALTHY);
+	assert_non_null(strstr(strbuf_str(&f->out), "\"verdict\":\"healthy\""));
+}
+
+static void
+test_diag_fault_5_is_degraded_with_the_account_reason(void **state)
+{
+	struct fx *f = *state;
+
+	put(f, "faults.state", "ampscan-faults 1\n"
+	    "fault 5 1795486400000 0 0 user x has uid 0\nend 1\n");
+	assert_int_equal(run(f, false), DIAG_DEGRADED);
+	assert_non_null(strstr(strbuf_str(&f->out), "the account: user x has uid 0"));
+	assert_non_null(strstr(strbuf_str(&f->out), "repair-account"));
+}
+
+static void
+test_diag_verdict_intervention_for_marked_6_and_for_7(void **state)
+{
+	struct fx *f = *state;
+
+	put(f, "faults.state", "ampscan-faults 1\n"
+	    "fault 6 1795486400000 1 1795486460000 3 crashes in 4 s (SIGSEGV x3)\nend 1\n");
+	assert_int_equal(run(f, false), DIAG_INTERVENTION);
+	assert_non_null(strstr(strbuf_str(&f->out), "NEEDS INTERVENTION"));
+	put(f, "faults.state", "ampscan-faults 1\n"
+	    "fault 7 1795486400000 0 0 worker 1: exited 1 before READY\nend 1\n");
+	assert_int_equal(run(f, false), DIAG_INTERVENTION);
+	put(f, "faults.state", "ampscan-faults 1\n"
+	    "fault 6 1795486400000 0 0 3 crashes\nend 1\n");
+	assert_int_equal(run(f, false), DIAG_DEGRADED);
+}
+
+static void
+test_diag_groups_crashes_into_one_sentence(void **state)
+{
+	struct fx *f = *state;
+
+	put(f, "events.jsonl",
+	    "{\"time\":\"2026-11-24T02:40:00.000Z\",\"event\":\"definitions_activated\",\"versions\":[\"daily:27012\"]}\n"
+	    "{\"time\":\"2026-11-24T02:50:03.000Z\",\"event\":\"fault_raised\",\"fault\":6,\"name\":\"x\",\"detail\":\"3 crashes in 2 s (SIGSEGV x3)\",\"pid\":3}\n"
+	    "{\"time\":\"2026-11-24T02:51:03.000Z\",\"event\":\"fault_cleared\",\"fault\":6,\"name\":\"x\",\"detail\":\"no crash for 60 s\"}\n");
+	put(f, "exits.jsonl",
+	    EXIT("2026-11-24T02:50:01.000Z", 1, "SIGSEGV", "\"/srv/x/y.zip\"")
+	    EXIT("2026-11-24T02:50:02.000Z", 2, "SIGSEGV", "\"/srv/x/y.zip\"")
+	    EXIT("2026-11-24T02:50:03.000Z", 3, "SIGSEGV", "\"/srv/x/y.zip\""));
+	assert_int_equal(run(f, false), DIAG_HEALTHY);
+	assert_non_null(strstr(strbuf_str(&f->out),
+	    "All 3 crashes happened while scanning /srv/x/y.zip (SIGSEGV x3), since definitions daily:27012 were activated (2026-11-24T02:40:00.000Z)."));
+	assert_non_null(strstr(strbuf_str(&f->out), "cleared 2026-11-24T02:51:03.000Z (no crash for 60 s); lasted 1m00s"));
+	assert_non_null(strstr(strbuf_str(&f->out), "3 x /srv/x/y.zip (SIGSEGV x3)"));
+	/* --since after the crashes: none left */
+	{
+		struct diag_opts o = { .state_dir = f->dir, .now_ms = NOW,
+		    .since_ms = NOW - 1000 };
+
+		strbuf_reset(&f->out);
+		assert_int_equal(diag_run(&o, &f->out, NULL, 0), DIAG_HEALTHY);
+		assert_non_null(strstr(strbuf_str(&f->out), "CRASHES\n  no crash"));
+	}
+}
+
+static void
+test_diag_mixed_files_and_no_file(void **state)
+{
+	struct fx *f = *state;
+
+	put(f, "exits.jsonl",
+	    EXIT("2026-11-24T02:50:01.000Z", 1, "SIGSEGV", "")
+	    EXIT("2026-11-24T02:50:02.000Z", 2, "SIGABRT", ""));
+	run(f, false);
+	assert_non_null(strstr(strbuf_str(&f->out),
+	    "Both 2 crashes happened with no file in flight (SIGABRT x1, SIGSEGV x1)"));
+}
+
+static void
+test_diag_damaged_files_are_reported_not_fatal(void **state)
+{
+	struct fx *f = *state;
+
+	put(f, "events.jsonl",
+	    "{\"time\":\"2026-11-24T02:40:00.000Z\",\"event\":\"who_knows\"}\n"
+	    "garbage {\n"
+	    "{\"time\":\"2026-11-24T02:50:03.000Z\",\"event\":\"fault_raised\",\"fault\":6,\"name\":\"x\",\"detail\":\"d\",\"pid\":3}\n"
+	    "{\"time\":\"2026-11-24T02:50:0");
+	put(f, "exits.jsonl", EXIT("2026-11-24T02:50:01.000Z", 1, "SIGSEGV", "")
+	    "{\"time\":\"2026-11-24T02:50:02");
+	put(f, "faults.state", "not ours\n");
+	put(f, "poison.state", "ampscan-poison 1\nfile x\n");
+	/* faults.state unreadable: fault 6 left raised by the events */
+	assert_int_equal(run(f, false), DIAG_DEGRADED);
+	assert_non_null(strstr(strbuf_str(&f->out), "events.jsonl line 1 (offset 0): unknown event type 'who_knows'"));
+	assert_non_null(strstr(strbuf_str(&f->out), "events.jsonl line 2"));
+	assert_non_null(strstr(strbuf_str(&f->out), "events.jsonl line 4"));
+	assert_non_null(strstr(strbuf_str(&f->out), "exits.jsonl line 2"));
+	assert_non_null(strstr(strbuf_str(&f->out), "torn last line"));
+	assert_non_null(strstr(strbuf_str(&f->out), "faults.state:"));
+	assert_non_null(strstr(strbuf_str(&f->out), "poison.state:"));
+	assert_non_null(strstr(strbuf_str(&f->out), "from events.jsonl: faults.state could not be read"));
+	assert_int_equal(run(f, true), DIAG_DEGRADED);
+	assert_non_null(strstr(strbuf_str(&f->out), "\"faults_source\":\"events\""));
+}
+
+static void
+test_diag_parse_since(void **state)
+{
+	int64_t t;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(diag_parse_since("10m", NOW, &t, err, sizeof(err)), 0);
+	assert_int_equal(t, NOW - 600000);
+	assert_int_equal(diag_parse_since("2026-11-24T02:55:00Z", 0, &t, err, sizeof(err)), 0);
+	assert_int_equal(t, NOW);
+	assert_int_equal(diag_parse_since("2026-11-24 02:55", 0, &t, err, sizeof(err)), 0);
+	assert_int_equal(t, NOW);
+	assert_int_equal(diag_parse_since("10x", NOW, &t, err, sizeof(err)), -1);
+	assert_int_equal(diag_parse_since("", NOW, &t, err, sizeof(err)), -1);
+	assert_int_equal(diag_parse_since("99999999999999999999d", NOW, &t, err, sizeof(err)), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_diag_empty_dir_is_healthy_and_says_what_is_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_diag_fault_5_is_degraded_with_the_account_reason, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_diag_verdict_intervention_for_marked_6_and_for_7, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_diag_groups_crashes_into_one_sentence, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_diag_mixed_files_and_no_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_diag_damaged_files_are_reported_not_fatal, setup, teardown),
+		cmocka_unit_test(test_diag_parse_since),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
