@@ -300,6 +300,14 @@ daemon_start(struct daemon *d)
 		    faults_raised_count(&d->faults));
 	if (poison_load(&d->poison, d->cfg.state_dir, err, sizeof(err)) != 0)
 		dlog(&d->log, DLOG_WARNING, "%s", err);
+	{
+		struct event ev;
+
+		events_begin(&ev, EVENT_DAEMON_STARTED, d->started_ms);
+		events_add_int(&ev, "pid", getpid());
+		events_add_str(&ev, "version", AMPSCAN_VERSION);
+		daemon_event(d, &ev);
+	}
 	daemon_check_privilege(d);
 	daemon_find_scansvc(d);
 	if ((d->loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
@@ -324,6 +332,13 @@ daemon_stop(struct daemon *d)
 
 	scansock_close(d);
 	ctl_close(d);
+	{
+		struct event ev;
+
+		events_begin(&ev, EVENT_DAEMON_STOPPED, events_now_ms());
+		events_add_int(&ev, "pid", getpid());
+		daemon_event(d, &ev);
+	}
 	if (faults_save(&d->faults, d->cfg.state_dir, err, sizeof(err)) != 0)
 		dlog(&d->log, DLOG_ERROR, "faults.state: %s", err);
 	if (poison_save(&d->poison, d->cfg.state_dir, err, sizeof(err)) != 0)

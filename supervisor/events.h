@@ -90,6 +90,8 @@
 #define EVENT_DEFINITIONS_ROLLED_BACK "definitions_rolled_back"
 #define EVENT_DEFINITIONS_QUARANTINED "definitions_quarantined"
 #define EVENT_POISON_FILE "poison_file"
+#define EVENT_DAEMON_STARTED "daemon_started"
+#define EVENT_DAEMON_STOPPED "daemon_stopped"
 #define EVENT_EVENTS_DROPPED "events_dropped"
 
 enum events_err {

@@ -419,6 +419,19 @@ pool_check_stopped(struct daemon *d)
 	cb(d);
 }
 
+/* "definitions": "daily:27012 main:62", the set of a READY message. */
+static void
+pool_add_definitions(struct event *ev, const struct wproto_ready *r)
+{
+	char defs[512] = "";
+	size_t off = 0, k;
+
+	for (k = 0; k < r->ndbs && off < sizeof(defs); k++)
+		off += (size_t)snprintf(defs + off, sizeof(defs) - off, "%s%s:%u",
+		    k ? " " : "", r->dbs[k].name, r->dbs[k].version);
+	events_add_str(ev, "definitions", defs);
+}
+
 static void
 worker_record_exit(struct worker *w, int ws, const char *kind, int64_t now)
 {
@@ -446,17 +459,8 @@ worker_record_exit(struct worker *w, int ws, const char *kind, int64_t now)
 			delay = d->cfg.restart_delay_min_ms;
 		events_add_int(&ev, "restart_delay_ms", (int64_t)delay);
 	}
-	if (d->pool.have_ready) {
-		/* the definitions the pool runs: which set a crash belongs to */
-		char defs[512] = "";
-		size_t off = 0, k;
-
-		for (k = 0; k < d->pool.ready.ndbs && off < sizeof(defs); k++)
-			off += (size_t)snprintf(defs + off, sizeof(defs) - off, "%s%s:%u",
-			    k ? " " : "", d->pool.ready.dbs[k].name,
-			    d->pool.ready.dbs[k].version);
-		events_add_str(&ev, "definitions", defs);
-	}
+	if (d->pool.have_ready)   /* which set a crash belongs to */
+		pool_add_definitions(&ev, &d->pool.ready);
 	if (d->exits_open && exits_append(&d->exits, &ev, err, sizeof(err)) != 0)
 		dlog(&d->log, DLOG_ERROR, "%s", err);
 	daemon_event(d, &ev);
@@ -623,6 +627,7 @@ worker_ready(struct worker *w, struct wreader *r)
 	events_add_int(&ev, "worker", w->slot);
 	events_add_int(&ev, "uid", w->uid);
 	events_add_int(&ev, "start_ms", now - w->started_ms);
+	pool_add_definitions(&ev, m);
 	daemon_event(d, &ev);
 	fault_clear(&d->faults, FAULT_VERSION_MISMATCH, "ampscansvc and ampdaemon agree", now);
 	snprintf(detail, sizeof(detail), "worker %u (pid %d) is READY", w->slot,
