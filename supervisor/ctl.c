@@ -244,8 +244,11 @@ status_json(struct daemon *d, struct strbuf *sb, int64_t now)
 	    AMPSCAN_VERSION, (int)getpid(), (long long)(now - d->started_ms));
 	strbuf_puts(sb, "\"scan_user\":");
 	strbuf_json_str(sb, d->cfg.scan_user);
-	strbuf_printf(sb, ",\"queue\":%zu,\"unavailable\":%s,\"workers\":[",
-	    d->pool.queued, pool_is_unavailable(d) ? "true" : "false");
+	strbuf_printf(sb, ",\"queue\":%zu,\"unavailable\":%s,"
+	    "\"clean_cache\":{\"hits\":%llu,\"misses\":%llu},\"workers\":[",
+	    d->pool.queued, pool_is_unavailable(d) ? "true" : "false",
+	    (unsigned long long)d->pool.cache_hits,
+	    (unsigned long long)d->pool.cache_misses);
 	for (i = 0; i < d->pool.n; i++) {
 		const struct worker *w = &d->pool.w[i];
 		bool running = w->state == WORKER_STARTING ||
@@ -315,6 +318,9 @@ status_text(struct daemon *d, struct strbuf *sb, int64_t now)
 	strbuf_printf(sb, "scan service: %s; %u of %u workers ready; %zu request(s) queued\n",
 	    pool_is_unavailable(d) ? "UNAVAILABLE" : ready ? "running" : "starting",
 	    ready, d->pool.n, d->pool.queued);
+	strbuf_printf(sb, "clean-file cache: %llu hits, %llu scanned (since start or new definitions: emptied)\n",
+	    (unsigned long long)d->pool.cache_hits,
+	    (unsigned long long)d->pool.cache_misses);
 	strbuf_printf(sb, "\n  %-4s %-9s %-8s %-7s %-9s %-8s %s\n", "#", "state",
 	    "pid", "uid", "uptime", "scans", "restarts");
 	for (i = 0; i < d->pool.n; i++) {

@@ -44,6 +44,21 @@
 
 /* ---- scan requests (pool.c) ------------------------------------------ */
 
+/*
+ * The clean-file cache (pool.c): a file a worker found clean is not
+ * scanned again while its identity is unchanged and the definitions are
+ * the same.  The identity is what the kernel changes on any write: device,
+ * inode, size, mtime and ctime (ns); ctime cannot be set back by a user.
+ * Direct-mapped, POOL_CACHE_SLOTS entries (a collision replaces), emptied
+ * whenever the definitions are checked again.  Only clean verdicts with no
+ * note (no limit hit, nothing encrypted, no error) are kept.
+ */
+#define POOL_CACHE_SLOTS 32768           /* power of two; 40 B each */
+struct clean_key {
+	uint64_t dev, ino, size;
+	int64_t mtime_ns, ctime_ns;
+};
+
 struct scan_req;
 /*
  * The end of a request: res is the worker's result (valid during the call)
@@ -60,9 +75,12 @@ struct scan_req {
 	char name[POOL_SCAN_NAME_MAX];   /* display name (the path) */
 	scan_done_fn *done;
 	void *data;                      /* the submitter's */
+	bool no_cache;                   /* a stream (memfd): never cached */
 	/* private */
 	uint64_t id;
 	unsigned attempts;               /* workers it was handed to */
+	struct clean_key key;            /* the file's identity at submit */
+	bool have_key;
 	struct scan_req *next;
 };
 
@@ -135,6 +153,8 @@ struct pool {
 	struct wproto_ready ready_tmp;
 	bool have_ready;
 	struct wproto_result *res;       /* decode buffer (large) */
+	struct clean_key *cache;         /* POOL_CACHE_SLOTS, NULL: none */
+	uint64_t cache_hits, cache_misses;
 	uint8_t *msg;                    /* receive buffer */
 	struct wbuf out;                 /* send buffer */
 	void (*all_stopped)(struct daemon *d);
@@ -208,6 +228,8 @@ void pool_submit(struct daemon *d, struct scan_req *req);
 int pool_repair_account(struct daemon *d,
     void (*cb)(struct daemon *d, int rc, const char *reason));
 const char *worker_state_name(enum worker_state s);
+/* Forget every file found clean (new definitions). */
+void pool_cache_clear(struct daemon *d);
 /* Whether a request would be answered at once with "unavailable". */
 bool pool_is_unavailable(const struct daemon *d);
 /* Answer every queued request with why (the daemon is stopping). */

@@ -157,6 +157,62 @@ worker_on_log(struct ev_loop *loop, ev_io *io, int revents)
 	}
 }
 
+/* ---- the clean-file cache (daemon.h) ------------------------------------ */
+
+static size_t
+cache_slot(const struct clean_key *k)
+{
+	uint64_t h = 1469598103934665603ull;   /* FNV-1a over the fields */
+	const uint64_t v[5] = { k->dev, k->ino, k->size, (uint64_t)k->mtime_ns,
+	    (uint64_t)k->ctime_ns };
+
+	for (size_t i = 0; i < 5; i++) {
+		h ^= v[i];
+		h *= 1099511628211ull;
+		h ^= h >> 29;
+	}
+	return (size_t)(h & (POOL_CACHE_SLOTS - 1));
+}
+
+static bool
+cache_key_of(int fd, struct clean_key *k)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink == 0)
+		return false;   /* unlinked files: their inode may come back */
+	k->dev = (uint64_t)st.st_dev;
+	k->ino = (uint64_t)st.st_ino;
+	k->size = (uint64_t)st.st_size;
+	k->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	k->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+	return true;
+}
+
+static bool
+cache_has(const struct pool *p, const struct clean_key *k)
+{
+	return p->cache != NULL &&
+	    memcmp(&p->cache[cache_slot(k)], k, sizeof(*k)) == 0;
+}
+
+static void
+cache_put(struct pool *p, const struct clean_key *k)
+{
+	if (p->cache == NULL &&
+	    (p->cache = calloc(POOL_CACHE_SLOTS, sizeof(*p->cache))) == NULL)
+		return;   /* no cache: every file is scanned */
+	p->cache[cache_slot(k)] = *k;
+}
+
+/* New definitions: nothing found clean before stays trusted. */
+void
+pool_cache_clear(struct daemon *d)
+{
+	free(d->pool.cache);
+	d->pool.cache = NULL;
+}
+
 /* ---- requests ----------------------------------------------------------- */
 
 static void
@@ -653,6 +709,9 @@ worker_result(struct worker *w, struct wreader *r, uint64_t id)
 	ev_timer_stop(d->loop, &w->scan_timer);
 	w->req = NULL;
 	w->scans++;
+	if (req->have_key && d->pool.res->verdict == WPROTO_CLEAN &&
+	    d->pool.res->note[0] == '\0')
+		cache_put(&d->pool, &req->key);
 	req_finish(req, d->pool.res, NULL);
 	pool_dispatch(d);
 }
@@ -1064,6 +1123,21 @@ pool_submit(struct daemon *d, struct scan_req *req)
 		req_finish(req, NULL, msg);
 		return;
 	}
+	req->have_key = !req->no_cache && st == POISON_CLEAN &&
+	    cache_key_of(req->fd, &req->key);
+	if (req->have_key && cache_has(&d->pool, &req->key)) {
+		/* unchanged since a worker found it clean with these definitions */
+		struct wproto_result *res = d->pool.res;
+
+		d->pool.cache_hits++;
+		res->id = req->id;
+		res->verdict = WPROTO_CLEAN;
+		res->nnames = 0;
+		res->note[0] = '\0';
+		req_finish(req, res, NULL);
+		return;
+	}
+	d->pool.cache_misses++;
 	if (d->pool.queued >= POOL_QUEUE_MAX) {
 		req_finish(req, NULL, "scan queue full: try again later");
 		return;
@@ -1129,6 +1203,7 @@ pool_init(struct daemon *d, char *err, size_t errlen)
 void
 pool_free(struct daemon *d)
 {
+	pool_cache_clear(d);
 	free(d->pool.res);
 	free(d->pool.msg);
 	d->pool.res = NULL;
@@ -1189,6 +1264,7 @@ pool_defs_done(struct daemon *d, bool ok, const char *error)
 		return;
 	}
 	d->pool.defs_ready = true;
+	pool_cache_clear(d);   /* the definitions may have changed */
 	if (d->pool.paused || d->stopping)
 		return;
 	for (i = 0; i < d->pool.n; i++)

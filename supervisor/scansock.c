@@ -366,6 +366,7 @@ job_submit(struct sjob *j, int fd, const char *name)
 	str_fmt(r->req.name, sizeof(r->req.name), "%s", name);
 	r->req.done = sreq_done;
 	r->req.data = r;
+	r->req.no_cache = j->cmd == CLAMD_CMD_INSTREAM;
 	j->inflight++;
 	j->c->d->scansock->served++;
 	j->submitting = true;

@@ -53,6 +53,18 @@ expect_status 2 "ampctl scan: a missing file is an error (exit 2)" dl_ctl scan f
 check "the error names the file" grep -q "files/missing: No such file or directory ERROR" "$T_TMP/out"
 expect_status 0 "ampctl scan --json" dl_ctl scan --json files/clean.txt
 check "--json is a JSON array" python3 -c "import json,sys; a=json.load(open('$T_TMP/out')); assert a[0]['verdict']=='clean'"
+# the clean-file cache: an unchanged clean file is answered without a
+# worker; the same inode rewritten (new ctime) is scanned again
+cp files/clean.txt files/flip.txt
+chmod 644 files/flip.txt
+expect_status 0 "a clean file: OK" dl_ctl scan files/flip.txt
+h0=$(dl_status_py "s['clean_cache']['hits']")
+expect_status 0 "the same file again: OK" dl_ctl scan files/flip.txt
+check "the second answer came from the clean-file cache" test "$(dl_status_py "s['clean_cache']['hits']")" -gt "${h0:-0}"
+ino=$(stat -c %i files/flip.txt)
+cat files/eicar.txt >files/flip.txt
+check "(the same inode, rewritten)" test "$(stat -c %i files/flip.txt)" = "$ino"
+expect_status 1 "rewritten with EICAR: scanned again, FOUND" dl_ctl scan files/flip.txt
 expect_status 0 "ampctl status exits 0 with no fault" dl_ctl status
 check "status names the definitions" grep -q "demo version 10" "$T_TMP/out"
 expect_status 0 "ampctl faults --all --lang zh-TW" dl_ctl faults --all --lang zh-TW
