@@ -1160,6 +1160,9 @@ scansock_accept_one(struct scansock *s)
 	s->nconns++;
 	ev_io_start(loop, &c->rio);
 	ev_timer_start(loop, &c->timer);
+	/* a client's command is usually there already: read it now rather
+	 * than after another turn of the loop */
+	sconn_on_read(loop, &c->rio, EV_READ);
 	return true;
 }
 
