@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "events.h"
+#include "strbuf.h"
 
 /* Room kept for ,"truncated":true}\n so a line can always be closed. */
 #define EVENTS_TAIL ",\"truncated\":true"
@@ -42,23 +43,6 @@ events_strerror(int code)
 	case EVENTS_ERR_NOENT: return "no events file";
 	}
 	return "unknown error";
-}
-
-static int
-events_seterr(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-events_seterr(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
 }
 
 bool
@@ -441,11 +425,11 @@ events_reopen(struct events_log *log, char *err, size_t errlen)
 			fd = open(log->path, flags);
 	}
 	if (fd < 0)
-		return events_seterr(err, errlen, EVENTS_ERR_IO, "%s: %s",
+		return str_seterr(err, errlen, EVENTS_ERR_IO, "%s: %s",
 		    log->path, strerror(errno));
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return events_seterr(err, errlen, EVENTS_ERR_IO,
+		return str_seterr(err, errlen, EVENTS_ERR_IO,
 		    "%s: not a regular file", log->path);
 	}
 	if (created)
@@ -471,7 +455,7 @@ events_open(struct events_log *log, const char *state_dir, char *err,
 	    EVENTS_FILE_NAME);
 	if (n < 0 || (size_t)n >= sizeof(log->path)) {
 		log->path[0] = '\0';
-		return events_seterr(err, errlen, EVENTS_ERR_INVAL,
+		return str_seterr(err, errlen, EVENTS_ERR_INVAL,
 		    "%s: path too long", state_dir);
 	}
 	return events_reopen(log, err, errlen);
@@ -557,7 +541,7 @@ events_write_dropped(struct events_log *log, char *err, size_t errlen)
 	events_add_str(&ev, "detail", detail);
 	len = events_render(&ev, line, sizeof(line));
 	if (events_write_line(log, line, len) != 0)
-		return events_seterr(err, errlen, EVENTS_ERR_QUEUED, "%s: %s",
+		return str_seterr(err, errlen, EVENTS_ERR_QUEUED, "%s: %s",
 		    log->path, strerror(errno));
 	log->dropped = 0;
 	return EVENTS_OK;
@@ -573,7 +557,7 @@ events_flush(struct events_log *log, char *err, size_t errlen)
 	while (log->qcount > 0) {
 		e = &log->queue[log->qhead];
 		if (events_write_line(log, e->line, e->len) != 0)
-			return events_seterr(err, errlen, EVENTS_ERR_QUEUED,
+			return str_seterr(err, errlen, EVENTS_ERR_QUEUED,
 			    "%s: %s (%zu events waiting)", log->path,
 			    strerror(errno), log->qcount);
 		free(e->line);
@@ -599,13 +583,13 @@ events_append(struct events_log *log, const struct event *ev, char *err,
 		err[0] = '\0';
 	if ((len = events_render(ev, line, sizeof(line))) == 0 ||
 	    log->path[0] == '\0')
-		return events_seterr(err, errlen, EVENTS_ERR_INVAL,
+		return str_seterr(err, errlen, EVENTS_ERR_INVAL,
 		    "events: %s", log->path[0] == '\0' ? "log not opened" :
 		    "event not begun");
 	if (events_flush(log, err, errlen) == EVENTS_OK) {
 		if (events_write_line(log, line, len) == 0)
 			return EVENTS_OK;
-		events_seterr(err, errlen, 0, "%s: %s", log->path,
+		str_seterr(err, errlen, 0, "%s: %s", log->path,
 		    strerror(errno));
 	}
 	if ((rc = events_enqueue(log, line, len)) == EVENTS_ERR_DROPPED &&
@@ -1006,11 +990,11 @@ events_read_tail(const char *path, size_t max_lines,
 		max_lines = EVENTS_TAIL_MAX;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) < 0) {
 		rc = errno == ENOENT ? EVENTS_ERR_NOENT : EVENTS_ERR_IO;
-		events_seterr(err, errlen, rc, "%s: %s", path, strerror(errno));
+		str_seterr(err, errlen, rc, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		rc = events_seterr(err, errlen, EVENTS_ERR_IO,
+		rc = str_seterr(err, errlen, EVENTS_ERR_IO,
 		    "%s: not a regular file", path);
 		goto out;
 	}
@@ -1018,7 +1002,7 @@ events_read_tail(const char *path, size_t max_lines,
 		goto out;
 	if ((chunk = malloc(EVENTS_CHUNK)) == NULL ||
 	    (t.line = malloc(EVENTS_LINE_MAX)) == NULL) {
-		rc = events_seterr(err, errlen, EVENTS_ERR_IO, "%s: %s", path,
+		rc = str_seterr(err, errlen, EVENTS_ERR_IO, "%s: %s", path,
 		    strerror(ENOMEM));
 		goto out;
 	}
@@ -1027,7 +1011,7 @@ events_read_tail(const char *path, size_t max_lines,
 	else
 		rc = events_tail_forward(fd, start, chunk, &t, &ioerr);
 	if (ioerr)
-		rc = events_seterr(err, errlen, EVENTS_ERR_IO, "%s: read: %s",
+		rc = str_seterr(err, errlen, EVENTS_ERR_IO, "%s: read: %s",
 		    path, strerror(errno));
 out:
 	free(chunk);

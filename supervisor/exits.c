@@ -30,23 +30,6 @@ exits_strerror(int code)
 }
 
 static int
-exits_seterr(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-exits_seterr(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
-static int
 exits_pread_all(int fd, char *buf, size_t n, off_t off)
 {
 	while (n > 0) {
@@ -138,17 +121,17 @@ exits_open_fd(struct exits_log *log, char *err, size_t errlen)
 			fd = open(log->path, flags);
 	}
 	if (fd < 0)
-		return exits_seterr(err, errlen, EXITS_ERR_IO, "%s: open: %s",
+		return str_seterr(err, errlen, EXITS_ERR_IO, "%s: open: %s",
 		    log->path, strerror(errno));
 	if (fstat(fd, &st) != 0) {
 		saved = errno;
 		close(fd);
-		return exits_seterr(err, errlen, EXITS_ERR_IO, "%s: fstat: %s",
+		return str_seterr(err, errlen, EXITS_ERR_IO, "%s: fstat: %s",
 		    log->path, strerror(saved));
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		return exits_seterr(err, errlen, EXITS_ERR_IO,
+		return str_seterr(err, errlen, EXITS_ERR_IO,
 		    "%s: not a regular file", log->path);
 	}
 	if (created) {
@@ -191,17 +174,17 @@ exits_trim(struct exits_log *log, char *err, size_t errlen)
 	if (events_read_tail(log->path, EXITS_KEEP, exits_keep_line, &k, why,
 	    sizeof(why)) != 0) {
 		/* why names the file */
-		rc = exits_seterr(err, errlen, EXITS_ERR_TRIM, "trim: %s", why);
+		rc = str_seterr(err, errlen, EXITS_ERR_TRIM, "trim: %s", why);
 		goto out;
 	}
 	if (k.sb.failed) {
-		rc = exits_seterr(err, errlen, EXITS_ERR_TRIM, "%s: trim: %s",
+		rc = str_seterr(err, errlen, EXITS_ERR_TRIM, "%s: trim: %s",
 		    log->path, strerror(ENOMEM));
 		goto out;
 	}
 	if (statefile_write(log->dir, EXITS_FILE_NAME, strbuf_str(&k.sb),
 	    k.sb.len, EXITS_FILE_MODE, why, sizeof(why)) != STATEFILE_OK) {
-		rc = exits_seterr(err, errlen, EXITS_ERR_TRIM, "trim: %s", why);
+		rc = str_seterr(err, errlen, EXITS_ERR_TRIM, "trim: %s", why);
 		goto out;
 	}
 	/* the old descriptor now points at the replaced file */
@@ -240,7 +223,7 @@ exits_reopen(struct exits_log *log, char *err, size_t errlen)
 		return exits_trim(log, err, errlen);
 	return EXITS_OK;
 fail:
-	rc = exits_seterr(err, errlen, EXITS_ERR_IO, "%s: %s", log->path,
+	rc = str_seterr(err, errlen, EXITS_ERR_IO, "%s: %s", log->path,
 	    strerror(errno));
 	exits_close(log);
 	return rc;
@@ -260,7 +243,7 @@ exits_open(struct exits_log *log, const char *state_dir, char *err,
 	    EXITS_FILE_NAME);
 	if (n < 0 || (size_t)n >= sizeof(log->path)) {
 		log->path[0] = '\0';
-		return exits_seterr(err, errlen, EXITS_ERR_INVAL,
+		return str_seterr(err, errlen, EXITS_ERR_INVAL,
 		    "%s: path too long", state_dir);
 	}
 	snprintf(log->dir, sizeof(log->dir), "%s", state_dir);
@@ -305,16 +288,16 @@ exits_append(struct exits_log *log, const struct event *ev, char *err,
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (log->path[0] == '\0')
-		return exits_seterr(err, errlen, EXITS_ERR_INVAL,
+		return str_seterr(err, errlen, EXITS_ERR_INVAL,
 		    "%s: not opened", EXITS_FILE_NAME);
 	if ((len = events_render(ev, line, sizeof(line))) == 0)
-		return exits_seterr(err, errlen, EXITS_ERR_INVAL,
+		return str_seterr(err, errlen, EXITS_ERR_INVAL,
 		    "%s: empty event", log->path);
 	if (log->fd < 0 && (rc = exits_reopen(log, err, errlen)) != EXITS_OK &&
 	    log->fd < 0)
 		return rc;      /* a failed trim leaves it open: append anyway */
 	if (exits_write_line(log, line, len) != 0)
-		return exits_seterr(err, errlen, EXITS_ERR_IO, "%s: write: %s",
+		return str_seterr(err, errlen, EXITS_ERR_IO, "%s: write: %s",
 		    log->path, strerror(errno));
 	log->lines++;
 	if (log->lines > EXITS_TRIM_AT)

@@ -31,23 +31,6 @@ poison_strerror(int code)
 	return "unknown error";
 }
 
-static int
-poison_seterr(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-poison_seterr(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 static void
 poison_clearerr(char *err, size_t errlen)
 {
@@ -72,12 +55,12 @@ poison_sha_fd(int fd, uint64_t n, uint8_t out[POISON_SHA256_LEN], char *err,
 
 	if ((buf = malloc(POISON_HASH_CHUNK)) == NULL ||
 	    (ctx = EVP_MD_CTX_new()) == NULL) {
-		poison_seterr(err, errlen, rc, "sha256: %s", strerror(ENOMEM));
+		str_seterr(err, errlen, rc, "sha256: %s", strerror(ENOMEM));
 		goto out;
 	}
 	rc = POISON_ERR_IO;
 	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		poison_seterr(err, errlen, rc, "sha256: OpenSSL init failed");
+		str_seterr(err, errlen, rc, "sha256: OpenSSL init failed");
 		goto out;
 	}
 	while (off < n) {
@@ -88,20 +71,20 @@ poison_sha_fd(int fd, uint64_t n, uint8_t out[POISON_SHA256_LEN], char *err,
 			continue;
 		if (r <= 0) {
 			if (r == 0)
-				poison_seterr(err, errlen, rc, "read at byte %" PRIu64 ": the file shrank while being hashed", off);
+				str_seterr(err, errlen, rc, "read at byte %" PRIu64 ": the file shrank while being hashed", off);
 			else
-				poison_seterr(err, errlen, rc, "read at byte %" PRIu64 ": %s", off, strerror(errno));
+				str_seterr(err, errlen, rc, "read at byte %" PRIu64 ": %s", off, strerror(errno));
 			goto out;
 		}
 		if (EVP_DigestUpdate(ctx, buf, (size_t)r) != 1) {
-			poison_seterr(err, errlen, rc, "sha256: OpenSSL update failed");
+			str_seterr(err, errlen, rc, "sha256: OpenSSL update failed");
 			goto out;
 		}
 		off += (uint64_t)r;
 	}
 	if (EVP_DigestFinal_ex(ctx, out, &mdlen) != 1 ||
 	    mdlen != POISON_SHA256_LEN) {
-		poison_seterr(err, errlen, rc, "sha256: OpenSSL final failed");
+		str_seterr(err, errlen, rc, "sha256: OpenSSL final failed");
 		goto out;
 	}
 	rc = POISON_OK;
@@ -117,10 +100,10 @@ poison_stat_fd(int fd, struct poison_id *id, char *err, size_t errlen)
 	struct stat st;
 
 	if (fstat(fd, &st) != 0)
-		return poison_seterr(err, errlen, POISON_ERR_IO, "fstat: %s",
+		return str_seterr(err, errlen, POISON_ERR_IO, "fstat: %s",
 		    strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return poison_seterr(err, errlen, POISON_ERR_INVAL,
+		return str_seterr(err, errlen, POISON_ERR_INVAL,
 		    "not a regular file");
 	id->dev = (uint64_t)st.st_dev;
 	id->ino = (uint64_t)st.st_ino;
@@ -410,7 +393,7 @@ poison_save(struct poison_list *list, const char *state_dir, char *err,
 	poison_format(list, &sb);
 	if (sb.failed) {
 		/* the cap holds POISON_MAX of the longest lines: no memory */
-		rc = poison_seterr(err, errlen, POISON_ERR_NOMEM, "%s/%s: %s",
+		rc = str_seterr(err, errlen, POISON_ERR_NOMEM, "%s/%s: %s",
 		    state_dir, POISON_STATE_FILE, strerror(ENOMEM));
 		goto out;
 	}
@@ -668,12 +651,12 @@ poison_parse(const char *buf, size_t len, struct poison_list *list,
 	p = buf;
 	end = buf + len;
 	if ((tmp.e = calloc(POISON_MAX, sizeof(tmp.e[0]))) == NULL) {
-		rc = poison_seterr(err, errlen, POISON_ERR_NOMEM, "%s",
+		rc = str_seterr(err, errlen, POISON_ERR_NOMEM, "%s",
 		    strerror(ENOMEM));
 		goto out;
 	}
 	if (len > 0 && memchr(buf, '\0', len) != NULL) {
-		poison_seterr(err, errlen, rc, "NUL byte");
+		str_seterr(err, errlen, rc, "NUL byte");
 		goto out;
 	}
 	while (p < end && why == NULL) {
@@ -707,7 +690,7 @@ poison_parse(const char *buf, size_t len, struct poison_list *list,
 		why = "no end line: truncated";
 		lineno++;
 	}
-	poison_seterr(err, errlen, rc, "line %zu: %s", lineno, why);
+	str_seterr(err, errlen, rc, "line %zu: %s", lineno, why);
 out:
 	poison_free(&tmp);
 	return rc;
@@ -742,7 +725,7 @@ poison_load(struct poison_list *list, const char *state_dir, char *err,
 	}
 	rc = poison_parse(buf, len, list, why, sizeof(why));
 	if (rc != POISON_OK)
-		poison_seterr(err, errlen, rc, "%s/%s: %s%s", state_dir,
+		str_seterr(err, errlen, rc, "%s/%s: %s%s", state_dir,
 		    POISON_STATE_FILE, why, rc == POISON_ERR_DAMAGED ?
 		    "; damaged, no entry loaded" : "");
 	free(buf);

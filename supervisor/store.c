@@ -15,6 +15,7 @@
 #include "ampscan/sigs.h"
 #include "defs.h"
 #include "store.h"
+#include "strbuf.h"
 
 /* What a name in a store directory is (see store.h, "Names"). */
 enum store_kind {
@@ -63,24 +64,6 @@ store_strerror(int code)
 	return "unknown error";
 }
 
-static int store_seterr(char *err, size_t errlen, int code, const char *fmt,
-    ...) __attribute__((format(printf, 4, 5)));
-
-static int
-store_seterr(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	int saved = errno;
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	errno = saved;
-	return code;
-}
-
 static int
 store_join(char *buf, size_t len, const char *a, const char *b, char *err,
     size_t errlen)
@@ -88,7 +71,7 @@ store_join(char *buf, size_t len, const char *a, const char *b, char *err,
 	int n = snprintf(buf, len, "%s/%s", a, b);
 
 	if (n < 0 || (size_t)n >= len)
-		return store_seterr(err, errlen, STORE_ERR_LIMIT,
+		return str_seterr(err, errlen, STORE_ERR_LIMIT,
 		    "%s/%s: path longer than %zu bytes", a, b, len - 1);
 	return 0;
 }
@@ -132,9 +115,9 @@ store_dir_open(const char *path, int *fd, char *err, size_t errlen)
 	if ((*fd = open(path, STORE_OPEN_DIR)) >= 0)
 		return 0;
 	if (errno == ELOOP || errno == ENOTDIR)
-		return store_seterr(err, errlen, STORE_ERR_TYPE,
+		return str_seterr(err, errlen, STORE_ERR_TYPE,
 		    "%s: a symbolic link or not a directory", path);
-	return store_seterr(err, errlen, STORE_ERR_IO, "%s: %s", path,
+	return str_seterr(err, errlen, STORE_ERR_IO, "%s: %s", path,
 	    strerror(errno));
 }
 
@@ -171,13 +154,13 @@ store_list(int dirfd, const char *path, unsigned kinds,
 	out->name = NULL;
 	out->n = 0;
 	if ((out->name = calloc(STORE_DIR_FILES_MAX, sizeof(*out->name))) == NULL) {
-		rc = store_seterr(err, errlen, STORE_ERR_NOMEM, "%s: out of memory", path);
+		rc = str_seterr(err, errlen, STORE_ERR_NOMEM, "%s: out of memory", path);
 		goto out;
 	}
 	/* a descriptor of its own: readdir must start at the beginning */
 	if ((fd = openat(dirfd, ".", STORE_OPEN_DIR)) < 0 ||
 	    (d = fdopendir(fd)) == NULL) {
-		rc = store_seterr(err, errlen, STORE_ERR_IO, "%s: %s", path,
+		rc = str_seterr(err, errlen, STORE_ERR_IO, "%s: %s", path,
 		    strerror(errno));
 		goto out;
 	}
@@ -187,7 +170,7 @@ store_list(int dirfd, const char *path, unsigned kinds,
 		if (!(kinds & (1u << store_kind_of(de->d_name))))
 			continue;
 		if (out->n == STORE_DIR_FILES_MAX) {
-			rc = store_seterr(err, errlen, STORE_ERR_LIMIT,
+			rc = str_seterr(err, errlen, STORE_ERR_LIMIT,
 			    "%s: more than %d definitions files", path,
 			    STORE_DIR_FILES_MAX);
 			goto out;
@@ -196,7 +179,7 @@ store_list(int dirfd, const char *path, unsigned kinds,
 		errno = 0;
 	}
 	if (errno != 0) {
-		rc = store_seterr(err, errlen, STORE_ERR_IO, "%s: readdir: %s",
+		rc = str_seterr(err, errlen, STORE_ERR_IO, "%s: readdir: %s",
 		    path, strerror(errno));
 		goto out;
 	}
@@ -288,21 +271,21 @@ store_trust_new(const struct store_trust *t, struct cvd_trust **out,
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if ((rc = cvd_trust_new(0, &tr)) != 0)
-		return store_seterr(err, errlen, rc == CVD_ENOMEM ?
+		return str_seterr(err, errlen, rc == CVD_ENOMEM ?
 		    STORE_ERR_NOMEM : STORE_ERR_TRUST, "trust store: %s",
 		    cvd_strerror(rc));
 	rc = STORE_ERR_TRUST;
 	for (size_t i = 0; i < t->ntrusted_keys; i++)
 		if (cvd_trust_add_key_file(tr, t->trusted_keys[i], why,
 		    sizeof(why)) != 0) {
-			store_seterr(err, errlen, rc, "%s", why);
+			str_seterr(err, errlen, rc, "%s", why);
 			goto out;
 		}
 	/* a missing certificates directory: .sign files are not in use */
 	if (t->certs_dir != NULL && t->certs_dir[0] != '\0' &&
 	    !(stat(t->certs_dir, &st) != 0 && errno == ENOENT) &&
 	    cvd_trust_set_certs_dir(tr, t->certs_dir, why, sizeof(why)) != 0) {
-		store_seterr(err, errlen, rc, "%s", why);
+		str_seterr(err, errlen, rc, "%s", why);
 		goto out;
 	}
 	*out = tr;
@@ -323,7 +306,7 @@ store_dir_make(const char *path, char *err, size_t errlen)
 		/* exactly the mode, whatever the umask; not through a link */
 		if ((fd = open(path, STORE_OPEN_DIR)) < 0 ||
 		    fchmod(fd, STORE_DIR_MODE) != 0) {
-			store_seterr(err, errlen, STORE_ERR_IO, "%s: chmod: %s",
+			str_seterr(err, errlen, STORE_ERR_IO, "%s: chmod: %s",
 			    path, strerror(errno));
 			if (fd >= 0)
 				close(fd);
@@ -331,17 +314,17 @@ store_dir_make(const char *path, char *err, size_t errlen)
 		}
 		close(fd);
 	} else if (errno != EEXIST) {
-		return store_seterr(err, errlen, STORE_ERR_IO, "%s: mkdir: %s",
+		return str_seterr(err, errlen, STORE_ERR_IO, "%s: mkdir: %s",
 		    path, strerror(errno));
 	}
 	if (lstat(path, &st) != 0)
-		return store_seterr(err, errlen, STORE_ERR_IO, "%s: %s", path,
+		return str_seterr(err, errlen, STORE_ERR_IO, "%s: %s", path,
 		    strerror(errno));
 	if (S_ISLNK(st.st_mode))
-		return store_seterr(err, errlen, STORE_ERR_TYPE,
+		return str_seterr(err, errlen, STORE_ERR_TYPE,
 		    "%s: a symbolic link, not a directory", path);
 	if (!S_ISDIR(st.st_mode))
-		return store_seterr(err, errlen, STORE_ERR_TYPE,
+		return str_seterr(err, errlen, STORE_ERR_TYPE,
 		    "%s: not a directory", path);
 	return 0;
 }
@@ -449,7 +432,7 @@ store_plain_line(enum sig_type type, const char *line, size_t len,
 
 	if (rc == SIG_OK || rc == SIG_SKIP)
 		return 0;
-	return store_seterr(reason, rlen, STORE_INVALID, "line %llu: %s",
+	return str_seterr(reason, rlen, STORE_INVALID, "line %llu: %s",
 	    (unsigned long long)lineno, why);
 }
 
@@ -466,7 +449,7 @@ store_plain_check(int fd, const char *path, enum sig_type type,
 
 	if ((buf = malloc(STORE_COPY_CHUNK)) == NULL ||
 	    (line = malloc(SIG_LINE_MAX + 1)) == NULL) {
-		store_seterr(err, errlen, rc, "%s: out of memory", path);
+		str_seterr(err, errlen, rc, "%s: out of memory", path);
 		goto out;
 	}
 	while ((n = store_read_full(fd, buf, STORE_COPY_CHUNK)) > 0) {
@@ -493,7 +476,7 @@ store_plain_check(int fd, const char *path, enum sig_type type,
 		}
 	}
 	if (n < 0) {
-		rc = store_seterr(err, errlen, STORE_ERR_IO, "%s: read: %s",
+		rc = str_seterr(err, errlen, STORE_ERR_IO, "%s: read: %s",
 		    path, strerror(errno));
 		goto out;
 	}
@@ -517,7 +500,7 @@ store_judge_plain(struct store_verify *v, const char *name, const char *path,
 		return STORE_INVALID;
 	}
 	if ((fd = openat(v->afd, name, STORE_OPEN_FILE)) < 0)
-		return errno == ENOENT ? STORE_SKIP : store_seterr(err, errlen,
+		return errno == ENOENT ? STORE_SKIP : str_seterr(err, errlen,
 		    STORE_ERR_IO, "%s: %s", path, strerror(errno));
 	rc = store_plain_check(fd, path, sig_type_from_name(name), reason,
 	    rlen, err, errlen);
@@ -543,7 +526,7 @@ store_judge(struct store_verify *v, const char *name, char *sign,
 	    errlen)) != 0)
 		return rc;
 	if (fstatat(v->afd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-		return errno == ENOENT ? STORE_SKIP : store_seterr(err, errlen,
+		return errno == ENOENT ? STORE_SKIP : str_seterr(err, errlen,
 		    STORE_ERR_IO, "%s: %s", path, strerror(errno));
 	if (S_ISDIR(st.st_mode))
 		return STORE_SKIP;
@@ -571,7 +554,7 @@ store_judge(struct store_verify *v, const char *name, char *sign,
 		}
 		rc = STORE_INVALID;
 	} else {
-		rc = store_seterr(err, errlen, rc == CVD_ENOMEM ?
+		rc = str_seterr(err, errlen, rc == CVD_ENOMEM ?
 		    STORE_ERR_NOMEM : STORE_ERR_IO, "%s", res.message[0] ?
 		    res.message : cvd_strerror(rc));
 	}
@@ -694,7 +677,7 @@ store_tmp_name(const char *name, char *tmp, size_t len, char *err,
 	int n = snprintf(tmp, len, ".%s%s", name, STORE_TMP_SUFFIX);
 
 	if (n < 0 || (size_t)n >= len)
-		return store_seterr(err, errlen, STORE_ERR_LIMIT,
+		return str_seterr(err, errlen, STORE_ERR_LIMIT,
 		    "%s: name too long for a temporary copy", name);
 	return 0;
 }
@@ -737,11 +720,11 @@ store_prev_open(struct store_rollback *rb, const char *name, int *fd,
     struct stat *st)
 {
 	if ((*fd = openat(rb->pfd, name, STORE_OPEN_FILE)) < 0)
-		return store_seterr(rb->err, rb->errlen, errno == ELOOP ?
+		return str_seterr(rb->err, rb->errlen, errno == ELOOP ?
 		    STORE_ERR_TYPE : STORE_ERR_IO, "%s/%s: %s", rb->previous,
 		    name, strerror(errno));
 	if (fstat(*fd, st) != 0 || !S_ISREG(st->st_mode)) {
-		store_seterr(rb->err, rb->errlen, STORE_ERR_TYPE,
+		str_seterr(rb->err, rb->errlen, STORE_ERR_TYPE,
 		    "%s/%s: not a regular file", rb->previous, name);
 		close(*fd);
 		*fd = -1;
@@ -766,7 +749,7 @@ store_rb_same(struct store_rollback *rb, const char *name)
 	    as.st_size != ps.st_size)
 		goto out;
 	if ((rc = store_fds_equal(pfd, afd)) < 0)
-		rc = store_seterr(rb->err, rb->errlen, errno == ENOMEM ?
+		rc = str_seterr(rb->err, rb->errlen, errno == ENOMEM ?
 		    STORE_ERR_NOMEM : STORE_ERR_IO, "comparing %s/%s with %s/%s: %s",
 		    rb->previous, name, rb->active, name, strerror(errno));
 out:
@@ -818,7 +801,7 @@ store_rb_copy(struct store_rollback *rb, const char *name, const char *tmp)
 out:
 	saved = errno;
 	if (rc != 0)
-		store_seterr(rb->err, rb->errlen, rc, "%s/%s to %s/%s: %s: %s",
+		str_seterr(rb->err, rb->errlen, rc, "%s/%s to %s/%s: %s: %s",
 		    rb->previous, name, rb->active, tmp, what, strerror(saved));
 	if (tfd >= 0)
 		close(tfd);
@@ -862,16 +845,16 @@ store_rb_link(struct store_rollback *rb, const char *name, char *qname,
 		    snprintf(qname, qlen, "%s.%s.%u", name, rb->stamp, i);
 
 		if (n < 0 || (size_t)n >= qlen)
-			return store_seterr(rb->err, rb->errlen, STORE_ERR_LIMIT,
+			return str_seterr(rb->err, rb->errlen, STORE_ERR_LIMIT,
 			    "%s: name too long for quarantine", name);
 		if (linkat(rb->afd, name, rb->qfd, qname, 0) == 0)
 			return 0;
 		if (errno != EEXIST)
-			return store_seterr(rb->err, rb->errlen, STORE_ERR_IO,
+			return str_seterr(rb->err, rb->errlen, STORE_ERR_IO,
 			    "%s/%s: link to %s/%s: %s", rb->active, name,
 			    rb->quarantine, qname, strerror(errno));
 	}
-	return store_seterr(rb->err, rb->errlen, STORE_ERR_LIMIT,
+	return str_seterr(rb->err, rb->errlen, STORE_ERR_LIMIT,
 	    "%s/%s.%s: %d names taken", rb->quarantine, name, rb->stamp,
 	    STORE_QUARANTINE_TRIES);
 }
@@ -899,7 +882,7 @@ store_rb_install(struct store_rollback *rb)
 		    sizeof(qname))) != 0)
 			return rc;
 		if (renameat(rb->afd, tmp, rb->afd, name) != 0) {
-			rc = store_seterr(rb->err, rb->errlen, STORE_ERR_IO,
+			rc = str_seterr(rb->err, rb->errlen, STORE_ERR_IO,
 			    "%s/%s: rename to %s: %s", rb->active, tmp, name,
 			    strerror(errno));
 			if (linked)
@@ -934,7 +917,7 @@ store_rb_evict(struct store_rollback *rb)
 		if ((rc = store_rb_link(rb, name, qname, sizeof(qname))) != 0)
 			return rc;
 		if (unlinkat(rb->afd, name, 0) != 0) {
-			rc = store_seterr(rb->err, rb->errlen, STORE_ERR_IO,
+			rc = str_seterr(rb->err, rb->errlen, STORE_ERR_IO,
 			    "%s/%s: unlink: %s", rb->active, name,
 			    strerror(errno));
 			unlinkat(rb->qfd, qname, 0);
@@ -958,11 +941,11 @@ store_rb_finish(struct store_rollback *rb)
 	size_t off;
 
 	if (unlinkat(rb->afd, DEFS_INDEX_NAME, 0) != 0 && errno != ENOENT)
-		return store_seterr(rb->err, rb->errlen, STORE_ERR_IO,
+		return str_seterr(rb->err, rb->errlen, STORE_ERR_IO,
 		    "%s/%s: unlink: %s", rb->active, DEFS_INDEX_NAME,
 		    strerror(errno));
 	if (fsync(rb->afd) != 0 || fsync(rb->qfd) != 0)
-		return store_seterr(rb->err, rb->errlen, STORE_ERR_IO,
+		return str_seterr(rb->err, rb->errlen, STORE_ERR_IO,
 		    "%s: fsync: %s", rb->active, strerror(errno));
 	off = (size_t)snprintf(reason, sizeof(reason), "restored %s/:",
 	    STORE_DIR_PREVIOUS);
@@ -1020,7 +1003,7 @@ store_rb_open(struct store_rollback *rb, const char *defs_dir)
 	    err, errlen)) != 0)
 		return rc;
 	if ((rb->staged = calloc(rb->prev.n, sizeof(*rb->staged))) == NULL)
-		return store_seterr(err, errlen, STORE_ERR_NOMEM,
+		return str_seterr(err, errlen, STORE_ERR_NOMEM,
 		    "%s: out of memory", rb->active);
 	return 1;
 }
@@ -1096,7 +1079,7 @@ store_active_summary(const char *defs_dir, struct store_container *out,
 	    err, errlen)) != 0)
 		goto out;
 	if (names.n > max) {
-		rc = store_seterr(err, errlen, STORE_ERR_LIMIT,
+		rc = str_seterr(err, errlen, STORE_ERR_LIMIT,
 		    "%s: %zu containers, room for %zu", active, names.n, max);
 		goto out;
 	}

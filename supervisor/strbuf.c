@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,4 +171,19 @@ str_fmt(char *buf, size_t len, const char *fmt, ...)
 	if (vsnprintf(buf, len, fmt, ap) < 0)
 		buf[0] = '\0';
 	va_end(ap);
+}
+
+int
+str_seterr(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	errno = saved;
+	return code;
 }

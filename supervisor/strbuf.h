@@ -43,4 +43,11 @@ void strbuf_json_strn(struct strbuf *sb, const char *s, size_t len);
 void str_fmt(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * The error-return idiom of the supervisor's modules: format into err
+ * (when there is room), keep errno, return code.
+ */
+int str_seterr(char *err, size_t errlen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 #endif
