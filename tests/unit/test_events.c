@@ -23,39 +23,17 @@
 #include <cmocka.h>
 
 #include "events.h"
+#include "testutil.h"
 
 #define T0 1795472225123LL           /* 2026-11-23T22:17:05.123Z */
 
 /* ---- helpers ---- */
 
-static char *
-tmpdir(void)
-{
-	const char *base = getenv("TMPDIR");
-	char path[4096];
-	char *d;
-
-	snprintf(path, sizeof(path), "%s/test_events.XXXXXX",
-	    base != NULL && base[0] != '\0' ? base : "/tmp");
-	d = mkdtemp(path);
-	assert_non_null(d);
-	return strdup(d);
-}
-
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
+/* remove the test's directory and free its name */
 static void
 rmtree(char *dir)
 {
-	if (dir != NULL)
-		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tu_rmtree(dir);
 	free(dir);
 }
 
@@ -248,7 +226,7 @@ test_escaping_of_hostile_details(void **state)
 		{ "</script>", "</script>", "3c2f7363726970743e" },
 	};
 	char want[256], lines[4096], hexes[4096];
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 	struct event ev;
 	FILE *fl, *fh;
 	size_t i;
@@ -287,7 +265,7 @@ test_line_cap_truncates_and_marks(void **state)
 	struct event ev;
 	const char *line;
 	char type[64], path[4096];
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 	size_t i, n;
 	FILE *f;
 
@@ -414,7 +392,7 @@ test_append_writes_valid_lines(void **state)
 	const char *v[] = { "daily:27432", "main:62" };
 	struct event ev;
 	struct stat st;
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 	size_t len;
 
 	(void)state;
@@ -513,7 +491,7 @@ test_disk_full_queues_then_resumes_in_order(void **state)
 	struct events_log log;
 	struct hook h = { HOOK_OK, 0, 0, 0, 0 };
 	char path[4096], *text, *a, *b, *c, *d, *e;
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 	size_t len;
 
 	(void)state;
@@ -568,7 +546,7 @@ test_flush_resumes_without_a_new_event(void **state)
 	struct events_log log;
 	struct hook h = { HOOK_ENOSPC, 0, 0, 0, 0 };
 	char path[4096], err[512];
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 
 	(void)state;
 	open_log(&log, dir);
@@ -592,7 +570,7 @@ test_queue_overflow_drops_newest_and_says_so(void **state)
 	struct events_log log;
 	struct hook h = { HOOK_ENOSPC, 0, 0, 0, 0 };
 	char path[4096], *text, *p;
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 	size_t i;
 
 	(void)state;
@@ -624,7 +602,7 @@ test_open_isolates_a_torn_line(void **state)
 {
 	struct events_log log;
 	char path[4096], *text;
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/%s", dir, EVENTS_FILE_NAME);
@@ -646,7 +624,7 @@ test_unwritable_dir_queues_and_retries_open(void **state)
 {
 	struct events_log log;
 	char path[4096], err[512];
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/state", dir);
@@ -674,7 +652,7 @@ tmpfs_setup(void **state)
 {
 	struct tmpfs *t = calloc(1, sizeof(*t));
 
-	t->dir = tmpdir();
+	t->dir = tu_tmpdir();
 	snprintf(t->mnt, sizeof(t->mnt), "%s/mnt", t->dir);
 	mkdir(t->mnt, 0700);
 	t->mounted = geteuid() == 0 &&
@@ -799,7 +777,7 @@ test_read_tail_reports_damage(void **state)
 	    "{\"time\":\"t\",\"event\":\"fault_cle";
 	struct seen s;
 	char path[4096], err[512];
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 	size_t n = 0;
 
 	(void)state;
@@ -857,7 +835,7 @@ test_read_tail_long_lines_and_big_files(void **state)
 	struct events_log log;
 	struct seen s;
 	char path[4096], err[512];
-	char *dir = tmpdir(), *big;
+	char *dir = tu_tmpdir(), *big;
 	FILE *f;
 	size_t i;
 

@@ -24,40 +24,18 @@
 
 #include "events.h"
 #include "exits.h"
+#include "testutil.h"
 
 #define T0 1795472225123LL           /* 2026-11-23T22:17:05.123Z */
 #define PID0 10000                   /* pid of exit number 0 */
 
 /* ---- helpers ---- */
 
-static char *
-tmpdir(void)
-{
-	const char *base = getenv("TMPDIR");
-	char path[4096];
-	char *d;
-
-	snprintf(path, sizeof(path), "%s/test_exits.XXXXXX",
-	    base != NULL && base[0] != '\0' ? base : "/tmp");
-	d = mkdtemp(path);
-	assert_non_null(d);
-	return strdup(d);
-}
-
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
+/* remove the test's directory and free its name */
 static void
 rmtree(char *dir)
 {
-	if (dir != NULL)
-		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tu_rmtree(dir);
 	free(dir);
 }
 
@@ -165,7 +143,7 @@ test_exits_line_is_the_worker_exited_event(void **state)
 	struct exits_log log;
 	struct event ev;
 	char err[512], want[EVENTS_LINE_MAX + 1], *buf;
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 
 	(void)state;
 	assert_int_equal(exits_open(&log, dir, err, sizeof(err)), EXITS_OK);
@@ -190,7 +168,7 @@ test_exits_keeps_2000_lines_after_2000_appends(void **state)
 	static int pids[3 * EXITS_KEEP];
 	struct exits_log log;
 	char err[512];
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 	size_t n;
 
 	(void)state;
@@ -211,7 +189,7 @@ test_exits_keeps_last_1000_after_2001_appends(void **state)
 	static int pids[3 * EXITS_KEEP];
 	struct exits_log log;
 	char err[512];
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 	struct stat st;
 	size_t n, i;
 
@@ -250,7 +228,7 @@ test_exits_open_trims_a_file_of_2001_lines(void **state)
 	struct exits_log log;
 	struct event ev;
 	char err[512], line[EVENTS_LINE_MAX + 1];
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 	FILE *f;
 	size_t n;
 	int k;
@@ -283,7 +261,7 @@ test_exits_open_cuts_a_torn_last_line(void **state)
 	struct event ev;
 	char err[512], line[EVENTS_LINE_MAX + 1], whole[3 * sizeof(line) + 64];
 	size_t n, len, t;
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 
 	(void)state;
 	for (t = 0; t < sizeof(tails) / sizeof(tails[0]); t++) {
@@ -325,7 +303,7 @@ test_exits_file_mode_is_0640_whatever_the_umask(void **state)
 	struct exits_log log;
 	struct stat st;
 	char err[512];
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 	mode_t old = umask(0077);
 
 	(void)state;
@@ -343,7 +321,7 @@ test_exits_errors_name_the_file_and_do_not_abort(void **state)
 	struct exits_log log;
 	struct event ev;
 	char err[512], missing[4096];
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 
 	(void)state;
 	/* exits.jsonl is a directory: open and append fail, naming it */
@@ -394,7 +372,7 @@ test_exits_failed_trim_keeps_the_line_and_is_retried(void **state)
 	struct exits_log log;
 	struct event ev;
 	char err[512];
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 	size_t n;
 
 	(void)state;
@@ -425,7 +403,7 @@ test_exits_reopen_counts_existing_lines(void **state)
 {
 	struct exits_log log;
 	char err[512];
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 
 	(void)state;
 	assert_int_equal(exits_open(&log, dir, err, sizeof(err)), EXITS_OK);

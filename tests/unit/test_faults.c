@@ -21,6 +21,7 @@
 #include "events.h"
 #include "faults.h"
 #include "statefile.h"
+#include "testutil.h"
 
 #ifndef AMPSCAN_SHARED_DIR
 #define AMPSCAN_SHARED_DIR "../shared"
@@ -30,34 +31,11 @@
 
 /* ---- helpers ---- */
 
-static char *
-tmpdir(void)
-{
-	const char *base = getenv("TMPDIR");
-	char path[4096];
-	char *d;
-
-	snprintf(path, sizeof(path), "%s/test_faults.XXXXXX",
-	    base != NULL && base[0] != '\0' ? base : "/tmp");
-	d = mkdtemp(path);
-	assert_non_null(d);
-	return strdup(d);
-}
-
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
+/* remove the test's directory and free its name */
 static void
 rmtree(char *dir)
 {
-	if (dir != NULL)
-		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tu_rmtree(dir);
 	free(dir);
 }
 
@@ -439,7 +417,7 @@ test_save_load_round_trip(void **state)
 	struct faults f, g;
 	char err[512], path[4096];
 	struct stat st;
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 	size_t i;
 
 	(void)state;
@@ -487,7 +465,7 @@ test_load_missing_file_is_no_faults(void **state)
 {
 	struct faults f;
 	char err[256] = "junk";
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 
 	(void)state;
 	faults_init(&f, NULL, NULL);
@@ -532,7 +510,7 @@ test_load_damaged_files_yield_no_faults(void **state)
 	};
 	struct faults f;
 	char err[512];
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 	size_t i;
 
 	(void)state;
@@ -558,7 +536,7 @@ test_load_truncated_at_every_byte(void **state)
 {
 	struct faults f;
 	char err[512], *full;
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 	size_t len, cut;
 
 	(void)state;
@@ -585,7 +563,7 @@ test_load_too_large_is_damaged(void **state)
 {
 	struct faults f;
 	char err[512], *big;
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 
 	(void)state;
 	big = malloc(FAULTS_STATE_MAX + 1);
@@ -609,7 +587,7 @@ test_load_ignores_unknown_ids_with_a_note(void **state)
 	    "end 3\n";
 	struct faults f;
 	char err[512];
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 
 	(void)state;
 	write_file(dir, FAULTS_STATE_FILE, text, strlen(text));
@@ -631,7 +609,7 @@ test_statefile_write_read(void **state)
 	char err[512], path[4096], *buf;
 	struct stat st;
 	size_t len;
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 
 	(void)state;
 	assert_int_equal(statefile_write(dir, "a.state", "one", 3, 0644, err,
@@ -670,7 +648,7 @@ test_statefile_errors(void **state)
 	static const char *bad[] = { "", ".", "..", ".hidden", "a/b", "/abs" };
 	char err[512], path[4096], target[4096], *buf = (char *)1;
 	size_t len = 7, i;
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -720,7 +698,7 @@ test_statefile_failure_keeps_old_content(void **state)
 {
 	char err[512], path[4096], *buf;
 	size_t len;
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 
 	(void)state;
 	assert_int_equal(statefile_write(dir, "s", "old", 3, 0600, err,

@@ -26,6 +26,7 @@
 #include "poison.h"
 #include "statefile.h"
 #include "strbuf.h"
+#include "testutil.h"
 
 #define T0 1795472225123LL           /* 2026-11-23T22:17:05.123Z */
 #define MAXB (100 * 1024 * 1024)     /* max_bytes for ordinary files */
@@ -33,34 +34,11 @@
 
 /* ---- helpers ---- */
 
-static char *
-tmpdir(void)
-{
-	const char *base = getenv("TMPDIR");
-	char path[4096];
-	char *d;
-
-	snprintf(path, sizeof(path), "%s/test_poison.XXXXXX",
-	    base != NULL && base[0] != '\0' ? base : "/tmp");
-	d = mkdtemp(path);
-	assert_non_null(d);
-	return strdup(d);
-}
-
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
+/* remove the test's directory and free its name */
 static void
 rmtree(char *dir)
 {
-	if (dir != NULL)
-		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tu_rmtree(dir);
 	free(dir);
 }
 
@@ -186,7 +164,7 @@ test_poison_id_hashes_by_pread_without_moving_the_offset(void **state)
 	struct poison_id id;
 	struct stat st;
 	char err[256], h[65];
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 	int fd = file_fd(dir, "f", "hello");
 
 	(void)state;
@@ -224,7 +202,7 @@ test_poison_id_of_file_bigger_than_max_bytes_hashes_the_prefix(void **state)
 		2 * POISON_HASH_CHUNK + 1, MAXB };
 	struct poison_id id;
 	char err[256], got[65], want[65];
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 	uint8_t *data;
 	size_t i, j, k, n;
 	int fd;
@@ -292,7 +270,7 @@ test_poison_one_crash_suspect_threshold_crashes_poison(void **state)
 	struct poison_list l = { 0 };
 	const struct poison_entry *e;
 	char err[256];
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 	size_t t;
 	unsigned k;
 	int fd = file_fd(dir, "crasher", "boom"), other;
@@ -333,7 +311,7 @@ static void
 test_poison_written_file_is_no_longer_poison(void **state)
 {
 	struct poison_list l = { 0 };
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 	int fd = file_fd(dir, "f", "boom"), wfd;
 
 	(void)state;
@@ -357,7 +335,7 @@ test_poison_touched_file_is_no_longer_poison(void **state)
 {
 	struct poison_list l = { 0 };
 	struct timespec ts[2] = { { 0, UTIME_OMIT }, { 1600000000, 5 } };
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 	int fd = file_fd(dir, "f", "boom");
 
 	(void)state;
@@ -378,7 +356,7 @@ test_poison_content_changed_behind_same_size_and_mtime_is_clean(void **state)
 	struct poison_list l = { 0 };
 	struct stat st;
 	struct timespec ts[2];
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 	int fd = file_fd(dir, "f", "boom"), wfd;
 
 	(void)state;
@@ -414,7 +392,7 @@ test_poison_crash_with_changed_file_resets_the_count(void **state)
 	const struct poison_entry *e;
 	struct poison_id id;
 	char err[256];
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 	int fd = file_fd(dir, "f", "boom"), wfd;
 
 	(void)state;
@@ -572,7 +550,7 @@ test_poison_save_load_round_trip_with_hostile_paths(void **state)
 	struct poison_id id;
 	struct stat st;
 	char err[512], *buf, *line, longpath[POISON_PATH_MAX + 10];
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 	size_t len, n = 0;
 
 	(void)state;
@@ -636,7 +614,7 @@ test_poison_load_missing_file_is_an_empty_list(void **state)
 	struct poison_list l = { 0 };
 	struct poison_id id = fake_id(1);
 	char err[512];
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 
 	(void)state;
 	poison_note_crash(&l, &id, "x", T0, 1, NULL);
@@ -698,7 +676,7 @@ test_poison_load_damaged_files_leave_an_empty_list(void **state)
 	struct poison_list l = { 0 };
 	struct poison_id id;
 	char err[512], want[256];
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 	size_t i;
 
 	(void)state;
@@ -737,7 +715,7 @@ test_poison_load_truncated_at_every_byte_is_damaged(void **state)
 {
 	struct poison_list l = { 0 };
 	char err[512], *buf;
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 	size_t len, cut;
 
 	(void)state;
@@ -786,7 +764,7 @@ test_poison_load_big_files_are_capped(void **state)
 {
 	struct poison_list l = { 0 };
 	char err[512], *big;
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 	size_t n = POISON_STATE_MAX + 1;
 
 	(void)state;
@@ -814,7 +792,7 @@ test_poison_save_error_names_the_file(void **state)
 {
 	struct poison_list l = { 0 };
 	char err[512], missing[4096];
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 
 	(void)state;
 	snprintf(missing, sizeof(missing), "%s/missing", dir);
@@ -835,7 +813,7 @@ test_poison_save_error_names_the_file(void **state)
 static void
 python_json_check(const char *json, size_t n)
 {
-	char *dir = tmpdir(), cmd[8192];
+	char *dir = tu_tmpdir(), cmd[8192];
 	int st;
 
 	if (system("command -v python3 >/dev/null 2>&1") != 0) {
@@ -890,7 +868,7 @@ test_poison_event_has_the_events_h_fields(void **state)
 	const struct poison_entry *e;
 	struct event ev;
 	char line[EVENTS_LINE_MAX + 1], type[32];
-	char *dir = tmpdir();
+	char *dir = tu_tmpdir();
 	int fd = file_fd(dir, "f", "hello");
 
 	(void)state;
