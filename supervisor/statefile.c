@@ -50,7 +50,7 @@ statefile_check_name(const char *dir, const char *name, char *err,
 	return STATEFILE_OK;
 }
 
-static int
+int
 statefile_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;

@@ -53,4 +53,8 @@ int statefile_read(const char *dir, const char *name, size_t max_len,
 
 const char *statefile_strerror(int code);
 
+/* Write all of data to fd (EINTR retried; a zero-length write is EIO):
+ * 0, or -1 with errno. */
+int statefile_write_all(int fd, const void *data, size_t len);
+
 #endif

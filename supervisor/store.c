@@ -15,6 +15,7 @@
 #include "ampscan/sigs.h"
 #include "defs.h"
 #include "store.h"
+#include "statefile.h"
 #include "strbuf.h"
 
 /* What a name in a store directory is (see store.h, "Names"). */
@@ -213,28 +214,6 @@ store_read_full(int fd, void *buf, size_t len)
 		got += (size_t)n;
 	}
 	return (ssize_t)got;
-}
-
-static int
-store_write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0) {
-			errno = EIO;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* The header of dirfd/name, parsed; -1 when unreadable or malformed. */
@@ -785,7 +764,7 @@ store_rb_copy(struct store_rollback *rb, const char *name, const char *tmp)
 		goto out;
 	}
 	while ((n = store_read_full(pfd, buf, STORE_COPY_CHUNK)) > 0)
-		if (store_write_all(tfd, buf, (size_t)n) != 0)
+		if (statefile_write_all(tfd, buf, (size_t)n) != 0)
 			goto out;
 	if (n < 0)
 		goto out;
