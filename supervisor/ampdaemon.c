@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -38,6 +39,7 @@
 #define DAEMON_DEFAULT_CONFIG "/etc/ampscan/ampdaemon.conf"
 #define DAEMON_PIDFILE "ampdaemon.pid"
 #define DAEMON_DIR_MODE 0750
+#define DAEMON_NOFILE_MAX 65536       /* descriptors asked for at start */
 
 
 static const char daemon_usage[] =
@@ -270,6 +272,27 @@ daemon_check_privilege(struct daemon *d)
 	    events_now_ms());
 }
 
+/*
+ * Descriptors: every connection, worker and file in flight holds some;
+ * the usual soft limit (1024) is below the scan socket's 1024 connections,
+ * so raise it to the hard limit (at most DAEMON_NOFILE_MAX).
+ */
+static void
+daemon_raise_nofile(struct daemon *d)
+{
+	struct rlimit rl;
+	rlim_t want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	want = rl.rlim_max < DAEMON_NOFILE_MAX ? rl.rlim_max : DAEMON_NOFILE_MAX;
+	if (rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		dlog(&d->log, DLOG_WARNING, "RLIMIT_NOFILE: %s", strerror(errno));
+}
+
 static void
 daemon_start(struct daemon *d)
 {
@@ -309,6 +332,7 @@ daemon_start(struct daemon *d)
 		daemon_event(d, &ev);
 	}
 	daemon_check_privilege(d);
+	daemon_raise_nofile(d);
 	daemon_find_scansvc(d);
 	if ((d->loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		daemon_die(d, "libev: no usable event backend");

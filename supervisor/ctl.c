@@ -32,6 +32,7 @@
 #define CTL_EVENTS_MAX 10000        /* -n at most */
 #define CTL_SOCK_MODE 0600
 #define CTL_REQUEST_TIMEOUT 10.0    /* seconds a client has to send its request */
+#define CTL_ACCEPT_PAUSE 0.1        /* s without accepting after EMFILE */
 #define CTL_DIAG_TIMEOUT_MS 60000   /* the diagnosis child's time limit */
 #define CTL_DIAG_FAILED 3           /* its exit status when diag_run failed */
 
@@ -72,6 +73,7 @@ struct ctl {
 	size_t nconns;
 	struct ctl_conn *repair;     /* waiting for repair-account */
 	ev_idle reaper;              /* frees closed connections */
+	ev_timer resume;             /* accepting again after EMFILE */
 };
 
 static void conn_flush(struct ctl_conn *c);
@@ -1022,6 +1024,16 @@ conn_on_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 }
 
 static void
+ctl_on_resume(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct ctl *ctl = t->data;
+
+	(void)revents;
+	if (!ctl->d->stopping)
+		ev_io_start(loop, &ctl->io);
+}
+
+static void
 ctl_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct ctl *ctl = w->data;
@@ -1033,8 +1045,15 @@ ctl_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)revents;
 	fd = accept4(ctl->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (fd < 0)
+	if (fd < 0) {
+		if (errno == EMFILE || errno == ENFILE) {
+			/* the backlog would keep us spinning: pause accepting */
+			ev_io_stop(loop, &ctl->io);
+			ev_timer_set(&ctl->resume, CTL_ACCEPT_PAUSE, 0.);
+			ev_timer_start(loop, &ctl->resume);
+		}
 		return;
+	}
 	if (ctl->nconns >= CTL_CONNS_MAX || (c = calloc(1, sizeof(*c))) == NULL) {
 		close(fd);
 		return;
@@ -1114,6 +1133,8 @@ ctl_open(struct daemon *d, char *err, size_t errlen)
 	ctl->io.data = ctl;
 	ev_idle_init(&ctl->reaper, ctl_on_reap);
 	ctl->reaper.data = ctl;
+	ev_init(&ctl->resume, ctl_on_resume);
+	ctl->resume.data = ctl;
 	ev_io_start(d->loop, &ctl->io);
 	d->ctl = ctl;
 	return 0;
@@ -1129,6 +1150,7 @@ ctl_close(struct daemon *d)
 		return;
 	ev_io_stop(d->loop, &ctl->io);
 	ev_idle_stop(d->loop, &ctl->reaper);
+	ev_timer_stop(d->loop, &ctl->resume);
 	close(ctl->fd);
 	unlink(d->cfg.control_socket);
 	for (c = ctl->conns; c != NULL; c = c->next_conn) {
@@ -1159,6 +1181,8 @@ ctl_close(struct daemon *d)
 void
 ctl_stop_accepting(struct daemon *d)
 {
-	if (d->ctl != NULL)
+	if (d->ctl != NULL) {
 		ev_io_stop(d->loop, &d->ctl->io);
+		ev_timer_stop(d->loop, &d->ctl->resume);
+	}
 }

@@ -49,6 +49,7 @@
 #define SCAN_PRODUCT "ampscan"
 #define SCAN_BACKLOG 512             /* listen(2) */
 #define SCAN_ACCEPT_BURST 64         /* accepts per wake-up */
+#define SCAN_ACCEPT_PAUSE 0.1        /* s without accepting after EMFILE */
 
 struct sconn;
 
@@ -128,6 +129,8 @@ struct scansock {
 	struct daemon *d;
 	int fd;
 	ev_io io;
+	ev_timer resume;                 /* accepting again after EMFILE */
+	bool starved;                    /* said so in the log already */
 	ev_idle reaper;
 	struct sconn *conns;
 	size_t nconns;
@@ -1115,6 +1118,16 @@ sconn_on_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 static bool scansock_accept_one(struct scansock *s);
 
 static void
+scansock_on_resume(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct scansock *s = t->data;
+
+	(void)revents;
+	if (!s->d->stopping)
+		ev_io_start(loop, &s->io);
+}
+
+static void
 scansock_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct scansock *s = w->data;
@@ -1136,8 +1149,24 @@ scansock_accept_one(struct scansock *s)
 	int fd;
 
 	fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (fd < 0)
+	if (fd < 0) {
+		if (errno == EMFILE || errno == ENFILE) {
+			/* out of descriptors: the backlog would keep the socket
+			 * readable and the loop spinning; pause accepting */
+			if (!s->starved)
+				dlog(&s->d->log, DLOG_WARNING, "scan socket: accept: %s; pausing %.1f s at a time until descriptors are free",
+				    strerror(errno), SCAN_ACCEPT_PAUSE);
+			s->starved = true;
+			ev_io_stop(loop, &s->io);
+			ev_timer_set(&s->resume, SCAN_ACCEPT_PAUSE, 0.);
+			ev_timer_start(loop, &s->resume);
+		}
 		return false;
+	}
+	if (s->starved) {
+		dlog(&s->d->log, DLOG_INFO, "scan socket: accepting again");
+		s->starved = false;
+	}
 	if (s->nconns >= SCAN_CONNS_MAX || (c = calloc(1, sizeof(*c))) == NULL) {
 		close(fd);
 		return true;
@@ -1261,6 +1290,8 @@ scansock_open(struct daemon *d, char *err, size_t errlen)
 	s->io.data = s;
 	ev_idle_init(&s->reaper, scansock_on_reap);
 	s->reaper.data = s;
+	ev_init(&s->resume, scansock_on_resume);
+	s->resume.data = s;
 	ev_io_start(d->loop, &s->io);
 	d->scansock = s;
 	return 0;
@@ -1269,8 +1300,10 @@ scansock_open(struct daemon *d, char *err, size_t errlen)
 void
 scansock_stop_accepting(struct daemon *d)
 {
-	if (d->scansock != NULL)
+	if (d->scansock != NULL) {
 		ev_io_stop(d->loop, &d->scansock->io);
+		ev_timer_stop(d->loop, &d->scansock->resume);
+	}
 }
 
 void
@@ -1284,6 +1317,7 @@ scansock_close(struct daemon *d)
 		return;
 	ev_io_stop(d->loop, &s->io);
 	ev_idle_stop(d->loop, &s->reaper);
+	ev_timer_stop(d->loop, &s->resume);
 	close(s->fd);
 	unlink(d->cfg.local_socket);
 	for (c = s->conns; c != NULL; c = c->next_conn) {

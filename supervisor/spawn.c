@@ -386,7 +386,8 @@ plan_prepare(const struct spawn_req *req, struct spawn_plan *p, char *err,
 	static const char *const pass[] = { "ASAN_OPTIONS=", "UBSAN_OPTIONS=",
 		"LSAN_OPTIONS=" };
 	size_t argc = 0, ne = 0;
-	struct rlimit core;
+	struct rlimit core, nf;
+	rlim_t nofile;
 
 	if (req->argv == NULL || req->argv[0] == NULL || req->argv[0][0] != '/') {
 		snprintf(err, errlen, "spawn: argv[0] must be an absolute path");
@@ -443,8 +444,14 @@ plan_prepare(const struct spawn_req *req, struct spawn_plan *p, char *err,
 	p->nlim = 0;
 	p->lim[p->nlim++] = (struct spawn_limit){ RLIMIT_CORE,
 		req->core_dumps ? core.rlim_max : 0 };
-	p->lim[p->nlim++] = (struct spawn_limit){ RLIMIT_NOFILE,
-		req->nofile != 0 ? req->nofile : SPAWN_NOFILE_DEFAULT };
+	nofile = req->nofile != 0 ? req->nofile : SPAWN_NOFILE_DEFAULT;
+	/* the default never above our own hard limit: raising it needs
+	 * CAP_SYS_RESOURCE, which a daemon under a LimitNOFILE may not have
+	 * (an explicit req->nofile is applied as asked, or the spawn fails) */
+	if (req->nofile == 0 && getrlimit(RLIMIT_NOFILE, &nf) == 0 &&
+	    nf.rlim_max < nofile)
+		nofile = nf.rlim_max;
+	p->lim[p->nlim++] = (struct spawn_limit){ RLIMIT_NOFILE, nofile };
 	if (req->as_bytes != 0)
 		p->lim[p->nlim++] = (struct spawn_limit){ RLIMIT_AS, req->as_bytes };
 	if (req->cpu_seconds != 0)

@@ -91,7 +91,8 @@ struct spawn_req {
 	int sock_fd;             /* becomes fd 3; required */
 	int index_fd;            /* becomes fd 4; -1 for none */
 	bool core_dumps;         /* RLIMIT_CORE = its hard limit, else 0 */
-	rlim_t nofile;           /* RLIMIT_NOFILE; 0 = SPAWN_NOFILE_DEFAULT */
+	rlim_t nofile;           /* RLIMIT_NOFILE; 0 = SPAWN_NOFILE_DEFAULT, or
+	                          * our hard limit when that is lower */
 	rlim_t as_bytes;         /* RLIMIT_AS; 0 = inherited */
 	rlim_t cpu_seconds;      /* RLIMIT_CPU; 0 = inherited */
 };
