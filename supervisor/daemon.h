@@ -192,14 +192,10 @@ struct daemon {
 	int64_t started_ms;
 	bool stopping;
 	int exit_code;
-	int ready_fd;                    /* backgrounding: the parent waits */
-	bool announced;                  /* "ready" said */
 	char scansvc[4096];              /* the worker binary */
 	/* definitions */
 	struct task defs_task;
 	int index_fd;
-	bool defs_pending_rollback;
-	char defs_error[1024];
 	/* FaultCommand */
 	struct task faultcmd_task;
 	char *faultcmd_queue[DAEMON_FAULTCMD_QUEUE];

@@ -323,12 +323,23 @@ events_add_strlist(struct event *ev, const char *key,
 	ev->buf[ev->len++] = ']';
 }
 
+const char *
+events_signal_name(int sig, char *buf, size_t len)
+{
+	const char *abbrev = sigabbrev_np(sig);
+
+	if (abbrev != NULL)
+		snprintf(buf, len, "SIG%s", abbrev);
+	else
+		snprintf(buf, len, "SIG%d", sig);
+	return buf;
+}
+
 void
 events_worker_exited(struct event *ev, int64_t now_ms, pid_t pid,
     int wstatus, int64_t uptime_ms, const char *const *files, size_t nfiles)
 {
 	char sig[32];
-	const char *abbrev;
 
 	events_begin(ev, EVENT_WORKER_EXITED, now_ms);
 	events_add_int(ev, "pid", pid);
@@ -336,12 +347,8 @@ events_worker_exited(struct event *ev, int64_t now_ms, pid_t pid,
 		events_add_int(ev, "exit_code", WEXITSTATUS(wstatus));
 		events_add_bool(ev, "core_dumped", false);
 	} else if (WIFSIGNALED(wstatus)) {
-		abbrev = sigabbrev_np(WTERMSIG(wstatus));
-		if (abbrev != NULL)
-			snprintf(sig, sizeof(sig), "SIG%s", abbrev);
-		else
-			snprintf(sig, sizeof(sig), "SIG%d", WTERMSIG(wstatus));
-		events_add_str(ev, "signal", sig);
+		events_add_str(ev, "signal", events_signal_name(WTERMSIG(wstatus),
+		    sig, sizeof(sig)));
 		events_add_bool(ev, "core_dumped", WCOREDUMP(wstatus) != 0);
 	}
 	events_add_int(ev, "uptime_ms", uptime_ms);

@@ -132,6 +132,9 @@ void events_add_strlist(struct event *ev, const char *key,
 /* Add "time"-style field: ISO-8601 of ms. */
 void events_add_time(struct event *ev, const char *key, int64_t ms);
 
+/* "SIGSEGV" (or "SIG77" for a number without a name) into buf; buf. */
+const char *events_signal_name(int sig, char *buf, size_t len);
+
 /*
  * worker_exited from a wait status: exit_code, or signal (its name) and
  * core_dumped; uptime_ms; the files in flight.

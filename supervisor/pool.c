@@ -55,18 +55,6 @@ ms_to_s(uint64_t ms)
 	return (double)ms / 1000.0;
 }
 
-static const char *
-sig_name(int sig, char *buf, size_t len)
-{
-	const char *a = sigabbrev_np(sig);
-
-	if (a != NULL)
-		snprintf(buf, len, "SIG%s", a);
-	else
-		snprintf(buf, len, "SIG%d", sig);
-	return buf;
-}
-
 /* "exit status 2", "SIGSEGV (core dumped)". */
 static void
 wstatus_text(int ws, char *buf, size_t len)
@@ -76,7 +64,7 @@ wstatus_text(int ws, char *buf, size_t len)
 	if (WIFEXITED(ws))
 		snprintf(buf, len, "exit status %d", WEXITSTATUS(ws));
 	else if (WIFSIGNALED(ws))
-		snprintf(buf, len, "%s%s", sig_name(WTERMSIG(ws), s, sizeof(s)),
+		snprintf(buf, len, "%s%s", events_signal_name(WTERMSIG(ws), s, sizeof(s)),
 		    WCOREDUMP(ws) ? " (core dumped)" : "");
 	else
 		snprintf(buf, len, "wait status %#x", ws);
@@ -610,7 +598,7 @@ worker_on_exit(struct ev_loop *loop, ev_child *c, int revents)
 	/* a crash: a READY worker died without being asked to */
 	worker_record_exit(w, ws, "crash", now);
 	if (WIFSIGNALED(ws))
-		sig_name(WTERMSIG(ws), sig, sizeof(sig));
+		events_signal_name(WTERMSIG(ws), sig, sizeof(sig));
 	else
 		snprintf(sig, sizeof(sig), "exit %d", WEXITSTATUS(ws));
 	if (w->scan_timed_out)
