@@ -441,8 +441,9 @@ engine_verify_error(int status)
 	return ENGINE_ELOAD;
 }
 
-int
-engine_builder_add_container(struct engine_builder *b, const char *path,
+/* A container from path, or from fd (>= 0) with path naming it. */
+static int
+engine_add_container(struct engine_builder *b, int fd, const char *path,
     const struct cvd_verify_opts *opts, char *err, size_t errlen)
 {
 	struct engine_load l = { .b = b };
@@ -464,7 +465,8 @@ engine_builder_add_container(struct engine_builder *b, const char *path,
 		o = *opts;
 	o.sink = &sink;
 	engine_mark_take(b, &m);
-	rc = cvd_verify_file(path, &o, &res);
+	rc = fd >= 0 ? cvd_verify_fd(fd, path, &o, &res) :
+	    cvd_verify_file(path, &o, &res);
 	if (rc != 0) {
 		engine_mark_rollback(b, &m);
 		if (l.rc != 0)
@@ -485,6 +487,23 @@ engine_builder_add_container(struct engine_builder *b, const char *path,
 	    res.header.version, engine_kind_name(res.header.kind));
 	cvd_result_free(&res);
 	return 0;
+}
+
+int
+engine_builder_add_container(struct engine_builder *b, const char *path,
+    const struct cvd_verify_opts *opts, char *err, size_t errlen)
+{
+	return engine_add_container(b, -1, path, opts, err, errlen);
+}
+
+int
+engine_builder_add_container_fd(struct engine_builder *b, int fd,
+    const char *name, const struct cvd_verify_opts *opts, char *err,
+    size_t errlen)
+{
+	if (fd < 0)
+		return cvd_seterr(err, errlen, ENGINE_EINVAL, "engine: no descriptor for %s", name ? name : "?");
+	return engine_add_container(b, fd, name, opts, err, errlen);
 }
 
 /* A line of a type the engine does not load: count it unless blank. */
@@ -596,14 +615,15 @@ engine_file_read(struct engine_file *f, int fd, char *err, size_t errlen)
 	return rc;
 }
 
-int
-engine_builder_add_file(struct engine_builder *b, const char *path,
+/* A plain file from path, or from fd (>= 0, not closed) with path naming it. */
+static int
+engine_add_file(struct engine_builder *b, int given_fd, const char *path,
     char *err, size_t errlen)
 {
 	struct engine_file f = { .b = b, .path = path };
 	struct engine_mark m;
 	const char *base;
-	int fd, rc;
+	int fd = given_fd, rc;
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
@@ -611,13 +631,14 @@ engine_builder_add_file(struct engine_builder *b, const char *path,
 		return cvd_seterr(err, errlen, ENGINE_EINVAL, "engine: no builder or no path");
 	if (b->ndbs == ENGINE_MAX_DBS)
 		return cvd_seterr(err, errlen, ENGINE_EINVAL, "%s: more than %d databases", path, ENGINE_MAX_DBS);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (fd < 0 && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return cvd_seterr(err, errlen, ENGINE_EIO, "%s: %s", path, strerror(errno));
 	base = engine_basename(path);
 	f.type = sig_type_from_name(base);
 	engine_mark_take(b, &m);
 	rc = engine_file_read(&f, fd, err, errlen);
-	close(fd);
+	if (given_fd < 0)
+		close(fd);
 	free(f.line.p);
 	if (rc != 0) {
 		engine_mark_rollback(b, &m);
@@ -625,6 +646,22 @@ engine_builder_add_file(struct engine_builder *b, const char *path,
 	}
 	engine_db_record(b, base, strlen(base), 0, "file");
 	return 0;
+}
+
+int
+engine_builder_add_file(struct engine_builder *b, const char *path,
+    char *err, size_t errlen)
+{
+	return engine_add_file(b, -1, path, err, errlen);
+}
+
+int
+engine_builder_add_file_fd(struct engine_builder *b, int fd, const char *name,
+    char *err, size_t errlen)
+{
+	if (fd < 0)
+		return cvd_seterr(err, errlen, ENGINE_EINVAL, "engine: no descriptor for %s", name ? name : "?");
+	return engine_add_file(b, fd, name, err, errlen);
 }
 
 /* ---- life cycle --------------------------------------------------------- */

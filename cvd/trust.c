@@ -1,6 +1,7 @@
 /* Keys and certificates the operator trusts, and the official ClamAV keys. */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +67,31 @@ cvd_trust_free(struct cvd_trust *t)
 	free(t);
 }
 
+/* Check pkey (NULL: it did not parse) and trust it under name. */
+static int
+trust_take_key(struct cvd_trust *t, EVP_PKEY *pkey, const char *name,
+    char *err, size_t errlen)
+{
+	if (pkey == NULL)
+		return cvd_seterr(err, errlen, CVD_EKEY,
+		    "%s: not a PEM public key (BEGIN PUBLIC KEY)", name);
+	if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA ||
+	    EVP_PKEY_get_bits(pkey) < TRUST_MIN_BITS) {
+		int bits = EVP_PKEY_get_bits(pkey);
+
+		EVP_PKEY_free(pkey);
+		return cvd_seterr(err, errlen, CVD_EKEY,
+		    "%s: %d-bit key; trusted keys must be RSA of at least %d bits",
+		    name, bits, TRUST_MIN_BITS);
+	}
+	t->keys[t->nkeys].pkey = pkey;
+	t->keys[t->nkeys].roles = TRUST_ROLE_HEADER | TRUST_ROLE_DSIG |
+	    TRUST_ROLE_CDIFF;
+	cvd_strlcpy(t->keys[t->nkeys].name, name, sizeof(t->keys[0].name));
+	t->nkeys++;
+	return 0;
+}
+
 int
 cvd_trust_add_key_file(struct cvd_trust *t, const char *path, char *err,
     size_t errlen)
@@ -82,23 +108,7 @@ cvd_trust_add_key_file(struct cvd_trust *t, const char *path, char *err,
 	pkey = PEM_read_PUBKEY(f, NULL, NULL, NULL);
 	fclose(f);
 	ERR_clear_error();
-	if (pkey == NULL)
-		return cvd_seterr(err, errlen, CVD_EKEY,
-		    "%s: not a PEM public key (BEGIN PUBLIC KEY)", path);
-	if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA ||
-	    EVP_PKEY_get_bits(pkey) < TRUST_MIN_BITS) {
-		int bits = EVP_PKEY_get_bits(pkey);
-
-		EVP_PKEY_free(pkey);
-		return cvd_seterr(err, errlen, CVD_EKEY,
-		    "%s: %d-bit key; trusted keys must be RSA of at least %d bits",
-		    path, bits, TRUST_MIN_BITS);
-	}
-	t->keys[t->nkeys].pkey = pkey;
-	t->keys[t->nkeys].roles = TRUST_ROLE_HEADER | TRUST_ROLE_DSIG;
-	cvd_strlcpy(t->keys[t->nkeys].name, path, sizeof(t->keys[0].name));
-	t->nkeys++;
-	return 0;
+	return trust_take_key(t, pkey, path, err, errlen);
 }
 
 static bool
@@ -170,4 +180,22 @@ cvd_trust_set_certs_dir(struct cvd_trust *t, const char *dir, char *err,
 	t->store = store;
 	cvd_strlcpy(t->certs_dir, dir, sizeof(t->certs_dir));
 	return 0;
+}
+
+int
+cvd_trust_add_key_pem(struct cvd_trust *t, const void *pem, size_t len,
+    const char *name, char *err, size_t errlen)
+{
+	EVP_PKEY *pkey;
+	BIO *bio;
+
+	if (t->nkeys == TRUST_MAX_KEYS)
+		return cvd_seterr(err, errlen, CVD_EKEY,
+		    "%s: more than %d trusted keys", name, TRUST_MAX_KEYS);
+	if (len > INT_MAX || (bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
+		return cvd_seterr(err, errlen, CVD_ENOMEM, "%s: out of memory", name);
+	pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	ERR_clear_error();
+	return trust_take_key(t, pkey, name, err, errlen);
 }

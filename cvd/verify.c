@@ -2,7 +2,8 @@
  * Verification of a container in one streaming pass.
  *
  * Order: header; the .cvd.sign if there is one (hard fail); else the header
- * signature (which names the MD5 the payload must have); then the payload
+ * signature (which names the MD5 the payload must have); a .cld has none
+ * and is trusted by its .info DSIG, or not at all; then the payload
  * is read once: MD5 of the raw bytes, inflate, tar walk, SHA-256 of each
  * member, the .info collected, every signature line of a loaded type
  * parsed.  At the end: MD5, the .info against the header and the members,
@@ -373,11 +374,15 @@ verify_prelude(struct verify *v, int fd, const char *path, const char *display,
 		return rc;
 	if (v->res->signer == CVD_SIGNER_CERT)
 		return 0;
-	if (h->kind != CVD_KIND_CVD) {
+	/* a .cld: signed by its .info DSIG or unsigned, known after the payload */
+	if (h->kind == CVD_KIND_CLD) {
+		v->res->signer = CVD_SIGNER_NONE;
+		return 0;
+	}
+	if (h->kind == CVD_KIND_CUD) {
 		if (!v->o->allow_unsigned)
 			return verify_fail(v, CVD_EUNSIGNED,
-			    "unsigned container (%s); allowed only with unsigned definitions enabled",
-			    h->kind == CVD_KIND_CLD ? ".cld" : ".cud");
+			    "unsigned container (.cud); allowed only with unsigned definitions enabled");
 		v->res->signer = CVD_SIGNER_NONE;
 		return 0;
 	}
@@ -518,9 +523,20 @@ verify_dsig(struct verify *v, const struct cvd_info *info)
 	struct cvd_result *r = v->res;
 	uint8_t digest[32];
 
-	/* a .sign covers every byte; unsigned containers carry no DSIG */
-	if (r->signer == CVD_SIGNER_CERT || r->signer == CVD_SIGNER_NONE)
+	/* a .sign covers every byte; a .cud carries no DSIG */
+	if (r->signer == CVD_SIGNER_CERT || r->header.kind == CVD_KIND_CUD)
 		return 0;
+	/*
+	 * A .cld's header is its .info line 1 (checked field by field), so a
+	 * DSIG over the .info covers the whole container; without one it is
+	 * unsigned.  A DSIG that fails is a failure, allowed unsigned or not.
+	 */
+	if (r->header.kind == CVD_KIND_CLD && !info->has_dsig) {
+		if (!v->o->allow_unsigned)
+			return verify_fail(v, CVD_EUNSIGNED,
+			    "unsigned container (.cld): its .info has no DSIG; allowed only with unsigned definitions enabled");
+		return 0;
+	}
 	if (!info->has_dsig)
 		return verify_fail(v, CVD_EDSIG,
 		    ".info has no DSIG line (a signed container must have one)");
@@ -532,8 +548,9 @@ verify_dsig(struct verify *v, const struct cvd_info *info)
 		    !dsig_pss_verify(k->pkey, digest, info->dsig,
 		    strlen(info->dsig)))
 			continue;
-		if (!k->official) {
-			r->signer = CVD_SIGNER_KEY;
+		if (!k->official || r->signer == CVD_SIGNER_NONE) {
+			r->signer = k->official ? CVD_SIGNER_OFFICIAL :
+			    CVD_SIGNER_KEY;
 			cvd_strlcpy(r->signer_name, k->name,
 			    sizeof(r->signer_name));
 		}

@@ -31,6 +31,7 @@
 #include <ev.h>
 
 #include "daemon.h"
+#include "store.h"
 
 #ifndef AMPSCAN_VERSION
 #define AMPSCAN_VERSION "0.0.0"
@@ -345,6 +346,11 @@ daemon_start(struct daemon *d)
 		ctl_close(d);   /* removes the control socket we made */
 		daemon_die(d, "scan socket: %s", err);
 	}
+	if (store_dirs_create(d->cfg.definitions_dir, err, sizeof(err)) != 0)
+		dlog(&d->log, DLOG_ERROR, "%s", err);   /* the check says it too */
+	else if (update_init(d, err, sizeof(err)) != 0)
+		dlog(&d->log, DLOG_ERROR, "%s: files dropped into incoming/ are not noticed; use `ampctl update`",
+		    err);
 	defs_check_start(d, false);
 	pool_start(d);
 }
@@ -354,6 +360,7 @@ daemon_stop(struct daemon *d)
 {
 	char err[512], path[4096];
 
+	update_free(d);   /* answers waiting ampctl clients: before ctl_close */
 	scansock_close(d);
 	ctl_close(d);
 	{
@@ -432,6 +439,15 @@ main(int argc, char **argv)
 	d->log.fd = -1;
 	d->svclog.fd = -1;
 	d->index_fd = -1;
+	d->upd.ino_fd = -1;
+#ifdef AMPSCAN_TEST_HOOKS
+	{
+		/* test builds: SIGKILL ourselves at a numbered point (activate.h) */
+		const char *kp = getenv("AMPSCAN_TEST_KILL_POINT");
+
+		d->kill_point = kp != NULL ? (int)strtol(kp, NULL, 10) : 0;
+	}
+#endif
 	daemon_args(d, argc, argv, &check_only);
 	if (config_load(d->config_path, &d->cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "ampdaemon: %s\n", err);

@@ -7,6 +7,11 @@
  *       memory), enters its sandbox, sends READY, then answers SCAN
  *       requests (each carrying an open descriptor) until its socket closes.
  *   ampscansvc --check DIR      trial load + canary scan; exit 0 = good
+ *   ampscansvc --trial --defs-fd N:NAME... [--trusted-key-fd N]...
+ *       the definitions pipeline's trial load: started by ampdaemon's
+ *       update task exactly like a worker (scan user, no privilege,
+ *       RLIMIT_AS, a time limit), the candidate set handed over as
+ *       descriptors; loads it, enters the sandbox, scans the canary
  *   ampscansvc --scan [--defs PATH]... [--allmatch] [-r] PATH...
  *       a one-shot scanner printing clamscan's format
  *   ampscansvc --build-index DIR [-o FILE]
@@ -19,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +43,7 @@
 #endif
 
 #define SVC_MAX_DEFS 32
+#define SVC_KEY_PEM_MAX 65536   /* a trusted key handed over as an fd */
 #define SVC_DEFAULT_SOCK_FD 3
 
 static const char svc_usage[] =
@@ -44,6 +51,7 @@ static const char svc_usage[] =
 "       ampscansvc --check DIR [--allow-unsigned] [--trusted-key K] [--certs-dir D]\n"
 "       ampscansvc --build-index DIR [-o FILE]\n"
 "       ampscansvc --worker --defs DIR [--sock-fd N] [--index-fd N [--index-verified]] [--allow-root]\n"
+"       ampscansvc --trial --defs-fd N:NAME... [--trusted-key-fd N]... [--allow-unsigned] [--allow-root]\n"
 "\n"
 "The scan worker of ampscan.  ampdaemon starts it with --worker; the other\n"
 "modes are for people, tests and the definitions pipeline.\n"
@@ -63,13 +71,18 @@ static const char svc_usage[] =
 "  --check DIR         load DIR, scan a built-in canary; exit 0 only if all is well\n"
 "  --build-index DIR   write DIR/" DEFS_INDEX_NAME " (or -o FILE)\n"
 "  --worker            serve ampdaemon on --sock-fd (default 3)\n"
+"  --trial             (ampdaemon's update task) load the definitions given as\n"
+"                      descriptors, enter the sandbox, scan the canary; exit 0\n"
+"                      only if all is well\n"
+"  --defs-fd N:NAME    (with --trial) descriptor N holds the definitions file NAME\n"
+"  --trusted-key-fd N  (with --trial) descriptor N holds a trusted key (PEM)\n"
 "  --index-verified    (with --index-fd) the index's checksum was checked by the\n"
 "                      caller (ampdaemon): only its structure is checked again\n"
 "  --version           print the version and exit\n"
 "\n"
 "Exit status: 0 clean/success, 1 a signature was found (--scan), 2 an error.\n";
 
-enum svc_mode { SVC_NONE, SVC_SCAN, SVC_CHECK, SVC_BUILD, SVC_WORKER };
+enum svc_mode { SVC_NONE, SVC_SCAN, SVC_CHECK, SVC_BUILD, SVC_WORKER, SVC_TRIAL };
 
 struct svc {
 	enum svc_mode mode;
@@ -78,6 +91,11 @@ struct svc {
 	const char *dir, *out;
 	const char *keys[16];
 	size_t nkeys;
+	int key_fds[16];
+	size_t nkey_fds;
+	int defs_fds[SVC_MAX_DEFS];
+	const char *defs_names[SVC_MAX_DEFS];
+	size_t ndefs_fds;
 	const char *certs_dir;
 	bool allow_unsigned, allmatch, recursive, allow_root;
 	int sock_fd, index_fd;
@@ -142,6 +160,7 @@ enum {
 	OPT_ALLOW_UNSIGNED, OPT_ALLMATCH, OPT_SOCK_FD, OPT_INDEX_FD, OPT_INDEX_VERIFIED,
 	OPT_ALLOW_ROOT, OPT_TRUSTED_KEY, OPT_CERTS_DIR, OPT_MAX_FILE_SIZE,
 	OPT_MAX_SCAN_SIZE, OPT_MAX_RECURSION, OPT_MAX_FILES, OPT_VERSION,
+	OPT_TRIAL, OPT_DEFS_FD, OPT_TRUSTED_KEY_FD,
 };
 
 static const struct option svc_opts[] = {
@@ -149,6 +168,9 @@ static const struct option svc_opts[] = {
 	{ "check", required_argument, NULL, OPT_CHECK },
 	{ "build-index", required_argument, NULL, OPT_BUILD },
 	{ "worker", no_argument, NULL, OPT_WORKER },
+	{ "trial", no_argument, NULL, OPT_TRIAL },
+	{ "defs-fd", required_argument, NULL, OPT_DEFS_FD },
+	{ "trusted-key-fd", required_argument, NULL, OPT_TRUSTED_KEY_FD },
 	{ "defs", required_argument, NULL, OPT_DEFS },
 	{ "allow-unsigned", no_argument, NULL, OPT_ALLOW_UNSIGNED },
 	{ "allmatch", no_argument, NULL, OPT_ALLMATCH },
@@ -173,7 +195,7 @@ static void
 svc_set_mode(struct svc *s, enum svc_mode m, const char *dir)
 {
 	if (s->mode != SVC_NONE)
-		svc_die("give one of --scan, --check, --build-index, --worker");
+		svc_die("give one of --scan, --check, --build-index, --worker, --trial");
 	s->mode = m;
 	s->dir = dir;
 }
@@ -190,6 +212,24 @@ svc_args(struct svc *s, int argc, char **argv)
 		case OPT_CHECK: svc_set_mode(s, SVC_CHECK, optarg); break;
 		case OPT_BUILD: svc_set_mode(s, SVC_BUILD, optarg); break;
 		case OPT_WORKER: svc_set_mode(s, SVC_WORKER, NULL); break;
+		case OPT_TRIAL: svc_set_mode(s, SVC_TRIAL, NULL); break;
+		case OPT_DEFS_FD: {
+			char *colon = strchr(optarg, ':');
+
+			if (colon == NULL || colon[1] == '\0' || strchr(colon + 1, '/'))
+				svc_die("--defs-fd %s: give N:NAME (a file name)", optarg);
+			*colon = '\0';
+			if (s->ndefs_fds == SVC_MAX_DEFS)
+				svc_die("too many --defs-fd");
+			s->defs_fds[s->ndefs_fds] = (int)svc_uint("--defs-fd", optarg);
+			s->defs_names[s->ndefs_fds++] = colon + 1;
+			break;
+		}
+		case OPT_TRUSTED_KEY_FD:
+			if (s->nkey_fds == 16)
+				svc_die("too many --trusted-key-fd");
+			s->key_fds[s->nkey_fds++] = (int)svc_uint("--trusted-key-fd", optarg);
+			break;
 		case OPT_DEFS:
 			if (s->ndefs == SVC_MAX_DEFS)
 				svc_die("too many --defs");
@@ -239,6 +279,22 @@ svc_trust(struct svc *s)
 	for (size_t i = 0; i < s->nkeys; i++)
 		if (cvd_trust_add_key_file(s->trust, s->keys[i], err, sizeof(err)))
 			svc_die("%s", err);
+	for (size_t i = 0; i < s->nkey_fds; i++) {
+		char *pem = malloc(SVC_KEY_PEM_MAX), name[32];
+		size_t len = 0;
+		ssize_t n;
+
+		if (pem == NULL)
+			svc_die("out of memory");
+		while (len < SVC_KEY_PEM_MAX && ((n = read(s->key_fds[i], pem + len,
+		    SVC_KEY_PEM_MAX - len)) > 0 || (n < 0 && errno == EINTR)))
+			len += n > 0 ? (size_t)n : 0;
+		snprintf(name, sizeof(name), "trusted key (fd %d)", s->key_fds[i]);
+		if (cvd_trust_add_key_pem(s->trust, pem, len, name, err, sizeof(err)))
+			svc_die("%s", err);
+		free(pem);
+		close(s->key_fds[i]);
+	}
 	if (s->certs_dir && cvd_trust_set_certs_dir(s->trust, s->certs_dir, err,
 	    sizeof(err)))
 		svc_die("%s", err);
@@ -445,6 +501,95 @@ svc_build(struct svc *s)
 	return 0;
 }
 
+/* ---- the trial (--trial) ----------------------------------------------- */
+
+/*
+ * The candidate set from its descriptors.  Signatures were checked by
+ * ampdaemon (as root, with the certificates); here the containers are
+ * verified again with the keys (no .sign: nothing is opened by path) and
+ * every signature is loaded and compiled: the work, and the memory, a
+ * worker's index stands for.
+ */
+static void
+svc_trial_load(struct svc *s)
+{
+	struct cvd_verify_opts vo = { .trust = s->trust, .no_sign = true,
+	    .allow_unsigned = s->allow_unsigned };
+	struct engine_builder *b;
+	char err[1024];
+	int rc;
+
+	if (s->ndefs_fds == 0)
+		svc_die("--trial needs at least one --defs-fd N:NAME");
+	if (engine_builder_new(&b) != 0)
+		svc_die("out of memory");
+	for (size_t i = 0; i < s->ndefs_fds; i++) {
+		const char *name = s->defs_names[i], *dot = strrchr(name, '.');
+		bool container = dot != NULL && (strcmp(dot, ".cvd") == 0 ||
+		    strcmp(dot, ".cld") == 0 || strcmp(dot, ".cud") == 0);
+
+		if (!container && !s->allow_unsigned)
+			svc_die("%s: a plain signature file needs --allow-unsigned", name);
+		rc = container ? engine_builder_add_container_fd(b, s->defs_fds[i],
+		    name, &vo, err, sizeof(err)) :
+		    engine_builder_add_file_fd(b, s->defs_fds[i], name, err,
+		    sizeof(err));
+		if (rc != 0) {
+			engine_builder_free(b);
+			svc_die("trial: %s", err);
+		}
+		close(s->defs_fds[i]);
+	}
+	if (engine_builder_finish(b, &s->engine, err, sizeof(err)) != 0)
+		svc_die("trial: cannot compile the definitions: %s", err);
+}
+
+static int
+svc_trial(struct svc *s)
+{
+	struct wproto_result r;
+	struct wproto_ready m;
+	char err[512];
+
+	if (sandbox_check_identity(s->allow_root, err, sizeof(err)) != 0)
+		svc_die("%s", err);
+	svc_trial_load(s);
+	if (walk_new(s->engine, &s->lim, &s->walk) != 0)
+		svc_die("out of memory");
+	/* every code path of a scan once before the sandbox (svc_warm_up) */
+	walk_scan_buffer(s->walk, (const uint8_t *)svc_canary,
+	    sizeof(svc_canary) - 1, "canary", WPROTO_SCAN_ALLMATCH, &r);
+	if (sandbox_enter(err, sizeof(err)) != 0)
+		svc_die("sandbox: %s", err);
+	walk_scan_buffer(s->walk, (const uint8_t *)svc_canary,
+	    sizeof(svc_canary) - 1, "canary", WPROTO_SCAN_ALLMATCH, &r);
+	if (r.verdict == WPROTO_ERROR)
+		svc_die("trial: the canary scan failed: %s", r.note);
+#ifdef AMPSCAN_TEST_HOOKS
+	{
+		/* Test builds: definitions that detect this marker crash the
+		 * trial (the update pipeline's rejection tests). */
+		static const char crash[] = "AMPSCAN-TEST-TRIALCRASH-MARKER";
+
+		walk_scan_buffer(s->walk, (const uint8_t *)crash, sizeof(crash) - 1,
+		    "trial-crash-probe", 0, &r);
+		if (r.verdict == WPROTO_FOUND) {
+			fprintf(stderr, "ampscansvc: test hook: the definitions detect the trial crash marker (%s)\n",
+			    r.names[0].sig);
+			fflush(stderr);
+			raise(SIGSEGV);
+		}
+	}
+#endif
+	svc_info_ready(s->engine, &m);
+	printf("trial: OK");
+	for (uint32_t i = 0; i < m.ndbs; i++)
+		printf(" %s:%u", m.dbs[i].name, m.dbs[i].version);
+	putchar('\n');
+	fflush(stdout);
+	return 0;
+}
+
 /* ---- the worker ------------------------------------------------------- */
 
 #ifdef AMPSCAN_TEST_HOOKS
@@ -598,6 +743,7 @@ main(int argc, char **argv)
 	case SVC_CHECK: rc = svc_check(&s); break;
 	case SVC_BUILD: rc = svc_build(&s); break;
 	case SVC_WORKER: rc = svc_worker(&s); break;
+	case SVC_TRIAL: rc = svc_trial(&s); break;
 	case SVC_NONE: break;
 	}
 	walk_free(s.walk);

@@ -92,6 +92,10 @@ static const struct keydef keydefs[CONFIG_KEY_COUNT] = {
 	[CONFIG_CERTS_DIR] = { "CertsDir", CT_PATH, F(certs_dir), 0, 0 },
 	[CONFIG_ALLOW_UNSIGNED] = { "AllowUnsigned", CT_BOOL,
 	    F(allow_unsigned), 0, 0 },
+	[CONFIG_TRIAL_TIMEOUT] = { "TrialTimeout", CT_DURATION,
+	    F(trial_timeout_ms), 1, DMAX },
+	[CONFIG_TRIAL_MEMORY_LIMIT] = { "TrialMemoryLimit", CT_SIZE,
+	    F(trial_memory_limit), CONFIG_TRIAL_MEMORY_MIN, SMAX },
 	[CONFIG_FAULT_COMMAND] = { "FaultCommand", CT_COMMAND,
 	    F(fault_command), 0, 0 },
 	[CONFIG_CORE_DUMPS] = { "CoreDumps", CT_BOOL, F(core_dumps), 0, 0 },
@@ -210,6 +214,8 @@ config_defaults(struct config *c)
 	c->local_socket_mode = 0660;
 	c->control_socket = CONFIG_DEFAULT_CONTROL_SOCKET;
 	c->max_file_size = 100ULL << 20;
+	c->trial_timeout_ms = 300 * 1000;
+	c->trial_memory_limit = 4ULL << 30;
 	c->max_scan_size = 400ULL << 20;
 	c->max_recursion = 16;
 	c->max_files = 10000;

@@ -47,6 +47,7 @@
  *   CrashThreshold, PoisonThreshold 1..CONFIG_THRESHOLD_MAX
  *   MaxRecursion 1..CONFIG_RECURSION_MAX, MaxFiles 1..CONFIG_FILES_MAX
  *   MaxFileSize, MaxScanSize, StreamMaxLength 1..CONFIG_SIZE_LIMIT
+ *   TrialMemoryLimit CONFIG_TRIAL_MEMORY_MIN..CONFIG_SIZE_LIMIT
  *   durations 1ms..CONFIG_DURATION_MAX_MS, except InterventionAfter,
  *   which may be 0 (needs intervention as soon as fault 6 is raised).
  *   Zero is refused elsewhere because ReadyTimeout/ScanTimeout 0 would
@@ -97,6 +98,7 @@
 #define CONFIG_RECURSION_MAX 64
 #define CONFIG_FILES_MAX 1000000
 #define CONFIG_SIZE_LIMIT (4ULL << 30) /* 4G, as clamd's limits */
+#define CONFIG_TRIAL_MEMORY_MIN (16ULL << 20) /* below, no process starts */
 /* 365 days: long enough for any setting, small enough that a duration
  * added to a millisecond timestamp never overflows. */
 #define CONFIG_DURATION_MAX_MS (365ULL * 24 * 3600 * 1000)
@@ -141,6 +143,8 @@ enum config_key {
 	CONFIG_TRUSTED_KEYS,
 	CONFIG_CERTS_DIR,
 	CONFIG_ALLOW_UNSIGNED,
+	CONFIG_TRIAL_TIMEOUT,
+	CONFIG_TRIAL_MEMORY_LIMIT,
 	CONFIG_FAULT_COMMAND,
 	CONFIG_CORE_DUMPS,
 	CONFIG_ENABLE_SHUTDOWN_COMMAND,
@@ -186,6 +190,8 @@ struct config {
 	size_t ntrusted_keys;
 	const char *certs_dir;
 	bool allow_unsigned;
+	uint64_t trial_timeout_ms;       /* the trial load of an update */
+	uint64_t trial_memory_limit;     /* its RLIMIT_AS */
 	const char *fault_command;       /* NULL: none */
 	bool core_dumps;
 	bool enable_shutdown_command;

@@ -231,6 +231,73 @@ fmt_duration(int64_t ms, char *buf, size_t len)
 		    (long long)(s / 60 % 60));
 }
 
+/* Current slots always; a rollover's old half while its workers run. */
+static bool
+slot_shown(const struct daemon *d, unsigned i)
+{
+	const struct pool *p = &d->pool;
+
+	return (i >= p->base && i < p->base + p->n) ||
+	    p->w[i].state != WORKER_IDLE;
+}
+
+static void
+update_json(struct daemon *d, struct strbuf *sb)
+{
+	const struct updates *u = &d->upd;
+	char when[EVENTS_TIME_LEN];
+
+	strbuf_printf(sb, "\"update\":{\"in_progress\":%s,\"queued\":%u,",
+	    u->cur != NULL ? "true" : "false", u->n);
+	strbuf_puts(sb, "\"file\":");
+	if (u->cur != NULL)
+		strbuf_json_str(sb, u->cur->reload ? "(reload)" : u->cur->path);
+	else
+		strbuf_puts(sb, "null");
+	strbuf_puts(sb, ",\"step\":");
+	if (u->cur != NULL)
+		strbuf_json_str(sb, u->step);
+	else
+		strbuf_puts(sb, "null");
+	strbuf_puts(sb, ",\"last\":");
+	if (u->have_last) {
+		events_format_time(u->last_ms, when);
+		strbuf_printf(sb, "{\"time\":\"%s\",\"ok\":%s,\"file\":", when,
+		    u->last_ok ? "true" : "false");
+		strbuf_json_str(sb, u->last_file);
+		strbuf_puts(sb, ",\"verdict\":");
+		strbuf_json_str(sb, u->last_text);
+		strbuf_puts(sb, "}");
+	} else {
+		strbuf_puts(sb, "null");
+	}
+	strbuf_puts(sb, "}");
+}
+
+static void
+update_text(struct daemon *d, struct strbuf *sb, int64_t now)
+{
+	const struct updates *u = &d->upd;
+	char when[EVENTS_TIME_LEN], dur[32];
+
+	strbuf_puts(sb, "\ndefinitions update: ");
+	if (u->cur != NULL) {
+		fmt_duration(now - u->step_ms, dur, sizeof(dur));
+		strbuf_printf(sb, "IN PROGRESS: %s, %s (for %s)", u->cur->reload ?
+		    "reload" : u->cur->path, u->step, dur);
+	} else {
+		strbuf_puts(sb, "none in progress");
+	}
+	if (u->n > 0)
+		strbuf_printf(sb, "; %u waiting", u->n);
+	strbuf_puts(sb, "\n");
+	if (u->have_last) {
+		events_format_time(u->last_ms, when);
+		strbuf_printf(sb, "  last: %s %s: %s\n", when, u->last_file,
+		    u->last_text);
+	}
+}
+
 static void
 status_json(struct daemon *d, struct strbuf *sb, int64_t now)
 {
@@ -251,21 +318,25 @@ status_json(struct daemon *d, struct strbuf *sb, int64_t now)
 	    d->pool.queued, pool_is_unavailable(d) ? "true" : "false",
 	    (unsigned long long)d->pool.cache_hits,
 	    (unsigned long long)d->pool.cache_misses);
-	for (i = 0; i < d->pool.n; i++) {
+	for (i = 0, k = 0; i < POOL_SLOTS(&d->pool); i++) {
 		const struct worker *w = &d->pool.w[i];
 		bool running = w->state == WORKER_STARTING ||
 		    w->state == WORKER_READY || w->state == WORKER_STOPPING;
 
+		if (!slot_shown(d, i))
+			continue;
 		strbuf_printf(sb, "%s{\"slot\":%u,\"state\":\"%s\",\"busy\":%s,"
 		    "\"pid\":%d,\"uid\":%d,\"as_root\":%s,\"uptime_ms\":%lld,"
-		    "\"scans\":%llu,\"restarts\":%u}", i ? "," : "", w->slot,
+		    "\"scans\":%llu,\"restarts\":%u}", k++ ? "," : "", w->slot,
 		    worker_state_name(w->state), w->req ? "true" : "false",
 		    running ? (int)w->pid : 0, running ? (int)w->uid : -1,
 		    w->as_root ? "true" : "false",
 		    running ? (long long)(now - w->started_ms) : 0LL,
 		    (unsigned long long)w->scans, w->restarts);
 	}
-	strbuf_puts(sb, "],\"definitions\":{\"databases\":[");
+	strbuf_puts(sb, "],");
+	update_json(d, sb);
+	strbuf_puts(sb, ",\"definitions\":{\"databases\":[");
 	for (k = 0; d->pool.have_ready && k < r->ndbs; k++) {
 		strbuf_printf(sb, "%s{\"name\":", k ? "," : "");
 		strbuf_json_str(sb, r->dbs[k].name);
@@ -312,7 +383,7 @@ status_text(struct daemon *d, struct strbuf *sb, int64_t now)
 	size_t k;
 	bool any = false;
 
-	for (i = 0; i < d->pool.n; i++)
+	for (i = 0; i < POOL_SLOTS(&d->pool); i++)
 		ready += d->pool.w[i].state == WORKER_READY;
 	fmt_duration(now - d->started_ms, up, sizeof(up));
 	strbuf_printf(sb, "ampdaemon %s, pid %d, up %s\n", AMPSCAN_VERSION,
@@ -325,12 +396,14 @@ status_text(struct daemon *d, struct strbuf *sb, int64_t now)
 	    (unsigned long long)d->pool.cache_misses);
 	strbuf_printf(sb, "\n  %-4s %-9s %-8s %-7s %-9s %-8s %s\n", "#", "state",
 	    "pid", "uid", "uptime", "scans", "restarts");
-	for (i = 0; i < d->pool.n; i++) {
+	for (i = 0; i < POOL_SLOTS(&d->pool); i++) {
 		const struct worker *w = &d->pool.w[i];
 		bool running = w->state == WORKER_STARTING ||
 		    w->state == WORKER_READY || w->state == WORKER_STOPPING;
 		char pid[16] = "-", uid[16] = "-";
 
+		if (!slot_shown(d, i))
+			continue;
 		if (running) {
 			snprintf(pid, sizeof(pid), "%d", (int)w->pid);
 			snprintf(uid, sizeof(uid), "%d%s", (int)w->uid,
@@ -358,6 +431,7 @@ status_text(struct daemon *d, struct strbuf *sb, int64_t now)
 			    r->types[k].not_loaded ? " (+ not loaded)" : "");
 		strbuf_puts(sb, "\n");
 	}
+	update_text(d, sb, now);
 	strbuf_puts(sb, "\nfaults:");
 	for (k = 0; k < fault_def_count(); k++) {
 		def = fault_def_at(k);
@@ -807,6 +881,65 @@ cmd_repair_account(struct ctl_conn *c)
 	c->busy = true;
 }
 
+/* update / reload: the verdict, once the pipeline and the rollover are done. */
+static void
+update_answer(struct daemon *d, void *arg, int status, const char *text)
+{
+	struct ctl_conn *c = arg;
+	char line[2048];
+
+	c->busy = false;
+	if (c->dead) {
+		if (d->ctl != NULL)
+			ev_idle_start(d->loop, &d->ctl->reaper);
+		return;
+	}
+	str_fmt(line, sizeof(line), "%s\n", text);
+	if (status == 0)
+		conn_frame(c, CTL_OUT, line, strlen(line));
+	else
+		conn_err(c, line);
+	conn_exit(c, status == 0 ? 0 : status == 1 ? 1 : 2);
+}
+
+static void
+cmd_update(struct ctl_conn *c, bool reload)
+{
+	struct daemon *d = c->d;
+	const char *file = NULL, *sign = NULL;
+	char err[512], msg[700];
+	bool force = false;
+
+	for (size_t i = 1; i < c->argc; i++) {
+		if (!reload && opt_is(c, i, "--force"))
+			force = true;
+		else if (!reload && c->argv[i][0] == '/' && file == NULL)
+			file = c->argv[i];
+		else if (!reload && c->argv[i][0] == '/' && sign == NULL)
+			sign = c->argv[i];
+		else {
+			conn_err(c, reload ? "ampctl reload: takes no arguments\n" :
+			    "ampctl update: usage: update [--force] /ABS/FILE [/ABS/FILE.sign]\n");
+			conn_exit(c, 2);
+			return;
+		}
+	}
+	if (!reload && file == NULL) {
+		conn_err(c, "ampctl update: which file?\n");
+		conn_exit(c, 2);
+		return;
+	}
+	if (update_submit(d, file, sign, force, false, reload, update_answer, c,
+	    err, sizeof(err)) != 0) {
+		str_fmt(msg, sizeof(msg), "ampctl %s: %s\n", reload ? "reload" :
+		    "update", err);
+		conn_err(c, msg);
+		conn_exit(c, 2);
+		return;
+	}
+	c->busy = true;
+}
+
 /* diag, in the child: the report on its pipe, the verdict as exit status. */
 static int
 diag_child(void *arg, int fd)
@@ -941,12 +1074,9 @@ conn_request(struct ctl_conn *c, const uint8_t *p, size_t len)
 		cmd_repair_account(c);
 	else if (strcmp(cmd, "diag") == 0)
 		cmd_diag(c);
-	else if (strcmp(cmd, "update") == 0 || strcmp(cmd, "reload") == 0) {
-		snprintf(msg, sizeof(msg), "ampctl %s: not available in this version of ampdaemon\n",
-		    cmd);
-		conn_err(c, msg);
-		conn_exit(c, 2);
-	} else {
+	else if (strcmp(cmd, "update") == 0 || strcmp(cmd, "reload") == 0)
+		cmd_update(c, strcmp(cmd, "reload") == 0);
+	else {
 		snprintf(msg, sizeof(msg), "ampdaemon: unknown command '%.64s'\n", cmd);
 		conn_err(c, msg);
 		conn_exit(c, 2);

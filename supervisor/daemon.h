@@ -10,6 +10,8 @@
  *   ctl.c         the control socket and the commands of ampctl
  *   task.c        children run for the loop (definitions, useradd, FaultCommand)
  *   notify.c      events: the log, events.jsonl, ampctl followers, FaultCommand
+ *   update.c      definitions updates: incoming/, ampctl update/reload, the
+ *                 pipeline child, the rollover of the workers
  */
 #ifndef AMPSCAN_DAEMON_H
 #define AMPSCAN_DAEMON_H
@@ -29,12 +31,15 @@
 #include "strbuf.h"
 #include "task.h"
 #include "wproto.h"
+#include "activate.h"
 
 #define DAEMON_STOP_GRACE_MS 5000      /* TERM, then KILL after this */
 #define DAEMON_DEFS_TIMEOUT_MS (15 * 60 * 1000)  /* the definitions check */
 #define DAEMON_ACCOUNT_TIMEOUT_MS 120000   /* create/repair (several tools) */
 #define DAEMON_FAULTCMD_TIMEOUT_MS 10000   /* FaultCommand, per event */
 #define DAEMON_FAULTCMD_QUEUE 64           /* events waiting for it */
+#define DAEMON_UPDATE_TIMEOUT_MS (60 * 60 * 1000)  /* one update's pipeline */
+#define UPDATE_QUEUE_MAX 16u               /* updates waiting */
 #define POOL_QUEUE_MAX 1024                /* scan requests waiting */
 #define POOL_LOG_LINE_MAX 2048             /* a worker's stderr line */
 #define POOL_SCAN_NAME_MAX 4096
@@ -99,7 +104,8 @@ struct daemon;
 
 struct worker {
 	struct daemon *d;
-	unsigned slot;
+	unsigned slot;                   /* 1..2N: N current, N for rollovers */
+	bool retiring;                   /* rollover: stop once its request is done */
 	enum worker_state state;
 	pid_t pid;
 	uid_t uid;
@@ -133,9 +139,24 @@ struct crash_ring {
 	size_t head, count;
 };
 
+/* How a rollover ended (pool_rollover's callback). */
+enum { POOL_ROLLED_OVER, POOL_ROLLED_BACK, POOL_ROLL_TIMEOUT };
+
 struct pool {
-	struct worker w[CONFIG_WORKERS_MAX];
-	unsigned n;
+	/*
+	 * 2N slots: the N current ones are w[base .. base+N); a rollover
+	 * starts workers in the other N and retires each old worker once its
+	 * counterpart is READY, then the other half becomes current.
+	 */
+	struct worker w[2 * CONFIG_WORKERS_MAX];
+	unsigned n;                      /* Workers */
+	unsigned base;                   /* 0 or n */
+	bool rolling;                    /* a rollover is under way */
+	unsigned old_base;               /* the half being retired */
+	void (*roll_cb)(struct daemon *d, int outcome);   /* not yet called */
+	void (*roll_next)(struct daemon *d, int outcome); /* the next rollover */
+	bool roll_rolled_back;           /* a rollback happened during it */
+	char rollback_why[512];          /* why the last rollback happened */
 	bool paused;                     /* repair-account, stop */
 	bool defs_ready;                 /* the check ran and an index is open */
 	struct scan_req *queue_head, *queue_tail;
@@ -164,6 +185,41 @@ struct pool {
 	char account_error[512];         /* why it failed ("" if it did not) */
 	void (*account_done)(struct daemon *d, int rc, const char *reason);
 	void (*repair_cb)(struct daemon *d, int rc, const char *reason);
+};
+
+/* ---- definitions updates (update.c) ------------------------------------- */
+
+struct update_job {
+	char path[4096];                 /* the file (incoming/ or ampctl's) */
+	char sign[4096];                 /* its .sign, or "" */
+	bool force;                      /* allow a downgrade */
+	bool incoming;                   /* from incoming/: consumed */
+	bool reload;                     /* ampctl reload / RELOAD: no file */
+	/* the answer (ampctl), or NULL: status 0 activated, 1 not, 2 stopping */
+	void (*done)(struct daemon *d, void *arg, int status, const char *text);
+	void *arg;
+	struct update_job *next;
+};
+
+struct updates {
+	struct update_job *head, *tail;  /* waiting */
+	unsigned n;
+	struct update_job *cur;          /* in the pipeline or rolling over */
+	struct task task;                /* the pipeline child */
+	char step[32];                   /* what cur is doing, for status */
+	int64_t step_ms;
+	bool rolling;
+	ev_timer roll_timer;             /* the rollover's deadline */
+	char roll_file[4096], roll_text[1536];
+	bool defs_pending, defs_pending_rollback;  /* a check waits for us */
+	/* the last verdict, for status */
+	bool have_last, last_ok;
+	int64_t last_ms;
+	char last_file[4096], last_text[1536];
+	/* incoming/ */
+	int ino_fd;
+	ev_io ino_io;
+	ev_timer settle;
 };
 
 /* ---- the daemon ------------------------------------------------------- */
@@ -196,6 +252,8 @@ struct daemon {
 	/* definitions */
 	struct task defs_task;
 	int index_fd;
+	struct updates upd;
+	int kill_point;                  /* test builds: AMPSCAN_TEST_KILL_POINT */
 	/* FaultCommand */
 	struct task faultcmd_task;
 	char *faultcmd_queue[DAEMON_FAULTCMD_QUEUE];
@@ -230,6 +288,32 @@ void pool_cache_clear(struct daemon *d);
 bool pool_is_unavailable(const struct daemon *d);
 /* Answer every queued request with why (the daemon is stopping). */
 void pool_drain(struct daemon *d, const char *why);
+
+/*
+ * Roll the workers over to d->index_fd: start N in the spare half, retire
+ * each old one when its counterpart is READY; cb once all current workers
+ * are READY (POOL_ROLLED_OVER) or after a rollback to previous/ made them
+ * READY (POOL_ROLLED_BACK).
+ */
+void pool_rollover(struct daemon *d, void (*cb)(struct daemon *d, int outcome));
+/* The slots in use: current, and those of a rollover. */
+#define POOL_SLOTS(p) (2 * (p)->n)
+
+/* update.c */
+int update_init(struct daemon *d, char *err, size_t errlen);
+void update_free(struct daemon *d);
+/* Queue an update (path, sign) or a reload; done answers it. */
+int update_submit(struct daemon *d, const char *path, const char *sign,
+    bool force, bool incoming, bool reload,
+    void (*done)(struct daemon *d, void *arg, int status, const char *text),
+    void *arg, char *err, size_t errlen);
+/* arg's connection is gone: do not call its done. */
+void update_forget_waiter(struct daemon *d, void *arg);
+bool update_busy(const struct daemon *d);
+/* The definitions check finished (pool_defs_done). */
+void update_defs_done(struct daemon *d, bool ok, const char *error);
+/* Test builds: SIGKILL ampdaemon at kill point `point` if so told. */
+void daemon_kill_point(struct daemon *d, int point, bool in_child);
 
 /* defstask.c */
 /* Re-verify active/, delete what is invalid, roll back when allowed and

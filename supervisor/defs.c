@@ -97,7 +97,8 @@ defs_list(const char *dir, bool allow_unsigned, struct defs_file **out,
 		if (de->d_name[0] == '.' || (!c && !(allow_unsigned &&
 		    defs_is_plain(de->d_name))))
 			continue;
-		if (c && !allow_unsigned && strcmp(e, "cvd") != 0)
+		/* a .cld carries a DSIG'd .info (verified like a .cvd); a .cud is unsigned */
+		if (c && !allow_unsigned && strcmp(e, "cud") == 0)
 			continue;
 		if (cnt == DEFS_MAX_FILES || strlen(de->d_name) >= sizeof(f->name))
 			break;

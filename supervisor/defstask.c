@@ -21,8 +21,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "activate.h"
 #include "daemon.h"
 #include "defs.h"
+#include "faults.h"
 #include "store.h"
 
 #define DEFS_REPORT_MAX 2048
@@ -42,6 +44,7 @@ struct defs_child {
 	struct daemon *d;
 	int fd;
 	bool allow_rollback;
+	char why[FAULTS_DETAIL_MAX];     /* fault 7's detail: why roll back */
 };
 
 static void
@@ -110,11 +113,15 @@ defs_child_fn(void *arg, int out_fd)
 	snprintf(index, sizeof(index), "%s/%s", active, DEFS_INDEX_NAME);
 	if (store_dirs_create(cfg->definitions_dir, err, sizeof(err)) != 0)
 		return defs_fail(c, err);
+	/* an activation a stop interrupted: finish it; then staging/ is empty */
+	if (activation_recover(cfg->definitions_dir, cfg->state_dir, defs_report,
+	    c, err, sizeof(err)) < 0)
+		return defs_fail(c, err);
 	if (store_verify_active(cfg->definitions_dir, &st, defs_report, c, &kept,
 	    &deleted, err, sizeof(err)) != 0)
 		return defs_fail(c, err);
 	if (c->allow_rollback) {
-		rc = store_rollback(cfg->definitions_dir, defs_report, c, err,
+		rc = store_rollback(cfg->definitions_dir, c->why, defs_report, c, err,
 		    sizeof(err));
 		if (rc < 0)
 			return defs_fail(c, err);
@@ -174,6 +181,8 @@ defs_line(struct daemon *d, char *line, char *fail, size_t faillen)
 		daemon_event(d, &ev);
 	} else if (strcmp(f[0], "rolledback") == 0) {
 		d->pool.rolled_back = true;
+		if (d->pool.rolling)
+			d->pool.roll_rolled_back = true;
 	} else if (strcmp(f[0], "index") == 0 && n >= 2) {
 		dlog(&d->log, DLOG_INFO, "definitions index: %s%s%s", f[1],
 		    n > 2 && f[2][0] ? " " : "", n > 2 ? f[2] : "");
@@ -230,12 +239,29 @@ defs_check_start(struct daemon *d, bool allow_rollback)
 
 	if (task_is_running(&d->defs_task))
 		return;
+	if (task_is_running(&d->upd.task)) {
+		/* never beside an activation: after it */
+		d->upd.defs_pending = true;
+		d->upd.defs_pending_rollback |= allow_rollback;
+		d->pool.defs_ready = false;
+		return;
+	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		pool_defs_done(d, false, "out of memory");
 		return;
 	}
 	c->d = d;
 	c->allow_rollback = allow_rollback;
+	{
+		const struct fault_state *st = fault_state_of(&d->faults,
+		    FAULT_SCAN_START_FAILED);
+
+		str_fmt(c->why, sizeof(c->why), "workers could not start on these definitions: %s",
+		    st != NULL && st->raised ? st->detail : "(no detail)");
+		if (allow_rollback)
+			str_fmt(d->pool.rollback_why, sizeof(d->pool.rollback_why), "%s",
+			    st != NULL && st->raised ? st->detail : "workers could not start");
+	}
 	d->pool.defs_ready = false;
 	d->defs_task.name = "definitions check";
 	d->defs_task.done = defs_done;

@@ -34,6 +34,18 @@
 
 static void worker_try_start(struct worker *w);
 static void pool_dispatch(struct daemon *d);
+static void worker_retire(struct worker *w);
+static void roll_check(struct daemon *d);
+
+/* Whether w is one of the N current slots (not a rollover's old half). */
+static bool
+worker_is_current(const struct worker *w)
+{
+	const struct pool *p = &w->d->pool;
+	unsigned i = (unsigned)(w - p->w);
+
+	return i >= p->base && i < p->base + p->n;
+}
 
 const char *
 worker_state_name(enum worker_state s)
@@ -251,8 +263,8 @@ pool_has_ready(const struct daemon *d)
 {
 	unsigned i;
 
-	for (i = 0; i < d->pool.n; i++)
-		if (d->pool.w[i].state == WORKER_READY)
+	for (i = 0; i < POOL_SLOTS(&d->pool); i++)
+		if (d->pool.w[i].state == WORKER_READY && !d->pool.w[i].dead)
 			return true;
 	return false;
 }
@@ -455,7 +467,7 @@ pool_check_stopped(struct daemon *d)
 
 	if (d->pool.all_stopped == NULL)
 		return;
-	for (i = 0; i < d->pool.n; i++)
+	for (i = 0; i < POOL_SLOTS(&d->pool); i++)
 		if (d->pool.w[i].state != WORKER_IDLE)
 			return;
 	cb = d->pool.all_stopped;
@@ -578,7 +590,13 @@ worker_on_exit(struct ev_loop *loop, ev_child *c, int revents)
 		}
 		w->pid = -1;
 		w->state = WORKER_IDLE;
+		if (w->retiring) {
+			w->retiring = false;
+			daemon_kill_point(d, KP_ROLLOVER_RETIRED, false);
+		}
 		pool_check_stopped(d);
+		roll_check(d);
+		pool_dispatch(d);
 		return;
 	}
 	if (was == WORKER_STARTING) {
@@ -620,7 +638,14 @@ worker_on_exit(struct ev_loop *loop, ev_child *c, int revents)
 	if (w->req != NULL)
 		crash_suspect(d, w, now);
 	w->pid = -1;
-	worker_schedule(w, delay);
+	if (!worker_is_current(w)) {
+		/* a rollover's old worker: its replacement is on the way */
+		w->retiring = false;
+		w->state = WORKER_IDLE;
+		roll_check(d);
+	} else {
+		worker_schedule(w, delay);
+	}
 	pool_dispatch(d);
 }
 
@@ -680,7 +705,15 @@ worker_ready(struct worker *w, struct wreader *r)
 		d->pool.defs_delay_ms = 0;
 	d->pool.recovery_needed = false;
 	d->pool.rolled_back = false;
+	if (d->pool.rolling && worker_is_current(w)) {
+		struct pool *p = &d->pool;
+		unsigned i = (unsigned)(w - p->w) - p->base;
+
+		daemon_kill_point(d, KP_ROLLOVER_READY, false);
+		worker_retire(&p->w[p->old_base + i]);
+	}
 	pool_dispatch(d);
+	roll_check(d);
 }
 
 static void
@@ -698,9 +731,11 @@ worker_result(struct worker *w, struct wreader *r, uint64_t id)
 	w->req = NULL;
 	w->scans++;
 	if (req->have_key && d->pool.res->verdict == WPROTO_CLEAN &&
-	    d->pool.res->note[0] == '\0')
+	    d->pool.res->note[0] == '\0' && worker_is_current(w))
 		cache_put(&d->pool, &req->key);
 	req_finish(req, d->pool.res, NULL);
+	if (w->retiring)
+		worker_retire(w);
 	pool_dispatch(d);
 }
 
@@ -833,7 +868,7 @@ account_task_done(struct task *t, int ws, const char *out, size_t len)
 		cb(d, (int)rc, reason);
 	if (d->pool.paused)
 		return;
-	for (i = 0; i < d->pool.n; i++)
+	for (i = 0; i < POOL_SLOTS(&d->pool); i++)
 		if (d->pool.w[i].state == WORKER_WAITING)
 			worker_try_start(&d->pool.w[i]);
 }
@@ -1031,11 +1066,11 @@ pool_idle_worker(struct daemon *d)
 	struct pool *p = &d->pool;
 	unsigned i, k;
 
-	for (k = 0; k < p->n; k++) {
-		i = (p->rr + k) % p->n;
+	for (k = 0; k < POOL_SLOTS(p); k++) {
+		i = (p->rr + k) % POOL_SLOTS(p);
 		if (p->w[i].state == WORKER_READY && p->w[i].req == NULL &&
-		    !p->w[i].dead) {
-			p->rr = (i + 1) % p->n;
+		    !p->w[i].dead && !p->w[i].retiring) {
+			p->rr = (i + 1) % POOL_SLOTS(p);
 			return &p->w[i];
 		}
 	}
@@ -1163,7 +1198,7 @@ pool_init(struct daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	for (i = 0; i < p->n; i++) {
+	for (i = 0; i < POOL_SLOTS(p); i++) {
 		struct worker *w = &p->w[i];
 
 		w->d = d;
@@ -1215,7 +1250,7 @@ pool_start(struct daemon *d)
 		    deadline > now ? (double)(deadline - now) / 1000.0 : 0., 0.);
 		ev_timer_start(d->loop, &d->pool.intervention_timer);
 	}
-	for (i = 0; i < d->pool.n; i++)
+	for (i = d->pool.base; i < d->pool.base + d->pool.n; i++)
 		if (d->pool.w[i].state == WORKER_IDLE ||
 		    d->pool.w[i].state == WORKER_WAITING)
 			worker_try_start(&d->pool.w[i]);
@@ -1249,15 +1284,132 @@ pool_defs_done(struct daemon *d, bool ok, const char *error)
 		ev_timer_stop(d->loop, &d->pool.defs_retry);
 		ev_timer_set(&d->pool.defs_retry, ms_to_s(delay), 0.);
 		ev_timer_start(d->loop, &d->pool.defs_retry);
+		update_defs_done(d, false, error);
 		return;
 	}
 	d->pool.defs_ready = true;
 	pool_cache_clear(d);   /* the definitions may have changed */
-	if (d->pool.paused || d->stopping)
+	if (!d->pool.paused && !d->stopping)
+		for (i = 0; i < POOL_SLOTS(&d->pool); i++)
+			if (d->pool.w[i].state == WORKER_WAITING)
+				worker_try_start(&d->pool.w[i]);
+	update_defs_done(d, true, NULL);
+}
+
+/* Ask w to exit: EOF on its socket, SIGTERM, SIGKILL after the grace. */
+static void
+worker_stop(struct worker *w)
+{
+	struct daemon *d = w->d;
+
+	w->state = WORKER_STOPPING;
+	ev_timer_stop(d->loop, &w->scan_timer);
+	ev_io_stop(d->loop, &w->sock_io);
+	shutdown(w->sock, SHUT_RDWR);   /* EOF: it exits 0 */
+	kill(w->pid, SIGTERM);
+	ev_timer_stop(d->loop, &w->timer);
+	ev_timer_set(&w->timer, ms_to_s(DAEMON_STOP_GRACE_MS), 0.);
+	ev_timer_start(d->loop, &w->timer);
+}
+
+/*
+ * A rollover's old worker: gone at once when idle or not running, after
+ * its request when busy (the router gives it nothing more meanwhile).
+ */
+static void
+worker_retire(struct worker *w)
+{
+	w->retiring = true;
+	switch (w->state) {
+	case WORKER_READY:
+		if (w->req == NULL)
+			worker_stop(w);
+		break;
+	case WORKER_STARTING:
+		worker_stop(w);
+		break;
+	case WORKER_STOPPING:
+		break;
+	default:
+		ev_timer_stop(w->d->loop, &w->timer);
+		w->state = WORKER_IDLE;
+		w->retiring = false;
+		break;
+	}
+}
+
+/* A rollover ends when every current worker is READY and the old are gone. */
+static void
+roll_check(struct daemon *d)
+{
+	struct pool *p = &d->pool;
+	void (*cb)(struct daemon *, int);
+	unsigned i;
+
+	if (!p->rolling)
 		return;
-	for (i = 0; i < d->pool.n; i++)
-		if (d->pool.w[i].state == WORKER_WAITING)
-			worker_try_start(&d->pool.w[i]);
+	if (p->roll_cb != NULL) {
+		for (i = p->base; i < p->base + p->n; i++)
+			if (p->w[i].state != WORKER_READY)
+				return;
+		daemon_kill_point(d, KP_ROLLOVER_DONE, false);
+		cb = p->roll_cb;
+		p->roll_cb = NULL;
+		dlog(&d->log, DLOG_INFO, "rollover: %u worker(s) READY on the new definitions%s",
+		    p->n, p->roll_rolled_back ? " (rolled back to previous/)" : "");
+		cb(d, p->roll_rolled_back ? POOL_ROLLED_BACK : POOL_ROLLED_OVER);
+	}
+	for (i = p->old_base; i < p->old_base + p->n; i++)
+		if (p->w[i].state != WORKER_IDLE)
+			return;
+	p->rolling = false;
+	if (p->roll_next != NULL) {
+		cb = p->roll_next;
+		p->roll_next = NULL;
+		pool_rollover(d, cb);
+	}
+}
+
+void
+pool_rollover(struct daemon *d, void (*cb)(struct daemon *d, int outcome))
+{
+	struct pool *p = &d->pool;
+	unsigned i;
+
+	if (p->rolling) {
+		/*
+		 * The old half is still draining: after it.  Or the last
+		 * rollover's workers never all became READY (its caller gave up
+		 * waiting): those still starting will use the new index anyway.
+		 */
+		if (p->roll_cb == NULL)
+			p->roll_next = cb;
+		else
+			p->roll_cb = cb;
+		return;
+	}
+	p->rolling = true;
+	p->roll_cb = cb;
+	p->roll_rolled_back = false;
+	p->rolled_back = false;   /* a new set: a rollback is allowed again */
+	p->old_base = p->base;
+	p->base = p->base ? 0 : p->n;
+	pool_cache_clear(d);
+	dlog(&d->log, DLOG_INFO, "rollover: starting %u worker(s) on the new definitions; the old ones serve until they are READY",
+	    p->n);
+	for (i = p->old_base; i < p->old_base + p->n; i++)
+		if (p->w[i].state != WORKER_READY)
+			worker_retire(&p->w[i]);
+	for (i = p->base; i < p->base + p->n; i++) {
+		struct worker *w = &p->w[i];
+
+		ev_timer_stop(d->loop, &w->timer);
+		w->retiring = false;
+		w->delay_ms = d->cfg.restart_delay_min_ms;
+		w->state = WORKER_WAITING;
+		worker_try_start(w);
+	}
+	roll_check(d);
 }
 
 void
@@ -1269,19 +1421,12 @@ pool_stop(struct daemon *d, void (*cb)(struct daemon *d))
 	d->pool.paused = true;
 	d->pool.all_stopped = cb;
 	ev_timer_stop(d->loop, &d->pool.defs_retry);
-	for (i = 0; i < d->pool.n; i++) {
+	for (i = 0; i < POOL_SLOTS(&d->pool); i++) {
 		w = &d->pool.w[i];
 		switch (w->state) {
 		case WORKER_STARTING:
 		case WORKER_READY:
-			w->state = WORKER_STOPPING;
-			ev_timer_stop(d->loop, &w->scan_timer);
-			ev_io_stop(d->loop, &w->sock_io);
-			shutdown(w->sock, SHUT_RDWR);   /* EOF: it exits 0 */
-			kill(w->pid, SIGTERM);
-			ev_timer_stop(d->loop, &w->timer);
-			ev_timer_set(&w->timer, ms_to_s(DAEMON_STOP_GRACE_MS), 0.);
-			ev_timer_start(d->loop, &w->timer);
+			worker_stop(w);
 			break;
 		case WORKER_STOPPING:
 			break;

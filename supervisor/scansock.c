@@ -787,9 +787,14 @@ sconn_command(struct sconn *c, const struct clamd_request *rq)
 		break;
 	case CLAMD_CMD_RELOAD:
 		sconn_reply(c, id, rq->framing, CLAMD_REPLY_RELOADING);
-		dlog(&d->log, DLOG_INFO, "scan socket: RELOAD: checking the active definitions again");
-		if (!task_is_running(&d->defs_task))
-			defs_check_start(d, false);
+		dlog(&d->log, DLOG_INFO, "scan socket: RELOAD: re-verifying the active definitions and rolling the workers over");
+		{
+			char err[256];
+
+			if (update_submit(d, NULL, NULL, false, false, true, NULL, NULL,
+			    err, sizeof(err)) != 0)
+				dlog(&d->log, DLOG_WARNING, "scan socket: RELOAD: %s", err);
+		}
 		break;
 	case CLAMD_CMD_SHUTDOWN:
 		if (!d->cfg.enable_shutdown_command) {

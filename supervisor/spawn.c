@@ -15,7 +15,7 @@
 
 #include "spawn.h"
 
-#define SPAWN_CHILD_FDS_MAX 8
+#define SPAWN_CHILD_FDS_MAX (5 + SPAWN_EXTRA_FDS_MAX)
 #define SPAWN_RLIMITS_MAX 4
 #define SPAWN_CAP_MAX 64            /* capability numbers probed */
 #define SPAWN_CLOSE_FALLBACK_MAX (1 << 20)
@@ -55,7 +55,7 @@ struct spawn_limit {
 struct spawn_plan {
 	char *const *argv;
 	char *envp[1 + 3 + SPAWN_ENV_MAX + 1];
-	int fds[5];
+	int fds[5 + SPAWN_EXTRA_FDS_MAX];
 	int nfds;
 	int status_fd;
 	struct spawn_limit lim[SPAWN_RLIMITS_MAX];
@@ -123,7 +123,7 @@ int
 spawn_child_fds(const int *fds, int n, int *keep, int *bad)
 {
 	int hi[SPAWN_CHILD_FDS_MAX];
-	int k = -1;
+	int k = -1, low = n > SPAWN_FD_HIGH ? n : SPAWN_FD_HIGH;
 
 	if (n < 0 || n > SPAWN_CHILD_FDS_MAX) {
 		*bad = n;
@@ -133,14 +133,14 @@ spawn_child_fds(const int *fds, int n, int *keep, int *bad)
 	/* park everything above the targets first, so no move clobbers a
 	 * source that happens to sit on a target number */
 	if (*keep >= 0) {
-		if ((k = fcntl(*keep, F_DUPFD_CLOEXEC, SPAWN_FD_HIGH)) < 0) {
+		if ((k = fcntl(*keep, F_DUPFD_CLOEXEC, low)) < 0) {
 			*bad = *keep;
 			return -1;
 		}
 		*keep = k;     /* the original goes in the close below */
 	}
 	for (int i = 0; i < n; i++) {
-		if ((hi[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, SPAWN_FD_HIGH)) < 0) {
+		if ((hi[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, low)) < 0) {
 			*bad = fds[i];
 			return -1;
 		}
@@ -415,6 +415,17 @@ plan_prepare(const struct spawn_req *req, struct spawn_plan *p, char *err,
 		snprintf(err, errlen, "spawn: index fd %d is not open", req->index_fd);
 		return -1;
 	}
+	if (req->nextra_fds > SPAWN_EXTRA_FDS_MAX ||
+	    (req->nextra_fds > 0 && req->index_fd < 0)) {
+		snprintf(err, errlen, "spawn: %zu extra fds (at most %d, and only after an index fd)",
+		    req->nextra_fds, SPAWN_EXTRA_FDS_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < req->nextra_fds; i++)
+		if (!fd_is_open(req->extra_fds[i])) {
+			snprintf(err, errlen, "spawn: fd %d is not open", req->extra_fds[i]);
+			return -1;
+		}
 	p->argv = req->argv;
 	p->as_root = req->as_root;
 	p->as_self = req->as_self;
@@ -538,6 +549,8 @@ spawn_worker(const struct spawn_req *req, struct spawn_result *res,
 	plan.nfds = 4;
 	if (req->index_fd >= 0)
 		plan.fds[plan.nfds++] = req->index_fd;
+	for (size_t i = 0; i < req->nextra_fds; i++)
+		plan.fds[plan.nfds++] = req->extra_fds[i];
 	plan.status_fd = stp[1];
 
 	/* no handler of ours may run in the child before it resets them */

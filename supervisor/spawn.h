@@ -12,9 +12,9 @@
  *      run in the child);
  *   2. setsid: the worker has its own session and process group;
  *   3. fds: 0 = /dev/null, 1 and 2 = the log pipe (its read end is returned
- *      to the caller), 3 = req->sock_fd, 4 = req->index_fd if given; every
- *      other fd is closed (close_range), except the close-on-exec status
- *      pipe;
+ *      to the caller), 3 = req->sock_fd, 4 = req->index_fd if given, 5.. =
+ *      req->extra_fds; every other fd is closed (close_range), except
+ *      the close-on-exec status pipe;
  *   4. rlimits, soft = hard, so the worker cannot raise them again:
  *      RLIMIT_CORE 0 (or its hard limit when core dumps are allowed),
  *      RLIMIT_NOFILE, and RLIMIT_AS / RLIMIT_CPU when asked;
@@ -69,7 +69,9 @@
 #define SPAWN_ENV_MAX 16         /* req->env entries */
 #define SPAWN_NOFILE_DEFAULT 64  /* RLIMIT_NOFILE when req->nofile is 0 */
 #define SPAWN_PATH_ENV "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
-#define SPAWN_FD_HIGH 10         /* fds are parked from here while moved */
+#define SPAWN_FD_HIGH 10         /* fds are parked from here (or above the
+                                  * targets) while moved */
+#define SPAWN_EXTRA_FDS_MAX 32   /* req->extra_fds: fds 5, 6, ... */
 
 enum spawn_err {
 	SPAWN_OK = 0,
@@ -90,6 +92,10 @@ struct spawn_req {
 	gid_t gid;
 	int sock_fd;             /* becomes fd 3; required */
 	int index_fd;            /* becomes fd 4; -1 for none */
+	const int *extra_fds;    /* become fds 5, 6, ... (the trial's
+	                          * definitions); needs index_fd (fd 4 may be
+	                          * any open fd, e.g. /dev/null) */
+	size_t nextra_fds;       /* at most SPAWN_EXTRA_FDS_MAX */
 	bool core_dumps;         /* RLIMIT_CORE = its hard limit, else 0 */
 	rlim_t nofile;           /* RLIMIT_NOFILE; 0 = SPAWN_NOFILE_DEFAULT, or
 	                          * our hard limit when that is lower */

@@ -17,39 +17,7 @@
 #include "store.h"
 #include "statefile.h"
 #include "strbuf.h"
-
-/* What a name in a store directory is (see store.h, "Names"). */
-enum store_kind {
-	STORE_KIND_OTHER,       /* a stray, a temporary file, the index */
-	STORE_KIND_CONTAINER,   /* .cvd .cld .cud */
-	STORE_KIND_PLAIN,       /* .hdb .hsb .ndb .fp .sfp .ign2 */
-	STORE_KIND_SIGN,        /* NAME.sign */
-};
-
-#define STORE_KINDS_SET \
-	((1u << STORE_KIND_CONTAINER) | (1u << STORE_KIND_PLAIN))
-#define STORE_KINDS_ALL (STORE_KINDS_SET | (1u << STORE_KIND_SIGN))
-
-/* Internal verdicts of store_judge(), besides 0 (valid) and STORE_ERR_*. */
-#define STORE_INVALID 1         /* wrong bytes: delete, reason says why */
-#define STORE_SKIP 2            /* gone, or a directory: nothing to judge */
-
-#define STORE_TMP_MODE 0600      /* until the copy is complete */
-#define STORE_OPEN_FILE \
-	(O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
-#define STORE_OPEN_DIR (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-
-/* Names listed from one directory, sorted with strcmp. */
-struct store_names {
-	char (*name)[STORE_NAME_MAX + 1];
-	size_t n;
-};
-
-struct store_reporter {
-	void (*fn)(void *arg, const char *event, const char *file,
-	    const char *reason);
-	void *arg;
-};
+#include "store_int.h"
 
 const char *
 store_strerror(int code)
@@ -65,7 +33,7 @@ store_strerror(int code)
 	return "unknown error";
 }
 
-static int
+int
 store_join(char *buf, size_t len, const char *a, const char *b, char *err,
     size_t errlen)
 {
@@ -77,7 +45,7 @@ store_join(char *buf, size_t len, const char *a, const char *b, char *err,
 	return 0;
 }
 
-static void
+void
 store_report(const struct store_reporter *r, const char *event,
     const char *dir, const char *name, const char *reason)
 {
@@ -92,7 +60,7 @@ store_report(const struct store_reporter *r, const char *event,
 	r->fn(r->arg, event, file, reason);
 }
 
-static enum store_kind
+enum store_kind
 store_kind_of(const char *name)
 {
 	const char *dot = strrchr(name, '.');
@@ -110,7 +78,7 @@ store_kind_of(const char *name)
 }
 
 /* Open a directory of the store; never through a symlink. */
-static int
+int
 store_dir_open(const char *path, int *fd, char *err, size_t errlen)
 {
 	if ((*fd = open(path, STORE_OPEN_DIR)) >= 0)
@@ -128,14 +96,14 @@ store_name_cmp(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
-static bool
+bool
 store_names_has(const struct store_names *s, const char *name)
 {
 	return s->n > 0 &&
 	    bsearch(name, s->name, s->n, sizeof(*s->name), store_name_cmp) != NULL;
 }
 
-static void
+void
 store_names_free(struct store_names *s)
 {
 	free(s->name);
@@ -144,7 +112,7 @@ store_names_free(struct store_names *s)
 }
 
 /* The names of dirfd (path, for messages) of the kinds in the mask. */
-static int
+int
 store_list(int dirfd, const char *path, unsigned kinds,
     struct store_names *out, char *err, size_t errlen)
 {
@@ -197,7 +165,7 @@ out:
 }
 
 /* Read up to len bytes (fewer only at end of file); -1 on error. */
-static ssize_t
+ssize_t
 store_read_full(int fd, void *buf, size_t len)
 {
 	size_t got = 0;
@@ -217,7 +185,7 @@ store_read_full(int fd, void *buf, size_t len)
 }
 
 /* The header of dirfd/name, parsed; -1 when unreadable or malformed. */
-static int
+int
 store_header_read(int dirfd, const char *name, struct cvd_header *h)
 {
 	uint8_t buf[CVD_HEADER_SIZE];
@@ -645,6 +613,7 @@ struct store_rollback {
 	char stamp[STORE_STAMP_LEN + 1];
 	struct store_reporter rep;
 	bool changed;
+	const char *why;           /* for the .reason files; NULL: none */
 	char *err;
 	size_t errlen;
 };
@@ -814,6 +783,31 @@ store_rb_stage(struct store_rollback *rb)
 	return 0;
 }
 
+/*
+ * quarantine/QNAME.reason: why QNAME is there (best effort: the move
+ * itself is what matters, and the event says why too).
+ */
+void
+store_reason_file(int qfd, const char *qname, const char *why)
+{
+	char rname[STORE_NAME_MAX + 16], text[STORE_REASON_MAX + 2];
+	int fd, n;
+
+	if (why == NULL || snprintf(rname, sizeof(rname), "%s.reason", qname) >=
+	    (int)sizeof(rname))
+		return;
+	n = snprintf(text, sizeof(text), "%s\n", why);
+	if (n < 0 || (size_t)n >= sizeof(text))
+		n = (int)sizeof(text) - 1;
+	fd = openat(qfd, rname, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0640);
+	if (fd < 0)
+		return;
+	if (statefile_write_all(fd, text, (size_t)n) == 0)
+		(void)fsync(fd);
+	close(fd);
+}
+
 /* Hard-link active/name into quarantine/ under a fresh name; never replace. */
 static int
 store_rb_link(struct store_rollback *rb, const char *name, char *qname,
@@ -826,8 +820,10 @@ store_rb_link(struct store_rollback *rb, const char *name, char *qname,
 		if (n < 0 || (size_t)n >= qlen)
 			return str_seterr(rb->err, rb->errlen, STORE_ERR_LIMIT,
 			    "%s: name too long for quarantine", name);
-		if (linkat(rb->afd, name, rb->qfd, qname, 0) == 0)
+		if (linkat(rb->afd, name, rb->qfd, qname, 0) == 0) {
+			store_reason_file(rb->qfd, qname, rb->why);
 			return 0;
+		}
 		if (errno != EEXIST)
 			return str_seterr(rb->err, rb->errlen, STORE_ERR_IO,
 			    "%s/%s: link to %s/%s: %s", rb->active, name,
@@ -987,7 +983,7 @@ store_rb_open(struct store_rollback *rb, const char *defs_dir)
 	return 1;
 }
 
-static void
+void
 store_rb_stamp(char *buf, size_t len)
 {
 	time_t now = time(NULL);
@@ -999,12 +995,12 @@ store_rb_stamp(char *buf, size_t len)
 }
 
 int
-store_rollback(const char *defs_dir,
+store_rollback(const char *defs_dir, const char *why,
     void (*report)(void *arg, const char *event, const char *file,
     const char *reason), void *arg, char *err, size_t errlen)
 {
 	struct store_rollback rb = { .afd = -1, .pfd = -1, .qfd = -1,
-	    .rep = { report, arg }, .err = err, .errlen = errlen };
+	    .rep = { report, arg }, .why = why, .err = err, .errlen = errlen };
 	char tmp[STORE_NAME_MAX + 1];
 	int rc;
 

@@ -156,7 +156,8 @@ int store_dir_has_set(const char *dir, char *err, size_t errlen);
  *      active/ as it was.
  *   2. For each copy, the active/NAME it replaces (if any) is hard-linked
  *      into quarantine/ as NAME.<UTC YYYYmmddTHHMMSSZ> (".1", ".2", ...
- *      appended if taken; never replaced), then the copy is renamed over
+ *      appended if taken; never replaced; with why, a NAME.STAMP.reason
+ *      file beside it holds why), then the copy is renamed over
  *      active/NAME: NAME is never missing from active/ and the move to
  *      quarantine/ is, in effect, a rename(2) that cannot clobber.
  *   3. Every definitions or .sign file of active/ whose name previous/
@@ -178,9 +179,14 @@ int store_dir_has_set(const char *dir, char *err, size_t errlen);
  * calling again finishes the job.  The definitions in previous/ are not
  * verified here: they were when they were activated.
  */
-int store_rollback(const char *defs_dir,
+int store_rollback(const char *defs_dir, const char *why,
     void (*report)(void *arg, const char *event, const char *file,
     const char *reason), void *arg, char *err, size_t errlen);
+
+/* Write qfd/QNAME.reason holding why (nothing when why is NULL). */
+void store_reason_file(int qfd, const char *qname, const char *why);
+/* "20260102T030405Z": now, UTC (quarantine names). */
+void store_rb_stamp(char *buf, size_t len);
 
 /* One container of active/, from its header (not verified: for display). */
 struct store_container {

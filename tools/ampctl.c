@@ -59,8 +59,13 @@ static const char ampctl_usage[] =
 "                              the last N events; --follow streams new ones until ^C\n"
 "  scan [--json] [--allmatch] PATH...\n"
 "                              scan files and directories (ampdaemon opens them, as root)\n"
-"  update FILE.cvd             verify a definitions container, trial-load it, activate it\n"
-"  reload                      reread the configuration and the active definitions\n"
+"  update [--force] FILE [FILE.sign]\n"
+"                              install new definitions (.cvd, .cld, .cud, or a .cdiff applied to\n"
+"                              the active container of its name): verify, trial-load, activate,\n"
+"                              roll the workers over; answers with the verdict once the workers\n"
+"                              are READY on it (exit 0) or it was rejected or rolled back (exit 1).\n"
+"                              --force: install a version not newer than the active one\n"
+"  reload                      re-verify the active definitions, roll the workers over onto them\n"
 "  repair-account              recreate the scan user and group, restart the workers\n"
 "  diag [--state-dir DIR] [--log-dir DIR] [--since DURATION|TIME] [--json] [--bundle FILE.tar.gz]\n"
 "                              crash-loop diagnosis: verdict, crash timeline, signals, suspected\n"
@@ -118,6 +123,9 @@ static const struct ampctl_opt ampctl_opts_diag[] = {
 	{ "--state-dir", true }, { "--log-dir", true }, { "--since", true },
 	{ "--json", false }, { "--bundle", true }, { NULL, false },
 };
+static const struct ampctl_opt ampctl_opts_update[] = {
+	{ "--force", false }, { NULL, false },
+};
 static const struct ampctl_opt ampctl_opts_none[] = {
 	{ NULL, false },
 };
@@ -127,7 +135,7 @@ static const struct ampctl_command ampctl_commands[] = {
 	{ "faults", ampctl_opts_faults, 0, 0, false },
 	{ "events", ampctl_opts_events, 0, 0, false },
 	{ "scan", ampctl_opts_scan, 1, CTL_ARGV_MAX, true },
-	{ "update", ampctl_opts_none, 1, 1, true },
+	{ "update", ampctl_opts_update, 1, 2, true },
 	{ "reload", ampctl_opts_none, 0, 0, false },
 	{ "repair-account", ampctl_opts_none, 0, 0, false },
 	{ "diag", ampctl_opts_diag, 0, 0, false },

@@ -1,16 +1,21 @@
 /*
  * cvdtool: definitions containers by hand.
  *
- *   info, verify, unpack, list-sigs, build, sign, keygen
+ *   info, verify, unpack, list-sigs, build, sign, keygen, cdiff
  *
  * Exit status: 0 success, 1 a container failed (or a command failed),
  * 2 usage error.
  */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ampscan/cvd.h"
 
@@ -35,13 +40,20 @@ static const char cvdtool_usage[] =
 "                         write FILE.sign, a detached PKCS#7 signature\n"
 "  keygen PRIVATE.pem PUBLIC.pem [--bits N]\n"
 "                         make an RSA key pair for private definitions\n"
+"  cdiff verify FILE.cdiff\n"
+"                         check an incremental update: signature, script syntax\n"
+"  cdiff apply FILE.cdiff BASE.cvd|BASE.cld -o OUT.cld\n"
+"                         verify both, apply the update to BASE (version one less),\n"
+"                         write the result as OUT.cld and verify it\n"
 "\n"
-"verification options (info, verify, unpack, list-sigs):\n"
+"verification options (info, verify, unpack, list-sigs, cdiff):\n"
 "  --trusted-key K.pem    also trust this RSA public key (repeatable)\n"
-"  --certs-dir DIR        trust these root certificates for .cvd.sign files\n"
-"  --sign FILE            the .sign to check (default: FILE.sign or NAME-VERSION.cvd.sign)\n"
+"  --certs-dir DIR        trust these root certificates for .cvd.sign (.cdiff.sign) files\n"
+"  --sign FILE            the .sign to check (default: FILE.sign or NAME-VERSION.cvd.sign;\n"
+"                         for cdiff: of the .cdiff, default FILE.cdiff.sign)\n"
 "  --no-sign              ignore any .sign file\n"
-"  --allow-unsigned       accept .cld/.cud containers (sizes and hashes still checked)\n"
+"  --allow-unsigned       accept .cud, and .cld without a DSIG (sizes and hashes still\n"
+"                         checked; a .cld whose .info DSIG verifies needs no option)\n"
 "  --json                 one JSON object per file (see ARCHITECTURE.md)\n"
 "\n"
 "Exit status: 0 all good, 1 a file failed verification or a command failed,\n"
@@ -522,13 +534,219 @@ cmd_keygen(struct cvdtool *c, int argc, char **argv)
 	return 0;
 }
 
+/* ---- cdiff: verify, apply ------------------------------------------------- */
+
+static void
+print_cdiff_signer(const struct cvd_cdiff *cd)
+{
+	switch (cvd_cdiff_signer(cd)) {
+	case CVD_SIGNER_OFFICIAL: puts("Signer: the official ClamAV cdiff key"); break;
+	case CVD_SIGNER_KEY: printf("Signer: trusted key %s\n", cvd_cdiff_signer_name(cd)); break;
+	case CVD_SIGNER_CERT: printf("Signer: certificate %s\n", cvd_cdiff_signer_name(cd)); break;
+	case CVD_SIGNER_NONE: default: puts("Signer: none"); break;
+	}
+}
+
+static int
+cmd_cdiff_verify(struct cvdtool *c, int argc, char **argv)
+{
+	struct cvd_cdiff *cd;
+	char err[CVD_ERRMSG_MAX];
+
+	if (argc != 1)
+		return usage_error("cdiff verify takes one FILE.cdiff%s", "");
+	if (cvdtool_trust(c) != 0)
+		return 1;
+	if (cvd_cdiff_open(argv[0], c->sign_path, c->trust, &cd, err,
+	    sizeof(err)) != 0) {
+		fflush(stdout);
+		fprintf(stderr, "ERROR: %s\n", err);
+		return 1;
+	}
+	printf("File: %s\n", argv[0]);
+	printf("Version: %u\n", cvd_cdiff_version(cd));
+	printf("Database: %s\n", cvd_cdiff_dbname(cd));
+	print_cdiff_signer(cd);
+	puts("Verification OK.");
+	cvd_cdiff_free(cd);
+	return 0;
+}
+
+/* Remove a flat directory of files (what unpacking leaves). */
+static void
+rm_flat_dir(const char *dir)
+{
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+	rmdir(dir);
+}
+
+/* The database name of a verified container: its NAME.info member. */
+static bool
+result_dbname(const struct cvd_result *r, char *out, size_t outlen)
+{
+	for (size_t i = 0; i < r->nmembers; i++) {
+		const char *n = r->members[i].name;
+		size_t len = strlen(n);
+
+		if (len > 5 && strcmp(n + len - 5, ".info") == 0 && len - 5 < outlen) {
+			memcpy(out, n, len - 5);
+			out[len - 5] = '\0';
+			return true;
+		}
+	}
+	return false;
+}
+
+struct cdiff_apply {
+	const char *cdiff, *base, *out;
+	char tmp[4096], members[4096], cld[4096];
+	struct cvd_cdiff *cd;
+	unsigned version;
+	size_t nmembers;
+};
+
+/* Verify and unpack BASE; it must be version V-1 of the same database. */
+static int
+cdiff_apply_base(struct cvdtool *c, struct cdiff_apply *a)
+{
+	struct cvd_verify_opts vo = c->vo;
+	char name[CVD_CDIFF_DBNAME_MAX + 1];
+	struct cvd_result r;
+	int rc = 1;
+
+	vo.sign_path = CVD_SIGN_AUTO;    /* --sign names the .cdiff's */
+	if (cvd_unpack_file(a->base, a->members, &vo, &r) != 0)
+		fprintf(stderr, "ERROR: %s: %s\n", a->base, r.message);
+	else if (r.header.version != a->version - 1)
+		fprintf(stderr, "ERROR: %s is version %u; %s (version %u) applies to version %u\n",
+		    a->base, r.header.version, a->cdiff, a->version, a->version - 1);
+	else if (!result_dbname(&r, name, sizeof(name)) ||
+	    strcmp(name, cvd_cdiff_dbname(a->cd)) != 0)
+		fprintf(stderr, "ERROR: %s is not database '%s', which %s updates\n",
+		    a->base, cvd_cdiff_dbname(a->cd), a->cdiff);
+	else
+		rc = 0;
+	cvd_result_free(&r);
+	return rc;
+}
+
+/* Apply, build the .cld beside the output, verify it, rename it. */
+static int
+cdiff_apply_run(struct cvdtool *c, struct cdiff_apply *a)
+{
+	struct cvd_verify_opts vo = c->vo;
+	char err[CVD_ERRMSG_MAX];
+	struct cvd_result r;
+	int rc = 1;
+
+	if (cvd_cdiff_apply(a->cd, a->members, err, sizeof(err)) != 0) {
+		fprintf(stderr, "ERROR: %s\n", err);
+		return 1;
+	}
+	if (cvd_build_cld(a->members, cvd_cdiff_dbname(a->cd), a->cld, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "ERROR: %s: %s\n", a->out, err);
+		return 1;
+	}
+	vo.sign_path = NULL;
+	vo.no_sign = true;
+	if (cvd_verify_file(a->cld, &vo, &r) != 0)
+		fprintf(stderr, "ERROR: the result does not verify: %s\n", r.message);
+	else if (r.header.version != a->version)
+		fprintf(stderr, "ERROR: the result is version %u, not %u\n",
+		    r.header.version, a->version);
+	else if (rename(a->cld, a->out) != 0)
+		fprintf(stderr, "ERROR: %s: %s\n", a->out, strerror(errno));
+	else
+		rc = 0;
+	a->nmembers = r.nmembers;
+	cvd_result_free(&r);
+	return rc;
+}
+
+static int
+cmd_cdiff_apply(struct cvdtool *c, int argc, char **argv)
+{
+	struct cdiff_apply a = { 0 };
+	char err[CVD_ERRMSG_MAX];
+	const char *slash;
+	size_t olen;
+	int rc = 1;
+
+	if (argc != 2 || c->out == NULL)
+		return usage_error("cdiff apply takes FILE.cdiff BASE.cvd|BASE.cld and -o OUT.cld%s", "");
+	olen = strlen(c->out);
+	if (olen < 4 || strcmp(c->out + olen - 4, ".cld") != 0)
+		return usage_error("cdiff apply: the output must be named NAME.cld%s", "");
+	a.cdiff = argv[0];
+	a.base = argv[1];
+	a.out = c->out;
+	if (cvdtool_trust(c) != 0)
+		return 1;
+	if (cvd_cdiff_open(a.cdiff, c->sign_path, c->trust, &a.cd, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "ERROR: %s\n", err);
+		return 1;
+	}
+	a.version = cvd_cdiff_version(a.cd);
+	/* work beside the output: same file system for the final rename */
+	slash = strrchr(a.out, '/');
+	if (olen + 64 > sizeof(a.tmp)) {
+		fprintf(stderr, "ERROR: %s: path too long\n", a.out);
+		cvd_cdiff_free(a.cd);
+		return 1;
+	}
+	snprintf(a.tmp, sizeof(a.tmp), "%.*s.cvdtool-cdiff.XXXXXX",
+	    slash ? (int)(slash - a.out + 1) : 0, a.out);
+	if (mkdtemp(a.tmp) == NULL) {
+		fprintf(stderr, "ERROR: %s: %s\n", a.tmp, strerror(errno));
+		cvd_cdiff_free(a.cd);
+		return 1;
+	}
+	if ((size_t)snprintf(a.members, sizeof(a.members), "%s/members",
+	    a.tmp) >= sizeof(a.members) ||
+	    (size_t)snprintf(a.cld, sizeof(a.cld), "%s/%s.cld", a.tmp,
+	    cvd_cdiff_dbname(a.cd)) >= sizeof(a.cld))
+		fprintf(stderr, "ERROR: %s: path too long\n", a.tmp);
+	else if (mkdir(a.members, 0700) != 0)
+		fprintf(stderr, "ERROR: %s: %s\n", a.members, strerror(errno));
+	else if (cdiff_apply_base(c, &a) == 0)
+		rc = cdiff_apply_run(c, &a);
+	if (rc == 0)
+		printf("%s: version %u of %s, %zu members (%s + %s)\n", a.out,
+		    a.version, cvd_cdiff_dbname(a.cd), a.nmembers, a.base, a.cdiff);
+	rm_flat_dir(a.members);
+	unlink(a.cld);
+	rmdir(a.tmp);
+	cvd_cdiff_free(a.cd);
+	return rc;
+}
+
+static int
+cmd_cdiff(struct cvdtool *c, int argc, char **argv)
+{
+	if (argc >= 1 && strcmp(argv[0], "verify") == 0)
+		return cmd_cdiff_verify(c, argc - 1, argv + 1);
+	if (argc >= 1 && strcmp(argv[0], "apply") == 0)
+		return cmd_cdiff_apply(c, argc - 1, argv + 1);
+	return usage_error("cdiff takes verify or apply%s", "");
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct cvdtool *, int, char **);
 } cvdtool_cmds[] = {
 	{ "info", cmd_info }, { "verify", cmd_verify }, { "unpack", cmd_unpack },
 	{ "list-sigs", cmd_list_sigs }, { "build", cmd_build },
-	{ "sign", cmd_sign }, { "keygen", cmd_keygen },
+	{ "sign", cmd_sign }, { "keygen", cmd_keygen }, { "cdiff", cmd_cdiff },
 };
 
 int

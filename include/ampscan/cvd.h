@@ -109,11 +109,15 @@ struct cvd_trust;
 int cvd_trust_new(unsigned flags, struct cvd_trust **out);
 void cvd_trust_free(struct cvd_trust *t);
 /*
- * Trust an operator's RSA public key (PEM, 2048 bits or more) for both the
- * header signature and the .info DSIG.  err names the file and the reason.
+ * Trust an operator's RSA public key (PEM, 2048 bits or more) for the
+ * header signature, the .info DSIG and the .cdiff trailer.  err names the
+ * file and the reason.
  */
 int cvd_trust_add_key_file(struct cvd_trust *t, const char *path, char *err,
     size_t errlen);
+/* The same from PEM text in memory; name is used in messages. */
+int cvd_trust_add_key_pem(struct cvd_trust *t, const void *pem, size_t len,
+    const char *name, char *err, size_t errlen);
 /* Trust the certificates (*.pem, *.crt) of dir as roots for .cvd.sign. */
 int cvd_trust_set_certs_dir(struct cvd_trust *t, const char *dir, char *err,
     size_t errlen);
@@ -148,7 +152,14 @@ struct cvd_verify_opts {
 	const struct cvd_trust *trust;   /* NULL: official keys only */
 	const char *sign_path;           /* CVD_SIGN_AUTO, or a path */
 	bool no_sign;                    /* do not look for a .sign at all */
-	bool allow_unsigned;             /* accept .cld/.cud (still hashed) */
+	/*
+	 * Accept containers nobody signed: a .cud, or a .cld whose .info has
+	 * no DSIG line (sizes and SHA-256 are still checked).  A .cld whose
+	 * .info carries a DSIG is verified like a signed container (DSIG by
+	 * the official or a trusted key) and needs no allow_unsigned; a DSIG
+	 * that does not verify is rejected even with it.
+	 */
+	bool allow_unsigned;
 	bool serial;                     /* no helper thread (fuzzers, tests) */
 	const struct cvd_limits *limits; /* NULL: the defaults above */
 	const struct cvd_sink *sink;
@@ -243,6 +254,86 @@ int cvd_sign_file(const char *cvd_path, const char *key_path,
 
 /* Make an RSA key pair (bits >= 2048): private and public PEM files. */
 int cvd_keygen(unsigned bits, const char *priv_path, const char *pub_path,
+    char *err, size_t errlen);
+
+/* ---- incremental updates (.cdiff) ----------------------------------- */
+
+/*
+ * A .cdiff is "ClamAV-Diff:<version>:<script length>:", a gzip'd script,
+ * ":" and a PSS signature (ClamAV base-64) over the SHA-256 of every byte
+ * before that last ':'.  Version V turns container version V-1 into V.
+ * The script edits the unpacked members line by line:
+ *
+ *   OPEN name                 start editing name (it may not exist yet)
+ *   ADD line                  append line (after all deletions/exchanges)
+ *   DEL n prefix              delete line n, which must start with prefix
+ *   XCHG n prefix new line    replace line n (must start with prefix)
+ *   CLOSE                     write the edited file
+ *   UNLINK name               delete name (no file open)
+ *
+ * Line numbers are those of the file as it was at OPEN.  Names are plain
+ * ("NAME.ext": no '/', no "..", no leading '.'), all of one database NAME,
+ * and NAME.info must be among them.
+ */
+#define CVD_CDIFF_MAX_SCRIPT (64U << 20)     /* decompressed script */
+#define CVD_CDIFF_MAX_FILE_SIZE (CVD_CDIFF_MAX_SCRIPT + (1U << 20)) /* .cdiff */
+#define CVD_CDIFF_MAX_LINE (1U << 20)        /* one script line */
+#define CVD_CDIFF_MAX_FILES CVD_MAX_MEMBERS  /* OPEN and UNLINK commands */
+#define CVD_CDIFF_MAX_EDITS (1U << 22)       /* DEL/XCHG within one OPEN */
+#define CVD_CDIFF_MAX_EDITED CVD_MAX_MEMBER_SIZE /* a file before/after edits */
+#define CVD_CDIFF_DBNAME_MAX 64
+
+struct cvd_cdiff;   /* opaque: a verified, parsed cdiff */
+
+/*
+ * Read and verify the .cdiff at path: the header, the signature, the gzip
+ * stream and its length, then the whole script (syntax, names, limits)
+ * without touching any file.  The signature is the detached sign_path
+ * (PKCS#7 over the whole .cdiff file, as a .cvd.sign) when one is given or,
+ * with sign_path NULL, when path + ".sign" exists -- in both cases only if
+ * trust has a certificates directory, and then it must verify, with no
+ * fallback.  Otherwise the trailer decides: the official cdiff key or an
+ * operator key of trust (NULL: official keys only).  Returns 0 with *out
+ * (free with cvd_cdiff_free), or a CVD_E* code with err naming the file and,
+ * for a script error, the script line: CVD_EHEADER, CVD_ESIG (trailer),
+ * CVD_ESIGNFILE, CVD_EPAYLOAD (gzip, length), CVD_ECONTENT (script),
+ * CVD_ELIMIT, CVD_EIO, CVD_ENOMEM.
+ */
+int cvd_cdiff_open(const char *path, const char *sign_path,
+    const struct cvd_trust *trust, struct cvd_cdiff **out, char *err,
+    size_t errlen);
+unsigned cvd_cdiff_version(const struct cvd_cdiff *cd);
+/* The database name ("daily" for OPEN daily.info ...). */
+const char *cvd_cdiff_dbname(const struct cvd_cdiff *cd);
+/* CVD_SIGNER_OFFICIAL, _KEY or _CERT, and the key file or subject. */
+enum cvd_signer_kind cvd_cdiff_signer(const struct cvd_cdiff *cd);
+const char *cvd_cdiff_signer_name(const struct cvd_cdiff *cd);
+void cvd_cdiff_free(struct cvd_cdiff *cd);
+
+/*
+ * Apply cd to dir, a directory holding the unpacked members of the
+ * container being updated (cvd_unpack_file output).  Writes only inside
+ * dir, never following a symlink: each edited file goes to a temporary
+ * file in dir, then is renamed over the original.  At the end, NAME.info's
+ * first line must carry the cdiff's version.  On failure dir may be partly
+ * changed (the caller discards it); err names the script line (the command)
+ * and why: CVD_ECONTENT (a line out of range, a prefix that does not match,
+ * UNLINK of a missing file), CVD_ELIMIT, CVD_EVERSION, CVD_EIO, CVD_EWRITE.
+ */
+int cvd_cdiff_apply(const struct cvd_cdiff *cd, const char *dir, char *err,
+    size_t errlen);
+
+/*
+ * Build NAME.cld at out_path from the members in dir (as cvd_cdiff_apply
+ * leaves them): a 512-byte header from the first line of NAME.info (md5 and
+ * dsig X, padded with spaces), then a plain old-style tar: COPYING (if in
+ * dir), NAME.info, then the members in the order NAME.info lists them.  A
+ * file of dir that NAME.info does not list is an error.  Written to a
+ * temporary file beside out_path, fsync'd and renamed into place only when
+ * complete.  The result is not verified here: see cvd_verify_file (a .cld
+ * whose .info has a DSIG verifies without allow_unsigned).
+ */
+int cvd_build_cld(const char *dir, const char *dbname, const char *out_path,
     char *err, size_t errlen);
 
 #endif

@@ -62,6 +62,18 @@ int engine_builder_add_file(struct engine_builder *b, const char *path,
     char *err, size_t errlen);
 
 /*
+ * The same from an open descriptor (read from its current offset for a
+ * plain file, with pread for a container; not closed): name is the file
+ * name ("daily.cvd"), which gives the kind and the type.  The trial worker
+ * loads a candidate set this way: it may open nothing by path.
+ */
+int engine_builder_add_container_fd(struct engine_builder *b, int fd,
+    const char *name, const struct cvd_verify_opts *opts, char *err,
+    size_t errlen);
+int engine_builder_add_file_fd(struct engine_builder *b, int fd,
+    const char *name, char *err, size_t errlen);
+
+/*
  * Compile: apply .ign2, build the hash tables and the body automaton, and
  * produce the image.  The builder is consumed (freed) whatever the result.
  */

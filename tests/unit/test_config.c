@@ -233,6 +233,8 @@ test_config_defaults_every_key(void **state)
 		{ CONFIG_TRUSTED_KEYS, "TrustedKeys", "(none)" },
 		{ CONFIG_CERTS_DIR, "CertsDir", "/etc/ampscan/certs" },
 		{ CONFIG_ALLOW_UNSIGNED, "AllowUnsigned", "no" },
+		{ CONFIG_TRIAL_TIMEOUT, "TrialTimeout", "300s" },
+		{ CONFIG_TRIAL_MEMORY_LIMIT, "TrialMemoryLimit", "4G" },
 		{ CONFIG_FAULT_COMMAND, "FaultCommand", "(none)" },
 		{ CONFIG_CORE_DUMPS, "CoreDumps", "no" },
 		{ CONFIG_ENABLE_SHUTDOWN_COMMAND, "EnableShutdownCommand", "no" },
@@ -1109,6 +1111,8 @@ test_config_print_everything_set_round_trip(void **state)
 	    "TrustedKeys \"/k/2 #.pem\"\n"
 	    "CertsDir /c\n"
 	    "AllowUnsigned yes\n"
+	    "TrialTimeout 2m\n"
+	    "TrialMemoryLimit 16M\n"
 	    "FaultCommand /usr/bin/logger -t \"amp fault\" \n"
 	    "CoreDumps true\n"
 	    "EnableShutdownCommand 1\n";

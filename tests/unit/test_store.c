@@ -570,7 +570,7 @@ test_store_rollback_restores_previous_and_quarantines(void **state)
 	tu_write_str(dpath("active", "README"), "stray\n");
 	assert_int_equal(stat(dpath("active", "main.cvd"), &main_before), 0);
 
-	assert_int_equal(store_rollback(fx.defs, record, &fx, err, sizeof(err)), 1);
+	assert_int_equal(store_rollback(fx.defs, NULL, record, &fx, err, sizeof(err)), 1);
 
 	/* active/ is previous/'s set, the identical file untouched */
 	assert_true(same_bytes(dpath("active", "daily.cvd"),
@@ -636,14 +636,14 @@ test_store_rollback_without_previous_set_changes_nothing(void **state)
 	before = tu_snapshot(fx.defs);
 	assert_int_equal(store_dir_has_set(dsub("previous"), err,
 	    sizeof(err)), 0);
-	assert_int_equal(store_rollback(fx.defs, record, &fx, err, sizeof(err)), 0);
+	assert_int_equal(store_rollback(fx.defs, NULL, record, &fx, err, sizeof(err)), 0);
 	after = tu_snapshot(fx.defs);
 	assert_string_equal(before, after);
 	free(after);
 
 	/* no previous/ at all */
 	tu_rmtree(dsub("previous"));
-	assert_int_equal(store_rollback(fx.defs, record, &fx, err, sizeof(err)), 0);
+	assert_int_equal(store_rollback(fx.defs, NULL, record, &fx, err, sizeof(err)), 0);
 	assert_int_equal(fx.nev, 0);
 	free(before);
 }
@@ -660,7 +660,7 @@ test_store_rollback_identical_set_touches_nothing(void **state)
 	tu_write_str(dpath("active", DEFS_INDEX_NAME), "fresh index");
 	assert_int_equal(stat(dpath("active", "daily.cvd"), &before), 0);
 	snap1 = tu_snapshot(fx.defs);
-	assert_int_equal(store_rollback(fx.defs, record, &fx, err, sizeof(err)), 0);
+	assert_int_equal(store_rollback(fx.defs, NULL, record, &fx, err, sizeof(err)), 0);
 	snap2 = tu_snapshot(fx.defs);
 	assert_string_equal(snap1, snap2);
 	assert_int_equal(stat(dpath("active", "daily.cvd"), &after), 0);
@@ -678,7 +678,7 @@ test_store_rollback_into_empty_active_and_leftover_temp(void **state)
 	(void)state;
 	put("daily-1.cvd", "previous", "daily.cvd");
 	tu_write_str(dpath("active", ".daily.cvd" STORE_TMP_SUFFIX), "crash");
-	assert_int_equal(store_rollback(fx.defs, record, &fx, err, sizeof(err)), 1);
+	assert_int_equal(store_rollback(fx.defs, NULL, record, &fx, err, sizeof(err)), 1);
 	assert_true(same_bytes(dpath("active", "daily.cvd"),
 	    dpath("previous", "daily.cvd")));
 	assert_false(tu_exists(dpath("active", ".daily.cvd" STORE_TMP_SUFFIX)));
@@ -694,9 +694,9 @@ test_store_rollback_twice_never_overwrites_quarantine(void **state)
 	(void)state;
 	put("daily-1.cvd", "previous", "daily.cvd");
 	put("daily-2.cvd", "active", "daily.cvd");
-	assert_int_equal(store_rollback(fx.defs, record, &fx, err, sizeof(err)), 1);
+	assert_int_equal(store_rollback(fx.defs, NULL, record, &fx, err, sizeof(err)), 1);
 	put("daily-2.cvd", "active", "daily.cvd");
-	assert_int_equal(store_rollback(fx.defs, record, &fx, err, sizeof(err)), 1);
+	assert_int_equal(store_rollback(fx.defs, NULL, record, &fx, err, sizeof(err)), 1);
 	snprintf(q, sizeof(q), "%s/quarantine", fx.defs);
 	assert_int_equal(count_prefixed(q, "daily.cvd.", NULL, 0), 2);
 }
@@ -712,7 +712,7 @@ test_store_rollback_failing_copy_leaves_active_as_it_was(void **state)
 	put("daily-2.cvd", "active", "daily.cvd");
 	put("main-5.cvd", "active", "main.cvd");
 	before = tu_snapshot(fx.defs);
-	assert_int_equal(store_rollback(fx.defs, record, &fx, err, sizeof(err)),
+	assert_int_equal(store_rollback(fx.defs, NULL, record, &fx, err, sizeof(err)),
 	    STORE_ERR_TYPE);
 	assert_non_null(strstr(err, "previous/main.cvd"));
 	after = tu_snapshot(fx.defs);
@@ -838,6 +838,32 @@ test_store_active_summary(void **state)
 	assert_int_equal(n, 0);
 }
 
+/* With a reason, each file moved to quarantine/ gets NAME.STAMP.reason. */
+static void
+test_store_rollback_writes_reason_files(void **state)
+{
+	char err[512], q[4096], first[512], rname[600];
+	size_t len;
+	uint8_t *text;
+
+	(void)state;
+	put("daily-1.cvd", "previous", "daily.cvd");
+	put("daily-2.cvd", "active", "daily.cvd");
+	assert_int_equal(store_rollback(fx.defs, "workers could not start: test",
+	    record, &fx, err, sizeof(err)), 1);
+	snprintf(q, sizeof(q), "%s/quarantine", fx.defs);
+	assert_int_equal(count_prefixed(q, "daily.cvd.", NULL, 0), 2);
+	assert_int_equal(count_prefixed(q, "daily.cvd.2", first, sizeof(first)), 2);
+	if (strstr(first, ".reason") == NULL)
+		snprintf(rname, sizeof(rname), "%s.reason", first);
+	else
+		snprintf(rname, sizeof(rname), "%s", first);
+	text = tu_read(tu_path(q, rname), &len);
+	assert_int_equal(len, strlen("workers could not start: test\n"));
+	assert_memory_equal(text, "workers could not start: test\n", len);
+	free(text);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -861,6 +887,7 @@ main(void)
 		T(test_store_rollback_into_empty_active_and_leftover_temp),
 		T(test_store_rollback_twice_never_overwrites_quarantine),
 		T(test_store_rollback_failing_copy_leaves_active_as_it_was),
+		T(test_store_rollback_writes_reason_files),
 		T(test_store_dirs_create_makes_all_with_mode),
 		T(test_store_dirs_create_refuses_symlink_and_file),
 		T(test_store_dir_has_set),

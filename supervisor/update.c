@@ -1,0 +1,1190 @@
+/*
+ * Definitions updates (ARCHITECTURE.md, "Definitions updates (as built)"):
+ * the queue of updates (files dropped into incoming/, `ampctl update`,
+ * `ampctl reload` and RELOAD), the pipeline run in a child for each one
+ * (stage, verify, apply a cdiff, version, candidate set, trial, index,
+ * activation), and what the loop does with its verdict (events, the
+ * rollover of the workers, the answer to ampctl).
+ *
+ * The child reports on its pipe, one record a line, tab-separated:
+ *
+ *   step <TAB> staging|verifying|trial|index|activating
+ *   event <TAB> type <TAB> file <TAB> reason
+ *   rejected <TAB> reason <TAB> quarantined-as
+ *   activated <TAB> name <TAB> old versions <TAB> new versions <TAB> forced(0|1)
+ *   fail <TAB> reason          (activation could not finish: I/O)
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "account.h"
+#include "activate.h"
+#include "daemon.h"
+#include "defs.h"
+#include "spawn.h"
+#include "store.h"
+
+#define UPDATE_FILE_MAX (2ULL << 30)      /* a container or cdiff, at most */
+#define UPDATE_SETTLE_S 0.25              /* quiet in incoming/ before reading it */
+#define UPDATE_TRIAL_LINES 4096           /* bytes of the trial's stderr kept */
+#define UPDATE_LINE_MAX 4200
+
+/* ---- the child ------------------------------------------------------------ */
+
+struct update_child {
+	struct daemon *d;
+	const struct update_job *job;
+	int fd;
+	char stage[STORE_PATH_MAX];
+	struct cvd_trust *trust;
+};
+
+static void
+field(char *dst, size_t len, const char *s)
+{
+	str_fmt(dst, len, "%s", s != NULL ? s : "");
+	for (size_t i = 0; dst[i]; i++)
+		if (dst[i] == '\t' || dst[i] == '\n' || dst[i] == '\r')
+			dst[i] = ' ';
+}
+
+static void
+child_say(struct update_child *c, const char *kind, const char *a,
+    const char *b, const char *e, const char *f)
+{
+	char fa[1400], fb[1400], fc[1400], fd[400], line[UPDATE_LINE_MAX + 16];
+
+	field(fa, sizeof(fa), a);
+	field(fb, sizeof(fb), b);
+	field(fc, sizeof(fc), e);
+	field(fd, sizeof(fd), f);
+	str_fmt(line, sizeof(line), "%s\t%s\t%s\t%s\t%s\n", kind, fa, fb, fc, fd);
+	task_write(c->fd, line);
+}
+
+static void
+child_step(struct update_child *c, const char *step)
+{
+	child_say(c, "step", step, NULL, NULL, NULL);
+}
+
+static void
+child_kp(void *arg, int point)
+{
+	struct update_child *c = arg;
+
+	daemon_kill_point(c->d, point, true);
+}
+
+static const char *
+base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+static const char *
+ext_of(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+
+	return dot ? dot : "";
+}
+
+/*
+ * Rejected: the staged file goes to quarantine/ with a .reason file (an
+ * operator can look at what was refused), the incoming/ original is
+ * removed (it would be refused again at every start).
+ */
+static int
+child_reject(struct update_child *c, const char *staged, const char *why)
+{
+	const struct config *cfg = &c->d->cfg;
+	char q[STORE_PATH_MAX], qname[STORE_NAME_MAX + 1], stamp[32];
+	char dst[STORE_PATH_MAX + 300], rerr[256];
+	int qfd;
+
+	qname[0] = '\0';
+	snprintf(q, sizeof(q), "%s/%s", cfg->definitions_dir, STORE_DIR_QUARANTINE);
+	if (staged != NULL && staged[0] != '\0' &&
+	    (qfd = open(q, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		store_rb_stamp(stamp, sizeof(stamp));
+		for (unsigned i = 0; i < STORE_QUARANTINE_TRIES; i++) {
+			if (i == 0)
+				str_fmt(qname, sizeof(qname), "%s.%s", base_name(staged), stamp);
+			else
+				str_fmt(qname, sizeof(qname), "%s.%s.%u", base_name(staged),
+				    stamp, i);
+			str_fmt(dst, sizeof(dst), "%s/%s", q, qname);
+			if (link(staged, dst) == 0)
+				break;
+			qname[0] = '\0';
+			if (errno != EEXIST)
+				break;
+		}
+		if (qname[0] != '\0') {
+			store_reason_file(qfd, qname, why);
+			(void)fsync(qfd);
+		}
+		close(qfd);
+	}
+	if (c->job->incoming) {
+		unlink(c->job->path);
+		if (c->job->sign[0] != '\0')
+			unlink(c->job->sign);
+	}
+	if (c->stage[0] != '\0')
+		(void)activation_rmtree(c->stage, rerr, sizeof(rerr));
+	child_say(c, "rejected", why, qname, NULL, NULL);
+	return 0;
+}
+
+/* "daily:27012 main:62" of dir's containers (headers only). */
+static void
+versions_of(const char *defs_dir, const char *dbname, unsigned version,
+    char *out, size_t len)
+{
+	struct store_container sc[64];
+	size_t n = 0, off = 0;
+	char err[256];
+
+	out[0] = '\0';
+	if (store_active_summary(defs_dir, sc, 64, &n, err, sizeof(err)) != 0)
+		return;
+	for (size_t i = 0; i < n && off < len; i++) {
+		const char *dot = strrchr(sc[i].name, '.');
+		size_t bl = dot ? (size_t)(dot - sc[i].name) : strlen(sc[i].name);
+
+		if (dbname != NULL && strlen(dbname) == bl &&
+		    strncmp(sc[i].name, dbname, bl) == 0)
+			continue;
+		if (sc[i].header_ok)
+			off += (size_t)snprintf(out + off, len - off, "%s%.*s:%u",
+			    off ? " " : "", (int)bl, sc[i].name, sc[i].version);
+	}
+	if (dbname != NULL && off < len)
+		snprintf(out + off, len - off, "%s%s:%u", off ? " " : "", dbname,
+		    version);
+}
+
+/* The db name of a verified container: its NAME.info member. */
+static bool
+dbname_of(const struct cvd_result *res, char *out, size_t len)
+{
+	for (size_t i = 0; i < res->nmembers; i++) {
+		const char *n = res->members[i].name;
+		size_t l = strlen(n);
+
+		if (l > 5 && strcmp(n + l - 5, ".info") == 0 && l - 5 < len) {
+			snprintf(out, len, "%.*s", (int)(l - 5), n);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* ---- the trial ---- */
+
+static bool
+sanitizer_build(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	return true;
+#else
+	return false;
+#endif
+}
+
+/* Run `ampscansvc --trial` on the files of set, wait; 0 or why in why. */
+static int
+child_trial(struct update_child *c, const char *set, char *why, size_t whylen)
+{
+	const struct config *cfg = &c->d->cfg;
+	char *argv[SPAWN_ARGV_MAX];
+	char args[SPAWN_ARGV_MAX][STORE_NAME_MAX + 32];
+	int fds[SPAWN_EXTRA_FDS_MAX], nfds = 0, na = 0, sv[2] = { -1, -1 };
+	char out[UPDATE_TRIAL_LINES], err[1024], reason[512], how[96];
+	size_t outlen = 0;
+	struct spawn_req req = { .argv = argv, .index_fd = -1 };
+	struct spawn_result res = { .pid = -1, .log_fd = -1 };
+	struct account acct;
+	struct dirent *de;
+	struct timespec t0, now;
+	int null = -1, ws = 0, rc = -1;
+	bool done = false, timed_out = false;
+	DIR *dir;
+
+	argv[na++] = c->d->scansvc;
+	argv[na++] = (char *)"--trial";
+	if ((dir = opendir(set)) == NULL) {
+		str_fmt(why, whylen, "%s: %s", set, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		const char *e = ext_of(de->d_name);
+		bool container = strcmp(e, ".cvd") == 0 || strcmp(e, ".cld") == 0 ||
+		    strcmp(e, ".cud") == 0;
+		char p[STORE_PATH_MAX + 300];
+
+		if (de->d_name[0] == '.' || (!container &&
+		    sig_type_from_name(de->d_name) == SIG_TYPE_OTHER))
+			continue;
+		if (!container && !cfg->allow_unsigned)
+			continue;
+		if (nfds == SPAWN_EXTRA_FDS_MAX - (int)CONFIG_TRUSTED_KEYS_MAX ||
+		    na >= SPAWN_ARGV_MAX - 24) {
+			str_fmt(why, whylen, "%s: too many definitions files for the trial", set);
+			goto out;
+		}
+		str_fmt(p, sizeof(p), "%s/%s", set, de->d_name);
+		if ((fds[nfds] = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+			str_fmt(why, whylen, "%s: %s", p, strerror(errno));
+			goto out;
+		}
+		str_fmt(args[na], sizeof(args[0]), "--defs-fd=%d:%s",
+		    SPAWN_INDEX_FD + 1 + nfds, de->d_name);
+		argv[na] = args[na];
+		na++;
+		nfds++;
+	}
+	closedir(dir);
+	dir = NULL;
+	for (size_t i = 0; i < cfg->ntrusted_keys; i++) {
+		if ((fds[nfds] = open(cfg->trusted_keys[i], O_RDONLY | O_CLOEXEC)) < 0) {
+			str_fmt(why, whylen, "%s: %s", cfg->trusted_keys[i], strerror(errno));
+			goto out;
+		}
+		str_fmt(args[na], sizeof(args[0]), "--trusted-key-fd=%d",
+		    SPAWN_INDEX_FD + 1 + nfds);
+		argv[na] = args[na];
+		na++;
+		nfds++;
+	}
+	if (cfg->allow_unsigned)
+		argv[na++] = (char *)"--allow-unsigned";
+	/* the worker's identity, as pool.c chooses it */
+	if (geteuid() != 0) {
+		req.as_self = true;
+		req.uid = geteuid();
+		req.gid = getegid();
+	} else if (account_resolve(cfg->scan_user, cfg->scan_group, &acct, reason,
+	    sizeof(reason)) == ACCOUNT_OK) {
+		req.uid = acct.uid;
+		req.gid = acct.gid;
+	} else {
+		req.as_root = true;
+		argv[na++] = (char *)"--allow-root";
+	}
+	argv[na] = NULL;
+	if ((null = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+		str_fmt(why, whylen, "trial: %s", strerror(errno));
+		goto out;
+	}
+	req.sock_fd = sv[1];
+	req.index_fd = null;
+	req.extra_fds = fds;
+	req.nextra_fds = (size_t)nfds;
+	req.nofile = 64 + (rlim_t)nfds;
+	req.as_bytes = sanitizer_build() ? 0 : (rlim_t)cfg->trial_memory_limit;
+	req.cpu_seconds = (rlim_t)(cfg->trial_timeout_ms / 1000 + 1);
+	if (spawn_worker(&req, &res, err, sizeof(err)) != SPAWN_OK) {
+		str_fmt(why, whylen, "cannot start the trial: %s", err);
+		goto out;
+	}
+	close(sv[1]);
+	sv[1] = -1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* its output, until it exits or its time is up */
+	while (!done) {
+		struct pollfd pf = { .fd = res.log_fd, .events = POLLIN };
+		int64_t ms;
+		pid_t p;
+
+		if (poll(&pf, 1, 100) > 0) {
+			ssize_t n = read(res.log_fd, out + outlen, sizeof(out) - 1 - outlen);
+
+			if (n > 0) {
+				outlen += (size_t)n;
+				if (outlen == sizeof(out) - 1) {   /* keep the tail */
+					memmove(out, out + outlen / 2, outlen - outlen / 2);
+					outlen -= outlen / 2;
+				}
+			}
+		}
+		if ((p = waitpid(res.pid, &ws, WNOHANG)) == res.pid) {
+			done = true;
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = (int64_t)(now.tv_sec - t0.tv_sec) * 1000 +
+		    (now.tv_nsec - t0.tv_nsec) / 1000000;
+		if (!timed_out && ms > (int64_t)cfg->trial_timeout_ms) {
+			timed_out = true;
+			kill(res.pid, SIGKILL);
+		}
+	}
+	/* what is left in the pipe */
+	for (;;) {
+		ssize_t n = read(res.log_fd, out + outlen, sizeof(out) - 1 - outlen);
+
+		if (n <= 0 || outlen + (size_t)n >= sizeof(out) - 1)
+			break;
+		outlen += (size_t)n;
+	}
+	out[outlen] = '\0';
+	while (outlen > 0 && (out[outlen - 1] == '\n' || out[outlen - 1] == ' '))
+		out[--outlen] = '\0';
+	{
+		char *last = strrchr(out, '\n');
+
+		str_fmt(reason, sizeof(reason), "%s", last ? last + 1 : out);
+	}
+	if (timed_out) {
+		str_fmt(why, whylen, "the trial load did not finish within TrialTimeout (%.1f s)",
+		    (double)cfg->trial_timeout_ms / 1000.0);
+		goto out;
+	}
+	if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (WIFSIGNALED(ws))
+		events_signal_name(WTERMSIG(ws), how, sizeof(how));
+	else
+		snprintf(how, sizeof(how), "exit %d", WEXITSTATUS(ws));
+	if (strstr(reason, "out of memory") != NULL ||
+	    strstr(reason, "Cannot allocate memory") != NULL ||
+	    (WIFSIGNALED(ws) && WTERMSIG(ws) == SIGXCPU))
+		str_fmt(why, whylen, "the trial load exhausted its limits (TrialMemoryLimit %llu MiB, TrialTimeout %.0f s): %s: %s",
+		    (unsigned long long)(cfg->trial_memory_limit >> 20),
+		    (double)cfg->trial_timeout_ms / 1000.0, how, reason);
+	else
+		str_fmt(why, whylen, "the trial load failed (%s)%s%s", how,
+		    reason[0] ? ": " : "", reason);
+out:
+	if (dir != NULL)
+		closedir(dir);
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (null >= 0)
+		close(null);
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (res.log_fd >= 0)
+		close(res.log_fd);
+	if (res.pid > 0 && !done) {
+		kill(res.pid, SIGKILL);
+		waitpid(res.pid, &ws, 0);
+	}
+	return rc;
+}
+
+/* ---- the pipeline ---- */
+
+struct candidate {
+	char file[STORE_PATH_MAX];     /* staged container to install */
+	char sign[STORE_PATH_MAX];     /* its .sign, or "" */
+	char dbname[STORE_NAME_MAX + 1];
+	const char *ext;               /* ".cvd", ".cld", ".cud" */
+	unsigned version;
+	enum cvd_kind kind;
+};
+
+static int
+child_container(struct update_child *c, const char *staged,
+    const char *sign, struct candidate *cand, char *why, size_t whylen)
+{
+	const struct config *cfg = &c->d->cfg;
+	struct cvd_verify_opts vo = { .trust = c->trust, .sign_path = sign,
+	    .no_sign = sign == NULL, .allow_unsigned = cfg->allow_unsigned };
+	struct cvd_result res;
+	int rc;
+
+	if (cvd_verify_file(staged, &vo, &res) != 0) {
+		str_fmt(why, whylen, "%s", res.message);
+		cvd_result_free(&res);
+		return -1;
+	}
+	if (!dbname_of(&res, cand->dbname, sizeof(cand->dbname))) {
+		str_fmt(why, whylen, "%s: no NAME.info member", base_name(staged));
+		cvd_result_free(&res);
+		return -1;
+	}
+	cand->version = res.header.version;
+	cand->kind = res.header.kind;
+	cand->ext = cand->kind == CVD_KIND_CVD ? ".cvd" :
+	    cand->kind == CVD_KIND_CLD ? ".cld" : ".cud";
+	snprintf(cand->file, sizeof(cand->file), "%s", staged);
+	snprintf(cand->sign, sizeof(cand->sign), "%s", sign ? sign : "");
+	rc = 0;
+	cvd_result_free(&res);
+	return rc;
+}
+
+static int
+child_cdiff(struct update_child *c, const char *staged, const char *sign,
+    struct candidate *cand, char *why, size_t whylen)
+{
+	const struct config *cfg = &c->d->cfg;
+	struct cvd_verify_opts vo = { .trust = c->trust,
+	    .allow_unsigned = cfg->allow_unsigned };
+	struct cvd_cdiff *cd = NULL;
+	struct cvd_header h;
+	struct cvd_result res;
+	char err[1024], active[STORE_NAME_MAX + 1], apath[STORE_PATH_MAX + 300];
+	char scratch[STORE_PATH_MAX + 16], out[STORE_PATH_MAX + 300];
+	int rc = -1, found;
+
+	if (cvd_cdiff_open(staged, sign, c->trust, &cd, err, sizeof(err)) != 0) {
+		str_fmt(why, whylen, "%s", err);
+		return -1;
+	}
+	snprintf(cand->dbname, sizeof(cand->dbname), "%s", cvd_cdiff_dbname(cd));
+	cand->version = cvd_cdiff_version(cd);
+	found = activation_active_container(cfg->definitions_dir, cand->dbname,
+	    active, sizeof(active), &h, err, sizeof(err));
+	if (found < 0) {
+		str_fmt(why, whylen, "%s", err);
+		goto out;
+	}
+	if (found == 0) {
+		str_fmt(why, whylen, "%s: updates %s to version %u, but no %s is active",
+		    base_name(staged), cand->dbname, cand->version, cand->dbname);
+		goto out;
+	}
+	if (h.version + 1 != cand->version) {
+		str_fmt(why, whylen, "%s: turns %s version %u into %u, but the active %s is version %u",
+		    base_name(staged), cand->dbname, cand->version - 1, cand->version,
+		    active, h.version);
+		goto out;
+	}
+	str_fmt(scratch, sizeof(scratch), "%s/scratch", c->stage);
+	str_fmt(apath, sizeof(apath), "%s/%s/%s", cfg->definitions_dir,
+	    STORE_DIR_ACTIVE, active);
+	if (mkdir(scratch, 0700) != 0) {
+		str_fmt(why, whylen, "%s: %s", scratch, strerror(errno));
+		goto out;
+	}
+	vo.no_sign = true;   /* the active file was verified with its .sign */
+	if (cvd_unpack_file(apath, scratch, &vo, &res) != 0) {
+		str_fmt(why, whylen, "the active %s does not verify: %s", active,
+		    res.message);
+		cvd_result_free(&res);
+		goto out;
+	}
+	cvd_result_free(&res);
+	if (cvd_cdiff_apply(cd, scratch, err, sizeof(err)) != 0) {
+		str_fmt(why, whylen, "%s: %s", base_name(staged), err);
+		goto out;
+	}
+	str_fmt(out, sizeof(out), "%s/%s.cld", c->stage, cand->dbname);
+	if (cvd_build_cld(scratch, cand->dbname, out, err, sizeof(err)) != 0) {
+		str_fmt(why, whylen, "%s: cannot build %s.cld: %s", base_name(staged),
+		    cand->dbname, err);
+		goto out;
+	}
+	vo.allow_unsigned = false;   /* the .cld must carry a valid DSIG */
+	if (cvd_verify_file(out, &vo, &res) != 0) {
+		str_fmt(why, whylen, "%s applied to %s gives a container that does not verify: %s",
+		    base_name(staged), active, res.message);
+		cvd_result_free(&res);
+		goto out;
+	}
+	if (res.header.version != cand->version) {
+		str_fmt(why, whylen, "%s: the result says version %u, the cdiff %u",
+		    base_name(staged), res.header.version, cand->version);
+		cvd_result_free(&res);
+		goto out;
+	}
+	cvd_result_free(&res);
+	str_fmt(cand->file, sizeof(cand->file), "%s", out);
+	cand->sign[0] = '\0';
+	cand->kind = CVD_KIND_CLD;
+	cand->ext = ".cld";
+	(void)activation_rmtree(scratch, err, sizeof(err));
+	rc = 0;
+out:
+	cvd_cdiff_free(cd);
+	return rc;
+}
+
+/* The version rule: newer, or the same version as a .cvd replacing a .cld. */
+static int
+child_version(struct update_child *c, const struct candidate *cand,
+    char *old, size_t oldlen, bool *forced, char *why, size_t whylen)
+{
+	char active[STORE_NAME_MAX + 1], err[512];
+	struct cvd_header h;
+	int found;
+
+	*forced = false;
+	old[0] = '\0';
+	found = activation_active_container(c->d->cfg.definitions_dir,
+	    cand->dbname, active, oldlen, &h, err, sizeof(err));
+	if (found < 0) {
+		str_fmt(why, whylen, "%s", err);
+		return -1;
+	}
+	if (found == 0)
+		return 0;
+	snprintf(old, oldlen, "%s:%u", cand->dbname, h.version);
+	if (cand->version > h.version || (cand->version == h.version &&
+	    h.kind == CVD_KIND_CLD && cand->kind == CVD_KIND_CVD))
+		return 0;
+	if (c->job->force) {
+		*forced = true;
+		return 0;
+	}
+	str_fmt(why, whylen, "%s version %u is not newer than the active %s (version %u); `ampctl update --force` installs it anyway",
+	    cand->dbname, cand->version, active, h.version);
+	return -1;
+}
+
+static int
+link_into(const char *src, const char *dir, const char *name, char *why,
+    size_t whylen)
+{
+	char dst[STORE_PATH_MAX + 300];
+
+	str_fmt(dst, sizeof(dst), "%s/%s", dir, name);
+	if (link(src, dst) != 0) {
+		str_fmt(why, whylen, "%s: link to %s: %s", src, dst, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+update_child_fn(void *arg, int out_fd)
+{
+	struct update_child *c = arg;
+	const struct config *cfg = &c->d->cfg;
+	const struct update_job *job = c->job;
+	struct store_trust st = { .trusted_keys = cfg->trusted_keys,
+	    .ntrusted_keys = cfg->ntrusted_keys, .certs_dir = cfg->certs_dir,
+	    .allow_unsigned = cfg->allow_unsigned };
+	struct defs_opts o = { .allow_unsigned = cfg->allow_unsigned };
+	struct candidate cand = { .version = 0 };
+	char why[2048], err[1024], staged[STORE_PATH_MAX + 300];
+	char sstaged[STORE_PATH_MAX + 300], set[STORE_PATH_MAX + 16];
+	char name[STORE_NAME_MAX + 16], idx[STORE_PATH_MAX + 300];
+	char oldv[STORE_NAME_MAX + 32], newv[1024], oldset[1024];
+	const char *consume[2];
+	size_t nconsume = 0;
+	bool forced = false, is_cdiff;
+	int fd, rc;
+
+	c->fd = out_fd;
+	staged[0] = sstaged[0] = '\0';
+	child_step(c, "staging");
+	if (store_trust_new(&st, &c->trust, err, sizeof(err)) != 0)
+		return child_reject(c, NULL, err);
+	is_cdiff = strcmp(ext_of(job->path), ".cdiff") == 0;
+	if (!is_cdiff && strcmp(ext_of(job->path), ".cvd") != 0 &&
+	    strcmp(ext_of(job->path), ".cld") != 0 &&
+	    strcmp(ext_of(job->path), ".cud") != 0) {
+		str_fmt(why, sizeof(why), "%s: not a definitions update (.cvd, .cld, .cud or .cdiff)",
+		    base_name(job->path));
+		if (job->incoming) {
+			/* quarantine it as it is: nothing was staged */
+			char q[STORE_PATH_MAX + 300];
+
+			str_fmt(q, sizeof(q), "%s", job->path);
+			c->stage[0] = '\0';
+			return child_reject(c, q, why);
+		}
+		return child_reject(c, NULL, why);
+	}
+	if (activation_stage_dir(cfg->definitions_dir, c->stage, sizeof(c->stage),
+	    err, sizeof(err)) != 0)
+		return child_reject(c, NULL, err);
+	str_fmt(name, sizeof(name), "%s", base_name(job->path));
+	if ((fd = open(job->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC |
+	    (job->incoming ? O_NOFOLLOW : 0))) < 0) {
+		str_fmt(why, sizeof(why), "%s: %s", job->path, strerror(errno));
+		return child_reject(c, NULL, why);
+	}
+	rc = activation_copy_in(fd, job->path, c->stage, name, 0644,
+	    UPDATE_FILE_MAX, err, sizeof(err));
+	close(fd);
+	if (rc != 0)
+		return child_reject(c, NULL, err);
+	str_fmt(staged, sizeof(staged), "%s/%s", c->stage, name);
+	if (job->sign[0] != '\0') {
+		char sname[STORE_NAME_MAX + 32];
+
+		str_fmt(sname, sizeof(sname), "%s.sign", name);
+		if ((fd = open(job->sign, O_RDONLY | O_NONBLOCK | O_CLOEXEC |
+		    (job->incoming ? O_NOFOLLOW : 0))) < 0) {
+			str_fmt(why, sizeof(why), "%s: %s", job->sign, strerror(errno));
+			return child_reject(c, staged, why);
+		}
+		rc = activation_copy_in(fd, job->sign, c->stage, sname, 0644,
+		    1 << 20, err, sizeof(err));
+		close(fd);
+		if (rc != 0)
+			return child_reject(c, staged, err);
+		str_fmt(sstaged, sizeof(sstaged), "%s/%s", c->stage, sname);
+	}
+	child_kp(c, KP_STAGED);
+
+	child_step(c, "verifying");
+	if (is_cdiff)
+		rc = child_cdiff(c, staged, sstaged[0] ? sstaged : NULL, &cand, why,
+		    sizeof(why));
+	else
+		rc = child_container(c, staged, sstaged[0] ? sstaged : NULL, &cand,
+		    why, sizeof(why));
+	if (rc != 0)
+		return child_reject(c, staged, why);
+	if (child_version(c, &cand, oldv, sizeof(oldv), &forced, why,
+	    sizeof(why)) != 0)
+		return child_reject(c, staged, why);
+	child_kp(c, KP_VERIFIED);
+
+	/* the candidate set: the others as they are, this one new */
+	str_fmt(set, sizeof(set), "%s/set", c->stage);
+	if (mkdir(set, 0700) != 0) {
+		str_fmt(why, sizeof(why), "%s: %s", set, strerror(errno));
+		return child_reject(c, staged, why);
+	}
+	if (activation_link_others(cfg->definitions_dir, set, cand.dbname, err,
+	    sizeof(err)) != 0)
+		return child_reject(c, staged, err);
+	str_fmt(name, sizeof(name), "%s%s", cand.dbname, cand.ext);
+	if (link_into(cand.file, set, name, why, sizeof(why)) != 0)
+		return child_reject(c, staged, why);
+	if (cand.sign[0] != '\0') {
+		str_fmt(name, sizeof(name), "%s%s.sign", cand.dbname, cand.ext);
+		if (link_into(cand.sign, set, name, why, sizeof(why)) != 0)
+			return child_reject(c, staged, why);
+	}
+
+	child_step(c, "trial");
+	if (child_trial(c, set, why, sizeof(why)) != 0)
+		return child_reject(c, staged, why);
+	child_kp(c, KP_TRIED);
+
+	child_step(c, "index");
+	str_fmt(idx, sizeof(idx), "%s/%s", set, DEFS_INDEX_NAME);
+	o.trust = c->trust;
+	if (defs_build_index(set, idx, &o, err, sizeof(err)) != 0) {
+		str_fmt(why, sizeof(why), "cannot build the index: %s", err);
+		return child_reject(c, staged, why);
+	}
+	child_kp(c, KP_SET_READY);
+
+	child_step(c, "activating");
+	versions_of(cfg->definitions_dir, NULL, 0, oldset, sizeof(oldset));
+	if (job->incoming) {
+		consume[nconsume++] = job->path;
+		if (job->sign[0] != '\0')
+			consume[nconsume++] = job->sign;
+	}
+	if (activation_run(cfg->definitions_dir, cfg->state_dir, set, consume,
+	    nconsume, child_kp, c, err, sizeof(err)) != 0) {
+		child_say(c, "fail", err, NULL, NULL, NULL);
+		return 1;
+	}
+	versions_of(cfg->definitions_dir, NULL, 0, newv, sizeof(newv));
+	str_fmt(name, sizeof(name), "%s%s", cand.dbname, cand.ext);
+	child_say(c, "activated", name, oldset, newv, forced ? "1" : "0");
+	(void)oldv;
+	return 0;
+}
+
+/* ---- the loop's side -------------------------------------------------------- */
+
+static void update_next(struct daemon *d);
+
+static void
+verdict(struct daemon *d, bool ok, const char *file, const char *text)
+{
+	struct updates *u = &d->upd;
+	struct update_job *job = u->cur;
+
+	u->have_last = true;
+	u->last_ok = ok;
+	u->last_ms = events_now_ms();
+	str_fmt(u->last_file, sizeof(u->last_file), "%s", file);
+	str_fmt(u->last_text, sizeof(u->last_text), "%s", text);
+	u->step[0] = '\0';
+	u->cur = NULL;
+	u->rolling = false;
+	ev_timer_stop(d->loop, &u->roll_timer);
+	if (job != NULL) {
+		if (job->done != NULL)
+			job->done(d, job->arg, ok ? 0 : 1, text);
+		free(job);
+	}
+	if (u->defs_pending) {
+		bool rb = u->defs_pending_rollback;
+
+		u->defs_pending = false;
+		u->defs_pending_rollback = false;
+		defs_check_start(d, rb);
+	}
+	update_next(d);
+}
+
+/* The workers are on the new set (or rolled back, or still not READY). */
+static void
+rollover_done(struct daemon *d, int outcome)
+{
+	struct updates *u = &d->upd;
+	char text[1536];
+
+	if (u->cur == NULL || !u->rolling)
+		return;
+	if (outcome == POOL_ROLLED_BACK)
+		str_fmt(text, sizeof(text), "%s; but the workers could not start on it: rolled back to the previous set (%s)",
+		    u->roll_text, d->pool.rollback_why);
+	else if (outcome == POOL_ROLL_TIMEOUT)
+		str_fmt(text, sizeof(text), "%s; the workers are not all READY on it yet (see `ampctl status`)",
+		    u->roll_text);
+	else
+		str_fmt(text, sizeof(text), "%s; workers READY on it", u->roll_text);
+	verdict(d, outcome == POOL_ROLLED_OVER, u->roll_file, text);
+}
+
+static void
+roll_timeout(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct daemon *d = t->data;
+
+	(void)loop;
+	(void)revents;
+	rollover_done(d, POOL_ROLL_TIMEOUT);
+}
+
+/* Open the new index and roll the workers over to it. */
+static void
+start_rollover(struct daemon *d, const char *file, const char *text)
+{
+	struct updates *u = &d->upd;
+	char index[4200], why[1536];
+	int fd;
+
+	str_fmt(index, sizeof(index), "%s/%s/%s", d->cfg.definitions_dir,
+	    STORE_DIR_ACTIVE, DEFS_INDEX_NAME);
+	if ((fd = open(index, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		str_fmt(why, sizeof(why), "%s; but %s: %s", text, index, strerror(errno));
+		verdict(d, false, file, why);
+		return;
+	}
+	if (d->index_fd >= 0)
+		close(d->index_fd);
+	d->index_fd = fd;
+	str_fmt(u->roll_file, sizeof(u->roll_file), "%s", file);
+	str_fmt(u->roll_text, sizeof(u->roll_text), "%s", text);
+	str_fmt(u->step, sizeof(u->step), "rollover");
+	u->step_ms = events_now_ms();
+	u->rolling = true;
+	ev_timer_set(&u->roll_timer, (double)(2 * d->cfg.ready_timeout_ms) / 1000.0 +
+	    10.0, 0.);
+	ev_timer_start(d->loop, &u->roll_timer);
+	pool_rollover(d, rollover_done);
+}
+
+static void
+child_line(struct daemon *d, char *line, char *out, size_t outlen, int *kind)
+{
+	struct updates *u = &d->upd;
+	char *f[5] = { NULL };
+	struct event ev;
+	size_t n = 0;
+	char *p = line;
+
+	while (n < 5) {
+		f[n++] = p;
+		if ((p = strchr(p, '\t')) == NULL)
+			break;
+		*p++ = '\0';
+	}
+	for (size_t i = n; i < 5; i++)
+		f[i] = (char *)"";
+	if (strcmp(f[0], "step") == 0) {
+		str_fmt(u->step, sizeof(u->step), "%s", f[1]);
+		u->step_ms = events_now_ms();
+	} else if (strcmp(f[0], "event") == 0) {
+		events_begin(&ev, f[1], events_now_ms());
+		events_add_str(&ev, "file", f[2]);
+		events_add_str(&ev, "reason", f[3]);
+		daemon_event(d, &ev);
+	} else if (strcmp(f[0], "rejected") == 0) {
+		*kind = 1;
+		events_begin(&ev, EVENT_DEFINITIONS_REJECTED, events_now_ms());
+		events_add_str(&ev, "file", u->cur->path);
+		events_add_str(&ev, "reason", f[1]);
+		if (f[2][0])
+			events_add_str(&ev, "quarantined_as", f[2]);
+		daemon_event(d, &ev);
+		str_fmt(out, outlen, "rejected: %s%s%s%s", f[1],
+		    f[2][0] ? " (kept as " STORE_DIR_QUARANTINE "/" : "", f[2],
+		    f[2][0] ? ")" : "");
+	} else if (strcmp(f[0], "activated") == 0) {
+		*kind = 2;
+		events_begin(&ev, EVENT_DEFINITIONS_ACTIVATED, events_now_ms());
+		events_add_str(&ev, "file", f[1]);
+		events_add_str(&ev, "source", u->cur->path);
+		events_add_str(&ev, "previous", f[2]);
+		events_add_str(&ev, "definitions", f[3]);
+		if (strcmp(f[4], "1") == 0) {
+			events_add_bool(&ev, "forced", true);
+			dlog(&d->log, DLOG_WARNING, "%s: installed with --force although not newer than the active set (%s)",
+			    u->cur->path, f[2]);
+		}
+		daemon_event(d, &ev);
+		str_fmt(out, outlen, "activated %s (was: %s; now: %s)", f[1],
+		    f[2][0] ? f[2] : "none", f[3]);
+	} else if (strcmp(f[0], "fail") == 0) {
+		*kind = 3;
+		str_fmt(out, outlen, "activation failed: %s (the next definitions check finishes or undoes it)",
+		    f[1]);
+	}
+}
+
+static void
+update_task_done(struct task *t, int ws, const char *out, size_t len)
+{
+	struct daemon *d = t->data;
+	struct updates *u = &d->upd;
+	char *copy, *line, *nl, text[1536] = "";
+	int kind = 0;
+
+	free(t->data2);
+	t->data2 = NULL;
+	if (u->cur == NULL)
+		return;
+	if ((copy = strndup(out, len)) != NULL) {
+		for (line = copy; *line != '\0'; line = nl + 1) {
+			if ((nl = strchr(line, '\n')) == NULL)
+				nl = line + strlen(line) - 1;
+			else
+				*nl = '\0';
+			if (*line != '\0')
+				child_line(d, line, text, sizeof(text), &kind);
+		}
+		free(copy);
+	}
+	if (kind == 2) {
+		start_rollover(d, u->cur->path, text);
+		return;
+	}
+	if (kind == 0) {
+		str_fmt(text, sizeof(text), "the update pipeline %s (see ampdaemon.log)",
+		    task_timed_out(t) ? "did not finish in time" :
+		    WIFSIGNALED(ws) ? "was killed" : "failed");
+		kind = 3;
+	}
+	if (kind == 3) {
+		/* a journal may be left: the check resolves it */
+		dlog(&d->log, DLOG_ERROR, "%s: %s", u->cur->path, text);
+		u->defs_pending = true;
+	}
+	verdict(d, false, u->cur->path, text);
+}
+
+/* After the definitions check of a reload (pool_defs_done). */
+void
+update_defs_done(struct daemon *d, bool ok, const char *error)
+{
+	struct updates *u = &d->upd;
+	char text[1536];
+
+	if (u->cur == NULL || !u->cur->reload || u->rolling) {
+		update_next(d);
+		return;
+	}
+	if (!ok) {
+		str_fmt(text, sizeof(text), "reload failed: %s", error);
+		verdict(d, false, "active", text);
+		return;
+	}
+	start_rollover(d, "active", "definitions re-verified");
+}
+
+static void
+update_next(struct daemon *d)
+{
+	struct updates *u = &d->upd;
+	struct update_child *c;
+	struct update_job *job;
+
+	if (u->cur != NULL || d->stopping || task_is_running(&d->defs_task) ||
+	    !d->pool.defs_ready || u->head == NULL)
+		return;
+	job = u->head;
+	u->head = job->next;
+	if (u->head == NULL)
+		u->tail = NULL;
+	u->n--;
+	u->cur = job;
+	u->step_ms = events_now_ms();
+	if (job->reload) {
+		str_fmt(u->step, sizeof(u->step), "re-verifying");
+		dlog(&d->log, DLOG_INFO, "reload: re-verifying the active definitions");
+		pool_cache_clear(d);
+		defs_check_start(d, false);
+		return;
+	}
+	dlog(&d->log, DLOG_INFO, "definitions update %s%s%s%s", job->path,
+	    job->sign[0] ? " with " : "", job->sign, job->force ? " (--force)" : "");
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		verdict(d, false, job->path, "out of memory");
+		return;
+	}
+	c->d = d;
+	c->job = job;
+	u->task.name = "definitions update";
+	u->task.done = update_task_done;
+	u->task.data = d;
+	u->task.data2 = c;
+	str_fmt(u->step, sizeof(u->step), "staging");
+	if (task_start(d->loop, &u->task, update_child_fn, c,
+	    DAEMON_UPDATE_TIMEOUT_MS) != 0) {
+		char why[256];
+
+		free(c);
+		u->task.data2 = NULL;
+		snprintf(why, sizeof(why), "cannot run the update: fork: %s",
+		    strerror(errno));
+		verdict(d, false, job->path, why);
+	}
+}
+
+bool
+update_busy(const struct daemon *d)
+{
+	return d->upd.cur != NULL || task_is_running(&d->upd.task);
+}
+
+int
+update_submit(struct daemon *d, const char *path, const char *sign, bool force,
+    bool incoming, bool reload,
+    void (*done)(struct daemon *d, void *arg, int status, const char *text),
+    void *arg, char *err, size_t errlen)
+{
+	struct updates *u = &d->upd;
+	struct update_job *job;
+
+	if (u->n >= UPDATE_QUEUE_MAX) {
+		str_fmt(err, errlen, "%u updates are waiting already; try again later",
+		    UPDATE_QUEUE_MAX);
+		return -1;
+	}
+	if ((job = calloc(1, sizeof(*job))) == NULL) {
+		str_fmt(err, errlen, "out of memory");
+		return -1;
+	}
+	str_fmt(job->path, sizeof(job->path), "%s", path ? path : "");
+	str_fmt(job->sign, sizeof(job->sign), "%s", sign ? sign : "");
+	job->force = force;
+	job->incoming = incoming;
+	job->reload = reload;
+	job->done = done;
+	job->arg = arg;
+	if (u->tail != NULL)
+		u->tail->next = job;
+	else
+		u->head = job;
+	u->tail = job;
+	u->n++;
+	update_next(d);
+	return 0;
+}
+
+void
+update_forget_waiter(struct daemon *d, void *arg)
+{
+	struct update_job *j;
+
+	if (d->upd.cur != NULL && d->upd.cur->arg == arg)
+		d->upd.cur->done = NULL;
+	for (j = d->upd.head; j != NULL; j = j->next)
+		if (j->arg == arg)
+			j->done = NULL;
+}
+
+/* ---- incoming/ ---------------------------------------------------------------- */
+
+static bool
+queued(const struct daemon *d, const char *path)
+{
+	const struct update_job *j;
+
+	if (d->upd.cur != NULL && strcmp(d->upd.cur->path, path) == 0)
+		return true;
+	for (j = d->upd.head; j != NULL; j = j->next)
+		if (strcmp(j->path, path) == 0)
+			return true;
+	return false;
+}
+
+/* List incoming/ and queue each file not queued yet (.sign files ride along). */
+static void
+incoming_scan(struct daemon *d)
+{
+	char dir[4200], path[4600], sign[4700], err[512];
+	struct dirent *de;
+	struct stat st;
+	DIR *dp;
+
+	str_fmt(dir, sizeof(dir), "%s/%s", d->cfg.definitions_dir, STORE_DIR_INCOMING);
+	if ((dp = opendir(dir)) == NULL) {
+		dlog(&d->log, DLOG_ERROR, "%s: %s", dir, strerror(errno));
+		return;
+	}
+	while ((de = readdir(dp)) != NULL) {
+		size_t l = strlen(de->d_name);
+
+		if (de->d_name[0] == '.' || (l > 5 &&
+		    strcmp(de->d_name + l - 5, ".sign") == 0))
+			continue;   /* temporary files; a .sign waits for its file */
+		str_fmt(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (lstat(path, &st) != 0 || queued(d, path))
+			continue;
+		str_fmt(sign, sizeof(sign), "%s.sign", path);
+		if (lstat(sign, &st) != 0)
+			sign[0] = '\0';
+		dlog(&d->log, DLOG_INFO, "incoming: %s%s", path,
+		    sign[0] ? " (and its .sign)" : "");
+		if (update_submit(d, path, sign, false, true, false, NULL, NULL, err,
+		    sizeof(err)) != 0) {
+			dlog(&d->log, DLOG_WARNING, "incoming: %s: %s (looked at again on the next change)",
+			    path, err);
+			break;
+		}
+	}
+	closedir(dp);
+}
+
+static void
+incoming_settled(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct daemon *d = t->data;
+
+	(void)loop;
+	(void)revents;
+	incoming_scan(d);
+}
+
+static void
+incoming_on_inotify(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct daemon *d = io->data;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	(void)revents;
+	while ((n = read(d->upd.ino_fd, buf, sizeof(buf))) > 0)
+		;
+	if (n < 0 && errno != EAGAIN && errno != EINTR)
+		dlog(&d->log, DLOG_ERROR, "incoming: inotify: %s", strerror(errno));
+	/* a quiet moment first: a .cvd and its .sign arrive together */
+	ev_timer_stop(loop, &d->upd.settle);
+	ev_timer_set(&d->upd.settle, UPDATE_SETTLE_S, 0.);
+	ev_timer_start(loop, &d->upd.settle);
+}
+
+int
+update_init(struct daemon *d, char *err, size_t errlen)
+{
+	struct updates *u = &d->upd;
+	char dir[4200];
+
+	ev_init(&u->settle, incoming_settled);
+	u->settle.data = d;
+	ev_init(&u->roll_timer, roll_timeout);
+	u->roll_timer.data = d;
+	u->ino_fd = -1;
+	str_fmt(dir, sizeof(dir), "%s/%s", d->cfg.definitions_dir, STORE_DIR_INCOMING);
+	if ((u->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
+		str_fmt(err, errlen, "inotify: %s", strerror(errno));
+		return -1;
+	}
+	if (inotify_add_watch(u->ino_fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO |
+	    IN_ONLYDIR | IN_DONT_FOLLOW) < 0) {
+		str_fmt(err, errlen, "%s: inotify: %s", dir, strerror(errno));
+		close(u->ino_fd);
+		u->ino_fd = -1;
+		return -1;
+	}
+	ev_io_init(&u->ino_io, incoming_on_inotify, u->ino_fd, EV_READ);
+	u->ino_io.data = d;
+	ev_io_start(d->loop, &u->ino_io);
+	/* what arrived while ampdaemon was down */
+	ev_timer_set(&u->settle, UPDATE_SETTLE_S, 0.);
+	ev_timer_start(d->loop, &u->settle);
+	return 0;
+}
+
+void
+update_free(struct daemon *d)
+{
+	struct updates *u = &d->upd;
+	struct update_job *j, *next;
+
+	ev_timer_stop(d->loop, &u->settle);
+	ev_timer_stop(d->loop, &u->roll_timer);
+	if (u->ino_fd >= 0) {
+		ev_io_stop(d->loop, &u->ino_io);
+		close(u->ino_fd);
+		u->ino_fd = -1;
+	}
+	task_release(&u->task);
+	free(u->task.data2);
+	u->task.data2 = NULL;
+	for (j = u->head; j != NULL; j = next) {
+		next = j->next;
+		if (j->done != NULL)
+			j->done(d, j->arg, 2, "ampdaemon is stopping");
+		free(j);
+	}
+	u->head = u->tail = NULL;
+	u->n = 0;
+	if (u->cur != NULL) {
+		if (u->cur->done != NULL)
+			u->cur->done(d, u->cur->arg, 2, "ampdaemon is stopping");
+		free(u->cur);
+		u->cur = NULL;
+	}
+}
+
+/* ---- kill points (test builds) ------------------------------------------ */
+
+void
+daemon_kill_point(struct daemon *d, int point, bool in_child)
+{
+#ifdef AMPSCAN_TEST_HOOKS
+	if (d->kill_point != point)
+		return;
+	if (in_child) {
+		kill(getppid(), SIGKILL);
+	} else {
+		dlog(&d->log, DLOG_WARNING, "test hook: kill point %d: SIGKILL", point);
+	}
+	raise(SIGKILL);
+#else
+	(void)d;
+	(void)point;
+	(void)in_child;
+#endif
+}
