@@ -91,11 +91,13 @@ static int
 journal_parse(char *text, const char *defs_dir, struct journal *j, char *err,
     size_t errlen)
 {
-	char staging[STORE_PATH_MAX], *line, *next;
+	char staging[STORE_PATH_MAX], incoming[STORE_PATH_MAX], *line, *next;
 	unsigned no = 0;
 	bool magic = false, step = false;
 
 	snprintf(staging, sizeof(staging), "%s/%s/", defs_dir, STORE_DIR_STAGING);
+	snprintf(incoming, sizeof(incoming), "%s/%s/", defs_dir,
+	    STORE_DIR_INCOMING);
 	for (line = text; line != NULL && *line != '\0'; line = next) {
 		char *arg;
 
@@ -133,7 +135,10 @@ journal_parse(char *text, const char *defs_dir, struct journal *j, char *err,
 				goto bad;
 			snprintf(n->name[n->n++], sizeof(*n->name), "%s", arg);
 		} else if (strcmp(line, "consume") == 0) {
-			if (j->nconsume == ACTIVATION_CONSUME_MAX || arg[0] != '/' ||
+			/* only a file of incoming/: never anything else */
+			if (j->nconsume == ACTIVATION_CONSUME_MAX ||
+			    strncmp(arg, incoming, strlen(incoming)) != 0 ||
+			    !journal_name_ok(arg + strlen(incoming)) ||
 			    strlen(arg) >= sizeof(j->consume[0]))
 				goto bad;
 			snprintf(j->consume[j->nconsume++], sizeof(j->consume[0]), "%s", arg);

@@ -823,6 +823,7 @@ child_line(struct daemon *d, char *line, char *out, size_t outlen, int *kind)
 	if (strcmp(f[0], "step") == 0) {
 		str_fmt(u->step, sizeof(u->step), "%s", f[1]);
 		u->step_ms = events_now_ms();
+		dlog(&d->log, DLOG_INFO, "update %s: %s", u->cur->path, f[1]);
 	} else if (strcmp(f[0], "event") == 0) {
 		events_begin(&ev, f[1], events_now_ms());
 		events_add_str(&ev, "file", f[2]);
