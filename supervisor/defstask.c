@@ -243,7 +243,6 @@ defs_check_start(struct daemon *d, bool allow_rollback)
 		/* never beside an activation: after it */
 		d->upd.defs_pending = true;
 		d->upd.defs_pending_rollback |= allow_rollback;
-		d->pool.defs_ready = false;
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
