@@ -49,12 +49,42 @@ journal_alloc(struct journal *j, char *err, size_t errlen)
 	return 0;
 }
 
-/* A name the journal may carry: a plain file name of a store directory. */
+/* A name the journal may carry: a plain file name of a store directory,
+ * on one line (a '\n' in it would read back as more lines). */
 static bool
 journal_name_ok(const char *s)
 {
+	for (const char *p = s; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return false;
 	return s[0] != '\0' && s[0] != '.' && strchr(s, '/') == NULL &&
 	    strlen(s) <= STORE_NAME_MAX;
+}
+
+/* A set the journal may name: a directory below defs_dir/staging/. */
+static bool
+journal_set_ok(const char *defs_dir, const char *set)
+{
+	char staging[STORE_PATH_MAX];
+	int n = snprintf(staging, sizeof(staging), "%s/%s/", defs_dir,
+	    STORE_DIR_STAGING);
+
+	return n > 0 && (size_t)n < sizeof(staging) &&
+	    strncmp(set, staging, (size_t)n) == 0 && set[n] != '\0' &&
+	    strstr(set, "/..") == NULL && strlen(set) < STORE_PATH_MAX;
+}
+
+/* A file the journal may consume (unlink): a plain name in incoming/. */
+static bool
+journal_consume_ok(const char *defs_dir, const char *path)
+{
+	char incoming[STORE_PATH_MAX];
+	int n = snprintf(incoming, sizeof(incoming), "%s/%s/", defs_dir,
+	    STORE_DIR_INCOMING);
+
+	return n > 0 && (size_t)n < sizeof(incoming) &&
+	    strncmp(path, incoming, (size_t)n) == 0 &&
+	    journal_name_ok(path + n) && strlen(path) < STORE_PATH_MAX;
 }
 
 static int
@@ -91,13 +121,10 @@ static int
 journal_parse(char *text, const char *defs_dir, struct journal *j, char *err,
     size_t errlen)
 {
-	char staging[STORE_PATH_MAX], incoming[STORE_PATH_MAX], *line, *next;
+	char *line, *next;
 	unsigned no = 0;
 	bool magic = false, step = false;
 
-	snprintf(staging, sizeof(staging), "%s/%s/", defs_dir, STORE_DIR_STAGING);
-	snprintf(incoming, sizeof(incoming), "%s/%s/", defs_dir,
-	    STORE_DIR_INCOMING);
 	for (line = text; line != NULL && *line != '\0'; line = next) {
 		char *arg;
 
@@ -122,8 +149,7 @@ journal_parse(char *text, const char *defs_dir, struct journal *j, char *err,
 			j->active_step = strcmp(arg, "active") == 0;
 			step = true;
 		} else if (strcmp(line, "set") == 0) {
-			if (strncmp(arg, staging, strlen(staging)) != 0 ||
-			    strstr(arg, "/..") != NULL || strlen(arg) >= sizeof(j->set))
+			if (!journal_set_ok(defs_dir, arg))
 				goto bad;
 			snprintf(j->set, sizeof(j->set), "%s", arg);
 		} else if (strcmp(line, "put") == 0 || strcmp(line, "del") == 0) {
@@ -137,9 +163,7 @@ journal_parse(char *text, const char *defs_dir, struct journal *j, char *err,
 		} else if (strcmp(line, "consume") == 0) {
 			/* only a file of incoming/: never anything else */
 			if (j->nconsume == ACTIVATION_CONSUME_MAX ||
-			    strncmp(arg, incoming, strlen(incoming)) != 0 ||
-			    !journal_name_ok(arg + strlen(incoming)) ||
-			    strlen(arg) >= sizeof(j->consume[0]))
+			    !journal_consume_ok(defs_dir, arg))
 				goto bad;
 			snprintf(j->consume[j->nconsume++], sizeof(j->consume[0]), "%s", arg);
 		} else {
@@ -237,6 +261,27 @@ out:
 
 /* ---- step 4 and 5 ---------------------------------------------------- */
 
+/* Nothing renamed yet: every file to put must be in the set. */
+static int
+set_complete(const struct journal *j, char *err, size_t errlen)
+{
+	struct stat st;
+	int sfd, rc = 0;
+
+	if ((sfd = open(j->set, STORE_OPEN_DIR)) < 0)
+		return str_seterr(err, errlen, STORE_ERR_IO, "%s: %s", j->set,
+		    strerror(errno));
+	for (size_t i = 0; i < j->put.n && rc == 0; i++)
+		if (fstatat(sfd, j->put.name[i], &st, AT_SYMLINK_NOFOLLOW) != 0)
+			rc = str_seterr(err, errlen, STORE_ERR_IO, "%s/%s: %s", j->set,
+			    j->put.name[i], strerror(errno));
+		else if (!S_ISREG(st.st_mode))
+			rc = str_seterr(err, errlen, STORE_ERR_IO,
+			    "%s/%s: not a regular file", j->set, j->put.name[i]);
+	close(sfd);
+	return rc;
+}
+
 static int
 apply_active(const char *defs_dir, const struct journal *j,
     activation_kp_fn *kp, void *kparg, char *err, size_t errlen)
@@ -250,7 +295,12 @@ apply_active(const char *defs_dir, const struct journal *j,
 	    (rc = store_dir_open(active, &afd, err, errlen)) != 0)
 		return rc;
 	/* the set may be gone: every file of it was renamed already */
-	sfd = open(j->set, STORE_OPEN_DIR);
+	if ((sfd = open(j->set, STORE_OPEN_DIR)) < 0 && errno != ENOENT) {
+		rc = str_seterr(err, errlen, STORE_ERR_IO, "%s: %s", j->set,
+		    strerror(errno));
+		close(afd);
+		return rc;
+	}
 	for (size_t i = 0; i < j->put.n; i++) {
 		const char *name = j->put.name[i];
 
@@ -570,6 +620,18 @@ plan(const char *defs_dir, const char *set_dir, struct journal *j, char *err,
 		    DEFS_INDEX_NAME, strerror(errno));
 		goto out;
 	}
+	/* only names the journal can hold, and read back the same */
+	for (size_t i = 0; i < set.n + act.n; i++) {
+		const char *name = i < set.n ? set.name[i] : act.name[i - set.n];
+
+		if (!journal_name_ok(name)) {
+			errno = EINVAL;
+			rc = str_seterr(err, errlen, STORE_ERR_IO,
+			    "%s/%s: a name the journal cannot hold",
+			    i < set.n ? set_dir : active, name);
+			goto out;
+		}
+	}
 	for (size_t i = 0; i < set.n; i++)
 		if (!same_inode(sfd, set.name[i], afd, set.name[i]))
 			snprintf(j->put.name[j->put.n++], sizeof(*j->put.name), "%s",
@@ -620,6 +682,20 @@ activation_run(const char *defs_dir, const char *state_dir,
 
 	if (nconsume > ACTIVATION_CONSUME_MAX || strlen(set_dir) >= sizeof(j.set))
 		return str_seterr(err, errlen, STORE_ERR_LIMIT, "activation: too many files");
+	/* only what recovery accepts: a journal it sets aside leaves a mix */
+	if (!journal_set_ok(defs_dir, set_dir)) {
+		errno = EINVAL;
+		return str_seterr(err, errlen, STORE_ERR_IO,
+		    "%s: not a directory of %s/%s/", set_dir, defs_dir,
+		    STORE_DIR_STAGING);
+	}
+	for (size_t i = 0; i < nconsume; i++)
+		if (!journal_consume_ok(defs_dir, consume[i])) {
+			errno = EINVAL;
+			return str_seterr(err, errlen, STORE_ERR_IO,
+			    "%s: not a file of %s/%s/", consume[i], defs_dir,
+			    STORE_DIR_INCOMING);
+		}
 	if ((rc = journal_alloc(&j, err, errlen)) != 0)
 		return rc;
 	snprintf(j.set, sizeof(j.set), "%s", set_dir);
@@ -661,6 +737,7 @@ activation_recover(const char *defs_dir, const char *state_dir,
 	char *text = NULL, serr[512], why[STORE_REASON_MAX], bad[STORE_PATH_MAX];
 	char jpath[STORE_PATH_MAX];
 	size_t len;
+	bool nul;
 	int rc;
 
 	rc = statefile_read(state_dir, ACTIVATION_JOURNAL, ACTIVATION_JOURNAL_MAX,
@@ -675,10 +752,12 @@ activation_recover(const char *defs_dir, const char *state_dir,
 		free(text);
 		return rc;
 	}
-	if (strlen(text) != len ||
-	    (rc = journal_parse(text, defs_dir, &j, why, sizeof(why))) != 0) {
-		/* not ours to finish: set it aside, the check judges active/ */
-		if (strlen(text) != len)
+	nul = strlen(text) != len;    /* before journal_parse cuts the text */
+	if (nul || (rc = journal_parse(text, defs_dir, &j, why, sizeof(why))) != 0 ||
+	    (!j.active_step && set_complete(&j, why, sizeof(why)) != 0)) {
+		/* not ours to finish: set it aside, the check judges active/
+		 * (at step previous nothing was renamed: active/ is the old set) */
+		if (nul)
 			snprintf(why, sizeof(why), "%s: NUL byte", ACTIVATION_JOURNAL);
 		snprintf(jpath, sizeof(jpath), "%s/%s", state_dir, ACTIVATION_JOURNAL);
 		str_fmt(bad, sizeof(bad), "%s.bad", jpath);

@@ -12,7 +12,8 @@
  *      set, each file to put into active/ (those that differ from
  *      active/), each file to remove from active/ (names the set lacks),
  *      and incoming/ files the update consumes; step "previous";
- *   2. previous/ becomes a copy of active/ (hard links: files in active/
+ *   2. previous/ becomes a copy of active/'s definitions and .sign files
+ *      (hard links: files in active/
  *      are only ever replaced by rename, never written in place), extra
  *      names removed, previous/ fsync'd;
  *   3. the journal is rewritten with step "active";
@@ -101,9 +102,12 @@ int activation_link_others(const char *defs_dir, const char *set_dir,
 /*
  * Activate set_dir (inside defs_dir/staging/) as described above;
  * consume[] are absolute paths of incoming/ files to remove when done.
- * Returns 0 or a negative STORE_ERR_*; on an error before step 3 active/
- * is unchanged and the journal removed, after it the journal stays and
- * the next start finishes the job (activation_recover).
+ * Returns 0 or a negative STORE_ERR_*.  On an error before the journal
+ * is written nothing changed; after it, active/ is unchanged until step 4
+ * and the journal stays: the next definitions check finishes the
+ * activation (activation_recover), as after a crash.  set_dir must be
+ * below defs_dir/staging/ and consume[] files of defs_dir/incoming/ (what
+ * recovery accepts).
  */
 int activation_run(const char *defs_dir, const char *state_dir,
     const char *set_dir, const char *const *consume, size_t nconsume,
