@@ -202,37 +202,14 @@ build_deflate(struct build *b, const uint8_t *p, size_t n, int flush)
 	return 0;
 }
 
-static void
-build_octal(uint8_t *f, size_t len, uint64_t v)
-{
-	/* len-1 zero-padded octal digits, then NUL */
-	f[len - 1] = '\0';
-	for (size_t i = len - 1; i-- > 0;) {
-		f[i] = (uint8_t)('0' + (v & 7));
-		v >>= 3;
-	}
-}
-
 static int
 build_tar_member(struct build *b, const char *name, const uint8_t *data,
     uint64_t size, int srcfd)
 {
-	uint8_t h[TAR_BLOCK] = { 0 }, buf[1 << 16];
-	unsigned sum = 0;
+	uint8_t h[TAR_BLOCK], buf[1 << 16];
 	int rc;
 
-	memcpy(h, name, strlen(name));
-	build_octal(h + 100, 8, 0);
-	build_octal(h + 108, 8, 0);
-	build_octal(h + 116, 8, 0);
-	build_octal(h + 124, 12, size);
-	build_octal(h + 136, 12, 0);
-	h[156] = '0';
-	memset(h + 148, ' ', 8);
-	for (size_t i = 0; i < TAR_BLOCK; i++)
-		sum += h[i];
-	build_octal(h + 148, 7, sum);
-	h[155] = ' ';
+	tar_header_write(h, name, size);
 	if ((rc = build_deflate(b, h, TAR_BLOCK, Z_NO_FLUSH)) != 0)
 		return rc;
 	if (data != NULL) {

@@ -72,19 +72,6 @@ cdiff_quote(const char *s, size_t n, char *buf, size_t buflen)
 }
 
 static bool
-cdiff_is_b64(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '+' || c == '/'))
-			return false;
-	}
-	return true;
-}
-
-static bool
 cdiff_dbname_ok(const char *s, size_t n)
 {
 	if (n == 0 || n > CVD_CDIFF_DBNAME_MAX)
@@ -176,7 +163,7 @@ cdiff_trailer(const uint8_t *buf, size_t len, struct cdiff_layout *l,
 		    "no ':' and signature after the gzip stream (file cut?)");
 	siglen = len - (size_t)(colon - buf) - 1;
 	if (siglen == 0 || siglen > CVD_DSIG_MAX ||
-	    !cdiff_is_b64((const char *)colon + 1, siglen))
+	    !cvd_is_b64((const char *)colon + 1, siglen))
 		return cvd_seterr(err, errlen, CVD_ESIG,
 		    "the signature after the last ':' is not 1..%d base-64 digits (%zu bytes)",
 		    CVD_DSIG_MAX, siglen);
@@ -1187,37 +1174,6 @@ struct cld {
 	size_t errlen;
 };
 
-static void
-cld_octal(uint8_t *f, size_t len, uint64_t v)
-{
-	f[len - 1] = '\0';
-	for (size_t i = len - 1; i-- > 0;) {
-		f[i] = (uint8_t)('0' + (v & 7));
-		v >>= 3;
-	}
-}
-
-/* An old-style tar header, as cvd_build writes them (CVD-FORMAT check 3). */
-static void
-cld_tar_header(uint8_t h[TAR_BLOCK], const char *name, uint64_t size)
-{
-	unsigned sum = 0;
-
-	memset(h, 0, TAR_BLOCK);
-	memcpy(h, name, strlen(name));
-	cld_octal(h + 100, 8, 0);
-	cld_octal(h + 108, 8, 0);
-	cld_octal(h + 116, 8, 0);
-	cld_octal(h + 124, 12, size);
-	cld_octal(h + 136, 12, 0);
-	h[156] = '0';
-	memset(h + 148, ' ', 8);
-	for (size_t i = 0; i < TAR_BLOCK; i++)
-		sum += h[i];
-	cld_octal(h + 148, 7, sum);
-	h[155] = ' ';
-}
-
 static int
 cld_member(struct cld *b, const char *name)
 {
@@ -1239,7 +1195,7 @@ cld_member(struct cld *b, const char *name)
 		    "%s/%s: over the member or total size limit", b->dir, name);
 		goto out;
 	}
-	cld_tar_header(h, name, (uint64_t)st.st_size);
+	tar_header_write(h, name, (uint64_t)st.st_size);
 	if ((buf = malloc(CDIFF_IOBUF)) == NULL) {
 		rc = CVD_ENOMEM;
 		goto out;

@@ -14,19 +14,6 @@ static const char *const hdr_field_names[HDR_FIELDS_MAX] = {
 };
 
 static bool
-hdr_is_b64(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '+' || c == '/'))
-			return false;
-	}
-	return true;
-}
-
-static bool
 hdr_is_lower_hex(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
@@ -92,7 +79,7 @@ hdr_fields(struct cvd_header *h, const char *f[], const size_t fl[],
 		    (int)fl[5], f[5]);
 	memcpy(h->md5, f[5], fl[5]);
 	if (!(fl[6] == 1 && f[6][0] == 'X') &&
-	    (fl[6] == 0 || fl[6] > CVD_DSIG_MAX || !hdr_is_b64(f[6], fl[6])))
+	    (fl[6] == 0 || fl[6] > CVD_DSIG_MAX || !cvd_is_b64(f[6], fl[6])))
 		return cvd_seterr(err, errlen, CVD_EHEADER,
 		    "header field 7 (dsig): not X and not a base-64 signature of 1..%d characters",
 		    CVD_DSIG_MAX);

@@ -431,3 +431,34 @@ tar_finish(struct tar *t)
 	    "tar: truncated inside a header block at offset %llu",
 	    (unsigned long long)t->offset);
 }
+
+static void
+tar_octal_write(uint8_t *f, size_t len, uint64_t v)
+{
+	/* len-1 zero-padded octal digits, then NUL */
+	f[len - 1] = '\0';
+	for (size_t i = len - 1; i-- > 0;) {
+		f[i] = (uint8_t)('0' + (v & 7));
+		v >>= 3;
+	}
+}
+
+void
+tar_header_write(uint8_t h[TAR_BLOCK], const char *name, uint64_t size)
+{
+	unsigned sum = 0;
+
+	memset(h, 0, TAR_BLOCK);
+	memcpy(h, name, strnlen(name, 99));
+	tar_octal_write(h + 100, 8, 0);
+	tar_octal_write(h + 108, 8, 0);
+	tar_octal_write(h + 116, 8, 0);
+	tar_octal_write(h + 124, 12, size);
+	tar_octal_write(h + 136, 12, 0);
+	h[156] = '0';
+	memset(h + 148, ' ', 8);
+	for (size_t i = 0; i < TAR_BLOCK; i++)
+		sum += h[i];
+	tar_octal_write(h + 148, 7, sum);
+	h[155] = ' ';
+}

@@ -39,6 +39,13 @@ void tar_free(struct tar *t);
 int tar_feed(struct tar *t, const uint8_t *p, size_t n);
 /* The stream has ended: it must have ended with the end marker. */
 int tar_finish(struct tar *t);
+
+/*
+ * An old-style header for a regular file (what the strict walk accepts and
+ * ClamAV writes): name, mode/uid/gid/mtime zero, size, type '0', checksum.
+ * name must fit the 100-byte field with its NUL.
+ */
+void tar_header_write(uint8_t h[TAR_BLOCK], const char *name, uint64_t size);
 const char *tar_error(const struct tar *t);
 uint64_t tar_member_count(const struct tar *t);
 

@@ -23,4 +23,7 @@ bool cvd_unhex(const char *s, size_t n, uint8_t *out);
 /* Copy at most size-1 bytes and NUL-terminate; returns false if cut. */
 bool cvd_strlcpy(char *dst, const char *src, size_t size);
 
+/* Every byte of s[0..n) is of ClamAV's base-64 alphabet ([a-zA-Z0-9+/]). */
+bool cvd_is_b64(const char *s, size_t n);
+
 #endif
