@@ -29,17 +29,6 @@
 
 #define DEFS_REPORT_MAX 2048
 
-static void
-put_field(char *dst, size_t len, const char *s)
-{
-	size_t i;
-
-	str_fmt(dst, len, "%s", s != NULL ? s : "");
-	for (i = 0; dst[i]; i++)
-		if (dst[i] == '\t' || dst[i] == '\n' || dst[i] == '\r')
-			dst[i] = ' ';
-}
-
 struct defs_child {
 	struct daemon *d;
 	int fd;
@@ -53,9 +42,9 @@ defs_report(void *arg, const char *event, const char *file, const char *reason)
 	struct defs_child *c = arg;
 	char e[64], f[1024], r[1024], line[DEFS_REPORT_MAX + 16];
 
-	put_field(e, sizeof(e), event);
-	put_field(f, sizeof(f), file);
-	put_field(r, sizeof(r), reason);
+	task_field(e, sizeof(e), event);
+	task_field(f, sizeof(f), file);
+	task_field(r, sizeof(r), reason);
 	str_fmt(line, sizeof(line), "event\t%s\t%s\t%s\n", e, f, r);
 	task_write(c->fd, line);
 }
@@ -65,7 +54,7 @@ defs_fail(struct defs_child *c, const char *msg)
 {
 	char f[1024], line[1100];
 
-	put_field(f, sizeof(f), msg);
+	task_field(f, sizeof(f), msg);
 	snprintf(line, sizeof(line), "fail\t%s\n", f);
 	task_write(c->fd, line);
 	return 1;
@@ -159,21 +148,22 @@ defs_child_fn(void *arg, int out_fd)
 	return 0;
 }
 
+struct defs_done_ctx {
+	struct daemon *d;
+	char fail[1024];
+};
+
 /* One line of the child's report. */
 static void
-defs_line(struct daemon *d, char *line, char *fail, size_t faillen)
+defs_line(void *arg, char *line)
 {
-	char *f[4] = { NULL };
+	struct defs_done_ctx *x = arg;
+	struct daemon *d = x->d;
+	char *fail = x->fail;
+	size_t faillen = sizeof(x->fail);
+	char *f[4];
 	struct event ev;
-	size_t n = 0;
-	char *p = line;
-
-	while (n < 4) {
-		f[n++] = p;
-		if ((p = strchr(p, '\t')) == NULL)
-			break;
-		*p++ = '\0';
-	}
+	size_t n = task_fields(line, f, 4);
 	if (strcmp(f[0], "event") == 0 && n == 4) {
 		events_begin(&ev, f[1], events_now_ms());
 		events_add_str(&ev, "file", f[2]);
@@ -195,22 +185,14 @@ static void
 defs_done(struct task *t, int ws, const char *out, size_t len)
 {
 	struct daemon *d = t->data;
-	char *copy, *line, *nl, fail[1024] = "", index[4200];
+	struct defs_done_ctx x = { .d = d };
+	char fail[1024] = "", index[4200];
 	int fd;
 
 	free(t->data2);
 	t->data2 = NULL;
-	if ((copy = strndup(out, len)) != NULL) {
-		for (line = copy; *line != '\0'; line = nl + 1) {
-			if ((nl = strchr(line, '\n')) == NULL)
-				nl = line + strlen(line) - 1;
-			else
-				*nl = '\0';
-			if (*line != '\0')
-				defs_line(d, line, fail, sizeof(fail));
-		}
-		free(copy);
-	}
+	task_lines(out, len, defs_line, &x);
+	str_fmt(fail, sizeof(fail), "%s", x.fail);
 	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
 		if (fail[0] == '\0')
 			snprintf(fail, sizeof(fail), "the definitions check %s",

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -188,4 +189,49 @@ task_write(int fd, const char *s)
 		s += n;
 		len -= (size_t)n;
 	}
+}
+
+void
+task_field(char *dst, size_t len, const char *s)
+{
+	str_fmt(dst, len, "%s", s != NULL ? s : "");
+	for (size_t i = 0; dst[i] != '\0'; i++)
+		if (dst[i] == '\t' || dst[i] == '\n' || dst[i] == '\r')
+			dst[i] = ' ';
+}
+
+size_t
+task_fields(char *line, char **f, size_t max)
+{
+	size_t n = 0;
+	char *p = line;
+
+	while (n < max) {
+		f[n++] = p;
+		if ((p = strchr(p, '\t')) == NULL)
+			break;
+		*p++ = '\0';
+	}
+	for (size_t i = n; i < max; i++)
+		f[i] = (char *)"";
+	return n;
+}
+
+void
+task_lines(const char *out, size_t len, void (*fn)(void *arg, char *line),
+    void *arg)
+{
+	char *copy, *line, *nl;
+
+	if ((copy = strndup(out, len)) == NULL)
+		return;
+	for (line = copy; *line != '\0'; line = nl + 1) {
+		if ((nl = strchr(line, '\n')) == NULL)
+			nl = line + strlen(line) - 1;
+		else
+			*nl = '\0';
+		if (*line != '\0')
+			fn(arg, line);
+	}
+	free(copy);
 }

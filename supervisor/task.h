@@ -72,4 +72,16 @@ void task_release(struct task *t);
 /* In a child: write all of s to fd (best effort). */
 void task_write(int fd, const char *s);
 
+/*
+ * Children report in records: one a line, fields separated by tabs.
+ * task_field: s as one field (tabs and line breaks become spaces),
+ * truncated to fit dst.  task_fields: split line in place into at most
+ * max fields; the missing ones point at "".  Returns how many there were.
+ * task_lines: call fn for each non-empty line of out (a copy is split).
+ */
+void task_field(char *dst, size_t len, const char *s);
+size_t task_fields(char *line, char **f, size_t max);
+void task_lines(const char *out, size_t len,
+    void (*fn)(void *arg, char *line), void *arg);
+
 #endif

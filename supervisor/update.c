@@ -53,24 +53,15 @@ struct update_child {
 };
 
 static void
-field(char *dst, size_t len, const char *s)
-{
-	str_fmt(dst, len, "%s", s != NULL ? s : "");
-	for (size_t i = 0; dst[i]; i++)
-		if (dst[i] == '\t' || dst[i] == '\n' || dst[i] == '\r')
-			dst[i] = ' ';
-}
-
-static void
 child_say(struct update_child *c, const char *kind, const char *a,
     const char *b, const char *e, const char *f)
 {
 	char fa[1400], fb[1400], fc[1400], fd[400], line[UPDATE_LINE_MAX + 16];
 
-	field(fa, sizeof(fa), a);
-	field(fb, sizeof(fb), b);
-	field(fc, sizeof(fc), e);
-	field(fd, sizeof(fd), f);
+	task_field(fa, sizeof(fa), a);
+	task_field(fb, sizeof(fb), b);
+	task_field(fc, sizeof(fc), e);
+	task_field(fd, sizeof(fd), f);
 	str_fmt(line, sizeof(line), "%s\t%s\t%s\t%s\t%s\n", kind, fa, fb, fc, fd);
 	task_write(c->fd, line);
 }
@@ -803,23 +794,24 @@ start_rollover(struct daemon *d, const char *file, const char *text)
 	pool_rollover(d, rollover_done);
 }
 
-static void
-child_line(struct daemon *d, char *line, char *out, size_t outlen, int *kind)
-{
-	struct updates *u = &d->upd;
-	char *f[5] = { NULL };
-	struct event ev;
-	size_t n = 0;
-	char *p = line;
+struct child_out {
+	struct daemon *d;
+	char text[1536];
+	int kind;        /* 0 nothing, 1 rejected, 2 activated, 3 failed */
+};
 
-	while (n < 5) {
-		f[n++] = p;
-		if ((p = strchr(p, '\t')) == NULL)
-			break;
-		*p++ = '\0';
-	}
-	for (size_t i = n; i < 5; i++)
-		f[i] = (char *)"";
+static void
+child_line(void *arg, char *line)
+{
+	struct child_out *x = arg;
+	struct daemon *d = x->d;
+	struct updates *u = &d->upd;
+	char *out = x->text, *f[5];
+	size_t outlen = sizeof(x->text);
+	int *kind = &x->kind;
+	struct event ev;
+
+	task_fields(line, f, 5);
 	if (strcmp(f[0], "step") == 0) {
 		str_fmt(u->step, sizeof(u->step), "%s", f[1]);
 		u->step_ms = events_now_ms();
@@ -867,30 +859,23 @@ update_task_done(struct task *t, int ws, const char *out, size_t len)
 {
 	struct daemon *d = t->data;
 	struct updates *u = &d->upd;
-	char *copy, *line, *nl, text[1536] = "";
-	int kind = 0;
+	struct child_out x = { .d = d };
+	char *text = x.text;
+	size_t textlen = sizeof(x.text);
+	int kind;
 
 	free(t->data2);
 	t->data2 = NULL;
 	if (u->cur == NULL)
 		return;
-	if ((copy = strndup(out, len)) != NULL) {
-		for (line = copy; *line != '\0'; line = nl + 1) {
-			if ((nl = strchr(line, '\n')) == NULL)
-				nl = line + strlen(line) - 1;
-			else
-				*nl = '\0';
-			if (*line != '\0')
-				child_line(d, line, text, sizeof(text), &kind);
-		}
-		free(copy);
-	}
+	task_lines(out, len, child_line, &x);
+	kind = x.kind;
 	if (kind == 2) {
 		start_rollover(d, u->cur->path, text);
 		return;
 	}
 	if (kind == 0) {
-		str_fmt(text, sizeof(text), "the update pipeline %s (see ampdaemon.log)",
+		str_fmt(text, textlen, "the update pipeline %s (see ampdaemon.log)",
 		    task_timed_out(t) ? "did not finish in time" :
 		    WIFSIGNALED(ws) ? "was killed" : "failed");
 		kind = 3;
