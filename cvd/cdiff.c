@@ -739,7 +739,8 @@ cdiff_close(struct cdiff_run *r)
 
 	if (!r->open)
 		return cdiff_fail(r, CVD_ECONTENT, "CLOSE without OPEN");
-	qsort(r->edits, r->nedits, sizeof(*r->edits), cdiff_edit_cmp);
+	if (r->nedits > 1)
+		qsort(r->edits, r->nedits, sizeof(*r->edits), cdiff_edit_cmp);
 	for (size_t i = 1; i < r->nedits; i++)
 		if (r->edits[i].target == r->edits[i - 1].target) {
 			r->line = r->edits[i].line;

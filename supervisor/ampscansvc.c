@@ -110,6 +110,24 @@ struct svc {
 
 static void svc_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
+/*
+ * Once the seccomp filter is in place, exit with _exit: nothing is left to
+ * flush but stdio (flushed by hand), and a sanitizer's at-exit work (LSan
+ * stops the world with ptrace, which the filter forbids) would turn every
+ * exit into an abort and hide the status that says the verdict.
+ */
+static bool svc_sandboxed;
+
+static _Noreturn void
+svc_exit(int status)
+{
+	fflush(stdout);
+	fflush(stderr);
+	if (svc_sandboxed)
+		_exit(status);
+	exit(status);
+}
+
 static void
 svc_die(const char *fmt, ...)
 {
@@ -120,7 +138,7 @@ svc_die(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-	exit(2);
+	svc_exit(2);
 }
 
 static bool
@@ -561,6 +579,7 @@ svc_trial(struct svc *s)
 	    sizeof(svc_canary) - 1, "canary", WPROTO_SCAN_ALLMATCH, &r);
 	if (sandbox_enter(err, sizeof(err)) != 0)
 		svc_die("sandbox: %s", err);
+	svc_sandboxed = true;
 	walk_scan_buffer(s->walk, (const uint8_t *)svc_canary,
 	    sizeof(svc_canary) - 1, "canary", WPROTO_SCAN_ALLMATCH, &r);
 	if (r.verdict == WPROTO_ERROR)
@@ -586,8 +605,7 @@ svc_trial(struct svc *s)
 	for (uint32_t i = 0; i < m.ndbs; i++)
 		printf(" %s:%u", m.dbs[i].name, m.dbs[i].version);
 	putchar('\n');
-	fflush(stdout);
-	return 0;
+	svc_exit(0);
 }
 
 /* ---- the worker ------------------------------------------------------- */
@@ -720,13 +738,14 @@ svc_worker(struct svc *s)
 	svc_warm_up(s);
 	if (sandbox_enter(err, sizeof(err)) != 0)
 		svc_die("sandbox: %s", err);
+	svc_sandboxed = true;
 	svc_info_ready(s->engine, &m);
 	if (wproto_encode_ready(b, &m) != 0 || wproto_send(s->sock_fd, b, -1) != 0)
 		svc_die("cannot send READY: %s", strerror(errno));
 	free(b);
 	while (svc_serve_one(s, buf))
 		;
-	return 0;
+	svc_exit(0);
 }
 
 int
