@@ -50,6 +50,9 @@ n_events() { evq "sum(1 for e in E if e['event'] == '$1')"; }
 check "test-1: clam.exe is not detected yet" scan_says /usr/share/clamav-testfiles/clam.exe ': OK$'
 for n in 2 3 4 5 6; do
 	before=$(n_events definitions_activated)
+	# test-4 travels with its .cdiff.sign (checked against CertsDir), the others
+	# are judged by their PSS trailer
+	[ "$n" = 4 ] && cp "$REAL/test-4.cdiff.sign" defs/incoming/test-4.cdiff.sign
 	cp "$REAL/test-$n.cdiff" defs/incoming/.tmp && mv defs/incoming/.tmp "defs/incoming/test-$n.cdiff"
 	check "test-$n.cdiff activated through incoming/" ev_wait "sum(1 for e in E if e['event'] == 'definitions_activated') > $before" 30
 	check "test-$n.cdiff: the workers roll over to version $n" dl_wait "[d['version'] for d in s['definitions']['databases'] if d['name'] == 'test'] == [$n] and s['update']['in_progress'] == False" 30
@@ -64,6 +67,8 @@ done
 check "test-6: EICAR detected" scan_says files/eicar.txt 'FOUND$'
 check "test-6: clam.exe detected" scan_says /usr/share/clamav-testfiles/clam.exe 'FOUND$'
 check "nothing left in staging/" test -z "$(ls -A defs/staging)"
+check "test-4.cdiff.sign was consumed with it" test ! -e defs/incoming/test-4.cdiff.sign
+check "ampctl status (text) shows the last verdict" bash -c "timeout 10 '$AMPCTL' --socket '$DL_CTL' status | grep -q 'last: .*test-6.cdiff: activated'"
 
 cp "$REAL/test-6.cvd" "$REAL/test-6.cvd.sign" "$T_TMP/"
 expect_status 0 "ampctl update test-6.cvd test-6.cvd.sign: replaces the .cld of the same version" \
