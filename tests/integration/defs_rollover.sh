@@ -259,7 +259,7 @@ steps=$((steps + 1))
 sleep 0.5
 
 mkdir -p "$T_TMP/nostart"
-printf 'AMPSCAN-TEST-NOSTART-MARKER' | xxd -p | tr -d '\n' >"$T_TMP/ns.hex"
+printf 'AMPSCAN-TEST-NOSTART-MARKER' | od -An -tx1 | tr -d ' \n' >"$T_TMP/ns.hex"
 echo "Test.NoStart:0:*:$(cat "$T_TMP/ns.hex")" >"$T_TMP/nostart/nostart.ndb"
 "$CVDTOOL" build "$T_TMP/nostart.cvd" --from "$T_TMP/nostart" --key keys/k.key --version 5 >/dev/null
 old=$(ready_pids)

@@ -136,7 +136,7 @@ snapshot
 
 # a container of our own key that the trial crashes on (test builds' hook)
 mkdir -p "$T_TMP/crash"
-printf 'AMPSCAN-TEST-TRIALCRASH-MARKER' | xxd -p | tr -d '\n' >"$T_TMP/crash.hex"
+printf 'AMPSCAN-TEST-TRIALCRASH-MARKER' | od -An -tx1 | tr -d ' \n' >"$T_TMP/crash.hex"
 echo "Test.TrialCrash:0:*:$(cat "$T_TMP/crash.hex")" >"$T_TMP/crash/crash.ndb"
 "$CVDTOOL" build "$T_TMP/crash.cvd" --from "$T_TMP/crash" --key keys/k.key --version 3 >/dev/null
 rejected "a container that crashes the trial" "trial.*(SIGSEGV|SIGABRT)" "$T_TMP/crash.cvd"
@@ -178,7 +178,7 @@ check "RELOAD: the workers roll over" dl_wait "all(str(w['pid']) not in '$new'.s
 
 # ---- workers that cannot start on a good container: fault 7, rolled back -------
 mkdir -p "$T_TMP/nostart"
-printf 'AMPSCAN-TEST-NOSTART-MARKER' | xxd -p | tr -d '\n' >"$T_TMP/ns.hex"
+printf 'AMPSCAN-TEST-NOSTART-MARKER' | od -An -tx1 | tr -d ' \n' >"$T_TMP/ns.hex"
 echo "Test.NoStart:0:*:$(cat "$T_TMP/ns.hex")" >"$T_TMP/nostart/nostart.ndb"
 "$CVDTOOL" build "$T_TMP/nostart.cvd" --from "$T_TMP/nostart" --key keys/k.key --version 5 >/dev/null
 expect_status 1 "a container whose workers cannot start: answered 'rolled back'" dl_ctl update "$T_TMP/nostart.cvd"
