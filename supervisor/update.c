@@ -144,10 +144,9 @@ child_reject(struct update_child *c, const char *staged, const char *why)
 	return 0;
 }
 
-/* "daily:27012 main:62" of dir's containers (headers only). */
+/* "daily:27012 main:62": the containers of active/ (headers only). */
 static void
-versions_of(const char *defs_dir, const char *dbname, unsigned version,
-    char *out, size_t len)
+versions_of(const char *defs_dir, char *out, size_t len)
 {
 	struct store_container sc[64];
 	size_t n = 0, off = 0;
@@ -160,16 +159,10 @@ versions_of(const char *defs_dir, const char *dbname, unsigned version,
 		const char *dot = strrchr(sc[i].name, '.');
 		size_t bl = dot ? (size_t)(dot - sc[i].name) : strlen(sc[i].name);
 
-		if (dbname != NULL && strlen(dbname) == bl &&
-		    strncmp(sc[i].name, dbname, bl) == 0)
-			continue;
 		if (sc[i].header_ok)
 			off += (size_t)snprintf(out + off, len - off, "%s%.*s:%u",
 			    off ? " " : "", (int)bl, sc[i].name, sc[i].version);
 	}
-	if (dbname != NULL && off < len)
-		snprintf(out + off, len - off, "%s%s:%u", off ? " " : "", dbname,
-		    version);
 }
 
 /* The db name of a verified container: its NAME.info member. */
@@ -406,7 +399,6 @@ child_container(struct update_child *c, const char *staged,
 	struct cvd_verify_opts vo = { .trust = c->trust, .sign_path = sign,
 	    .no_sign = sign == NULL, .allow_unsigned = cfg->allow_unsigned };
 	struct cvd_result res;
-	int rc;
 
 	if (cvd_verify_file(staged, &vo, &res) != 0) {
 		str_fmt(why, whylen, "%s", res.message);
@@ -424,9 +416,8 @@ child_container(struct update_child *c, const char *staged,
 	    cand->kind == CVD_KIND_CLD ? ".cld" : ".cud";
 	snprintf(cand->file, sizeof(cand->file), "%s", staged);
 	snprintf(cand->sign, sizeof(cand->sign), "%s", sign ? sign : "");
-	rc = 0;
 	cvd_result_free(&res);
-	return rc;
+	return 0;
 }
 
 static int
@@ -519,23 +510,21 @@ out:
 /* The version rule: newer, or the same version as a .cvd replacing a .cld. */
 static int
 child_version(struct update_child *c, const struct candidate *cand,
-    char *old, size_t oldlen, bool *forced, char *why, size_t whylen)
+    bool *forced, char *why, size_t whylen)
 {
 	char active[STORE_NAME_MAX + 1], err[512];
 	struct cvd_header h;
 	int found;
 
 	*forced = false;
-	old[0] = '\0';
 	found = activation_active_container(c->d->cfg.definitions_dir,
-	    cand->dbname, active, oldlen, &h, err, sizeof(err));
+	    cand->dbname, active, sizeof(active), &h, err, sizeof(err));
 	if (found < 0) {
 		str_fmt(why, whylen, "%s", err);
 		return -1;
 	}
 	if (found == 0)
 		return 0;
-	snprintf(old, oldlen, "%s:%u", cand->dbname, h.version);
 	if (cand->version > h.version || (cand->version == h.version &&
 	    h.kind == CVD_KIND_CLD && cand->kind == CVD_KIND_CVD))
 		return 0;
@@ -576,7 +565,7 @@ update_child_fn(void *arg, int out_fd)
 	char why[2048], err[1024], staged[STORE_PATH_MAX + 300];
 	char sstaged[STORE_PATH_MAX + 300], set[STORE_PATH_MAX + 16];
 	char name[STORE_NAME_MAX + 16], idx[STORE_PATH_MAX + 300];
-	char oldv[STORE_NAME_MAX + 32], newv[1024], oldset[1024];
+	char newv[1024], oldset[1024];
 	const char *consume[2];
 	size_t nconsume = 0;
 	bool forced = false, is_cdiff;
@@ -645,8 +634,7 @@ update_child_fn(void *arg, int out_fd)
 		    why, sizeof(why));
 	if (rc != 0)
 		return child_reject(c, staged, why);
-	if (child_version(c, &cand, oldv, sizeof(oldv), &forced, why,
-	    sizeof(why)) != 0)
+	if (child_version(c, &cand, &forced, why, sizeof(why)) != 0)
 		return child_reject(c, staged, why);
 	child_kp(c, KP_VERIFIED);
 
@@ -683,7 +671,7 @@ update_child_fn(void *arg, int out_fd)
 	child_kp(c, KP_SET_READY);
 
 	child_step(c, "activating");
-	versions_of(cfg->definitions_dir, NULL, 0, oldset, sizeof(oldset));
+	versions_of(cfg->definitions_dir, oldset, sizeof(oldset));
 	if (job->incoming) {
 		consume[nconsume++] = job->path;
 		if (job->sign[0] != '\0')
@@ -694,10 +682,9 @@ update_child_fn(void *arg, int out_fd)
 		child_say(c, "fail", err, NULL, NULL, NULL);
 		return 1;
 	}
-	versions_of(cfg->definitions_dir, NULL, 0, newv, sizeof(newv));
+	versions_of(cfg->definitions_dir, newv, sizeof(newv));
 	str_fmt(name, sizeof(name), "%s%s", cand.dbname, cand.ext);
 	child_say(c, "activated", name, oldset, newv, forced ? "1" : "0");
-	(void)oldv;
 	return 0;
 }
 
