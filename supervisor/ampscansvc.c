@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "defs.h"
@@ -586,8 +587,21 @@ svc_trial(struct svc *s)
 		svc_die("trial: the canary scan failed: %s", r.note);
 #ifdef AMPSCAN_TEST_HOOKS
 	{
-		/* Test builds: definitions that detect this marker crash the
-		 * trial (the update pipeline's rejection tests). */
+		/* Test builds: definitions that detect this marker make the
+		 * trial take 3 s (a test sees the step in status) ... */
+		static const char slow[] = "AMPSCAN-TEST-TRIALSLOW-MARKER";
+
+		walk_scan_buffer(s->walk, (const uint8_t *)slow, sizeof(slow) - 1,
+		    "trial-slow-probe", 0, &r);
+		if (r.verdict == WPROTO_FOUND) {
+			struct timespec ts = { 3, 0 };
+
+			while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+				;
+		}
+	}
+	{
+		/* ... and this one crash it (the rejection tests). */
 		static const char crash[] = "AMPSCAN-TEST-TRIALCRASH-MARKER";
 
 		walk_scan_buffer(s->walk, (const uint8_t *)crash, sizeof(crash) - 1,

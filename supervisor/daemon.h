@@ -206,6 +206,9 @@ struct updates {
 	unsigned n;
 	struct update_job *cur;          /* in the pipeline or rolling over */
 	struct task task;                /* the pipeline child */
+	int out_kind;                    /* its verdict: 0 none yet, 1 rejected,
+	                                  * 2 activated, 3 failed */
+	char out_text[1536];
 	char step[32];                   /* what cur is doing, for status */
 	int64_t step_ms;
 	bool rolling;

@@ -11,11 +11,33 @@
 #include "spawn.h"
 #include "task.h"
 
+/* Hand complete lines (and, at the end, the rest) to t->line. */
+static void
+task_deliver_lines(struct task *t, bool all)
+{
+	char line[TASK_LINE_MAX];
+
+	while (t->line != NULL && t->line_off < t->out.len) {
+		const char *p = t->out.buf + t->line_off;
+		size_t left = t->out.len - t->line_off;
+		const char *nl = memchr(p, '\n', left);
+		size_t n = nl != NULL ? (size_t)(nl - p) : left;
+
+		if (nl == NULL && !all)
+			return;
+		str_fmt(line, sizeof(line), "%.*s", (int)(n < sizeof(line) ? n :
+		    sizeof(line) - 1), p);
+		t->line_off += n + (nl != NULL);
+		t->line(t, line);
+	}
+}
+
 static void
 task_maybe_done(struct task *t)
 {
 	if (!t->exited || t->fd >= 0)
 		return;
+	task_deliver_lines(t, true);
 	ev_timer_stop(t->loop, &t->timer);
 	t->pid = -1;
 	if (t->out.failed)
@@ -49,6 +71,7 @@ task_on_output(struct ev_loop *loop, ev_io *w, int revents)
 		if (n > 0) {
 			if (t->out.len + (size_t)n <= t->out.max)
 				strbuf_append(&t->out, buf, (size_t)n);
+			task_deliver_lines(t, false);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -128,6 +151,7 @@ task_start(struct ev_loop *loop, struct task *t, task_fn *fn, void *arg,
 	t->wstatus = 0;
 	strbuf_free(&t->out);
 	strbuf_init(&t->out, TASK_OUTPUT_MAX);
+	t->line_off = 0;
 	ev_child_init(&t->child, task_on_child, pid, 0);
 	ev_child_start(loop, &t->child);
 	ev_io_init(&t->io, task_on_output, t->fd, EV_READ);

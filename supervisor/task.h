@@ -27,6 +27,7 @@
 #include "strbuf.h"
 
 #define TASK_OUTPUT_MAX (256 * 1024)
+#define TASK_LINE_MAX 8192                /* a line handed to line() */
 
 struct task;
 typedef int task_fn(void *arg, int out_fd);
@@ -37,6 +38,9 @@ struct task {
 	void (*done)(struct task *t, int wstatus, const char *out, size_t len);
 	void *data;                       /* the caller's */
 	void *data2;                      /* the caller's, a second */
+	/* optional: each line of output as it arrives (without its '\n'; a
+	 * last line without one comes just before done) */
+	void (*line)(struct task *t, char *line);
 	/* private */
 	struct ev_loop *loop;
 	ev_child child;
@@ -47,6 +51,7 @@ struct task {
 	bool exited, timed_out;
 	int wstatus;
 	struct strbuf out;
+	size_t line_off;                  /* out: delivered to line() up to here */
 };
 
 /*

@@ -781,22 +781,19 @@ start_rollover(struct daemon *d, const char *file, const char *text)
 	pool_rollover(d, rollover_done);
 }
 
-struct child_out {
-	struct daemon *d;
-	char text[1536];
-	int kind;        /* 0 nothing, 1 rejected, 2 activated, 3 failed */
-};
-
+/* A record of the child, as it comes (task.line): status sees each step. */
 static void
-child_line(void *arg, char *line)
+child_line(struct task *t, char *line)
 {
-	struct child_out *x = arg;
-	struct daemon *d = x->d;
+	struct daemon *d = t->data;
 	struct updates *u = &d->upd;
-	char *out = x->text, *f[5];
-	size_t outlen = sizeof(x->text);
-	int *kind = &x->kind;
+	char *out = u->out_text, *f[5];
+	size_t outlen = sizeof(u->out_text);
+	int *kind = &u->out_kind;
 	struct event ev;
+
+	if (u->cur == NULL)
+		return;
 
 	task_fields(line, f, 5);
 	if (strcmp(f[0], "step") == 0) {
@@ -846,17 +843,16 @@ update_task_done(struct task *t, int ws, const char *out, size_t len)
 {
 	struct daemon *d = t->data;
 	struct updates *u = &d->upd;
-	struct child_out x = { .d = d };
-	char *text = x.text;
-	size_t textlen = sizeof(x.text);
-	int kind;
+	char *text = u->out_text;
+	size_t textlen = sizeof(u->out_text);
+	int kind = u->out_kind;
 
+	(void)out;
+	(void)len;
 	free(t->data2);
 	t->data2 = NULL;
 	if (u->cur == NULL)
 		return;
-	task_lines(out, len, child_line, &x);
-	kind = x.kind;
 	if (kind == 2) {
 		start_rollover(d, u->cur->path, text);
 		return;
@@ -928,6 +924,9 @@ update_next(struct daemon *d)
 	c->job = job;
 	u->task.name = "definitions update";
 	u->task.done = update_task_done;
+	u->task.line = child_line;
+	u->out_kind = 0;
+	u->out_text[0] = '\0';
 	u->task.data = d;
 	u->task.data2 = c;
 	str_fmt(u->step, sizeof(u->step), "staging");

@@ -142,6 +142,24 @@ echo "Test.TrialCrash:0:*:$(cat "$T_TMP/crash.hex")" >"$T_TMP/crash/crash.ndb"
 rejected "a container that crashes the trial" "trial.*(SIGSEGV|SIGABRT)" "$T_TMP/crash.cvd"
 check "the trial crash left no process" bash -c "! pgrep -u $DL_USER -f -- --trial"
 
+# while an update runs, status says so: a trial that takes 3 s (test hook)
+mkdir -p "$T_TMP/slow"
+{
+	echo "Test.TrialSlow:0:*:$(printf 'AMPSCAN-TEST-TRIALSLOW-MARKER' | od -An -tx1 | tr -d ' \n')"
+	cat "$T_TMP/crash/crash.ndb"
+} >"$T_TMP/slow/slow.ndb"
+"$CVDTOOL" build "$T_TMP/slow.cvd" --from "$T_TMP/slow" --key keys/k.key --version 3 >/dev/null
+dl_ctl update "$T_TMP/slow.cvd" >"$T_TMP/slow.out" 2>&1 &
+slow_pid=$!
+check "status shows the update in progress at its trial step" \
+	dl_wait "s['update']['in_progress'] and s['update']['step'] == 'trial' and s['update']['file'].endswith('/slow.cvd')" 10
+check "the text status says IN PROGRESS" bash -c "timeout 10 '$AMPCTL' --socket '$DL_CTL' status | grep -q 'definitions update: IN PROGRESS: .*slow.cvd, trial'"
+check "scans answered meanwhile" scan_says files/eicar.txt 'FOUND$'
+wait "$slow_pid"
+check "then rejected (it also crashes the trial)" grep -q "rejected: .*trial" "$T_TMP/slow.out"
+check "and status says no update in progress, the last one rejected" \
+	dl_wait "not s['update']['in_progress'] and s['update']['last']['ok'] == False" 5
+
 # one that exhausts the trial's memory limit: many body signatures
 if [ -n "${AMPSCAN_SANITIZED:-}" ] || ldd "$AMPDAEMON" | grep -q libasan; then
 	echo "ok   - SKIPPED: the memory-limit rejection (RLIMIT_AS does not mix with ASan)"
