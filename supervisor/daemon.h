@@ -129,6 +129,7 @@ struct worker {
 	char logbuf[POOL_LOG_LINE_MAX];
 	size_t loglen;
 	char last_line[512];             /* its last stderr line, for faults */
+	char defs[256];                  /* the set its READY named */
 };
 
 /* ---- the pool's shared state (pool.c) --------------------------------- */

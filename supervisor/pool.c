@@ -475,16 +475,24 @@ pool_check_stopped(struct daemon *d)
 	cb(d);
 }
 
-/* "definitions": "daily:27012 main:62", the set of a READY message. */
+/* "daily:27012 main:62": the set of a READY message. */
+static void
+definitions_text(const struct wproto_ready *r, char *out, size_t len)
+{
+	size_t off = 0, k;
+
+	out[0] = '\0';
+	for (k = 0; k < r->ndbs && off < len; k++)
+		off += (size_t)snprintf(out + off, len - off, "%s%s:%u",
+		    k ? " " : "", r->dbs[k].name, r->dbs[k].version);
+}
+
 static void
 pool_add_definitions(struct event *ev, const struct wproto_ready *r)
 {
-	char defs[512] = "";
-	size_t off = 0, k;
+	char defs[512];
 
-	for (k = 0; k < r->ndbs && off < sizeof(defs); k++)
-		off += (size_t)snprintf(defs + off, sizeof(defs) - off, "%s%s:%u",
-		    k ? " " : "", r->dbs[k].name, r->dbs[k].version);
+	definitions_text(r, defs, sizeof(defs));
 	events_add_str(ev, "definitions", defs);
 }
 
@@ -515,7 +523,11 @@ worker_record_exit(struct worker *w, int ws, const char *kind, int64_t now)
 			delay = d->cfg.restart_delay_min_ms;
 		events_add_int(&ev, "restart_delay_ms", (int64_t)delay);
 	}
-	if (d->pool.have_ready)   /* which set a crash belongs to */
+	/* which set a crash belongs to: the worker's own once it was READY
+	 * (after a rollover the pool's last READY is another set) */
+	if (w->ready_ms > 0 && w->defs[0] != '\0')
+		events_add_str(&ev, "definitions", w->defs);
+	else if (d->pool.have_ready)
 		pool_add_definitions(&ev, &d->pool.ready);
 	if (d->exits_open && exits_append(&d->exits, &ev, err, sizeof(err)) != 0)
 		dlog(&d->log, DLOG_ERROR, "%s", err);
@@ -691,6 +703,7 @@ worker_ready(struct worker *w, struct wreader *r)
 	w->ready_ms = now;
 	d->pool.ready = *m;
 	d->pool.have_ready = true;
+	definitions_text(m, w->defs, sizeof(w->defs));
 	events_begin(&ev, EVENT_WORKER_READY, now);
 	events_add_int(&ev, "pid", w->pid);
 	events_add_int(&ev, "worker", w->slot);

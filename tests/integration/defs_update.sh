@@ -61,6 +61,8 @@ for n in 2 3 4 5 6; do
 	check "test-$n.cdiff: the .cld equals test-$n.cvd member for member" \
 		members_equal defs/active/test.cld "$REAL/test-$n.cvd"
 	check "test-$n.cdiff: consumed from incoming/" test ! -e "defs/incoming/test-$n.cdiff"
+	check "test-$n.cdiff: the retired workers' exits name the set they ran (test:$((n - 1)))" \
+		ev_wait "sum(1 for e in E if e['event'] == 'worker_exited' and e.get('kind') == 'stopped' and e.get('definitions') == 'test:$((n - 1))') >= 2" 10
 	check "test-$n.cdiff: previous/ holds the set before it" \
 		test -n "$(ls defs/previous/ 2>/dev/null)"
 done
