@@ -52,7 +52,8 @@ static const char svc_usage[] =
 "       ampscansvc --check DIR [--allow-unsigned] [--trusted-key K] [--certs-dir D]\n"
 "       ampscansvc --build-index DIR [-o FILE]\n"
 "       ampscansvc --worker --defs DIR [--sock-fd N] [--index-fd N [--index-verified]] [--allow-root]\n"
-"       ampscansvc --trial --defs-fd N:NAME... [--trusted-key-fd N]... [--allow-unsigned] [--allow-root]\n"
+"       ampscansvc --trial --defs-fd N:NAME... [--trusted-key-fd N]... [--index-out-fd N --source-id HEX]\n"
+"                  [--allow-unsigned] [--allow-root]\n"
 "\n"
 "The scan worker of ampscan.  ampdaemon starts it with --worker; the other\n"
 "modes are for people, tests and the definitions pipeline.\n"
@@ -77,6 +78,8 @@ static const char svc_usage[] =
 "                      only if all is well\n"
 "  --defs-fd N:NAME    (with --trial) descriptor N holds the definitions file NAME\n"
 "  --trusted-key-fd N  (with --trial) descriptor N holds a trusted key (PEM)\n"
+"  --index-out-fd N    (with --trial and --source-id HEX) write the compiled index\n"
+"                      to descriptor N: what ampdaemon activates once it checked it\n"
 "  --index-verified    (with --index-fd) the index's checksum was checked by the\n"
 "                      caller (ampdaemon): only its structure is checked again\n"
 "  --version           print the version and exit\n"
@@ -95,6 +98,9 @@ struct svc {
 	int key_fds[16];
 	size_t nkey_fds;
 	int defs_fds[SVC_MAX_DEFS];
+	int index_out_fd;          /* --trial: write the compiled index here */
+	uint8_t source_id[32];     /* ... naming the set it was built from */
+	bool have_source_id;
 	const char *defs_names[SVC_MAX_DEFS];
 	size_t ndefs_fds;
 	const char *certs_dir;
@@ -164,6 +170,29 @@ svc_parse_size(const char *s, uint64_t *out)
 	return true;
 }
 
+/* 64 hex digits into 32 bytes. */
+static bool
+svc_unhex_id(const char *hex, uint8_t out[32])
+{
+	for (size_t i = 0; i < 32; i++) {
+		unsigned v = 0;
+
+		for (size_t k = 0; k < 2; k++) {
+			char c = hex[2 * i + k];
+
+			v <<= 4;
+			if (c >= '0' && c <= '9')
+				v |= (unsigned)(c - '0');
+			else if (c >= 'a' && c <= 'f')
+				v |= (unsigned)(c - 'a' + 10);
+			else
+				return false;
+		}
+		out[i] = (uint8_t)v;
+	}
+	return true;
+}
+
 static unsigned
 svc_uint(const char *opt, const char *s)
 {
@@ -179,7 +208,7 @@ enum {
 	OPT_ALLOW_UNSIGNED, OPT_ALLMATCH, OPT_SOCK_FD, OPT_INDEX_FD, OPT_INDEX_VERIFIED,
 	OPT_ALLOW_ROOT, OPT_TRUSTED_KEY, OPT_CERTS_DIR, OPT_MAX_FILE_SIZE,
 	OPT_MAX_SCAN_SIZE, OPT_MAX_RECURSION, OPT_MAX_FILES, OPT_VERSION,
-	OPT_TRIAL, OPT_DEFS_FD, OPT_TRUSTED_KEY_FD,
+	OPT_TRIAL, OPT_DEFS_FD, OPT_TRUSTED_KEY_FD, OPT_INDEX_OUT_FD, OPT_SOURCE_ID,
 };
 
 static const struct option svc_opts[] = {
@@ -190,6 +219,8 @@ static const struct option svc_opts[] = {
 	{ "trial", no_argument, NULL, OPT_TRIAL },
 	{ "defs-fd", required_argument, NULL, OPT_DEFS_FD },
 	{ "trusted-key-fd", required_argument, NULL, OPT_TRUSTED_KEY_FD },
+	{ "index-out-fd", required_argument, NULL, OPT_INDEX_OUT_FD },
+	{ "source-id", required_argument, NULL, OPT_SOURCE_ID },
 	{ "defs", required_argument, NULL, OPT_DEFS },
 	{ "allow-unsigned", no_argument, NULL, OPT_ALLOW_UNSIGNED },
 	{ "allmatch", no_argument, NULL, OPT_ALLMATCH },
@@ -244,6 +275,14 @@ svc_args(struct svc *s, int argc, char **argv)
 			s->defs_names[s->ndefs_fds++] = colon + 1;
 			break;
 		}
+		case OPT_INDEX_OUT_FD:
+			s->index_out_fd = (int)svc_uint("--index-out-fd", optarg);
+			break;
+		case OPT_SOURCE_ID:
+			if (strlen(optarg) != 64 || !svc_unhex_id(optarg, s->source_id))
+				svc_die("--source-id %s: 64 hex digits", optarg);
+			s->have_source_id = true;
+			break;
 		case OPT_TRUSTED_KEY_FD:
 			if (s->nkey_fds == 16)
 				svc_die("too many --trusted-key-fd");
@@ -559,8 +598,18 @@ svc_trial_load(struct svc *s)
 		}
 		close(s->defs_fds[i]);
 	}
+	if (s->have_source_id)
+		engine_builder_set_source_id(b, s->source_id);
 	if (engine_builder_finish(b, &s->engine, err, sizeof(err)) != 0)
 		svc_die("trial: cannot compile the definitions: %s", err);
+	if (s->index_out_fd >= 0) {
+		if (!s->have_source_id)
+			svc_die("--index-out-fd needs --source-id");
+		if (engine_index_write(s->engine, s->index_out_fd, err,
+		    sizeof(err)) != 0)
+			svc_die("trial: cannot write the index: %s", err);
+		close(s->index_out_fd);
+	}
 }
 
 static int
@@ -765,7 +814,8 @@ svc_worker(struct svc *s)
 int
 main(int argc, char **argv)
 {
-	struct svc s = { .sock_fd = SVC_DEFAULT_SOCK_FD, .index_fd = -1 };
+	struct svc s = { .sock_fd = SVC_DEFAULT_SOCK_FD, .index_fd = -1,
+	    .index_out_fd = -1 };
 	int rc = 2;
 
 	walk_limits_default(&s.lim);

@@ -193,9 +193,14 @@ sanitizer_build(void)
 #endif
 }
 
-/* Run `ampscansvc --trial` on the files of set, wait; 0 or why in why. */
+/*
+ * Run `ampscansvc --trial` on the files of set, wait; 0 or why in why.
+ * It writes the index it compiled to index_fd (built for source_hex, the
+ * set's source identity): compiling happens once, in the sandbox.
+ */
 static int
-child_trial(struct update_child *c, const char *set, char *why, size_t whylen)
+child_trial(struct update_child *c, const char *set, int index_fd,
+    char *source_hex, char *why, size_t whylen)
 {
 	const struct config *cfg = &c->d->cfg;
 	char *argv[SPAWN_ARGV_MAX];
@@ -206,47 +211,55 @@ child_trial(struct update_child *c, const char *set, char *why, size_t whylen)
 	struct spawn_req req = { .argv = argv, .index_fd = -1 };
 	struct spawn_result res = { .pid = -1, .log_fd = -1 };
 	struct account acct;
-	struct dirent *de;
+	struct dirent **names = NULL;
 	struct timespec t0, now;
-	int null = -1, ws = 0, rc = -1;
+	int null = -1, ws = 0, rc = -1, nnames = 0;
 	bool done = false, timed_out = false;
-	DIR *dir;
 
 	argv[na++] = c->d->scansvc;
 	argv[na++] = (char *)"--trial";
-	if ((dir = opendir(set)) == NULL) {
+	/* the set's files in name order (as defs_build_index loads a directory) */
+	if ((nnames = scandir(set, &names, NULL, alphasort)) < 0) {
 		str_fmt(why, whylen, "%s: %s", set, strerror(errno));
 		return -1;
 	}
-	while ((de = readdir(dir)) != NULL) {
-		const char *e = ext_of(de->d_name);
+	for (int k = 0; k < nnames; k++) {
+		const char *dn = names[k]->d_name;
+		const char *e = ext_of(dn);
 		bool container = strcmp(e, ".cvd") == 0 || strcmp(e, ".cld") == 0 ||
 		    strcmp(e, ".cud") == 0;
 		char p[STORE_PATH_MAX + 300];
 
-		if (de->d_name[0] == '.' || (!container &&
-		    sig_type_from_name(de->d_name) == SIG_TYPE_OTHER))
+		if (dn[0] == '.' || (!container &&
+		    sig_type_from_name(dn) == SIG_TYPE_OTHER))
 			continue;
-		if (!container && !cfg->allow_unsigned)
+		if ((!container || strcmp(e, ".cud") == 0) && !cfg->allow_unsigned)
 			continue;
-		if (nfds == SPAWN_EXTRA_FDS_MAX - (int)CONFIG_TRUSTED_KEYS_MAX ||
+		if (nfds == SPAWN_EXTRA_FDS_MAX - 1 - (int)CONFIG_TRUSTED_KEYS_MAX ||
 		    na >= SPAWN_ARGV_MAX - 24) {
 			str_fmt(why, whylen, "%s: too many definitions files for the trial", set);
 			goto out;
 		}
-		str_fmt(p, sizeof(p), "%s/%s", set, de->d_name);
+		str_fmt(p, sizeof(p), "%s/%s", set, dn);
 		if ((fds[nfds] = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 			str_fmt(why, whylen, "%s: %s", p, strerror(errno));
 			goto out;
 		}
 		str_fmt(args[na], sizeof(args[0]), "--defs-fd=%d:%s",
-		    SPAWN_INDEX_FD + 1 + nfds, de->d_name);
+		    SPAWN_INDEX_FD + 1 + nfds, dn);
 		argv[na] = args[na];
 		na++;
 		nfds++;
 	}
-	closedir(dir);
-	dir = NULL;
+	/* the index it compiles, written to a file of ours */
+	fds[nfds] = index_fd;
+	str_fmt(args[na], sizeof(args[0]), "--index-out-fd=%d",
+	    SPAWN_INDEX_FD + 1 + nfds);
+	argv[na] = args[na];
+	na++;
+	nfds++;
+	argv[na++] = (char *)"--source-id";
+	argv[na++] = source_hex;
 	for (size_t i = 0; i < cfg->ntrusted_keys; i++) {
 		if ((fds[nfds] = open(cfg->trusted_keys[i], O_RDONLY | O_CLOEXEC)) < 0) {
 			str_fmt(why, whylen, "%s: %s", cfg->trusted_keys[i], strerror(errno));
@@ -361,10 +374,12 @@ child_trial(struct update_child *c, const char *set, char *why, size_t whylen)
 		str_fmt(why, whylen, "the trial load failed (%s)%s%s", how,
 		    reason[0] ? ": " : "", reason);
 out:
-	if (dir != NULL)
-		closedir(dir);
+	for (int k = 0; k < nnames; k++)
+		free(names[k]);
+	free(names);
 	for (int i = 0; i < nfds; i++)
-		close(fds[i]);
+		if (fds[i] != index_fd)
+			close(fds[i]);
 	if (null >= 0)
 		close(null);
 	if (sv[0] >= 0)
@@ -377,6 +392,36 @@ out:
 		kill(res.pid, SIGKILL);
 		waitpid(res.pid, &ws, 0);
 	}
+	return rc;
+}
+
+/*
+ * The index the trial wrote: fsync'd, mapped with its whole checksum and
+ * structure checked (engine_index_map), built for exactly this set.
+ */
+static int
+child_check_index(int fd, const char *path, const uint8_t source[32],
+    char *why, size_t whylen)
+{
+	struct engine *e = NULL;
+	uint8_t have[32];
+	char err[512];
+	int rc = -1;
+
+	if (fsync(fd) != 0) {
+		str_fmt(why, whylen, "%s: fsync: %s", path, strerror(errno));
+		return -1;
+	}
+	if (engine_index_map(fd, &e, err, sizeof(err)) != 0) {
+		str_fmt(why, whylen, "the trial's index is not valid: %s", err);
+		return -1;
+	}
+	engine_source_id(e, have);
+	if (memcmp(have, source, sizeof(have)) != 0)
+		str_fmt(why, whylen, "the trial's index was not built from this set");
+	else
+		rc = 0;
+	engine_free(e);
 	return rc;
 }
 
@@ -560,11 +605,12 @@ update_child_fn(void *arg, int out_fd)
 	struct store_trust st = { .trusted_keys = cfg->trusted_keys,
 	    .ntrusted_keys = cfg->ntrusted_keys, .certs_dir = cfg->certs_dir,
 	    .allow_unsigned = cfg->allow_unsigned };
-	struct defs_opts o = { .allow_unsigned = cfg->allow_unsigned };
 	struct candidate cand = { .version = 0 };
 	char why[2048], err[1024], staged[STORE_PATH_MAX + 300];
 	char sstaged[STORE_PATH_MAX + 300], set[STORE_PATH_MAX + 16];
-	char name[STORE_NAME_MAX + 16], idx[STORE_PATH_MAX + 300];
+	char name[STORE_PATH_MAX + 300], idx[STORE_PATH_MAX + 300];
+	uint8_t source[32];
+	char source_hex[65];
 	char newv[1024], oldset[1024];
 	const char *consume[2];
 	size_t nconsume = 0;
@@ -657,15 +703,32 @@ update_child_fn(void *arg, int out_fd)
 	}
 
 	child_step(c, "trial");
-	if (child_trial(c, set, why, sizeof(why)) != 0)
+	err[0] = '\0';
+	str_fmt(idx, sizeof(idx), "%s/.%s.trial", c->stage, DEFS_INDEX_NAME);
+	if (defs_source_id(set, source, err, sizeof(err)) != 0 ||
+	    (fd = open(idx, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0644)) < 0) {
+		str_fmt(why, sizeof(why), "%s: %s", idx, err[0] ? err : strerror(errno));
 		return child_reject(c, staged, why);
+	}
+	for (size_t i = 0; i < sizeof(source); i++)
+		snprintf(source_hex + 2 * i, 3, "%02x", source[i]);
+	rc = child_trial(c, set, fd, source_hex, why, sizeof(why));
+	if (rc != 0) {
+		close(fd);
+		return child_reject(c, staged, why);
+	}
 	child_kp(c, KP_TRIED);
 
+	/* the trial's index, checked whole before anything trusts it */
 	child_step(c, "index");
-	str_fmt(idx, sizeof(idx), "%s/%s", set, DEFS_INDEX_NAME);
-	o.trust = c->trust;
-	if (defs_build_index(set, idx, &o, err, sizeof(err)) != 0) {
-		str_fmt(why, sizeof(why), "cannot build the index: %s", err);
+	rc = child_check_index(fd, idx, source, why, sizeof(why));
+	close(fd);
+	if (rc != 0)
+		return child_reject(c, staged, why);
+	str_fmt(name, sizeof(name), "%s/%s", set, DEFS_INDEX_NAME);
+	if (rename(idx, name) != 0) {
+		str_fmt(why, sizeof(why), "%s: rename: %s", idx, strerror(errno));
 		return child_reject(c, staged, why);
 	}
 	child_kp(c, KP_SET_READY);

@@ -81,6 +81,19 @@ check "active/ holds test.cvd and its .sign, the .cld is gone" \
 check "active test.cvd is byte for byte test-6.cvd" cmp -s defs/active/test.cvd "$REAL/test-6.cvd"
 check "version 6 with the .cvd" dl_wait "[d['version'] for d in s['definitions']['databases'] if d['name'] == 'test'] == [6] and [d['kind'] for d in s['definitions']['databases'] if d['name'] == 'test'] == ['cvd']" 20
 check "status shows the last verdict" dl_wait "s['update']['last']['ok'] == True and 'test-6.cvd' in s['update']['last']['file']" 5
+before=$(grep -c 'definitions index: ' "$DL_LOG")
+dl_stop
+dl_start
+index_line() {  # the index line of the restart: fresh, not rebuilt
+	local i
+	for i in $(seq 100); do
+		[ "$(grep -c 'definitions index: ' "$DL_LOG")" -gt "$before" ] && break
+		sleep 0.1
+	done
+	grep 'definitions index: ' "$DL_LOG" | tail -1 | grep -q 'index: fresh'
+}
+check "restarted: the index the trial compiled is used as it is (fresh, not rebuilt)" index_line
+check "restarted: workers READY" dl_wait_ready 2 30
 
 # ---- rejections ------------------------------------------------------------------
 snapshot() { (cd defs/active && sha256sum test.cvd test.cvd.sign ampscan.idx) >"$T_TMP/snap"; }
