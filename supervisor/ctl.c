@@ -72,7 +72,7 @@ struct ctl {
 	struct ctl_conn *conns;
 	size_t nconns;
 	struct ctl_conn *repair;     /* waiting for repair-account */
-	ev_idle reaper;              /* frees closed connections */
+	ev_check reaper;              /* frees closed connections */
 	ev_timer resume;             /* accepting again after EMFILE */
 };
 
@@ -118,18 +118,18 @@ conn_close(struct ctl_conn *c)
 		c->fd = -1;
 	}
 	c->dead = true;
-	ev_idle_start(c->d->loop, &c->d->ctl->reaper);
+	ev_check_start(c->d->loop, &c->d->ctl->reaper);
 }
 
 /* Free the connections that are closed and no longer referred to. */
 static void
-ctl_on_reap(struct ev_loop *loop, ev_idle *w, int revents)
+ctl_on_reap(struct ev_loop *loop, ev_check *w, int revents)
 {
 	struct ctl *ctl = w->data;
 	struct ctl_conn *c, *next;
 
 	(void)revents;
-	ev_idle_stop(loop, w);
+	ev_check_stop(loop, w);
 	for (c = ctl->conns; c != NULL; c = next) {
 		next = c->next_conn;
 		if (c->dead && !c->busy)
@@ -740,7 +740,7 @@ scan_done(struct scan_req *req, const struct wproto_result *res,
 
 	c->busy = false;
 	if (c->dead) {
-		ev_idle_start(c->d->loop, &c->d->ctl->reaper);
+		ev_check_start(c->d->loop, &c->d->ctl->reaper);
 		return;
 	}
 	if (res == NULL) {
@@ -844,7 +844,7 @@ repair_done(struct daemon *d, int rc, const char *reason)
 	d->ctl->repair = NULL;
 	c->busy = false;
 	if (c->dead) {
-		ev_idle_start(d->loop, &d->ctl->reaper);
+		ev_check_start(d->loop, &d->ctl->reaper);
 		return;
 	}
 	strbuf_init(&sb, 4096);
@@ -891,7 +891,7 @@ update_answer(struct daemon *d, void *arg, int status, const char *text)
 	c->busy = false;
 	if (c->dead) {
 		if (d->ctl != NULL)
-			ev_idle_start(d->loop, &d->ctl->reaper);
+			ev_check_start(d->loop, &d->ctl->reaper);
 		return;
 	}
 	str_fmt(line, sizeof(line), "%s\n", text);
@@ -970,7 +970,7 @@ diag_done(struct task *t, int wstatus, const char *out, size_t len)
 
 	c->busy = false;
 	if (c->dead) {
-		ev_idle_start(c->d->loop, &c->d->ctl->reaper);
+		ev_check_start(c->d->loop, &c->d->ctl->reaper);
 		return;
 	}
 	if (st >= DIAG_HEALTHY && st <= DIAG_INTERVENTION) {
@@ -1261,7 +1261,7 @@ ctl_open(struct daemon *d, char *err, size_t errlen)
 	ctl->fd = fd;
 	ev_io_init(&ctl->io, ctl_on_accept, fd, EV_READ);
 	ctl->io.data = ctl;
-	ev_idle_init(&ctl->reaper, ctl_on_reap);
+	ev_check_init(&ctl->reaper, ctl_on_reap);
 	ctl->reaper.data = ctl;
 	ev_init(&ctl->resume, ctl_on_resume);
 	ctl->resume.data = ctl;
@@ -1279,7 +1279,7 @@ ctl_close(struct daemon *d)
 	if (ctl == NULL)
 		return;
 	ev_io_stop(d->loop, &ctl->io);
-	ev_idle_stop(d->loop, &ctl->reaper);
+	ev_check_stop(d->loop, &ctl->reaper);
 	ev_timer_stop(d->loop, &ctl->resume);
 	close(ctl->fd);
 	unlink(d->cfg.control_socket);

@@ -131,9 +131,12 @@ struct scansock {
 	ev_io io;
 	ev_timer resume;                 /* accepting again after EMFILE */
 	bool starved;                    /* said so in the log already */
-	ev_idle reaper;
+	ev_check reaper;             /* frees closed connections: runs after every
+	                              * turn of the loop, even a busy one (an ev_idle
+	                              * would wait for a quiet moment that may never come) */
 	struct sconn *conns;
 	size_t nconns;
+	bool full;                   /* SCAN_CONNS_MAX reached (logged once) */
 	uint64_t served;
 };
 
@@ -178,17 +181,17 @@ sconn_close(struct sconn *c)
 		c->fd = -1;
 	}
 	c->dead = true;
-	ev_idle_start(c->d->loop, &c->d->scansock->reaper);
+	ev_check_start(c->d->loop, &c->d->scansock->reaper);
 }
 
 static void
-scansock_on_reap(struct ev_loop *loop, ev_idle *w, int revents)
+scansock_on_reap(struct ev_loop *loop, ev_check *w, int revents)
 {
 	struct scansock *s = w->data;
 	struct sconn *c, *next;
 
 	(void)revents;
-	ev_idle_stop(loop, w);
+	ev_check_stop(loop, w);
 	for (c = s->conns; c != NULL; c = next) {
 		next = c->next_conn;
 		if (c->dead && c->jobs == 0)
@@ -279,7 +282,7 @@ job_finish(struct sjob *j)
 	}
 	job_free(j);
 	if (c->dead) {
-		ev_idle_start(c->d->loop, &c->d->scansock->reaper);
+		ev_check_start(c->d->loop, &c->d->scansock->reaper);
 		return;
 	}
 	if (!c->session)
@@ -590,6 +593,9 @@ job_new(struct sconn *c, unsigned id, enum clamd_framing f,
 	j->cmd = cmd;
 	j->flags = cmd == CLAMD_CMD_ALLMATCHSCAN ? WPROTO_SCAN_ALLMATCH : 0;
 	ev_idle_init(&j->step, job_on_step);
+	/* idle watchers run only when nothing of their priority or above is
+	 * pending: above the sockets', a directory walk goes on under load */
+	ev_set_priority(&j->step, EV_MAXPRI);
 	j->step.data = j;
 	j->next = c->joblist;
 	c->joblist = j;
@@ -1173,8 +1179,16 @@ scansock_accept_one(struct scansock *s)
 		s->starved = false;
 	}
 	if (s->nconns >= SCAN_CONNS_MAX || (c = calloc(1, sizeof(*c))) == NULL) {
+		if (!s->full)
+			dlog(&s->d->log, DLOG_WARNING, "scan socket: %zu connections open (at most %d): refusing new ones",
+			    s->nconns, SCAN_CONNS_MAX);
+		s->full = true;
 		close(fd);
 		return true;
+	}
+	if (s->full) {
+		dlog(&s->d->log, DLOG_INFO, "scan socket: below %d connections again", SCAN_CONNS_MAX);
+		s->full = false;
 	}
 	if ((c->in = malloc(SCAN_IN_MAX)) == NULL) {
 		free(c);
@@ -1293,7 +1307,7 @@ scansock_open(struct daemon *d, char *err, size_t errlen)
 	s->fd = fd;
 	ev_io_init(&s->io, scansock_on_accept, fd, EV_READ);
 	s->io.data = s;
-	ev_idle_init(&s->reaper, scansock_on_reap);
+	ev_check_init(&s->reaper, scansock_on_reap);
 	s->reaper.data = s;
 	ev_init(&s->resume, scansock_on_resume);
 	s->resume.data = s;
@@ -1321,7 +1335,7 @@ scansock_close(struct daemon *d)
 	if (s == NULL)
 		return;
 	ev_io_stop(d->loop, &s->io);
-	ev_idle_stop(d->loop, &s->reaper);
+	ev_check_stop(d->loop, &s->reaper);
 	ev_timer_stop(d->loop, &s->resume);
 	close(s->fd);
 	unlink(d->cfg.local_socket);

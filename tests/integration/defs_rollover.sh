@@ -362,6 +362,7 @@ check "every client kind was answered through the run" \
 check "replies in every step (the fewest: $(v minstep))" test "$(v minstep)" -gt 0
 check "EICAR was detected once test-6 came ($(v found) FOUND as '$sig')" test "$(v found)" -gt 0
 check "the slowest request took $(v slowest) s (< 5 s)" lt "$(v slowest)" 5
+check "the scan socket never hit its connection cap (closed connections are reaped under load too)" bash -c "! grep -q \"refusing new ones\" \"$DL_LOG\""
 
 # ---- no busy polling -------------------------------------------------------------
 check "settled: 2 workers READY, no update in progress" \
