@@ -742,6 +742,80 @@ svc_warm_up(struct svc *s)
 #endif
 }
 
+#ifdef AMPSCAN_TEST_HOOKS
+/*
+ * Test builds: a scanned file whose first WPROTO_MAX_MSG bytes hold one of
+ * these markers is scanned, and then the worker misbehaves on its socket
+ * instead of sending the RESULT (ampdaemon's fault handling tests):
+ *   GARBAGE  one packet of 4 KiB of pseudo-random bytes, then it serves on;
+ *   HUGELEN  one packet of 2 x WPROTO_MAX_MSG bytes whose header (right
+ *            magic, type and id) claims a body of 4 GiB - 1 (a packet the
+ *            supervisor's 64 KiB buffer truncates), then it serves on;
+ *   CLOSE    closes its socket and runs on, never exiting.
+ */
+enum svc_misdeed { SVC_BEHAVE, SVC_GARBAGE, SVC_HUGELEN, SVC_CLOSE };
+
+static enum svc_misdeed
+svc_test_misdeed(int fd, uint8_t *buf)
+{
+	static const char *const marker[] = { NULL,
+	    "AMPSCAN-TEST-GARBAGE-MARKER", "AMPSCAN-TEST-HUGELEN-MARKER",
+	    "AMPSCAN-TEST-CLOSE-MARKER" };
+	ssize_t n = pread(fd, buf, WPROTO_MAX_MSG, 0);
+
+	for (int k = SVC_GARBAGE; n > 0 && k <= SVC_CLOSE; k++)
+		if (memmem(buf, (size_t)n, marker[k], strlen(marker[k])) != NULL)
+			return (enum svc_misdeed)k;
+	return SVC_BEHAVE;
+}
+
+static void
+svc_test_misbehave(struct svc *s, enum svc_misdeed how, uint64_t id,
+    uint8_t *buf, struct wbuf *out)
+{
+	uint64_t x = id * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+	size_t len = 2 * WPROTO_MAX_MSG;
+	uint8_t *big;
+	ssize_t n;
+
+	switch (how) {
+	case SVC_GARBAGE:
+		for (size_t i = 0; i < 4096; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			buf[i] = (uint8_t)x;
+		}
+		buf[0] = 'G';   /* never the magic */
+		fprintf(stderr, "ampscansvc: test hook: garbage marker: replying with 4096 random bytes\n");
+		n = send(s->sock_fd, buf, 4096, MSG_NOSIGNAL);
+		break;
+	case SVC_HUGELEN:
+		if ((big = calloc(1, len)) == NULL)
+			svc_die("out of memory");
+		wproto_begin(out, WPROTO_RESULT, id);
+		memcpy(big, out->data, WPROTO_HDR);
+		memset(big + 8, 0xff, 4);   /* body length 4 GiB - 1 */
+		n = send(s->sock_fd, big, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EMSGSIZE)   /* a small SO_SNDBUF: the maximum */
+			n = send(s->sock_fd, big, len = WPROTO_MAX_MSG, MSG_NOSIGNAL);
+		fprintf(stderr, "ampscansvc: test hook: huge length marker: sent a %zu-byte packet claiming a 4 GiB body (%s)\n",
+		    len, n < 0 ? strerror(errno) : "sent");
+		free(big);
+		break;
+	case SVC_CLOSE:
+		fprintf(stderr, "ampscansvc: test hook: close marker: closing the socket, running on\n");
+		fflush(stderr);
+		close(s->sock_fd);
+		for (;;)
+			pause();
+	case SVC_BEHAVE:
+		break;
+	}
+	fflush(stderr);
+}
+#endif
+
 /* One request; false when the worker must exit. */
 static bool
 svc_serve_one(struct svc *s, uint8_t *buf)
@@ -772,6 +846,15 @@ svc_serve_one(struct svc *s, uint8_t *buf)
 	if (type != WPROTO_SCAN || wproto_decode_scan(&r, id, &req) != 0 || fd < 0)
 		svc_die("unexpected message type %u from the supervisor", type);
 	walk_scan_fd(s->walk, fd, req.name, req.flags, &res);
+#ifdef AMPSCAN_TEST_HOOKS
+	enum svc_misdeed misdeed = svc_test_misdeed(fd, buf);
+
+	if (misdeed != SVC_BEHAVE) {
+		close(fd);
+		svc_test_misbehave(s, misdeed, id, buf, out);
+		return true;
+	}
+#endif
 	close(fd);
 	res.id = id;
 #ifdef AMPSCAN_TEST_HOOKS

@@ -42,6 +42,7 @@
 #define UPDATE_QUEUE_MAX 16u               /* updates waiting */
 #define POOL_QUEUE_MAX 1024                /* scan requests waiting */
 #define POOL_LOG_LINE_MAX 2048             /* a worker's stderr line */
+#define POOL_EOF_GRACE_MS 50               /* its socket closed: exit by then */
 #define POOL_SCAN_NAME_MAX 4096
 /* A suspect's SHA-256 covers at most its first 64 MiB (with device, inode,
  * size and mtime): hashing runs in the loop, so it is bounded (~0.1 s). */
@@ -125,6 +126,7 @@ struct worker {
 	bool scan_timed_out;             /* we killed it for ScanTimeout */
 	bool ready_timed_out;            /* we killed it: no READY in time */
 	bool dead;                       /* killed, its exit not yet seen */
+	bool sock_eof;                   /* its socket closed, its exit not yet seen */
 	char bad_ready[128];             /* why its READY was refused */
 	char logbuf[POOL_LOG_LINE_MAX];
 	size_t loglen;

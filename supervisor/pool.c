@@ -35,6 +35,7 @@
 static void worker_try_start(struct worker *w);
 static void pool_dispatch(struct daemon *d);
 static void worker_retire(struct worker *w);
+static void worker_sock_closed(struct worker *w);
 static void roll_check(struct daemon *d);
 
 /* Whether w is one of the N current slots (not a rollover's old half). */
@@ -675,6 +676,25 @@ worker_kill(struct worker *w, const char *why)
 	ev_io_stop(w->d->loop, &w->sock_io);
 }
 
+/*
+ * EOF (or an error) on a worker's socket.  A worker that exits closes it
+ * an instant before ev_child reports the exit; one that closed it and
+ * runs on would keep its request until ScanTimeout, and its slot for
+ * ever: killed once POOL_EOF_GRACE_MS have passed without its exit.
+ */
+static void
+worker_sock_closed(struct worker *w)
+{
+	struct ev_loop *loop = w->d->loop;
+
+	if (w->state == WORKER_STOPPING || w->dead || w->sock_eof)
+		return;
+	w->sock_eof = true;
+	ev_timer_stop(loop, &w->timer);   /* STARTING: the READY timeout */
+	ev_timer_set(&w->timer, ms_to_s(POOL_EOF_GRACE_MS), 0.);
+	ev_timer_start(loop, &w->timer);
+}
+
 static void
 worker_ready(struct worker *w, struct wreader *r)
 {
@@ -767,10 +787,20 @@ worker_on_sock(struct ev_loop *loop, ev_io *io, int revents)
 	n = wproto_recv(w->sock, d->pool.msg, WPROTO_MAX_MSG, &fd);
 	if (fd >= 0)
 		close(fd);   /* a worker never sends descriptors */
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	if (n == -EAGAIN || n == -EINTR)
 		return;
+	if (n == -EMSGSIZE) {
+		/* the kernel dropped the rest of the packet: nothing to trust */
+		char why[96];
+
+		snprintf(why, sizeof(why), "oversized message (longer than %d bytes, or with descriptors)",
+		    WPROTO_MAX_MSG);
+		worker_kill(w, why);
+		return;
+	}
 	if (n <= 0) {
-		ev_io_stop(loop, io);   /* it is exiting: ev_child tells the rest */
+		ev_io_stop(loop, io);
+		worker_sock_closed(w);
 		return;
 	}
 	if (wproto_open(d->pool.msg, (size_t)n, &type, &id, &r) != 0) {
@@ -794,6 +824,14 @@ worker_on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 
 	(void)loop;
 	(void)revents;
+	if (w->sock_eof && (w->state == WORKER_STARTING ||
+	    w->state == WORKER_READY)) {
+		if (w->state == WORKER_STARTING)
+			snprintf(w->bad_ready, sizeof(w->bad_ready),
+			    "closed its socket before READY");
+		worker_kill(w, "closed its socket but did not exit");
+		return;
+	}
 	switch (w->state) {
 	case WORKER_BACKOFF:
 		worker_try_start(w);
@@ -1043,6 +1081,7 @@ worker_try_start(struct worker *w)
 	w->ready_timed_out = false;
 	w->bad_ready[0] = '\0';
 	w->dead = false;
+	w->sock_eof = false;
 	w->last_line[0] = '\0';
 	w->loglen = 0;
 	w->uid = as_root ? 0 : acct.uid;
@@ -1082,7 +1121,7 @@ pool_idle_worker(struct daemon *d)
 	for (k = 0; k < POOL_SLOTS(p); k++) {
 		i = (p->rr + k) % POOL_SLOTS(p);
 		if (p->w[i].state == WORKER_READY && p->w[i].req == NULL &&
-		    !p->w[i].dead && !p->w[i].retiring) {
+		    !p->w[i].dead && !p->w[i].sock_eof && !p->w[i].retiring) {
 			p->rr = (i + 1) % POOL_SLOTS(p);
 			return &p->w[i];
 		}
