@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -684,14 +685,18 @@ svc_probe(struct wproto_result *r)
 	int e2 = so < 0 ? errno : 0;
 	char *argv[] = { (char *)"/bin/true", NULL };
 	int e3 = execve(argv[0], argv, NULL) < 0 ? errno : 0;
+	/* the supervisor is our parent: attaching to it must fail too */
+	int e4 = ptrace(PTRACE_ATTACH, getppid(), NULL, NULL) < 0 ? errno : 0;
 
 	if (fd >= 0)
 		close(fd);
 	if (so >= 0)
 		close(so);
-	snprintf(r->note, sizeof(r->note), "open=%s socket=%s exec=%s",
+	if (e4 == 0)
+		ptrace(PTRACE_DETACH, getppid(), NULL, NULL);
+	snprintf(r->note, sizeof(r->note), "open=%s socket=%s exec=%s ptrace=%s",
 	    e1 ? strerror(e1) : "allowed", e2 ? strerror(e2) : "allowed",
-	    e3 ? strerror(e3) : "allowed");
+	    e3 ? strerror(e3) : "allowed", e4 ? strerror(e4) : "allowed");
 }
 #endif
 

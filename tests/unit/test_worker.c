@@ -339,7 +339,7 @@ probe_worker(void)
 	assert_int_equal(wproto_open(buf, (size_t)n, &type, &id, &r), 0);
 	assert_int_equal(wproto_decode_result(&r, id, &res), 0);
 	assert_string_equal(res.note,
-	    "open=Operation not permitted socket=Operation not permitted exec=Operation not permitted");
+	    "open=Operation not permitted socket=Operation not permitted exec=Operation not permitted ptrace=Operation not permitted");
 	worker_stop(&w);
 }
 #endif
