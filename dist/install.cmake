@@ -38,3 +38,7 @@ function(ampscan_install_config src dir name)
 endfunction()
 ampscan_install_config("${AMPSCAN_CONF_EXAMPLE}" "${etc}/ampscan" ampdaemon.conf)
 ampscan_install_config("${AMPSCAN_DIST_SRC}/logrotate.d/ampscan" "${etc}/logrotate.d" ampscan)
+
+if(AMPSCAN_TESTING)
+	message(WARNING "this build has the test hooks (AMPSCAN_TESTING=ON): fine for tests, not for a machine; install a build configured with -DAMPSCAN_TESTING=OFF (or the .deb of tools/package)")
+endif()
