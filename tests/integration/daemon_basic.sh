@@ -66,8 +66,11 @@ check "READY=1 was sent to NOTIFY_SOCKET" wait_for "$T_TMP/notify.out" 'READY=1'
 expect_status 1 "a second instance is refused" "$D" --foreground --config ampdaemon.conf
 check "it names the running pid" grep -q "another ampdaemon is running (pid $dpid" "$T_TMP/err"
 mv log/ampdaemon.log log/ampdaemon.log.1
+mv log/ampscansvc.log log/ampscansvc.log.1
 kill -HUP $dpid
 check "SIGHUP reopens the logs (logrotate)" wait_for log/ampdaemon.log 'SIGHUP: logs reopened'
+check "... ampscansvc.log too" [ -f log/ampscansvc.log ]
+check "... and the daemon is still running" kill -0 $dpid
 kill -TERM $dpid
 rc=0; wait $dpid || rc=$?
 check "SIGTERM: exit status 0" [ "$rc" = 0 ]

@@ -1,0 +1,44 @@
+# Install-time part of dist/CMakeLists.txt: runs inside cmake --install
+# (and cpack), where CMAKE_INSTALL_PREFIX is the prefix of this install and
+# file(INSTALL) adds $DESTDIR itself.
+
+# /etc as GNUInstallDirs places it: /etc for the prefix /usr, else PREFIX/etc.
+if(IS_ABSOLUTE "${AMPSCAN_SYSCONFDIR}")
+	set(etc "${AMPSCAN_SYSCONFDIR}")
+elseif(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+	set(etc "/${AMPSCAN_SYSCONFDIR}")
+else()
+	set(etc "${CMAKE_INSTALL_PREFIX}/${AMPSCAN_SYSCONFDIR}")
+endif()
+
+# The unit, with this install's paths.
+set(AMPSCAN_CONFIG_FILE "${etc}/ampscan/ampdaemon.conf")
+foreach(d SBINDIR BINDIR)
+	if(IS_ABSOLUTE "${AMPSCAN_${d}}")
+		set(CMAKE_INSTALL_FULL_${d} "${AMPSCAN_${d}}")
+	else()
+		set(CMAKE_INSTALL_FULL_${d} "${CMAKE_INSTALL_PREFIX}/${AMPSCAN_${d}}")
+	endif()
+endforeach()
+configure_file("${AMPSCAN_DIST_SRC}/systemd/ampdaemon.service.in"
+	"${AMPSCAN_DIST_BIN}/ampdaemon.service" @ONLY)
+file(INSTALL "${AMPSCAN_DIST_BIN}/ampdaemon.service"
+	DESTINATION "${CMAKE_INSTALL_PREFIX}/lib/systemd/system")
+
+# Files an administrator edits: installed only when absent, so that
+# reinstalling never undoes an edit (in the .deb they are conffiles,
+# which dpkg protects the same way).
+function(ampscan_install_config src dir name)
+	if(EXISTS "$ENV{DESTDIR}${dir}/${name}")
+		message(STATUS "Kept (edited files are not replaced): $ENV{DESTDIR}${dir}/${name}")
+		return()
+	endif()
+	file(INSTALL "${src}" DESTINATION "${dir}" RENAME "${name}"
+		PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
+endfunction()
+ampscan_install_config("${AMPSCAN_CONF_EXAMPLE}" "${etc}/ampscan" ampdaemon.conf)
+ampscan_install_config("${AMPSCAN_DIST_SRC}/logrotate.d/ampscan" "${etc}/logrotate.d" ampscan)
+
+if(AMPSCAN_TESTING)
+	message(WARNING "this build has the test hooks (AMPSCAN_TESTING=ON): fine for tests, not for a machine; install a build configured with -DAMPSCAN_TESTING=OFF (or the .deb of tools/package)")
+endif()

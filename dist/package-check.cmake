@@ -1,0 +1,17 @@
+# CPACK_PRE_BUILD_SCRIPTS: runs on the staged files before the package is
+# made.  Test hooks (AMPSCAN_TESTING builds) must never ship.
+file(GLOB_RECURSE staged LIST_DIRECTORIES false "${CPACK_TEMPORARY_INSTALL_DIRECTORY}/*")
+set(n 0)
+foreach(f IN LISTS staged)
+	if(f MATCHES "/s?bin/[^/]+$")
+		math(EXPR n "${n} + 1")
+		file(STRINGS "${f}" hooks REGEX "AMPSCAN[-_]TEST[-_]" LIMIT_COUNT 1)
+		if(hooks)
+			message(FATAL_ERROR "${f}: holds test hooks (${hooks}): package a build configured with -DAMPSCAN_TESTING=OFF (tools/package)")
+		endif()
+	endif()
+endforeach()
+if(n LESS 4)
+	message(FATAL_ERROR "package check: ${n} programs found under ${CPACK_TEMPORARY_INSTALL_DIRECTORY}, want 4")
+endif()
+message(STATUS "package check: ${n} programs, no test hooks")
