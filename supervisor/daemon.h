@@ -162,6 +162,7 @@ struct pool {
 	char rollback_why[512];          /* why the last rollback happened */
 	bool paused;                     /* repair-account, stop */
 	bool defs_ready;                 /* the check ran and an index is open */
+	bool defs_checked;               /* a check has finished (ok or not) */
 	struct scan_req *queue_head, *queue_tail;
 	size_t queued;
 	uint64_t next_id;

@@ -126,7 +126,7 @@ defs_child_fn(void *arg, int out_fd)
 	if (rc < 0)
 		return defs_fail(c, err);
 	if (rc == 0) {
-		str_fmt(msg, sizeof(msg), "no definitions in %s: put a .cvd there and restart ampdaemon",
+		str_fmt(msg, sizeof(msg), "no definitions in %s: install a .cvd with `ampctl update FILE` (or put one there: ampdaemon looks again by itself)",
 		    active);
 		return defs_fail(c, msg);
 	}

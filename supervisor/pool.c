@@ -1315,6 +1315,7 @@ pool_defs_done(struct daemon *d, bool ok, const char *error)
 	uint64_t delay;
 	unsigned i;
 
+	d->pool.defs_checked = true;
 	if (!ok) {
 		/* nothing can start: fault 7 now, the next check backs off */
 		delay = d->pool.defs_delay_ms ? d->pool.defs_delay_ms :

@@ -833,6 +833,11 @@ start_rollover(struct daemon *d, const char *file, const char *text)
 	if (d->index_fd >= 0)
 		close(d->index_fd);
 	d->index_fd = fd;
+	/* a checked index is open: workers may start on it even if the last
+	 * definitions check had failed (an empty active/ at first install) */
+	d->pool.defs_ready = true;
+	d->pool.recovery_needed = false;
+	ev_timer_stop(d->loop, &d->pool.defs_retry);
 	str_fmt(u->roll_file, sizeof(u->roll_file), "%s", file);
 	str_fmt(u->roll_text, sizeof(u->roll_text), "%s", text);
 	str_fmt(u->step, sizeof(u->step), "rollover");
@@ -960,8 +965,10 @@ update_next(struct daemon *d)
 	struct update_child *c;
 	struct update_job *job;
 
+	/* after the check at start, and never beside one; a failed check
+	 * (fault 7: e.g. no definitions yet) does not keep updates out */
 	if (u->cur != NULL || d->stopping || task_is_running(&d->defs_task) ||
-	    !d->pool.defs_ready || u->head == NULL)
+	    !d->pool.defs_checked || u->head == NULL)
 		return;
 	job = u->head;
 	u->head = job->next;

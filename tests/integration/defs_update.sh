@@ -223,5 +223,15 @@ check "workers READY on the old set" dl_wait "sum(w['state'] == 'ready' for w in
 check "scans go on" scan_says files/eicar.txt 'FOUND$'
 check "no process of the scan user beyond the 2 workers" bash -c "[ \$(pgrep -u $DL_USER | wc -l) -le 2 ]"
 
+# ---- the first install: no definitions at all, then ampctl update --------------
+dl_stop
+rm -rf defs/active/* defs/previous/*
+dl_start
+check "no definitions: fault 7" dl_wait "any(f['id'] == 7 for f in s['faults'])" 20
+expect_status 0 "ampctl update into an empty active/: activated" dl_ctl update "$T_TMP/test-6.cvd" "$T_TMP/test-6.cvd.sign"
+check "workers READY on it at once (not at the next retry of the check)" dl_wait "sum(w['state'] == 'ready' for w in s['workers']) == 2" 10
+check "fault 7 cleared" dl_wait "not any(f['id'] == 7 for f in s['faults'])" 10
+check "scans answered" scan_says files/eicar.txt 'FOUND$'
+
 dl_stop
 finish
