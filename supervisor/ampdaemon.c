@@ -338,6 +338,7 @@ daemon_start(struct daemon *d)
 	if ((d->loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		daemon_die(d, "libev: no usable event backend");
 	daemon_signals(d);
+	metrics_init(d);
 	if (pool_init(d, err, sizeof(err)) != 0)
 		daemon_die(d, "%s", err);
 	if (ctl_open(d, err, sizeof(err)) != 0)
@@ -361,6 +362,8 @@ daemon_stop(struct daemon *d)
 	char err[512], path[4096];
 
 	update_free(d);   /* answers waiting ampctl clients: before ctl_close */
+	metrics_write(d);   /* ampscan_up 0: the service stopped */
+	metrics_stop(d);
 	scansock_close(d);
 	ctl_close(d);
 	{
@@ -465,6 +468,7 @@ main(int argc, char **argv)
 		ready_fd = daemon_background();
 	daemon_start(d);
 	dlog(&d->log, DLOG_INFO, "ready");
+	metrics_write(d);
 	daemon_notify(d, "READY=1");
 	if (ready_fd >= 0) {
 		if (write(ready_fd, "r", 1) != 1 ||

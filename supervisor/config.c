@@ -96,6 +96,7 @@ static const struct keydef keydefs[CONFIG_KEY_COUNT] = {
 	    F(trial_timeout_ms), 1, DMAX },
 	[CONFIG_TRIAL_MEMORY_LIMIT] = { "TrialMemoryLimit", CT_SIZE,
 	    F(trial_memory_limit), CONFIG_TRIAL_MEMORY_MIN, SMAX },
+	[CONFIG_METRICS_FILE] = { "MetricsFile", CT_PATH, F(metrics_file), 0, 0 },
 	[CONFIG_FAULT_COMMAND] = { "FaultCommand", CT_COMMAND,
 	    F(fault_command), 0, 0 },
 	[CONFIG_CORE_DUMPS] = { "CoreDumps", CT_BOOL, F(core_dumps), 0, 0 },

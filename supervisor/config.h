@@ -145,6 +145,7 @@ enum config_key {
 	CONFIG_ALLOW_UNSIGNED,
 	CONFIG_TRIAL_TIMEOUT,
 	CONFIG_TRIAL_MEMORY_LIMIT,
+	CONFIG_METRICS_FILE,
 	CONFIG_FAULT_COMMAND,
 	CONFIG_CORE_DUMPS,
 	CONFIG_ENABLE_SHUTDOWN_COMMAND,
@@ -192,6 +193,7 @@ struct config {
 	bool allow_unsigned;
 	uint64_t trial_timeout_ms;       /* the trial load of an update */
 	uint64_t trial_memory_limit;     /* its RLIMIT_AS */
+	const char *metrics_file;        /* NULL: none */
 	const char *fault_command;       /* NULL: none */
 	bool core_dumps;
 	bool enable_shutdown_command;

@@ -44,6 +44,7 @@
 #define POOL_LOG_LINE_MAX 2048             /* a worker's stderr line */
 #define POOL_EOF_GRACE_MS 50               /* its socket closed: exit by then */
 #define POOL_SCAN_NAME_MAX 4096
+#define POOL_CRASH_KINDS_MAX 16            /* crash counters by signal */
 /* A suspect's SHA-256 covers at most its first 64 MiB (with device, inode,
  * size and mtime): hashing runs in the loop, so it is bounded (~0.1 s). */
 #define POOL_POISON_HASH_MAX (64ull << 20)
@@ -179,6 +180,11 @@ struct pool {
 	bool have_ready;
 	struct wproto_result *res;       /* decode buffer (large) */
 	struct clean_key *cache;         /* POOL_CACHE_SLOTS, NULL: none */
+	/* counters since start, for the metrics file */
+	uint64_t scans_total, detections_total, scan_errors_total;
+	uint64_t crashes_total;
+	struct { char sig[16]; uint64_t count; } crash_kinds[POOL_CRASH_KINDS_MAX];
+	size_t ncrash_kinds;
 	uint64_t cache_hits, cache_misses;
 	uint8_t *msg;                    /* receive buffer */
 	struct wbuf out;                 /* send buffer */
@@ -260,6 +266,7 @@ struct daemon {
 	struct task defs_task;
 	int index_fd;
 	struct updates upd;
+	ev_timer metrics_timer;          /* a metrics write pending */
 	int kill_point;                  /* test builds: AMPSCAN_TEST_KILL_POINT */
 	/* FaultCommand */
 	struct task faultcmd_task;
@@ -273,6 +280,14 @@ void daemon_event(struct daemon *d, const struct event *ev);
 void daemon_faults_emit(void *arg, const struct event *ev);
 void daemon_save_faults(struct daemon *d);
 void daemon_faultcmd_flush(struct daemon *d);
+
+/* metrics.c: the Prometheus text file (MetricsFile) */
+void metrics_init(struct daemon *d);
+/* Something counted changed: the file is rewritten within METRICS_DELAY_S. */
+void metrics_touch(struct daemon *d);
+/* Write it now (start, stop). */
+void metrics_write(struct daemon *d);
+void metrics_stop(struct daemon *d);
 
 /* pool.c */
 int pool_init(struct daemon *d, char *err, size_t errlen);

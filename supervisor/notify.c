@@ -146,6 +146,7 @@ daemon_event(struct daemon *d, const struct event *ev)
 	size_t len;
 	bool fault;
 
+	metrics_touch(d);
 	if ((len = events_render(ev, line, sizeof(line))) == 0)
 		return;
 	fault = is_fault_event(line);

@@ -217,9 +217,17 @@ pool_cache_clear(struct daemon *d)
 /* ---- requests ----------------------------------------------------------- */
 
 static void
-req_finish(struct scan_req *req, const struct wproto_result *res,
-    const char *error)
+req_finish(struct daemon *d, struct scan_req *req,
+    const struct wproto_result *res, const char *error)
 {
+	struct pool *p = &d->pool;
+
+	p->scans_total++;
+	if (res == NULL || res->verdict == WPROTO_ERROR)
+		p->scan_errors_total++;
+	else if (res->verdict == WPROTO_FOUND)
+		p->detections_total++;
+	metrics_touch(d);
 	if (req->fd >= 0)
 		close(req->fd);
 	req->fd = -1;
@@ -294,7 +302,7 @@ pool_fail_queue(struct daemon *d, const char *why)
 	struct scan_req *req;
 
 	while ((req = queue_pop(&d->pool)) != NULL)
-		req_finish(req, NULL, why);
+		req_finish(d, req, NULL, why);
 }
 
 void
@@ -304,6 +312,34 @@ pool_drain(struct daemon *d, const char *why)
 }
 
 /* ---- exits, crashes, faults ----------------------------------------------- */
+
+/* Crashes by signal, for the metrics ("timeout", "exit N" too); the last
+ * row, "other", takes what does not fit. */
+static void
+pool_count_crash(struct pool *p, const char *sig)
+{
+	size_t i;
+
+	for (i = 0; i < p->ncrash_kinds; i++)
+		if (strcmp(p->crash_kinds[i].sig, sig) == 0)
+			break;
+	if (i == p->ncrash_kinds) {
+		if (p->ncrash_kinds < POOL_CRASH_KINDS_MAX - 1) {
+			str_fmt(p->crash_kinds[i].sig, sizeof(p->crash_kinds[i].sig),
+			    "%s", sig);
+			p->ncrash_kinds++;
+		} else {
+			i = POOL_CRASH_KINDS_MAX - 1;
+			if (p->ncrash_kinds < POOL_CRASH_KINDS_MAX) {
+				str_fmt(p->crash_kinds[i].sig,
+				    sizeof(p->crash_kinds[i].sig), "other");
+				p->ncrash_kinds = POOL_CRASH_KINDS_MAX;
+			}
+		}
+	}
+	p->crash_kinds[i].count++;
+	p->crashes_total++;
+}
 
 static void
 crash_note(struct daemon *d, int64_t now, const char *sig, pid_t pid)
@@ -406,13 +442,13 @@ crash_suspect(struct daemon *d, struct worker *w, int64_t now)
 	    sizeof(err)) != 0) {
 		dlog(&d->log, DLOG_WARNING, "%s: cannot identify the file in flight: %s",
 		    req->name, err);
-		req_finish(req, NULL, "the scan service crashed while scanning this file");
+		req_finish(d, req, NULL, "the scan service crashed while scanning this file");
 		return;
 	}
 	rc = poison_note_crash(&d->poison, &id, req->name, now,
 	    d->cfg.poison_threshold, &pe);
 	if (rc < 0) {
-		req_finish(req, NULL, "the scan service crashed while scanning this file");
+		req_finish(d, req, NULL, "the scan service crashed while scanning this file");
 		return;
 	}
 	count = (unsigned)rc;
@@ -424,7 +460,7 @@ crash_suspect(struct daemon *d, struct worker *w, int64_t now)
 			dlog(&d->log, DLOG_ERROR, "%s", err);
 		snprintf(msg, sizeof(msg), "poison file: the scanner crashed %u times on it; it is not scanned again until it changes",
 		    count);
-		req_finish(req, NULL, msg);
+		req_finish(d, req, NULL, msg);
 		return;
 	}
 	if (poison_save(&d->poison, d->cfg.state_dir, err, sizeof(err)) != 0)
@@ -435,7 +471,7 @@ crash_suspect(struct daemon *d, struct worker *w, int64_t now)
 		queue_push(&d->pool, req, true);
 		return;
 	}
-	req_finish(req, NULL, "the scan service crashed while scanning this file");
+	req_finish(d, req, NULL, "the scan service crashed while scanning this file");
 }
 
 static void
@@ -597,7 +633,7 @@ worker_on_exit(struct ev_loop *loop, ev_child *c, int revents)
 
 			w->req = NULL;
 			if (d->stopping)
-				req_finish(req, NULL, "ampdaemon is stopping");
+				req_finish(d, req, NULL, "ampdaemon is stopping");
 			else
 				queue_push(&d->pool, req, true);
 		}
@@ -644,6 +680,7 @@ worker_on_exit(struct ev_loop *loop, ev_child *c, int revents)
 	    w->req ? " while scanning " : "", w->req ? w->req->name : "",
 	    ms_to_s(delay));
 	w->restarts++;
+	pool_count_crash(&d->pool, sig);
 	crash_note(d, now, sig, w->pid);
 	ev_timer_stop(d->loop, &d->pool.stable_timer);
 	ev_timer_set(&d->pool.stable_timer, ms_to_s(d->cfg.stable_after_ms), 0.);
@@ -766,7 +803,7 @@ worker_result(struct worker *w, struct wreader *r, uint64_t id)
 	if (req->have_key && d->pool.res->verdict == WPROTO_CLEAN &&
 	    d->pool.res->note[0] == '\0' && worker_is_current(w))
 		cache_put(&d->pool, &req->key);
-	req_finish(req, d->pool.res, NULL);
+	req_finish(d, req, d->pool.res, NULL);
 	if (w->retiring)
 		worker_retire(w);
 	pool_dispatch(d);
@@ -1173,7 +1210,7 @@ pool_submit(struct daemon *d, struct scan_req *req)
 	req->attempts = 0;
 	req->next = NULL;
 	if (d->stopping) {
-		req_finish(req, NULL, "ampdaemon is stopping");
+		req_finish(d, req, NULL, "ampdaemon is stopping");
 		return;
 	}
 	st = poison_check(&d->poison, req->fd, &pe, msg, sizeof(msg));
@@ -1185,17 +1222,17 @@ pool_submit(struct daemon *d, struct scan_req *req)
 	if (st == POISON_POISON) {
 		snprintf(msg, sizeof(msg), "poison file: the scanner crashed %u times on it; it is not scanned again until it changes",
 		    pe != NULL ? pe->crashes : d->cfg.poison_threshold);
-		req_finish(req, NULL, msg);
+		req_finish(d, req, NULL, msg);
 		return;
 	}
 	if (st == POISON_SUSPECT &&
 	    fault_needs_intervention(&d->faults, FAULT_SCAN_RESTARTING)) {
-		req_finish(req, NULL, "skipped: suspected of crashing the scanner while fault 6 needs intervention");
+		req_finish(d, req, NULL, "skipped: suspected of crashing the scanner while fault 6 needs intervention");
 		return;
 	}
 	if (pool_is_unavailable(d)) {
 		unavailable_text(d, msg, sizeof(msg));
-		req_finish(req, NULL, msg);
+		req_finish(d, req, NULL, msg);
 		return;
 	}
 	req->have_key = !req->no_cache && st == POISON_CLEAN &&
@@ -1209,12 +1246,12 @@ pool_submit(struct daemon *d, struct scan_req *req)
 		res->verdict = WPROTO_CLEAN;
 		res->nnames = 0;
 		res->note[0] = '\0';
-		req_finish(req, res, NULL);
+		req_finish(d, req, res, NULL);
 		return;
 	}
 	d->pool.cache_misses++;
 	if (d->pool.queued >= POOL_QUEUE_MAX) {
-		req_finish(req, NULL, "scan queue full: try again later");
+		req_finish(d, req, NULL, "scan queue full: try again later");
 		return;
 	}
 	queue_push(&d->pool, req, false);

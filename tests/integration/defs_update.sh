@@ -27,7 +27,8 @@ rm -f defs/active/*
 mkdir -p certs
 cp "$REAL/clamav-test.crt" certs/
 cp "$REAL/test-1.cvd" defs/active/test.cvd
-dl_config TrialTimeout 60s
+mkdir -p metrics
+dl_config TrialTimeout 60s MetricsFile "$T_TMP/metrics/ampscan.prom"
 dl_start || { not_ok "ampdaemon starts"; finish; exit 1; }
 check "workers READY on test-1" dl_wait_ready 2
 
@@ -81,6 +82,34 @@ check "active/ holds test.cvd and its .sign, the .cld is gone" \
 check "active test.cvd is byte for byte test-6.cvd" cmp -s defs/active/test.cvd "$REAL/test-6.cvd"
 check "version 6 with the .cvd" dl_wait "[d['version'] for d in s['definitions']['databases'] if d['name'] == 'test'] == [6] and [d['kind'] for d in s['definitions']['databases'] if d['name'] == 'test'] == ['cvd']" 20
 check "status shows the last verdict" dl_wait "s['update']['last']['ok'] == True and 'test-6.cvd' in s['update']['last']['file']" 5
+# ---- the metrics file (Prometheus text format) --------------------------------------
+prom_ok() {  # prom_ok PY-CONDITION: on m, {name{labels}: value} of the file, valid format
+	python3 - "$T_TMP/metrics/ampscan.prom" "$1" <<'PY'
+import re, sys
+m, types = {}, {}
+line_re = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? (-?[0-9.eE+]+)$')
+for line in open(sys.argv[1]):
+    line = line.rstrip('\n')
+    if line.startswith('# HELP ') or line.startswith('# TYPE '):
+        if line.startswith('# TYPE '):
+            types[line.split()[2]] = line.split()[3]
+        continue
+    g = line_re.match(line)
+    if not g or g.group(1).split('{')[0] not in types:
+        print('bad line: %r' % line); sys.exit(1)
+    m[g.group(1) + (g.group(2) or '')] = float(g.group(3))
+sys.exit(0 if eval(sys.argv[2]) else 1)
+PY
+}
+prom_wait() {  # prom_wait PY-CONDITION: within 10 s (the file is rewritten 5 s after a change)
+	local i
+	for i in $(seq 100); do prom_ok "$1" >/dev/null && return 0; sleep 0.1; done
+	prom_ok "$1"
+}
+check "metrics: the file parses, definitions test version 6, scans and detections counted" \
+	prom_wait "m.get('ampscan_definitions_version{db=\"test\"}') == 6 and m['ampscan_scans_total'] > 0 and m['ampscan_detections_total'] > 0 and m['ampscan_last_update_success'] == 1 and m['ampscan_workers_ready'] == 2 and m['ampscan_up'] == 1"
+check "metrics: fault 7 not active, a build time for test" prom_ok "m['ampscan_fault_active{id=\"7\",name=\"Failed to Start Scan Service\"}'] == 0 and m['ampscan_definitions_build_time_seconds{db=\"test\"}'] > 1600000000"
+
 before=$(grep -c 'definitions index: ' "$DL_LOG")
 dl_stop
 dl_start
@@ -128,14 +157,14 @@ rm -f certs/*; cp "$REAL/clamav-test.crt" certs/
 dl_stop
 rm -f defs/active/* ; cp "$REAL/test-6.cvd" defs/active/test.cvd
 mkdir -p "$T_TMP/prodcerts"; cp "$REAL/clamav-prod.crt" "$T_TMP/prodcerts/"
-dl_config TrialTimeout 60s CertsDir "$T_TMP/prodcerts"
+dl_config TrialTimeout 60s MetricsFile "$T_TMP/metrics/ampscan.prom" CertsDir "$T_TMP/prodcerts"
 dl_start
 check "restarted on test-6.cvd, production root as CertsDir" dl_wait_ready 2 30
 snapshot() { (cd defs/active && sha256sum test.cvd ampscan.idx) >"$T_TMP/snap"; }
 snapshot
 rejected "a .sign chained to an untrusted root" "sign|certificate|verify" "$T_TMP/untrusted.cvd" "$T_TMP/untrusted.cvd.sign"
 dl_stop
-dl_config TrialTimeout 60s
+dl_config TrialTimeout 60s MetricsFile "$T_TMP/metrics/ampscan.prom"
 dl_start
 check "restarted with the test root" dl_wait_ready 2 30
 snapshot
@@ -188,10 +217,10 @@ with open('$T_TMP/big/big.ndb', 'w') as f:
         f.write('Test.Big-%d:0:*:%s\n' % (i, ''.join('%02x' % r.randrange(256) for _ in range(64))))
 "
 	"$CVDTOOL" build "$T_TMP/big.cvd" --from "$T_TMP/big" --key keys/k.key --version 4 >/dev/null
-	dl_stop; dl_config TrialTimeout 60s TrialMemoryLimit 64M; dl_start
+	dl_stop; dl_config TrialTimeout 60s TrialMemoryLimit 64M MetricsFile "$T_TMP/metrics/ampscan.prom"; dl_start
 	check "restarted with TrialMemoryLimit 64M" dl_wait_ready 2 30
 	rejected "a container that exhausts the trial's memory limit" "exhausted its limits|TrialMemoryLimit" "$T_TMP/big.cvd"
-	dl_stop; dl_config TrialTimeout 60s; dl_start
+	dl_stop; dl_config TrialTimeout 60s MetricsFile "$T_TMP/metrics/ampscan.prom"; dl_start
 	check "restarted" dl_wait_ready 2 30
 fi
 
@@ -232,6 +261,9 @@ expect_status 0 "ampctl update into an empty active/: activated" dl_ctl update "
 check "workers READY on it at once (not at the next retry of the check)" dl_wait "sum(w['state'] == 'ready' for w in s['workers']) == 2" 10
 check "fault 7 cleared" dl_wait "not any(f['id'] == 7 for f in s['faults'])" 10
 check "scans answered" scan_says files/eicar.txt 'FOUND$'
+check "metrics: a crash counted by signal" bash -c "kill -SEGV \$(timeout 10 '$AMPCTL' --socket '$DL_CTL' status --json | python3 -c 'import json,sys; print([w[\"pid\"] for w in json.load(sys.stdin)[\"workers\"] if w[\"pid\"] > 0][0])')"
+check "metrics: ampscan_worker_crashes_total{signal=SIGSEGV} 1" prom_wait "m.get('ampscan_worker_crashes_total{signal=\"SIGSEGV\"}') == 1"
 
 dl_stop
+check "metrics: ampscan_up 0 once stopped" prom_ok "m['ampscan_up'] == 0"
 finish

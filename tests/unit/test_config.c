@@ -235,6 +235,7 @@ test_config_defaults_every_key(void **state)
 		{ CONFIG_ALLOW_UNSIGNED, "AllowUnsigned", "no" },
 		{ CONFIG_TRIAL_TIMEOUT, "TrialTimeout", "300s" },
 		{ CONFIG_TRIAL_MEMORY_LIMIT, "TrialMemoryLimit", "4G" },
+		{ CONFIG_METRICS_FILE, "MetricsFile", "(none)" },
 		{ CONFIG_FAULT_COMMAND, "FaultCommand", "(none)" },
 		{ CONFIG_CORE_DUMPS, "CoreDumps", "no" },
 		{ CONFIG_ENABLE_SHUTDOWN_COMMAND, "EnableShutdownCommand", "no" },
@@ -694,8 +695,11 @@ test_config_duplicate_keys_name_both_lines(void **state)
 			continue;
 		config_defaults(&d);
 		config_value_format(&d, (enum config_key)k, v, sizeof(v));
-		if (k == CONFIG_LOCAL_SOCKET_GROUP || k == CONFIG_FAULT_COMMAND)
-			snprintf(v, sizeof(v), k == CONFIG_FAULT_COMMAND ? "/bin/true" : "staff");
+		if (k == CONFIG_LOCAL_SOCKET_GROUP || k == CONFIG_FAULT_COMMAND ||
+		    k == CONFIG_METRICS_FILE)
+			snprintf(v, sizeof(v), "%s", k == CONFIG_FAULT_COMMAND ?
+			    "/bin/true" : k == CONFIG_METRICS_FILE ? "/m/a.prom" :
+			    "staff");
 		snprintf(text, sizeof(text), "%s %s\n# between\n\n%s %s\n",
 		    config_key_name((enum config_key)k), v,
 		    config_key_name((enum config_key)k), v);
@@ -1113,6 +1117,7 @@ test_config_print_everything_set_round_trip(void **state)
 	    "AllowUnsigned yes\n"
 	    "TrialTimeout 2m\n"
 	    "TrialMemoryLimit 16M\n"
+	    "MetricsFile /m/ampscan.prom\n"
 	    "FaultCommand /usr/bin/logger -t \"amp fault\" \n"
 	    "CoreDumps true\n"
 	    "EnableShutdownCommand 1\n";

@@ -1,0 +1,201 @@
+/*
+ * The metrics file (MetricsFile): ampdaemon's counters and state in the
+ * Prometheus text exposition format, for node_exporter's textfile
+ * collector (point its --collector.textfile.directory at the file's
+ * directory; the name must end in .prom).
+ *
+ * Written atomically (statefile_write: temp, fsync, rename), at start,
+ * at stop, and METRICS_DELAY_S after something it shows changed (a scan
+ * finished, a fault, a worker, an update): one write per delay at most
+ * under load, none while nothing happens (no timer runs when idle).
+ * Ages are not written (they would go stale between writes): the
+ * definitions' build time is, and Prometheus computes the age
+ * (time() - ampscan_definitions_build_time_seconds).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "statefile.h"
+#include "store.h"
+
+#define METRICS_DELAY_S 5.0
+#define METRICS_MAX (256 * 1024)
+
+static void
+label(struct strbuf *sb, const char *s)
+{
+	/* a label value: backslash, quote and newline escaped */
+	for (; *s != '\0'; s++) {
+		if (*s == '\\' || *s == '"')
+			strbuf_printf(sb, "\\%c", *s);
+		else if (*s == '\n')
+			strbuf_puts(sb, "\\n");
+		else
+			strbuf_printf(sb, "%c", *s);
+	}
+}
+
+static void
+head(struct strbuf *sb, const char *name, const char *type, const char *help)
+{
+	strbuf_printf(sb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+metrics_text(struct daemon *d, struct strbuf *sb)
+{
+	const struct pool *p = &d->pool;
+	const struct updates *u = &d->upd;
+	struct store_container sc[64];
+	size_t n = 0, k;
+	unsigned i, ready = 0, restarts = 0;
+	char err[256];
+
+	head(sb, "ampscan_up", "gauge", "1 while ampdaemon runs (0 in the file it leaves at stop)");
+	strbuf_printf(sb, "ampscan_up %d\n", d->stopping ? 0 : 1);
+	head(sb, "ampscan_start_time_seconds", "gauge", "when ampdaemon started (Unix time)");
+	strbuf_printf(sb, "ampscan_start_time_seconds %lld\n",
+	    (long long)(d->started_ms / 1000));
+
+	head(sb, "ampscan_fault_active", "gauge", "1 while the fault is raised (FAULTS.md)");
+	head(sb, "ampscan_fault_intervention", "gauge", "1 while the raised fault needs a person");
+	for (k = 0; k < fault_def_count(); k++) {
+		const struct fault_def *def = fault_def_at(k);
+		const struct fault_state *st = fault_state_of(&d->faults, def->id);
+		bool raised = st != NULL && st->raised;
+
+		strbuf_printf(sb, "ampscan_fault_active{id=\"%d\",name=\"", def->id);
+		label(sb, fault_text(def, FAULT_LANG_EN, FAULT_FIELD_PORTAL));
+		strbuf_printf(sb, "\"} %d\n", raised ? 1 : 0);
+		strbuf_printf(sb, "ampscan_fault_intervention{id=\"%d\"} %d\n", def->id,
+		    raised && st->intervention ? 1 : 0);
+	}
+
+	for (i = 0; i < POOL_SLOTS(p); i++) {
+		ready += p->w[i].state == WORKER_READY;
+		restarts += p->w[i].restarts;
+	}
+	head(sb, "ampscan_workers", "gauge", "configured workers (Workers)");
+	strbuf_printf(sb, "ampscan_workers %u\n", p->n);
+	head(sb, "ampscan_workers_ready", "gauge", "workers READY now");
+	strbuf_printf(sb, "ampscan_workers_ready %u\n", ready);
+	head(sb, "ampscan_worker_restarts_total", "counter", "workers restarted after a crash");
+	strbuf_printf(sb, "ampscan_worker_restarts_total %u\n", restarts);
+	head(sb, "ampscan_worker_crashes_total", "counter", "worker crashes by signal (or exit N, timeout)");
+	for (k = 0; k < p->ncrash_kinds; k++) {
+		strbuf_puts(sb, "ampscan_worker_crashes_total{signal=\"");
+		label(sb, p->crash_kinds[k].sig);
+		strbuf_printf(sb, "\"} %llu\n",
+		    (unsigned long long)p->crash_kinds[k].count);
+	}
+	if (p->ncrash_kinds == 0)
+		strbuf_puts(sb, "ampscan_worker_crashes_total{signal=\"none\"} 0\n");
+
+	head(sb, "ampscan_scans_total", "counter", "scan requests answered (files, streams, descriptors)");
+	strbuf_printf(sb, "ampscan_scans_total %llu\n", (unsigned long long)p->scans_total);
+	head(sb, "ampscan_detections_total", "counter", "scan requests answered FOUND");
+	strbuf_printf(sb, "ampscan_detections_total %llu\n",
+	    (unsigned long long)p->detections_total);
+	head(sb, "ampscan_scan_errors_total", "counter", "scan requests answered with an error");
+	strbuf_printf(sb, "ampscan_scan_errors_total %llu\n",
+	    (unsigned long long)p->scan_errors_total);
+	head(sb, "ampscan_clean_cache_hits_total", "counter", "requests answered from the clean-file cache");
+	strbuf_printf(sb, "ampscan_clean_cache_hits_total %llu\n",
+	    (unsigned long long)p->cache_hits);
+	head(sb, "ampscan_queue_length", "gauge", "scan requests waiting for a worker");
+	strbuf_printf(sb, "ampscan_queue_length %zu\n", p->queued);
+
+	/* the active containers (headers: cheap, no verification) */
+	head(sb, "ampscan_definitions_version", "gauge", "version of each active container");
+	head(sb, "ampscan_definitions_build_time_seconds", "gauge", "build time of each active container (Unix time); its age is time() minus this");
+	if (store_active_summary(d->cfg.definitions_dir, sc, 64, &n, err,
+	    sizeof(err)) == 0) {
+		for (k = 0; k < n; k++) {
+			const char *dot = strrchr(sc[k].name, '.');
+			char db[STORE_NAME_MAX + 1];
+
+			if (!sc[k].header_ok)
+				continue;
+			str_fmt(db, sizeof(db), "%.*s", (int)(dot ? (size_t)(dot -
+			    sc[k].name) : strlen(sc[k].name)), sc[k].name);
+			strbuf_puts(sb, "ampscan_definitions_version{db=\"");
+			label(sb, db);
+			strbuf_printf(sb, "\"} %u\n", sc[k].version);
+			if (sc[k].has_stime) {
+				strbuf_puts(sb, "ampscan_definitions_build_time_seconds{db=\"");
+				label(sb, db);
+				strbuf_printf(sb, "\"} %llu\n",
+				    (unsigned long long)sc[k].stime);
+			}
+		}
+	}
+	head(sb, "ampscan_update_in_progress", "gauge", "1 while a definitions update runs");
+	strbuf_printf(sb, "ampscan_update_in_progress %d\n", u->cur != NULL ? 1 : 0);
+	head(sb, "ampscan_last_update_success", "gauge", "1 if the last update was activated, 0 if not (absent: none yet)");
+	head(sb, "ampscan_last_update_time_seconds", "gauge", "when the last update ended (Unix time)");
+	if (u->have_last) {
+		strbuf_printf(sb, "ampscan_last_update_success %d\n", u->last_ok ? 1 : 0);
+		strbuf_printf(sb, "ampscan_last_update_time_seconds %lld\n",
+		    (long long)(u->last_ms / 1000));
+	}
+}
+
+void
+metrics_write(struct daemon *d)
+{
+	char dir[4096], err[512];
+	const char *slash;
+	struct strbuf sb;
+
+	if (d->cfg.metrics_file == NULL)
+		return;
+	ev_timer_stop(d->loop, &d->metrics_timer);
+	slash = strrchr(d->cfg.metrics_file, '/');
+	str_fmt(dir, sizeof(dir), "%.*s", (int)(slash - d->cfg.metrics_file),
+	    d->cfg.metrics_file);
+	if (dir[0] == '\0')
+		str_fmt(dir, sizeof(dir), "/");
+	strbuf_init(&sb, METRICS_MAX);
+	metrics_text(d, &sb);
+	if (sb.failed)
+		dlog(&d->log, DLOG_ERROR, "%s: more than %d bytes of metrics",
+		    d->cfg.metrics_file, METRICS_MAX);
+	else if (statefile_write(dir, slash + 1, sb.buf, sb.len, 0644, err,
+	    sizeof(err)) != 0)
+		dlog(&d->log, DLOG_ERROR, "metrics: %s", err);
+	strbuf_free(&sb);
+}
+
+static void
+metrics_on_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	metrics_write(t->data);
+}
+
+void
+metrics_init(struct daemon *d)
+{
+	ev_init(&d->metrics_timer, metrics_on_timer);
+	d->metrics_timer.data = d;
+}
+
+void
+metrics_touch(struct daemon *d)
+{
+	if (d->cfg.metrics_file == NULL || d->loop == NULL ||
+	    ev_is_active(&d->metrics_timer))
+		return;
+	ev_timer_set(&d->metrics_timer, METRICS_DELAY_S, 0.);
+	ev_timer_start(d->loop, &d->metrics_timer);
+}
+
+void
+metrics_stop(struct daemon *d)
+{
+	if (d->loop != NULL)
+		ev_timer_stop(d->loop, &d->metrics_timer);
+}
