@@ -338,6 +338,7 @@ daemon_start(struct daemon *d)
 	if ((d->loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		daemon_die(d, "libev: no usable event backend");
 	daemon_signals(d);
+	daemon_state_retry_init(d);
 	if (pool_init(d, err, sizeof(err)) != 0)
 		daemon_die(d, "%s", err);
 	if (ctl_open(d, err, sizeof(err)) != 0)
@@ -370,6 +371,7 @@ daemon_stop(struct daemon *d)
 		events_add_int(&ev, "pid", getpid());
 		daemon_event(d, &ev);
 	}
+	daemon_state_retry_stop(d);
 	if (faults_save(&d->faults, d->cfg.state_dir, err, sizeof(err)) != 0)
 		dlog(&d->log, DLOG_ERROR, "faults.state: %s", err);
 	if (poison_save(&d->poison, d->cfg.state_dir, err, sizeof(err)) != 0)
