@@ -364,6 +364,31 @@ commit(const char *state_dir, const struct journal *j, char *err,
 	return fsync_dir(state_dir, err, errlen);
 }
 
+/*
+ * The journal could not be moved to step "active" (StateDir full, say):
+ * nothing of active/ was touched yet (previous/ merely equals it), so the
+ * activation is given up rather than left to a recovery that would need
+ * the same write.  Appends to err what became of the journal; true when
+ * it is gone.
+ */
+static bool
+journal_withdraw(const char *state_dir, char *err, size_t errlen)
+{
+	char path[STORE_PATH_MAX];
+	size_t n = err != NULL ? strlen(err) : 0;
+	bool gone;
+
+	gone = store_join(path, sizeof(path), state_dir, ACTIVATION_JOURNAL, NULL,
+	    0) == 0 && (unlink(path) == 0 || errno == ENOENT);
+	if (gone)
+		(void)fsync_dir(state_dir, NULL, 0);
+	if (err != NULL && n + 1 < errlen)
+		snprintf(err + n, errlen - n, gone ?
+		    "; the journal was withdrawn: active/ is unchanged" :
+		    "; the journal (step previous) stays: the next check finishes the activation");
+	return gone;
+}
+
 /* ---- public ------------------------------------------------------------ */
 
 int
@@ -712,8 +737,10 @@ activation_run(const char *defs_dir, const char *state_dir,
 	if (kp != NULL)
 		kp(kparg, KP_PREVIOUS);
 	j.active_step = true;
-	if ((rc = journal_write(state_dir, &j, err, errlen)) != 0)
+	if ((rc = journal_write(state_dir, &j, err, errlen)) != 0) {
+		journal_withdraw(state_dir, err, errlen);
 		goto out;
+	}
 	if (kp != NULL)
 		kp(kparg, KP_JOURNAL_ACTIVE);
 	if ((rc = apply_active(defs_dir, &j, kp, kparg, err, errlen)) != 0 ||
@@ -782,8 +809,24 @@ activation_recover(const char *defs_dir, const char *state_dir,
 		if ((rc = sync_previous(defs_dir, err, errlen)) != 0)
 			goto out;
 		j.active_step = true;
-		if ((rc = journal_write(state_dir, &j, err, errlen)) != 0)
+		if ((rc = journal_write(state_dir, &j, why, sizeof(why))) != 0) {
+			/* no room for step active: give it up, active/ is the old set */
+			if (!journal_withdraw(state_dir, why, sizeof(why))) {
+				rc = str_seterr(err, errlen, rc, "%s", why);
+				goto out;
+			}
+			if (report != NULL) {
+				char msg[STORE_REASON_MAX + 64];
+
+				snprintf(msg, sizeof(msg), "an activation interrupted by a stop could not be finished: %s",
+				    why);
+				report(arg, "activation_recovered", ACTIVATION_JOURNAL, msg);
+			}
+			rc = activation_clear_staging(defs_dir, err, errlen);
+			if (rc == 0)
+				rc = 1;
 			goto out;
+		}
 	}
 	if ((rc = apply_active(defs_dir, &j, NULL, NULL, err, errlen)) != 0 ||
 	    (rc = commit(state_dir, &j, err, errlen)) != 0)

@@ -105,7 +105,9 @@ int activation_link_others(const char *defs_dir, const char *set_dir,
  * Returns 0 or a negative STORE_ERR_*.  On an error before the journal
  * is written nothing changed; after it, active/ is unchanged until step 4
  * and the journal stays: the next definitions check finishes the
- * activation (activation_recover), as after a crash.  set_dir must be
+ * activation (activation_recover), as after a crash.  If the journal
+ * cannot be rewritten at step "active" (StateDir full), it is withdrawn
+ * instead: active/ was not touched, previous/ equals it.  set_dir must be
  * below defs_dir/staging/ and consume[] files of defs_dir/incoming/ (what
  * recovery accepts).
  */
@@ -115,7 +117,9 @@ int activation_run(const char *defs_dir, const char *state_dir,
 
 /*
  * Finish or discard an activation interrupted by a crash, then empty
- * staging/.  report gets "activation_recovered" with what was done.
+ * staging/.  report gets "activation_recovered" with what was done.  A
+ * journal at step "previous" that cannot be rewritten at step "active"
+ * (StateDir full) is withdrawn: active/ stays the old set.
  * Returns 1 when a journal was resolved, 0 when there was none, or a
  * negative STORE_ERR_* (the journal is then left in place).
  */

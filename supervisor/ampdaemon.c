@@ -339,6 +339,7 @@ daemon_start(struct daemon *d)
 		daemon_die(d, "libev: no usable event backend");
 	daemon_signals(d);
 	metrics_init(d);
+	daemon_state_retry_init(d);
 	if (pool_init(d, err, sizeof(err)) != 0)
 		daemon_die(d, "%s", err);
 	if (ctl_open(d, err, sizeof(err)) != 0)
@@ -373,6 +374,7 @@ daemon_stop(struct daemon *d)
 		events_add_int(&ev, "pid", getpid());
 		daemon_event(d, &ev);
 	}
+	daemon_state_retry_stop(d);
 	if (faults_save(&d->faults, d->cfg.state_dir, err, sizeof(err)) != 0)
 		dlog(&d->log, DLOG_ERROR, "faults.state: %s", err);
 	if (poison_save(&d->poison, d->cfg.state_dir, err, sizeof(err)) != 0)

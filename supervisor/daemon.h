@@ -43,6 +43,7 @@
 #define POOL_QUEUE_MAX 1024                /* scan requests waiting */
 #define POOL_LOG_LINE_MAX 2048             /* a worker's stderr line */
 #define POOL_EOF_GRACE_MS 50               /* its socket closed: exit by then */
+#define DAEMON_STATE_RETRY_MS 1000         /* unwritten state: try again */
 #define POOL_SCAN_NAME_MAX 4096
 #define POOL_CRASH_KINDS_MAX 16            /* crash counters by signal */
 /* A suspect's SHA-256 covers at most its first 64 MiB (with device, inode,
@@ -251,6 +252,9 @@ struct daemon {
 	struct dlog svclog;              /* ampscansvc.log */
 	struct events_log events;
 	bool events_open;
+	/* events queued or state files unsaved (StateDir full): retried */
+	ev_timer state_retry;
+	bool faults_unsaved;
 	struct exits_log exits;
 	bool exits_open;
 	struct faults faults;
@@ -280,6 +284,13 @@ void daemon_event(struct daemon *d, const struct event *ev);
 void daemon_faults_emit(void *arg, const struct event *ev);
 void daemon_save_faults(struct daemon *d);
 void daemon_faultcmd_flush(struct daemon *d);
+/* Once the loop exists: the timer that writes what could not be written. */
+void daemon_state_retry_init(struct daemon *d);
+/* Something could not be written (events, faults.state, poison.state):
+ * try again every DAEMON_STATE_RETRY_MS until it is. */
+void daemon_state_retry(struct daemon *d);
+/* At the stop: say what is lost (events still queued). */
+void daemon_state_retry_stop(struct daemon *d);
 
 /* metrics.c: the Prometheus text file (MetricsFile) */
 void metrics_init(struct daemon *d);

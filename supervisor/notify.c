@@ -13,6 +13,7 @@
  * DAEMON_FAULTCMD_QUEUE events wait, older ones are dropped with a log line.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,8 +154,10 @@ daemon_event(struct daemon *d, const struct event *ev)
 	dlog(&d->log, fault ? DLOG_WARNING : DLOG_INFO, "event: %.*s",
 	    (int)(len - 1), line);
 	if (d->events_open && events_append(&d->events, ev, err, sizeof(err)) !=
-	    EVENTS_OK)
+	    EVENTS_OK) {
 		dlog(&d->log, DLOG_ERROR, "events.jsonl: %s", err);
+		daemon_state_retry(d);
+	}
 	if (d->ctl != NULL)
 		ctl_broadcast_event(d, line, len);
 	if (fault)
@@ -166,8 +169,84 @@ daemon_save_faults(struct daemon *d)
 {
 	char err[512];
 
-	if (faults_save(&d->faults, d->cfg.state_dir, err, sizeof(err)) != 0)
+	if (faults_save(&d->faults, d->cfg.state_dir, err, sizeof(err)) != 0) {
 		dlog(&d->log, DLOG_ERROR, "faults.state: %s", err);
+		d->faults_unsaved = true;
+		daemon_state_retry(d);
+	} else {
+		d->faults_unsaved = false;
+	}
+}
+
+/* ---- what could not be written (StateDir full) ------------------------ */
+
+static bool
+state_pending(const struct daemon *d)
+{
+	return (d->events_open && (events_pending(&d->events) > 0 ||
+	    d->events.dropped > 0)) || d->faults_unsaved || d->poison.dirty;
+}
+
+/*
+ * Every DAEMON_STATE_RETRY_MS while something waits: the queued events
+ * (in order, then events_dropped if some were lost), faults.state,
+ * poison.state.  A failure was logged when it happened: a retry that
+ * fails again says nothing, one that succeeds says so.
+ */
+static void
+state_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct daemon *d = t->data;
+	size_t n = events_pending(&d->events);
+	uint64_t lost = d->events.dropped;
+	char err[512];
+
+	(void)revents;
+	if (d->events_open && (n > 0 || lost > 0) &&
+	    events_flush(&d->events, err, sizeof(err)) == EVENTS_OK)
+		dlog(&d->log, DLOG_INFO, "events.jsonl: writable again: %zu queued event(s) written%s",
+		    n, lost > 0 ? " (and events_dropped: the queue had overflowed)" : "");
+	if (d->faults_unsaved &&
+	    faults_save(&d->faults, d->cfg.state_dir, err, sizeof(err)) == 0) {
+		d->faults_unsaved = false;
+		dlog(&d->log, DLOG_INFO, "faults.state: saved (it could not be written before)");
+	}
+	if (d->poison.dirty &&
+	    poison_save(&d->poison, d->cfg.state_dir, err, sizeof(err)) == 0)
+		dlog(&d->log, DLOG_INFO, "poison.state: saved (it could not be written before)");
+	if (!state_pending(d))
+		ev_timer_stop(loop, t);
+}
+
+void
+daemon_state_retry_init(struct daemon *d)
+{
+	ev_init(&d->state_retry, state_retry_cb);
+	d->state_retry.data = d;
+	d->state_retry.repeat = (double)DAEMON_STATE_RETRY_MS / 1000.0;
+	daemon_state_retry(d);   /* the start's events may be queued already */
+}
+
+void
+daemon_state_retry(struct daemon *d)
+{
+	if (d->loop == NULL || d->state_retry.data == NULL ||
+	    ev_is_active(&d->state_retry) || !state_pending(d))
+		return;
+	ev_timer_again(d->loop, &d->state_retry);
+}
+
+void
+daemon_state_retry_stop(struct daemon *d)
+{
+	size_t n = d->events_open ? events_pending(&d->events) : 0;
+	uint64_t lost = d->events_open ? d->events.dropped : 0;
+
+	if (d->loop != NULL && d->state_retry.data != NULL)
+		ev_timer_stop(d->loop, &d->state_retry);
+	if (n > 0 || lost > 0)
+		dlog(&d->log, DLOG_ERROR, "events.jsonl: %" PRIu64 " event(s) could not be written before the stop and are lost (each is in this log)",
+		    (uint64_t)n + lost);
 }
 
 /* faults.c's callback: the state has changed; tell and persist it. */

@@ -456,15 +456,19 @@ crash_suspect(struct daemon *d, struct worker *w, int64_t now)
 		poison_event(&ev, pe, now);
 		events_add_int(&ev, "pid", w->pid);
 		daemon_event(d, &ev);
-		if (poison_save(&d->poison, d->cfg.state_dir, err, sizeof(err)) != 0)
+		if (poison_save(&d->poison, d->cfg.state_dir, err, sizeof(err)) != 0) {
 			dlog(&d->log, DLOG_ERROR, "%s", err);
+			daemon_state_retry(d);
+		}
 		snprintf(msg, sizeof(msg), "poison file: the scanner crashed %u times on it; it is not scanned again until it changes",
 		    count);
 		req_finish(d, req, NULL, msg);
 		return;
 	}
-	if (poison_save(&d->poison, d->cfg.state_dir, err, sizeof(err)) != 0)
+	if (poison_save(&d->poison, d->cfg.state_dir, err, sizeof(err)) != 0) {
 		dlog(&d->log, DLOG_ERROR, "%s", err);
+		daemon_state_retry(d);
+	}
 	if (req->attempts < 2 && !d->stopping) {
 		dlog(&d->log, DLOG_WARNING, "%s: in flight when worker %u crashed (%u crash(es)); retrying once on another worker",
 		    req->name, w->slot, count);
@@ -1217,8 +1221,10 @@ pool_submit(struct daemon *d, struct scan_req *req)
 	if (st < 0)
 		dlog(&d->log, DLOG_WARNING, "%s: poison check: %s", req->name, msg);
 	if (d->poison.dirty && poison_save(&d->poison, d->cfg.state_dir, msg,
-	    sizeof(msg)) != 0)   /* a changed file left the list */
+	    sizeof(msg)) != 0) {   /* a changed file left the list */
 		dlog(&d->log, DLOG_ERROR, "%s", msg);
+		daemon_state_retry(d);
+	}
 	if (st == POISON_POISON) {
 		snprintf(msg, sizeof(msg), "poison file: the scanner crashed %u times on it; it is not scanned again until it changes",
 		    pe != NULL ? pe->crashes : d->cfg.poison_threshold);
