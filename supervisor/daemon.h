@@ -220,6 +220,8 @@ struct updates {
 	int out_kind;                    /* its verdict: 0 none yet, 1 rejected,
 	                                  * 2 activated, 3 failed */
 	char out_text[1536];
+	bool out_io;                     /* rejected for an I/O reason, not its bytes */
+	ev_timer retry;                  /* incoming/ again after such a failure */
 	char step[32];                   /* what cur is doing, for status */
 	int64_t step_ms;
 	bool rolling;

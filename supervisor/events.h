@@ -92,6 +92,7 @@
 #define EVENT_POISON_FILE "poison_file"
 #define EVENT_DAEMON_STARTED "daemon_started"
 #define EVENT_DAEMON_STOPPED "daemon_stopped"
+#define EVENT_ACTIVATION_RECOVERED "activation_recovered"
 #define EVENT_EVENTS_DROPPED "events_dropped"
 
 enum events_err {

@@ -39,6 +39,7 @@
 
 #define UPDATE_FILE_MAX (2ULL << 30)      /* a container or cdiff, at most */
 #define UPDATE_SETTLE_S 0.25              /* quiet in incoming/ before reading it */
+#define UPDATE_RETRY_S 60.0               /* incoming/ again after an I/O failure */
 #define UPDATE_TRIAL_LINES 4096           /* bytes of the trial's stderr kept */
 #define UPDATE_LINE_MAX 4200
 
@@ -141,6 +142,21 @@ child_reject(struct update_child *c, const char *staged, const char *why)
 	if (c->stage[0] != '\0')
 		(void)activation_rmtree(c->stage, rerr, sizeof(rerr));
 	child_say(c, "rejected", why, qname, NULL, NULL);
+	return 0;
+}
+
+/*
+ * Not the update's fault (no space, an I/O error, a resource): nothing is
+ * quarantined and an incoming/ file stays where it is, to be tried again.
+ */
+static int
+child_fail_io(struct update_child *c, const char *why)
+{
+	char rerr[256];
+
+	if (c->stage[0] != '\0')
+		(void)activation_rmtree(c->stage, rerr, sizeof(rerr));
+	child_say(c, "rejected", why, "", "io", NULL);
 	return 0;
 }
 
@@ -621,7 +637,7 @@ update_child_fn(void *arg, int out_fd)
 	staged[0] = sstaged[0] = '\0';
 	child_step(c, "staging");
 	if (store_trust_new(&st, &c->trust, err, sizeof(err)) != 0)
-		return child_reject(c, NULL, err);
+		return child_fail_io(c, err);
 	is_cdiff = strcmp(ext_of(job->path), ".cdiff") == 0;
 	if (!is_cdiff && strcmp(ext_of(job->path), ".cvd") != 0 &&
 	    strcmp(ext_of(job->path), ".cld") != 0 &&
@@ -640,18 +656,18 @@ update_child_fn(void *arg, int out_fd)
 	}
 	if (activation_stage_dir(cfg->definitions_dir, c->stage, sizeof(c->stage),
 	    err, sizeof(err)) != 0)
-		return child_reject(c, NULL, err);
+		return child_fail_io(c, err);
 	str_fmt(name, sizeof(name), "%s", base_name(job->path));
 	if ((fd = open(job->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC |
 	    (job->incoming ? O_NOFOLLOW : 0))) < 0) {
 		str_fmt(why, sizeof(why), "%s: %s", job->path, strerror(errno));
-		return child_reject(c, NULL, why);
+		return child_fail_io(c, why);
 	}
 	rc = activation_copy_in(fd, job->path, c->stage, name, 0644,
 	    UPDATE_FILE_MAX, err, sizeof(err));
 	close(fd);
 	if (rc != 0)
-		return child_reject(c, NULL, err);
+		return child_fail_io(c, err);
 	str_fmt(staged, sizeof(staged), "%s/%s", c->stage, name);
 	if (job->sign[0] != '\0') {
 		char sname[STORE_NAME_MAX + 32];
@@ -660,13 +676,13 @@ update_child_fn(void *arg, int out_fd)
 		if ((fd = open(job->sign, O_RDONLY | O_NONBLOCK | O_CLOEXEC |
 		    (job->incoming ? O_NOFOLLOW : 0))) < 0) {
 			str_fmt(why, sizeof(why), "%s: %s", job->sign, strerror(errno));
-			return child_reject(c, staged, why);
+			return child_fail_io(c, why);
 		}
 		rc = activation_copy_in(fd, job->sign, c->stage, sname, 0644,
 		    1 << 20, err, sizeof(err));
 		close(fd);
 		if (rc != 0)
-			return child_reject(c, staged, err);
+			return child_fail_io(c, err);
 		str_fmt(sstaged, sizeof(sstaged), "%s/%s", c->stage, sname);
 	}
 	child_kp(c, KP_STAGED);
@@ -688,18 +704,18 @@ update_child_fn(void *arg, int out_fd)
 	str_fmt(set, sizeof(set), "%s/set", c->stage);
 	if (mkdir(set, 0700) != 0) {
 		str_fmt(why, sizeof(why), "%s: %s", set, strerror(errno));
-		return child_reject(c, staged, why);
+		return child_fail_io(c, why);
 	}
 	if (activation_link_others(cfg->definitions_dir, set, cand.dbname, err,
 	    sizeof(err)) != 0)
-		return child_reject(c, staged, err);
+		return child_fail_io(c, err);
 	str_fmt(name, sizeof(name), "%s%s", cand.dbname, cand.ext);
 	if (link_into(cand.file, set, name, why, sizeof(why)) != 0)
-		return child_reject(c, staged, why);
+		return child_fail_io(c, why);
 	if (cand.sign[0] != '\0') {
 		str_fmt(name, sizeof(name), "%s%s.sign", cand.dbname, cand.ext);
 		if (link_into(cand.sign, set, name, why, sizeof(why)) != 0)
-			return child_reject(c, staged, why);
+			return child_fail_io(c, why);
 	}
 
 	child_step(c, "trial");
@@ -709,7 +725,7 @@ update_child_fn(void *arg, int out_fd)
 	    (fd = open(idx, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	    0644)) < 0) {
 		str_fmt(why, sizeof(why), "%s: %s", idx, err[0] ? err : strerror(errno));
-		return child_reject(c, staged, why);
+		return child_fail_io(c, why);
 	}
 	for (size_t i = 0; i < sizeof(source); i++)
 		snprintf(source_hex + 2 * i, 3, "%02x", source[i]);
@@ -729,7 +745,7 @@ update_child_fn(void *arg, int out_fd)
 	str_fmt(name, sizeof(name), "%s/%s", set, DEFS_INDEX_NAME);
 	if (rename(idx, name) != 0) {
 		str_fmt(why, sizeof(why), "%s: rename: %s", idx, strerror(errno));
-		return child_reject(c, staged, why);
+		return child_fail_io(c, why);
 	}
 	child_kp(c, KP_SET_READY);
 
@@ -875,15 +891,21 @@ child_line(struct task *t, char *line)
 		daemon_event(d, &ev);
 	} else if (strcmp(f[0], "rejected") == 0) {
 		*kind = 1;
+		u->out_io = strcmp(f[3], "io") == 0;
 		events_begin(&ev, EVENT_DEFINITIONS_REJECTED, events_now_ms());
 		events_add_str(&ev, "file", u->cur->path);
 		events_add_str(&ev, "reason", f[1]);
 		if (f[2][0])
 			events_add_str(&ev, "quarantined_as", f[2]);
 		daemon_event(d, &ev);
-		str_fmt(out, outlen, "rejected: %s%s%s%s", f[1],
-		    f[2][0] ? " (kept as " STORE_DIR_QUARANTINE "/" : "", f[2],
-		    f[2][0] ? ")" : "");
+		if (u->out_io)
+			str_fmt(out, outlen, "not installed: %s%s", f[1],
+			    u->cur->incoming ? " (not the file's fault: it stays in incoming/ and is tried again in a minute)" :
+			    " (not the file's fault: try again)");
+		else
+			str_fmt(out, outlen, "rejected: %s%s%s%s", f[1],
+			    f[2][0] ? " (kept as " STORE_DIR_QUARANTINE "/" : "", f[2],
+			    f[2][0] ? ")" : "");
 	} else if (strcmp(f[0], "activated") == 0) {
 		*kind = 2;
 		events_begin(&ev, EVENT_DEFINITIONS_ACTIVATED, events_now_ms());
@@ -930,6 +952,11 @@ update_task_done(struct task *t, int ws, const char *out, size_t len)
 		    task_timed_out(t) ? "did not finish in time" :
 		    WIFSIGNALED(ws) ? "was killed" : "failed");
 		kind = 3;
+	}
+	if (kind == 1 && u->out_io && u->cur->incoming &&
+	    !ev_is_active(&u->retry)) {
+		ev_timer_set(&u->retry, UPDATE_RETRY_S, 0.);
+		ev_timer_start(d->loop, &u->retry);
 	}
 	if (kind == 3) {
 		/* a journal may be left: the check resolves it */
@@ -996,6 +1023,7 @@ update_next(struct daemon *d)
 	u->task.done = update_task_done;
 	u->task.line = child_line;
 	u->out_kind = 0;
+	u->out_io = false;
 	u->out_text[0] = '\0';
 	u->task.data = d;
 	u->task.data2 = c;
@@ -1156,6 +1184,8 @@ update_init(struct daemon *d, char *err, size_t errlen)
 	u->settle.data = d;
 	ev_init(&u->roll_timer, roll_timeout);
 	u->roll_timer.data = d;
+	ev_init(&u->retry, incoming_settled);
+	u->retry.data = d;
 	u->ino_fd = -1;
 	str_fmt(dir, sizeof(dir), "%s/%s", d->cfg.definitions_dir, STORE_DIR_INCOMING);
 	if ((u->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
@@ -1186,6 +1216,7 @@ update_free(struct daemon *d)
 
 	ev_timer_stop(d->loop, &u->settle);
 	ev_timer_stop(d->loop, &u->roll_timer);
+	ev_timer_stop(d->loop, &u->retry);
 	if (u->ino_fd >= 0) {
 		ev_io_stop(d->loop, &u->ino_io);
 		close(u->ino_fd);

@@ -124,7 +124,7 @@ snapshot
 check "a: DefinitionsDir filled (no page left)" fill defs
 expect_status 1 "a: ampctl update u11/demo.cvd: rejected" dl_ctl update "$T_TMP/u11/demo.cvd"
 echo "    $(cat "$T_TMP/err")"
-check "a: the rejection names ENOSPC (No space left on device)" grep -q "rejected: .*No space left on device" "$T_TMP/err"
+check "a: the refusal names ENOSPC and says it is not the file's fault" grep -q "not installed: .*No space left on device (not the file's fault" "$T_TMP/err"
 check "a: active/ byte-identical" unchanged
 check "a: nothing left in staging/" staging_empty
 check "a: nothing quarantined (the file is not at fault)" test -z "$(ls -A defs/quarantine)"
