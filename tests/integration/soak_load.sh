@@ -346,7 +346,8 @@ def proc_sample():
         except (OSError, IndexError):
             pass
     return {'t': round(time.monotonic() - T0, 2), 'rss_kb': rss, 'fds': fds, 'children': len(kids),
-            'zombies': zombies, 'client_conns': open_now, 'answered': sum(stats.values())}
+            'zombies': zombies, 'client_conns': open_now,
+            'answered': sum(v for k, v in stats.items() if k != 'sessions')}
 
 
 samples = []
