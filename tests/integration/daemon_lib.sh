@@ -8,6 +8,7 @@
 #   dl_wait_ready N                  until N workers are READY (20 s at most)
 #   dl_status_py 'EXPR'              evaluate EXPR on `ampctl status --json` (as s)
 #   dl_stop                          SIGTERM, wait
+#   dl_stop_checked                  SIGTERM: exit 0, no sanitizer report, no worker left
 #
 # Everything lives in $T_TMP (mode 0755 so the scan user reaches the copied
 # binaries).  The scan user and group are unique to the test ($DL_USER) and
@@ -164,6 +165,24 @@ dl_stop() {
 		sleep 0.1
 	done
 	wait "$DL_PID" 2>/dev/null
+}
+
+# dl_stop_checked: SIGTERM ampdaemon; it must exit 0 with no sanitizer
+# report (ASan builds: the leak check runs at that exit) from it or a
+# worker (ampdaemon.log, ampscansvc.log, its stdout/stderr), and no
+# process of the scan user may be left
+dl_stop_checked() {
+	local rc=0
+	kill -TERM "$DL_PID"
+	for _ in $(seq 150); do
+		kill -0 "$DL_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	wait "$DL_PID" || rc=$?
+	check "ampdaemon stops with exit status 0 (got $rc)" test "$rc" = 0
+	check "no sanitizer report (ampdaemon, workers)" \
+		bash -c "! grep -h -m3 -E 'Sanitizer|runtime error:' '$T_TMP/daemon.out' $T_TMP/log/* 2>/dev/null"
+	check "no worker left" bash -c "! pgrep -u $DL_USER >/dev/null"
 }
 
 # dl_worker_pids: the pids of the READY/STARTING workers

@@ -101,21 +101,6 @@ print(buf.rstrip(b'\0').decode(errors='replace'))
 EOF
 }
 
-# t_stop_checked: SIGTERM ampdaemon; it exits 0 with no sanitizer report
-# (ASan builds: its leak check runs at that exit) from it or a worker
-t_stop_checked() {
-	local rc=0
-	kill -TERM "$DL_PID"
-	for _ in $(seq 150); do
-		kill -0 "$DL_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	wait "$DL_PID" || rc=$?
-	check "ampdaemon stops with exit status 0 (got $rc)" test "$rc" = 0
-	check "no sanitizer report (ampdaemon, workers)" \
-		bash -c "! grep -h -m3 -E 'Sanitizer|runtime error:' '$T_TMP/daemon.out' $T_TMP/log/*"
-	check "no worker left" bash -c "! pgrep -u $DL_USER >/dev/null"
-}
 
 # ---- the load: SOAK_CLIENTS clients in one asyncio process ---------------------
 cat >load.py <<'EOF'
@@ -520,7 +505,7 @@ else
 fi
 check "after the load: zSCAN EICAR: FOUND" test "$(zreq "SCAN $EICAR")" = "$EICAR: $SIG FOUND"
 expect_status 0 "after the load: ampctl scan of the clean file: OK" dl_ctl scan "$CLEAN"
-t_stop_checked
+dl_stop_checked
 echo "# 1. numbers: $(lq "r['per_second']") requests/s; VmRSS baseline $rss0 kB, peak $peak_rss kB, after $rss1 kB; fds baseline $fd0, peak $peak_fds, after $fd1; children $kids0, peak $peak_kids, after $kids1"
 
 # ==== 2. SIGKILL of ampdaemon at random instants under load =======================
@@ -747,5 +732,5 @@ printf '    %s\n' "${instants[@]}"
 check "at least $SOAK_KILL_ROUNDS rounds ($rounds)" test "$rounds" -ge "$SOAK_KILL_ROUNDS"
 check "no worker crashed over the rounds (no worker_exited of kind crash)" \
 	ev_true "not [e for e in E if e['event'] == 'worker_exited' and e.get('kind') == 'crash']"
-t_stop_checked
+dl_stop_checked
 finish

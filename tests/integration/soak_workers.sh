@@ -112,21 +112,6 @@ t_ready_pids() { dl_status_py "' '.join(str(w['pid']) for w in s['workers'] if w
 # gone PID: no /proc entry at all (reaped: not even a zombie)
 gone() { [ ! -e "/proc/$1" ]; }
 
-# t_stop_checked: SIGTERM ampdaemon; it exits 0 with no sanitizer report
-# (ASan builds: its leak check runs at that exit) from it or a worker
-t_stop_checked() {
-	local rc=0
-	kill -TERM "$DL_PID"
-	for _ in $(seq 150); do
-		kill -0 "$DL_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	wait "$DL_PID" || rc=$?
-	check "ampdaemon stops with exit status 0 (got $rc)" test "$rc" = 0
-	check "no sanitizer report (ampdaemon, workers)" \
-		bash -c "! grep -h -m3 -E 'Sanitizer|runtime error:' '$T_TMP/daemon.out' '$DL_SVCLOG'"
-	check "no worker left" bash -c "! pgrep -u $DL_USER >/dev/null"
-}
 
 cp files/eicar.txt files/eicar2.txt
 chmod 644 files/eicar2.txt
@@ -204,7 +189,7 @@ t_case close AMPSCAN-TEST-CLOSE-MARKER "worker [0-9]+ \\(pid [0-9]+\\): closed i
 check "the hooks ran (ampscansvc.log)" bash -c "grep -q 'test hook: garbage marker' '$DL_SVCLOG' && grep -q 'test hook: huge length marker: sent a 131072-byte packet' '$DL_SVCLOG' && grep -q 'test hook: close marker' '$DL_SVCLOG'"
 expect_status 1 "after all that: a detection is found" dl_ctl scan files/eicar.txt
 expect_status 0 "and a clean file is OK" dl_ctl scan files/clean.txt
-t_stop_checked
+dl_stop_checked
 
 # ==== b. a crash loop ===============================================================
 echo "# b. a crash loop: a READY worker killed every 50 ms for $SOAK_SECONDS s"
@@ -348,5 +333,5 @@ check "no zombie" test "$z1" = 0
 check "RSS back to the baseline (+$RSS_SLACK kB): $rss0 -> $rss1 kB" test "$rss1" -le $((rss0 + RSS_SLACK))
 expect_status 1 "a detection is still found" dl_ctl scan files/eicar.txt
 expect_status 0 "and a clean file is OK" dl_ctl scan files/clean.txt
-t_stop_checked
+dl_stop_checked
 finish
