@@ -25,6 +25,23 @@ configure_file("${AMPSCAN_DIST_SRC}/systemd/ampdaemon.service.in"
 file(INSTALL "${AMPSCAN_DIST_BIN}/ampdaemon.service"
 	DESTINATION "${CMAKE_INSTALL_PREFIX}/lib/systemd/system")
 
+# The man pages, gzip -9n (reproducible: no name or time in the header).
+if(IS_ABSOLUTE "${AMPSCAN_MANDIR}")
+	set(mandir "${AMPSCAN_MANDIR}")
+else()
+	set(mandir "${CMAKE_INSTALL_PREFIX}/${AMPSCAN_MANDIR}")
+endif()
+foreach(page ampctl.1 cvdtool.1 ampdaemon.8 ampscansvc.8)
+	string(REGEX REPLACE ".*\\.([0-9])$" "\\1" section "${page}")
+	execute_process(COMMAND gzip -9n -c "${AMPSCAN_DIST_SRC}/man/${page}"
+		OUTPUT_FILE "${AMPSCAN_DIST_BIN}/${page}.gz" RESULT_VARIABLE rc)
+	if(NOT rc EQUAL 0)
+		message(FATAL_ERROR "gzip ${AMPSCAN_DIST_SRC}/man/${page}: ${rc}")
+	endif()
+	file(INSTALL "${AMPSCAN_DIST_BIN}/${page}.gz" DESTINATION "${mandir}/man${section}"
+		PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
+endforeach()
+
 # Files an administrator edits: installed only when absent, so that
 # reinstalling never undoes an edit (in the .deb they are conffiles,
 # which dpkg protects the same way).

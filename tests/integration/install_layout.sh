@@ -29,10 +29,11 @@ expected=(
 	usr/sbin/ampscansvc
 	usr/share/doc/ampscan/README.md
 	usr/share/doc/ampscan/ampdaemon.conf.example
-	usr/share/man/man1/ampctl.1
-	usr/share/man/man1/cvdtool.1
-	usr/share/man/man8/ampdaemon.8
-	usr/share/man/man8/ampscansvc.8
+	usr/share/doc/ampscan/copyright
+	usr/share/man/man1/ampctl.1.gz
+	usr/share/man/man1/cvdtool.1.gz
+	usr/share/man/man8/ampdaemon.8.gz
+	usr/share/man/man8/ampscansvc.8.gz
 )
 (cd "$R" && find . -type f -o -type l) | sed 's|^\./||' | sort >"$T_TMP/got"
 printf '%s\n' "${expected[@]}" | sort >"$T_TMP/want"
@@ -75,12 +76,16 @@ fi
 
 # The man pages: groff's warnings on, nothing on stderr.
 if command -v man >/dev/null; then
-	for p in man1/ampctl.1 man1/cvdtool.1 man8/ampdaemon.8 man8/ampscansvc.8; do
+	for p in man1/ampctl.1.gz man1/cvdtool.1.gz man8/ampdaemon.8.gz man8/ampscansvc.8.gz; do
 		render() {
 			MANWIDTH=80 man --warnings -l "$R/usr/share/man/$p" >"$T_TMP/out" 2>"$T_TMP/err" &&
 				[ ! -s "$T_TMP/err" ] && grep -q '^NAME' "$T_TMP/out"
 		}
 		check "man -l $p renders without warnings" render
+		# gzip -9n: no file name and no time stamp in the header (byte 3:
+		# flags, bytes 4-7: time), so the package is the same every build
+		check "$p is gzip'd without a name or a time" \
+			test "$(od -An -tx1 -j3 -N5 "$R/usr/share/man/$p" | tr -d ' ')" = 0000000000
 	done
 else
 	echo "skip - man pages (man is not installed)"
