@@ -147,18 +147,6 @@ nc_pat_free(struct nc_pat *t)
 	free(t->parts);
 }
 
-static int
-nc_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* xx, ??, x? or ?x at t->i. */
 static int
 nc_pair_read(struct nc_pat *t, struct nc_pair *out)
@@ -167,8 +155,8 @@ nc_pair_read(struct nc_pat *t, struct nc_pair *out)
 
 	if (t->i + 2 > t->len)
 		return nc_err(t->err, t->errlen, NDB_EINVAL, "position %zu: lone hex digit", t->i + 1);
-	hi = t->p[t->i] == '?' ? -2 : nc_hexval(t->p[t->i]);
-	lo = t->p[t->i + 1] == '?' ? -2 : nc_hexval(t->p[t->i + 1]);
+	hi = t->p[t->i] == '?' ? -2 : cvd_hexval((unsigned char)t->p[t->i]);
+	lo = t->p[t->i + 1] == '?' ? -2 : cvd_hexval((unsigned char)t->p[t->i + 1]);
 	if (hi == -1 || lo == -1)
 		return nc_err(t->err, t->errlen, NDB_EINVAL, "position %zu: not a hex byte", t->i + 1);
 	out->val = (uint8_t)((hi < 0 ? 0 : hi << 4) | (lo < 0 ? 0 : lo));
@@ -529,7 +517,7 @@ nc_step(struct nc_pat *t)
 			break;
 		return nc_group(t);
 	default:
-		if (nc_hexval(c) < 0 && c != '?')
+		if (cvd_hexval((unsigned char)c) < 0 && c != '?')
 			break;
 		if ((rc = nc_pair_read(t, &pr)) != 0)
 			return rc;

@@ -49,7 +49,7 @@ cvd_hex(const uint8_t *p, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-static int
+int
 cvd_hexval(int c)
 {
 	if (c >= '0' && c <= '9')

@@ -17,6 +17,9 @@ bool cvd_parse_u64(const char *s, size_t len, uint64_t *out);
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void cvd_hex(const uint8_t *p, size_t n, char *out);
 
+/* A hex digit's value (either case), or -1. */
+int cvd_hexval(int c);
+
 /* Decode 2n hex digits (either case) into n bytes; false on a non-digit. */
 bool cvd_unhex(const char *s, size_t n, uint8_t *out);
 

@@ -503,72 +503,6 @@ faults_save(const struct faults *f, const char *state_dir, char *err,
 	return rc;
 }
 
-/* A decimal of exactly len bytes, optional '-', overflow-checked. */
-static bool
-faults_parse_i64(const char *s, size_t len, int64_t *out)
-{
-	bool neg = false;
-	uint64_t v = 0, lim;
-	size_t i = 0;
-
-	if (len > 0 && s[0] == '-') {
-		neg = true;
-		i = 1;
-	}
-	if (i == len || len - i > 19)
-		return false;
-	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-	for (; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		if (v > (lim - (uint64_t)(s[i] - '0')) / 10)
-			return false;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = neg ? (v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v) :
-	    (int64_t)v;
-	return true;
-}
-
-static int
-faults_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-static bool
-faults_parse_detail(const char *s, size_t len, char *out, size_t outlen)
-{
-	size_t i, o = 0;
-	int hi, lo;
-
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c == 0x7f)
-			return false;
-		if (c == '%') {
-			if (len - i < 3 || (hi = faults_hexval(s[i + 1])) < 0 ||
-			    (lo = faults_hexval(s[i + 2])) < 0 ||
-			    (hi == 0 && lo == 0))
-				return false;
-			c = (unsigned char)(hi << 4 | lo);
-			i += 2;
-		}
-		if (o + 1 >= outlen)
-			return false;
-		out[o++] = (char)c;
-	}
-	out[o] = '\0';
-	return true;
-}
-
 /* Next space-separated field of [*p, end); false if none. */
 static bool
 faults_field(const char **p, const char *end, const char **fs, size_t *fl)
@@ -617,15 +551,15 @@ faults_parse_fault(struct faults_parse *ps, const char *s, size_t len,
 	if (!faults_field(&p, end, &fs, &fl) || fl != 5 ||
 	    memcmp(fs, "fault", 5) != 0)
 		return "not a fault line";
-	if (!faults_field(&p, end, &fs, &fl) || !faults_parse_i64(fs, fl, &id))
+	if (!faults_field(&p, end, &fs, &fl) || !statefile_parse_i64(fs, fl, &id))
 		return "bad fault id";
 	if (!faults_field(&p, end, &fs, &fl) ||
-	    !faults_parse_i64(fs, fl, &since))
+	    !statefile_parse_i64(fs, fl, &since))
 		return "bad raise time";
 	if (!faults_field(&p, end, &fs, &fl) ||
-	    !faults_parse_i64(fs, fl, &flag) || (flag != 0 && flag != 1))
+	    !statefile_parse_i64(fs, fl, &flag) || (flag != 0 && flag != 1))
 		return "intervention flag not 0 or 1";
-	if (!faults_field(&p, end, &fs, &fl) || !faults_parse_i64(fs, fl, &ims))
+	if (!faults_field(&p, end, &fs, &fl) || !statefile_parse_i64(fs, fl, &ims))
 		return "bad intervention time";
 	ps->nlines++;
 	if (id < 0 || id > INT32_MAX || (i = fault_index((int)id)) < 0) {
@@ -639,8 +573,8 @@ faults_parse_fault(struct faults_parse *ps, const char *s, size_t len,
 	st = &ps->st[i];
 	if (st->raised)
 		return "fault listed twice";
-	if (!faults_parse_detail(p, (size_t)(end - p), st->detail,
-	    sizeof(st->detail)))
+	if (statefile_unescape(p, (size_t)(end - p), faults_needs_escape, st->detail,
+	    sizeof(st->detail)) != STATEFILE_UNESCAPE_OK)
 		return "bad detail (control byte, bad %XX escape or too long)";
 	st->raised = true;
 	st->since_ms = since;
@@ -678,7 +612,7 @@ faults_parse_file(struct faults_parse *ps, const char *buf, size_t len,
 				return false;
 			}
 		} else if (l > 4 && memcmp(p, "end ", 4) == 0) {
-			if (!faults_parse_i64(p + 4, l - 4, &count) ||
+			if (!statefile_parse_i64(p + 4, l - 4, &count) ||
 			    count < 0 || (uint64_t)count != ps->nlines) {
 				snprintf(err, errlen, "%s: line %zu: bad end count (%zu fault lines)",
 				    where, lineno, ps->nlines);

@@ -410,54 +410,6 @@ out:
 
 /* ---- poison.state: reading ---- */
 
-/* An unsigned decimal of exactly len bytes, overflow-checked. */
-static bool
-poison_parse_u64(const char *s, size_t len, uint64_t *out)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	if (len == 0 || len > 20 || (len > 1 && s[0] == '0'))
-		return false;
-	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		if (v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
-			return false;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = v;
-	return true;
-}
-
-/* A decimal of exactly len bytes, optional '-', overflow-checked. */
-static bool
-poison_parse_i64(const char *s, size_t len, int64_t *out)
-{
-	uint64_t v;
-	bool neg = len > 0 && s[0] == '-';
-
-	if (!poison_parse_u64(s + neg, len - neg, &v))
-		return false;
-	if (neg ? v > (uint64_t)INT64_MAX + 1 || v == 0 : v > INT64_MAX)
-		return false;
-	*out = neg ? (v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v) :
-	    (int64_t)v;
-	return true;
-}
-
-static int
-poison_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool
 poison_parse_sha(const char *s, size_t len, uint8_t out[POISON_SHA256_LEN])
 {
@@ -468,8 +420,8 @@ poison_parse_sha(const char *s, size_t len, uint8_t out[POISON_SHA256_LEN])
 		return false;
 	for (i = 0; i < POISON_SHA256_LEN; i++) {
 		/* lower case only: what we write */
-		if ((hi = poison_hexval(s[2 * i])) < 0 ||
-		    (lo = poison_hexval(s[2 * i + 1])) < 0 ||
+		if ((hi = statefile_hexval(s[2 * i])) < 0 ||
+		    (lo = statefile_hexval(s[2 * i + 1])) < 0 ||
 		    (s[2 * i] >= 'A' && s[2 * i] <= 'F') ||
 		    (s[2 * i + 1] >= 'A' && s[2 * i + 1] <= 'F'))
 			return false;
@@ -483,38 +435,24 @@ static char *
 poison_parse_path(const char *s, size_t len, const char **why)
 {
 	char *out;
-	size_t i, o = 0;
-	int hi, lo;
 
 	*why = "no memory for the path";
 	if ((out = malloc(POISON_PATH_MAX)) == NULL)
 		return NULL;
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c != '%' && poison_path_needs_escape(c)) {
-			*why = "bad path (a byte that must be escaped)";
-			goto fail;
-		}
-		if (c == '%') {
-			if (len - i < 3 || (hi = poison_hexval(s[i + 1])) < 0 ||
-			    (lo = poison_hexval(s[i + 2])) < 0 ||
-			    (hi == 0 && lo == 0)) {
-				*why = "bad path (a bad %XX escape)";
-				goto fail;
-			}
-			c = (unsigned char)(hi << 4 | lo);
-			i += 2;
-		}
-		if (o + 1 >= POISON_PATH_MAX) {
-			*why = "bad path (too long)";
-			goto fail;
-		}
-		out[o++] = (char)c;
+	switch (statefile_unescape(s, len, poison_path_needs_escape, out,
+	    POISON_PATH_MAX)) {
+	case STATEFILE_UNESCAPE_OK:
+		return out;
+	case STATEFILE_UNESCAPE_RAW:
+		*why = "bad path (a byte that must be escaped)";
+		break;
+	case STATEFILE_UNESCAPE_BAD:
+		*why = "bad path (a bad %XX escape)";
+		break;
+	default:
+		*why = "bad path (too long)";
+		break;
 	}
-	out[o] = '\0';
-	return out;
-fail:
 	free(out);
 	return NULL;
 }
@@ -554,8 +492,8 @@ poison_parse_fields(const char **p, const char *end, struct poison_entry *e)
 
 	for (k = 0; k < PF_NUM1; k++) {
 		if (!poison_field(p, end, &fs, &fl) ||
-		    (k == PF_MSEC ? !poison_parse_i64(fs, fl, &v[0]) :
-		    !poison_parse_u64(fs, fl, &u[k])))
+		    (k == PF_MSEC ? !statefile_parse_i64(fs, fl, &v[0]) :
+		    !statefile_parse_u64(fs, fl, &u[k])))
 			return poison_fname1[k];
 		if (k == PF_MSEC)
 			e->id.mtime_sec = v[0];
@@ -565,7 +503,7 @@ poison_parse_fields(const char **p, const char *end, struct poison_entry *e)
 		return "sha256";
 	for (k = 0; k < PF_NUM2; k++)
 		if (!poison_field(p, end, &fs, &fl) ||
-		    !poison_parse_i64(fs, fl, &v[k]))
+		    !statefile_parse_i64(fs, fl, &v[k]))
 			return poison_fname2[k];
 	if (u[PF_MNSEC] >= POISON_NSEC_PER_SEC)
 		return poison_fname1[PF_MNSEC];
@@ -624,7 +562,7 @@ poison_parse_end(const struct poison_list *list, const char *s, size_t len,
 {
 	uint64_t count;
 
-	if (!poison_parse_u64(s + 4, len - 4, &count) || count != list->n)
+	if (!statefile_parse_u64(s + 4, len - 4, &count) || count != list->n)
 		return "bad end count";
 	if (!last)
 		return "data after the end line";

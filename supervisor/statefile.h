@@ -17,7 +17,9 @@
 #ifndef AMPSCAN_STATEFILE_H
 #define AMPSCAN_STATEFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Longest file name accepted (the temporary name adds 5 bytes). */
@@ -56,5 +58,28 @@ const char *statefile_strerror(int code);
 /* Write all of data to fd (EINTR retried; a zero-length write is EIO):
  * 0, or -1 with errno. */
 int statefile_write_all(int fd, const void *data, size_t len);
+
+/*
+ * Fields of the line-based state files (faults.state, poison.state), read
+ * strictly: what we write and nothing else.
+ *
+ * statefile_parse_u64: exactly len bytes of decimal digits, no sign, no
+ * leading zero (but "0"), no overflow.  statefile_parse_i64: the same with
+ * an optional '-' ("-0" refused).  statefile_unescape: s[0..len) with
+ * every %XX (hex, either case; %00 refused) decoded into out, NUL-
+ * terminated; a raw byte for which the writer's needs_escape is true is
+ * refused.  It returns STATEFILE_UNESCAPE_OK or what was wrong.
+ */
+enum statefile_unescape_err {
+	STATEFILE_UNESCAPE_OK = 0,
+	STATEFILE_UNESCAPE_RAW,       /* a byte that must be escaped */
+	STATEFILE_UNESCAPE_BAD,       /* a bad %XX escape */
+	STATEFILE_UNESCAPE_LONG,      /* longer than out */
+};
+bool statefile_parse_u64(const char *s, size_t len, uint64_t *out);
+bool statefile_parse_i64(const char *s, size_t len, int64_t *out);
+int statefile_hexval(int c);    /* 0..15, or -1 */
+int statefile_unescape(const char *s, size_t len,
+    bool (*needs_escape)(unsigned char), char *out, size_t outlen);
 
 #endif
