@@ -1,15 +1,34 @@
 /* ampdaemon's log file. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dlog.h"
 #include "events.h"
 
 static const char *const dlog_levels[] = { "debug", "info", "warning", "error" };
+/* syslog priorities of the levels, for journald's <N> prefix */
+static const char dlog_prio[] = { '7', '6', '4', '3' };
+
+bool
+dlog_fd_is_journal(int fd)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	uintmax_t dev, ino;
+	struct stat st;
+	char tail;
+
+	if (js == NULL || sscanf(js, "%ju:%ju%c", &dev, &ino, &tail) != 2 ||
+	    fstat(fd, &st) != 0)
+		return false;
+	return (uintmax_t)st.st_dev == dev && (uintmax_t)st.st_ino == ino;
+}
 
 static int
 dlog_open_fd(const char *path)
@@ -31,6 +50,7 @@ dlog_open_named(struct dlog *l, const char *log_dir, const char *name,
 {
 	l->fd = -1;
 	l->to_stderr = to_stderr;
+	l->journal = dlog_fd_is_journal(STDERR_FILENO);
 	l->failures = 0;
 	if ((size_t)snprintf(l->path, sizeof(l->path), "%s/%s", log_dir,
 	    name) >= sizeof(l->path)) {
@@ -71,11 +91,12 @@ dlog(struct dlog *l, enum dlog_level lvl, const char *fmt, ...)
 	char line[DLOG_LINE_MAX], when[EVENTS_TIME_LEN];
 	int saved = errno;
 	va_list ap;
-	int n, m;
+	int n, m, head;
 
 	events_format_time(events_now_ms(), when);
 	n = snprintf(line, sizeof(line), "%s ampdaemon[%d]: %s: ", when,
 	    (int)getpid(), dlog_levels[lvl]);
+	head = n - (int)strlen(dlog_levels[lvl]) - 2;   /* where "level: " starts */
 	va_start(ap, fmt);
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
@@ -92,8 +113,18 @@ dlog(struct dlog *l, enum dlog_level lvl, const char *fmt, ...)
 			l->failures++;
 	}
 	if (l->to_stderr || l->fd < 0) {
-		ssize_t w = write(STDERR_FILENO, line, (size_t)n);
+		ssize_t w;
 
+		if (l->journal) {
+			/* "<N>" over the end of the time stamp: one write still */
+			head -= 3;
+			line[head] = '<';
+			line[head + 1] = dlog_prio[lvl];
+			line[head + 2] = '>';
+			w = write(STDERR_FILENO, line + head, (size_t)(n - head));
+		} else {
+			w = write(STDERR_FILENO, line, (size_t)n);
+		}
 		(void)w;
 	}
 	errno = saved;

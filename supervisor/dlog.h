@@ -4,6 +4,12 @@
  * appended with one write() (lines never interleave), mirrored to stderr
  * in the foreground, reopened on SIGHUP (logrotate).  A log that cannot be
  * written costs nothing but the message: the service goes on.
+ *
+ * When stderr is journald's stream (systemd sets JOURNAL_STREAM to its
+ * device:inode), the stderr copy is "<N>level: message" instead: journald
+ * takes the priority from the <N> (3 error, 4 warning, 6 info, 7 debug),
+ * so `journalctl -p warning` finds our warnings, and it keeps its own
+ * time and pid.
  */
 #ifndef AMPSCAN_DLOG_H
 #define AMPSCAN_DLOG_H
@@ -21,8 +27,12 @@ struct dlog {
 	char path[4096];
 	int fd;                 /* -1: not open (messages go to stderr only) */
 	bool to_stderr;
+	bool journal;           /* stderr is journald's stream: <N> prefixes */
 	unsigned failures;      /* writes lost since the last success */
 };
+
+/* Whether fd is the stream named by JOURNAL_STREAM ("DEV:INO"). */
+bool dlog_fd_is_journal(int fd);
 
 /* Open LogDir/ampdaemon.log (created 0640); err says why it failed. */
 int dlog_open(struct dlog *l, const char *log_dir, bool to_stderr, char *err,

@@ -151,8 +151,9 @@ daemon_event(struct daemon *d, const struct event *ev)
 	if ((len = events_render(ev, line, sizeof(line))) == 0)
 		return;
 	fault = is_fault_event(line);
-	dlog(&d->log, fault ? DLOG_WARNING : DLOG_INFO, "event: %.*s",
-	    (int)(len - 1), line);
+	/* a fault raised is a warning; its clearing is good news */
+	dlog(&d->log, fault && strstr(line, "\"event\":\"" EVENT_FAULT_CLEARED "\"") ==
+	    NULL ? DLOG_WARNING : DLOG_INFO, "event: %.*s", (int)(len - 1), line);
 	if (d->events_open && events_append(&d->events, ev, err, sizeof(err)) !=
 	    EVENTS_OK) {
 		dlog(&d->log, DLOG_ERROR, "events.jsonl: %s", err);
