@@ -184,7 +184,7 @@ static bool
 state_pending(const struct daemon *d)
 {
 	return (d->events_open && (events_pending(&d->events) > 0 ||
-	    d->events.dropped > 0)) || d->faults_unsaved || d->poison.dirty;
+	    d->events.queue.dropped > 0)) || d->faults_unsaved || d->poison.dirty;
 }
 
 /*
@@ -198,7 +198,7 @@ state_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct daemon *d = t->data;
 	size_t n = events_pending(&d->events);
-	uint64_t lost = d->events.dropped;
+	uint64_t lost = d->events.queue.dropped;
 	char err[512];
 
 	(void)revents;
@@ -240,7 +240,7 @@ void
 daemon_state_retry_stop(struct daemon *d)
 {
 	size_t n = d->events_open ? events_pending(&d->events) : 0;
-	uint64_t lost = d->events_open ? d->events.dropped : 0;
+	uint64_t lost = d->events_open ? d->events.queue.dropped : 0;
 
 	if (d->loop != NULL && d->state_retry.data != NULL)
 		ev_timer_stop(d->loop, &d->state_retry);
