@@ -254,7 +254,7 @@ struct daemon {
 	struct dlog svclog;              /* ampscansvc.log */
 	struct events_log events;
 	bool events_open;
-	/* events queued or state files unsaved (StateDir full): retried */
+	/* events or exits queued, state files unsaved (StateDir full): retried */
 	ev_timer state_retry;
 	bool faults_unsaved;
 	struct exits_log exits;
@@ -288,10 +288,11 @@ void daemon_save_faults(struct daemon *d);
 void daemon_faultcmd_flush(struct daemon *d);
 /* Once the loop exists: the timer that writes what could not be written. */
 void daemon_state_retry_init(struct daemon *d);
-/* Something could not be written (events, faults.state, poison.state):
- * try again every DAEMON_STATE_RETRY_MS until it is. */
+/* Something could not be written (events, exits, faults.state,
+ * poison.state): try again every DAEMON_STATE_RETRY_MS until it is. */
 void daemon_state_retry(struct daemon *d);
-/* At the stop: say what is lost (events still queued). */
+/* At the stop: a last try for queued exits; say what is lost (events and
+ * exits still queued). */
 void daemon_state_retry_stop(struct daemon *d);
 
 /* metrics.c: the Prometheus text file (MetricsFile) */

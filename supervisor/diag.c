@@ -582,6 +582,7 @@ struct diag {
 	struct diag_exit *ex;
 	size_t exhead, exn;
 	bool exits_from_events;
+	uint64_t exits_lost;         /* not in exits.jsonl: its events_dropped lines */
 	/* events */
 	struct diag_episode ep[DIAG_HISTORY_MAX];
 	size_t epn;
@@ -765,10 +766,18 @@ static int
 exits_cb(void *arg, const struct events_line *l)
 {
 	struct diag *g = arg;
-	int64_t t;
+	int64_t t, n;
 
 	if (!line_take(g, l, &t))
 		return 0;
+	if (strcmp(l->type, EVENT_EVENTS_DROPPED) == 0) {
+		/* exits.c's stand-in for exits it could not record (StateDir
+		 * full): a gap in the timeline, not an exit */
+		if (t >= g->o->since_ms && jint(&g->j, "count", &n) && n > 0)
+			g->exits_lost = (uint64_t)n > UINT64_MAX - g->exits_lost ?
+			    UINT64_MAX : g->exits_lost + (uint64_t)n;
+		return 0;
+	}
 	if (strcmp(l->type, EVENT_WORKER_EXITED) != 0) {
 		problem(g, g->reading, g->whole_file ? g->line_no : -1,
 		    (int64_t)l->offset, "a '%.64s' line in the exits file; skipped",
@@ -1608,6 +1617,9 @@ text_timeline(const struct diag *g, struct strbuf *sb)
 	if (omitted)
 		strbuf_printf(sb, "; the last %d, %zu earlier left out", DIAG_TIMELINE_MAX,
 		    omitted);
+	if (g->exits_lost)
+		strbuf_printf(sb, "; %" PRIu64 " not recorded: exits.jsonl could not be written",
+		    g->exits_lost);
 	strbuf_puts(sb, ")\n");
 	if (start == g->exn)
 		strbuf_puts(sb, "  none\n");
@@ -1969,8 +1981,8 @@ json_timeline(const struct diag *g, struct strbuf *sb)
 	size_t i, k, omitted, start = timeline_start(g, &omitted);
 	bool first = true;
 
-	strbuf_printf(sb, ",\"timeline_source\":\"%s\",\"timeline_omitted\":%zu,\"timeline\":[",
-	    g->exits_from_events ? "events" : "exits", omitted);
+	strbuf_printf(sb, ",\"timeline_source\":\"%s\",\"timeline_omitted\":%zu,\"timeline_lost\":%" PRIu64 ",\"timeline\":[",
+	    g->exits_from_events ? "events" : "exits", omitted, g->exits_lost);
 	for (i = start; i < g->exn; i++) {
 		e = exit_at(g, i);
 		if (!exit_in_window(g, e))
@@ -2263,6 +2275,8 @@ diag_run(const struct diag_opts *o, struct strbuf *out, char *err,
 	read_faults(g);
 	read_jsonl(g, EXITS_FILE_NAME, DIAG_EXITS_MAX, exits_cb, &rc);
 	g->exits_from_events = g->exn == 0;
+	if (g->exits_from_events)
+		g->exits_lost = 0;   /* a gap of exits.jsonl, not of the events */
 	read_jsonl(g, EVENTS_FILE_NAME, DIAG_EVENTS_MAX, events_cb, NULL);
 	if (g->faults_from_events)
 		faults_from_events(g);

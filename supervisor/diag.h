@@ -14,7 +14,8 @@
  *                             episodes, definitions history, worker starts
  *   state_dir/exits.jsonl     the last DIAG_EXITS_MAX exits (the crash
  *                             timeline); worker_exited events stand in
- *                             when the file is missing or empty
+ *                             when it holds none; its events_dropped lines
+ *                             (exits.h) count exits it could not record
  *   state_dir/poison.state    suspected and poison files (poison_load)
  *   log_dir/ampscansvc.log    the last DIAG_LOG_TAIL bytes: a worker's
  *   log_dir/ampdaemon.log     lines by pid, the daemon's around a crash

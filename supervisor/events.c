@@ -375,26 +375,6 @@ events_render(const struct event *ev, char *out, size_t outlen)
 
 /* ---- the log file ---- */
 
-static ssize_t
-events_do_write(struct events_log *log, const void *p, size_t n)
-{
-	ssize_t r;
-
-	do
-		r = log->write_fn != NULL ?
-		    log->write_fn(log->hook_arg, log->fd, p, n) :
-		    write(log->fd, p, n);
-	while (r < 0 && errno == EINTR);
-	return r;
-}
-
-static int
-events_do_sync(struct events_log *log)
-{
-	return log->sync_fn != NULL ? log->sync_fn(log->hook_arg, log->fd) :
-	    fdatasync(log->fd);
-}
-
 /* A new file's name is durable only once its directory is synced. */
 static void
 events_sync_dir(const char *path)
@@ -469,8 +449,9 @@ events_open(struct events_log *log, const char *state_dir, char *err,
 }
 
 /*
- * One line, one write(), then a sync.  On any failure the file is cut back
- * to its size before the write, so it never keeps part of a line.
+ * One line, one write(), then a sync (lineq_write(): on any failure the
+ * file is cut back, so it never keeps part of a line).  0, or -1 with
+ * errno set.
  */
 static int
 events_write_line(struct events_log *log, const char *line, size_t len)
@@ -478,8 +459,7 @@ events_write_line(struct events_log *log, const char *line, size_t len)
 	char buf[EVENTS_LINE_MAX + 2];
 	const char *p = line;
 	size_t plen = len;
-	struct stat before, after;
-	ssize_t n;
+	bool torn;
 	int saved;
 
 	if (log->fd < 0 && events_reopen(log, NULL, 0) != EVENTS_OK)
@@ -490,19 +470,13 @@ events_write_line(struct events_log *log, const char *line, size_t len)
 		p = buf;
 		plen = len + 1;
 	}
-	if (fstat(log->fd, &before) != 0)
-		return -1;
-	n = events_do_write(log, p, plen);
-	if (n == (ssize_t)plen && events_do_sync(log) == 0) {
+	if (lineq_write(&log->queue, log->fd, p, plen, &torn) == 0) {
 		log->need_newline = false;
 		return 0;
 	}
-	saved = n < 0 || n == (ssize_t)plen ? errno : ENOSPC;
-	if (fstat(log->fd, &after) != 0 || after.st_size != before.st_size) {
-		/* the next successful fdatasync makes the cut durable too */
-		if (ftruncate(log->fd, before.st_size) != 0)
-			log->need_newline = true;
-	}
+	saved = errno;
+	if (torn)
+		log->need_newline = true;
 	if (saved != ENOSPC && saved != EDQUOT) {
 		/* the file may be gone or the fd bad: reopen next time */
 		close(log->fd);
@@ -512,69 +486,23 @@ events_write_line(struct events_log *log, const char *line, size_t len)
 	return -1;
 }
 
+/* lineq_flush()'s writer. */
 static int
-events_enqueue(struct events_log *log, const char *line, size_t len)
+events_put_line(void *arg, const char *line, size_t len)
 {
-	struct events_qent *e;
-	char *copy;
-
-	if (log->qcount == EVENTS_QUEUE_MAX ||
-	    len > EVENTS_QUEUE_BYTES - log->qbytes ||
-	    (copy = malloc(len)) == NULL) {
-		log->dropped++;
-		return EVENTS_ERR_DROPPED;
-	}
-	memcpy(copy, line, len);
-	e = &log->queue[(log->qhead + log->qcount) % EVENTS_QUEUE_MAX];
-	e->line = copy;
-	e->len = len;
-	log->qcount++;
-	log->qbytes += len;
-	return EVENTS_ERR_QUEUED;
-}
-
-static int
-events_write_dropped(struct events_log *log, char *err, size_t errlen)
-{
-	struct event ev;
-	char line[EVENTS_LINE_MAX + 1], detail[128];
-	size_t len;
-
-	snprintf(detail, sizeof(detail),
-	    "%" PRIu64 " events lost while the events file could not be written",
-	    log->dropped);
-	events_begin(&ev, EVENT_EVENTS_DROPPED, events_now_ms());
-	events_add_int(&ev, "count", (int64_t)log->dropped);
-	events_add_str(&ev, "detail", detail);
-	len = events_render(&ev, line, sizeof(line));
-	if (events_write_line(log, line, len) != 0)
-		return str_seterr(err, errlen, EVENTS_ERR_QUEUED, "%s: %s",
-		    log->path, strerror(errno));
-	log->dropped = 0;
-	return EVENTS_OK;
+	return events_write_line(arg, line, len);
 }
 
 int
 events_flush(struct events_log *log, char *err, size_t errlen)
 {
-	struct events_qent *e;
-
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
-	while (log->qcount > 0) {
-		e = &log->queue[log->qhead];
-		if (events_write_line(log, e->line, e->len) != 0)
-			return str_seterr(err, errlen, EVENTS_ERR_QUEUED,
-			    "%s: %s (%zu events waiting)", log->path,
-			    strerror(errno), log->qcount);
-		free(e->line);
-		e->line = NULL;
-		log->qbytes -= e->len;
-		log->qhead = (log->qhead + 1) % EVENTS_QUEUE_MAX;
-		log->qcount--;
-	}
-	if (log->dropped > 0)
-		return events_write_dropped(log, err, errlen);
+	if (lineq_flush(&log->queue, events_put_line, log,
+	    "events lost while events.jsonl could not be written") != 0)
+		return str_seterr(err, errlen, EVENTS_ERR_QUEUED,
+		    "%s: %s (%zu events waiting)", log->path, strerror(errno),
+		    lineq_pending(&log->queue));
 	return EVENTS_OK;
 }
 
@@ -584,7 +512,6 @@ events_append(struct events_log *log, const struct event *ev, char *err,
 {
 	char line[EVENTS_LINE_MAX + 1];
 	size_t len;
-	int rc;
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
@@ -599,33 +526,20 @@ events_append(struct events_log *log, const struct event *ev, char *err,
 		str_seterr(err, errlen, 0, "%s: %s", log->path,
 		    strerror(errno));
 	}
-	if ((rc = events_enqueue(log, line, len)) == EVENTS_ERR_DROPPED &&
-	    err != NULL && errlen > 0) {
-		size_t m = strlen(err);
-
-		snprintf(err + m, errlen - m,
-		    "; event dropped, queue full (%" PRIu64 " lost)",
-		    log->dropped);
-	}
-	return rc;
+	return lineq_push(&log->queue, line, len, err, errlen) ?
+	    EVENTS_ERR_QUEUED : EVENTS_ERR_DROPPED;
 }
 
 size_t
 events_pending(const struct events_log *log)
 {
-	return log->qcount;
+	return lineq_pending(&log->queue);
 }
 
 void
 events_close(struct events_log *log)
 {
-	while (log->qcount > 0) {
-		free(log->queue[log->qhead].line);
-		log->queue[log->qhead].line = NULL;
-		log->qhead = (log->qhead + 1) % EVENTS_QUEUE_MAX;
-		log->qcount--;
-	}
-	log->qbytes = 0;
+	lineq_clear(&log->queue);
 	if (log->fd >= 0)
 		close(log->fd);
 	log->fd = -1;

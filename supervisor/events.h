@@ -21,8 +21,9 @@
  *   definitions_activated  versions (list, "daily:27432")
  *   definitions_rolled_back  versions (list), reason
  *   poison_file            path, device, inode, size, mtime, sha256, crashes
- *   events_dropped         count, detail: written by this module when the
- *                          in-memory queue overflowed while the disk was full
+ *   events_dropped         count, detail: written by lineq.c when the
+ *                          in-memory queue of events.jsonl (or of exits.jsonl,
+ *                          exits.h) overflowed while the disk was full
  *
  * Building: events_begin() then events_add_*() into a struct event (no
  * allocation; a struct event is ~4 KiB, fine on the stack).  A line is at
@@ -40,11 +41,11 @@
  * log has them, escaped differently).
  *
  * Writing: events_append() writes the line with a single write() on an
- * O_APPEND descriptor, then fdatasync()s it.  Durability choice: an event
- * is on disk when events_append() returns EVENTS_OK.  Events are rare
- * (worker restarts are rate-limited by the backoff), so a sync per line
- * costs nothing that matters, and a crash loop's own timeline must survive
- * the power cut or kernel panic it may end in.
+ * O_APPEND descriptor, then fdatasync()s it (lineq_write()).  Durability
+ * choice: an event is on disk when events_append() returns EVENTS_OK.
+ * Events are rare (worker restarts are rate-limited by the backoff), so a
+ * sync per line costs nothing that matters, and a crash loop's own
+ * timeline must survive the power cut or kernel panic it may end in.
  *
  * Nothing torn: a short write (disk full part-way) or a failed sync is
  * undone with ftruncate() back to the size before the write.  Should that
@@ -54,9 +55,9 @@
  * torn by an earlier crash of the machine).
  *
  * Disk full (or any failure to write): the line is kept in a bounded
- * in-memory queue (EVENTS_QUEUE_MAX lines, EVENTS_QUEUE_BYTES bytes) and
- * written, in order, before the next line that can be written; call
- * events_flush() from a timer so events resume even when nothing new
+ * in-memory queue (lineq.h: EVENTS_QUEUE_MAX lines, EVENTS_QUEUE_BYTES
+ * bytes) and written, in order, before the next line that can be written;
+ * call events_flush() from a timer so events resume even when nothing new
  * happens.  When the queue is full new lines are dropped (the oldest are
  * kept: they show how the trouble began) and counted; once writing works
  * again an "events_dropped" line says how many were lost.
@@ -69,10 +70,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "lineq.h"
+
 #define EVENTS_FILE_NAME "events.jsonl"
 #define EVENTS_LINE_MAX 4096             /* bytes in a line, newline included */
-#define EVENTS_QUEUE_MAX 256             /* lines held while writing fails */
-#define EVENTS_QUEUE_BYTES (256 * 1024)  /* bytes held while writing fails */
+#define EVENTS_QUEUE_MAX LINEQ_MAX       /* lines held while writing fails */
+#define EVENTS_QUEUE_BYTES LINEQ_BYTES   /* bytes held while writing fails */
 #define EVENTS_TAIL_MAX 100000           /* max_lines of events_read_tail */
 #define EVENTS_TIME_LEN 25               /* "2026-11-23T22:17:05.123Z" + NUL */
 #define EVENTS_PATH_MAX 4096
@@ -152,27 +155,13 @@ size_t events_render(const struct event *ev, char *out, size_t outlen);
 
 /* ---- the log file ---- */
 
-struct events_qent {
-	char *line;                  /* malloc'd, with its newline */
-	size_t len;
-};
-
 struct events_log {
 	char path[EVENTS_PATH_MAX];  /* state_dir/events.jsonl */
 	int fd;                      /* -1 until opened; reopened on demand */
 	bool need_newline;           /* a torn line may precede; isolate it */
-	struct events_qent queue[EVENTS_QUEUE_MAX];   /* ring, oldest first */
-	size_t qhead, qcount, qbytes;
-	uint64_t dropped;            /* lost since the last events_dropped */
-	/*
-	 * Test hooks, set after events_open(): NULL means write(2) and
-	 * fdatasync(2).  A test makes them fail (ENOSPC) or write short to
-	 * exercise the queue and the undo.
-	 */
-	ssize_t (*write_fn)(void *hook_arg, int fd, const void *buf,
-	    size_t len);
-	int (*sync_fn)(void *hook_arg, int fd);
-	void *hook_arg;
+	/* lines not written yet, the lost count, the test hooks (set them
+	 * after events_open()) */
+	struct lineq queue;
 };
 
 /*

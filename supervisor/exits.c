@@ -1,4 +1,7 @@
-/* exits.jsonl: appended line by line, rewritten atomically when too long. */
+/*
+ * exits.jsonl: appended line by line (queued in memory while it cannot
+ * be), rewritten atomically when too long.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -25,6 +28,8 @@ exits_strerror(int code)
 	case EXITS_ERR_INVAL: return "invalid argument";
 	case EXITS_ERR_TRIM: return "written, but the file could not be trimmed";
 	case EXITS_ERR_NOMEM: return "out of memory";
+	case EXITS_ERR_QUEUED: return "not written yet, kept in memory";
+	case EXITS_ERR_DROPPED: return "not written, queue full: exit lost";
 	}
 	return "unknown error";
 }
@@ -91,6 +96,15 @@ exits_count_lines(int fd, off_t size, size_t *lines)
 	}
 	*lines = count;
 	return 0;
+}
+
+/* Close the descriptor only: the queue stays (a trim, a failed write). */
+static void
+exits_close_fd(struct exits_log *log)
+{
+	if (log->fd >= 0)
+		close(log->fd);
+	log->fd = -1;
 }
 
 /* A new file's name is durable only once its directory is synced. */
@@ -188,7 +202,7 @@ exits_trim(struct exits_log *log, char *err, size_t errlen)
 		goto out;
 	}
 	/* the old descriptor now points at the replaced file */
-	exits_close(log);
+	exits_close_fd(log);
 	log->lines = k.lines;
 	if ((rc = exits_open_fd(log, err, errlen)) != EXITS_OK)
 		rc = EXITS_ERR_TRIM;
@@ -225,7 +239,7 @@ exits_reopen(struct exits_log *log, char *err, size_t errlen)
 fail:
 	rc = str_seterr(err, errlen, EXITS_ERR_IO, "%s: %s", log->path,
 	    strerror(errno));
-	exits_close(log);
+	exits_close_fd(log);
 	return rc;
 }
 
@@ -251,30 +265,80 @@ exits_open(struct exits_log *log, const char *state_dir, char *err,
 }
 
 /*
- * One line, one write(), then fsync.  On failure the file is cut back to
- * its size before the write and closed: the next append reopens it, which
- * also cuts what a failed cut may have left.
+ * Reopen the file if it is closed.  False when it cannot be written to
+ * now, err saying why; a failed trim leaves it open: write anyway.
+ */
+static bool
+exits_usable(struct exits_log *log, char *err, size_t errlen)
+{
+	return log->fd >= 0 || exits_reopen(log, err, errlen) == EXITS_OK ||
+	    log->fd >= 0;
+}
+
+/*
+ * One line, one write(), then a sync (lineq_write(): on failure the file
+ * is cut back to its size before the write).  A descriptor that may be
+ * bad, or a cut that failed, is closed: the next write reopens the file,
+ * which also cuts what a failed cut left.  On ENOSPC it stays open, as the
+ * retry timer tries again every second and a reopen counts the file.
  */
 static int
 exits_write_line(struct exits_log *log, const char *line, size_t len)
 {
-	struct stat before, after;
-	ssize_t n;
+	bool torn;
 	int saved;
 
-	if (fstat(log->fd, &before) != 0)
+	if (log->fd < 0) {
+		errno = EBADF;          /* a line before it failed and closed it */
 		return -1;
-	do
-		n = write(log->fd, line, len);
-	while (n < 0 && errno == EINTR);
-	if (n == (ssize_t)len && fsync(log->fd) == 0)
+	}
+	if (lineq_write(&log->queue, log->fd, line, len, &torn) == 0) {
+		log->lines++;
 		return 0;
-	saved = n < 0 || n == (ssize_t)len ? errno : ENOSPC;
-	if (fstat(log->fd, &after) == 0 && after.st_size != before.st_size)
-		(void)ftruncate(log->fd, before.st_size);
-	exits_close(log);
+	}
+	saved = errno;
+	if (torn || (saved != ENOSPC && saved != EDQUOT))
+		exits_close_fd(log);
 	errno = saved;
 	return -1;
+}
+
+/* lineq_flush()'s writer. */
+static int
+exits_put_line(void *arg, const char *line, size_t len)
+{
+	return exits_write_line(arg, line, len);
+}
+
+/* The queued lines, in order, then the events_dropped line if needed. */
+static int
+exits_flush_queue(struct exits_log *log, char *err, size_t errlen)
+{
+	if (lineq_pending(&log->queue) == 0 && log->queue.dropped == 0)
+		return EXITS_OK;
+	if (!exits_usable(log, err, errlen))
+		return EXITS_ERR_QUEUED;
+	if (lineq_flush(&log->queue, exits_put_line, log,
+	    "worker exits lost while exits.jsonl could not be written") != 0)
+		return str_seterr(err, errlen, EXITS_ERR_QUEUED,
+		    "%s: write: %s (%zu exits waiting)", log->path,
+		    strerror(errno), lineq_pending(&log->queue));
+	return EXITS_OK;
+}
+
+int
+exits_flush(struct exits_log *log, char *err, size_t errlen)
+{
+	int rc;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if ((rc = exits_flush_queue(log, err, errlen)) != EXITS_OK)
+		return rc;
+	/* the queue may have taken the file past the bound */
+	if (log->lines > EXITS_TRIM_AT)
+		return exits_trim(log, err, errlen);
+	return EXITS_OK;
 }
 
 int
@@ -283,7 +347,6 @@ exits_append(struct exits_log *log, const struct event *ev, char *err,
 {
 	char line[EVENTS_LINE_MAX + 1];
 	size_t len;
-	int rc;
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
@@ -293,22 +356,31 @@ exits_append(struct exits_log *log, const struct event *ev, char *err,
 	if ((len = events_render(ev, line, sizeof(line))) == 0)
 		return str_seterr(err, errlen, EXITS_ERR_INVAL,
 		    "%s: empty event", log->path);
-	if (log->fd < 0 && (rc = exits_reopen(log, err, errlen)) != EXITS_OK &&
-	    log->fd < 0)
-		return rc;      /* a failed trim leaves it open: append anyway */
-	if (exits_write_line(log, line, len) != 0)
-		return str_seterr(err, errlen, EXITS_ERR_IO, "%s: write: %s",
-		    log->path, strerror(errno));
-	log->lines++;
+	if (exits_flush_queue(log, err, errlen) != EXITS_OK ||
+	    !exits_usable(log, err, errlen))
+		goto queue;
+	if (exits_write_line(log, line, len) != 0) {
+		str_seterr(err, errlen, 0, "%s: write: %s", log->path,
+		    strerror(errno));
+		goto queue;
+	}
 	if (log->lines > EXITS_TRIM_AT)
 		return exits_trim(log, err, errlen);
 	return EXITS_OK;
+queue:
+	return lineq_push(&log->queue, line, len, err, errlen) ?
+	    EXITS_ERR_QUEUED : EXITS_ERR_DROPPED;
+}
+
+size_t
+exits_pending(const struct exits_log *log)
+{
+	return lineq_pending(&log->queue);
 }
 
 void
 exits_close(struct exits_log *log)
 {
-	if (log->fd >= 0)
-		close(log->fd);
-	log->fd = -1;
+	lineq_clear(&log->queue);
+	exits_close_fd(log);
 }

@@ -10,23 +10,35 @@
  *   "uid"     the uid it ran as
  *
  * Bounded: the file keeps the last EXITS_KEEP lines.  A line is appended
- * with one write() on an O_APPEND descriptor, then fsync()ed; once the file
- * holds more than EXITS_TRIM_AT lines it is rewritten with its last
- * EXITS_KEEP lines through statefile_write() (temporary file, fsync,
- * rename, fsync of the directory) and reopened.  So the file holds between
- * the last EXITS_KEEP and EXITS_TRIM_AT lines, and a kill -9 or a power cut
- * at any instant leaves the old file or the new one, never a torn one.  A
- * kill between the append and the rewrite leaves EXITS_TRIM_AT + 1 lines;
- * the next exits_open() trims them.
+ * with one write() on an O_APPEND descriptor, then synced (lineq_write());
+ * once the file holds more than EXITS_TRIM_AT lines it is rewritten with
+ * its last EXITS_KEEP lines through statefile_write() (temporary file,
+ * fsync, rename, fsync of the directory) and reopened.  So the file holds
+ * between the last EXITS_KEEP and EXITS_TRIM_AT lines (up to
+ * EXITS_QUEUE_MAX more for the moment between writing queued lines and
+ * the rewrite that follows), and a kill -9 or a power cut at any instant
+ * leaves the old file or the new one, never a torn one.  A kill between
+ * the append and the rewrite leaves more than EXITS_TRIM_AT lines; the
+ * next exits_open() trims them.
  *
  * Nothing torn: a failed or short write is undone with ftruncate(), and
  * exits_open() cuts a last line without its newline (a crash of the
  * machine during an append) before counting.  Lines longer than
  * EVENTS_LINE_MAX (not written by us) are dropped by a rewrite.
  *
+ * Disk full (or any failure to open or write): the line is kept in a
+ * bounded in-memory queue (lineq.h: EXITS_QUEUE_MAX lines) and written, in
+ * order, before the next line that can be written; call exits_flush() from
+ * a timer so the record catches up even when no worker exits.  When the
+ * queue is full new lines are dropped and counted; once writing works
+ * again an events_dropped line (events.h: "count", "detail") takes their
+ * place.  So a line of the file is either a worker_exited line or, rarely,
+ * an events_dropped line standing for "count" exits that are missing
+ * there; readers must look at "event" (diag.c does).
+ *
  * Errors never abort anything: they are returned with a message naming
- * the file, and the next append retries (reopening the file if needed).
- * Read the file back with events_read_tail().
+ * the file, and the next append or flush retries (reopening the file if
+ * needed).  Read the file back with events_read_tail().
  */
 #ifndef AMPSCAN_EXITS_H
 #define AMPSCAN_EXITS_H
@@ -35,6 +47,7 @@
 #include <stddef.h>
 
 #include "events.h"
+#include "lineq.h"
 
 #define EXITS_FILE_NAME "exits.jsonl"
 #define EXITS_KEEP 1000                  /* lines kept by a rewrite */
@@ -43,6 +56,7 @@
 #define EXITS_PATH_MAX 4096
 /* The most bytes a rewrite keeps: EXITS_KEEP lines of the longest kind. */
 #define EXITS_REWRITE_MAX ((size_t)EXITS_KEEP * EVENTS_LINE_MAX)
+#define EXITS_QUEUE_MAX LINEQ_MAX        /* lines held while writing fails */
 
 #define EXITS_KIND_CRASH "crash"
 #define EXITS_KIND_START_FAILURE "start_failure"
@@ -50,10 +64,12 @@
 
 enum exits_err {
 	EXITS_OK = 0,
-	EXITS_ERR_IO = -1,           /* a system call failed: not written */
+	EXITS_ERR_IO = -1,           /* open: a system call failed */
 	EXITS_ERR_INVAL = -2,        /* an empty event, a path too long */
 	EXITS_ERR_TRIM = -3,         /* the line is written; the rewrite failed */
 	EXITS_ERR_NOMEM = -4,
+	EXITS_ERR_QUEUED = -5,       /* not written now; kept in memory */
+	EXITS_ERR_DROPPED = -6,      /* not written, queue full: lost (counted) */
 };
 
 const char *exits_strerror(int code);
@@ -63,6 +79,9 @@ struct exits_log {
 	char path[EXITS_PATH_MAX];   /* dir/exits.jsonl */
 	int fd;                      /* -1 when closed; reopened on demand */
 	size_t lines;                /* complete lines in the file */
+	/* lines not written yet, the lost count, the test hooks (set them
+	 * after exits_open()) */
+	struct lineq queue;
 };
 
 /*
@@ -76,16 +95,30 @@ int exits_open(struct exits_log *log, const char *state_dir, char *err,
     size_t errlen);
 
 /*
- * Append ev (rendered by events_render()) as one line and sync it; trim the
- * file when it now holds more than EXITS_TRIM_AT lines.  EXITS_OK: the
- * line is on disk.  EXITS_ERR_TRIM: the line is on disk but the rewrite
- * failed (retried by the next append).  Other errors: not written, the
- * file is as it was.
+ * Append ev (rendered by events_render()) as one line, after any queued
+ * lines, and sync it; trim the file when it now holds more than
+ * EXITS_TRIM_AT lines.  EXITS_OK: it and every queued line are on disk.
+ * EXITS_ERR_TRIM: they are on disk but the rewrite failed (retried by the
+ * next append or flush).  EXITS_ERR_QUEUED: kept in memory, err says why
+ * it could not be written.  EXITS_ERR_DROPPED: lost (counted).
+ * EXITS_ERR_INVAL: an empty event or a log never prepared.  Whatever
+ * fails, the file is left without a torn line.
  */
 int exits_append(struct exits_log *log, const struct event *ev, char *err,
     size_t errlen);
 
-/* Close the file; log may be opened again. */
+/*
+ * Write the queued lines (then the events_dropped line if some were lost)
+ * and trim the file if it now holds too many.  EXITS_OK when none are
+ * left; EXITS_ERR_QUEUED (some still wait) or EXITS_ERR_TRIM as above.
+ */
+int exits_flush(struct exits_log *log, char *err, size_t errlen);
+
+/* Lines waiting in memory. */
+size_t exits_pending(const struct exits_log *log);
+
+/* Close the file and free the queue (lines still queued are lost); log
+ * may be opened again. */
 void exits_close(struct exits_log *log);
 
 #endif

@@ -182,24 +182,61 @@ daemon_save_faults(struct daemon *d)
 /* ---- what could not be written (StateDir full) ------------------------ */
 
 static bool
+exits_waiting(const struct daemon *d)
+{
+	return d->exits_open && (exits_pending(&d->exits) > 0 ||
+	    d->exits.queue.dropped > 0);
+}
+
+static bool
 state_pending(const struct daemon *d)
 {
 	return (d->events_open && (events_pending(&d->events) > 0 ||
-	    d->events.dropped > 0)) || d->faults_unsaved || d->poison.dirty;
+	    d->events.queue.dropped > 0)) || exits_waiting(d) ||
+	    d->faults_unsaved || d->poison.dirty;
+}
+
+/*
+ * The queued exits.jsonl lines.  Lost ones were logged one by one when
+ * the queue refused them; the events_dropped line written in their place
+ * is said here.  A trim that fails after the lines are written is logged:
+ * the next append or flush tries it again.
+ */
+static void
+state_retry_exits(struct daemon *d)
+{
+	size_t n;
+	uint64_t lost;
+	char err[512], more[160] = "";
+	int rc;
+
+	if (!exits_waiting(d))
+		return;
+	n = exits_pending(&d->exits);
+	lost = d->exits.queue.dropped;
+	if ((rc = exits_flush(&d->exits, err, sizeof(err))) == EXITS_ERR_QUEUED)
+		return;
+	if (lost > 0)
+		snprintf(more, sizeof(more), "; %" PRIu64 " more were lost (the queue was full): an events_dropped line stands for them",
+		    lost);
+	dlog(&d->log, DLOG_INFO, "exits.jsonl: writable again: %zu queued exit(s) written%s",
+	    n, more);
+	if (rc != EXITS_OK)
+		dlog(&d->log, DLOG_ERROR, "%s", err);
 }
 
 /*
  * Every DAEMON_STATE_RETRY_MS while something waits: the queued events
- * (in order, then events_dropped if some were lost), faults.state,
- * poison.state.  A failure was logged when it happened: a retry that
- * fails again says nothing, one that succeeds says so.
+ * and exits (each in order, then events_dropped if some were lost),
+ * faults.state, poison.state.  A failure was logged when it happened: a
+ * retry that fails again says nothing, one that succeeds says so.
  */
 static void
 state_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct daemon *d = t->data;
 	size_t n = events_pending(&d->events);
-	uint64_t lost = d->events.dropped;
+	uint64_t lost = d->events.queue.dropped;
 	char err[512];
 
 	(void)revents;
@@ -207,6 +244,7 @@ state_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	    events_flush(&d->events, err, sizeof(err)) == EVENTS_OK)
 		dlog(&d->log, DLOG_INFO, "events.jsonl: writable again: %zu queued event(s) written%s",
 		    n, lost > 0 ? " (and events_dropped: the queue had overflowed)" : "");
+	state_retry_exits(d);
 	if (d->faults_unsaved &&
 	    faults_save(&d->faults, d->cfg.state_dir, err, sizeof(err)) == 0) {
 		d->faults_unsaved = false;
@@ -241,13 +279,21 @@ void
 daemon_state_retry_stop(struct daemon *d)
 {
 	size_t n = d->events_open ? events_pending(&d->events) : 0;
-	uint64_t lost = d->events_open ? d->events.dropped : 0;
+	uint64_t lost = d->events_open ? d->events.queue.dropped : 0;
+	uint64_t xlost;
 
 	if (d->loop != NULL && d->state_retry.data != NULL)
 		ev_timer_stop(d->loop, &d->state_retry);
 	if (n > 0 || lost > 0)
 		dlog(&d->log, DLOG_ERROR, "events.jsonl: %" PRIu64 " event(s) could not be written before the stop and are lost (each is in this log)",
 		    (uint64_t)n + lost);
+	/* events had a last try with daemon_stopped; exits have theirs here */
+	state_retry_exits(d);
+	if (!exits_waiting(d))
+		return;
+	xlost = exits_pending(&d->exits) + d->exits.queue.dropped;
+	dlog(&d->log, DLOG_ERROR, "exits.jsonl: %" PRIu64 " exit(s) could not be written before the stop and are lost (each is a worker_exited event in this log)",
+	    xlost);
 }
 
 /* faults.c's callback: the state has changed; tell and persist it. */

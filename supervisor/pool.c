@@ -570,8 +570,10 @@ worker_record_exit(struct worker *w, int ws, const char *kind, int64_t now)
 		events_add_str(&ev, "definitions", w->defs);
 	else if (d->pool.have_ready)
 		pool_add_definitions(&ev, &d->pool.ready);
-	if (d->exits_open && exits_append(&d->exits, &ev, err, sizeof(err)) != 0)
+	if (d->exits_open && exits_append(&d->exits, &ev, err, sizeof(err)) != 0) {
 		dlog(&d->log, DLOG_ERROR, "%s", err);
+		daemon_state_retry(d);   /* queued (or lost): written when there is room */
+	}
 	daemon_event(d, &ev);
 }
 

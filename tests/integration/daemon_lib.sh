@@ -195,15 +195,18 @@ dl_events_count() {
 	grep -c "\"event\":\"$1\"" "$DL_STATE/events.jsonl" 2>/dev/null || true
 }
 
-# evq 'EXPR': EXPR evaluated with E = the events of events.jsonl (a list)
+# evq 'EXPR': EXPR evaluated with E = the events of events.jsonl and X =
+# the lines of exits.jsonl (lists; a missing file is an empty one)
 evq() {
-	python3 - "$DL_STATE/events.jsonl" "$1" <<'EOF' 2>/dev/null
+	python3 - "$DL_STATE/events.jsonl" "$DL_STATE/exits.jsonl" "$1" <<'EOF' 2>/dev/null
 import json, sys
-try:
-    E = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-except OSError:
-    E = []
-print(eval(sys.argv[2]))
+def load(path):
+    try:
+        return [json.loads(l) for l in open(path) if l.strip()]
+    except OSError:
+        return []
+E, X = load(sys.argv[1]), load(sys.argv[2])
+print(eval(sys.argv[3]))
 EOF
 }
 ev_true() { [ "$(evq "$1")" = True ]; }

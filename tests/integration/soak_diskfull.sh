@@ -15,13 +15,15 @@
 #      again a restart finds the old set complete and no journal, and the
 #      retry activates.
 #   c. StateDir full during event logging: workers killed (SIGKILL: exits,
-#      starts, fault 6) and a reload while events.jsonl cannot grow:
-#      ampdaemon runs on and serves, logs the error, keeps the events; with
-#      room again they are written without any new event, in order;
-#      faults.state is saved again (fault 6); every line of events.jsonl
-#      and exits.jsonl is JSON; status and an offline diag read the files.
-#      Then stopped while the disk is full: exit 0, the lost events said
-#      in the log; a restart with room is clean.
+#      starts, fault 6) and a reload while events.jsonl and exits.jsonl
+#      cannot grow: ampdaemon runs on and serves, logs the errors, keeps the
+#      events and the exit records; with room again they are written
+#      without any new event, in order (exits.jsonl then holds every exit
+#      of events.jsonl since the fill, pid for pid); faults.state is saved
+#      again (fault 6); every line of events.jsonl and exits.jsonl is JSON;
+#      status and an offline diag read the files.  Then stopped while the
+#      disk is full: exit 0, the lost events and exits said in the log; a
+#      restart with room is clean.
 #   soak_diskfull.sh BUILD_DIR SOURCE_DIR
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
@@ -195,7 +197,7 @@ kill_one() {
 n_err() { grep -c "$1: .*No space left on device" "$DL_LOG"; }
 ev0=$(n_err events.jsonl) ex0=$(n_err exits.jsonl)
 check "c: no fault raised before" dl_wait "s['faults'] == []" 5
-lines0=$(wc -l <state/events.jsonl)
+lines0=$(wc -l <state/events.jsonl) xlines0=$(wc -l <state/exits.jsonl)
 check "c: StateDir filled (no page left)" fill state
 for i in 1 2 3; do
 	check "c: worker killed ($i), replaced" kill_one
@@ -209,8 +211,9 @@ for i in $(seq 40); do
 done
 check "c: events.jsonl could not grow: ampdaemon.log says so (No space left on device)" \
 	test "$(n_err events.jsonl)" -gt "$ev0"
-check "c: exits.jsonl could not grow either: logged" test "$(n_err exits.jsonl)" -gt "$ex0"
-lines1=$(wc -l <state/events.jsonl)
+check "c: exits.jsonl could not grow either: logged (its lines are queued too)" \
+	test "$(n_err exits.jsonl)" -gt "$ex0"
+lines1=$(wc -l <state/events.jsonl) xlines1=$(wc -l <state/exits.jsonl)
 expect_status 0 "c: ampctl reload while full" dl_ctl reload
 check "c: one more worker killed after the reload, replaced" kill_one
 echo "    killed: ${KILLED[*]}"
@@ -226,6 +229,11 @@ check "c: events.jsonl is whole meanwhile" json_lines state/events.jsonl
 check "c: exits.jsonl is whole meanwhile" json_lines state/exits.jsonl
 check "c: once a line could not be written, none was (the later ones wait behind it)" \
 	test "$(wc -l <state/events.jsonl)" = "$lines1"
+K="[int(p) for p in '${KILLED[*]}'.split()]"
+missing=$(evq "len([p for p in $K if not any(x['event'] == 'worker_exited' and x['pid'] == p for x in X)])")
+check "c: some of those exits are not in exits.jsonl yet ($missing: queued)" test "$missing" -gt 0
+check "c: exits.jsonl: once a line could not be written, none was" \
+	test "$(wc -l <state/exits.jsonl)" = "$xlines1"
 
 # room again: nothing is done to cause an event, the queued ones appear
 unfill state
@@ -241,6 +249,15 @@ check "c: fault 6 raised while full is in events.jsonl" \
 check "c: the reload's rollover is there (workers stopped by it)" \
 	ev_true "any(e['event'] == 'worker_exited' and e.get('kind') == 'stopped' for e in E[$lines0:])"
 check "c: no events_dropped (the queue held them all)" ev_true "not any(e['event'] == 'events_dropped' for e in E)"
+check "c: with room again, every exit is in exits.jsonl without a new exit (10 s)" \
+	ev_wait "all(any(x['event'] == 'worker_exited' and x['pid'] == p for x in X) for p in $K)" 10
+check "c: ampdaemon.log says the queued exits were written" grep -q "exits.jsonl: writable again: [0-9]* queued exit(s) written" "$DL_LOG"
+check "c: the kills are in exits.jsonl in the order of the kills" \
+	ev_true "[x['pid'] for x in X if x['event'] == 'worker_exited' and x['pid'] in $K] == $K"
+check "c: exits.jsonl since the fill: the worker_exited events of events.jsonl, pid for pid, in order" \
+	ev_true "[x['pid'] for x in X[$xlines0:]] == [e['pid'] for e in E[$lines0:] if e['event'] == 'worker_exited']"
+check "c: no events_dropped in exits.jsonl (the queue held them all)" \
+	ev_true "all(x['event'] == 'worker_exited' for x in X)"
 check "c: faults.state saved again: fault 6 in it (10 s)" \
 	bash -c "for i in \$(seq 100); do grep -q '^fault 6 ' state/faults.state 2>/dev/null && exit 0; sleep 0.1; done; exit 1"
 check "c: events.jsonl: every line JSON" json_lines state/events.jsonl
@@ -260,19 +277,21 @@ EOF
 check "c: scans answered" scan_says files/eicar.txt 'FOUND$'
 
 echo "# c. stopped while StateDir is full"
-ev0=$(n_err events.jsonl)
+ev0=$(n_err events.jsonl) ex0=$(n_err exits.jsonl)
 check "c: StateDir filled again" fill state
 for i in $(seq 30); do
-	[ "$(n_err events.jsonl)" -gt "$ev0" ] && break
+	[ "$(n_err events.jsonl)" -gt "$ev0" ] && [ "$(n_err exits.jsonl)" -gt "$ex0" ] && break
 	kill_one || break
 done
 check "c: events queued again" test "$(n_err events.jsonl)" -gt "$ev0"
+check "c: exits queued again" test "$(n_err exits.jsonl)" -gt "$ex0"
 kill -TERM "$DL_PID"
 rc=0
 for i in $(seq 150); do kill -0 "$DL_PID" 2>/dev/null || break; sleep 0.1; done
 wait "$DL_PID" || rc=$?
 check "c: ampdaemon stops with exit status 0 (got $rc)" test "$rc" = 0
 check "c: the log says which events could not be written" grep -q "events.jsonl: [0-9]* event.* lost" "$DL_LOG"
+check "c: and how many exits could not be" grep -q "exits.jsonl: [0-9]* exit(s) could not be written before the stop and are lost" "$DL_LOG"
 check "c: events.jsonl still whole" json_lines state/events.jsonl
 check "c: exits.jsonl still whole" json_lines state/exits.jsonl
 unfill state

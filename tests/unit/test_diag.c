@@ -184,6 +184,36 @@ test_diag_damaged_files_are_reported_not_fatal(void **state)
 	assert_non_null(strstr(strbuf_str(&f->out), "\"faults_source\":\"events\""));
 }
 
+/* exits.c's events_dropped line: a gap counted, neither an exit nor damage. */
+static void
+test_diag_exits_lost_line_is_a_gap_not_an_exit(void **state)
+{
+	struct fx *f = *state;
+
+	put(f, "exits.jsonl",
+	    EXIT("2026-11-24T02:50:01.000Z", 1, "SIGSEGV", "")
+	    "{\"time\":\"2026-11-24T02:52:00.000Z\",\"event\":\"events_dropped\",\"count\":7,\"detail\":\"7 worker exits lost while exits.jsonl could not be written\"}\n"
+	    EXIT("2026-11-24T02:52:01.000Z", 2, "SIGSEGV", ""));
+	run(f, false);
+	assert_non_null(strstr(strbuf_str(&f->out),
+	    "TIMELINE (worker exits; 7 not recorded: exits.jsonl could not be written)"));
+	assert_non_null(strstr(strbuf_str(&f->out), "Both 2 crashes"));
+	assert_null(strstr(strbuf_str(&f->out), "exits.jsonl line"));
+	run(f, true);
+	assert_non_null(strstr(strbuf_str(&f->out), "\"timeline_lost\":7,"));
+	assert_non_null(strstr(strbuf_str(&f->out), "\"count\":2,"));
+	assert_null(strstr(strbuf_str(&f->out), "{\"file\":\"exits.jsonl\""));
+	/* --since after the gap: not counted */
+	{
+		struct diag_opts o = { .state_dir = f->dir, .now_ms = NOW,
+		    .since_ms = NOW - 60000, .json = true };
+
+		strbuf_reset(&f->out);
+		diag_run(&o, &f->out, NULL, 0);
+		assert_non_null(strstr(strbuf_str(&f->out), "\"timeline_lost\":0,"));
+	}
+}
+
 static void
 test_diag_parse_since(void **state)
 {
@@ -212,6 +242,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_diag_groups_crashes_into_one_sentence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_diag_mixed_files_and_no_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_diag_damaged_files_are_reported_not_fatal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_diag_exits_lost_line_is_a_gap_not_an_exit, setup, teardown),
 		cmocka_unit_test(test_diag_parse_since),
 	};
 

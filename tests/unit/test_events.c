@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "events.h"
+#include "hooks.h"
 #include "testutil.h"
 
 #define T0 1795472225123LL           /* 2026-11-23T22:17:05.123Z */
@@ -424,55 +425,6 @@ test_append_writes_valid_lines(void **state)
 	rmtree(dir);
 }
 
-/* Test hooks: fail with ENOSPC, write half and stop, or fail the sync. */
-struct hook {
-	enum { HOOK_OK, HOOK_ENOSPC, HOOK_SHORT, HOOK_SYNC_EIO } mode;
-	size_t writes, syncs;
-	size_t shorts, enospc;       /* seen from the real write(2) */
-};
-
-static ssize_t
-hook_write(void *arg, int fd, const void *buf, size_t len)
-{
-	struct hook *h = arg;
-	ssize_t r;
-
-	h->writes++;
-	switch (h->mode) {
-	case HOOK_ENOSPC:
-		errno = ENOSPC;
-		return -1;
-	case HOOK_SHORT:
-		return write(fd, buf, len / 2);      /* really writes half */
-	default:
-		r = write(fd, buf, len);
-		h->shorts += r >= 0 && (size_t)r < len;
-		h->enospc += r < 0 && errno == ENOSPC;
-		return r;
-	}
-}
-
-static int
-hook_sync(void *arg, int fd)
-{
-	struct hook *h = arg;
-
-	h->syncs++;
-	if (h->mode == HOOK_SYNC_EIO) {
-		errno = EIO;
-		return -1;
-	}
-	return fdatasync(fd);
-}
-
-static void
-set_hooks(struct events_log *log, struct hook *h)
-{
-	log->write_fn = hook_write;
-	log->sync_fn = hook_sync;
-	log->hook_arg = h;
-}
-
 static int
 count_lines(const char *path)
 {
@@ -489,14 +441,14 @@ static void
 test_disk_full_queues_then_resumes_in_order(void **state)
 {
 	struct events_log log;
-	struct hook h = { HOOK_OK, 0, 0, 0, 0 };
+	struct hook h = { .mode = HOOK_OK };
 	char path[4096], *text, *a, *b, *c, *d, *e;
 	char *dir = tu_tmpdir();
 	size_t len;
 
 	(void)state;
 	open_log(&log, dir);
-	set_hooks(&log, &h);
+	set_hooks(&log.queue, &h);
 	snprintf(path, sizeof(path), "%s/%s", dir, EVENTS_FILE_NAME);
 	assert_int_equal(append_simple(&log, "A"), EVENTS_OK);
 	assert_int_equal(h.syncs, 1);                /* synced per line */
@@ -544,13 +496,13 @@ static void
 test_flush_resumes_without_a_new_event(void **state)
 {
 	struct events_log log;
-	struct hook h = { HOOK_ENOSPC, 0, 0, 0, 0 };
+	struct hook h = { .mode = HOOK_ENOSPC };
 	char path[4096], err[512];
 	char *dir = tu_tmpdir();
 
 	(void)state;
 	open_log(&log, dir);
-	set_hooks(&log, &h);
+	set_hooks(&log.queue, &h);
 	snprintf(path, sizeof(path), "%s/%s", dir, EVENTS_FILE_NAME);
 	assert_int_equal(append_simple(&log, "A"), EVENTS_ERR_QUEUED);
 	assert_int_equal(events_flush(&log, err, sizeof(err)),
@@ -568,14 +520,14 @@ static void
 test_queue_overflow_drops_newest_and_says_so(void **state)
 {
 	struct events_log log;
-	struct hook h = { HOOK_ENOSPC, 0, 0, 0, 0 };
+	struct hook h = { .mode = HOOK_ENOSPC };
 	char path[4096], *text, *p;
 	char *dir = tu_tmpdir();
 	size_t i;
 
 	(void)state;
 	open_log(&log, dir);
-	set_hooks(&log, &h);
+	set_hooks(&log.queue, &h);
 	snprintf(path, sizeof(path), "%s/%s", dir, EVENTS_FILE_NAME);
 	for (i = 0; i < EVENTS_QUEUE_MAX; i++)
 		assert_int_equal(append_simple(&log, "q"), EVENTS_ERR_QUEUED);
@@ -682,7 +634,7 @@ test_disk_full_on_a_real_tmpfs(void **state)
 {
 	struct tmpfs *t = *state;
 	struct events_log log;
-	struct hook h = { HOOK_OK, 0, 0, 0, 0 };
+	struct hook h = { .mode = HOOK_OK };
 	char path[4096], filler[4096], buf[4096], detail[900], *text;
 	int fd, rc, queued = 0, i;
 	size_t len;
@@ -690,7 +642,7 @@ test_disk_full_on_a_real_tmpfs(void **state)
 	if (!t->mounted)
 		skip();
 	open_log(&log, t->mnt);
-	set_hooks(&log, &h);         /* pass-through, counting */
+	set_hooks(&log.queue, &h);         /* pass-through, counting */
 	snprintf(path, sizeof(path), "%s/%s", t->mnt, EVENTS_FILE_NAME);
 	memset(detail, 'x', sizeof(detail) - 1);
 	detail[sizeof(detail) - 1] = '\0';

@@ -2,7 +2,9 @@
  * exits.jsonl: one worker_exited line per exit, the last EXITS_KEEP kept
  * (trimmed at EXITS_TRIM_AT + 1, never below EXITS_KEEP), a torn last
  * line cut on open, a kill between append and trim repaired on open, the
- * file mode, and errors that name the file.
+ * file mode, errors that name the file, and disk full (through the write
+ * and sync hooks): lines queued and written in order, short writes undone,
+ * overflow counted and marked, trimming after a flush.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +26,7 @@
 
 #include "events.h"
 #include "exits.h"
+#include "hooks.h"
 #include "testutil.h"
 
 #define T0 1795472225123LL           /* 2026-11-23T22:17:05.123Z */
@@ -106,25 +109,43 @@ append_range(struct exits_log *log, int from, int to)
 	}
 }
 
-/* The pid of each line, checking that every line is a whole exit line. */
+/*
+ * The pid of each line, checking that every line is a whole exit line;
+ * with gaps, an events_dropped line is allowed too and stands as minus
+ * its count.
+ */
 static size_t
-file_pids(const char *path, int *pids, size_t max)
+file_lines(const char *path, int *pids, size_t max, bool gaps)
 {
 	char *buf = slurp(path, NULL), *p = buf, *nl, *f;
+	char type[32];
 	size_t n = 0;
 
 	while ((nl = strchr(p, '\n')) != NULL) {
 		*nl = '\0';
 		assert_true(n < max);
-		assert_true(events_json_check(p, (size_t)(nl - p), NULL, 0));
-		assert_non_null(strstr(p, "\"event\":\"worker_exited\""));
-		assert_non_null(f = strstr(p, "\"pid\":"));
-		pids[n++] = (int)strtol(f + 6, NULL, 10);
+		assert_true(events_json_check(p, (size_t)(nl - p), type,
+		    sizeof(type)));
+		if (gaps && strcmp(type, EVENT_EVENTS_DROPPED) == 0) {
+			assert_null(strstr(p, "\"pid\":"));   /* not an exit */
+			assert_non_null(f = strstr(p, "\"count\":"));
+			pids[n++] = -(int)strtol(f + 8, NULL, 10);
+		} else {
+			assert_string_equal(type, EVENT_WORKER_EXITED);
+			assert_non_null(f = strstr(p, "\"pid\":"));
+			pids[n++] = (int)strtol(f + 6, NULL, 10);
+		}
 		p = nl + 1;
 	}
 	assert_int_equal(*p, '\0');          /* nothing after the last newline */
 	free(buf);
 	return n;
+}
+
+static size_t
+file_pids(const char *path, int *pids, size_t max)
+{
+	return file_lines(path, pids, max, false);
 }
 
 static size_t
@@ -324,18 +345,22 @@ test_exits_errors_name_the_file_and_do_not_abort(void **state)
 	char *dir = tu_tmpdir();
 
 	(void)state;
-	/* exits.jsonl is a directory: open and append fail, naming it */
+	/* exits.jsonl is a directory: open fails and the append is queued,
+	 * both naming it */
 	assert_int_equal(mkdir(path_of(dir, EXITS_FILE_NAME), 0700), 0);
 	assert_int_equal(exits_open(&log, dir, err, sizeof(err)), EXITS_ERR_IO);
 	assert_non_null(strstr(err, "/exits.jsonl: "));
 	exit_event(&ev, 0);
 	assert_int_equal(exits_append(&log, &ev, err, sizeof(err)),
-	    EXITS_ERR_IO);
+	    EXITS_ERR_QUEUED);
 	assert_non_null(strstr(err, "/exits.jsonl: "));
-	/* once it is fixed, the next append works */
+	assert_int_equal(exits_pending(&log), 1);
+	/* once it is fixed, the next append writes both */
 	assert_int_equal(rmdir(path_of(dir, EXITS_FILE_NAME)), 0);
+	exit_event(&ev, 1);
 	assert_int_equal(exits_append(&log, &ev, err, sizeof(err)), EXITS_OK);
-	assert_int_equal(log.lines, 1);
+	assert_int_equal(log.lines, 2);
+	assert_int_equal(exits_pending(&log), 0);
 	exits_close(&log);
 
 	/* a symlink is not followed */
@@ -420,6 +445,250 @@ test_exits_reopen_counts_existing_lines(void **state)
 	rmtree(dir);
 }
 
+/* ---- disk full: the queue (write and sync hooks, hooks.h) ---- */
+
+/* A log in a new directory, its writes and syncs going through h. */
+struct qlog {
+	struct exits_log log;
+	struct hook h;
+	char *dir;
+	char path[4096];             /* dir/exits.jsonl */
+	char err[512];
+};
+
+static void
+qlog_open(struct qlog *q, int mode)
+{
+	memset(q, 0, sizeof(*q));
+	q->dir = tu_tmpdir();
+	snprintf(q->path, sizeof(q->path), "%s",
+	    path_of(q->dir, EXITS_FILE_NAME));
+	assert_int_equal(exits_open(&q->log, q->dir, q->err, sizeof(q->err)),
+	    EXITS_OK);
+	q->h.mode = mode;
+	set_hooks(&q->log.queue, &q->h);
+}
+
+static void
+qlog_done(struct qlog *q)
+{
+	exits_close(&q->log);
+	rmtree(q->dir);
+}
+
+/* Exit number k appended; q->err says why when it was not written. */
+static int
+qlog_append(struct qlog *q, int k)
+{
+	struct event ev;
+
+	exit_event(&ev, k);
+	return exits_append(&q->log, &ev, q->err, sizeof(q->err));
+}
+
+static int
+qlog_flush(struct qlog *q)
+{
+	return exits_flush(&q->log, q->err, sizeof(q->err));
+}
+
+/* Failing writes queue; the lines come out in order, later ones behind. */
+static void
+test_exits_failing_write_queues_and_keeps_the_order(void **state)
+{
+	static int pids[16];
+	struct qlog q;
+	size_t n, i;
+
+	(void)state;
+	qlog_open(&q, HOOK_OK);
+	assert_int_equal(qlog_append(&q, 0), EXITS_OK);
+	assert_int_equal(q.h.syncs, 1);              /* synced per line */
+
+	q.h.mode = HOOK_ENOSPC;
+	assert_int_equal(qlog_append(&q, 1), EXITS_ERR_QUEUED);
+	assert_non_null(strstr(q.err, "/exits.jsonl: write: No space left on device"));
+	assert_int_equal(qlog_append(&q, 2), EXITS_ERR_QUEUED);
+	assert_non_null(strstr(q.err, "(1 exits waiting)"));
+	/* a failed sync is undone: the line is not left behind */
+	q.h.mode = HOOK_SYNC_EIO;
+	assert_int_equal(qlog_append(&q, 3), EXITS_ERR_QUEUED);
+	assert_int_equal(exits_pending(&q.log), 3);
+	assert_int_equal(count_lines(q.path), 1);
+	assert_int_equal(q.log.lines, 1);
+
+	/* room for two lines only: the flush stops there, in order */
+	q.h.mode = HOOK_BUDGET;
+	q.h.budget = 2;
+	assert_int_equal(qlog_flush(&q), EXITS_ERR_QUEUED);
+	assert_non_null(strstr(q.err, "(1 exits waiting)"));
+	assert_int_equal(exits_pending(&q.log), 1);
+	assert_int_equal(q.log.lines, 3);
+
+	/* room again: the rest before the new one */
+	q.h.mode = HOOK_OK;
+	assert_int_equal(qlog_append(&q, 4), EXITS_OK);
+	assert_int_equal(exits_pending(&q.log), 0);
+	assert_int_equal(q.log.lines, 5);
+	n = file_pids(q.path, pids, 16);
+	assert_int_equal(n, 5);
+	for (i = 0; i < n; i++)
+		assert_int_equal(pids[i], PID0 + (int)i);
+	qlog_done(&q);
+}
+
+/* A short write is cut back: the file never holds part of a line. */
+static void
+test_exits_short_write_is_undone_never_torn(void **state)
+{
+	static int pids[8];
+	struct qlog q;
+	char *before, *after;
+	size_t blen, alen;
+
+	(void)state;
+	qlog_open(&q, HOOK_OK);
+	assert_int_equal(qlog_append(&q, 0), EXITS_OK);
+	before = slurp(q.path, &blen);
+
+	q.h.mode = HOOK_SHORT;
+	assert_int_equal(qlog_append(&q, 1), EXITS_ERR_QUEUED);
+	assert_non_null(strstr(q.err, "No space left on device"));
+	assert_int_equal(q.h.writes, 2);
+	after = slurp(q.path, &alen);
+	assert_int_equal(alen, blen);
+	assert_memory_equal(after, before, blen);
+	free(after);
+	assert_int_equal(qlog_flush(&q), EXITS_ERR_QUEUED);
+	assert_int_equal(q.h.writes, 3);
+	after = slurp(q.path, &alen);
+	assert_int_equal(alen, blen);
+	free(after);
+	free(before);
+	/* the cut worked, so the file stays open: no recount per retry */
+	assert_true(q.log.fd >= 0);
+
+	q.h.mode = HOOK_OK;
+	assert_int_equal(qlog_flush(&q), EXITS_OK);
+	assert_string_equal(q.err, "");
+	assert_int_equal(file_pids(q.path, pids, 8), 2);
+	assert_int_equal(pids[1], PID0 + 1);
+	qlog_done(&q);
+}
+
+/* Past EXITS_QUEUE_MAX lines are dropped; an events_dropped line says so. */
+static void
+test_exits_queue_overflow_drops_newest_and_says_so(void **state)
+{
+	static int pids[EXITS_QUEUE_MAX + 8];
+	struct qlog q;
+	char *text;
+	size_t n, i;
+
+	(void)state;
+	qlog_open(&q, HOOK_ENOSPC);
+	for (i = 0; i < EXITS_QUEUE_MAX; i++)
+		assert_int_equal(qlog_append(&q, (int)i), EXITS_ERR_QUEUED);
+	assert_int_equal(qlog_append(&q, EXITS_QUEUE_MAX), EXITS_ERR_DROPPED);
+	assert_non_null(strstr(q.err, "; dropped, queue full (1 lost)"));
+	assert_int_equal(qlog_append(&q, EXITS_QUEUE_MAX + 1),
+	    EXITS_ERR_DROPPED);
+	assert_non_null(strstr(q.err, "/exits.jsonl: write: No space left on device"));
+	assert_non_null(strstr(q.err, "(2 lost)"));
+	assert_int_equal(exits_pending(&q.log), EXITS_QUEUE_MAX);
+	assert_int_equal(q.log.queue.dropped, 2);
+
+	q.h.mode = HOOK_OK;
+	assert_int_equal(qlog_append(&q, EXITS_QUEUE_MAX + 2), EXITS_OK);
+	assert_int_equal(q.log.queue.dropped, 0);
+	assert_int_equal(q.log.lines, EXITS_QUEUE_MAX + 2);
+	/* the queued ones in order, the gap, then the new one */
+	n = file_lines(q.path, pids, EXITS_QUEUE_MAX + 8, true);
+	assert_int_equal(n, EXITS_QUEUE_MAX + 2);
+	for (i = 0; i < EXITS_QUEUE_MAX; i++)
+		assert_int_equal(pids[i], PID0 + (int)i);
+	assert_int_equal(pids[EXITS_QUEUE_MAX], -2);
+	assert_int_equal(pids[EXITS_QUEUE_MAX + 1], PID0 + EXITS_QUEUE_MAX + 2);
+	text = slurp(q.path, NULL);
+	assert_non_null(strstr(text, "\"event\":\"events_dropped\",\"count\":2,\"detail\":\"2 worker exits lost while exits.jsonl could not be written\"}\n"));
+	free(text);
+	qlog_done(&q);
+}
+
+/* Written lines take the file past EXITS_TRIM_AT: trimmed right after. */
+static void
+test_exits_trim_still_works_after_a_flush(void **state)
+{
+	static int pids[3 * EXITS_KEEP];
+	struct qlog q;
+	size_t n, i;
+
+	(void)state;
+	qlog_open(&q, HOOK_OK);
+	append_range(&q.log, 0, EXITS_TRIM_AT - 10);
+	q.h.mode = HOOK_ENOSPC;
+	for (i = EXITS_TRIM_AT - 10; i < EXITS_TRIM_AT + 10; i++)
+		assert_int_equal(qlog_append(&q, (int)i), EXITS_ERR_QUEUED);
+	assert_int_equal(exits_pending(&q.log), 20);
+
+	/* the rewrite fails: the lines are written all the same */
+	q.h.mode = HOOK_OK;
+	assert_int_equal(mkdir(path_of(q.dir, ".exits.jsonl.tmp"), 0700), 0);
+	assert_int_equal(qlog_flush(&q), EXITS_ERR_TRIM);
+	assert_non_null(strstr(q.err, "trim: "));
+	assert_int_equal(exits_pending(&q.log), 0);
+	assert_int_equal(q.log.lines, EXITS_TRIM_AT + 10);
+	assert_int_equal(count_lines(q.path), EXITS_TRIM_AT + 10);
+
+	/* the next flush, with nothing queued, trims */
+	assert_int_equal(rmdir(path_of(q.dir, ".exits.jsonl.tmp")), 0);
+	assert_int_equal(qlog_flush(&q), EXITS_OK);
+	assert_int_equal(q.log.lines, EXITS_KEEP);
+	n = file_pids(q.path, pids, 3 * EXITS_KEEP);
+	assert_int_equal(n, EXITS_KEEP);
+	for (i = 0; i < n; i++)
+		assert_int_equal(pids[i],
+		    PID0 + EXITS_TRIM_AT + 10 - EXITS_KEEP + (int)i);
+
+	/* and the same when the flush is an append's */
+	append_range(&q.log, EXITS_TRIM_AT + 10, 2 * EXITS_TRIM_AT - EXITS_KEEP);
+	assert_int_equal(q.log.lines, EXITS_TRIM_AT - 10);
+	q.h.mode = HOOK_ENOSPC;
+	for (i = 0; i < 15; i++)
+		assert_int_equal(qlog_append(&q, 3 * EXITS_KEEP + (int)i),
+		    EXITS_ERR_QUEUED);
+	q.h.mode = HOOK_OK;
+	assert_int_equal(qlog_append(&q, 3 * EXITS_KEEP + 15), EXITS_OK);
+	assert_int_equal(q.log.lines, EXITS_KEEP);
+	n = file_pids(q.path, pids, 3 * EXITS_KEEP);
+	assert_int_equal(n, EXITS_KEEP);
+	assert_int_equal(pids[n - 16], PID0 + 3 * EXITS_KEEP);
+	assert_int_equal(pids[n - 1], PID0 + 3 * EXITS_KEEP + 15);
+	qlog_done(&q);
+}
+
+/* Closing with lines queued loses them (the daemon logs it), no more. */
+static void
+test_exits_close_with_lines_queued(void **state)
+{
+	struct qlog q;
+
+	(void)state;
+	qlog_open(&q, HOOK_OK);
+	append_range(&q.log, 0, 3);
+	q.h.mode = HOOK_ENOSPC;
+	assert_int_equal(qlog_append(&q, 3), EXITS_ERR_QUEUED);
+	assert_int_equal(qlog_append(&q, 4), EXITS_ERR_QUEUED);
+	exits_close(&q.log);
+	assert_int_equal(exits_pending(&q.log), 0);
+	assert_int_equal(exits_open(&q.log, q.dir, q.err, sizeof(q.err)),
+	    EXITS_OK);
+	assert_int_equal(q.log.lines, 3);
+	assert_int_equal(exits_pending(&q.log), 0);
+	assert_int_equal(count_lines(q.path), 3);
+	qlog_done(&q);
+}
+
 int
 main(void)
 {
@@ -433,6 +702,11 @@ main(void)
 		cmocka_unit_test(test_exits_errors_name_the_file_and_do_not_abort),
 		cmocka_unit_test(test_exits_failed_trim_keeps_the_line_and_is_retried),
 		cmocka_unit_test(test_exits_reopen_counts_existing_lines),
+		cmocka_unit_test(test_exits_failing_write_queues_and_keeps_the_order),
+		cmocka_unit_test(test_exits_short_write_is_undone_never_torn),
+		cmocka_unit_test(test_exits_queue_overflow_drops_newest_and_says_so),
+		cmocka_unit_test(test_exits_trim_still_works_after_a_flush),
+		cmocka_unit_test(test_exits_close_with_lines_queued),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
