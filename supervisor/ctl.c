@@ -872,13 +872,18 @@ cmd_repair_account(struct ctl_conn *c)
 		conn_exit(c, 2);
 		return;
 	}
-	if (d->ctl->repair != NULL || pool_repair_account(d, repair_done) != 0) {
-		conn_err(c, "ampctl repair-account: a repair or account creation is already running; try again\n");
-		conn_exit(c, 2);
-		return;
+	if (d->ctl->repair == NULL) {
+		/* before the call: it may answer at once (no worker to stop,
+		 * the repair's fork failed) */
+		d->ctl->repair = c;
+		c->busy = true;
+		if (pool_repair_account(d, repair_done) == 0)
+			return;
+		d->ctl->repair = NULL;
+		c->busy = false;
 	}
-	d->ctl->repair = c;
-	c->busy = true;
+	conn_err(c, "ampctl repair-account: a repair or account creation is already running; try again\n");
+	conn_exit(c, 2);
 }
 
 /* update / reload: the verdict, once the pipeline and the rollover are done. */
@@ -929,15 +934,15 @@ cmd_update(struct ctl_conn *c, bool reload)
 		conn_exit(c, 2);
 		return;
 	}
+	c->busy = true;   /* before the call: it may answer at once (fork failed) */
 	if (update_submit(d, file, sign, force, false, reload, update_answer, c,
 	    err, sizeof(err)) != 0) {
+		c->busy = false;
 		str_fmt(msg, sizeof(msg), "ampctl %s: %s\n", reload ? "reload" :
 		    "update", err);
 		conn_err(c, msg);
 		conn_exit(c, 2);
-		return;
 	}
-	c->busy = true;
 }
 
 /* diag, in the child: the report on its pipe, the verdict as exit status. */
