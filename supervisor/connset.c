@@ -43,7 +43,7 @@ conn_close(struct conn *c)
 		c->fd = -1;
 	}
 	c->dead = true;
-	ev_check_start(loop, &c->set->reaper);
+	ev_prepare_start(loop, &c->set->reaper);
 }
 
 void
@@ -51,17 +51,17 @@ conn_release(struct conn *c)
 {
 	c->busy--;
 	if (c->dead)
-		ev_check_start(c->set->d->loop, &c->set->reaper);
+		ev_prepare_start(c->set->d->loop, &c->set->reaper);
 }
 
 static void
-connset_on_reap(struct ev_loop *loop, ev_check *w, int revents)
+connset_on_reap(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct connset *s = w->data;
 	struct conn *c, *next;
 
 	(void)revents;
-	ev_check_stop(loop, w);
+	ev_prepare_stop(loop, w);
 	for (c = s->conns; c != NULL; c = next) {
 		next = c->next;
 		if (c->dead && c->busy == 0)
@@ -272,7 +272,7 @@ connset_open(struct connset *s, struct daemon *d,
 	memcpy(s->path, sa.sun_path, sizeof(s->path));
 	ev_io_init(&s->io, connset_on_accept, fd, EV_READ);
 	s->io.data = s;
-	ev_check_init(&s->reaper, connset_on_reap);
+	ev_prepare_init(&s->reaper, connset_on_reap);
 	s->reaper.data = s;
 	ev_init(&s->resume, connset_on_resume);
 	s->resume.data = s;
@@ -297,7 +297,7 @@ connset_close(struct connset *s)
 	unlink(s->path);
 	for (c = s->conns; c != NULL; c = c->next)
 		conn_close(c);
-	ev_check_stop(s->d->loop, &s->reaper);
+	ev_prepare_stop(s->d->loop, &s->reaper);
 	while (s->conns != NULL)
 		conn_free(s->conns);
 }

@@ -54,9 +54,11 @@ struct connset {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	ev_io io;
 	ev_timer resume;              /* accepting again after EMFILE */
-	/* frees closed connections after every turn of the loop, even a busy
-	 * one (an ev_idle would wait for a quiet moment that may never come) */
-	ev_check reaper;
+	/* frees closed connections at every turn of the loop, before it
+	 * waits: even a busy loop runs it (an ev_idle would wait for a quiet
+	 * moment that may never come), and a quiet one does not keep them
+	 * until something else wakes it (an ev_check runs after the wait) */
+	ev_prepare reaper;
 	struct conn *conns;
 	size_t nconns;
 	bool starved, full;           /* EMFILE, conns_max: said in the log */
