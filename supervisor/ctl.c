@@ -13,11 +13,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "account.h"
+#include "connset.h"
 #include "ctlproto.h"
 #include "daemon.h"
 #include "diag.h"
@@ -31,25 +31,21 @@
 #define CTL_EVENTS_DEFAULT 20       /* events shown without -n */
 #define CTL_EVENTS_MAX 10000        /* -n at most */
 #define CTL_SOCK_MODE 0600
+#define CTL_BACKLOG 16              /* listen(2) */
 #define CTL_REQUEST_TIMEOUT 10.0    /* seconds a client has to send its request */
-#define CTL_ACCEPT_PAUSE 0.1        /* s without accepting after EMFILE */
 #define CTL_DIAG_TIMEOUT_MS 60000   /* the diagnosis child's time limit */
 #define CTL_DIAG_FAILED 3           /* its exit status when diag_run failed */
 
 struct ctl_conn {
+	struct conn conn;            /* first; its timer: the request must come
+	                              * in time; busy: a scan, repair, update or
+	                              * diag refers to it; closing: X queued */
 	struct daemon *d;
-	int fd;
-	ev_io rio, wio;
-	ev_timer timer;              /* the request must come in time */
 	struct ctl_decoder dec;
-	struct strbuf out;
 	bool requested;              /* the request came */
 	bool refused;                /* not root: answered once it has spoken */
 	uid_t uid;
-	bool closing;                /* X queued: close once written */
-	bool dead;                   /* client gone; free when nothing refers to it */
 	bool follow, json;
-	bool busy;                   /* a scan or repair refers to the conn */
 	/* scan */
 	char **argv;                 /* the decoded request (one allocation) */
 	uint8_t *reqcopy;
@@ -62,91 +58,40 @@ struct ctl_conn {
 	bool diag_started;
 	struct diag_opts diag_opts;
 	char core_pattern[256];
-	struct ctl_conn *next_conn;
 };
 
 struct ctl {
-	struct daemon *d;
-	int fd;
-	ev_io io;
-	struct ctl_conn *conns;
-	size_t nconns;
+	struct connset set;
 	struct ctl_conn *repair;     /* waiting for repair-account */
-	ev_check reaper;              /* frees closed connections */
-	ev_timer resume;             /* accepting again after EMFILE */
 };
 
-static void conn_flush(struct ctl_conn *c);
 static void conn_refuse(struct ctl_conn *c);
 
 /* ---- connections ------------------------------------------------------- */
 
+/* connset_ops.release: what the connection owns beyond struct conn */
 static void
-conn_free(struct ctl_conn *c)
+conn_release_ctl(struct conn *cn)
 {
-	struct ctl *ctl = c->d->ctl;
-	struct ctl_conn **pp;
+	struct ctl_conn *c = (struct ctl_conn *)cn;
 
-	for (pp = &ctl->conns; *pp != NULL; pp = &(*pp)->next_conn)
-		if (*pp == c) {
-			*pp = c->next_conn;
-			ctl->nconns--;
-			break;
-		}
 	if (c->diag_started)
 		task_release(&c->diag);
-	strbuf_free(&c->out);
 	ctl_decoder_free(&c->dec);
 	free(c->reqcopy);
 	free(c->argv);
-	free(c);
-}
-
-/*
- * The client is gone (or done): stop watching and close.  The struct is
- * freed later, from the loop (ctl_on_reap), once no scan or repair refers
- * to it: callers up the stack may still look at c->dead.
- */
-static void
-conn_close(struct ctl_conn *c)
-{
-	ev_timer_stop(c->d->loop, &c->timer);
-	if (c->fd >= 0) {
-		ev_io_stop(c->d->loop, &c->rio);
-		ev_io_stop(c->d->loop, &c->wio);
-		close(c->fd);
-		c->fd = -1;
-	}
-	c->dead = true;
-	ev_check_start(c->d->loop, &c->d->ctl->reaper);
-}
-
-/* Free the connections that are closed and no longer referred to. */
-static void
-ctl_on_reap(struct ev_loop *loop, ev_check *w, int revents)
-{
-	struct ctl *ctl = w->data;
-	struct ctl_conn *c, *next;
-
-	(void)revents;
-	ev_check_stop(loop, w);
-	for (c = ctl->conns; c != NULL; c = next) {
-		next = c->next_conn;
-		if (c->dead && !c->busy)
-			conn_free(c);
-	}
 }
 
 static void
 conn_frame(struct ctl_conn *c, uint8_t type, const void *p, size_t len)
 {
-	if (c->dead)
+	if (c->conn.dead)
 		return;
-	ctl_frame_encode(&c->out, type, p, len);
-	if (c->out.failed) {
+	ctl_frame_encode(&c->conn.out, type, p, len);
+	if (c->conn.out.failed) {
 		/* a client that does not read: it loses its connection */
 		dlog(&c->d->log, DLOG_WARNING, "control: a client does not read its output; closing it");
-		conn_close(c);
+		conn_close(&c->conn);
 	}
 }
 
@@ -155,7 +100,7 @@ conn_out(struct ctl_conn *c, const struct strbuf *sb)
 {
 	size_t off, n;
 
-	for (off = 0; off < sb->len && !c->dead; off += n) {
+	for (off = 0; off < sb->len && !c->conn.dead; off += n) {
 		n = sb->len - off > CTL_FRAME_MAX ? CTL_FRAME_MAX : sb->len - off;
 		conn_frame(c, CTL_OUT, sb->buf + off, n);
 	}
@@ -173,46 +118,8 @@ conn_exit(struct ctl_conn *c, int status)
 	uint8_t b = (uint8_t)status;
 
 	conn_frame(c, CTL_EXIT, &b, 1);
-	c->closing = true;
-	conn_flush(c);
-}
-
-static void
-conn_flush(struct ctl_conn *c)
-{
-	ssize_t n;
-
-	if (c->dead)
-		return;
-	while (c->out.len > 0) {
-		n = send(c->fd, c->out.buf, c->out.len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			ev_io_start(c->d->loop, &c->wio);
-			return;
-		}
-		if (n <= 0) {
-			conn_close(c);
-			return;
-		}
-		memmove(c->out.buf, c->out.buf + n, c->out.len - (size_t)n);
-		c->out.len -= (size_t)n;
-		c->out.buf[c->out.len] = '\0';
-	}
-	ev_io_stop(c->d->loop, &c->wio);
-	if (c->closing)
-		conn_close(c);
-}
-
-static void
-conn_on_write(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct ctl_conn *c = w->data;
-
-	(void)loop;
-	(void)revents;
-	conn_flush(c);
+	c->conn.closing = true;
+	conn_flush(&c->conn);
 }
 
 /* ---- status ------------------------------------------------------------ */
@@ -670,7 +577,7 @@ cmd_events(struct ctl_conn *c)
 	if (!c->follow)
 		conn_exit(c, rc != 0 && rc != EVENTS_ERR_NOENT ? 2 : 0);
 	else
-		conn_flush(c);
+		conn_flush(&c->conn);
 	return;
 usage:
 	conn_err(c, "ampctl events: usage: events [--follow] [-n N (at most 10000)] [--json]\n");
@@ -680,21 +587,23 @@ usage:
 void
 ctl_broadcast_event(struct daemon *d, const char *line, size_t len)
 {
-	struct ctl_conn *c, *next;
+	struct ctl_conn *c;
+	struct conn *cn, *next;
 	struct strbuf sb;
 
 	if (d->ctl == NULL)
 		return;
-	for (c = d->ctl->conns; c != NULL; c = next) {
-		next = c->next_conn;
-		if (!c->follow || c->dead || c->closing)
+	for (cn = d->ctl->set.conns; cn != NULL; cn = next) {
+		c = (struct ctl_conn *)cn;
+		next = cn->next;
+		if (!c->follow || c->conn.dead || c->conn.closing)
 			continue;
 		strbuf_init(&sb, EVENTS_LINE_MAX * 2);
 		event_line_out(&sb, line, len, c->json);
 		conn_out(c, &sb);
 		strbuf_free(&sb);
-		if (!c->dead)
-			conn_flush(c);
+		if (!c->conn.dead)
+			conn_flush(&c->conn);
 	}
 }
 
@@ -728,7 +637,7 @@ scan_line(struct ctl_conn *c, const char *path, const char *verdict,
 	}
 	conn_out(c, &sb);
 	strbuf_free(&sb);
-	conn_flush(c);
+	conn_flush(&c->conn);
 }
 
 static void
@@ -738,11 +647,9 @@ scan_done(struct scan_req *req, const struct wproto_result *res,
 	struct ctl_conn *c = req->data;
 	uint32_t k;
 
-	c->busy = false;
-	if (c->dead) {
-		ev_check_start(c->d->loop, &c->d->ctl->reaper);
+	conn_release(&c->conn);
+	if (c->conn.dead)
 		return;
-	}
 	if (res == NULL) {
 		c->errors++;
 		scan_line(c, req->name, "error", error);
@@ -756,7 +663,7 @@ scan_done(struct scan_req *req, const struct wproto_result *res,
 	} else {
 		scan_line(c, req->name, "clean", NULL);
 	}
-	if (!c->dead)
+	if (!c->conn.dead)
 		scan_next(c);
 }
 
@@ -795,7 +702,7 @@ scan_next(struct ctl_conn *c)
 		snprintf(c->req.name, sizeof(c->req.name), "%s", path);
 		c->req.done = scan_done;
 		c->req.data = c;
-		c->busy = true;
+		c->conn.busy++;
 		pool_submit(c->d, &c->req);   /* may call scan_done at once */
 		return;
 	}
@@ -842,11 +749,9 @@ repair_done(struct daemon *d, int rc, const char *reason)
 	if (c == NULL)
 		return;
 	d->ctl->repair = NULL;
-	c->busy = false;
-	if (c->dead) {
-		ev_check_start(d->loop, &d->ctl->reaper);
+	conn_release(&c->conn);
+	if (c->conn.dead)
 		return;
-	}
 	strbuf_init(&sb, 4096);
 	if (rc == ACCOUNT_OK)
 		strbuf_printf(&sb, "scan account %s/%s is usable%s%s; workers restarted\n",
@@ -872,13 +777,18 @@ cmd_repair_account(struct ctl_conn *c)
 		conn_exit(c, 2);
 		return;
 	}
-	if (d->ctl->repair != NULL || pool_repair_account(d, repair_done) != 0) {
-		conn_err(c, "ampctl repair-account: a repair or account creation is already running; try again\n");
-		conn_exit(c, 2);
-		return;
+	if (d->ctl->repair == NULL) {
+		/* before the call: it may answer at once (no worker to stop,
+		 * the repair's fork failed) */
+		d->ctl->repair = c;
+		c->conn.busy++;
+		if (pool_repair_account(d, repair_done) == 0)
+			return;
+		d->ctl->repair = NULL;
+		c->conn.busy--;
 	}
-	d->ctl->repair = c;
-	c->busy = true;
+	conn_err(c, "ampctl repair-account: a repair or account creation is already running; try again\n");
+	conn_exit(c, 2);
 }
 
 /* update / reload: the verdict, once the pipeline and the rollover are done. */
@@ -888,12 +798,10 @@ update_answer(struct daemon *d, void *arg, int status, const char *text)
 	struct ctl_conn *c = arg;
 	char line[2048];
 
-	c->busy = false;
-	if (c->dead) {
-		if (d->ctl != NULL)
-			ev_check_start(d->loop, &d->ctl->reaper);
+	(void)d;
+	conn_release(&c->conn);
+	if (c->conn.dead)
 		return;
-	}
 	str_fmt(line, sizeof(line), "%s\n", text);
 	if (status == 0)
 		conn_frame(c, CTL_OUT, line, strlen(line));
@@ -929,15 +837,15 @@ cmd_update(struct ctl_conn *c, bool reload)
 		conn_exit(c, 2);
 		return;
 	}
+	c->conn.busy++;   /* before the call: it may answer at once (fork failed) */
 	if (update_submit(d, file, sign, force, false, reload, update_answer, c,
 	    err, sizeof(err)) != 0) {
+		c->conn.busy--;
 		str_fmt(msg, sizeof(msg), "ampctl %s: %s\n", reload ? "reload" :
 		    "update", err);
 		conn_err(c, msg);
 		conn_exit(c, 2);
-		return;
 	}
-	c->busy = true;
 }
 
 /* diag, in the child: the report on its pipe, the verdict as exit status. */
@@ -968,11 +876,9 @@ diag_done(struct task *t, int wstatus, const char *out, size_t len)
 	struct strbuf sb;
 	int st = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
 
-	c->busy = false;
-	if (c->dead) {
-		ev_check_start(c->d->loop, &c->d->ctl->reaper);
+	conn_release(&c->conn);
+	if (c->conn.dead)
 		return;
-	}
 	if (st >= DIAG_HEALTHY && st <= DIAG_INTERVENTION) {
 		sb.buf = (char *)(uintptr_t)out;
 		sb.len = len;
@@ -1039,7 +945,7 @@ cmd_diag(struct ctl_conn *c)
 		return;
 	}
 	c->diag_started = true;
-	c->busy = true;
+	c->conn.busy++;
 }
 
 static void
@@ -1095,11 +1001,11 @@ conn_on_read(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	n = recv(c->fd, buf, sizeof(buf), 0);
+	n = recv(c->conn.fd, buf, sizeof(buf), 0);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		conn_close(c);   /* the client left; a scan in flight ends quietly */
+		conn_close(&c->conn);   /* the client left; a scan in flight ends quietly */
 		return;
 	}
 	if (c->requested)
@@ -1114,7 +1020,7 @@ conn_on_read(struct ev_loop *loop, ev_io *w, int revents)
 		if (rc == 0)
 			continue;
 		c->requested = true;
-		ev_timer_stop(c->d->loop, &c->timer);
+		ev_timer_stop(c->d->loop, &c->conn.timer);
 		if (rc < 0 || type != CTL_REQUEST) {
 			conn_err(c, "ampdaemon: malformed request\n");
 			conn_exit(c, 2);
@@ -1135,7 +1041,7 @@ conn_refuse(struct ctl_conn *c)
 	snprintf(msg, sizeof(msg), "ampdaemon: the control socket is for root only (you are uid %d)\n",
 	    (int)c->uid);
 	c->requested = true;
-	ev_timer_stop(c->d->loop, &c->timer);
+	ev_timer_stop(c->d->loop, &c->conn.timer);
 	conn_err(c, msg);
 	conn_exit(c, 2);
 }
@@ -1150,122 +1056,49 @@ conn_on_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 	if (c->refused)
 		conn_refuse(c);
 	else
-		conn_close(c);   /* no request in time */
+		conn_close(&c->conn);   /* no request in time */
 }
 
+/* A new client: whose it is (SO_PEERCRED). */
 static void
-ctl_on_resume(struct ev_loop *loop, ev_timer *t, int revents)
+conn_accepted(struct conn *cn)
 {
-	struct ctl *ctl = t->data;
-
-	(void)revents;
-	if (!ctl->d->stopping)
-		ev_io_start(loop, &ctl->io);
-}
-
-static void
-ctl_on_accept(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct ctl *ctl = w->data;
-	struct daemon *d = ctl->d;
+	struct ctl_conn *c = (struct ctl_conn *)cn;
 	struct ucred cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
 	socklen_t clen = sizeof(cred);
-	struct ctl_conn *c;
-	int fd;
 
-	(void)revents;
-	fd = accept4(ctl->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (fd < 0) {
-		if (errno == EMFILE || errno == ENFILE) {
-			/* the backlog would keep us spinning: pause accepting */
-			ev_io_stop(loop, &ctl->io);
-			ev_timer_set(&ctl->resume, CTL_ACCEPT_PAUSE, 0.);
-			ev_timer_start(loop, &ctl->resume);
-		}
-		return;
-	}
-	if (ctl->nconns >= CTL_CONNS_MAX || (c = calloc(1, sizeof(*c))) == NULL) {
-		close(fd);
-		return;
-	}
-	c->d = d;
-	c->fd = fd;
-	strbuf_init(&c->out, CTL_OUT_MAX);
+	c->d = cn->set->d;
 	ctl_decoder_init(&c->dec);
-	ev_io_init(&c->rio, conn_on_read, fd, EV_READ);
-	ev_io_init(&c->wio, conn_on_write, fd, EV_WRITE);
-	c->rio.data = c->wio.data = c;
-	c->next_conn = ctl->conns;
-	ctl->conns = c;
-	ctl->nconns++;
-	ev_timer_init(&c->timer, conn_on_timeout, CTL_REQUEST_TIMEOUT, 0.);
-	c->timer.data = c;
-	ev_timer_start(loop, &c->timer);
-	ev_io_start(loop, &c->rio);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0 ||
+	if (getsockopt(cn->fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0 ||
 	    clen != sizeof(cred) || (cred.uid != 0 && cred.uid != geteuid())) {
 		c->refused = true;
 		c->uid = clen == sizeof(cred) ? cred.uid : (uid_t)-1;
-		dlog(&d->log, DLOG_WARNING, "control: refused a client with uid %d pid %d",
+		dlog(&c->d->log, DLOG_WARNING, "control: refused a client with uid %d pid %d",
 		    (int)cred.uid, (int)cred.pid);
 	}
 }
 
+static const struct connset_ops ctl_ops = {
+	.name = "control", .conn_size = sizeof(struct ctl_conn),
+	.conns_max = CTL_CONNS_MAX, .out_max = CTL_OUT_MAX, .timeout = CTL_REQUEST_TIMEOUT,
+	.on_read = conn_on_read, .on_timeout = conn_on_timeout,
+	.accepted = conn_accepted, .release = conn_release_ctl,
+};
+
 int
 ctl_open(struct daemon *d, char *err, size_t errlen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *path = d->cfg.control_socket;
-	struct ctl *ctl;
-	char dir[sizeof(sa.sun_path)], *slash;
-	mode_t old;
-	int fd;
+	struct ctl *ctl = calloc(1, sizeof(*ctl));
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "%s: path too long", path);
+	if (ctl == NULL) {
+		str_fmt(err, errlen, "%s: %s", d->cfg.control_socket, strerror(errno));
 		return -1;
 	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-			snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-			return -1;
-		}
-	}
-	/* another daemon (another StateDir) may serve this path: not taken */
-	if (sock_clear_stale(path, err, errlen) != 0)
-		return -1;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
+	if (connset_open(&ctl->set, d, &ctl_ops, d->cfg.control_socket,
+	    CTL_SOCK_MODE, 0, CTL_BACKLOG, err, errlen) != 0) {
+		free(ctl);
 		return -1;
 	}
-	old = umask(0177);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		umask(old);
-		snprintf(err, errlen, "%s: bind: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	umask(old);
-	if (chmod(path, CTL_SOCK_MODE) != 0 ||
-	    (geteuid() == 0 && chown(path, 0, 0) != 0) ||
-	    listen(fd, 16) != 0 || (ctl = calloc(1, sizeof(*ctl))) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		close(fd);
-		unlink(path);
-		return -1;
-	}
-	ctl->d = d;
-	ctl->fd = fd;
-	ev_io_init(&ctl->io, ctl_on_accept, fd, EV_READ);
-	ctl->io.data = ctl;
-	ev_check_init(&ctl->reaper, ctl_on_reap);
-	ctl->reaper.data = ctl;
-	ev_init(&ctl->resume, ctl_on_resume);
-	ctl->resume.data = ctl;
-	ev_io_start(d->loop, &ctl->io);
 	d->ctl = ctl;
 	return 0;
 }
@@ -1275,34 +1108,22 @@ ctl_close(struct daemon *d)
 {
 	struct ctl *ctl = d->ctl;
 	struct ctl_conn *c;
+	struct conn *cn;
+	uint8_t zero = 0;
 
 	if (ctl == NULL)
 		return;
-	ev_io_stop(d->loop, &ctl->io);
-	ev_check_stop(d->loop, &ctl->reaper);
-	ev_timer_stop(d->loop, &ctl->resume);
-	close(ctl->fd);
-	unlink(d->cfg.control_socket);
-	for (c = ctl->conns; c != NULL; c = c->next_conn) {
-		if (c->fd >= 0 && c->follow && !c->closing) {
-			/* events --follow ends cleanly: exit status 0, best effort */
-			uint8_t zero = 0;
-
-			ctl_frame_encode(&c->out, CTL_EXIT, &zero, 1);
-			if (!c->out.failed && send(c->fd, c->out.buf, c->out.len,
-			    MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-				dlog(&d->log, DLOG_DEBUG, "control: a follower missed the end");
-		}
-		if (c->fd >= 0) {
-			ev_io_stop(d->loop, &c->rio);
-			ev_io_stop(d->loop, &c->wio);
-			close(c->fd);
-			c->fd = -1;
-		}
-		c->busy = false;
+	for (cn = ctl->set.conns; cn != NULL; cn = cn->next) {
+		c = (struct ctl_conn *)cn;
+		if (cn->fd < 0 || !c->follow || cn->closing)
+			continue;
+		/* events --follow ends cleanly: exit status 0, best effort */
+		ctl_frame_encode(&cn->out, CTL_EXIT, &zero, 1);
+		if (!cn->out.failed && send(cn->fd, cn->out.buf, cn->out.len,
+		    MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+			dlog(&d->log, DLOG_DEBUG, "control: a follower missed the end");
 	}
-	while (ctl->conns != NULL)
-		conn_free(ctl->conns);
+	connset_close(&ctl->set);
 	free(ctl);
 	d->ctl = NULL;
 }
@@ -1311,8 +1132,6 @@ ctl_close(struct daemon *d)
 void
 ctl_stop_accepting(struct daemon *d)
 {
-	if (d->ctl != NULL) {
-		ev_io_stop(d->loop, &d->ctl->io);
-		ev_timer_stop(d->loop, &d->ctl->resume);
-	}
+	if (d->ctl != NULL)
+		connset_stop_accepting(&d->ctl->set);
 }

@@ -8,6 +8,9 @@
  *   defstask.c    the definitions check run in a child: re-verify active/,
  *                 delete what is invalid, roll back to previous/, index
  *   ctl.c         the control socket and the commands of ampctl
+ *   scansock.c    the scan socket: the clamd protocol
+ *   connset.c     what both sockets share: accepting, the cap, the list of
+ *                 connections, their output, freeing closed ones
  *   task.c        children run for the loop (definitions, useradd, FaultCommand)
  *   notify.c      events: the log, events.jsonl, ampctl followers, FaultCommand
  *   update.c      definitions updates: incoming/, ampctl update/reload, the
@@ -360,9 +363,6 @@ void defs_check_start(struct daemon *d, bool allow_rollback);
 int scansock_open(struct daemon *d, char *err, size_t errlen);
 void scansock_stop_accepting(struct daemon *d);
 void scansock_close(struct daemon *d);
-/* A unix socket file at path: none (0), stale (removed, 0), or served by
- * a live process (-1, err says so: never taken over). */
-int sock_clear_stale(const char *path, char *err, size_t errlen);
 
 /* ctl.c */
 int ctl_open(struct daemon *d, char *err, size_t errlen);

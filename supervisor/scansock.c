@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "clamdproto.h"
+#include "connset.h"
 #include "daemon.h"
 #include "store.h"
 
@@ -48,8 +49,6 @@
 #define SCAN_IN_MAX (CLAMD_COMMAND_MAX + 65536)
 #define SCAN_PRODUCT "ampscan"
 #define SCAN_BACKLOG 512             /* listen(2) */
-#define SCAN_ACCEPT_BURST 64         /* accepts per wake-up */
-#define SCAN_ACCEPT_PAUSE 0.1        /* s without accepting after EMFILE */
 
 struct sconn;
 
@@ -101,17 +100,13 @@ struct sreq {
 enum sconn_state { SC_CMD, SC_INSTREAM, SC_FILDES };
 
 struct sconn {
+	struct conn conn;                /* first; conn.busy: jobs not finished */
 	struct daemon *d;
-	int fd;
-	ev_io rio, wio;
-	ev_timer timer;
 	uint8_t *in;                     /* bytes read, not yet consumed */
 	size_t inlen;
-	struct strbuf out;
 	enum sconn_state state;
-	bool session, ended, closing, dead, paused;
+	bool session, ended, paused;
 	unsigned next_id;
-	unsigned jobs;                   /* jobs not finished */
 	struct sjob *joblist;
 	int fds[SCAN_FDS_MAX];           /* descriptors received (FILDES) */
 	unsigned nfds;
@@ -122,81 +117,35 @@ struct sconn {
 	uint64_t streamed;
 	uint32_t chunk_left;
 	bool in_chunk;
-	struct sconn *next_conn;
 };
 
 struct scansock {
-	struct daemon *d;
-	int fd;
-	ev_io io;
-	ev_timer resume;                 /* accepting again after EMFILE */
-	bool starved;                    /* said so in the log already */
-	ev_check reaper;             /* frees closed connections: runs after every
-	                              * turn of the loop, even a busy one (an ev_idle
-	                              * would wait for a quiet moment that may never come) */
-	struct sconn *conns;
-	size_t nconns;
-	bool full;                   /* SCAN_CONNS_MAX reached (logged once) */
+	struct connset set;
 	uint64_t served;
 };
 
-static void sconn_flush(struct sconn *c);
 static void sconn_process(struct sconn *c);
 static void job_pump(struct sjob *j);
+static void job_free(struct sjob *j);
 static void wlevel_pop(struct sjob *j);
 
 /* ---- connections ----------------------------------------------------- */
 
+/* connset_ops.release: what the connection owns beyond struct conn */
 static void
-sconn_free(struct sconn *c)
+sconn_release(struct conn *cn)
 {
-	struct scansock *s = c->d->scansock;
-	struct sconn **pp;
+	struct sconn *c = (struct sconn *)cn;
+	struct sjob *j;
 	unsigned i;
 
-	for (pp = &s->conns; *pp != NULL; pp = &(*pp)->next_conn)
-		if (*pp == c) {
-			*pp = c->next_conn;
-			s->nconns--;
-			break;
-		}
+	while ((j = c->joblist) != NULL)   /* at scansock_close only */
+		job_free(j);
 	for (i = 0; i < c->nfds; i++)
 		close(c->fds[i]);
 	if (c->memfd >= 0)
 		close(c->memfd);
-	strbuf_free(&c->out);
 	free(c->in);
-	free(c);
-}
-
-/* Close now; the struct is freed from the loop once no job refers to it. */
-static void
-sconn_close(struct sconn *c)
-{
-	ev_timer_stop(c->d->loop, &c->timer);
-	if (c->fd >= 0) {
-		ev_io_stop(c->d->loop, &c->rio);
-		ev_io_stop(c->d->loop, &c->wio);
-		close(c->fd);
-		c->fd = -1;
-	}
-	c->dead = true;
-	ev_check_start(c->d->loop, &c->d->scansock->reaper);
-}
-
-static void
-scansock_on_reap(struct ev_loop *loop, ev_check *w, int revents)
-{
-	struct scansock *s = w->data;
-	struct sconn *c, *next;
-
-	(void)revents;
-	ev_check_stop(loop, w);
-	for (c = s->conns; c != NULL; c = next) {
-		next = c->next_conn;
-		if (c->dead && c->jobs == 0)
-			sconn_free(c);
-	}
 }
 
 /* One reply: "<id>: text" and the terminator of its command's framing. */
@@ -204,49 +153,13 @@ static void
 sconn_reply(struct sconn *c, unsigned id, enum clamd_framing f,
     const char *text)
 {
-	if (c->dead)
+	if (c->conn.dead)
 		return;
-	clamd_reply_put(&c->out, id, f, text);
-	if (c->out.failed) {
+	clamd_reply_put(&c->conn.out, id, f, text);
+	if (c->conn.out.failed) {
 		dlog(&c->d->log, DLOG_WARNING, "scan socket: a client does not read its replies; closing it");
-		sconn_close(c);
+		conn_close(&c->conn);
 	}
-}
-
-static void
-sconn_flush(struct sconn *c)
-{
-	ssize_t n;
-
-	if (c->dead)
-		return;
-	while (c->out.len > 0) {
-		n = send(c->fd, c->out.buf, c->out.len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			ev_io_start(c->d->loop, &c->wio);
-			return;
-		}
-		if (n <= 0) {
-			sconn_close(c);
-			return;
-		}
-		memmove(c->out.buf, c->out.buf + n, c->out.len - (size_t)n);
-		c->out.len -= (size_t)n;
-		c->out.buf[c->out.len] = '\0';
-	}
-	ev_io_stop(c->d->loop, &c->wio);
-	if (c->closing && c->jobs == 0)
-		sconn_close(c);
-}
-
-static void
-sconn_on_write(struct ev_loop *loop, ev_io *w, int revents)
-{
-	(void)loop;
-	(void)revents;
-	sconn_flush(w->data);
 }
 
 /* ---- jobs ------------------------------------------------------------ */
@@ -266,7 +179,6 @@ job_free(struct sjob *j)
 			break;
 		}
 	free(j);
-	c->jobs--;
 }
 
 /* The job is over: the directory's summary line, then the connection. */
@@ -276,33 +188,32 @@ job_finish(struct sjob *j)
 	struct sconn *c = j->c;
 	char line[PATH_MAX + 32];
 
-	if (j->is_dir && j->found == 0 && !c->dead) {
+	if (j->is_dir && j->found == 0 && !c->conn.dead) {
 		str_fmt(line, sizeof(line), "%s: OK", j->root);
 		sconn_reply(c, j->id, j->framing, line);
 	}
 	job_free(j);
-	if (c->dead) {
-		ev_check_start(c->d->loop, &c->d->scansock->reaper);
+	conn_release(&c->conn);
+	if (c->conn.dead)
 		return;
-	}
 	if (!c->session)
-		c->closing = true;
-	if (c->paused && c->jobs < SCAN_JOBS_MAX) {
+		c->conn.closing = true;
+	if (c->paused && c->conn.busy < SCAN_JOBS_MAX) {
 		c->paused = false;
-		ev_io_start(c->d->loop, &c->rio);
+		ev_io_start(c->d->loop, &c->conn.rio);
 		sconn_process(c);
-		if (c->dead)
+		if (c->conn.dead)
 			return;
 	}
-	if (c->session && c->ended && c->jobs == 0)
-		c->closing = true;
-	if (c->session && !c->closing && c->jobs == 0 &&
-	    !ev_is_active(&c->timer)) {
+	if (c->session && c->ended && c->conn.busy == 0)
+		c->conn.closing = true;
+	if (c->session && !c->conn.closing && c->conn.busy == 0 &&
+	    !ev_is_active(&c->conn.timer)) {
 		/* an idle session is bounded in time like a command */
-		ev_timer_set(&c->timer, SCAN_READ_TIMEOUT, 0.);
-		ev_timer_start(c->d->loop, &c->timer);
+		ev_timer_set(&c->conn.timer, SCAN_READ_TIMEOUT, 0.);
+		ev_timer_start(c->d->loop, &c->conn.timer);
 	}
-	sconn_flush(c);
+	conn_flush(&c->conn);
 }
 
 static void
@@ -346,10 +257,10 @@ sreq_done(struct scan_req *req, const struct wproto_result *res,
 	struct sjob *j = r->job;
 
 	j->inflight--;
-	if (!j->c->dead)
+	if (!j->c->conn.dead)
 		job_reply_result(j, req->name, res, error);
 	free(r);
-	if (j->c->dead)
+	if (j->c->conn.dead)
 		j->stop = true;
 	if (!j->submitting)   /* answered later, from the loop */
 		job_pump(j);
@@ -561,7 +472,7 @@ job_pump(struct sjob *j)
 	unsigned limit = j->cmd == CLAMD_CMD_MULTISCAN ? j->c->d->pool.n : 1;
 	int fd, rc;
 
-	if (j->c->dead)
+	if (j->c->conn.dead)
 		j->stop = true;   /* nobody to answer: walk no further */
 	while (!j->stop && !j->walk_done && j->inflight < limit) {
 		rc = walk_next(j, &fd);
@@ -599,7 +510,7 @@ job_new(struct sconn *c, unsigned id, enum clamd_framing f,
 	j->step.data = j;
 	j->next = c->joblist;
 	c->joblist = j;
-	c->jobs++;
+	c->conn.busy++;
 	return j;
 }
 
@@ -763,17 +674,17 @@ sconn_command(struct sconn *c, const struct clamd_request *rq)
 		if (rq->framing == CLAMD_FRAMING_BARE) {
 			sconn_reply(c, id, rq->framing, CLAMD_REPLY_SESSION_BARE);
 			sconn_reply(c, id, rq->framing, CLAMD_REPLY_PROCESSING);
-			c->closing = true;
+			c->conn.closing = true;
 			return false;
 		}
 		if (!clamd_cmd_allowed_in_session(rq->cmd)) {
 			sconn_reply(c, id, rq->framing, CLAMD_REPLY_SESSION_INVALID);
-			c->closing = true;
+			c->conn.closing = true;
 			return false;
 		}
 	} else if (rq->cmd == CLAMD_CMD_END) {
 		sconn_reply(c, 0, rq->framing, CLAMD_REPLY_UNKNOWN);
-		c->closing = true;
+		c->conn.closing = true;
 		return false;
 	}
 	switch (rq->cmd) {
@@ -808,7 +719,7 @@ sconn_command(struct sconn *c, const struct clamd_request *rq)
 			break;
 		}
 		dlog(&d->log, DLOG_INFO, "scan socket: SHUTDOWN (EnableShutdownCommand yes)");
-		c->closing = true;
+		c->conn.closing = true;
 		kill(getpid(), SIGTERM);
 		return false;
 	case CLAMD_CMD_STATS:
@@ -822,8 +733,8 @@ sconn_command(struct sconn *c, const struct clamd_request *rq)
 		return true;
 	case CLAMD_CMD_END:
 		c->ended = true;
-		if (c->jobs == 0)
-			c->closing = true;
+		if (c->conn.busy == 0)
+			c->conn.closing = true;
 		return false;
 	case CLAMD_CMD_SCAN:
 	case CLAMD_CMD_CONTSCAN:
@@ -842,7 +753,7 @@ sconn_command(struct sconn *c, const struct clamd_request *rq)
 			str_fmt(text, sizeof(text), "%s: %s ERROR", CLAMD_NAME_STREAM,
 			    strerror(errno));
 			sconn_reply(c, id, rq->framing, text);
-			c->closing = true;
+			c->conn.closing = true;
 			return false;
 		}
 		return true;
@@ -853,11 +764,11 @@ sconn_command(struct sconn *c, const struct clamd_request *rq)
 		return true;
 	case CLAMD_CMD_UNKNOWN:
 		sconn_reply(c, id, rq->framing, CLAMD_REPLY_UNKNOWN);
-		c->closing = true;
+		c->conn.closing = true;
 		return false;
 	}
 	if (!c->session) {
-		c->closing = true;
+		c->conn.closing = true;
 		return false;
 	}
 	return true;
@@ -886,13 +797,13 @@ sconn_instream(struct sconn *c)
 			job_start_fd(c, c->cmd_id, c->cmd_framing, CLAMD_CMD_INSTREAM,
 			    fd, CLAMD_NAME_STREAM);
 			if (!c->session)
-				c->closing = true;
+				c->conn.closing = true;
 			return true;
 		}
 		if (len > c->d->cfg.stream_max_length - c->streamed) {
 			sconn_reply(c, c->cmd_id, c->cmd_framing,
 			    CLAMD_REPLY_STREAM_LIMIT);
-			c->closing = true;
+			c->conn.closing = true;
 			c->state = SC_CMD;
 			c->inlen = 0;
 			return false;
@@ -908,7 +819,7 @@ sconn_instream(struct sconn *c)
 		str_fmt(line, sizeof(line), "%s: %s ERROR", CLAMD_NAME_STREAM,
 		    w < 0 ? strerror(errno) : "short write");
 		sconn_reply(c, c->cmd_id, c->cmd_framing, line);
-		c->closing = true;
+		c->conn.closing = true;
 		c->state = SC_CMD;
 		c->inlen = 0;
 		return false;
@@ -937,7 +848,7 @@ sconn_fildes(struct sconn *c)
 	if (c->nfds == 0) {
 		sconn_reply(c, c->cmd_id, c->cmd_framing, CLAMD_REPLY_FILDES_NOFD);
 		if (!c->session)
-			c->closing = true;
+			c->conn.closing = true;
 		return c->session;
 	}
 	fd = c->fds[0];
@@ -946,7 +857,7 @@ sconn_fildes(struct sconn *c)
 	str_fmt(name, sizeof(name), "fd[%d]", fd);
 	job_start_fd(c, c->cmd_id, c->cmd_framing, CLAMD_CMD_FILDES, fd, name);
 	if (!c->session)
-		c->closing = true;
+		c->conn.closing = true;
 	return c->session;
 }
 
@@ -958,10 +869,10 @@ sconn_process(struct sconn *c)
 	size_t used;
 	int rc;
 
-	while (!c->dead && !c->closing) {
-		if (c->jobs >= SCAN_JOBS_MAX) {
+	while (!c->conn.dead && !c->conn.closing) {
+		if (c->conn.busy >= SCAN_JOBS_MAX) {
 			c->paused = true;   /* read again when a job ends */
-			ev_io_stop(c->d->loop, &c->rio);
+			ev_io_stop(c->d->loop, &c->conn.rio);
 			return;
 		}
 		if (c->state == SC_INSTREAM) {
@@ -989,11 +900,11 @@ sconn_process(struct sconn *c)
 				sconn_reply(c, c->session ? ++c->next_id : 0,
 				    rq.framing, c->session ?
 				    CLAMD_REPLY_SESSION_INVALID : CLAMD_REPLY_UNKNOWN);
-			c->closing = true;
+			c->conn.closing = true;
 			c->inlen = 0;
 			break;
 		}
-		ev_timer_stop(c->d->loop, &c->timer);
+		ev_timer_stop(c->d->loop, &c->conn.timer);
 		{
 			/* the request points into c->in: keep it until handled */
 			bool more = sconn_command(c, &rq);
@@ -1002,33 +913,33 @@ sconn_process(struct sconn *c)
 			c->inlen -= used;
 			if (!more && !c->session)
 				c->inlen = 0;
-			if (!more && c->closing)
+			if (!more && c->conn.closing)
 				break;
 		}
 	}
-	if (c->dead)
+	if (c->conn.dead)
 		return;
-	if (c->closing && c->jobs == 0) {
-		sconn_flush(c);
+	if (c->conn.closing && c->conn.busy == 0) {
+		conn_flush(&c->conn);
 		return;
 	}
-	if (!c->closing && !c->paused) {
+	if (!c->conn.closing && !c->paused) {
 		/*
 		 * Waiting for a command or the rest of one: the clock runs from
 		 * its first byte (a client sending a byte a second does not reset
 		 * it); a stream's clock restarts with each read that brings data.
 		 */
 		if (c->state == SC_INSTREAM)
-			ev_timer_stop(c->d->loop, &c->timer);
-		if (!ev_is_active(&c->timer) && (c->jobs == 0 ||
+			ev_timer_stop(c->d->loop, &c->conn.timer);
+		if (!ev_is_active(&c->conn.timer) && (c->conn.busy == 0 ||
 		    c->state != SC_CMD || c->inlen > 0)) {
-			ev_timer_set(&c->timer, SCAN_READ_TIMEOUT, 0.);
-			ev_timer_start(c->d->loop, &c->timer);
+			ev_timer_set(&c->conn.timer, SCAN_READ_TIMEOUT, 0.);
+			ev_timer_start(c->d->loop, &c->conn.timer);
 		}
 	}
-	if (c->closing)
-		ev_io_stop(c->d->loop, &c->rio);
-	sconn_flush(c);
+	if (c->conn.closing)
+		ev_io_stop(c->d->loop, &c->conn.rio);
+	conn_flush(&c->conn);
 }
 
 static void
@@ -1058,7 +969,7 @@ sconn_on_read(struct ev_loop *loop, ev_io *w, int revents)
 	msg.msg_iovlen = 1;
 	msg.msg_control = cm.buf;
 	msg.msg_controllen = sizeof(cm.buf);
-	n = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	n = recvmsg(c->conn.fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	for (h = CMSG_FIRSTHDR(&msg); h != NULL; h = CMSG_NXTHDR(&msg, h)) {
@@ -1078,12 +989,12 @@ sconn_on_read(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	if (n <= 0) {
 		/* the client is gone (or half-closed): nothing more will come */
-		if (c->jobs == 0 || n < 0) {
-			sconn_close(c);
+		if (c->conn.busy == 0 || n < 0) {
+			conn_close(&c->conn);
 			return;
 		}
 		ev_io_stop(loop, w);
-		c->closing = true;
+		c->conn.closing = true;
 		return;
 	}
 	c->inlen += (size_t)n;
@@ -1094,14 +1005,14 @@ sconn_on_read(struct ev_loop *loop, ev_io *w, int revents)
 	 * command itself, not with the byte after it, leave us waiting for
 	 * that byte with nothing more read: clamd calls that a protocol error.
 	 */
-	if (got_fds && !c->dead && c->state == SC_FILDES && c->inlen == 0) {
+	if (got_fds && !c->conn.dead && c->state == SC_FILDES && c->inlen == 0) {
 		while (c->nfds > 0)
 			close(c->fds[--c->nfds]);
 		sconn_reply(c, c->cmd_id, c->cmd_framing, CLAMD_REPLY_STRAY_FD);
 		c->state = SC_CMD;
-		c->closing = true;
+		c->conn.closing = true;
 		ev_io_stop(loop, w);
-		sconn_flush(c);
+		conn_flush(&c->conn);
 	}
 }
 
@@ -1112,157 +1023,53 @@ sconn_on_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 
 	(void)loop;
 	(void)revents;
-	if (c->jobs > 0)
+	if (c->conn.busy > 0)
 		return;
 	if (c->session && c->inlen == 0 && c->state == SC_CMD) {
-		sconn_close(c);   /* an idle session ends without a word (clamd) */
+		conn_close(&c->conn);   /* an idle session ends without a word (clamd) */
 		return;
 	}
 	/* clamd answers this with '\n' whatever the framing */
 	sconn_reply(c, 0, CLAMD_FRAMING_N, CLAMD_REPLY_TIMEOUT);
-	c->closing = true;
+	c->conn.closing = true;
 	c->inlen = 0;
-	ev_io_stop(c->d->loop, &c->rio);
-	sconn_flush(c);
+	ev_io_stop(c->d->loop, &c->conn.rio);
+	conn_flush(&c->conn);
 }
 
-static bool scansock_accept_one(struct scansock *s);
-
+/* A new client: its input buffer, and its command, which is usually
+ * there already: read now rather than after another turn of the loop. */
 static void
-scansock_on_resume(struct ev_loop *loop, ev_timer *t, int revents)
+sconn_accepted(struct conn *cn)
 {
-	struct scansock *s = t->data;
+	struct sconn *c = (struct sconn *)cn;
 
-	(void)revents;
-	if (!s->d->stopping)
-		ev_io_start(loop, &s->io);
-}
-
-static void
-scansock_on_accept(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct scansock *s = w->data;
-	int i;
-
-	(void)loop;
-	(void)revents;
-	for (i = 0; i < SCAN_ACCEPT_BURST; i++)   /* a burst of clients */
-		if (!scansock_accept_one(s))
-			break;
-}
-
-/* One connection off the backlog; false when there was none. */
-static bool
-scansock_accept_one(struct scansock *s)
-{
-	struct ev_loop *loop = s->d->loop;
-	struct sconn *c;
-	int fd;
-
-	fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (fd < 0) {
-		if (errno == EMFILE || errno == ENFILE) {
-			/* out of descriptors: the backlog would keep the socket
-			 * readable and the loop spinning; pause accepting */
-			if (!s->starved)
-				dlog(&s->d->log, DLOG_WARNING, "scan socket: accept: %s; pausing %.1f s at a time until descriptors are free",
-				    strerror(errno), SCAN_ACCEPT_PAUSE);
-			s->starved = true;
-			ev_io_stop(loop, &s->io);
-			ev_timer_set(&s->resume, SCAN_ACCEPT_PAUSE, 0.);
-			ev_timer_start(loop, &s->resume);
-		}
-		return false;
-	}
-	if (s->starved) {
-		dlog(&s->d->log, DLOG_INFO, "scan socket: accepting again");
-		s->starved = false;
-	}
-	if (s->nconns >= SCAN_CONNS_MAX || (c = calloc(1, sizeof(*c))) == NULL) {
-		if (!s->full)
-			dlog(&s->d->log, DLOG_WARNING, "scan socket: %zu connections open (at most %d): refusing new ones",
-			    s->nconns, SCAN_CONNS_MAX);
-		s->full = true;
-		close(fd);
-		return true;
-	}
-	if (s->full) {
-		dlog(&s->d->log, DLOG_INFO, "scan socket: below %d connections again", SCAN_CONNS_MAX);
-		s->full = false;
-	}
-	if ((c->in = malloc(SCAN_IN_MAX)) == NULL) {
-		free(c);
-		close(fd);
-		return true;
-	}
-	c->d = s->d;
-	c->fd = fd;
+	c->d = cn->set->d;
 	c->memfd = -1;
-	strbuf_init(&c->out, SCAN_OUT_MAX);
-	ev_io_init(&c->rio, sconn_on_read, fd, EV_READ);
-	ev_io_init(&c->wio, sconn_on_write, fd, EV_WRITE);
-	ev_timer_init(&c->timer, sconn_on_timeout, SCAN_READ_TIMEOUT, 0.);
-	c->rio.data = c->wio.data = c->timer.data = c;
-	c->next_conn = s->conns;
-	s->conns = c;
-	s->nconns++;
-	ev_io_start(loop, &c->rio);
-	ev_timer_start(loop, &c->timer);
-	/* a client's command is usually there already: read it now rather
-	 * than after another turn of the loop */
-	sconn_on_read(loop, &c->rio, EV_READ);
-	return true;
+	if ((c->in = malloc(SCAN_IN_MAX)) == NULL) {
+		conn_close(cn);
+		return;
+	}
+	sconn_on_read(c->d->loop, &cn->rio, EV_READ);
 }
+
+static const struct connset_ops scansock_ops = {
+	.name = "scan socket", .conn_size = sizeof(struct sconn),
+	.conns_max = SCAN_CONNS_MAX, .out_max = SCAN_OUT_MAX, .timeout = SCAN_READ_TIMEOUT,
+	.on_read = sconn_on_read, .on_timeout = sconn_on_timeout,
+	.accepted = sconn_accepted, .release = sconn_release,
+};
 
 /* ---- the socket ---------------------------------------------------------- */
-
-/* A socket file left there: stale (replace it) or alive (refuse). */
-int
-sock_clear_stale(const char *path, char *err, size_t errlen)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd, rc;
-
-	if (lstat(path, &st) != 0)
-		return errno == ENOENT ? 0 : (str_fmt(err, errlen, "%s: %s", path,
-		    strerror(errno)), -1);
-	if (!S_ISSOCK(st.st_mode)) {
-		str_fmt(err, errlen, "%s: exists and is not a socket", path);
-		return -1;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-		str_fmt(err, errlen, "socket: %s", strerror(errno));
-		return -1;
-	}
-	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	close(fd);
-	if (rc == 0) {
-		str_fmt(err, errlen, "%s: another process is serving it (not taken over)",
-		    path);
-		return -1;
-	}
-	unlink(path);   /* nobody listens: stale */
-	return 0;
-}
 
 int
 scansock_open(struct daemon *d, char *err, size_t errlen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *path = d->cfg.local_socket;
 	struct scansock *s;
 	struct group gr, *res = NULL;
-	char gbuf[4096], dir[sizeof(sa.sun_path)], *slash;
+	char gbuf[4096];
 	gid_t gid = 0;
-	mode_t old;
-	int fd;
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		str_fmt(err, errlen, "%s: path too long", path);
-		return -1;
-	}
 	if (d->cfg.local_socket_group != NULL) {
 		if (getgrnam_r(d->cfg.local_socket_group, &gr, gbuf, sizeof(gbuf),
 		    &res) != 0 || res == NULL) {
@@ -1272,46 +1079,15 @@ scansock_open(struct daemon *d, char *err, size_t errlen)
 		}
 		gid = gr.gr_gid;
 	}
-	str_fmt(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-			str_fmt(err, errlen, "%s: %s", dir, strerror(errno));
-			return -1;
-		}
-	}
-	if (sock_clear_stale(path, err, errlen) != 0)
-		return -1;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0) {
-		str_fmt(err, errlen, "socket: %s", strerror(errno));
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		str_fmt(err, errlen, "%s: %s", d->cfg.local_socket, strerror(errno));
 		return -1;
 	}
-	old = umask(0177);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		umask(old);
-		str_fmt(err, errlen, "%s: bind: %s", path, strerror(errno));
-		close(fd);
+	if (connset_open(&s->set, d, &scansock_ops, d->cfg.local_socket,
+	    d->cfg.local_socket_mode, gid, SCAN_BACKLOG, err, errlen) != 0) {
+		free(s);
 		return -1;
 	}
-	umask(old);
-	if ((geteuid() == 0 && chown(path, 0, gid) != 0) ||
-	    chmod(path, d->cfg.local_socket_mode) != 0 || listen(fd, SCAN_BACKLOG) != 0 ||
-	    (s = calloc(1, sizeof(*s))) == NULL) {
-		str_fmt(err, errlen, "%s: %s", path, strerror(errno));
-		close(fd);
-		unlink(path);
-		return -1;
-	}
-	s->d = d;
-	s->fd = fd;
-	ev_io_init(&s->io, scansock_on_accept, fd, EV_READ);
-	s->io.data = s;
-	ev_check_init(&s->reaper, scansock_on_reap);
-	s->reaper.data = s;
-	ev_init(&s->resume, scansock_on_resume);
-	s->resume.data = s;
-	ev_io_start(d->loop, &s->io);
 	d->scansock = s;
 	return 0;
 }
@@ -1319,39 +1095,16 @@ scansock_open(struct daemon *d, char *err, size_t errlen)
 void
 scansock_stop_accepting(struct daemon *d)
 {
-	if (d->scansock != NULL) {
-		ev_io_stop(d->loop, &d->scansock->io);
-		ev_timer_stop(d->loop, &d->scansock->resume);
-	}
+	if (d->scansock != NULL)
+		connset_stop_accepting(&d->scansock->set);
 }
 
 void
 scansock_close(struct daemon *d)
 {
-	struct scansock *s = d->scansock;
-	struct sconn *c;
-	struct sjob *j;
-
-	if (s == NULL)
+	if (d->scansock == NULL)
 		return;
-	ev_io_stop(d->loop, &s->io);
-	ev_check_stop(d->loop, &s->reaper);
-	ev_timer_stop(d->loop, &s->resume);
-	close(s->fd);
-	unlink(d->cfg.local_socket);
-	for (c = s->conns; c != NULL; c = c->next_conn) {
-		ev_timer_stop(d->loop, &c->timer);
-		if (c->fd >= 0) {
-			ev_io_stop(d->loop, &c->rio);
-			ev_io_stop(d->loop, &c->wio);
-			close(c->fd);
-			c->fd = -1;
-		}
-		while ((j = c->joblist) != NULL)
-			job_free(j);
-	}
-	while (s->conns != NULL)
-		sconn_free(s->conns);
-	free(s);
+	connset_close(&d->scansock->set);
+	free(d->scansock);
 	d->scansock = NULL;
 }

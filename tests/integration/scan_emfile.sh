@@ -45,7 +45,7 @@ ticks=$(sed -n 's/^ticks //p' "$T_TMP/py.out")
 echo "    ampdaemon CPU ticks over 3 s without descriptors: ${ticks:-?} (100 a second is a busy loop)"
 check "no busy loop while accept() fails with EMFILE (< 50 ticks in 3 s)" test "${ticks:-999}" -lt 50
 check "serving again once the clients left (PING -> PONG)" grep -q "reply b'PONG" "$T_TMP/py.out"
-check "the log says it paused accepting, once" test "$(grep -c 'pausing 0.1 s at a time' "$DL_LOG")" = 1
+check "the log says the scan socket paused accepting, once" test "$(grep -c 'scan socket: accept: .*pausing 0.1 s at a time' "$DL_LOG")" = 1
 check "and that it accepts again" grep -q 'scan socket: accepting again' "$DL_LOG"
 dl_stop
 finish

@@ -1,0 +1,303 @@
+/* The control and scan sockets' connections (connset.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "connset.h"
+#include "daemon.h"
+
+#define CONNSET_ACCEPT_BURST 64       /* accepts per wake-up */
+#define CONNSET_ACCEPT_PAUSE 0.1      /* s without accepting after EMFILE */
+
+static void
+conn_free(struct conn *c)
+{
+	struct connset *s = c->set;
+	struct conn **pp;
+
+	for (pp = &s->conns; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			s->nconns--;
+			break;
+		}
+	s->ops->release(c);
+	strbuf_free(&c->out);
+	free(c);
+}
+
+void
+conn_close(struct conn *c)
+{
+	struct ev_loop *loop = c->set->d->loop;
+
+	ev_timer_stop(loop, &c->timer);
+	if (c->fd >= 0) {
+		ev_io_stop(loop, &c->rio);
+		ev_io_stop(loop, &c->wio);
+		close(c->fd);
+		c->fd = -1;
+	}
+	c->dead = true;
+	ev_prepare_start(loop, &c->set->reaper);
+}
+
+void
+conn_release(struct conn *c)
+{
+	c->busy--;
+	if (c->dead)
+		ev_prepare_start(c->set->d->loop, &c->set->reaper);
+}
+
+static void
+connset_on_reap(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct connset *s = w->data;
+	struct conn *c, *next;
+
+	(void)revents;
+	ev_prepare_stop(loop, w);
+	for (c = s->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->dead && c->busy == 0)
+			conn_free(c);
+	}
+}
+
+void
+conn_flush(struct conn *c)
+{
+	struct ev_loop *loop = c->set->d->loop;
+	ssize_t n;
+
+	if (c->dead)
+		return;
+	while (c->out.len > 0) {
+		n = send(c->fd, c->out.buf, c->out.len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			ev_io_start(loop, &c->wio);
+			return;
+		}
+		if (n <= 0) {
+			conn_close(c);
+			return;
+		}
+		memmove(c->out.buf, c->out.buf + n, c->out.len - (size_t)n);
+		c->out.len -= (size_t)n;
+		c->out.buf[c->out.len] = '\0';
+	}
+	ev_io_stop(loop, &c->wio);
+	if (c->closing && c->busy == 0)
+		conn_close(c);
+}
+
+static void
+conn_on_write(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	conn_flush(w->data);
+}
+
+/* ---- accepting ----------------------------------------------------------- */
+
+static void
+connset_on_resume(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct connset *s = t->data;
+
+	(void)revents;
+	if (!s->d->stopping)
+		ev_io_start(loop, &s->io);
+}
+
+/* One connection off the backlog; false when there was none. */
+static bool
+connset_accept_one(struct connset *s)
+{
+	struct ev_loop *loop = s->d->loop;
+	struct conn *c;
+	int fd;
+
+	fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0) {
+		if (errno == EMFILE || errno == ENFILE) {
+			/* the backlog would keep the socket readable and the
+			 * loop spinning: pause accepting */
+			if (!s->starved)
+				dlog(&s->d->log, DLOG_WARNING, "%s: accept: %s; pausing %.1f s at a time until descriptors are free",
+				    s->ops->name, strerror(errno), CONNSET_ACCEPT_PAUSE);
+			s->starved = true;
+			ev_io_stop(loop, &s->io);
+			ev_timer_set(&s->resume, CONNSET_ACCEPT_PAUSE, 0.);
+			ev_timer_start(loop, &s->resume);
+		}
+		return false;
+	}
+	if (s->starved) {
+		dlog(&s->d->log, DLOG_INFO, "%s: accepting again", s->ops->name);
+		s->starved = false;
+	}
+	if (s->nconns >= s->ops->conns_max || (c = calloc(1, s->ops->conn_size)) == NULL) {
+		if (!s->full)
+			dlog(&s->d->log, DLOG_WARNING, "%s: %zu connections open (at most %zu): refusing new ones",
+			    s->ops->name, s->nconns, s->ops->conns_max);
+		s->full = true;
+		close(fd);
+		return true;
+	}
+	if (s->full) {
+		dlog(&s->d->log, DLOG_INFO, "%s: below %zu connections again",
+		    s->ops->name, s->ops->conns_max);
+		s->full = false;
+	}
+	c->set = s;
+	c->fd = fd;
+	strbuf_init(&c->out, s->ops->out_max);
+	ev_io_init(&c->rio, s->ops->on_read, fd, EV_READ);
+	ev_io_init(&c->wio, conn_on_write, fd, EV_WRITE);
+	ev_timer_init(&c->timer, s->ops->on_timeout, s->ops->timeout, 0.);
+	c->rio.data = c->wio.data = c->timer.data = c;
+	c->next = s->conns;
+	s->conns = c;
+	s->nconns++;
+	ev_io_start(loop, &c->rio);
+	ev_timer_start(loop, &c->timer);
+	s->ops->accepted(c);
+	return true;
+}
+
+static void
+connset_on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct connset *s = w->data;
+	int i;
+
+	(void)loop;
+	(void)revents;
+	for (i = 0; i < CONNSET_ACCEPT_BURST; i++)   /* a burst of clients */
+		if (!connset_accept_one(s))
+			break;
+}
+
+/* ---- the socket ---------------------------------------------------------- */
+
+/* A socket file left there: stale (replace it) or alive (refuse). */
+static int
+sock_clear_stale(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 0 : (str_fmt(err, errlen, "%s: %s", path,
+		    strerror(errno)), -1);
+	if (!S_ISSOCK(st.st_mode)) {
+		str_fmt(err, errlen, "%s: exists and is not a socket", path);
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		str_fmt(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (rc == 0) {
+		str_fmt(err, errlen, "%s: another process is serving it (not taken over)",
+		    path);
+		return -1;
+	}
+	unlink(path);   /* nobody listens: stale */
+	return 0;
+}
+
+int
+connset_open(struct connset *s, struct daemon *d,
+    const struct connset_ops *ops, const char *path, mode_t mode, gid_t gid,
+    int backlog, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[sizeof(sa.sun_path)], *slash;
+	mode_t old;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		str_fmt(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	str_fmt(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+			str_fmt(err, errlen, "%s: %s", dir, strerror(errno));
+			return -1;
+		}
+	}
+	/* another daemon (another StateDir) may serve this path: not taken */
+	if (sock_clear_stale(path, err, errlen) != 0)
+		return -1;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0) {
+		str_fmt(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		umask(old);
+		str_fmt(err, errlen, "%s: bind: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	if ((geteuid() == 0 && chown(path, 0, gid) != 0) ||
+	    chmod(path, mode) != 0 || listen(fd, backlog) != 0) {
+		str_fmt(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	memset(s, 0, sizeof(*s));
+	s->d = d;
+	s->ops = ops;
+	s->fd = fd;
+	memcpy(s->path, sa.sun_path, sizeof(s->path));
+	ev_io_init(&s->io, connset_on_accept, fd, EV_READ);
+	s->io.data = s;
+	ev_prepare_init(&s->reaper, connset_on_reap);
+	s->reaper.data = s;
+	ev_init(&s->resume, connset_on_resume);
+	s->resume.data = s;
+	ev_io_start(d->loop, &s->io);
+	return 0;
+}
+
+void
+connset_stop_accepting(struct connset *s)
+{
+	ev_io_stop(s->d->loop, &s->io);
+	ev_timer_stop(s->d->loop, &s->resume);
+}
+
+void
+connset_close(struct connset *s)
+{
+	struct conn *c;
+
+	connset_stop_accepting(s);
+	close(s->fd);
+	unlink(s->path);
+	for (c = s->conns; c != NULL; c = c->next)
+		conn_close(c);
+	ev_prepare_stop(s->d->loop, &s->reaper);
+	while (s->conns != NULL)
+		conn_free(s->conns);
+}
