@@ -16,16 +16,34 @@ static const char *const dlog_levels[] = { "debug", "info", "warning", "error" }
 /* syslog priorities of the levels, for journald's <N> prefix */
 static const char dlog_prio[] = { '7', '6', '4', '3' };
 
+/* A decimal number at *p, moved past it; false when none or too large. */
+static bool
+dlog_parse_num(const char **p, uintmax_t *out)
+{
+	uintmax_t v = 0;
+	const char *s = *p;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (UINTMAX_MAX - (uintmax_t)(*s - '0')) / 10)
+			return false;
+		v = v * 10 + (uintmax_t)(*s - '0');
+	}
+	*out = v;
+	*p = s;
+	return true;
+}
+
 bool
 dlog_fd_is_journal(int fd)
 {
-	const char *js = getenv("JOURNAL_STREAM");
+	const char *p = getenv("JOURNAL_STREAM");
 	uintmax_t dev, ino;
 	struct stat st;
-	char tail;
 
-	if (js == NULL || sscanf(js, "%ju:%ju%c", &dev, &ino, &tail) != 2 ||
-	    fstat(fd, &st) != 0)
+	if (p == NULL || !dlog_parse_num(&p, &dev) || *p++ != ':' ||
+	    !dlog_parse_num(&p, &ino) || *p != '\0' || fstat(fd, &st) != 0)
 		return false;
 	return (uintmax_t)st.st_dev == dev && (uintmax_t)st.st_ino == ino;
 }

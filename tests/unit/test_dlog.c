@@ -151,8 +151,11 @@ test_journal_stream_must_match(void **state)
 	assert_false(dlog_fd_is_journal(STDERR_FILENO));
 	assert_int_equal(setenv("JOURNAL_STREAM", "", 1), 0);
 	assert_false(dlog_fd_is_journal(STDERR_FILENO));
-	assert_int_equal(setenv("JOURNAL_STREAM", "12", 1), 0);
-	assert_false(dlog_fd_is_journal(STDERR_FILENO));
+	for (const char *const *v = (const char *const[]){ "12", ":5", "5:",
+	    "5:6:7", "-1:2", "99999999999999999999999:1", NULL }; *v != NULL; v++) {
+		assert_int_equal(setenv("JOURNAL_STREAM", *v, 1), 0);
+		assert_false(dlog_fd_is_journal(STDERR_FILENO));
+	}
 	unsetenv("JOURNAL_STREAM");
 	assert_false(dlog_fd_is_journal(STDERR_FILENO));
 	close(other);
