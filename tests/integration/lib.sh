@@ -5,6 +5,37 @@ T_FAIL=0
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ampscan-it.XXXXXX")
 trap 'rm -rf "$T_TMP"' EXIT
 
+# The watchdog: a test still running after T_LIMIT seconds (set by CMake
+# a little under the test's TIMEOUT) ends itself, so that its EXIT trap
+# still removes its daemons, workers, users and mounts: CTest's timeout
+# kills the script alone, and the rest would live on.  It shows what was
+# running, kills the script's other descendants (a command the script
+# waits for cannot keep it from its trap), then TERMs the script.
+t_descendants() {  # t_descendants PID SKIP: its descendants, deepest first, but SKIP's
+	local c
+	for c in $(pgrep -P "$1"); do
+		[ "$c" = "$2" ] && continue
+		t_descendants "$c" "$2"
+		echo "$c"
+	done
+}
+if [ -n "${T_LIMIT:-}" ]; then
+	trap 'echo "FAIL - the test ran out of time (T_LIMIT ${T_LIMIT} s)"; T_FAIL=$((T_FAIL + 1)); exit 124' TERM
+	(
+		t_main=$$ t_self=$BASHPID t_end=$((SECONDS + T_LIMIT))
+		while [ "$SECONDS" -lt "$t_end" ]; do
+			kill -0 "$t_main" 2>/dev/null || exit 0
+			sleep 1
+		done
+		t_pids=$(t_descendants "$t_main" "$t_self")
+		echo "# watchdog: still running after ${T_LIMIT} s:"
+		[ -n "$t_pids" ] && ps -o pid=,etimes=,args= -p "$(echo $t_pids | tr ' ' ,)" |
+			sed 's/^/#   /' | head -40
+		for p in $t_pids; do kill -9 "$p" 2>/dev/null; done
+		kill -TERM "$t_main" 2>/dev/null
+	) &
+fi
+
 ok() { T_PASS=$((T_PASS + 1)); echo "ok   - $*"; }
 not_ok() { T_FAIL=$((T_FAIL + 1)); echo "FAIL - $*"; }
 check() {  # check "description" command...

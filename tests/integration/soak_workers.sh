@@ -40,8 +40,8 @@ SOCK = os.environ['SOCK']
 
 def cmd(payload, timeout=60):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)   # the connect too: a full backlog blocks it
     s.connect(SOCK)
-    s.settimeout(timeout)
     s.sendall(payload)
     out = b''
     while True:
