@@ -341,13 +341,12 @@ void pool_rollover(struct daemon *d, void (*cb)(struct daemon *d, int outcome));
 /* update.c */
 int update_init(struct daemon *d, char *err, size_t errlen);
 void update_free(struct daemon *d);
-/* Queue an update (path, sign) or a reload; done answers it. */
+/* Queue an update (path, sign) or a reload; done answers it, always
+ * (ctl.c keeps the connection, counted busy, until it has). */
 int update_submit(struct daemon *d, const char *path, const char *sign,
     bool force, bool incoming, bool reload,
     void (*done)(struct daemon *d, void *arg, int status, const char *text),
     void *arg, char *err, size_t errlen);
-/* arg's connection is gone: do not call its done. */
-void update_forget_waiter(struct daemon *d, void *arg);
 bool update_busy(const struct daemon *d);
 /* The definitions check finished (pool_defs_done). */
 void update_defs_done(struct daemon *d, bool ok, const char *error);

@@ -583,6 +583,7 @@ struct diag {
 	size_t exhead, exn;
 	bool exits_from_events;
 	uint64_t exits_lost;         /* not in exits.jsonl: its events_dropped lines */
+	uint64_t events_lost;        /* not in events.jsonl: its events_dropped lines */
 	/* events */
 	struct diag_episode ep[DIAG_HISTORY_MAX];
 	size_t epn;
@@ -762,20 +763,30 @@ line_take(struct diag *g, const struct events_line *l, int64_t *t)
 	return true;
 }
 
+/* An events_dropped line (lineq.c): "count" lines that were never
+ * written, added to *sum when the line is in the --since window. */
+static void
+lost_add(struct diag *g, int64_t t, uint64_t *sum)
+{
+	int64_t n;
+
+	if (t >= g->o->since_ms && jint(&g->j, "count", &n) && n > 0)
+		*sum = (uint64_t)n > UINT64_MAX - *sum ? UINT64_MAX :
+		    *sum + (uint64_t)n;
+}
+
 static int
 exits_cb(void *arg, const struct events_line *l)
 {
 	struct diag *g = arg;
-	int64_t t, n;
+	int64_t t;
 
 	if (!line_take(g, l, &t))
 		return 0;
 	if (strcmp(l->type, EVENT_EVENTS_DROPPED) == 0) {
 		/* exits.c's stand-in for exits it could not record (StateDir
 		 * full): a gap in the timeline, not an exit */
-		if (t >= g->o->since_ms && jint(&g->j, "count", &n) && n > 0)
-			g->exits_lost = (uint64_t)n > UINT64_MAX - g->exits_lost ?
-			    UINT64_MAX : g->exits_lost + (uint64_t)n;
+		lost_add(g, t, &g->exits_lost);
 		return 0;
 	}
 	if (strcmp(l->type, EVENT_WORKER_EXITED) != 0) {
@@ -895,6 +906,8 @@ events_cb(void *arg, const struct events_line *l)
 		g->last_root_start = t;
 	} else if (strcmp(type, EVENT_WORKER_EXITED) == 0 && g->exits_from_events)
 		exit_add(g, &g->j, t, jstr(&g->j, "time"));
+	else if (strcmp(type, EVENT_EVENTS_DROPPED) == 0)
+		lost_add(g, t, &g->events_lost);
 	return 0;
 }
 
@@ -1806,8 +1819,11 @@ text_problems(const struct diag *g, struct strbuf *sb)
 	size_t i;
 
 	strbuf_puts(sb, "\nCOULD NOT READ\n");
-	if (g->npr == 0)
+	if (g->npr == 0 && g->events_lost == 0)
 		strbuf_puts(sb, "  nothing: every record was read\n");
+	if (g->events_lost)
+		strbuf_printf(sb, "  %s: %" PRIu64 " events were never written (the state directory could not be written and the queue overflowed; the report may miss them)\n",
+		    EVENTS_FILE_NAME, g->events_lost);
 	for (i = 0; i < g->npr; i++) {
 		p = &g->pr[i];
 		strbuf_printf(sb, "  %s", p->file);
@@ -2173,7 +2189,8 @@ json_rest(const struct diag *g, struct strbuf *sb)
 		strbuf_json_str(sb, p->why);
 		strbuf_puts(sb, "}");
 	}
-	strbuf_printf(sb, "],\"unreadable_omitted\":%zu", g->pr_omitted);
+	strbuf_printf(sb, "],\"unreadable_omitted\":%zu,\"events_lost\":%" PRIu64,
+	    g->pr_omitted, g->events_lost);
 }
 
 static void

@@ -1081,18 +1081,6 @@ update_submit(struct daemon *d, const char *path, const char *sign, bool force,
 	return 0;
 }
 
-void
-update_forget_waiter(struct daemon *d, void *arg)
-{
-	struct update_job *j;
-
-	if (d->upd.cur != NULL && d->upd.cur->arg == arg)
-		d->upd.cur->done = NULL;
-	for (j = d->upd.head; j != NULL; j = j->next)
-		if (j->arg == arg)
-			j->done = NULL;
-}
-
 /* ---- incoming/ ---------------------------------------------------------------- */
 
 static bool

@@ -269,6 +269,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert d['schema'] == 'ampscan-diag/1', d['schema']
 assert d['unreadable'] == [], d['unreadable']
+assert d['events_lost'] == 0 and d['timeline_lost'] == 0, (d['events_lost'], d['timeline_lost'])
 assert d['faults_source'] == 'faults.state', d['faults_source']
 assert any(f['id'] == 6 for f in d['faults']), d['faults']
 assert d['crashes']['count'] >= 3, d['crashes']

@@ -214,6 +214,39 @@ test_diag_exits_lost_line_is_a_gap_not_an_exit(void **state)
 	}
 }
 
+/* events.jsonl's own events_dropped lines: counted and said, not damage. */
+static void
+test_diag_events_lost_lines_are_counted_and_said(void **state)
+{
+	struct fx *f = *state;
+
+	put(f, "events.jsonl",
+	    "{\"time\":\"2026-11-24T02:40:00.000Z\",\"event\":\"events_dropped\",\"count\":4,\"detail\":\"4 events lost\"}\n"
+	    "{\"time\":\"2026-11-24T02:54:30.000Z\",\"event\":\"events_dropped\",\"count\":3,\"detail\":\"3 events lost\"}\n");
+	put(f, "exits.jsonl", "");
+	assert_int_equal(run(f, false), DIAG_HEALTHY);
+	assert_non_null(strstr(strbuf_str(&f->out),
+	    "events.jsonl: 7 events were never written"));
+	assert_null(strstr(strbuf_str(&f->out), "nothing: every record was read"));
+	assert_null(strstr(strbuf_str(&f->out), "events.jsonl line"));
+	run(f, true);
+	assert_non_null(strstr(strbuf_str(&f->out), "\"events_lost\":7}"));
+	{
+		struct diag_opts o = { .state_dir = f->dir, .now_ms = NOW,
+		    .since_ms = NOW - 60000, .json = true };
+
+		strbuf_reset(&f->out);
+		diag_run(&o, &f->out, NULL, 0);
+		assert_non_null(strstr(strbuf_str(&f->out), "\"events_lost\":3}"));
+	}
+	/* none: nothing said */
+	put(f, "events.jsonl", "");
+	run(f, false);
+	assert_null(strstr(strbuf_str(&f->out), "never written"));
+	run(f, true);
+	assert_non_null(strstr(strbuf_str(&f->out), "\"events_lost\":0}"));
+}
+
 static void
 test_diag_parse_since(void **state)
 {
@@ -243,6 +276,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_diag_mixed_files_and_no_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_diag_damaged_files_are_reported_not_fatal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_diag_exits_lost_line_is_a_gap_not_an_exit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_diag_events_lost_lines_are_counted_and_said, setup, teardown),
 		cmocka_unit_test(test_diag_parse_since),
 	};
 
