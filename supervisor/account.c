@@ -156,6 +156,18 @@ lbuf_grow(struct lbuf *b)
 	return 0;
 }
 
+/* What a get*_r call's return r and result mean: LK_*, *err on failure. */
+static int
+lookup_result(int r, bool found, int *err)
+{
+	if (r == 0 && found)
+		return LK_FOUND;
+	if (account_errno_is_not_found(r))
+		return LK_MISSING;
+	*err = r;
+	return LK_FAILED;
+}
+
 static int
 find_user(const char *name, struct passwd *pw, struct lbuf *b, int *err)
 {
@@ -166,12 +178,7 @@ find_user(const char *name, struct passwd *pw, struct lbuf *b, int *err)
 	    getpwnam_r(name, pw, b->p, b->n, &res)) == ERANGE)
 		if ((r = lbuf_grow(b)) != 0)
 			break;
-	if (r == 0 && res != NULL)
-		return LK_FOUND;
-	if (account_errno_is_not_found(r))
-		return LK_MISSING;
-	*err = r;
-	return LK_FAILED;
+	return lookup_result(r, res != NULL, err);
 }
 
 static int
@@ -184,12 +191,7 @@ find_group(const char *name, struct group *gr, struct lbuf *b, int *err)
 	    getgrnam_r(name, gr, b->p, b->n, &res)) == ERANGE)
 		if ((r = lbuf_grow(b)) != 0)
 			break;
-	if (r == 0 && res != NULL)
-		return LK_FOUND;
-	if (account_errno_is_not_found(r))
-		return LK_MISSING;
-	*err = r;
-	return LK_FAILED;
+	return lookup_result(r, res != NULL, err);
 }
 
 static int
@@ -202,12 +204,7 @@ find_gid(gid_t gid, struct group *gr, struct lbuf *b, int *err)
 	    getgrgid_r(gid, gr, b->p, b->n, &res)) == ERANGE)
 		if ((r = lbuf_grow(b)) != 0)
 			break;
-	if (r == 0 && res != NULL)
-		return LK_FOUND;
-	if (account_errno_is_not_found(r))
-		return LK_MISSING;
-	*err = r;
-	return LK_FAILED;
+	return lookup_result(r, res != NULL, err);
 }
 
 static void
