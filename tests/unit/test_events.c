@@ -39,36 +39,6 @@ rmtree(char *dir)
 }
 
 static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	if (len != NULL)
-		*len = (size_t)n;
-	return buf;
-}
-
-static void
-spit(const char *path, const char *s)
-{
-	FILE *f = fopen(path, "wb");
-
-	assert_non_null(f);
-	assert_int_equal(fwrite(s, 1, strlen(s), f), strlen(s));
-	fclose(f);
-}
-
-static char *
 render(const struct event *ev)
 {
 	static char line[EVENTS_LINE_MAX + 1];   /* test only */
@@ -416,7 +386,7 @@ test_append_writes_valid_lines(void **state)
 	assert_false(log.need_newline);
 	assert_int_equal(append_simple(&log, "after reopen"), EVENTS_OK);
 	events_close(&log);
-	text = slurp(path, &len);
+	text = (char *)tu_read(path, &len);
 	assert_non_null(strstr(text, "\"detail\":\"quote\\\" nl\\n \\ufffd\\u0001 中\""));
 	assert_non_null(strstr(text, "\"versions\":[\"daily:27432\",\"main:62\"]"));
 	assert_non_null(strstr(text, "after reopen"));
@@ -428,7 +398,7 @@ test_append_writes_valid_lines(void **state)
 static int
 count_lines(const char *path)
 {
-	char *t = slurp(path, NULL), *p;
+	char *t = (char *)tu_read(path, NULL), *p;
 	int n = 0;
 
 	for (p = t; *p != '\0'; p++)
@@ -463,7 +433,7 @@ test_disk_full_queues_then_resumes_in_order(void **state)
 	h.mode = HOOK_SHORT;
 	assert_int_equal(append_simple(&log, "D"), EVENTS_ERR_QUEUED);
 	assert_int_equal(events_pending(&log), 3);
-	text = slurp(path, &len);
+	text = (char *)tu_read(path, &len);
 	assert_int_equal(len, strchr(text, '\n') - text + 1);
 	free(text);
 
@@ -477,7 +447,7 @@ test_disk_full_queues_then_resumes_in_order(void **state)
 	assert_int_equal(append_simple(&log, "F"), EVENTS_OK);
 	assert_int_equal(events_pending(&log), 0);
 	events_close(&log);
-	text = slurp(path, &len);
+	text = (char *)tu_read(path, &len);
 	assert_int_equal(count_lines(path), 6);
 	a = strstr(text, "\"A\"");
 	b = strstr(text, "\"B\"");
@@ -538,7 +508,7 @@ test_queue_overflow_drops_newest_and_says_so(void **state)
 	assert_int_equal(append_simple(&log, "last"), EVENTS_OK);
 	events_close(&log);
 	assert_int_equal(count_lines(path), EVENTS_QUEUE_MAX + 2);
-	text = slurp(path, NULL);
+	text = (char *)tu_read(path, NULL);
 	assert_null(strstr(text, "dropped-"));
 	p = strstr(text, "\"event\":\"events_dropped\",\"count\":2,");
 	assert_non_null(p);
@@ -558,13 +528,13 @@ test_open_isolates_a_torn_line(void **state)
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/%s", dir, EVENTS_FILE_NAME);
-	spit(path, "{\"time\":\"2026-11-23T22:17:05.123Z\",\"event\":\"fault_ra");
+	tu_write_str(path, "{\"time\":\"2026-11-23T22:17:05.123Z\",\"event\":\"fault_ra");
 	open_log(&log, dir);
 	assert_true(log.need_newline);
 	assert_int_equal(append_simple(&log, "after crash"), EVENTS_OK);
 	assert_int_equal(append_simple(&log, "next"), EVENTS_OK);
 	events_close(&log);
-	text = slurp(path, NULL);
+	text = (char *)tu_read(path, NULL);
 	assert_non_null(strstr(text, "fault_ra\n{\"time\""));
 	assert_int_equal(count_lines(path), 3);
 	free(text);
@@ -669,7 +639,7 @@ test_disk_full_on_a_real_tmpfs(void **state)
 	print_message("[  NOTE    ] tmpfs: %zu short writes undone, %zu ENOSPC\n",
 	    h.shorts, h.enospc);
 	assert_int_equal(events_pending(&log), (size_t)queued);
-	text = slurp(path, &len);
+	text = (char *)tu_read(path, &len);
 	assert_true(len > 0 && text[len - 1] == '\n');   /* nothing torn */
 	free(text);
 	python_check(path);
@@ -734,7 +704,7 @@ test_read_tail_reports_damage(void **state)
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/%s", dir, EVENTS_FILE_NAME);
-	spit(path, file);
+	tu_write_str(path, file);
 
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(events_read_tail(path, 100, collect, &s, err,

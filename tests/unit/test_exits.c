@@ -42,45 +42,6 @@ rmtree(char *dir)
 	free(dir);
 }
 
-static const char *
-path_of(const char *dir, const char *name)
-{
-	static char path[4096];               /* test only */
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	return path;
-}
-
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	if (len != NULL)
-		*len = (size_t)n;
-	return buf;
-}
-
-static void
-spit(const char *path, const char *s, size_t n)
-{
-	FILE *f = fopen(path, "wb");
-
-	assert_non_null(f);
-	assert_int_equal(fwrite(s, 1, n, f), n);
-	assert_int_equal(fclose(f), 0);
-}
-
 /* Exit number k: a crash with SIGSEGV, pid PID0 + k. */
 static void
 exit_event(struct event *ev, int k)
@@ -117,7 +78,7 @@ append_range(struct exits_log *log, int from, int to)
 static size_t
 file_lines(const char *path, int *pids, size_t max, bool gaps)
 {
-	char *buf = slurp(path, NULL), *p = buf, *nl, *f;
+	char *buf = (char *)tu_read(path, NULL), *p = buf, *nl, *f;
 	char type[32];
 	size_t n = 0;
 
@@ -175,7 +136,7 @@ test_exits_line_is_the_worker_exited_event(void **state)
 	assert_int_equal(log.lines, 1);
 	exits_close(&log);
 
-	buf = slurp(path_of(dir, EXITS_FILE_NAME), NULL);
+	buf = (char *)tu_read(tu_path(dir, EXITS_FILE_NAME), NULL);
 	assert_true(events_render(&ev, want, sizeof(want)) > 0);
 	assert_string_equal(buf, want);
 	assert_non_null(strstr(buf, "\"signal\":\"SIGSEGV\",\"core_dumped\":false,\"uptime_ms\":1500,\"files\":[\"/srv/data/file 7.bin\"],\"kind\":\"crash\",\"worker\":3,\"uid\":998}\n"));
@@ -196,7 +157,7 @@ test_exits_keeps_2000_lines_after_2000_appends(void **state)
 	assert_int_equal(exits_open(&log, dir, err, sizeof(err)), EXITS_OK);
 	append_range(&log, 0, EXITS_TRIM_AT);
 	assert_int_equal(log.lines, EXITS_TRIM_AT);
-	n = file_pids(path_of(dir, EXITS_FILE_NAME), pids, 3 * EXITS_KEEP);
+	n = file_pids(tu_path(dir, EXITS_FILE_NAME), pids, 3 * EXITS_KEEP);
 	assert_int_equal(n, EXITS_TRIM_AT);
 	assert_int_equal(pids[0], PID0);
 	assert_int_equal(pids[n - 1], PID0 + EXITS_TRIM_AT - 1);
@@ -218,23 +179,23 @@ test_exits_keeps_last_1000_after_2001_appends(void **state)
 	assert_int_equal(exits_open(&log, dir, err, sizeof(err)), EXITS_OK);
 	append_range(&log, 0, EXITS_TRIM_AT + 1);
 	assert_int_equal(log.lines, EXITS_KEEP);
-	n = file_pids(path_of(dir, EXITS_FILE_NAME), pids, 3 * EXITS_KEEP);
+	n = file_pids(tu_path(dir, EXITS_FILE_NAME), pids, 3 * EXITS_KEEP);
 	assert_int_equal(n, EXITS_KEEP);
 	for (i = 0; i < n; i++)
 		assert_int_equal(pids[i], PID0 + EXITS_KEEP + 1 + (int)i);
 	/* the rewrite left no temporary file and kept the mode */
-	assert_int_equal(stat(path_of(dir, ".exits.jsonl.tmp"), &st), -1);
-	assert_int_equal(stat(path_of(dir, EXITS_FILE_NAME), &st), 0);
+	assert_int_equal(stat(tu_path(dir, ".exits.jsonl.tmp"), &st), -1);
+	assert_int_equal(stat(tu_path(dir, EXITS_FILE_NAME), &st), 0);
 	assert_int_equal(st.st_mode & 07777, EXITS_FILE_MODE);
 
 	/* appending goes on in the new file: 1000 more, then trimmed again */
 	append_range(&log, EXITS_TRIM_AT + 1, 2 * EXITS_TRIM_AT - EXITS_KEEP + 1);
 	assert_int_equal(log.lines, EXITS_TRIM_AT);
-	assert_int_equal(count_lines(path_of(dir, EXITS_FILE_NAME)),
+	assert_int_equal(count_lines(tu_path(dir, EXITS_FILE_NAME)),
 	    EXITS_TRIM_AT);
 	append_range(&log, 2 * EXITS_TRIM_AT - EXITS_KEEP + 1,
 	    2 * EXITS_TRIM_AT - EXITS_KEEP + 2);
-	n = file_pids(path_of(dir, EXITS_FILE_NAME), pids, 3 * EXITS_KEEP);
+	n = file_pids(tu_path(dir, EXITS_FILE_NAME), pids, 3 * EXITS_KEEP);
 	assert_int_equal(n, EXITS_KEEP);
 	assert_int_equal(pids[n - 1], PID0 + 2 * EXITS_TRIM_AT - EXITS_KEEP + 1);
 	exits_close(&log);
@@ -255,7 +216,7 @@ test_exits_open_trims_a_file_of_2001_lines(void **state)
 	int k;
 
 	(void)state;
-	assert_non_null(f = fopen(path_of(dir, EXITS_FILE_NAME), "wb"));
+	assert_non_null(f = fopen(tu_path(dir, EXITS_FILE_NAME), "wb"));
 	for (k = 0; k < EXITS_TRIM_AT + 1; k++) {
 		exit_event(&ev, k);
 		n = events_render(&ev, line, sizeof(line));
@@ -264,7 +225,7 @@ test_exits_open_trims_a_file_of_2001_lines(void **state)
 	assert_int_equal(fclose(f), 0);
 	assert_int_equal(exits_open(&log, dir, err, sizeof(err)), EXITS_OK);
 	assert_int_equal(log.lines, EXITS_KEEP);
-	n = file_pids(path_of(dir, EXITS_FILE_NAME), pids, 3 * EXITS_KEEP);
+	n = file_pids(tu_path(dir, EXITS_FILE_NAME), pids, 3 * EXITS_KEEP);
 	assert_int_equal(n, EXITS_KEEP);
 	assert_int_equal(pids[0], PID0 + EXITS_KEEP + 1);
 	assert_int_equal(pids[n - 1], PID0 + EXITS_TRIM_AT);
@@ -295,24 +256,24 @@ test_exits_open_cuts_a_torn_last_line(void **state)
 		}
 		n = strlen(tails[t]);
 		memcpy(whole + len, tails[t], n);
-		spit(path_of(dir, EXITS_FILE_NAME), whole, len + n);
+		tu_write(tu_path(dir, EXITS_FILE_NAME), whole, len + n);
 
 		assert_int_equal(exits_open(&log, dir, err, sizeof(err)),
 		    EXITS_OK);
 		assert_int_equal(log.lines, 2);
-		assert_int_equal(count_lines(path_of(dir, EXITS_FILE_NAME)), 2);
+		assert_int_equal(count_lines(tu_path(dir, EXITS_FILE_NAME)), 2);
 		append_range(&log, 2, 3);
 		exits_close(&log);
-		n = file_pids(path_of(dir, EXITS_FILE_NAME), pids, 8);
+		n = file_pids(tu_path(dir, EXITS_FILE_NAME), pids, 8);
 		assert_int_equal(n, 3);
 		assert_int_equal(pids[2], PID0 + 2);
 	}
 
 	/* a file that is one torn line: emptied */
-	spit(path_of(dir, EXITS_FILE_NAME), "{\"ti", 4);
+	tu_write(tu_path(dir, EXITS_FILE_NAME), "{\"ti", 4);
 	assert_int_equal(exits_open(&log, dir, err, sizeof(err)), EXITS_OK);
 	assert_int_equal(log.lines, 0);
-	free(slurp(path_of(dir, EXITS_FILE_NAME), &len));
+	free((char *)tu_read(tu_path(dir, EXITS_FILE_NAME), &len));
 	assert_int_equal(len, 0);
 	exits_close(&log);
 	rmtree(dir);
@@ -330,7 +291,7 @@ test_exits_file_mode_is_0640_whatever_the_umask(void **state)
 	(void)state;
 	assert_int_equal(exits_open(&log, dir, err, sizeof(err)), EXITS_OK);
 	umask(old);
-	assert_int_equal(stat(path_of(dir, EXITS_FILE_NAME), &st), 0);
+	assert_int_equal(stat(tu_path(dir, EXITS_FILE_NAME), &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0640);
 	exits_close(&log);
 	rmtree(dir);
@@ -347,7 +308,7 @@ test_exits_errors_name_the_file_and_do_not_abort(void **state)
 	(void)state;
 	/* exits.jsonl is a directory: open fails and the append is queued,
 	 * both naming it */
-	assert_int_equal(mkdir(path_of(dir, EXITS_FILE_NAME), 0700), 0);
+	assert_int_equal(mkdir(tu_path(dir, EXITS_FILE_NAME), 0700), 0);
 	assert_int_equal(exits_open(&log, dir, err, sizeof(err)), EXITS_ERR_IO);
 	assert_non_null(strstr(err, "/exits.jsonl: "));
 	exit_event(&ev, 0);
@@ -356,7 +317,7 @@ test_exits_errors_name_the_file_and_do_not_abort(void **state)
 	assert_non_null(strstr(err, "/exits.jsonl: "));
 	assert_int_equal(exits_pending(&log), 1);
 	/* once it is fixed, the next append writes both */
-	assert_int_equal(rmdir(path_of(dir, EXITS_FILE_NAME)), 0);
+	assert_int_equal(rmdir(tu_path(dir, EXITS_FILE_NAME)), 0);
 	exit_event(&ev, 1);
 	assert_int_equal(exits_append(&log, &ev, err, sizeof(err)), EXITS_OK);
 	assert_int_equal(log.lines, 2);
@@ -364,8 +325,8 @@ test_exits_errors_name_the_file_and_do_not_abort(void **state)
 	exits_close(&log);
 
 	/* a symlink is not followed */
-	assert_int_equal(unlink(path_of(dir, EXITS_FILE_NAME)), 0);
-	assert_int_equal(symlink("/etc/passwd", path_of(dir, EXITS_FILE_NAME)),
+	assert_int_equal(unlink(tu_path(dir, EXITS_FILE_NAME)), 0);
+	assert_int_equal(symlink("/etc/passwd", tu_path(dir, EXITS_FILE_NAME)),
 	    0);
 	assert_int_equal(exits_open(&log, dir, err, sizeof(err)), EXITS_ERR_IO);
 	assert_non_null(strstr(err, "exits.jsonl"));
@@ -379,7 +340,7 @@ test_exits_errors_name_the_file_and_do_not_abort(void **state)
 	exits_close(&log);
 
 	/* an empty event is refused */
-	assert_int_equal(unlink(path_of(dir, EXITS_FILE_NAME)), 0);
+	assert_int_equal(unlink(tu_path(dir, EXITS_FILE_NAME)), 0);
 	assert_int_equal(exits_open(&log, dir, err, sizeof(err)), EXITS_OK);
 	memset(&ev, 0, sizeof(ev));
 	assert_int_equal(exits_append(&log, &ev, err, sizeof(err)),
@@ -404,18 +365,18 @@ test_exits_failed_trim_keeps_the_line_and_is_retried(void **state)
 	assert_int_equal(exits_open(&log, dir, err, sizeof(err)), EXITS_OK);
 	append_range(&log, 0, EXITS_TRIM_AT);
 	/* a directory where the temporary file goes: statefile_write fails */
-	assert_int_equal(mkdir(path_of(dir, ".exits.jsonl.tmp"), 0700), 0);
+	assert_int_equal(mkdir(tu_path(dir, ".exits.jsonl.tmp"), 0700), 0);
 	exit_event(&ev, EXITS_TRIM_AT);
 	assert_int_equal(exits_append(&log, &ev, err, sizeof(err)),
 	    EXITS_ERR_TRIM);
 	assert_non_null(strstr(err, "trim: "));
 	assert_non_null(strstr(err, "/exits.jsonl: create temporary file"));
-	assert_int_equal(count_lines(path_of(dir, EXITS_FILE_NAME)),
+	assert_int_equal(count_lines(tu_path(dir, EXITS_FILE_NAME)),
 	    EXITS_TRIM_AT + 1);
-	assert_int_equal(rmdir(path_of(dir, ".exits.jsonl.tmp")), 0);
+	assert_int_equal(rmdir(tu_path(dir, ".exits.jsonl.tmp")), 0);
 	append_range(&log, EXITS_TRIM_AT + 1, EXITS_TRIM_AT + 2);
 	assert_int_equal(log.lines, EXITS_KEEP);
-	n = file_pids(path_of(dir, EXITS_FILE_NAME), pids, 3 * EXITS_KEEP);
+	n = file_pids(tu_path(dir, EXITS_FILE_NAME), pids, 3 * EXITS_KEEP);
 	assert_int_equal(n, EXITS_KEEP);
 	assert_int_equal(pids[n - 1], PID0 + EXITS_TRIM_AT + 1);
 	exits_close(&log);
@@ -441,7 +402,7 @@ test_exits_reopen_counts_existing_lines(void **state)
 	append_range(&log, EXITS_TRIM_AT, EXITS_TRIM_AT + 1);
 	assert_int_equal(log.lines, EXITS_KEEP);
 	exits_close(&log);
-	assert_int_equal(count_lines(path_of(dir, EXITS_FILE_NAME)), EXITS_KEEP);
+	assert_int_equal(count_lines(tu_path(dir, EXITS_FILE_NAME)), EXITS_KEEP);
 	rmtree(dir);
 }
 
@@ -462,7 +423,7 @@ qlog_open(struct qlog *q, int mode)
 	memset(q, 0, sizeof(*q));
 	q->dir = tu_tmpdir();
 	snprintf(q->path, sizeof(q->path), "%s",
-	    path_of(q->dir, EXITS_FILE_NAME));
+	    tu_path(q->dir, EXITS_FILE_NAME));
 	assert_int_equal(exits_open(&q->log, q->dir, q->err, sizeof(q->err)),
 	    EXITS_OK);
 	q->h.mode = mode;
@@ -549,19 +510,19 @@ test_exits_short_write_is_undone_never_torn(void **state)
 	(void)state;
 	qlog_open(&q, HOOK_OK);
 	assert_int_equal(qlog_append(&q, 0), EXITS_OK);
-	before = slurp(q.path, &blen);
+	before = (char *)tu_read(q.path, &blen);
 
 	q.h.mode = HOOK_SHORT;
 	assert_int_equal(qlog_append(&q, 1), EXITS_ERR_QUEUED);
 	assert_non_null(strstr(q.err, "No space left on device"));
 	assert_int_equal(q.h.writes, 2);
-	after = slurp(q.path, &alen);
+	after = (char *)tu_read(q.path, &alen);
 	assert_int_equal(alen, blen);
 	assert_memory_equal(after, before, blen);
 	free(after);
 	assert_int_equal(qlog_flush(&q), EXITS_ERR_QUEUED);
 	assert_int_equal(q.h.writes, 3);
-	after = slurp(q.path, &alen);
+	after = (char *)tu_read(q.path, &alen);
 	assert_int_equal(alen, blen);
 	free(after);
 	free(before);
@@ -609,7 +570,7 @@ test_exits_queue_overflow_drops_newest_and_says_so(void **state)
 		assert_int_equal(pids[i], PID0 + (int)i);
 	assert_int_equal(pids[EXITS_QUEUE_MAX], -2);
 	assert_int_equal(pids[EXITS_QUEUE_MAX + 1], PID0 + EXITS_QUEUE_MAX + 2);
-	text = slurp(q.path, NULL);
+	text = (char *)tu_read(q.path, NULL);
 	assert_non_null(strstr(text, "\"event\":\"events_dropped\",\"count\":2,\"detail\":\"2 worker exits lost while exits.jsonl could not be written\"}\n"));
 	free(text);
 	qlog_done(&q);
@@ -633,7 +594,7 @@ test_exits_trim_still_works_after_a_flush(void **state)
 
 	/* the rewrite fails: the lines are written all the same */
 	q.h.mode = HOOK_OK;
-	assert_int_equal(mkdir(path_of(q.dir, ".exits.jsonl.tmp"), 0700), 0);
+	assert_int_equal(mkdir(tu_path(q.dir, ".exits.jsonl.tmp"), 0700), 0);
 	assert_int_equal(qlog_flush(&q), EXITS_ERR_TRIM);
 	assert_non_null(strstr(q.err, "trim: "));
 	assert_int_equal(exits_pending(&q.log), 0);
@@ -641,7 +602,7 @@ test_exits_trim_still_works_after_a_flush(void **state)
 	assert_int_equal(count_lines(q.path), EXITS_TRIM_AT + 10);
 
 	/* the next flush, with nothing queued, trims */
-	assert_int_equal(rmdir(path_of(q.dir, ".exits.jsonl.tmp")), 0);
+	assert_int_equal(rmdir(tu_path(q.dir, ".exits.jsonl.tmp")), 0);
 	assert_int_equal(qlog_flush(&q), EXITS_OK);
 	assert_int_equal(q.log.lines, EXITS_KEEP);
 	n = file_pids(q.path, pids, 3 * EXITS_KEEP);

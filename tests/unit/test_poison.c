@@ -42,55 +42,14 @@ rmtree(char *dir)
 	free(dir);
 }
 
-static const char *
-path_of(const char *dir, const char *name)
-{
-	static char path[4][4096];           /* test only: rotating */
-	static int slot;
-
-	slot = (slot + 1) % 4;
-	snprintf(path[slot], sizeof(path[0]), "%s/%s", dir, name);
-	return path[slot];
-}
-
-static void
-spit(const char *path, const void *p, size_t n)
-{
-	FILE *f = fopen(path, "wb");
-
-	assert_non_null(f);
-	assert_int_equal(fwrite(p, 1, n, f), n);
-	assert_int_equal(fclose(f), 0);
-}
-
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	if (len != NULL)
-		*len = (size_t)n;
-	return buf;
-}
-
 /* Write s to dir/name and open it read-only. */
 static int
 file_fd(const char *dir, const char *name, const char *s)
 {
 	int fd;
 
-	spit(path_of(dir, name), s, strlen(s));
-	assert_true((fd = open(path_of(dir, name), O_RDONLY)) >= 0);
+	tu_write(tu_path(dir, name), s, strlen(s));
+	assert_true((fd = open(tu_path(dir, name), O_RDONLY)) >= 0);
 	return fd;
 }
 
@@ -212,8 +171,8 @@ test_poison_id_of_file_bigger_than_max_bytes_hashes_the_prefix(void **state)
 	for (k = 0; k < sizes[8]; k++)
 		data[k] = (uint8_t)(k * 7 + k / 251);
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		spit(path_of(dir, "big"), data, sizes[i]);
-		assert_true((fd = open(path_of(dir, "big"), O_RDONLY)) >= 0);
+		tu_write(tu_path(dir, "big"), data, sizes[i]);
+		assert_true((fd = open(tu_path(dir, "big"), O_RDONLY)) >= 0);
 		for (j = 0; j < sizeof(maxes) / sizeof(maxes[0]); j++) {
 			assert_int_equal(poison_id_from_fd(fd, &id, true,
 			    maxes[j], err, sizeof(err)), 0);
@@ -318,7 +277,7 @@ test_poison_written_file_is_no_longer_poison(void **state)
 	crash(&l, fd, "f", T0, 2, 1);
 	crash(&l, fd, "f", T0 + 1, 2, 2);
 	assert_int_equal(check(&l, fd), POISON_POISON);
-	assert_true((wfd = open(path_of(dir, "f"), O_WRONLY | O_APPEND)) >= 0);
+	assert_true((wfd = open(tu_path(dir, "f"), O_WRONLY | O_APPEND)) >= 0);
 	assert_int_equal(write(wfd, "!", 1), 1);
 	close(wfd);
 	l.dirty = false;
@@ -362,7 +321,7 @@ test_poison_content_changed_behind_same_size_and_mtime_is_clean(void **state)
 	(void)state;
 	crash(&l, fd, "f", T0, 1, 1);
 	assert_int_equal(fstat(fd, &st), 0);
-	assert_true((wfd = open(path_of(dir, "f"), O_WRONLY)) >= 0);
+	assert_true((wfd = open(tu_path(dir, "f"), O_WRONLY)) >= 0);
 	assert_int_equal(pwrite(wfd, "z", 1, 0), 1);
 	ts[0] = st.st_atim;
 	ts[1] = st.st_mtim;
@@ -374,7 +333,7 @@ test_poison_content_changed_behind_same_size_and_mtime_is_clean(void **state)
 	/* "zoom" crashes; rewritten with the same bytes and mtime, it is
 	 * the same file */
 	crash(&l, fd, "f", T0, 1, 1);
-	assert_true((wfd = open(path_of(dir, "f"), O_WRONLY)) >= 0);
+	assert_true((wfd = open(tu_path(dir, "f"), O_WRONLY)) >= 0);
 	assert_int_equal(pwrite(wfd, "z", 1, 0), 1);
 	assert_int_equal(futimens(wfd, ts), 0);
 	close(wfd);
@@ -398,7 +357,7 @@ test_poison_crash_with_changed_file_resets_the_count(void **state)
 	(void)state;
 	crash(&l, fd, "f", T0, 3, 1);
 	crash(&l, fd, "f", T0 + 1, 3, 2);
-	assert_true((wfd = open(path_of(dir, "f"), O_WRONLY | O_APPEND)) >= 0);
+	assert_true((wfd = open(tu_path(dir, "f"), O_WRONLY | O_APPEND)) >= 0);
 	assert_int_equal(write(wfd, "more", 4), 4);
 	close(wfd);
 	assert_int_equal(poison_id_from_fd(fd, &id, true, MAXB, err,
@@ -565,11 +524,11 @@ test_poison_save_load_round_trip_with_hostile_paths(void **state)
 	assert_true(l.dirty);
 	assert_int_equal(poison_save(&l, dir, err, sizeof(err)), 0);
 	assert_false(l.dirty);
-	assert_int_equal(stat(path_of(dir, POISON_STATE_FILE), &st), 0);
+	assert_int_equal(stat(tu_path(dir, POISON_STATE_FILE), &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
 
 	/* every line: no raw control byte or DEL; path last */
-	buf = slurp(path_of(dir, POISON_STATE_FILE), &len);
+	buf = (char *)tu_read(tu_path(dir, POISON_STATE_FILE), &len);
 	assert_int_equal(strncmp(buf, "ampscan-poison 1\n", 17), 0);
 	for (line = buf; *line != '\0'; line = strchr(line, '\n') + 1) {
 		for (char *c = line; *c != '\n'; c++)
@@ -598,7 +557,7 @@ test_poison_save_load_round_trip_with_hostile_paths(void **state)
 
 	/* an empty list round-trips too */
 	assert_int_equal(poison_save(&l, dir, err, sizeof(err)), 0);
-	buf = slurp(path_of(dir, POISON_STATE_FILE), NULL);
+	buf = (char *)tu_read(tu_path(dir, POISON_STATE_FILE), NULL);
 	assert_string_equal(buf, "ampscan-poison 1\nend 0\n");
 	free(buf);
 	assert_int_equal(poison_load(&back, dir, err, sizeof(err)), 0);
@@ -681,7 +640,7 @@ test_poison_load_damaged_files_leave_an_empty_list(void **state)
 
 	(void)state;
 	/* the good lines are good */
-	spit(path_of(dir, POISON_STATE_FILE), HEAD GOOD GOOD2 "end 2\n",
+	tu_write(tu_path(dir, POISON_STATE_FILE), HEAD GOOD GOOD2 "end 2\n",
 	    strlen(HEAD GOOD GOOD2 "end 2\n"));
 	assert_int_equal(poison_load(&l, dir, err, sizeof(err)), 0);
 	assert_int_equal(l.n, 2);
@@ -691,7 +650,7 @@ test_poison_load_damaged_files_leave_an_empty_list(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		id = fake_id(77);
 		poison_note_crash(&l, &id, "before", T0, 1, NULL);
-		spit(path_of(dir, POISON_STATE_FILE), cases[i].text,
+		tu_write(tu_path(dir, POISON_STATE_FILE), cases[i].text,
 		    strlen(cases[i].text));
 		if (poison_load(&l, dir, err, sizeof(err)) != POISON_ERR_DAMAGED ||
 		    strstr(err, cases[i].want) == NULL)
@@ -702,7 +661,7 @@ test_poison_load_damaged_files_leave_an_empty_list(void **state)
 		assert_int_equal(l.n, 0);
 	}
 	/* a NUL byte */
-	spit(path_of(dir, POISON_STATE_FILE), HEAD "\0end 0\n", 24);
+	tu_write(tu_path(dir, POISON_STATE_FILE), HEAD "\0end 0\n", 24);
 	assert_int_equal(poison_load(&l, dir, err, sizeof(err)),
 	    POISON_ERR_DAMAGED);
 	assert_non_null(strstr(err, "NUL byte"));
@@ -722,7 +681,7 @@ test_poison_load_truncated_at_every_byte_is_damaged(void **state)
 	fill_hostile(&l);
 	assert_int_equal(poison_save(&l, dir, err, sizeof(err)), 0);
 	poison_free(&l);
-	buf = slurp(path_of(dir, POISON_STATE_FILE), &len);
+	buf = (char *)tu_read(tu_path(dir, POISON_STATE_FILE), &len);
 	for (cut = 0; cut < len; cut++) {
 		assert_int_equal(poison_parse(buf, cut, &l, err, sizeof(err)),
 		    POISON_ERR_DAMAGED);
@@ -770,7 +729,7 @@ test_poison_load_big_files_are_capped(void **state)
 	(void)state;
 	big = malloc(n);
 	memset(big, 'x', n);
-	spit(path_of(dir, POISON_STATE_FILE), big, n);
+	tu_write(tu_path(dir, POISON_STATE_FILE), big, n);
 	assert_int_equal(poison_load(&l, dir, err, sizeof(err)),
 	    POISON_ERR_DAMAGED);
 	assert_non_null(strstr(err, "poison.state: "));
@@ -778,7 +737,7 @@ test_poison_load_big_files_are_capped(void **state)
 	assert_non_null(strstr(err, "damaged, no entry loaded"));
 	assert_int_equal(l.n, 0);
 
-	spit(path_of(dir, POISON_STATE_FILE), big, 10 * 1024 * 1024);
+	tu_write(tu_path(dir, POISON_STATE_FILE), big, 10 * 1024 * 1024);
 	assert_int_equal(poison_load(&l, dir, err, sizeof(err)),
 	    POISON_ERR_DAMAGED);
 	assert_non_null(strstr(err, "poison.state: line 1: "));
@@ -802,7 +761,7 @@ test_poison_save_error_names_the_file(void **state)
 	assert_non_null(strstr(err, "missing/poison.state: "));
 	assert_true(l.dirty);
 	/* a directory in its place: not readable as a state file */
-	assert_int_equal(mkdir(path_of(dir, POISON_STATE_FILE), 0700), 0);
+	assert_int_equal(mkdir(tu_path(dir, POISON_STATE_FILE), 0700), 0);
 	assert_true(poison_load(&l, dir, err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "poison.state: "));
 	rmtree(dir);
@@ -821,7 +780,7 @@ python_json_check(const char *json, size_t n)
 		rmtree(dir);
 		return;
 	}
-	spit(path_of(dir, "j"), json, n);
+	tu_write(tu_path(dir, "j"), json, n);
 	snprintf(cmd, sizeof(cmd),
 	    "python3 -c 'import json,sys\n"
 	    "a = json.loads(open(sys.argv[1], \"rb\").read().decode(\"utf-8\", \"strict\"))\n"
@@ -834,7 +793,7 @@ python_json_check(const char *json, size_t n)
 	    "assert a[0][\"dev\"] == 2**64 - 1 and a[0][\"crashes\"] == 2 and a[0][\"poison\"] is True\n"
 	    "assert a[1][\"poison\"] is False and a[1][\"first\"] == \"1970-01-01T00:00:00.000Z\"\n"
 	    "assert a[3][\"last\"] == \"2026-11-23T22:17:05.123Z\"\n"
-	    "' '%s'", path_of(dir, "j"));
+	    "' '%s'", tu_path(dir, "j"));
 	st = system(cmd);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	rmtree(dir);

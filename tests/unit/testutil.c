@@ -98,7 +98,8 @@ tu_read(const char *path, size_t *len)
 	} while (r > 0);
 	fclose(f);
 	buf[n] = 0;
-	*len = n;
+	if (len != NULL)
+		*len = n;
 	return buf;
 }
 

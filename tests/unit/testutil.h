@@ -22,7 +22,7 @@ const char *tu_path(const char *dir, const char *name);
 void tu_write(const char *path, const void *data, size_t len);
 void tu_write_str(const char *path, const char *s);
 /* Whole file into a malloc'd buffer (NUL-terminated); *len set. */
-uint8_t *tu_read(const char *path, size_t *len);
+uint8_t *tu_read(const char *path, size_t *len);   /* len may be NULL */
 bool tu_exists(const char *path);
 
 /* ---- shared test data ---- */
