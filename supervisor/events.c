@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "events.h"
+#include "statefile.h"
 #include "strbuf.h"
 
 /* Room kept for ,"truncated":true}\n so a line can always be closed. */
@@ -41,6 +42,7 @@ events_strerror(int code)
 	case EVENTS_ERR_DROPPED: return "not written, queue full: event lost";
 	case EVENTS_ERR_INVAL: return "invalid argument";
 	case EVENTS_ERR_NOENT: return "no events file";
+	case EVENTS_ERR_TRIM: return "written, but the file could not be cut down";
 	}
 	return "unknown error";
 }
@@ -428,6 +430,67 @@ events_reopen(struct events_log *log, char *err, size_t errlen)
 	return EVENTS_OK;
 }
 
+/* The file bigger than log->trim_at: replace it by its newest lines
+ * (events.h, "Bounded"), then reopen it. */
+static int
+events_trim(struct events_log *log, char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf, *nl, why[EVENTS_PATH_MAX + 256];
+	size_t n, got = 0;
+	ssize_t r;
+	int rc;
+
+	if (log->fd < 0 || fstat(log->fd, &st) != 0 ||
+	    st.st_size <= log->trim_at || st.st_size <= log->trim_after)
+		return EVENTS_OK;
+	n = (size_t)(log->keep < st.st_size ? log->keep : st.st_size);
+	if ((buf = malloc(n)) == NULL) {
+		errno = ENOMEM;
+		goto fail;
+	}
+	while (got < n) {
+		r = pread(log->fd, buf + got, n - got,
+		    st.st_size - (off_t)n + (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = EIO;   /* cut under us: not by us */
+			free(buf);
+			goto fail;
+		}
+		got += (size_t)r;
+	}
+	/* from the first line that starts in the kept bytes */
+	nl = memchr(buf, '\n', n);
+	got = nl == NULL ? n : (size_t)(nl - buf) + 1;
+	rc = statefile_write(log->dir, EVENTS_FILE_NAME, buf + got, n - got,
+	    EVENTS_FILE_MODE, why, sizeof(why));
+	free(buf);
+	if (rc != STATEFILE_OK) {
+		log->trim_after = st.st_size + EVENTS_TRIM_RETRY;
+		return str_seterr(err, errlen, EVENTS_ERR_TRIM,
+		    "%s is %lld bytes; cutting it down to its last %lld failed: %s (tried again after %lld bytes more)",
+		    log->path, (long long)st.st_size, (long long)log->keep, why,
+		    (long long)EVENTS_TRIM_RETRY);
+	}
+	log->trim_after = 0;
+	/* the descriptor points at the replaced file */
+	close(log->fd);
+	log->fd = -1;
+	log->need_newline = false;
+	if (events_reopen(log, why, sizeof(why)) != EVENTS_OK)
+		return str_seterr(err, errlen, EVENTS_ERR_TRIM,
+		    "cut down, then: %s", why);
+	return EVENTS_OK;
+fail:
+	log->trim_after = st.st_size + EVENTS_TRIM_RETRY;
+	return str_seterr(err, errlen, EVENTS_ERR_TRIM,
+	    "%s: reading its last %lld bytes to cut it down: %s", log->path,
+	    (long long)log->keep, strerror(errno));
+}
+
 int
 events_open(struct events_log *log, const char *state_dir, char *err,
     size_t errlen)
@@ -438,6 +501,8 @@ events_open(struct events_log *log, const char *state_dir, char *err,
 	log->fd = -1;
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
+	log->trim_at = EVENTS_TRIM_AT;
+	log->keep = EVENTS_KEEP;
 	n = snprintf(log->path, sizeof(log->path), "%s/%s", state_dir,
 	    EVENTS_FILE_NAME);
 	if (n < 0 || (size_t)n >= sizeof(log->path)) {
@@ -445,7 +510,10 @@ events_open(struct events_log *log, const char *state_dir, char *err,
 		return str_seterr(err, errlen, EVENTS_ERR_INVAL,
 		    "%s: path too long", state_dir);
 	}
-	return events_reopen(log, err, errlen);
+	snprintf(log->dir, sizeof(log->dir), "%s", state_dir);
+	if ((n = events_reopen(log, err, errlen)) != EVENTS_OK)
+		return n;
+	return events_trim(log, err, errlen);
 }
 
 /*
@@ -493,8 +561,9 @@ events_put_line(void *arg, const char *line, size_t len)
 	return events_write_line(arg, line, len);
 }
 
-int
-events_flush(struct events_log *log, char *err, size_t errlen)
+/* The queued lines, in order, then events_dropped if some were lost. */
+static int
+events_flush_queue(struct events_log *log, char *err, size_t errlen)
 {
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
@@ -504,6 +573,14 @@ events_flush(struct events_log *log, char *err, size_t errlen)
 		    "%s: %s (%zu events waiting)", log->path, strerror(errno),
 		    lineq_pending(&log->queue));
 	return EVENTS_OK;
+}
+
+int
+events_flush(struct events_log *log, char *err, size_t errlen)
+{
+	int rc = events_flush_queue(log, err, errlen);
+
+	return rc != EVENTS_OK ? rc : events_trim(log, err, errlen);
 }
 
 int
@@ -520,9 +597,9 @@ events_append(struct events_log *log, const struct event *ev, char *err,
 		return str_seterr(err, errlen, EVENTS_ERR_INVAL,
 		    "events: %s", log->path[0] == '\0' ? "log not opened" :
 		    "event not begun");
-	if (events_flush(log, err, errlen) == EVENTS_OK) {
+	if (events_flush_queue(log, err, errlen) == EVENTS_OK) {
 		if (events_write_line(log, line, len) == 0)
-			return EVENTS_OK;
+			return events_trim(log, err, errlen);
 		str_seterr(err, errlen, 0, "%s: %s", log->path,
 		    strerror(errno));
 	}

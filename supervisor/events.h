@@ -80,6 +80,9 @@
 #define EVENTS_TIME_LEN 25               /* "2026-11-23T22:17:05.123Z" + NUL */
 #define EVENTS_PATH_MAX 4096
 #define EVENTS_FILE_MODE 0640
+#define EVENTS_TRIM_AT (16L << 20)        /* bigger than this: cut down... */
+#define EVENTS_KEEP (8L << 20)            /* ...to its newest lines, this much */
+#define EVENTS_TRIM_RETRY (1L << 20)      /* growth before a failed cut is retried */
 
 #define EVENT_FAULT_RAISED "fault_raised"
 #define EVENT_FAULT_CLEARED "fault_cleared"
@@ -105,6 +108,7 @@ enum events_err {
 	EVENTS_ERR_DROPPED = -3,     /* not written, queue full: lost */
 	EVENTS_ERR_INVAL = -4,       /* an empty event, or no path set */
 	EVENTS_ERR_NOENT = -5,       /* read_tail: no events file */
+	EVENTS_ERR_TRIM = -6,        /* written; cutting the file down failed */
 };
 
 const char *events_strerror(int code);
@@ -157,8 +161,12 @@ size_t events_render(const struct event *ev, char *out, size_t outlen);
 
 struct events_log {
 	char path[EVENTS_PATH_MAX];  /* state_dir/events.jsonl */
+	char dir[EVENTS_PATH_MAX];   /* state_dir */
 	int fd;                      /* -1 until opened; reopened on demand */
 	bool need_newline;           /* a torn line may precede; isolate it */
+	off_t trim_after;            /* a cut failed: not again below this size */
+	/* the bound (EVENTS_TRIM_AT, EVENTS_KEEP; tests make it small) */
+	off_t trim_at, keep;
 	/* lines not written yet, the lost count, the test hooks (set them
 	 * after events_open()) */
 	struct lineq queue;
@@ -166,9 +174,17 @@ struct events_log {
 
 /*
  * Prepare log for state_dir/events.jsonl and open it (created 0640 if
- * missing, with the directory fsynced).  If opening fails the error is
- * returned but log is usable: appends queue and retry the open.  Call
- * events_close() in every case.
+ * missing, with the directory fsynced; cut down as below if it is too
+ * big).  If opening fails the error is returned but log is usable: appends
+ * queue and retry the open.  Call events_close() in every case.
+ *
+ * Bounded: once the file is bigger than trim_at (EVENTS_TRIM_AT) after a
+ * write, it is replaced by its last `keep` bytes (EVENTS_KEEP), from the
+ * first line that starts in them, through statefile_write() (temporary
+ * file, fsync, rename, directory fsync: a crash leaves the old file or the
+ * new one).  Readers holding the old file read on in it.  If that fails
+ * (EVENTS_ERR_TRIM: the line itself is written), it is tried again once
+ * the file has grown by EVENTS_TRIM_RETRY more.
  */
 int events_open(struct events_log *log, const char *state_dir, char *err,
     size_t errlen);
@@ -176,13 +192,15 @@ int events_open(struct events_log *log, const char *state_dir, char *err,
 /*
  * Write ev (after any queued lines) and sync it.  EVENTS_OK: it and every
  * queued line are on disk.  EVENTS_ERR_QUEUED: kept in memory, err says
- * why the write failed.  EVENTS_ERR_DROPPED: lost (counted).  Never blocks
- * on anything but the disk.
+ * why the write failed.  EVENTS_ERR_DROPPED: lost (counted).
+ * EVENTS_ERR_TRIM: written, but the file could not be cut down (above).
+ * Never blocks on anything but the disk.
  */
 int events_append(struct events_log *log, const struct event *ev, char *err,
     size_t errlen);
 
-/* Write queued lines; EVENTS_OK when none are left. */
+/* Write queued lines; EVENTS_OK when none are left (EVENTS_ERR_TRIM:
+ * none are, but the file could not be cut down). */
 int events_flush(struct events_log *log, char *err, size_t errlen);
 
 /* Lines waiting in memory. */

@@ -791,6 +791,148 @@ test_read_tail_long_lines_and_big_files(void **state)
 	rmtree(dir);
 }
 
+/* Every line of path: a JSON object whose "detail" is "n=K", K counting up
+ * by one to `last`; returns the first K. */
+static long
+check_counting_lines(const char *path, long last)
+{
+	size_t len;
+	char *buf = (char *)tu_read(path, &len), *p = buf, *nl, *d;
+	long first = -1, k, prev = -1;
+
+	assert_true(len > 0 && buf[len - 1] == '\n');
+	for (; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+		*nl = '\0';
+		assert_int_equal(strncmp(p, "{\"time\":", 8), 0);
+		assert_int_equal(nl[-1], '}');
+		assert_non_null(d = strstr(p, "\"detail\":\"n="));
+		k = strtol(d + 12, NULL, 10);
+		if (first < 0)
+			first = k;
+		else
+			assert_int_equal(k, prev + 1);
+		prev = k;
+	}
+	assert_int_equal(prev, last);
+	free(buf);
+	return first;
+}
+
+/* Past trim_at the file is replaced by its newest lines, whole ones only,
+ * and appending goes on in the new file. */
+static void
+test_file_is_cut_down_to_its_newest_lines(void **state)
+{
+	struct events_log log;
+	struct stat st;
+	char detail[64], err[512];
+	const char *path;
+	char *dir = tu_tmpdir();
+	long i, first;
+	int cuts = 0;
+	off_t prev = 0;
+
+	(void)state;
+	open_log(&log, dir);
+	log.trim_at = 8192;
+	log.keep = 4096;
+	path = tu_path(dir, EVENTS_FILE_NAME);
+	for (i = 0; i < 300; i++) {
+		snprintf(detail, sizeof(detail), "n=%ld", i);
+		assert_int_equal(append_simple(&log, detail), EVENTS_OK);
+		assert_int_equal(stat(path, &st), 0);
+		assert_true(st.st_size <= 8192);
+		if (st.st_size < prev)
+			cuts++;
+		prev = st.st_size;
+	}
+	assert_true(cuts >= 5);
+	assert_int_equal(st.st_mode & 07777, EVENTS_FILE_MODE);
+	first = check_counting_lines(path, 299);
+	assert_true(first > 200);
+	/* and once more through events_flush() */
+	assert_int_equal(events_flush(&log, err, sizeof(err)), EVENTS_OK);
+	events_close(&log);
+	rmtree(dir);
+}
+
+/* A file already too big is cut down when it is opened. */
+static void
+test_open_cuts_down_a_file_too_big(void **state)
+{
+	struct events_log log;
+	struct stat st;
+	const char *path;
+	char *dir = tu_tmpdir();
+	FILE *f;
+	long i, n = 0, first;
+
+	(void)state;
+	path = tu_path(dir, EVENTS_FILE_NAME);
+	assert_non_null(f = fopen(path, "wb"));
+	for (i = 0; ftell(f) <= EVENTS_TRIM_AT; i++, n++)
+		fprintf(f, "{\"time\":\"2026-11-24T11:00:00.000Z\",\"event\":\"worker_started\",\"pid\":42,\"detail\":\"n=%ld padding padding padding padding padding padding padding\"}\n", i);
+	fclose(f);
+	open_log(&log, dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_size <= EVENTS_KEEP && st.st_size > EVENTS_KEEP - EVENTS_LINE_MAX);
+	first = check_counting_lines(path, n - 1);
+	assert_true(first > 0);
+	assert_int_equal(append_simple(&log, "n=0"), EVENTS_OK);
+	events_close(&log);
+	rmtree(dir);
+}
+
+/* A cut that fails: the line is written and the error says why; the cut
+ * is tried again only after EVENTS_TRIM_RETRY more bytes. */
+static void
+test_failed_cut_is_reported_and_retried_later(void **state)
+{
+	struct events_log log;
+	struct event ev;
+	struct stat st;
+	char detail[64], err[1024];
+	const char *path, *tmp;
+	char *dir = tu_tmpdir();
+	long i;
+	int rc;
+
+	(void)state;
+	open_log(&log, dir);
+	log.trim_at = 8192;
+	log.keep = 4096;
+	path = tu_path(dir, EVENTS_FILE_NAME);
+	/* statefile_write's temporary name taken by a directory */
+	tmp = tu_path(dir, "." EVENTS_FILE_NAME ".tmp");
+	assert_int_equal(mkdir(tmp, 0700), 0);
+	for (i = 0, rc = EVENTS_OK; rc == EVENTS_OK; i++) {
+		snprintf(detail, sizeof(detail), "n=%ld", i);
+		events_begin(&ev, EVENT_WORKER_STARTED, T0);
+		events_add_str(&ev, "detail", detail);
+		rc = events_append(&log, &ev, err, sizeof(err));
+	}
+	assert_int_equal(rc, EVENTS_ERR_TRIM);
+	assert_non_null(strstr(err, "events.jsonl is "));
+	assert_non_null(strstr(err, "cutting it down to its last 4096 failed"));
+	assert_non_null(strstr(err, "create temporary file"));
+	check_counting_lines(path, i - 1);          /* the line is there */
+	/* the next appends do not try again (nor fail) for a while */
+	snprintf(detail, sizeof(detail), "n=%ld", i);
+	assert_int_equal(append_simple(&log, detail), EVENTS_OK);
+	assert_int_equal(rmdir(tmp), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_size > 8192);
+	/* after EVENTS_TRIM_RETRY more bytes it is cut down */
+	log.trim_after = 0;   /* test: without writing a MiB */
+	snprintf(detail, sizeof(detail), "n=%ld", i + 1);
+	assert_int_equal(append_simple(&log, detail), EVENTS_OK);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_size <= 4096);
+	check_counting_lines(path, i + 1);
+	events_close(&log);
+	rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -811,6 +953,9 @@ main(void)
 		    tmpfs_setup, tmpfs_teardown),
 		cmocka_unit_test(test_read_tail_reports_damage),
 		cmocka_unit_test(test_read_tail_long_lines_and_big_files),
+		cmocka_unit_test(test_file_is_cut_down_to_its_newest_lines),
+		cmocka_unit_test(test_open_cuts_down_a_file_too_big),
+		cmocka_unit_test(test_failed_cut_is_reported_and_retried_later),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
