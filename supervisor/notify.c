@@ -238,12 +238,17 @@ state_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	size_t n = events_pending(&d->events);
 	uint64_t lost = d->events.queue.dropped;
 	char err[512];
+	int rc;
 
 	(void)revents;
-	if (d->events_open && (n > 0 || lost > 0) &&
-	    events_flush(&d->events, err, sizeof(err)) == EVENTS_OK)
-		dlog(&d->log, DLOG_INFO, "events.jsonl: writable again: %zu queued event(s) written%s",
-		    n, lost > 0 ? " (and events_dropped: the queue had overflowed)" : "");
+	if (d->events_open && (n > 0 || lost > 0)) {
+		rc = events_flush(&d->events, err, sizeof(err));
+		if (rc == EVENTS_OK || rc == EVENTS_ERR_TRIM)
+			dlog(&d->log, DLOG_INFO, "events.jsonl: writable again: %zu queued event(s) written%s",
+			    n, lost > 0 ? " (and events_dropped: the queue had overflowed)" : "");
+		if (rc == EVENTS_ERR_TRIM)
+			dlog(&d->log, DLOG_ERROR, "events.jsonl: %s", err);
+	}
 	state_retry_exits(d);
 	if (d->faults_unsaved &&
 	    faults_save(&d->faults, d->cfg.state_dir, err, sizeof(err)) == 0) {
