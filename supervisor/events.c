@@ -470,6 +470,13 @@ events_trim(struct events_log *log, char *err, size_t errlen)
 	free(buf);
 	if (rc != STATEFILE_OK) {
 		log->trim_after = st.st_size + EVENTS_TRIM_RETRY;
+		if (!statefile_same_file(log->fd, log->path)) {
+			/* renamed, then its directory's fsync failed */
+			close(log->fd);
+			log->fd = -1;
+			log->need_newline = false;
+			(void)events_reopen(log, NULL, 0);   /* or at the next write */
+		}
 		return str_seterr(err, errlen, EVENTS_ERR_TRIM,
 		    "%s is %lld bytes; cutting it down to its last %lld failed: %s (tried again after %lld bytes more)",
 		    log->path, (long long)st.st_size, (long long)log->keep, why,

@@ -199,6 +199,12 @@ exits_trim(struct exits_log *log, char *err, size_t errlen)
 	if (statefile_write(log->dir, EXITS_FILE_NAME, strbuf_str(&k.sb),
 	    k.sb.len, EXITS_FILE_MODE, why, sizeof(why)) != STATEFILE_OK) {
 		rc = str_seterr(err, errlen, EXITS_ERR_TRIM, "trim: %s", why);
+		if (!statefile_same_file(log->fd, log->path)) {
+			/* renamed, then its directory's fsync failed */
+			exits_close_fd(log);
+			log->lines = k.lines;
+			(void)exits_open_fd(log, NULL, 0);   /* or at the next write */
+		}
 		goto out;
 	}
 	/* the old descriptor now points at the replaced file */

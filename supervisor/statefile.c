@@ -50,6 +50,17 @@ statefile_check_name(const char *dir, const char *name, char *err,
 	return STATEFILE_OK;
 }
 
+bool
+statefile_same_file(int fd, const char *path)
+{
+	struct stat a, b;
+
+	if (fstat(fd, &a) != 0)
+		return true;            /* nothing better to do with it */
+	return stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino;
+}
+
 int
 statefile_write_all(int fd, const void *data, size_t len)
 {

@@ -45,6 +45,13 @@ int statefile_write(const char *dir, const char *name, const void *data,
     size_t len, mode_t mode, char *err, size_t errlen);
 
 /*
+ * False when path no longer names the file open on fd (a statefile_write()
+ * that failed after its rename: the directory's fsync) or names nothing:
+ * an append-only log open on fd must then be reopened.
+ */
+bool statefile_same_file(int fd, const char *path);
+
+/*
  * Read dir/name whole, if it is at most max_len bytes.  On success *buf
  * (malloc'd, NUL-terminated, the caller frees it) and *len are set; on
  * failure they are NULL and 0.  STATEFILE_ERR_NOENT lets a caller tell

@@ -642,6 +642,31 @@ test_statefile_write_read(void **state)
 	rmtree(dir);
 }
 
+/* statefile_same_file: the name still the open file, replaced, gone. */
+static void
+test_statefile_same_file(void **state)
+{
+	char err[512];
+	char *dir = tu_tmpdir();
+	const char *path = tu_path(dir, "log");
+	int fd;
+
+	(void)state;
+	write_file(dir, "log", "one\n", 4);
+	assert_true((fd = open(path, O_RDONLY)) >= 0);
+	assert_true(statefile_same_file(fd, path));
+	assert_int_equal(statefile_write(dir, "log", "two\n", 4, 0640, err,
+	    sizeof(err)), 0);
+	assert_false(statefile_same_file(fd, path));
+	close(fd);
+	assert_true((fd = open(path, O_RDONLY)) >= 0);
+	assert_true(statefile_same_file(fd, path));
+	assert_int_equal(unlink(path), 0);
+	assert_false(statefile_same_file(fd, path));
+	close(fd);
+	rmtree(dir);
+}
+
 static void
 test_statefile_errors(void **state)
 {
@@ -738,6 +763,7 @@ main(void)
 		cmocka_unit_test(test_load_ignores_unknown_ids_with_a_note),
 		cmocka_unit_test(test_statefile_write_read),
 		cmocka_unit_test(test_statefile_errors),
+		cmocka_unit_test(test_statefile_same_file),
 		cmocka_unit_test(test_statefile_failure_keeps_old_content),
 	};
 
