@@ -1,7 +1,6 @@
 /* ampdaemon's log file. */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,27 +10,21 @@
 
 #include "dlog.h"
 #include "events.h"
+#include "statefile.h"
 
 static const char *const dlog_levels[] = { "debug", "info", "warning", "error" };
 /* syslog priorities of the levels, for journald's <N> prefix */
 static const char dlog_prio[] = { '7', '6', '4', '3' };
 
-/* A decimal number at *p, moved past it; false when none or too large. */
+/* A decimal number at *p (statefile_parse_u64's rules), moved past it. */
 static bool
-dlog_parse_num(const char **p, uintmax_t *out)
+dlog_parse_num(const char **p, uint64_t *out)
 {
-	uintmax_t v = 0;
-	const char *s = *p;
+	size_t n = strspn(*p, "0123456789");
 
-	if (*s < '0' || *s > '9')
+	if (!statefile_parse_u64(*p, n, out))
 		return false;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		if (v > (UINTMAX_MAX - (uintmax_t)(*s - '0')) / 10)
-			return false;
-		v = v * 10 + (uintmax_t)(*s - '0');
-	}
-	*out = v;
-	*p = s;
+	*p += n;
 	return true;
 }
 
@@ -39,13 +32,13 @@ bool
 dlog_fd_is_journal(int fd)
 {
 	const char *p = getenv("JOURNAL_STREAM");
-	uintmax_t dev, ino;
+	uint64_t dev, ino;
 	struct stat st;
 
 	if (p == NULL || !dlog_parse_num(&p, &dev) || *p++ != ':' ||
 	    !dlog_parse_num(&p, &ino) || *p != '\0' || fstat(fd, &st) != 0)
 		return false;
-	return (uintmax_t)st.st_dev == dev && (uintmax_t)st.st_ino == ino;
+	return (uint64_t)st.st_dev == dev && (uint64_t)st.st_ino == ino;
 }
 
 static int
