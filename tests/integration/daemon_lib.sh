@@ -54,8 +54,8 @@ dl_init() {
 	[ "$(id -u)" = 0 ] || skip_all "needs root (creates users, runs workers as another user)"
 	chmod 755 "$T_TMP"
 	mkdir -p "$T_TMP/bin" "$T_TMP/keys" "$T_TMP/defs/active" "$T_TMP/files"
-	cp "$build/supervisor/ampdaemon" "$build/supervisor/ampscansvc" \
-		"$build/tools/ampctl" "$build/tools/cvdtool" "$T_TMP/bin/"
+	cp "$build/bin/ampdaemon" "$build/bin/ampscansvc" \
+		"$build/bin/ampctl" "$build/bin/cvdtool" "$T_TMP/bin/"
 	chmod 755 "$T_TMP/bin" "$T_TMP/files"
 	# the workers exec ampscansvc as the scan user: it must reach it
 	if ! setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$T_TMP/bin/ampscansvc"; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Kill points (issue 5): ampdaemon told (test builds: AMPSCAN_TEST_KILL_POINT)
 # to SIGKILL itself at each numbered point of staging, activation and
-# rollover (supervisor/activate.h, enum kill_point) while it installs
+# rollover (supervisor/store/activate.h, enum kill_point) while it installs
 # test-6.cvd + .sign dropped into incoming/ over an active test-5.cvd.  For
 # every point:
 #   - it died there (the log or the kill says so), and its workers with it;

@@ -10,7 +10,7 @@
 #      a command left for the 30 s CommandReadTimeout): PING from another
 #      client still answers promptly, ampdaemon is alive and serving after.
 # The expected bytes are ../shared/design/CLAMD-PROTOCOL.md and the facts
-# observed from Debian's clamd in supervisor/clamdproto.h.
+# observed from Debian's clamd in supervisor/proto/clamdproto.h.
 #   scan_raw.sh BUILD_DIR SOURCE_DIR
 # The 30 s read timeout runs once, in parallel with the other hostile
 # clients, so it costs the test little more than 30 s in all.

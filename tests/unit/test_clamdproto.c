@@ -1,5 +1,5 @@
 /*
- * The clamd protocol layer (supervisor/clamdproto.c): every framing, the
+ * The clamd protocol layer (supervisor/proto/clamdproto.c): every framing, the
  * cases clamd 1.4.6 was observed to answer (see clamdproto.h), pipelined
  * commands, commands split at every byte, the length cap at and one past
  * the limit, bare commands with and without the end of a read, paths

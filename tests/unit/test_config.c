@@ -1,5 +1,5 @@
 /*
- * ampdaemon's configuration parser (supervisor/config.c): every key's
+ * ampdaemon's configuration parser (supervisor/common/config.c): every key's
  * default, every value type at and past its limits, each error class
  * with its file:line, contradictions, the reader's caps, config_load's
  * file checks, allocation failure, and config_print round trips.

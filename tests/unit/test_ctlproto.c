@@ -1,5 +1,5 @@
 /*
- * The control protocol (supervisor/ctlproto.c): frames round-trip whole
+ * The control protocol (supervisor/proto/ctlproto.c): frames round-trip whole
  * and split anywhere, the length cap at and one past the limit, bad
  * types, request payloads, the exit status, the blocking helpers over a
  * socketpair, and what the decoder allocates whatever the peer declares.

@@ -135,12 +135,12 @@ test_format_time(void **state)
 		{ 951782400000LL, "2000-02-29T00:00:00.000Z" },
 		{ INT64_MAX, "1970-01-01T00:00:00.000Z" },   /* out of range */
 	};
-	char out[EVENTS_TIME_LEN];
+	char out[WALLTIME_LEN];
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		events_format_time(cases[i].ms, out);
+		walltime_format(cases[i].ms, out);
 		assert_string_equal(out, cases[i].want);
 	}
 }

@@ -264,13 +264,13 @@ daemon_check_privilege(struct daemon *d)
 	}
 	if (have) {
 		fault_clear(&d->faults, FAULT_FULL_DISK_ACCESS,
-		    "ampdaemon can open every file", events_now_ms());
+		    "ampdaemon can open every file", walltime_now_ms());
 		return;
 	}
 	str_fmt(detail, sizeof(detail), "ampdaemon runs as uid %u without CAP_DAC_READ_SEARCH: it can scan only the files that uid may read",
 	    (unsigned)geteuid());
 	fault_raise(&d->faults, FAULT_FULL_DISK_ACCESS, detail, getpid(),
-	    events_now_ms());
+	    walltime_now_ms());
 }
 
 /*
@@ -299,7 +299,7 @@ daemon_start(struct daemon *d)
 {
 	char err[1024];
 
-	d->started_ms = events_now_ms();
+	d->started_ms = walltime_now_ms();
 	daemon_mkdir(d, d->cfg.state_dir);
 	daemon_mkdir(d, d->cfg.log_dir);
 	if (dlog_open(&d->log, d->cfg.log_dir, d->foreground, err, sizeof(err)) != 0)
@@ -370,7 +370,7 @@ daemon_stop(struct daemon *d)
 	{
 		struct event ev;
 
-		events_begin(&ev, EVENT_DAEMON_STOPPED, events_now_ms());
+		events_begin(&ev, EVENT_DAEMON_STOPPED, walltime_now_ms());
 		events_add_int(&ev, "pid", getpid());
 		daemon_event(d, &ev);
 	}

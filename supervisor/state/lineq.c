@@ -104,7 +104,7 @@ lineq_put_dropped(struct lineq *q, int (*put)(void *, const char *, size_t),
 
 	snprintf(detail, sizeof(detail), "%" PRIu64 " %s", q->dropped,
 	    lost_what);
-	events_begin(&ev, EVENT_EVENTS_DROPPED, events_now_ms());
+	events_begin(&ev, EVENT_EVENTS_DROPPED, walltime_now_ms());
 	events_add_int(&ev, "count", (int64_t)q->dropped);
 	events_add_str(&ev, "detail", detail);
 	len = events_render(&ev, line, sizeof(line));

@@ -672,7 +672,7 @@ poison_load(struct poison_list *list, const char *state_dir, char *err,
 
 /* ---- JSON and events ---- */
 
-/* mtime in ms for events_format_time, saturating. */
+/* mtime in ms for walltime_format, saturating. */
 static int64_t
 poison_mtime_ms(const struct poison_id *id)
 {
@@ -686,9 +686,9 @@ poison_mtime_ms(const struct poison_id *id)
 static void
 poison_json_time(struct strbuf *sb, const char *key, int64_t ms)
 {
-	char t[EVENTS_TIME_LEN];
+	char t[WALLTIME_LEN];
 
-	events_format_time(ms, t);
+	walltime_format(ms, t);
 	strbuf_printf(sb, ",\"%s\":\"%s\"", key, t);
 }
 

@@ -19,7 +19,7 @@
  *             hash tables: entries [digest][u32 size][u32 name id], sorted
  *             by (digest, size); size ENGINE_SIZE_ANY is `*` and sorts
  *             after the exact sizes of the same digest
- *   NDB       the body-signature image of cvd/ndb.h (may be empty)
+ *   NDB       the body-signature image of cvd/engine/ndb.h (may be empty)
  *   INFO      u32 ndbs, u32 ntypes, u64 loaded[ntypes],
  *             u64 not_loaded[ntypes], u64 other_types, then ndbs records
  *             of 80 bytes: name[64] (NUL-terminated), u32 version,

@@ -3,7 +3,7 @@
  *
  * The client checks only what it must (the command, its option spelling,
  * --lang, the number of paths), sends the command line as one request
- * (supervisor/ctlproto.h), copies the daemon's output to stdout and
+ * (supervisor/proto/ctlproto.h), copies the daemon's output to stdout and
  * stderr as it arrives, and exits with the status the daemon sends.
  * What it sends: the command, then its options with their values as
  * separate strings (--lang=en becomes "--lang", "en"; -n5 "-n", "5"), and
@@ -687,7 +687,7 @@ ampctl_diag_offline(struct ampctl_diag *dg, bool json, struct strbuf *out)
 	o.definitions_dir = dg->have_defs ? dg->defs : NULL;
 	o.cfg = dg->have_cfg ? &dg->cfg : NULL;
 	o.core_pattern = dg->have_core ? dg->core_pattern : NULL;
-	o.now_ms = events_now_ms();
+	o.now_ms = walltime_now_ms();
 	o.json = json;
 	if (dg->since != NULL && diag_parse_since(dg->since, o.now_ms,
 	    &o.since_ms, err, sizeof(err)) != 0)

@@ -522,7 +522,7 @@ fmt_dur(int64_t ms, char *buf, size_t len)
 
 struct diag_exit {
 	int64_t t;
-	char time[EVENTS_TIME_LEN];
+	char time[WALLTIME_LEN];
 	int64_t pid, worker, uid, uptime_ms, delay_ms, exit_code;
 	bool has_code, has_worker, has_uid, core, scan_timeout;
 	char signal[DIAG_SIG_MAX];
@@ -547,7 +547,7 @@ struct diag_episode {
 
 struct diag_defs_event {
 	int64_t t;
-	char time[EVENTS_TIME_LEN];
+	char time[WALLTIME_LEN];
 	char type[40];
 	char file[DIAG_TEXT_MAX];
 	char reason[DIAG_TEXT_MAX];
@@ -1289,24 +1289,24 @@ crash_sentence(const struct diag *g, struct strbuf *sb)
 /* ---- the report ------------------------------------------------------------ */
 
 static void
-time_str(int64_t ms, char out[EVENTS_TIME_LEN])
+time_str(int64_t ms, char out[WALLTIME_LEN])
 {
 	if (ms < 0)
-		str_fmt(out, EVENTS_TIME_LEN, "(unknown)");
+		str_fmt(out, WALLTIME_LEN, "(unknown)");
 	else
-		events_format_time(ms, out);
+		walltime_format(ms, out);
 }
 
 static void
 json_time(struct strbuf *sb, int64_t ms)
 {
-	char t[EVENTS_TIME_LEN];
+	char t[WALLTIME_LEN];
 
 	if (ms < 0) {
 		strbuf_puts(sb, "null");
 		return;
 	}
-	events_format_time(ms, t);
+	walltime_format(ms, t);
 	strbuf_printf(sb, "\"%s\"", t);
 }
 
@@ -1333,12 +1333,12 @@ struct loglines {
 static bool
 log_time(const char *l, size_t n, int64_t *t)
 {
-	char ts[EVENTS_TIME_LEN];
+	char ts[WALLTIME_LEN];
 
-	if (n < EVENTS_TIME_LEN - 1)
+	if (n < WALLTIME_LEN - 1)
 		return false;
-	memcpy(ts, l, EVENTS_TIME_LEN - 1);
-	ts[EVENTS_TIME_LEN - 1] = '\0';
+	memcpy(ts, l, WALLTIME_LEN - 1);
+	ts[WALLTIME_LEN - 1] = '\0';
 	return diag_parse_time(ts, t);
 }
 
@@ -1360,8 +1360,8 @@ svc_lines(const struct diag *g, const struct diag_exit *e, struct loglines *ll)
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			nl = end;
 		n = (size_t)(nl - p);
-		if (n < EVENTS_TIME_LEN - 1 + tl ||
-		    memcmp(p + EVENTS_TIME_LEN - 1, tag, tl) != 0)
+		if (n < WALLTIME_LEN - 1 + tl ||
+		    memcmp(p + WALLTIME_LEN - 1, tag, tl) != 0)
 			continue;
 		if (log_time(p, n, &t) && t > e->t + 1000)
 			break;
@@ -1478,7 +1478,7 @@ text_fault_explain(const struct diag *g, const struct diag_active *a,
     struct strbuf *sb)
 {
 	const struct diag_exit *e;
-	char cause[DIAG_SIG_MAX + 16], when[EVENTS_TIME_LEN], up[32];
+	char cause[DIAG_SIG_MAX + 16], when[WALLTIME_LEN], up[32];
 	size_t i, shown = 0;
 
 	switch (a->id) {
@@ -1527,7 +1527,7 @@ text_faults(const struct diag *g, struct strbuf *sb)
 {
 	const struct diag_active *a;
 	const struct fault_def *def;
-	char when[EVENTS_TIME_LEN], iw[EVENTS_TIME_LEN];
+	char when[WALLTIME_LEN], iw[WALLTIME_LEN];
 	size_t i;
 
 	strbuf_puts(sb, "\nACTIVE FAULTS");
@@ -1556,7 +1556,7 @@ static void
 text_crashes(const struct diag *g, struct strbuf *sb)
 {
 	const struct diag_episode *ep;
-	char a[EVENTS_TIME_LEN], b[EVENTS_TIME_LEN], span[32], d[32];
+	char a[WALLTIME_LEN], b[WALLTIME_LEN], span[32], d[32];
 	size_t i;
 
 	strbuf_puts(sb, "\nCRASHES\n");
@@ -1695,7 +1695,7 @@ static void
 text_poison(const struct diag *g, struct strbuf *sb)
 {
 	const struct poison_entry *p;
-	char mt[EVENTS_TIME_LEN], last[EVENTS_TIME_LEN];
+	char mt[WALLTIME_LEN], last[WALLTIME_LEN];
 	char hex[2 * POISON_SHA256_LEN + 1];
 	size_t i;
 
@@ -1706,8 +1706,8 @@ text_poison(const struct diag *g, struct strbuf *sb)
 		strbuf_puts(sb, "  none\n");
 	for (i = 0; i < g->poison.n && i < DIAG_POISON_SHOWN; i++) {
 		p = &g->poison.e[i];
-		events_format_time(p->id.mtime_sec * 1000 + p->id.mtime_nsec / 1000000, mt);
-		events_format_time(p->last_ms, last);
+		walltime_format(p->id.mtime_sec * 1000 + p->id.mtime_nsec / 1000000, mt);
+		walltime_format(p->last_ms, last);
 		sha_hex(p->id.sha256, hex);
 		strbuf_printf(sb, "  %s %s\n    in flight during %u crash(es) (%u in this diagnosis), the last at %s\n",
 		    p->poison ? "POISON " : "suspect", p->path, p->crashes,
@@ -1878,9 +1878,9 @@ text_verdict(const struct diag *g, struct strbuf *sb)
 static void
 report_text(const struct diag *g, struct strbuf *sb)
 {
-	char now[EVENTS_TIME_LEN], since[EVENTS_TIME_LEN];
+	char now[WALLTIME_LEN], since[WALLTIME_LEN];
 
-	events_format_time(g->o->now_ms, now);
+	walltime_format(g->o->now_ms, now);
 	time_str(g->o->since_ms, since);
 	strbuf_printf(sb, "ampscan diagnosis, generated %s; records %s%s\n", now,
 	    g->o->since_ms > 0 ? "since " : "", g->o->since_ms > 0 ? since : "all");

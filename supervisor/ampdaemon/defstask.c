@@ -165,7 +165,7 @@ defs_line(void *arg, char *line)
 	struct event ev;
 	size_t n = task_fields(line, f, 4);
 	if (strcmp(f[0], "event") == 0 && n == 4) {
-		events_begin(&ev, f[1], events_now_ms());
+		events_begin(&ev, f[1], walltime_now_ms());
 		events_add_str(&ev, "file", f[2]);
 		events_add_str(&ev, "reason", f[3]);
 		daemon_event(d, &ev);

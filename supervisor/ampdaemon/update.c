@@ -779,7 +779,7 @@ verdict(struct daemon *d, bool ok, const char *file, const char *text)
 
 	u->have_last = true;
 	u->last_ok = ok;
-	u->last_ms = events_now_ms();
+	u->last_ms = walltime_now_ms();
 	str_fmt(u->last_file, sizeof(u->last_file), "%s", file);
 	str_fmt(u->last_text, sizeof(u->last_text), "%s", text);
 	u->step[0] = '\0';
@@ -857,7 +857,7 @@ start_rollover(struct daemon *d, const char *file, const char *text)
 	str_fmt(u->roll_file, sizeof(u->roll_file), "%s", file);
 	str_fmt(u->roll_text, sizeof(u->roll_text), "%s", text);
 	str_fmt(u->step, sizeof(u->step), "rollover");
-	u->step_ms = events_now_ms();
+	u->step_ms = walltime_now_ms();
 	u->rolling = true;
 	ev_timer_set(&u->roll_timer, (double)(2 * d->cfg.ready_timeout_ms) / 1000.0 +
 	    10.0, 0.);
@@ -882,17 +882,17 @@ child_line(struct task *t, char *line)
 	task_fields(line, f, 5);
 	if (strcmp(f[0], "step") == 0) {
 		str_fmt(u->step, sizeof(u->step), "%s", f[1]);
-		u->step_ms = events_now_ms();
+		u->step_ms = walltime_now_ms();
 		dlog(&d->log, DLOG_INFO, "update %s: %s", u->cur->path, f[1]);
 	} else if (strcmp(f[0], "event") == 0) {
-		events_begin(&ev, f[1], events_now_ms());
+		events_begin(&ev, f[1], walltime_now_ms());
 		events_add_str(&ev, "file", f[2]);
 		events_add_str(&ev, "reason", f[3]);
 		daemon_event(d, &ev);
 	} else if (strcmp(f[0], "rejected") == 0) {
 		*kind = 1;
 		u->out_io = strcmp(f[3], "io") == 0;
-		events_begin(&ev, EVENT_DEFINITIONS_REJECTED, events_now_ms());
+		events_begin(&ev, EVENT_DEFINITIONS_REJECTED, walltime_now_ms());
 		events_add_str(&ev, "file", u->cur->path);
 		events_add_str(&ev, "reason", f[1]);
 		if (f[2][0])
@@ -908,7 +908,7 @@ child_line(struct task *t, char *line)
 			    f[2][0] ? ")" : "");
 	} else if (strcmp(f[0], "activated") == 0) {
 		*kind = 2;
-		events_begin(&ev, EVENT_DEFINITIONS_ACTIVATED, events_now_ms());
+		events_begin(&ev, EVENT_DEFINITIONS_ACTIVATED, walltime_now_ms());
 		events_add_str(&ev, "file", f[1]);
 		events_add_str(&ev, "source", u->cur->path);
 		events_add_str(&ev, "previous", f[2]);
@@ -1003,7 +1003,7 @@ update_next(struct daemon *d)
 		u->tail = NULL;
 	u->n--;
 	u->cur = job;
-	u->step_ms = events_now_ms();
+	u->step_ms = walltime_now_ms();
 	if (job->reload) {
 		str_fmt(u->step, sizeof(u->step), "re-verifying");
 		dlog(&d->log, DLOG_INFO, "reload: re-verifying the active definitions");

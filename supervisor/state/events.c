@@ -72,38 +72,6 @@ events_line_status_name(enum events_line_status st)
 	return "?";
 }
 
-/* ---- time ---- */
-
-int64_t
-events_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void
-events_format_time(int64_t ms, char out[EVENTS_TIME_LEN])
-{
-	int64_t sec = ms / 1000, frac = ms % 1000;
-	time_t t;
-	struct tm tm;
-
-	if (frac < 0) {         /* floor, for times before 1970 */
-		frac += 1000;
-		sec--;
-	}
-	t = (time_t)sec;
-	if (gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 > 9999 ||
-	    tm.tm_year + 1900 < 0 ||
-	    strftime(out, EVENTS_TIME_LEN, "%Y-%m-%dT%H:%M:%S", &tm) != 19) {
-		snprintf(out, EVENTS_TIME_LEN, "%s", "1970-01-01T00:00:00.000Z");
-		return;
-	}
-	snprintf(out + 19, EVENTS_TIME_LEN - 19, ".%03dZ", (int)frac);
-}
-
 /* ---- building ---- */
 
 /* Length of the valid UTF-8 sequence at p (n bytes left), 0 if invalid. */
@@ -242,11 +210,11 @@ events_put_key(struct event *ev, const char *key, size_t need)
 void
 events_begin(struct event *ev, const char *type, int64_t now_ms)
 {
-	char t[EVENTS_TIME_LEN];
+	char t[WALLTIME_LEN];
 
 	ev->len = 0;
 	ev->truncated = false;
-	events_format_time(now_ms, t);
+	walltime_format(now_ms, t);
 	events_put(ev, "{\"time\":\"", 9, EVENTS_BODY_MAX);
 	events_put(ev, t, strlen(t), EVENTS_BODY_MAX);
 	events_put(ev, "\",\"event\":", 10, EVENTS_BODY_MAX);
@@ -293,9 +261,9 @@ events_add_bool(struct event *ev, const char *key, bool value)
 void
 events_add_time(struct event *ev, const char *key, int64_t ms)
 {
-	char t[EVENTS_TIME_LEN];
+	char t[WALLTIME_LEN];
 
-	events_format_time(ms, t);
+	walltime_format(ms, t);
 	events_add_str(ev, key, t);
 }
 

@@ -71,13 +71,13 @@
 #include <sys/types.h>
 
 #include "lineq.h"
+#include "walltime.h"
 
 #define EVENTS_FILE_NAME "events.jsonl"
 #define EVENTS_LINE_MAX 4096             /* bytes in a line, newline included */
 #define EVENTS_QUEUE_MAX LINEQ_MAX       /* lines held while writing fails */
 #define EVENTS_QUEUE_BYTES LINEQ_BYTES   /* bytes held while writing fails */
 #define EVENTS_TAIL_MAX 100000           /* max_lines of events_read_tail */
-#define EVENTS_TIME_LEN 25               /* "2026-11-23T22:17:05.123Z" + NUL */
 #define EVENTS_PATH_MAX 4096
 #define EVENTS_FILE_MODE 0640
 #define EVENTS_TRIM_AT (16L << 20)        /* bigger than this: cut down... */
@@ -120,11 +120,6 @@ struct event {
 	size_t len;                  /* 0: not begun */
 	bool truncated;              /* some field was cut or left out */
 };
-
-/* Milliseconds since the Unix epoch, CLOCK_REALTIME. */
-int64_t events_now_ms(void);
-/* "2026-11-23T22:17:05.123Z" (UTC) into out[EVENTS_TIME_LEN]. */
-void events_format_time(int64_t ms, char out[EVENTS_TIME_LEN]);
 
 /* Start ev: "time" from now_ms, "event" type.  Resets ev. */
 void events_begin(struct event *ev, const char *type, int64_t now_ms);

@@ -88,14 +88,14 @@ wstatus_text(int ws, char *buf, size_t len)
 static void
 worker_log_line(struct worker *w, const char *s, size_t len)
 {
-	char line[POOL_LOG_LINE_MAX + 128], when[EVENTS_TIME_LEN];
+	char line[POOL_LOG_LINE_MAX + 128], when[WALLTIME_LEN];
 	int n;
 
 	while (len > 0 && (s[len - 1] == '\r' || s[len - 1] == '\n'))
 		len--;
 	if (len == 0)
 		return;
-	events_format_time(events_now_ms(), when);
+	walltime_format(walltime_now_ms(), when);
 	n = snprintf(line, sizeof(line), "%s ampscansvc[%d]: %.*s\n", when,
 	    (int)w->pid, (int)len, s);
 	if (n > (int)sizeof(line) - 1)
@@ -406,7 +406,7 @@ pool_on_stable(struct ev_loop *loop, ev_timer *t, int revents)
 	snprintf(detail, sizeof(detail), "no crash for %.0f s",
 	    ms_to_s(d->cfg.stable_after_ms));
 	if (fault_clear(&d->faults, FAULT_SCAN_RESTARTING, detail,
-	    events_now_ms()))
+	    walltime_now_ms()))
 		ev_timer_stop(d->loop, &d->pool.intervention_timer);
 }
 
@@ -418,7 +418,7 @@ pool_on_intervention(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)loop;
 	(void)revents;
 	if (fault_mark_intervention(&d->faults, FAULT_SCAN_RESTARTING,
-	    events_now_ms()))
+	    walltime_now_ms()))
 		dlog(&d->log, DLOG_ERROR, "fault 6 still raised after %.0f s: "
 		    "needs intervention; files suspected of crashing the scanner "
 		    "are no longer scanned (see ampctl diag)",
@@ -622,7 +622,7 @@ worker_on_exit(struct ev_loop *loop, ev_child *c, int revents)
 {
 	struct worker *w = WORKER_OF(c, child);
 	struct daemon *d = w->d;
-	int64_t now = events_now_ms();
+	int64_t now = walltime_now_ms();
 	int ws = c->rstatus;
 	enum worker_state was = w->state;
 	char how[96], why[FAULTS_DETAIL_MAX], sig[16];
@@ -745,7 +745,7 @@ worker_ready(struct worker *w, struct wreader *r)
 	struct wproto_ready *m = &d->pool.ready_tmp;
 	struct event ev;
 	char detail[FAULTS_DETAIL_MAX];
-	int64_t now = events_now_ms();
+	int64_t now = walltime_now_ms();
 
 	if (wproto_decode_ready(r, m) != 0) {
 		snprintf(w->bad_ready, sizeof(w->bad_ready), "malformed READY message");
@@ -973,7 +973,7 @@ pool_account_task(struct daemon *d, bool repair)
 	struct task *t = &d->pool.account_task;
 
 	d->pool.account_repair = repair;
-	d->pool.account_last_ms = events_now_ms();
+	d->pool.account_last_ms = walltime_now_ms();
 	t->name = repair ? "repair the scan account" : "create the scan account";
 	t->done = account_task_done;
 	t->data = d;
@@ -1004,7 +1004,7 @@ worker_account(struct worker *w, struct account *acct, bool *as_root)
 		str_fmt(detail, sizeof(detail), "ampdaemon runs as uid %u, not root: workers run as uid %u, not as %s",
 		    (unsigned)geteuid(), (unsigned)geteuid(), d->cfg.scan_user);
 		fault_raise(&d->faults, FAULT_SCAN_USER_UNAVAILABLE, detail, 0,
-		    events_now_ms());
+		    walltime_now_ms());
 		acct->uid = geteuid();
 		acct->gid = getegid();
 		return true;
@@ -1015,7 +1015,7 @@ worker_account(struct worker *w, struct account *acct, bool *as_root)
 	    sizeof(reason));
 	if ((rc == ACCOUNT_MISSING_USER || rc == ACCOUNT_MISSING_GROUP) &&
 	    d->cfg.create_scan_user && (d->pool.account_last_ms == 0 ||
-	    events_now_ms() - d->pool.account_last_ms >=
+	    walltime_now_ms() - d->pool.account_last_ms >=
 	    (int64_t)d->cfg.restart_delay_max_ms)) {
 		dlog(&d->log, DLOG_INFO, "%s; creating it (CreateScanUser yes)", reason);
 		if (pool_account_task(d, false) == 0)
@@ -1027,7 +1027,7 @@ worker_account(struct worker *w, struct account *acct, bool *as_root)
 		    d->pool.account_error[0] ? " (creating it failed: " : "",
 		    d->pool.account_error, d->pool.account_error[0] ? ")" : "");
 		if (fault_raise(&d->faults, FAULT_SCAN_USER_UNAVAILABLE, detail, 0,
-		    events_now_ms()))
+		    walltime_now_ms()))
 			dlog(&d->log, DLOG_ERROR, "scan account %s/%s unusable (%s): workers run as root; run `ampctl repair-account`",
 			    d->cfg.scan_user, d->cfg.scan_group, reason);
 	}
@@ -1116,7 +1116,7 @@ worker_try_start(struct worker *w)
 		return;
 	if (!worker_account(w, &acct, &as_root))
 		return;
-	now = events_now_ms();
+	now = walltime_now_ms();
 	w->started_ms = now;
 	w->ready_ms = 0;
 	w->req = NULL;
@@ -1334,7 +1334,7 @@ void
 pool_start(struct daemon *d)
 {
 	unsigned i;
-	int64_t now = events_now_ms(), deadline;
+	int64_t now = walltime_now_ms(), deadline;
 
 	d->pool.paused = false;
 	/* faults carried over from before a restart are re-evaluated */
@@ -1369,7 +1369,7 @@ pool_defs_done(struct daemon *d, bool ok, const char *error)
 		    d->cfg.restart_delay_max_ms : delay * 2;
 		snprintf(detail, sizeof(detail), "%s", error);
 		fault_raise(&d->faults, FAULT_SCAN_START_FAILED, detail, 0,
-		    events_now_ms());
+		    walltime_now_ms());
 		dlog(&d->log, DLOG_ERROR, "definitions: %s; checking again in %.3f s",
 		    error, ms_to_s(delay));
 		if (pool_is_unavailable(d)) {

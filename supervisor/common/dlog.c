@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "dlog.h"
-#include "events.h"
+#include "walltime.h"
 #include "statefile.h"
 
 static const char *const dlog_levels[] = { "debug", "info", "warning", "error" };
@@ -99,12 +99,12 @@ dlog_close(struct dlog *l)
 void
 dlog(struct dlog *l, enum dlog_level lvl, const char *fmt, ...)
 {
-	char line[DLOG_LINE_MAX], when[EVENTS_TIME_LEN];
+	char line[DLOG_LINE_MAX], when[WALLTIME_LEN];
 	int saved = errno;
 	va_list ap;
 	int n, m, head;
 
-	events_format_time(events_now_ms(), when);
+	walltime_format(walltime_now_ms(), when);
 	n = snprintf(line, sizeof(line), "%s ampdaemon[%d]: %s: ", when,
 	    (int)getpid(), dlog_levels[lvl]);
 	head = n - (int)strlen(dlog_levels[lvl]) - 2;   /* where "level: " starts */

@@ -152,7 +152,7 @@ static void
 update_json(struct daemon *d, struct strbuf *sb)
 {
 	const struct updates *u = &d->upd;
-	char when[EVENTS_TIME_LEN];
+	char when[WALLTIME_LEN];
 
 	strbuf_printf(sb, "\"update\":{\"in_progress\":%s,\"queued\":%u,",
 	    u->cur != NULL ? "true" : "false", u->n);
@@ -168,7 +168,7 @@ update_json(struct daemon *d, struct strbuf *sb)
 		strbuf_puts(sb, "null");
 	strbuf_puts(sb, ",\"last\":");
 	if (u->have_last) {
-		events_format_time(u->last_ms, when);
+		walltime_format(u->last_ms, when);
 		strbuf_printf(sb, "{\"time\":\"%s\",\"ok\":%s,\"file\":", when,
 		    u->last_ok ? "true" : "false");
 		strbuf_json_str(sb, u->last_file);
@@ -185,7 +185,7 @@ static void
 update_text(struct daemon *d, struct strbuf *sb, int64_t now)
 {
 	const struct updates *u = &d->upd;
-	char when[EVENTS_TIME_LEN], dur[32];
+	char when[WALLTIME_LEN], dur[32];
 
 	strbuf_puts(sb, "\ndefinitions update: ");
 	if (u->cur != NULL) {
@@ -199,7 +199,7 @@ update_text(struct daemon *d, struct strbuf *sb, int64_t now)
 		strbuf_printf(sb, "; %u waiting", u->n);
 	strbuf_puts(sb, "\n");
 	if (u->have_last) {
-		events_format_time(u->last_ms, when);
+		walltime_format(u->last_ms, when);
 		strbuf_printf(sb, "  last: %s %s: %s\n", when, u->last_file,
 		    u->last_text);
 	}
@@ -211,7 +211,7 @@ status_json(struct daemon *d, struct strbuf *sb, int64_t now)
 	const struct wproto_ready *r = &d->pool.ready;
 	const struct fault_def *def;
 	const struct fault_state *st;
-	char when[EVENTS_TIME_LEN];
+	char when[WALLTIME_LEN];
 	unsigned i;
 	size_t k;
 	bool first = true;
@@ -265,7 +265,7 @@ status_json(struct daemon *d, struct strbuf *sb, int64_t now)
 		st = fault_state_of(&d->faults, def->id);
 		if (st == NULL || !st->raised)
 			continue;
-		events_format_time(st->since_ms, when);
+		walltime_format(st->since_ms, when);
 		strbuf_printf(sb, "%s{\"id\":%d,\"name\":", first ? "" : ",", def->id);
 		strbuf_json_str(sb, fault_text(def, FAULT_LANG_EN, FAULT_FIELD_PORTAL));
 		strbuf_printf(sb, ",\"since\":\"%s\",\"intervention\":%s,\"detail\":",
@@ -285,7 +285,7 @@ status_text(struct daemon *d, struct strbuf *sb, int64_t now)
 	const struct wproto_ready *r = &d->pool.ready;
 	const struct fault_def *def;
 	const struct fault_state *st;
-	char up[32], when[EVENTS_TIME_LEN];
+	char up[32], when[WALLTIME_LEN];
 	unsigned i, ready = 0;
 	size_t k;
 	bool any = false;
@@ -345,7 +345,7 @@ status_text(struct daemon *d, struct strbuf *sb, int64_t now)
 		st = fault_state_of(&d->faults, def->id);
 		if (st == NULL || !st->raised)
 			continue;
-		events_format_time(st->since_ms, when);
+		walltime_format(st->since_ms, when);
 		strbuf_printf(sb, "\n  %d %s (since %s%s)\n    %s", def->id,
 		    fault_text(def, FAULT_LANG_EN, FAULT_FIELD_PORTAL), when,
 		    st->intervention ? ", NEEDS INTERVENTION" : "", st->detail);
@@ -380,9 +380,9 @@ cmd_status(struct ctl_conn *c)
 	}
 	strbuf_init(&sb, CTL_OUT_MAX);
 	if (c->json)
-		status_json(d, &sb, events_now_ms());
+		status_json(d, &sb, walltime_now_ms());
 	else
-		status_text(d, &sb, events_now_ms());
+		status_text(d, &sb, walltime_now_ms());
 	conn_out(c, &sb);
 	strbuf_free(&sb);
 	conn_exit(c, faults_raised_count(&d->faults) > 0 ? 1 : 0);
@@ -392,12 +392,12 @@ static void
 fault_text_entry(struct strbuf *sb, const struct fault_def *def,
     const struct fault_state *st, enum fault_lang lang)
 {
-	char when[EVENTS_TIME_LEN];
+	char when[WALLTIME_LEN];
 
 	strbuf_printf(sb, "fault %d: %s\n", def->id,
 	    fault_text(def, lang, FAULT_FIELD_PORTAL));
 	if (st != NULL && st->raised) {
-		events_format_time(st->since_ms, when);
+		walltime_format(st->since_ms, when);
 		strbuf_printf(sb, "  raised:  %s%s\n", when, st->intervention ?
 		    " (needs intervention)" : "");
 		strbuf_printf(sb, "  detail:  %s\n", st->detail);
@@ -417,7 +417,7 @@ static void
 fault_json_entry(struct strbuf *sb, const struct fault_def *def,
     const struct fault_state *st, enum fault_lang lang, bool first)
 {
-	char when[EVENTS_TIME_LEN];
+	char when[WALLTIME_LEN];
 	static const char *const keys[FAULT_FIELD_COUNT] = { "portal", "endpoint",
 	    "condition", "remedy" };
 	int f;
@@ -427,7 +427,7 @@ fault_json_entry(struct strbuf *sb, const struct fault_def *def,
 	    def->linux_raised ? "true" : "false",
 	    st != NULL && st->raised ? "true" : "false");
 	if (st != NULL && st->raised) {
-		events_format_time(st->since_ms, when);
+		walltime_format(st->since_ms, when);
 		strbuf_printf(sb, ",\"since\":\"%s\",\"intervention\":%s,\"detail\":",
 		    when, st->intervention ? "true" : "false");
 		strbuf_json_str(sb, st->detail);
@@ -905,7 +905,7 @@ cmd_diag(struct ctl_conn *c)
 	size_t i;
 
 	memset(o, 0, sizeof(*o));
-	o->now_ms = events_now_ms();
+	o->now_ms = walltime_now_ms();
 	for (i = 1; i < c->argc; i++) {
 		if (opt_is(c, i, "--json"))
 			o->json = true;
