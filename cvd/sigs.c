@@ -1,5 +1,5 @@
 /*
- * Signature line syntax (CVD-FORMAT.md, "Check 5"): one line of .hdb, .hsb,
+ * Signature line syntax (docs/definitions.md, "Signature lines"): one line of .hdb, .hsb,
  * .ndb, .fp, .sfp or .ign2, checked and cut into views of the caller's line.
  *
  * The rules are those of ClamAV's loader (1.4, checked case by case against

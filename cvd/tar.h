@@ -1,6 +1,6 @@
 /*
  * A streaming walker over the old-style tar inside a container, with the
- * strict rules of CVD-FORMAT.md "Check 3": regular files only, plain names
+ * strict rules of docs/definitions.md (the tar): regular files only, plain names
  * (no '/', no "..", no NUL, not empty, not repeated, from a small charset),
  * valid header checksums, no links, devices, directories or sparse files,
  * a member count and size limit, and nothing but zeros after the end marker.

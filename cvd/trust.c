@@ -15,7 +15,7 @@
 
 #define TRUST_MIN_BITS 2048
 
-/* The official keys (CVD-FORMAT.md): header, .info DSIG, .cdiff. */
+/* The official keys (docs/definitions.md): header, .info DSIG, .cdiff. */
 static const struct {
 	const char *n, *e;
 	unsigned roles;

@@ -1,7 +1,7 @@
 /*
  * ampscan: the .cvd definitions container (ClamAV format).
  *
- * One streaming pass over a container verifies all of CVD-FORMAT.md: the
+ * One streaming pass over a container verifies all of docs/definitions.md: the
  * header, the payload MD5 and header signature, the gzip'd tar (strict
  * rules, size/count/ratio limits), every member's size and SHA-256 against
  * the .info file, the .info DSIG, an optional detached .cvd.sign (PKCS#7),

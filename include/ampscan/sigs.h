@@ -2,7 +2,7 @@
  * ampscan: signature line syntax of the database types the engine loads.
  *
  * A parser, not a matcher: each function checks one line of a signature
- * database against ClamAV's documented syntax (see CVD-FORMAT.md, "Check 5")
+ * database against ClamAV's documented syntax (see docs/definitions.md)
  * and returns its fields as views into the caller's line.  No allocation, no
  * global state; safe on hostile input of any length.
  */

@@ -1,5 +1,5 @@
 /*
- * The control socket (ARCHITECTURE.md, "The control protocol"): root only
+ * The control socket (docs/control.md): root only
  * (mode 0600 and the peer's uid checked with SO_PEERCRED), one request
  * per connection, answered with output frames and an exit status.  The
  * commands of ampctl are carried out here, without blocking the loop: a

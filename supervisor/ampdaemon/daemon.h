@@ -1,6 +1,6 @@
 /*
  * ampdaemon's context: one struct daemon per process, passed explicitly to
- * every part of the supervisor (STYLE.md: no mutable globals).  The parts:
+ * every part of the supervisor (docs/style.md: no mutable globals).  The parts:
  *
  *   ampdaemon.c   the process: arguments, start-up sequence, signals, stop
  *   pool.c        the workers: spawn, READY, exits, backoff, faults 5/6/7,

@@ -1,7 +1,7 @@
 /*
  * The definitions check, run in a child (task.c) at start and before the
- * workers are retried while fault 7 is raised (ARCHITECTURE.md, "Fault
- * 7"): re-verify every active definitions file and delete the invalid
+ * workers are retried while fault 7 is raised (docs/updates.md, "The
+ * definitions check"): re-verify every active definitions file and delete the invalid
  * ones; roll back to previous/ when allowed and previous/ holds a set that
  * differs; make the compiled index fresh (built only when missing or
  * stale).  The child reports on its pipe, one record a line, fields

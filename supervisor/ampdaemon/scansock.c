@@ -1,5 +1,5 @@
 /*
- * The scan socket: the clamd protocol (CLAMD-PROTOCOL.md) on LocalSocket,
+ * The scan socket: the clamd protocol (docs/scan-protocol.md) on LocalSocket,
  * so that clamdscan and the clamd client libraries work unchanged.
  *
  * A connection reads commands (clamdproto.c parses them), and each scan

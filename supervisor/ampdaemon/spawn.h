@@ -1,6 +1,6 @@
 /*
  * Starting a scan worker: fork, drop privilege in the child in the order of
- * STYLE.md ("Processes and privilege"), exec, and learn whether the exec
+ * docs/style.md ("Processes and privilege"), exec, and learn whether the exec
  * happened.
  *
  * The child, between fork and exec, calls only async-signal-safe functions

@@ -1,5 +1,5 @@
 /*
- * Definitions updates (ARCHITECTURE.md, "Definitions updates (as built)"):
+ * Definitions updates (docs/updates.md):
  * the queue of updates (files dropped into incoming/, `ampctl update`,
  * `ampctl reload` and RELOAD), the pipeline run in a child for each one
  * (stage, verify, apply a cdiff, version, candidate set, trial, index,

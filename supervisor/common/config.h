@@ -103,7 +103,7 @@
  * added to a millisecond timestamp never overflows. */
 #define CONFIG_DURATION_MAX_MS (365ULL * 24 * 3600 * 1000)
 
-/* Defaults (ARCHITECTURE.md, "Configuration keys and defaults"). */
+/* Defaults (docs/configuration.md). */
 #define CONFIG_DEFAULT_SCAN_USER "cisco-amp-scan-svc"
 #define CONFIG_DEFAULT_SCAN_GROUP "cisco-amp-scan-svc"
 #define CONFIG_DEFAULT_DEFINITIONS_DIR "/var/lib/ampscan/defs"

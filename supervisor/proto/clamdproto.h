@@ -4,7 +4,7 @@
  * replies.  No sockets, no event loop, no allocation except through the
  * caller's strbuf.  The server (scansock.c) keeps the connection state:
  * the session, its ids, what it reads after INSTREAM and FILDES.
- * The contract is ../shared/design/CLAMD-PROTOCOL.md.
+ * What we accept and answer, for users: docs/scan-protocol.md.
  *
  * What Debian's clamd 1.4.6 does, observed by sending raw bytes to it
  * over its LocalSocket (the facts this module follows, and where it

@@ -1,5 +1,5 @@
 /*
- * Events: state/events.jsonl, one JSON object a line (FAULTS.md "Events").
+ * Events: state/events.jsonl, one JSON object a line (docs/state.md "Events").
  *
  *   {"time":"2026-11-23T22:17:05.123Z","event":"fault_raised","fault":6,
  *    "name":"Scan Service Restarting Frequently","detail":"...","pid":1234}

@@ -18,7 +18,7 @@
 #define R FAULT_FIELD_REMEDY
 
 /*
- * The catalogue (FAULTS.md), in id order.  The English portal and endpoint
+ * The catalogue (docs/faults.md), in id order.  The English portal and endpoint
  * texts are shared with the other platforms: keep them byte for byte.
  */
 static const struct fault_def fault_defs[] = {

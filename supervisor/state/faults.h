@@ -1,18 +1,18 @@
 /*
- * Faults (FAULTS.md): the catalogue, one table in faults.c, and the state
+ * Faults (docs/faults.md): the catalogue, one table in faults.c, and the state
  * of the faults of one ampdaemon.
  *
- * Catalogue.  Every id of FAULTS.md is there, also those that cannot
+ * Catalogue.  Every id of docs/faults.md is there, also those that cannot
  * happen on Linux (their numbers and texts are shared with the other
  * platforms; they are documented and never raised here).  Each has a
  * stable short name (for scripts: "scan_user_unavailable"), and in English
  * and Traditional Chinese: the portal text, the endpoint description, the
  * condition (when it is raised here) and the remedy.  The English portal
- * and endpoint texts are exactly those of FAULTS.md.
+ * and endpoint texts are exactly those of docs/faults.md.
  *
  * State.  struct faults records, per fault: raised or not, since when, the
  * latest detail and whether it needs a person ("intervention").  The rules
- * of FAULTS.md are enforced here:
+ * of docs/faults.md are enforced here:
  *   - a raise of a fault not raised is an event (fault_raised);
  *   - a raise of a raised fault only updates its detail: no event;
  *   - a clear of a raised fault is an event (fault_cleared);

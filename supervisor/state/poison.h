@@ -1,5 +1,5 @@
 /*
- * Suspect and poison files (ARCHITECTURE.md "Poison files").
+ * Suspect and poison files (docs/faults.md "Poison files").
  *
  * When a worker dies, every file it was scanning is noted with
  * poison_note_crash().  A file noted once is a suspect; a file noted

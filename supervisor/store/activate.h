@@ -1,7 +1,7 @@
 /*
  * Activation: moving a verified, trial-loaded candidate set into active/
  * so that a crash at any instant leaves a complete set, old or new, never
- * a mix (ARCHITECTURE.md, "Definitions updates (as built)").
+ * a mix (docs/updates.md).
  *
  * The candidate set is a directory in staging/ (staging/ID/set) holding
  * the whole new set: hard links of the active files that do not change,

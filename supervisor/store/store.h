@@ -1,7 +1,7 @@
 /*
  * The definitions store: DefinitionsDir and its five subdirectories, and
- * the synchronous work done on them (fault 7 recovery, ARCHITECTURE.md
- * "Faults 5, 6, 7" and "Definitions: from a new .cvd to scanning with it").
+ * the synchronous work done on them (fault 7 recovery, docs/faults.md
+ * and docs/updates.md).
  *
  *   active/      the definitions in use, their .sign files, the index
  *   incoming/    dropped .cvd files
