@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "strbuf.h"
 
 void
@@ -93,65 +94,16 @@ strbuf_printf(struct strbuf *sb, const char *fmt, ...)
 	sb->len += (size_t)n;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most left bytes), or 0. */
-static size_t
-utf8_len(const unsigned char *s, size_t left)
+void
+strbuf_sink(void *arg, const void *data, size_t len)
 {
-	size_t n, i;
-	unsigned cp;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (n > left)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
+	strbuf_append(arg, data, len);
 }
 
 void
 strbuf_json_strn(struct strbuf *sb, const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, n;
-	char esc[8];
-
-	strbuf_append(sb, "\"", 1);
-	while (i < len) {
-		if (p[i] == '"' || p[i] == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)p[i];
-			strbuf_append(sb, esc, 2);
-			i++;
-		} else if (p[i] == '\n') {
-			strbuf_append(sb, "\\n", 2), i++;
-		} else if (p[i] == '\t') {
-			strbuf_append(sb, "\\t", 2), i++;
-		} else if (p[i] < 0x20 || p[i] == 0x7f) {
-			snprintf(esc, sizeof(esc), "\\u%04x", p[i]);
-			strbuf_append(sb, esc, 6), i++;
-		} else if (p[i] < 0x80) {
-			strbuf_append(sb, p + i, 1), i++;
-		} else if ((n = utf8_len(p + i, len - i)) > 0) {
-			strbuf_append(sb, p + i, n), i += n;
-		} else {
-			snprintf(esc, sizeof(esc), "\\u%04x", p[i]);
-			strbuf_append(sb, esc, 6), i++;
-		}
-	}
-	strbuf_append(sb, "\"", 1);
+	jsonw_escape(strbuf_sink, sb, s, len);
 }
 
 void

@@ -265,6 +265,36 @@ test_diag_parse_since(void **state)
 	assert_int_equal(diag_parse_since("99999999999999999999d", NOW, &t, err, sizeof(err)), -1);
 }
 
+/* A file name that is not UTF-8 comes back as its bytes (text) and as the
+ * same \udcNN escapes (JSON); valid UTF-8 passes through both. */
+static void
+test_diag_non_utf8_file_name_round_trips(void **state)
+{
+	struct fx *f = *state;
+
+	put(f, "exits.jsonl",
+	    EXIT("2026-11-24T02:50:01.000Z", 1, "SIGSEGV", "\"/srv/caf\\udce9-\xc3\xa9.zip\"")
+	    EXIT("2026-11-24T02:50:02.000Z", 2, "SIGSEGV", "\"/srv/caf\\udce9-\xc3\xa9.zip\""));
+	run(f, false);
+	assert_non_null(strstr(strbuf_str(&f->out), "/srv/caf\xe9-\xc3\xa9.zip"));
+	run(f, true);
+	assert_non_null(strstr(strbuf_str(&f->out), "\"/srv/caf\\udce9-\xc3\xa9.zip\""));
+	assert_null(strstr(strbuf_str(&f->out), "\\u00"));
+}
+
+/* jansson is strict: a line with a duplicate key is a damaged line. */
+static void
+test_diag_duplicate_key_line_is_a_problem(void **state)
+{
+	struct fx *f = *state;
+
+	put(f, "exits.jsonl",
+	    EXIT("2026-11-24T02:50:01.000Z", 1, "SIGSEGV", "")
+	    "{\"time\":\"2026-11-24T02:50:02.000Z\",\"event\":\"worker_exited\",\"pid\":2,\"pid\":3}\n");
+	run(f, false);
+	assert_non_null(strstr(strbuf_str(&f->out), "exits.jsonl line 2"));
+}
+
 int
 main(void)
 {
@@ -277,6 +307,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_diag_damaged_files_are_reported_not_fatal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_diag_exits_lost_line_is_a_gap_not_an_exit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_diag_events_lost_lines_are_counted_and_said, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_diag_non_utf8_file_name_round_trips, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_diag_duplicate_key_line_is_a_problem, setup, teardown),
 		cmocka_unit_test(test_diag_parse_since),
 	};
 
