@@ -145,7 +145,7 @@ slot_shown(const struct daemon *d, unsigned i)
 	const struct pool *p = &d->pool;
 
 	return (i >= p->base && i < p->base + p->n) ||
-	    p->w[i].state != WORKER_IDLE;
+	    worker_phase(&p->w[i]) != WORKER_IDLE;
 }
 
 static void
@@ -227,15 +227,15 @@ status_json(struct daemon *d, struct strbuf *sb, int64_t now)
 	    (unsigned long long)d->pool.cache_misses);
 	for (i = 0, k = 0; i < POOL_SLOTS(&d->pool); i++) {
 		const struct worker *w = &d->pool.w[i];
-		bool running = w->state == WORKER_STARTING ||
-		    w->state == WORKER_READY || w->state == WORKER_STOPPING;
+		bool running = worker_phase(w) == WORKER_STARTING ||
+		    worker_phase(w) == WORKER_READY || worker_phase(w) == WORKER_STOPPING;
 
 		if (!slot_shown(d, i))
 			continue;
 		strbuf_printf(sb, "%s{\"slot\":%u,\"state\":\"%s\",\"busy\":%s,"
 		    "\"pid\":%d,\"uid\":%d,\"as_root\":%s,\"uptime_ms\":%lld,"
 		    "\"scans\":%llu,\"restarts\":%u}", k++ ? "," : "", w->slot,
-		    worker_state_name(w->state), w->req ? "true" : "false",
+		    worker_state_name(worker_phase(w)), w->req ? "true" : "false",
 		    running ? (int)w->pid : 0, running ? (int)w->uid : -1,
 		    w->as_root ? "true" : "false",
 		    running ? (long long)(now - w->started_ms) : 0LL,
@@ -291,7 +291,7 @@ status_text(struct daemon *d, struct strbuf *sb, int64_t now)
 	bool any = false;
 
 	for (i = 0; i < POOL_SLOTS(&d->pool); i++)
-		ready += d->pool.w[i].state == WORKER_READY;
+		ready += worker_phase(&d->pool.w[i]) == WORKER_READY;
 	fmt_duration(now - d->started_ms, up, sizeof(up));
 	strbuf_printf(sb, "ampdaemon %s, pid %d, up %s\n", AMPSCAN_VERSION,
 	    (int)getpid(), up);
@@ -305,8 +305,8 @@ status_text(struct daemon *d, struct strbuf *sb, int64_t now)
 	    "pid", "uid", "uptime", "scans", "restarts");
 	for (i = 0; i < POOL_SLOTS(&d->pool); i++) {
 		const struct worker *w = &d->pool.w[i];
-		bool running = w->state == WORKER_STARTING ||
-		    w->state == WORKER_READY || w->state == WORKER_STOPPING;
+		bool running = worker_phase(w) == WORKER_STARTING ||
+		    worker_phase(w) == WORKER_READY || worker_phase(w) == WORKER_STOPPING;
 		char pid[16] = "-", uid[16] = "-";
 
 		if (!slot_shown(d, i))
@@ -320,7 +320,7 @@ status_text(struct daemon *d, struct strbuf *sb, int64_t now)
 			snprintf(up, sizeof(up), "-");
 		}
 		strbuf_printf(sb, "  %-4u %-9s %-8s %-7s %-9s %-8llu %u\n", w->slot,
-		    w->req ? "busy" : worker_state_name(w->state), pid, uid, up,
+		    w->req ? "busy" : worker_state_name(worker_phase(w)), pid, uid, up,
 		    (unsigned long long)w->scans, w->restarts);
 	}
 	strbuf_puts(sb, "\ndefinitions:");
@@ -584,9 +584,11 @@ usage:
 	conn_exit(c, 2);
 }
 
-void
-ctl_broadcast_event(struct daemon *d, const char *line, size_t len)
+/* notify.c's subscriber: a new event line for the followers. */
+static void
+ctl_broadcast_event(void *arg, const char *line, size_t len)
 {
+	struct daemon *d = arg;
 	struct ctl_conn *c;
 	struct conn *cn, *next;
 	struct strbuf sb;
@@ -1100,6 +1102,7 @@ ctl_open(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	}
 	d->ctl = ctl;
+	notify_subscribe(d, ctl_broadcast_event, d);
 	return 0;
 }
 
@@ -1126,6 +1129,7 @@ ctl_close(struct daemon *d)
 	connset_close(&ctl->set);
 	free(ctl);
 	d->ctl = NULL;
+	notify_subscribe(d, NULL, NULL);
 }
 
 /* Stop taking connections (the daemon is stopping); clients stay served. */

@@ -2,11 +2,16 @@
  * ampdaemon's context: one struct daemon per process, passed explicitly to
  * every part of the supervisor (docs/style.md: no mutable globals).  The parts:
  *
- *   ampdaemon.c   the process: arguments, start-up sequence, signals, stop
- *   pool.c        the workers: spawn, READY, exits, backoff, faults 5/6/7,
- *                 the request router (scan requests to idle READY workers)
+ *   main.c        the process: arguments, start-up sequence, signals, stop
+ *   pool.c        the pool: start, stop, rollover, faults 5 and 7, the
+ *                 account task; it drives the workers' state machine
+ *   worker.c      one worker's lifecycle: a (state x event) action table
+ *   crashes.c     fault 6: crashes counted in CrashWindow, StableAfter
+ *   router.c      scan requests: the clean-file cache, the queue, dispatch
+ *                 to idle READY workers, the retry of a crashed request
  *   defstask.c    the definitions check run in a child: re-verify active/,
  *                 delete what is invalid, roll back to previous/, index
+ *   killpoint.c   test builds: SIGKILL ampdaemon at a numbered point
  *   ctl.c         the control socket and the commands of ampctl
  *   scansock.c    the scan socket: the clamd protocol
  *   connset.c     what both sockets share: accepting, the cap, the list of
@@ -95,8 +100,9 @@ struct scan_req {
 	struct scan_req *next;
 };
 
-/* ---- workers ---------------------------------------------------------- */
+/* ---- workers (worker.c) ----------------------------------------------- */
 
+/* What ampctl status and the pool see of a worker (worker_phase). */
 enum worker_state {
 	WORKER_IDLE,       /* not running, not scheduled (pool paused/stopped) */
 	WORKER_WAITING,    /* to start once the definitions or account are ready */
@@ -106,13 +112,38 @@ enum worker_state {
 	WORKER_STOPPING,   /* asked to stop, waiting for its exit */
 };
 
+/* The states of worker.c's table; each one shows as a phase above. */
+enum wstate {
+	WS_IDLE,           /* idle */
+	WS_WAITING,        /* waiting */
+	WS_STARTING,       /* starting: spawned, the READY timer runs */
+	WS_START_EOF,      /* starting: its socket closed; killed after a grace */
+	WS_START_KILLED,   /* starting: killed, its exit not yet seen */
+	WS_READY,          /* ready: serving (busy when req != NULL) */
+	WS_RETIRING,       /* ready, busy: a rollover stops it after its request */
+	WS_READY_EOF,      /* ready: its socket closed; killed after a grace */
+	WS_KILLED,         /* ready: killed, its exit not yet seen */
+	WS_BACKOFF,        /* backoff: exited, restart timer running */
+	WS_STOPPING,       /* stopping: asked to exit, SIGKILL after the grace */
+	WS_STOPPING_OLD,   /* stopping: a rollover's old worker (a kill point) */
+	WS_NSTATES
+};
+
+/* Why a worker was killed (its exit is reported with it). */
+enum worker_kill_why {
+	WK_NONE,
+	WK_READY_TIMEOUT,  /* no READY in time */
+	WK_SCAN_TIMEOUT,   /* its scan outlived ScanTimeout */
+	WK_OTHER,          /* a protocol error, a refused READY, ... */
+};
+
 struct daemon;
 
 struct worker {
 	struct daemon *d;
 	unsigned slot;                   /* 1..2N: N current, N for rollovers */
-	bool retiring;                   /* rollover: stop once its request is done */
-	enum worker_state state;
+	enum wstate st;                  /* set by worker.c's actions only */
+	enum worker_kill_why killed;
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
@@ -128,10 +159,6 @@ struct worker {
 	unsigned restarts;
 	uint64_t scans;
 	struct scan_req *req;            /* in flight */
-	bool scan_timed_out;             /* we killed it for ScanTimeout */
-	bool ready_timed_out;            /* we killed it: no READY in time */
-	bool dead;                       /* killed, its exit not yet seen */
-	bool sock_eof;                   /* its socket closed, its exit not yet seen */
 	char bad_ready[128];             /* why its READY was refused */
 	char logbuf[POOL_LOG_LINE_MAX];
 	size_t loglen;
@@ -150,6 +177,22 @@ struct crash_ring {
 /* How a rollover ended (pool_rollover's callback). */
 enum { POOL_ROLLED_OVER, POOL_ROLLED_BACK, POOL_ROLL_TIMEOUT };
 
+/* What worker.c tells the pool (pool_init gives the hooks). */
+enum worker_note {
+	WN_READY,          /* it became READY */
+	WN_STOPPED,        /* it exited after a stop: IDLE */
+	WN_GONE,           /* a rollover's old worker crashed: IDLE */
+};
+struct account;
+struct worker_hooks {
+	/* May w start now?  false: it waits (WAITING); else *acct and
+	 * *as_root are set. */
+	bool (*may_start)(struct worker *w, struct account *acct, bool *as_root);
+	void (*changed)(struct worker *w, enum worker_note note);
+	/* the router could not send w a request: kill it */
+	void (*send_failed)(struct worker *w, const char *why);
+};
+
 struct pool {
 	/*
 	 * 2N slots: the N current ones are w[base .. base+N); a rollover
@@ -164,19 +207,15 @@ struct pool {
 	void (*roll_cb)(struct daemon *d, int outcome);   /* not yet called */
 	void (*roll_next)(struct daemon *d, int outcome); /* the next rollover */
 	bool roll_rolled_back;           /* a rollback happened during it */
-	char rollback_why[512];          /* why the last rollback happened */
 	bool paused;                     /* repair-account, stop */
-	bool defs_ready;                 /* the check ran and an index is open */
-	bool defs_checked;               /* a check has finished (ok or not) */
+	struct worker_hooks hooks;       /* pool.c's, for worker.c and router.c */
+	void (*on_defs)(struct daemon *d, bool ok, const char *error);
 	struct scan_req *queue_head, *queue_tail;
 	size_t queued;
 	uint64_t next_id;
 	struct crash_ring crashes;
 	ev_timer stable_timer;           /* fault 6: StableAfter without a crash */
 	ev_timer intervention_timer;     /* fault 6: InterventionAfter */
-	ev_timer defs_retry;             /* fault 7: the next recovery */
-	uint64_t defs_delay_ms;
-	bool rolled_back;                /* this fault-7 episode */
 	bool recovery_needed;            /* a start failed: check the definitions */
 	unsigned rr;                     /* round-robin position of the router */
 	struct wproto_ready ready;       /* the last READY: versions, counts */
@@ -230,7 +269,6 @@ struct updates {
 	bool rolling;
 	ev_timer roll_timer;             /* the rollover's deadline */
 	char roll_file[4096], roll_text[1536];
-	bool defs_pending, defs_pending_rollback;  /* a check waits for us */
 	/* the last verdict, for status */
 	bool have_last, last_ok;
 	int64_t last_ms;
@@ -241,7 +279,40 @@ struct updates {
 	ev_timer settle;
 };
 
+/* ---- the definitions check (defstask.c) --------------------------------- */
+
+enum defs_outcome {
+	DEFS_CHECKED,      /* an index is open (d->index_fd) */
+	DEFS_FAILED,       /* error says why; the retry timer runs */
+	DEFS_RETRY_DUE,    /* the retry timer fired: check again if you will */
+};
+struct defs_report {
+	enum defs_outcome outcome;
+	const char *error;
+	bool rolled_back;                /* this check rolled back to previous/ */
+	uint64_t retry_ms;               /* DEFS_FAILED: the retry comes in */
+};
+typedef void defs_done_fn(struct daemon *d, void *arg,
+    const struct defs_report *r);
+
+struct defs_state {
+	struct task task;                /* the check's child */
+	bool ready;                      /* the check ran and an index is open */
+	bool checked;                    /* a check has finished (ok or not) */
+	bool rolled_back;                /* this fault-7 episode rolled back */
+	bool held;                       /* an activation runs: checks wait */
+	bool pending, pending_rollback;  /* a check waits for it */
+	defs_done_fn *done;              /* who the check reports to */
+	void *arg;
+	ev_timer retry;                  /* fault 7: the next recovery */
+	uint64_t delay_ms;
+	char rollback_why[512];          /* why the last rollback happened */
+};
+
 /* ---- the daemon ------------------------------------------------------- */
+
+/* A rendered event line for a subscriber (notify_subscribe). */
+typedef void notify_fn(void *arg, const char *line, size_t len);
 
 struct ctl;
 struct scansock;
@@ -272,7 +343,7 @@ struct daemon {
 	int exit_code;
 	char scansvc[4096];              /* the worker binary */
 	/* definitions */
-	struct task defs_task;
+	struct defs_state defs;
 	int index_fd;
 	struct updates upd;
 	ev_timer metrics_timer;          /* a metrics write pending */
@@ -281,6 +352,8 @@ struct daemon {
 	struct task faultcmd_task;
 	char *faultcmd_queue[DAEMON_FAULTCMD_QUEUE];
 	size_t faultcmd_n;
+	notify_fn *follower;             /* ctl.c's `ampctl events --follow` */
+	void *follower_arg;
 };
 
 /* notify.c: every event goes through here (log, events.jsonl, followers,
@@ -289,6 +362,8 @@ void daemon_event(struct daemon *d, const struct event *ev);
 void daemon_faults_emit(void *arg, const struct event *ev);
 void daemon_save_faults(struct daemon *d);
 void daemon_faultcmd_flush(struct daemon *d);
+/* Every event line goes to fn too (one subscriber; NULL: none). */
+void notify_subscribe(struct daemon *d, notify_fn *fn, void *arg);
 /* Once the loop exists: the timer that writes what could not be written. */
 void daemon_state_retry_init(struct daemon *d);
 /* Something could not be written (events, exits, faults.state,
@@ -311,22 +386,48 @@ int pool_init(struct daemon *d, char *err, size_t errlen);
 void pool_free(struct daemon *d);
 /* Start (or restart) every slot; workers wait for the definitions. */
 void pool_start(struct daemon *d);
-/* The definitions check finished: index_fd is open (or it failed). */
-void pool_defs_done(struct daemon *d, bool ok, const char *error);
+/* Check the definitions (defstask.c); the pool takes the outcome, then
+ * tells the listener of pool_on_defs_checked. */
+void pool_check_defs(struct daemon *d, bool allow_rollback);
+/* Who hears of every definitions check's end (update.c, through main.c). */
+void pool_on_defs_checked(struct daemon *d,
+    void (*fn)(struct daemon *d, bool ok, const char *error));
 /* Stop every worker (TERM, KILL after the grace); cb once all are gone. */
 void pool_stop(struct daemon *d, void (*cb)(struct daemon *d));
-/* Hand a request to a worker (or queue it, or answer it at once). */
-void pool_submit(struct daemon *d, struct scan_req *req);
 /* ampctl repair-account: stop, repair in a child, restart; cb with the outcome. */
 int pool_repair_account(struct daemon *d,
     void (*cb)(struct daemon *d, int rc, const char *reason));
-const char *worker_state_name(enum worker_state s);
+
+/* router.c */
+/* Hand a request to a worker (or queue it, or answer it at once). */
+void pool_submit(struct daemon *d, struct scan_req *req);
 /* Forget every file found clean (new definitions). */
 void pool_cache_clear(struct daemon *d);
 /* Whether a request would be answered at once with "unavailable". */
 bool pool_is_unavailable(const struct daemon *d);
 /* Answer every queued request with why (the daemon is stopping). */
 void pool_drain(struct daemon *d, const char *why);
+
+/* worker.c */
+const char *worker_state_name(enum worker_state s);
+
+/* What ampctl status (and the pool) see of w's state. */
+static inline enum worker_state
+worker_phase(const struct worker *w)
+{
+	switch (w->st) {
+	case WS_IDLE: return WORKER_IDLE;
+	case WS_WAITING: return WORKER_WAITING;
+	case WS_STARTING: case WS_START_EOF: case WS_START_KILLED:
+		return WORKER_STARTING;
+	case WS_READY: case WS_RETIRING: case WS_READY_EOF: case WS_KILLED:
+		return WORKER_READY;
+	case WS_BACKOFF: return WORKER_BACKOFF;
+	case WS_STOPPING: case WS_STOPPING_OLD: case WS_NSTATES:
+		break;
+	}
+	return WORKER_STOPPING;
+}
 
 /*
  * Roll the workers over to d->index_fd: start N in the spare half, retire
@@ -335,6 +436,9 @@ void pool_drain(struct daemon *d, const char *why);
  * READY (POOL_ROLLED_BACK).
  */
 void pool_rollover(struct daemon *d, void (*cb)(struct daemon *d, int outcome));
+/* update.c opened a checked index (an activation): workers may start on
+ * it even if the last definitions check had failed. */
+void pool_defs_installed(struct daemon *d);
 /* The slots in use: current, and those of a rollover. */
 #define POOL_SLOTS(p) (2 * (p)->n)
 
@@ -348,15 +452,36 @@ int update_submit(struct daemon *d, const char *path, const char *sign,
     void (*done)(struct daemon *d, void *arg, int status, const char *text),
     void *arg, char *err, size_t errlen);
 bool update_busy(const struct daemon *d);
-/* The definitions check finished (pool_defs_done). */
+/* A definitions check finished (main.c makes it the pool's listener). */
 void update_defs_done(struct daemon *d, bool ok, const char *error);
-/* Test builds: SIGKILL ampdaemon at kill point `point` if so told. */
-void daemon_kill_point(struct daemon *d, int point, bool in_child);
 
 /* defstask.c */
-/* Re-verify active/, delete what is invalid, roll back when allowed and
- * previous/ differs, make the index fresh; then pool_defs_done(). */
-void defs_check_start(struct daemon *d, bool allow_rollback);
+void defs_init(struct daemon *d);
+void defs_free(struct daemon *d);
+/*
+ * Re-verify active/, delete what is invalid, roll back when allowed and
+ * previous/ differs, make the index fresh; then done(arg) with the report.
+ * Ignored while a check runs; deferred while held (defs_hold).  After a
+ * failure the retry timer (backing off) calls done with DEFS_RETRY_DUE.
+ */
+void defs_check_start(struct daemon *d, bool allow_rollback,
+    defs_done_fn *done, void *arg);
+bool defs_ready(const struct daemon *d);
+bool defs_checked(const struct daemon *d);
+bool defs_rolled_back(const struct daemon *d);
+bool defs_running(const struct daemon *d);
+const char *defs_rollback_why(const struct daemon *d);
+void defs_unready(struct daemon *d);
+/* A checked index is open (an activation): ready, no retry pending. */
+void defs_installed(struct daemon *d);
+/* A worker was READY, or a new set came: a rollback is allowed again. */
+void defs_forget_rollback(struct daemon *d);
+void defs_retry_reset(struct daemon *d);
+void defs_retry_cancel(struct daemon *d);
+/* An activation runs: a check asked for meanwhile waits ... */
+void defs_hold(struct daemon *d, bool hold);
+/* ... until this (the update's verdict) starts it. */
+void defs_run_pending(struct daemon *d);
 
 /* scansock.c: the clamd protocol on LocalSocket */
 int scansock_open(struct daemon *d, char *err, size_t errlen);
@@ -367,7 +492,5 @@ void scansock_close(struct daemon *d);
 int ctl_open(struct daemon *d, char *err, size_t errlen);
 void ctl_close(struct daemon *d);
 void ctl_stop_accepting(struct daemon *d);
-/* A new event line for `ampctl events --follow` clients. */
-void ctl_broadcast_event(struct daemon *d, const char *line, size_t len);
 
 #endif

@@ -11,7 +11,10 @@
  *   index <TAB> fresh|built <TAB> text
  *   fail <TAB> reason          (then exit 1)
  *
- * The parent turns events into events, opens the index and tells the pool.
+ * The parent turns events into events, opens the index and reports to the
+ * callback its caller gave (defs_check_start); it owns the state of the
+ * checks (ready, checked, rolled back, the fault-7 retry) that the others
+ * read through the accessors of daemon.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -151,6 +154,7 @@ defs_child_fn(void *arg, int out_fd)
 struct defs_done_ctx {
 	struct daemon *d;
 	char fail[1024];
+	bool rolled_back;
 };
 
 /* One line of the child's report. */
@@ -170,15 +174,42 @@ defs_line(void *arg, char *line)
 		events_add_str(&ev, "reason", f[3]);
 		daemon_event(d, &ev);
 	} else if (strcmp(f[0], "rolledback") == 0) {
-		d->pool.rolled_back = true;
-		if (d->pool.rolling)
-			d->pool.roll_rolled_back = true;
+		d->defs.rolled_back = true;
+		x->rolled_back = true;
 	} else if (strcmp(f[0], "index") == 0 && n >= 2) {
 		dlog(&d->log, DLOG_INFO, "definitions index: %s%s%s", f[1],
 		    n > 2 && f[2][0] ? " " : "", n > 2 ? f[2] : "");
 	} else if (strcmp(f[0], "fail") == 0 && n >= 2) {
 		snprintf(fail, faillen, "%s", f[1]);
 	}
+}
+
+/* The check ended (error: NULL when it succeeded): tell its caller. */
+static void
+defs_report_end(struct daemon *d, const char *error, bool rolled_back)
+{
+	struct defs_state *ds = &d->defs;
+	struct defs_report r = { .outcome = DEFS_CHECKED,
+	    .rolled_back = rolled_back };
+	uint64_t delay;
+
+	ds->checked = true;
+	if (error != NULL) {
+		/* nothing can start: the next check backs off */
+		delay = ds->delay_ms ? ds->delay_ms : d->cfg.restart_delay_min_ms;
+		ds->delay_ms = delay > d->cfg.restart_delay_max_ms / 2 ?
+		    d->cfg.restart_delay_max_ms : delay * 2;
+		r.outcome = DEFS_FAILED;
+		r.error = error;
+		r.retry_ms = delay;
+		ev_timer_stop(d->loop, &ds->retry);
+		ev_timer_set(&ds->retry, (double)delay / 1000.0, 0.);
+		ev_timer_start(d->loop, &ds->retry);
+	} else {
+		ds->ready = true;
+	}
+	if (ds->done != NULL)
+		ds->done(d, ds->arg, &r);
 }
 
 static void
@@ -198,37 +229,151 @@ defs_done(struct task *t, int ws, const char *out, size_t len)
 			snprintf(fail, sizeof(fail), "the definitions check %s",
 			    task_timed_out(t) ? "did not finish in time" :
 			    "died (see ampdaemon.log)");
-		pool_defs_done(d, false, fail);
+		defs_report_end(d, fail, x.rolled_back);
 		return;
 	}
 	snprintf(index, sizeof(index), "%s/active/%s", d->cfg.definitions_dir,
 	    DEFS_INDEX_NAME);
 	if ((fd = open(index, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
 		str_fmt(fail, sizeof(fail), "%s: %s", index, strerror(errno));
-		pool_defs_done(d, false, fail);
+		defs_report_end(d, fail, x.rolled_back);
 		return;
 	}
 	if (d->index_fd >= 0)
 		close(d->index_fd);
 	d->index_fd = fd;
-	pool_defs_done(d, true, NULL);
+	defs_report_end(d, NULL, x.rolled_back);
+}
+
+static void
+defs_on_retry(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct daemon *d = t->data;
+	struct defs_report r = { .outcome = DEFS_RETRY_DUE };
+
+	(void)loop;
+	(void)revents;
+	if (d->defs.done != NULL)
+		d->defs.done(d, d->defs.arg, &r);
 }
 
 void
-defs_check_start(struct daemon *d, bool allow_rollback)
+defs_init(struct daemon *d)
 {
+	ev_init(&d->defs.retry, defs_on_retry);
+	d->defs.retry.data = d;
+}
+
+void
+defs_free(struct daemon *d)
+{
+	if (d->loop != NULL && d->defs.retry.data != NULL)
+		ev_timer_stop(d->loop, &d->defs.retry);
+	task_release(&d->defs.task);
+	free(d->defs.task.data2);   /* the check's context, if it ran */
+	d->defs.task.data2 = NULL;
+}
+
+bool
+defs_ready(const struct daemon *d)
+{
+	return d->defs.ready;
+}
+
+bool
+defs_checked(const struct daemon *d)
+{
+	return d->defs.checked;
+}
+
+bool
+defs_rolled_back(const struct daemon *d)
+{
+	return d->defs.rolled_back;
+}
+
+bool
+defs_running(const struct daemon *d)
+{
+	return task_is_running(&d->defs.task);
+}
+
+const char *
+defs_rollback_why(const struct daemon *d)
+{
+	return d->defs.rollback_why;
+}
+
+
+void
+defs_unready(struct daemon *d)
+{
+	d->defs.ready = false;
+}
+
+void
+defs_installed(struct daemon *d)
+{
+	d->defs.ready = true;
+	ev_timer_stop(d->loop, &d->defs.retry);
+}
+
+void
+defs_forget_rollback(struct daemon *d)
+{
+	d->defs.rolled_back = false;
+}
+
+void
+defs_retry_reset(struct daemon *d)
+{
+	d->defs.delay_ms = 0;
+}
+
+void
+defs_retry_cancel(struct daemon *d)
+{
+	ev_timer_stop(d->loop, &d->defs.retry);
+}
+
+void
+defs_hold(struct daemon *d, bool hold)
+{
+	d->defs.held = hold;
+}
+
+void
+defs_run_pending(struct daemon *d)
+{
+	struct defs_state *ds = &d->defs;
+	bool rb = ds->pending_rollback;
+
+	if (!ds->pending)
+		return;
+	ds->pending = false;
+	ds->pending_rollback = false;
+	defs_check_start(d, rb, ds->done, ds->arg);
+}
+
+void
+defs_check_start(struct daemon *d, bool allow_rollback, defs_done_fn *done,
+    void *arg)
+{
+	struct defs_state *ds = &d->defs;
 	struct defs_child *c;
 
-	if (task_is_running(&d->defs_task))
+	if (task_is_running(&ds->task))
 		return;
-	if (task_is_running(&d->upd.task)) {
+	ds->done = done;
+	ds->arg = arg;
+	if (ds->held) {
 		/* never beside an activation: after it */
-		d->upd.defs_pending = true;
-		d->upd.defs_pending_rollback |= allow_rollback;
+		ds->pending = true;
+		ds->pending_rollback |= allow_rollback;
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		pool_defs_done(d, false, "out of memory");
+		defs_report_end(d, "out of memory", false);
 		return;
 	}
 	c->d = d;
@@ -240,24 +385,24 @@ defs_check_start(struct daemon *d, bool allow_rollback)
 		str_fmt(c->why, sizeof(c->why), "workers could not start on these definitions: %s",
 		    st != NULL && st->raised ? st->detail : "(no detail)");
 		if (allow_rollback)
-			str_fmt(d->pool.rollback_why, sizeof(d->pool.rollback_why), "%s",
+			str_fmt(ds->rollback_why, sizeof(ds->rollback_why), "%s",
 			    st != NULL && st->raised ? st->detail : "workers could not start");
 	}
-	d->pool.defs_ready = false;
-	d->defs_task.name = "definitions check";
-	d->defs_task.done = defs_done;
-	d->defs_task.data = d;
-	d->defs_task.data2 = c;
+	ds->ready = false;
+	ds->task.name = "definitions check";
+	ds->task.done = defs_done;
+	ds->task.data = d;
+	ds->task.data2 = c;
 	dlog(&d->log, DLOG_INFO, "checking the active definitions%s",
 	    allow_rollback ? " (rollback to previous/ allowed)" : "");
-	if (task_start(d->loop, &d->defs_task, defs_child_fn, c,
+	if (task_start(d->loop, &ds->task, defs_child_fn, c,
 	    DAEMON_DEFS_TIMEOUT_MS) != 0) {
 		char why[256];
 
 		free(c);
-		d->defs_task.data2 = NULL;
+		ds->task.data2 = NULL;
 		snprintf(why, sizeof(why), "cannot run the definitions check: fork: %s",
 		    strerror(errno));
-		pool_defs_done(d, false, why);
+		defs_report_end(d, why, false);
 	}
 }

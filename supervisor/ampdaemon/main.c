@@ -31,6 +31,7 @@
 #include <ev.h>
 
 #include "daemon.h"
+#include "killpoint.h"
 #include "store.h"
 
 #ifndef AMPSCAN_VERSION
@@ -353,7 +354,8 @@ daemon_start(struct daemon *d)
 	else if (update_init(d, err, sizeof(err)) != 0)
 		dlog(&d->log, DLOG_ERROR, "%s: files dropped into incoming/ are not noticed; use `ampctl update`",
 		    err);
-	defs_check_start(d, false);
+	pool_on_defs_checked(d, update_defs_done);   /* updates wait for checks */
+	pool_check_defs(d, false);
 	pool_start(d);
 }
 
@@ -385,9 +387,7 @@ daemon_stop(struct daemon *d)
 	if (d->events_open)
 		events_close(&d->events);
 	daemon_faultcmd_flush(d);
-	task_release(&d->defs_task);
-	free(d->defs_task.data2);   /* the definitions check's context, if it ran */
-	d->defs_task.data2 = NULL;
+	defs_free(d);
 	task_release(&d->faultcmd_task);
 	task_release(&d->pool.account_task);
 	if (d->index_fd >= 0)
@@ -445,14 +445,7 @@ main(int argc, char **argv)
 	d->svclog.fd = -1;
 	d->index_fd = -1;
 	d->upd.ino_fd = -1;
-#ifdef AMPSCAN_TEST_HOOKS
-	{
-		/* test builds: SIGKILL ourselves at a numbered point (activate.h) */
-		const char *kp = getenv("AMPSCAN_TEST_KILL_POINT");
-
-		d->kill_point = kp != NULL ? (int)strtol(kp, NULL, 10) : 0;
-	}
-#endif
+	killpoint_init(d);   /* test builds: SIGKILL at a numbered point */
 	daemon_args(d, argc, argv, &check_only);
 	if (config_load(d->config_path, &d->cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "ampdaemon: %s\n", err);

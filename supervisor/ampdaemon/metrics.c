@@ -74,7 +74,7 @@ metrics_text(struct daemon *d, struct strbuf *sb)
 	}
 
 	for (i = 0; i < POOL_SLOTS(p); i++) {
-		ready += p->w[i].state == WORKER_READY;
+		ready += worker_phase(&p->w[i]) == WORKER_READY;
 		restarts += p->w[i].restarts;
 	}
 	head(sb, "ampscan_workers", "gauge", "configured workers (Workers)");

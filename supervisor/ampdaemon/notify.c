@@ -159,10 +159,17 @@ daemon_event(struct daemon *d, const struct event *ev)
 		dlog(&d->log, DLOG_ERROR, "events.jsonl: %s", err);
 		daemon_state_retry(d);
 	}
-	if (d->ctl != NULL)
-		ctl_broadcast_event(d, line, len);
+	if (d->follower != NULL)
+		d->follower(d->follower_arg, line, len);
 	if (fault)
 		faultcmd_push(d, line);
+}
+
+void
+notify_subscribe(struct daemon *d, notify_fn *fn, void *arg)
+{
+	d->follower = fn;
+	d->follower_arg = arg;
 }
 
 void

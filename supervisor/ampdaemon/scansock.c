@@ -645,7 +645,7 @@ stats_text(struct daemon *d, struct strbuf *sb)
 	unsigned i, live = 0, idle = 0;
 
 	for (i = 0; i < d->pool.n; i++) {
-		if (d->pool.w[i].state == WORKER_READY) {
+		if (worker_phase(&d->pool.w[i]) == WORKER_READY) {
 			live++;
 			idle += d->pool.w[i].req == NULL;
 		}

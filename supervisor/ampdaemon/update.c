@@ -34,6 +34,7 @@
 #include "activate.h"
 #include "daemon.h"
 #include "defs.h"
+#include "killpoint.h"
 #include "spawn.h"
 #include "store.h"
 
@@ -772,7 +773,7 @@ update_child_fn(void *arg, int out_fd)
 static void update_next(struct daemon *d);
 
 static void
-verdict(struct daemon *d, bool ok, const char *file, const char *text)
+update_verdict(struct daemon *d, bool ok, const char *file, const char *text)
 {
 	struct updates *u = &d->upd;
 	struct update_job *job = u->cur;
@@ -791,13 +792,7 @@ verdict(struct daemon *d, bool ok, const char *file, const char *text)
 			job->done(d, job->arg, ok ? 0 : 1, text);
 		free(job);
 	}
-	if (u->defs_pending) {
-		bool rb = u->defs_pending_rollback;
-
-		u->defs_pending = false;
-		u->defs_pending_rollback = false;
-		defs_check_start(d, rb);
-	}
+	defs_run_pending(d);
 	update_next(d);
 }
 
@@ -812,13 +807,13 @@ rollover_done(struct daemon *d, int outcome)
 		return;
 	if (outcome == POOL_ROLLED_BACK)
 		str_fmt(text, sizeof(text), "%s; but the workers could not start on it: rolled back to the previous set (%s)",
-		    u->roll_text, d->pool.rollback_why);
+		    u->roll_text, defs_rollback_why(d));
 	else if (outcome == POOL_ROLL_TIMEOUT)
 		str_fmt(text, sizeof(text), "%s; the workers are not all READY on it yet (see `ampctl status`)",
 		    u->roll_text);
 	else
 		str_fmt(text, sizeof(text), "%s; workers READY on it", u->roll_text);
-	verdict(d, outcome == POOL_ROLLED_OVER, u->roll_file, text);
+	update_verdict(d, outcome == POOL_ROLLED_OVER, u->roll_file, text);
 }
 
 static void
@@ -843,17 +838,13 @@ start_rollover(struct daemon *d, const char *file, const char *text)
 	    STORE_DIR_ACTIVE, DEFS_INDEX_NAME);
 	if ((fd = open(index, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
 		str_fmt(why, sizeof(why), "%s; but %s: %s", text, index, strerror(errno));
-		verdict(d, false, file, why);
+		update_verdict(d, false, file, why);
 		return;
 	}
 	if (d->index_fd >= 0)
 		close(d->index_fd);
 	d->index_fd = fd;
-	/* a checked index is open: workers may start on it even if the last
-	 * definitions check had failed (an empty active/ at first install) */
-	d->pool.defs_ready = true;
-	d->pool.recovery_needed = false;
-	ev_timer_stop(d->loop, &d->pool.defs_retry);
+	pool_defs_installed(d);
 	str_fmt(u->roll_file, sizeof(u->roll_file), "%s", file);
 	str_fmt(u->roll_text, sizeof(u->roll_text), "%s", text);
 	str_fmt(u->step, sizeof(u->step), "rollover");
@@ -941,6 +932,9 @@ update_task_done(struct task *t, int ws, const char *out, size_t len)
 	(void)len;
 	free(t->data2);
 	t->data2 = NULL;
+	if (u->cur != NULL && kind != 1 && kind != 2)
+		pool_check_defs(d, false);   /* held: it runs after the verdict */
+	defs_hold(d, false);
 	if (u->cur == NULL)
 		return;
 	if (kind == 2) {
@@ -961,12 +955,11 @@ update_task_done(struct task *t, int ws, const char *out, size_t len)
 	if (kind == 3) {
 		/* a journal may be left: the check resolves it */
 		dlog(&d->log, DLOG_ERROR, "%s: %s", u->cur->path, text);
-		u->defs_pending = true;
 	}
-	verdict(d, false, u->cur->path, text);
+	update_verdict(d, false, u->cur->path, text);
 }
 
-/* After the definitions check of a reload (pool_defs_done). */
+/* After every definitions check (the pool's listener, set by main.c). */
 void
 update_defs_done(struct daemon *d, bool ok, const char *error)
 {
@@ -979,7 +972,7 @@ update_defs_done(struct daemon *d, bool ok, const char *error)
 	}
 	if (!ok) {
 		str_fmt(text, sizeof(text), "reload failed: %s", error);
-		verdict(d, false, "active", text);
+		update_verdict(d, false, "active", text);
 		return;
 	}
 	start_rollover(d, "active", "definitions re-verified");
@@ -994,8 +987,8 @@ update_next(struct daemon *d)
 
 	/* after the check at start, and never beside one; a failed check
 	 * (fault 7: e.g. no definitions yet) does not keep updates out */
-	if (u->cur != NULL || d->stopping || task_is_running(&d->defs_task) ||
-	    !d->pool.defs_checked || u->head == NULL)
+	if (u->cur != NULL || d->stopping || defs_running(d) ||
+	    !defs_checked(d) || u->head == NULL)
 		return;
 	job = u->head;
 	u->head = job->next;
@@ -1008,13 +1001,13 @@ update_next(struct daemon *d)
 		str_fmt(u->step, sizeof(u->step), "re-verifying");
 		dlog(&d->log, DLOG_INFO, "reload: re-verifying the active definitions");
 		pool_cache_clear(d);
-		defs_check_start(d, false);
+		pool_check_defs(d, false);
 		return;
 	}
 	dlog(&d->log, DLOG_INFO, "definitions update %s%s%s%s", job->path,
 	    job->sign[0] ? " with " : "", job->sign, job->force ? " (--force)" : "");
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		verdict(d, false, job->path, "out of memory");
+		update_verdict(d, false, job->path, "out of memory");
 		return;
 	}
 	c->d = d;
@@ -1028,15 +1021,17 @@ update_next(struct daemon *d)
 	u->task.data = d;
 	u->task.data2 = c;
 	str_fmt(u->step, sizeof(u->step), "staging");
+	defs_hold(d, true);   /* a check never runs beside an activation */
 	if (task_start(d->loop, &u->task, update_child_fn, c,
 	    DAEMON_UPDATE_TIMEOUT_MS) != 0) {
 		char why[256];
 
+		defs_hold(d, false);
 		free(c);
 		u->task.data2 = NULL;
 		snprintf(why, sizeof(why), "cannot run the update: fork: %s",
 		    strerror(errno));
-		verdict(d, false, job->path, why);
+		update_verdict(d, false, job->path, why);
 	}
 }
 
@@ -1084,7 +1079,7 @@ update_submit(struct daemon *d, const char *path, const char *sign, bool force,
 /* ---- incoming/ ---------------------------------------------------------------- */
 
 static bool
-queued(const struct daemon *d, const char *path)
+update_queued(const struct daemon *d, const char *path)
 {
 	const struct update_job *j;
 
@@ -1117,7 +1112,7 @@ incoming_scan(struct daemon *d)
 		    strcmp(de->d_name + l - 5, ".sign") == 0))
 			continue;   /* temporary files; a .sign waits for its file */
 		str_fmt(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (lstat(path, &st) != 0 || queued(d, path))
+		if (lstat(path, &st) != 0 || update_queued(d, path))
 			continue;
 		str_fmt(sign, sizeof(sign), "%s.sign", path);
 		if (lstat(sign, &st) != 0)
@@ -1227,25 +1222,4 @@ update_free(struct daemon *d)
 		free(u->cur);
 		u->cur = NULL;
 	}
-}
-
-/* ---- kill points (test builds) ------------------------------------------ */
-
-void
-daemon_kill_point(struct daemon *d, int point, bool in_child)
-{
-#ifdef AMPSCAN_TEST_HOOKS
-	if (d->kill_point != point)
-		return;
-	if (in_child) {
-		kill(getppid(), SIGKILL);
-	} else {
-		dlog(&d->log, DLOG_WARNING, "test hook: kill point %d: SIGKILL", point);
-	}
-	raise(SIGKILL);
-#else
-	(void)d;
-	(void)point;
-	(void)in_child;
-#endif
 }

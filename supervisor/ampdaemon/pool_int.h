@@ -1,0 +1,84 @@
+/*
+ * Inside the pool: what pool.c, worker.c, router.c and crashes.c share.
+ * The order of the files, from the bottom: router.c and crashes.c, then
+ * worker.c (the state machine), then pool.c.  A lower file reports up
+ * through the hooks pool_init put in struct pool, never by calling up.
+ */
+#ifndef AMPSCAN_POOL_INT_H
+#define AMPSCAN_POOL_INT_H
+
+#include "daemon.h"
+
+/* The events of a worker's state machine (worker_handle). */
+enum worker_event {
+	WE_START,          /* start it (pool start, definitions, account) */
+	WE_READY_MSG,      /* it sent READY */
+	WE_RESULT_MSG,     /* it sent RESULT */
+	WE_OTHER_MSG,      /* it sent another message */
+	WE_KILL,           /* kill it (why in the input) */
+	WE_EOF,            /* its socket closed */
+	WE_TIMER,          /* READY timeout, backoff over, EOF or stop grace */
+	WE_SCAN_TIMEOUT,   /* the request in flight outlived ScanTimeout */
+	WE_EXIT,           /* it exited (ws in the input) */
+	WE_STOP,           /* the pool stops */
+	WE_RETIRE,         /* a rollover retires it */
+	WE_NEVENTS
+};
+
+struct wreader;
+struct worker_input {
+	const char *why;                 /* WE_KILL */
+	struct wreader *r;               /* WE_READY_MSG, WE_RESULT_MSG */
+	uint64_t id;                     /* WE_RESULT_MSG */
+	int ws;                          /* WE_EXIT: its wait status */
+};
+
+static inline double
+ms_to_s(uint64_t ms)
+{
+	return (double)ms / 1000.0;
+}
+
+/* Whether w is one of the N current slots (not a rollover's old half). */
+static inline bool
+worker_is_current(const struct worker *w)
+{
+	const struct pool *p = &w->d->pool;
+	unsigned i = (unsigned)(w - p->w);
+
+	return i >= p->base && i < p->base + p->n;
+}
+
+/* worker.c */
+void worker_init(struct worker *w, struct daemon *d, unsigned slot);
+void worker_handle(struct worker *w, enum worker_event ev,
+    const struct worker_input *in);
+void worker_send_failed(struct worker *w, const char *why);
+
+/* router.c */
+/* The end of a request: counted, its fd closed, its done() called. */
+void req_finish(struct daemon *d, struct scan_req *req,
+    const struct wproto_result *res, const char *error);
+/* Back to the front of the queue (its worker stopped before answering). */
+void router_requeue(struct daemon *d, struct scan_req *req);
+/* Hand queued requests to idle READY workers. */
+void pool_dispatch(struct daemon *d);
+/* Fault 7 with nobody READY: answer every queued request. */
+void router_fail_if_unavailable(struct daemon *d);
+/* w's request is answered (res, the worker's result). */
+void router_result(struct daemon *d, struct worker *w, struct scan_req *req,
+    const struct wproto_result *res);
+/* w crashed with w->req in flight: count it against the file (poison),
+ * then retry it once on another worker or answer it. */
+void router_crashed(struct daemon *d, struct worker *w, int64_t now);
+
+/* crashes.c: fault 6 */
+void crashes_init(struct daemon *d);
+/* A crash of pid by sig ("SIGSEGV", "timeout", "exit 2"): counted, fault
+ * 6 raised past CrashThreshold in CrashWindow, the StableAfter timer
+ * restarted. */
+void crashes_note(struct daemon *d, int64_t now, const char *sig, pid_t pid);
+/* pool_start: a fault 6 carried over from before is re-evaluated. */
+void crashes_resume(struct daemon *d);
+
+#endif

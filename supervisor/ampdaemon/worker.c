@@ -1,0 +1,898 @@
+/*
+ * One worker's lifecycle, as a (state x event) table: actions[st][ev] is
+ * the function run when ev happens in st; each sets the next state.
+ *
+ *   IDLE/WAITING -START-> STARTING -READY-> READY -EXIT-> BACKOFF -TIMER-> STARTING
+ *   STARTING -EOF-> START_EOF -TIMER-> START_KILLED -EXIT-> BACKOFF (fault 7)
+ *   READY -EOF-> READY_EOF -TIMER-> KILLED -EXIT-> BACKOFF (a crash)
+ *   READY (busy) -RETIRE-> RETIRING -RESULT-> STOPPING_OLD -EXIT-> IDLE
+ *   running -STOP-> STOPPING -EXIT-> IDLE; -TIMER-> SIGKILL
+ *
+ * Faults decided here: 2 (the worker's protocol or version), 7 (start
+ * failures; the pool decides whether to check the definitions).  What
+ * the pool must hear (READY, IDLE after a stop) goes through its hooks.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "account.h"
+#include "killpoint.h"
+#include "pool_int.h"
+#include "spawn.h"
+
+#ifndef AMPSCAN_VERSION
+#define AMPSCAN_VERSION "0.0.0"
+#endif
+
+#define WORKER_OF(ptr, member) \
+	((struct worker *)((char *)(ptr) - offsetof(struct worker, member)))
+
+typedef void worker_action(struct worker *w, const struct worker_input *in);
+
+const char *
+worker_state_name(enum worker_state s)
+{
+	switch (s) {
+	case WORKER_IDLE: return "idle";
+	case WORKER_WAITING: return "waiting";
+	case WORKER_STARTING: return "starting";
+	case WORKER_READY: return "ready";
+	case WORKER_BACKOFF: return "backoff";
+	case WORKER_STOPPING: return "stopping";
+	}
+	return "?";
+}
+
+static void
+timer_again(struct worker *w, uint64_t ms)
+{
+	struct ev_loop *loop = w->d->loop;
+
+	ev_timer_stop(loop, &w->timer);
+	ev_timer_set(&w->timer, ms_to_s(ms), 0.);
+	ev_timer_start(loop, &w->timer);
+}
+
+/* "exit status 2", "SIGSEGV (core dumped)". */
+static void
+wstatus_text(int ws, char *buf, size_t len)
+{
+	char s[16];
+
+	if (WIFEXITED(ws))
+		snprintf(buf, len, "exit status %d", WEXITSTATUS(ws));
+	else if (WIFSIGNALED(ws))
+		snprintf(buf, len, "%s%s", events_signal_name(WTERMSIG(ws), s, sizeof(s)),
+		    WCOREDUMP(ws) ? " (core dumped)" : "");
+	else
+		snprintf(buf, len, "wait status %#x", ws);
+}
+
+/* ---- the worker's stderr -> ampscansvc.log ----------------------------- */
+
+static void
+worker_log_line(struct worker *w, const char *s, size_t len)
+{
+	char line[POOL_LOG_LINE_MAX + 128], when[WALLTIME_LEN];
+	int n;
+
+	while (len > 0 && (s[len - 1] == '\r' || s[len - 1] == '\n'))
+		len--;
+	if (len == 0)
+		return;
+	walltime_format(walltime_now_ms(), when);
+	n = snprintf(line, sizeof(line), "%s ampscansvc[%d]: %.*s\n", when,
+	    (int)w->pid, (int)len, s);
+	if (n > (int)sizeof(line) - 1)
+		n = (int)sizeof(line) - 1;
+	if (w->d->svclog.fd >= 0 && write(w->d->svclog.fd, line, (size_t)n) != n)
+		w->d->svclog.failures++;
+	if (w->d->foreground) {
+		ssize_t r = write(STDERR_FILENO, line, (size_t)n);
+
+		(void)r;
+	}
+	snprintf(w->last_line, sizeof(w->last_line), "%.*s", (int)len, s);
+}
+
+/* Read what the worker wrote; returns false at EOF or error. */
+static bool
+worker_log_read(struct worker *w)
+{
+	char buf[4096];
+	ssize_t n;
+	size_t i, start;
+
+	for (;;) {
+		n = read(w->log_fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return true;
+		if (n <= 0)
+			break;
+		for (i = 0, start = 0; i < (size_t)n; i++) {
+			if (buf[i] != '\n' && w->loglen + (i - start) <
+			    sizeof(w->logbuf))
+				continue;
+			memcpy(w->logbuf + w->loglen, buf + start, i - start);
+			w->loglen += i - start;
+			worker_log_line(w, w->logbuf, w->loglen);
+			w->loglen = 0;
+			start = buf[i] == '\n' ? i + 1 : i;
+		}
+		memcpy(w->logbuf + w->loglen, buf + start, (size_t)n - start);
+		w->loglen += (size_t)n - start;
+	}
+	if (w->loglen > 0)
+		worker_log_line(w, w->logbuf, w->loglen);
+	w->loglen = 0;
+	return false;
+}
+
+static void
+worker_on_log(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct worker *w = WORKER_OF(io, log_io);
+
+	(void)revents;
+	if (!worker_log_read(w)) {
+		ev_io_stop(loop, io);
+		close(w->log_fd);
+		w->log_fd = -1;
+	}
+}
+
+/* "daily:27012 main:62": the set of a READY message. */
+static void
+definitions_text(const struct wproto_ready *r, char *out, size_t len)
+{
+	size_t off = 0, k;
+
+	out[0] = '\0';
+	for (k = 0; k < r->ndbs && off < len; k++)
+		off += (size_t)snprintf(out + off, len - off, "%s%s:%u",
+		    k ? " " : "", r->dbs[k].name, r->dbs[k].version);
+}
+
+static void
+pool_add_definitions(struct event *ev, const struct wproto_ready *r)
+{
+	char defs[512];
+
+	definitions_text(r, defs, sizeof(defs));
+	events_add_str(ev, "definitions", defs);
+}
+
+static void
+worker_record_exit(struct worker *w, int ws, const char *kind, int64_t now)
+{
+	struct daemon *d = w->d;
+	struct event ev;
+	const char *files[1];
+	char err[512];
+
+	files[0] = w->req != NULL ? w->req->name : NULL;
+	events_worker_exited(&ev, now, w->pid, ws, now - w->started_ms, files,
+	    files[0] != NULL ? 1 : 0);
+	events_add_str(&ev, "kind", kind);
+	events_add_int(&ev, "worker", w->slot);
+	events_add_int(&ev, "uid", w->uid);
+	if (w->killed == WK_SCAN_TIMEOUT)
+		events_add_bool(&ev, "scan_timeout", true);
+	if (w->last_line[0] && strcmp(kind, "stopped") != 0)
+		events_add_str(&ev, "last_stderr", w->last_line);
+	if (strcmp(kind, "stopped") != 0) {
+		/* the delay worker_next_delay() is about to choose (for diag) */
+		uint64_t delay = w->delay_ms;
+
+		if (strcmp(kind, "crash") == 0 && w->ready_ms > 0 &&
+		    now - w->ready_ms >= (int64_t)d->cfg.stable_after_ms)
+			delay = d->cfg.restart_delay_min_ms;
+		events_add_int(&ev, "restart_delay_ms", (int64_t)delay);
+	}
+	/* which set a crash belongs to: the worker's own once it was READY
+	 * (after a rollover the pool's last READY is another set) */
+	if (w->ready_ms > 0 && w->defs[0] != '\0')
+		events_add_str(&ev, "definitions", w->defs);
+	else if (d->pool.have_ready)
+		pool_add_definitions(&ev, &d->pool.ready);
+	if (d->exits_open && exits_append(&d->exits, &ev, err, sizeof(err)) != 0) {
+		dlog(&d->log, DLOG_ERROR, "%s", err);
+		daemon_state_retry(d);   /* queued (or lost): written when there is room */
+	}
+	daemon_event(d, &ev);
+}
+
+static int
+worker_spawn(struct worker *w, const struct account *acct, bool as_root,
+    char *err, size_t errlen)
+{
+	struct daemon *d = w->d;
+	char fsz[32], ssz[32], rec[16], files[16], idx[8], sockfd[8];
+	char *argv[SPAWN_ARGV_MAX];
+	struct spawn_req req = { .argv = argv, .as_root = as_root,
+	    .as_self = geteuid() != 0,
+	    .uid = as_root ? 0 : acct->uid, .gid = as_root ? 0 : acct->gid,
+	    .index_fd = d->index_fd, .core_dumps = d->cfg.core_dumps };
+	struct spawn_result res;
+	int sv[2], n = 0, rc;
+
+	snprintf(fsz, sizeof(fsz), "%llu", (unsigned long long)d->cfg.max_file_size);
+	snprintf(ssz, sizeof(ssz), "%llu", (unsigned long long)d->cfg.max_scan_size);
+	snprintf(rec, sizeof(rec), "%u", d->cfg.max_recursion);
+	snprintf(files, sizeof(files), "%u", d->cfg.max_files);
+	snprintf(idx, sizeof(idx), "%d", SPAWN_INDEX_FD);
+	snprintf(sockfd, sizeof(sockfd), "%d", SPAWN_SOCK_FD);
+	argv[n++] = d->scansvc;
+	argv[n++] = (char *)"--worker";
+	argv[n++] = (char *)"--index-fd";
+	argv[n++] = idx;
+	argv[n++] = (char *)"--index-verified";   /* defstask.c checked it */
+	argv[n++] = (char *)"--sock-fd";
+	argv[n++] = sockfd;
+	argv[n++] = (char *)"--max-file-size";
+	argv[n++] = fsz;
+	argv[n++] = (char *)"--max-scan-size";
+	argv[n++] = ssz;
+	argv[n++] = (char *)"--max-recursion";
+	argv[n++] = rec;
+	argv[n++] = (char *)"--max-files";
+	argv[n++] = files;
+	if (as_root)
+		argv[n++] = (char *)"--allow-root";
+	argv[n] = NULL;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+		snprintf(err, errlen, "socketpair: %s", strerror(errno));
+		return -1;
+	}
+	req.sock_fd = sv[1];
+	rc = spawn_worker(&req, &res, err, errlen);
+	close(sv[1]);
+	if (rc != SPAWN_OK) {
+		close(sv[0]);
+		return -1;
+	}
+	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+	w->sock = sv[0];
+	w->log_fd = res.log_fd;
+	w->pid = res.pid;
+	w->uid = req.uid;
+	w->gid = req.gid;
+	w->as_root = as_root;
+	return 0;
+}
+
+
+/* ---- helpers of the actions --------------------------------------------- */
+
+static uint64_t
+worker_next_delay(struct worker *w)
+{
+	uint64_t cur = w->delay_ms, max = w->d->cfg.restart_delay_max_ms;
+
+	w->delay_ms = cur > max / 2 ? max : cur * 2;
+	if (w->delay_ms < w->d->cfg.restart_delay_min_ms)
+		w->delay_ms = w->d->cfg.restart_delay_min_ms;
+	return cur;
+}
+
+/* -> BACKOFF: the restart timer runs. */
+static void
+worker_schedule(struct worker *w, uint64_t delay_ms)
+{
+	w->st = WS_BACKOFF;
+	timer_again(w, delay_ms);
+}
+
+/* A start that failed: fault 7, and the pool checks the definitions. */
+static void
+worker_start_failed(struct worker *w, const char *why, int64_t now)
+{
+	struct daemon *d = w->d;
+	char detail[FAULTS_DETAIL_MAX];
+	uint64_t delay = worker_next_delay(w);
+
+	snprintf(detail, sizeof(detail), "worker %u: %s", w->slot, why);
+	dlog(&d->log, DLOG_ERROR, "worker %u could not start: %s; retrying in %.3f s",
+	    w->slot, why, ms_to_s(delay));
+	fault_raise(&d->faults, FAULT_SCAN_START_FAILED, detail, w->pid > 0 ?
+	    w->pid : 0, now);
+	d->pool.recovery_needed = true;
+	router_fail_if_unavailable(d);
+	w->pid = -1;
+	worker_schedule(w, delay);
+}
+
+static void
+worker_close(struct worker *w)
+{
+	struct ev_loop *loop = w->d->loop;
+
+	ev_timer_stop(loop, &w->timer);
+	ev_timer_stop(loop, &w->scan_timer);
+	ev_io_stop(loop, &w->sock_io);
+	if (w->sock >= 0)
+		close(w->sock);
+	w->sock = -1;
+	if (w->log_fd >= 0) {
+		ev_io_stop(loop, &w->log_io);
+		worker_log_read(w);   /* it has exited: all it wrote is in the pipe */
+		close(w->log_fd);
+		w->log_fd = -1;
+	}
+}
+
+static void
+worker_kill(struct worker *w, const char *why)
+{
+	if (w->pid > 0) {
+		dlog(&w->d->log, DLOG_WARNING, "worker %u (pid %d): %s: killing it",
+		    w->slot, (int)w->pid, why);
+		kill(w->pid, SIGKILL);
+	}
+	ev_io_stop(w->d->loop, &w->sock_io);
+}
+
+/* Ask w to exit: EOF on its socket, SIGTERM, SIGKILL after the grace. */
+static void
+worker_stop(struct worker *w, enum wstate next)
+{
+	struct daemon *d = w->d;
+
+	w->st = next;
+	ev_timer_stop(d->loop, &w->scan_timer);
+	ev_io_stop(d->loop, &w->sock_io);
+	shutdown(w->sock, SHUT_RDWR);   /* EOF: it exits 0 */
+	kill(w->pid, SIGTERM);
+	timer_again(w, DAEMON_STOP_GRACE_MS);
+}
+
+/* Why a worker that never became READY failed. */
+static void
+start_failure_text(struct worker *w, int ws, char *why, size_t len)
+{
+	char how[96];
+
+	wstatus_text(ws, how, sizeof(how));
+	if (w->killed == WK_READY_TIMEOUT)
+		snprintf(why, len, "no READY within %.1f s",
+		    ms_to_s(w->d->cfg.ready_timeout_ms));
+	else if (w->bad_ready[0])
+		snprintf(why, len, "%s", w->bad_ready);
+	else
+		str_fmt(why, len, "exited before READY (%s)%s%s",
+		    how, w->last_line[0] ? ": " : "", w->last_line);
+}
+
+/* Whether a READY is acceptable; if not, why is in w->bad_ready. */
+static bool
+ready_acceptable(struct worker *w, struct wreader *r, int64_t now)
+{
+	struct daemon *d = w->d;
+	struct wproto_ready *m = &d->pool.ready_tmp;
+	char detail[FAULTS_DETAIL_MAX];
+
+	if (wproto_decode_ready(r, m) != 0) {
+		snprintf(w->bad_ready, sizeof(w->bad_ready), "malformed READY message");
+		return false;
+	}
+	if (m->proto != WPROTO_VERSION || strcmp(m->version, AMPSCAN_VERSION) != 0) {
+		str_fmt(detail, sizeof(detail), "ampscansvc %s speaks protocol %u; ampdaemon %s speaks %u (%s): the installation is damaged, reinstall",
+		    m->version, m->proto, AMPSCAN_VERSION, WPROTO_VERSION,
+		    d->scansvc);
+		fault_raise(&d->faults, FAULT_VERSION_MISMATCH, detail, w->pid, now);
+		snprintf(w->bad_ready, sizeof(w->bad_ready), "version mismatch (fault 2)");
+		return false;
+	}
+	return true;
+}
+
+/* worker_ready event; faults 2 and 7 cleared. */
+static void
+ready_announce(struct worker *w, const struct wproto_ready *m, int64_t now)
+{
+	struct daemon *d = w->d;
+	struct event ev;
+	char detail[FAULTS_DETAIL_MAX];
+
+	events_begin(&ev, EVENT_WORKER_READY, now);
+	events_add_int(&ev, "pid", w->pid);
+	events_add_int(&ev, "worker", w->slot);
+	events_add_int(&ev, "uid", w->uid);
+	events_add_int(&ev, "start_ms", now - w->started_ms);
+	pool_add_definitions(&ev, m);
+	daemon_event(d, &ev);
+	fault_clear(&d->faults, FAULT_VERSION_MISMATCH, "ampscansvc and ampdaemon agree", now);
+	snprintf(detail, sizeof(detail), "worker %u (pid %d) is READY", w->slot,
+	    (int)w->pid);
+	if (fault_clear(&d->faults, FAULT_SCAN_START_FAILED, detail, now))
+		defs_retry_reset(d);
+	d->pool.recovery_needed = false;
+	defs_forget_rollback(d);
+}
+
+/* Spawned: watch it, the READY timer runs, worker_started. */
+static void
+worker_watch(struct worker *w, bool as_root, int64_t now)
+{
+	struct daemon *d = w->d;
+	struct event ev;
+
+	w->st = WS_STARTING;
+	ev_child_set(&w->child, w->pid, 0);
+	ev_child_start(d->loop, &w->child);
+	ev_io_set(&w->sock_io, w->sock, EV_READ);
+	ev_io_start(d->loop, &w->sock_io);
+	ev_io_set(&w->log_io, w->log_fd, EV_READ);
+	ev_io_start(d->loop, &w->log_io);
+	timer_again(w, d->cfg.ready_timeout_ms);
+	events_begin(&ev, EVENT_WORKER_STARTED, now);
+	events_add_int(&ev, "pid", w->pid);
+	events_add_int(&ev, "worker", w->slot);
+	events_add_int(&ev, "uid", w->uid);
+	events_add_bool(&ev, "as_root", as_root);
+	daemon_event(d, &ev);
+	if (!as_root && geteuid() == 0)
+		fault_clear(&d->faults, FAULT_SCAN_USER_UNAVAILABLE, "workers run as the scan user again", now);
+}
+
+/* ---- the actions ------------------------------------------------------- */
+
+static void
+act_none(struct worker *w, const struct worker_input *in)
+{
+	(void)w;
+	(void)in;
+}
+
+/* IDLE, WAITING, BACKOFF: start it if the pool lets it. */
+static void
+act_start(struct worker *w, const struct worker_input *in)
+{
+	struct account acct = { .uid = 0 };
+	bool as_root = false;
+	char err[1024];
+	int64_t now;
+
+	(void)in;
+	w->st = WS_WAITING;
+	if (!w->d->pool.hooks.may_start(w, &acct, &as_root))
+		return;
+	now = walltime_now_ms();
+	w->started_ms = now;
+	w->ready_ms = 0;
+	w->req = NULL;
+	w->killed = WK_NONE;
+	w->bad_ready[0] = '\0';
+	w->last_line[0] = '\0';
+	w->loglen = 0;
+	w->uid = as_root ? 0 : acct.uid;
+	if (worker_spawn(w, &acct, as_root, err, sizeof(err)) != 0) {
+		w->pid = -1;
+		worker_start_failed(w, err, now);
+		return;
+	}
+	worker_watch(w, as_root, now);
+}
+
+/* STARTING: READY came; -> READY, or killed when it is refused. */
+static void
+act_ready(struct worker *w, const struct worker_input *in)
+{
+	struct daemon *d = w->d;
+	int64_t now = walltime_now_ms();
+
+	if (!ready_acceptable(w, in->r, now)) {
+		w->st = WS_START_KILLED;
+		w->killed = WK_OTHER;
+		worker_kill(w, w->bad_ready);
+		return;
+	}
+	ev_timer_stop(d->loop, &w->timer);
+	w->st = WS_READY;
+	w->ready_ms = now;
+	d->pool.ready = d->pool.ready_tmp;
+	d->pool.have_ready = true;
+	definitions_text(&d->pool.ready, w->defs, sizeof(w->defs));
+	ready_announce(w, &d->pool.ready, now);
+	d->pool.hooks.changed(w, WN_READY);
+}
+
+/* READY, RETIRING: the result of its request. */
+static void
+act_result(struct worker *w, const struct worker_input *in)
+{
+	struct daemon *d = w->d;
+	struct scan_req *req = w->req;
+	struct worker_input kill_in = { .why = "unexpected or malformed RESULT" };
+
+	if (req == NULL || req->id != in->id ||
+	    wproto_decode_result(in->r, in->id, d->pool.res) != 0) {
+		worker_handle(w, WE_KILL, &kill_in);
+		return;
+	}
+	ev_timer_stop(d->loop, &w->scan_timer);
+	w->req = NULL;
+	w->scans++;
+	router_result(d, w, req, d->pool.res);
+	if (w->st == WS_RETIRING)
+		worker_stop(w, WS_STOPPING_OLD);
+	pool_dispatch(d);
+}
+
+static void
+act_unexpected(struct worker *w, const struct worker_input *in)
+{
+	struct worker_input kill_in = { .why = "unexpected message" };
+
+	(void)in;
+	worker_handle(w, WE_KILL, &kill_in);
+}
+
+/* Starting: killed; its exit is a start failure. */
+static void
+act_kill_starting(struct worker *w, const struct worker_input *in)
+{
+	w->st = WS_START_KILLED;
+	if (w->killed == WK_NONE)
+		w->killed = WK_OTHER;
+	worker_kill(w, in->why);
+}
+
+/* Ready: killed; its exit is a crash. */
+static void
+act_kill_ready(struct worker *w, const struct worker_input *in)
+{
+	w->st = WS_KILLED;
+	if (w->killed == WK_NONE)
+		w->killed = WK_OTHER;
+	worker_kill(w, in->why);
+}
+
+/* Stopping: SIGKILL now (nothing else changes). */
+static void
+act_kill_stopping(struct worker *w, const struct worker_input *in)
+{
+	worker_kill(w, in->why);
+}
+
+/*
+ * EOF on its socket.  A worker that exits closes it an instant before
+ * ev_child reports the exit; one that closed it and runs on would keep
+ * its request until ScanTimeout, and its slot for ever: killed once
+ * POOL_EOF_GRACE_MS have passed without its exit.
+ */
+static void
+act_eof_starting(struct worker *w, const struct worker_input *in)
+{
+	(void)in;
+	w->st = WS_START_EOF;
+	timer_again(w, POOL_EOF_GRACE_MS);   /* instead of the READY timeout */
+}
+
+static void
+act_eof_ready(struct worker *w, const struct worker_input *in)
+{
+	(void)in;
+	w->st = WS_READY_EOF;
+	timer_again(w, POOL_EOF_GRACE_MS);
+}
+
+/* BACKOFF: the restart delay is over. */
+static void
+act_backoff_over(struct worker *w, const struct worker_input *in)
+{
+	act_start(w, in);
+}
+
+/* STARTING (or killed meanwhile): no READY in time. */
+static void
+act_ready_timeout(struct worker *w, const struct worker_input *in)
+{
+	(void)in;
+	w->st = WS_START_KILLED;
+	w->killed = WK_READY_TIMEOUT;
+	worker_kill(w, "no READY in time");
+}
+
+/* START_EOF, READY_EOF: closed its socket, did not exit in the grace. */
+static void
+act_eof_grace_over(struct worker *w, const struct worker_input *in)
+{
+	(void)in;
+	if (w->st == WS_START_EOF) {
+		snprintf(w->bad_ready, sizeof(w->bad_ready),
+		    "closed its socket before READY");
+		w->st = WS_START_KILLED;
+	} else {
+		w->st = WS_KILLED;
+	}
+	if (w->killed == WK_NONE)
+		w->killed = WK_OTHER;
+	worker_kill(w, "closed its socket but did not exit");
+}
+
+/* STOPPING: the grace is over. */
+static void
+act_stop_grace_over(struct worker *w, const struct worker_input *in)
+{
+	(void)in;
+	if (w->pid > 0)
+		kill(w->pid, SIGKILL);
+}
+
+/* Ready phase: its scan outlived ScanTimeout. */
+static void
+act_scan_timeout(struct worker *w, const struct worker_input *in)
+{
+	char why[POOL_SCAN_NAME_MAX + 64];
+
+	(void)in;
+	if (w->req == NULL)
+		return;
+	w->killed = WK_SCAN_TIMEOUT;
+	snprintf(why, sizeof(why), "scan of %s outlived ScanTimeout (%.1f s)",
+	    w->req->name, ms_to_s(w->d->cfg.scan_timeout_ms));
+	w->st = WS_KILLED;
+	worker_kill(w, why);
+}
+
+/* STOPPING: it exited as asked -> IDLE; its request goes back. */
+static void
+act_exit_stopped(struct worker *w, const struct worker_input *in)
+{
+	struct daemon *d = w->d;
+	bool old = w->st == WS_STOPPING_OLD;
+
+	worker_record_exit(w, in->ws, "stopped", walltime_now_ms());
+	if (w->req != NULL) {
+		struct scan_req *req = w->req;
+
+		w->req = NULL;
+		if (d->stopping)
+			req_finish(d, req, NULL, "ampdaemon is stopping");
+		else
+			router_requeue(d, req);
+	}
+	w->pid = -1;
+	w->st = WS_IDLE;
+	if (old)
+		daemon_kill_point(d, KP_ROLLOVER_RETIRED, false);
+	d->pool.hooks.changed(w, WN_STOPPED);
+	pool_dispatch(d);
+}
+
+/* Starting: it exited (or was killed) before READY -> BACKOFF, fault 7. */
+static void
+act_exit_starting(struct worker *w, const struct worker_input *in)
+{
+	int64_t now = walltime_now_ms();
+	char why[FAULTS_DETAIL_MAX];
+
+	worker_record_exit(w, in->ws, "start_failure", now);
+	start_failure_text(w, in->ws, why, sizeof(why));
+	worker_start_failed(w, why, now);
+}
+
+/* "SIGSEGV", "exit 2", "timeout": the kind of a crash. */
+static void
+crash_kind(const struct worker *w, int ws, char *sig, size_t len)
+{
+	if (WIFSIGNALED(ws))
+		events_signal_name(WTERMSIG(ws), sig, len);
+	else
+		snprintf(sig, len, "exit %d", WEXITSTATUS(ws));
+	if (w->killed == WK_SCAN_TIMEOUT)
+		snprintf(sig, len, "timeout");
+}
+
+/* Ready phase: a crash -> BACKOFF (or IDLE: a rollover's old worker). */
+static void
+act_exit_crash(struct worker *w, const struct worker_input *in)
+{
+	struct daemon *d = w->d;
+	int64_t now = walltime_now_ms();
+	char how[96], sig[16];
+	uint64_t delay;
+
+	worker_record_exit(w, in->ws, "crash", now);
+	wstatus_text(in->ws, how, sizeof(how));
+	crash_kind(w, in->ws, sig, sizeof(sig));
+	if (w->ready_ms > 0 && now - w->ready_ms >= (int64_t)d->cfg.stable_after_ms)
+		w->delay_ms = d->cfg.restart_delay_min_ms;
+	delay = worker_next_delay(w);
+	dlog(&d->log, DLOG_WARNING, "worker %u (pid %d) crashed: %s after %.1f s%s%s; restarting in %.3f s",
+	    w->slot, (int)w->pid, w->killed == WK_SCAN_TIMEOUT ?
+	    "killed, its scan outlived ScanTimeout," : how,
+	    ms_to_s((uint64_t)(now - w->started_ms)),
+	    w->req ? " while scanning " : "", w->req ? w->req->name : "",
+	    ms_to_s(delay));
+	w->restarts++;
+	crashes_note(d, now, sig, w->pid);
+	if (w->req != NULL)
+		router_crashed(d, w, now);
+	w->pid = -1;
+	if (!worker_is_current(w)) {
+		/* a rollover's old worker: its replacement is on the way */
+		w->st = WS_IDLE;
+		d->pool.hooks.changed(w, WN_GONE);
+	} else {
+		worker_schedule(w, delay);
+	}
+	pool_dispatch(d);
+}
+
+/* Not running: the pool stops or a rollover retires it -> IDLE. */
+static void
+act_to_idle(struct worker *w, const struct worker_input *in)
+{
+	(void)in;
+	ev_timer_stop(w->d->loop, &w->timer);
+	w->st = WS_IDLE;
+}
+
+static void
+act_stop(struct worker *w, const struct worker_input *in)
+{
+	(void)in;
+	worker_stop(w, WS_STOPPING);
+}
+
+static void
+act_stop_old(struct worker *w, const struct worker_input *in)
+{
+	(void)in;
+	worker_stop(w, WS_STOPPING_OLD);
+}
+
+/* STOPPING: a rollover retires it (its exit is then a kill point). */
+static void
+act_mark_old(struct worker *w, const struct worker_input *in)
+{
+	(void)in;
+	w->st = WS_STOPPING_OLD;
+}
+
+/* Ready phase: retired now when idle, after its request when busy. */
+static void
+act_retire_ready(struct worker *w, const struct worker_input *in)
+{
+	(void)in;
+	if (w->req == NULL)
+		worker_stop(w, WS_STOPPING_OLD);
+	else if (w->st == WS_READY)
+		w->st = WS_RETIRING;
+}
+
+/* ---- the table ------------------------------------------------------------ */
+
+#define N act_none
+static worker_action *const actions[WS_NSTATES][WE_NEVENTS] = {
+	/*                 START     READY_MSG  RESULT_MSG      OTHER_MSG       KILL               EOF               TIMER                SCAN_TIMEOUT      EXIT               STOP          RETIRE */
+	[WS_IDLE] =        { act_start, N,      N,              N,              N,                 N,                N,                   N,                N,                 act_to_idle,  act_to_idle },
+	[WS_WAITING] =     { act_start, N,      N,              N,              N,                 N,                N,                   N,                N,                 act_to_idle,  act_to_idle },
+	[WS_STARTING] =    { N, act_ready,      act_unexpected, act_unexpected, act_kill_starting, act_eof_starting, act_ready_timeout,   N,                act_exit_starting, act_stop,     act_stop_old },
+	[WS_START_EOF] =   { N, N,              N,              N,              act_kill_starting, N,                act_eof_grace_over,  N,                act_exit_starting, act_stop,     act_stop_old },
+	[WS_START_KILLED] = { N, N,             N,              N,              act_kill_starting, N,                act_ready_timeout,   N,                act_exit_starting, act_stop,     act_stop_old },
+	[WS_READY] =       { N, act_unexpected, act_result,     act_unexpected, act_kill_ready,    act_eof_ready,    N,                   act_scan_timeout, act_exit_crash,    act_stop,     act_retire_ready },
+	[WS_RETIRING] =    { N, act_unexpected, act_result,     act_unexpected, act_kill_ready,    act_eof_ready,    N,                   act_scan_timeout, act_exit_crash,    act_stop_old, act_retire_ready },
+	[WS_READY_EOF] =   { N, N,              N,              N,              act_kill_ready,    N,                act_eof_grace_over,  act_scan_timeout, act_exit_crash,    act_stop,     act_retire_ready },
+	[WS_KILLED] =      { N, N,              N,              N,              act_kill_ready,    N,                N,                   act_scan_timeout, act_exit_crash,    act_stop,     act_retire_ready },
+	[WS_BACKOFF] =     { act_start, N,      N,              N,              N,                 N,                act_backoff_over,    N,                N,                 act_to_idle,  act_to_idle },
+	[WS_STOPPING] =    { N, N,              N,              N,              act_kill_stopping, N,                act_stop_grace_over, N,                act_exit_stopped,  N,            act_mark_old },
+	[WS_STOPPING_OLD] = { N, N,             N,              N,              act_kill_stopping, N,                act_stop_grace_over, N,                act_exit_stopped,  N,            N },
+};
+#undef N
+
+void
+worker_handle(struct worker *w, enum worker_event ev,
+    const struct worker_input *in)
+{
+	static const struct worker_input none = { .why = "" };
+
+	actions[w->st][ev](w, in != NULL ? in : &none);
+}
+
+void
+worker_send_failed(struct worker *w, const char *why)
+{
+	struct worker_input in = { .why = why };
+
+	worker_handle(w, WE_KILL, &in);
+}
+
+/* ---- the loop's watchers -> events ------------------------------------------ */
+
+static void
+worker_on_exit(struct ev_loop *loop, ev_child *c, int revents)
+{
+	struct worker *w = WORKER_OF(c, child);
+	struct worker_input in = { .ws = c->rstatus };
+
+	(void)revents;
+	ev_child_stop(loop, c);
+	worker_close(w);
+	worker_handle(w, WE_EXIT, &in);
+}
+
+static void
+worker_on_sock(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct worker *w = WORKER_OF(io, sock_io);
+	struct daemon *d = w->d;
+	struct worker_input in = { .why = "malformed message" };
+	struct wreader r;
+	uint16_t type;
+	int fd = -1;
+	ssize_t n;
+	char why[96];
+
+	(void)revents;
+	n = wproto_recv(w->sock, d->pool.msg, WPROTO_MAX_MSG, &fd);
+	if (fd >= 0)
+		close(fd);   /* a worker never sends descriptors */
+	if (n == -EAGAIN || n == -EINTR)
+		return;
+	if (n == -EMSGSIZE) {
+		/* the kernel dropped the rest of the packet: nothing to trust */
+		snprintf(why, sizeof(why), "oversized message (longer than %d bytes, or with descriptors)",
+		    WPROTO_MAX_MSG);
+		in.why = why;
+		worker_handle(w, WE_KILL, &in);
+		return;
+	}
+	if (n <= 0) {
+		ev_io_stop(loop, io);
+		worker_handle(w, WE_EOF, NULL);
+		return;
+	}
+	if (wproto_open(d->pool.msg, (size_t)n, &type, &in.id, &r) != 0) {
+		worker_handle(w, WE_KILL, &in);
+		return;
+	}
+	in.r = &r;
+	worker_handle(w, type == WPROTO_READY ? WE_READY_MSG :
+	    type == WPROTO_RESULT ? WE_RESULT_MSG : WE_OTHER_MSG, &in);
+}
+
+static void
+worker_on_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	worker_handle(WORKER_OF(t, timer), WE_TIMER, NULL);
+}
+
+static void
+worker_on_scan_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	worker_handle(WORKER_OF(t, scan_timer), WE_SCAN_TIMEOUT, NULL);
+}
+
+void
+worker_init(struct worker *w, struct daemon *d, unsigned slot)
+{
+	w->d = d;
+	w->slot = slot;
+	w->st = WS_IDLE;
+	w->pid = -1;
+	w->sock = -1;
+	w->log_fd = -1;
+	w->delay_ms = d->cfg.restart_delay_min_ms;
+	ev_init(&w->timer, worker_on_timer);
+	ev_init(&w->scan_timer, worker_on_scan_timer);
+	ev_init(&w->sock_io, worker_on_sock);
+	ev_init(&w->log_io, worker_on_log);
+	ev_child_init(&w->child, worker_on_exit, 0, 0);
+}
