@@ -302,7 +302,7 @@ build_info(struct build *b, EVP_PKEY *key, const char *prefix,
 	len = (size_t)snprintf(s, cap, "%sX:X:%s:%llu\n", prefix, builder,
 	    (unsigned long long)stime);
 	for (size_t i = 0; i < b->nfiles; i++) {
-		cvd_hex(b->files[i].sha256, 32, hex);
+		num_hex(b->files[i].sha256, 32, hex);
 		len += (size_t)snprintf(s + len, cap - len, "%s:%llu:%s\n",
 		    b->files[i].name, (unsigned long long)b->files[i].size, hex);
 	}
@@ -330,7 +330,7 @@ build_header(struct build *b, EVP_PKEY *key, const char *prefix,
 	int n;
 
 	EVP_DigestFinal_ex(b->md5, md5, &dl);
-	cvd_hex(md5, 16, md5hex);
+	num_hex(md5, 16, md5hex);
 	if (key != NULL && !dsig_legacy_sign(key, md5, sig, sizeof(sig)))
 		return cvd_seterr(b->err, b->errlen, CVD_EKEY,
 		    "signing the header failed");

@@ -79,7 +79,7 @@ cvd_result_print_json(FILE *f, const char *path, const struct cvd_result *r)
 	fprintf(f, "},\"file_size\":%llu,\"inflated_size\":%llu,\"members\":[",
 	    (unsigned long long)r->file_size, (unsigned long long)r->inflated_size);
 	for (size_t i = 0; i < r->nmembers; i++) {
-		cvd_hex(r->members[i].sha256, 32, hex);
+		num_hex(r->members[i].sha256, 32, hex);
 		fputs(i ? ",{\"name\":" : "{\"name\":", f);
 		json_str(f, r->members[i].name);
 		fprintf(f, ",\"size\":%llu,\"sha256\":\"%s\"}",

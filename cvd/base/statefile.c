@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "num.h"
 #include "statefile.h"
 
 #define STATEFILE_TMP_SUFFIX ".tmp"
@@ -262,50 +263,8 @@ out:
 
 /* ---- fields ---- */
 
-bool
-statefile_parse_u64(const char *s, size_t len, uint64_t *out)
-{
-	uint64_t v = 0;
 
-	if (len == 0 || len > 20 || (len > 1 && s[0] == '0'))
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		if (v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
-			return false;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = v;
-	return true;
-}
 
-bool
-statefile_parse_i64(const char *s, size_t len, int64_t *out)
-{
-	uint64_t v;
-	bool neg = len > 0 && s[0] == '-';
-
-	if (!statefile_parse_u64(s + neg, len - neg, &v))
-		return false;
-	if (neg ? v > (uint64_t)INT64_MAX + 1 || v == 0 : v > INT64_MAX)
-		return false;
-	*out = neg ? (v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v) :
-	    (int64_t)v;
-	return true;
-}
-
-int
-statefile_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int
 statefile_unescape(const char *s, size_t len,
@@ -318,8 +277,8 @@ statefile_unescape(const char *s, size_t len,
 		unsigned char c = (unsigned char)s[i];
 
 		if (c == '%') {
-			if (len - i < 3 || (hi = statefile_hexval(s[i + 1])) < 0 ||
-			    (lo = statefile_hexval(s[i + 2])) < 0 ||
+			if (len - i < 3 || (hi = num_hexval(s[i + 1])) < 0 ||
+			    (lo = num_hexval(s[i + 2])) < 0 ||
 			    (hi == 0 && lo == 0))
 				return STATEFILE_UNESCAPE_BAD;
 			c = (unsigned char)(hi << 4 | lo);

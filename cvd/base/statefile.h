@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "num.h"
+
 /* Longest file name accepted (the temporary name adds 5 bytes). */
 #define STATEFILE_NAME_MAX 200
 
@@ -70,9 +72,9 @@ int statefile_write_all(int fd, const void *data, size_t len);
  * Fields of the line-based state files (faults.state, poison.state), read
  * strictly: what we write and nothing else.
  *
- * statefile_parse_u64: exactly len bytes of decimal digits, no sign, no
- * leading zero (but "0"), no overflow.  statefile_parse_i64: the same with
- * an optional '-' ("-0" refused).  statefile_unescape: s[0..len) with
+ * Numbers: num_u64/num_i64 with NUM_CANONICAL (num.h); the two
+ * statefile_parse_* names below are that, kept while state/ is reworked.
+ * statefile_unescape: s[0..len) with
  * every %XX (hex, either case; %00 refused) decoded into out, NUL-
  * terminated; a raw byte for which the writer's needs_escape is true is
  * refused.  It returns STATEFILE_UNESCAPE_OK or what was wrong.
@@ -83,9 +85,18 @@ enum statefile_unescape_err {
 	STATEFILE_UNESCAPE_BAD,       /* a bad %XX escape */
 	STATEFILE_UNESCAPE_LONG,      /* longer than out */
 };
-bool statefile_parse_u64(const char *s, size_t len, uint64_t *out);
-bool statefile_parse_i64(const char *s, size_t len, int64_t *out);
-int statefile_hexval(int c);    /* 0..15, or -1 */
+static inline bool
+statefile_parse_u64(const char *s, size_t len, uint64_t *out)
+{
+	return num_u64(s, len, NUM_CANONICAL, out) == NUM_OK;
+}
+
+static inline bool
+statefile_parse_i64(const char *s, size_t len, int64_t *out)
+{
+	return num_i64(s, len, NUM_CANONICAL, out) == NUM_OK;
+}
+
 int statefile_unescape(const char *s, size_t len,
     bool (*needs_escape)(unsigned char), char *out, size_t outlen);
 

@@ -739,7 +739,7 @@ worker_sock_closed(struct worker *w)
 }
 
 static void
-worker_ready(struct worker *w, struct wreader *r)
+worker_ready(struct worker *w, struct buf *r)
 {
 	struct daemon *d = w->d;
 	struct wproto_ready *m = &d->pool.ready_tmp;
@@ -793,7 +793,7 @@ worker_ready(struct worker *w, struct wreader *r)
 }
 
 static void
-worker_result(struct worker *w, struct wreader *r, uint64_t id)
+worker_result(struct worker *w, struct buf *r, uint64_t id)
 {
 	struct daemon *d = w->d;
 	struct scan_req *req = w->req;
@@ -820,7 +820,7 @@ worker_on_sock(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct worker *w = WORKER_OF(io, sock_io);
 	struct daemon *d = w->d;
-	struct wreader r;
+	struct buf r;
 	uint16_t type;
 	uint64_t id;
 	int fd = -1;

@@ -17,7 +17,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct wproto_scan scan;
 	static struct wproto_result result;
 	static struct wbuf out;
-	struct wreader r;
+	struct buf r;
 	uint16_t type;
 	uint64_t id;
 
