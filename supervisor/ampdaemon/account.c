@@ -667,6 +667,20 @@ resolve_after(const char *user, const char *group, const char *done,
 	return rc;
 }
 
+/* Invalid names: true, *rc account_resolve's verdict (reason says why). */
+static bool
+names_refused(const char *user, const char *group, char *reason, size_t len,
+    int *rc)
+{
+	struct account a;
+
+	reason_clear(reason, len);
+	if (account_name_is_valid(user) && account_name_is_valid(group))
+		return false;
+	*rc = account_resolve(user, group, &a, reason, len);
+	return true;
+}
+
 int
 account_create(const char *user, const char *group, char *reason, size_t len)
 {
@@ -674,12 +688,8 @@ account_create(const char *user, const char *group, char *reason, size_t len)
 	struct look l;
 	int rc;
 
-	reason_clear(reason, len);
-	if (!account_name_is_valid(user) || !account_name_is_valid(group)) {
-		struct account a;
-
-		return account_resolve(user, group, &a, reason, len);
-	}
+	if (names_refused(user, group, reason, len, &rc))
+		return rc;
 	look_run(user, group, &l);
 	rc = look_status(&l, user, group, reason, len);
 	if ((rc == ACCOUNT_MISSING_USER || rc == ACCOUNT_MISSING_GROUP) &&
@@ -766,12 +776,8 @@ account_repair(const char *user, const char *group, char *reason, size_t len)
 	struct look l;
 	int rc;
 
-	reason_clear(reason, len);
-	if (!account_name_is_valid(user) || !account_name_is_valid(group)) {
-		struct account a;
-
-		return account_resolve(user, group, &a, reason, len);
-	}
+	if (names_refused(user, group, reason, len, &rc))
+		return rc;
 	if (strcmp(user, "root") == 0) {
 		reason_add(reason, len, "refusing to repair the user root (ScanUser must be an account of its own)");
 		return ACCOUNT_TOOL_FAILED;
