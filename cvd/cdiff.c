@@ -389,7 +389,8 @@ cdiff_parse_line(struct cdiff_run *r, const char *s, size_t n,
 	}
 	/* DEL n prefix | XCHG n prefix new line */
 	sp = memchr(rest, ' ', rl);
-	if (sp == NULL || num_u64(rest, (size_t)(sp - rest), 0, &c->target) != NUM_OK ||
+	if (sp == NULL ||
+	    num_u64(rest, (size_t)(sp - rest), 0, &c->target) != NUM_OK ||
 	    c->target == 0)
 		return cdiff_fail(r, CVD_ECONTENT,
 		    "%s: want a line number (from 1), a space and a prefix",
@@ -819,7 +820,8 @@ cdiff_check_version(struct cdiff_run *r)
 		field++;
 	}
 	if (strncmp(buf, "ClamAV-VDB:", 11) != 0 || f == NULL ||
-	    (e = strchr(f, ':')) == NULL || num_u64(f, (size_t)(e - f), 0, &v) != NUM_OK)
+	    (e = strchr(f, ':')) == NULL ||
+	    num_u64(f, (size_t)(e - f), 0, &v) != NUM_OK)
 		return cvd_seterr(r->err, r->errlen, CVD_EINFO,
 		    "%s: after applying, %s line 1 is not a ClamAV-VDB header",
 		    r->cd->display, info);

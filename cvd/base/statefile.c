@@ -120,11 +120,12 @@ statefile_open_common(struct statefile_tmp *t, const char *dir,
 	const char *what = NULL;
 	int rc, saved;
 
-	if ((rc = statefile_check_name(dir, name, err, errlen)) != STATEFILE_OK ||
-	    (strlen(dir) >= sizeof(t->dir) && (rc = statefile_seterr(err,
-	    errlen, STATEFILE_ERR_NAME, dir, name,
-	    "directory name too long")) != STATEFILE_OK)) {
-		statefile_abort(t);
+	rc = statefile_check_name(dir, name, err, errlen);
+	if (rc == STATEFILE_OK && strlen(dir) >= sizeof(t->dir))
+		rc = statefile_seterr(err, errlen, STATEFILE_ERR_NAME, dir, name,
+		    "directory name too long");
+	if (rc != STATEFILE_OK) {
+		statefile_abort(t);     /* open_at's duplicated dirfd */
 		return rc;
 	}
 	snprintf(t->dir, sizeof(t->dir), "%s", dir);
