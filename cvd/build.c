@@ -29,6 +29,7 @@
 #include "dsig.h"
 #include "tar.h"
 #include "trust.h"
+#include "statefile.h"
 #include "util.h"
 
 #define BUILD_COPYING \
@@ -302,7 +303,7 @@ build_info(struct build *b, EVP_PKEY *key, const char *prefix,
 	len = (size_t)snprintf(s, cap, "%sX:X:%s:%llu\n", prefix, builder,
 	    (unsigned long long)stime);
 	for (size_t i = 0; i < b->nfiles; i++) {
-		cvd_hex(b->files[i].sha256, 32, hex);
+		num_hex(b->files[i].sha256, 32, hex);
 		len += (size_t)snprintf(s + len, cap - len, "%s:%llu:%s\n",
 		    b->files[i].name, (unsigned long long)b->files[i].size, hex);
 	}
@@ -330,7 +331,7 @@ build_header(struct build *b, EVP_PKEY *key, const char *prefix,
 	int n;
 
 	EVP_DigestFinal_ex(b->md5, md5, &dl);
-	cvd_hex(md5, 16, md5hex);
+	num_hex(md5, 16, md5hex);
 	if (key != NULL && !dsig_legacy_sign(key, md5, sig, sizeof(sig)))
 		return cvd_seterr(b->err, b->errlen, CVD_EKEY,
 		    "signing the header failed");
@@ -431,7 +432,8 @@ cvd_build(const char *dir, const char *out_path,
 	    .dir = dir };
 	const char *builder = opts->builder ? opts->builder : "ampscan";
 	uint64_t stime = opts->stime ? opts->stime : (uint64_t)time(NULL);
-	char tmp[4096];
+	struct statefile_tmp t = { .dirfd = -1, .fd = -1 };
+	char tmp[STATEFILE_DIR_MAX + STATEFILE_NAME_MAX + 16];
 	EVP_PKEY *key = NULL;
 	int rc;
 
@@ -440,9 +442,6 @@ cvd_build(const char *dir, const char *out_path,
 		return cvd_seterr(err, errlen, CVD_EARG,
 		    "build: need a name of letters, digits, - and _, a builder of at most %d characters without ':', and a key unless unsigned",
 		    CVD_BUILDER_MAX);
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", out_path) >= sizeof(tmp))
-		return cvd_seterr(err, errlen, CVD_EARG, "%s: path too long",
-		    out_path);
 	if ((rc = build_list(&b)) != 0 ||
 	    (!opts->unsigned_cud && (rc = build_load_key(&b, &key)) != 0))
 		goto out;
@@ -453,28 +452,18 @@ cvd_build(const char *dir, const char *out_path,
 		goto out;
 	}
 	b.z_live = true;
-	if ((b.fd = mkstemp(tmp)) < 0) {
-		rc = cvd_seterr(err, errlen, CVD_EWRITE, "%s: %s", tmp,
-		    strerror(errno));
+	rc = CVD_EWRITE;
+	if (statefile_open_path(&t, out_path, 0644, 0, err, errlen) != 0)
 		goto out;
-	}
-	if ((rc = build_payload(&b, key, builder, stime)) == 0 &&
-	    fsync(b.fd) != 0)
-		rc = cvd_seterr(err, errlen, CVD_EWRITE, "%s: %s", tmp,
-		    strerror(errno));
-	if (rc == 0 && fchmod(b.fd, 0644) != 0)
-		rc = cvd_seterr(err, errlen, CVD_EWRITE, "%s: %s", tmp,
-		    strerror(errno));
-	if (rc == 0)
-		rc = build_selfcheck(&b, key, tmp);
-	if (rc == 0 && rename(tmp, out_path) != 0)
-		rc = cvd_seterr(err, errlen, CVD_EWRITE, "%s: %s", out_path,
-		    strerror(errno));
-	if (rc != 0)
-		unlink(tmp);
+	b.fd = t.fd;            /* t's: closed by t */
+	snprintf(tmp, sizeof(tmp), "%s/%s", t.dir, t.tmp);
+	if ((rc = build_payload(&b, key, builder, stime)) != 0 ||
+	    (rc = build_selfcheck(&b, key, tmp)) != 0)
+		goto out;
+	if (statefile_commit(&t, err, errlen) != 0)
+		rc = CVD_EWRITE;
 out:
-	if (b.fd >= 0)
-		close(b.fd);
+	statefile_abort(&t);
 	if (b.z_live)
 		deflateEnd(&b.z);
 	EVP_MD_CTX_free(b.md5);
@@ -534,10 +523,10 @@ cvd_sign_file(const char *cvd_path, const char *key_path,
 	EVP_PKEY *key = NULL;
 	PKCS7 *p7 = NULL;
 	BIO *in = NULL;
+	struct statefile_tmp t = { .dirfd = -1, .fd = -1 };
 	uint8_t *der = NULL;
-	char *b64 = NULL, tmp[4096];
-	int len, rc, fd = -1;
-	FILE *out = NULL;
+	char *b64 = NULL;
+	int len, rc;
 
 	if ((rc = sign_load(key_path, cert_paths, ncerts, &key, &signer, &chain,
 	    err, errlen)) != 0)
@@ -553,27 +542,18 @@ cvd_sign_file(const char *cvd_path, const char *key_path,
 		goto done;
 	}
 	EVP_EncodeBlock((unsigned char *)b64, der, len);
-	snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", out_path);
-	if ((fd = mkstemp(tmp)) < 0 || (out = fdopen(fd, "w")) == NULL) {
-		rc = cvd_seterr(err, errlen, CVD_EWRITE, "%s: %s", tmp,
-		    strerror(errno));
+	rc = CVD_EWRITE;
+	if (statefile_open_path(&t, out_path, 0644, 0, err, errlen) != 0)
+		goto done;
+	if (dprintf(t.fd, "#clamsign-1.0\n%d::pkcs7-pem:%s\n", 0, b64) < 0) {
+		rc = cvd_seterr(err, errlen, CVD_EWRITE, "%s/%s: write: %s",
+		    t.dir, t.tmp, strerror(errno));
 		goto done;
 	}
-	fd = -1;
-	fprintf(out, "#clamsign-1.0\n%d::pkcs7-pem:%s\n", 0, b64);
-	if (fflush(out) != 0 || fsync(fileno(out)) != 0 ||
-	    fchmod(fileno(out), 0644) != 0 || rename(tmp, out_path) != 0) {
-		rc = cvd_seterr(err, errlen, CVD_EWRITE, "%s: %s", out_path,
-		    strerror(errno));
-		unlink(tmp);
-	}
+	if (statefile_commit(&t, err, errlen) == 0)
+		rc = 0;
 done:
-	if (out != NULL)
-		fclose(out);
-	if (fd >= 0) {
-		close(fd);
-		unlink(tmp);
-	}
+	statefile_abort(&t);
 	ERR_clear_error();
 	free(b64);
 	OPENSSL_free(der);
@@ -591,30 +571,27 @@ static int
 keygen_write(const char *path, mode_t mode, EVP_PKEY *key, bool priv,
     char *err, size_t errlen)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-	    mode);
-	FILE *f;
-	int ok;
+	struct statefile_tmp t;
+	BIO *bio = NULL;
+	int rc = CVD_EWRITE;
 
-	if (fd < 0)
-		return cvd_seterr(err, errlen, CVD_EWRITE, "%s: %s", path,
-		    strerror(errno));
-	if ((f = fdopen(fd, "w")) == NULL) {
-		close(fd);
-		return cvd_seterr(err, errlen, CVD_EWRITE, "%s: %s", path,
-		    strerror(errno));
+	/* a key file is never replaced */
+	if (statefile_open_path(&t, path, mode, STATEFILE_NOREPLACE, err,
+	    errlen) != 0)
+		goto out;
+	if ((bio = BIO_new_fd(t.fd, BIO_NOCLOSE)) == NULL ||
+	    !(priv ? PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL,
+	    NULL) : PEM_write_bio_PUBKEY(bio, key)) || BIO_flush(bio) != 1) {
+		cvd_seterr(err, errlen, CVD_EWRITE, "%s: write failed", path);
+		goto out;
 	}
-	ok = priv ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) :
-	    PEM_write_PUBKEY(f, key);
-	if (fflush(f) != 0 || fsync(fd) != 0)
-		ok = 0;
-	fclose(f);
-	if (!ok) {
-		unlink(path);
-		return cvd_seterr(err, errlen, CVD_EWRITE, "%s: write failed",
-		    path);
-	}
-	return 0;
+	if (statefile_commit(&t, err, errlen) == 0)
+		rc = 0;
+out:
+	BIO_free(bio);
+	statefile_abort(&t);
+	ERR_clear_error();
+	return rc;
 }
 
 int

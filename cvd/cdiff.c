@@ -33,12 +33,12 @@
 #include "info.h"
 #include "signfile.h"
 #include "tar.h"
+#include "statefile.h"
 #include "trust.h"
 #include "util.h"
 
 #define CDIFF_MAGIC "ClamAV-Diff:"
 #define CDIFF_IOBUF (1U << 16)
-#define CDIFF_TMPNAME ".cdiff-apply.tmp"   /* in dir; no valid name starts with '.' */
 #define CDIFF_QUOTE_MAX 48                 /* untrusted text shown in messages */
 
 struct cvd_cdiff {
@@ -119,7 +119,7 @@ cdiff_field(const uint8_t *buf, size_t len, size_t *pos, size_t maxdigits,
 	while (i < len && i - *pos <= maxdigits && buf[i] != ':')
 		i++;
 	if (i == len || buf[i] != ':' ||
-	    !cvd_parse_u64((const char *)buf + *pos, i - *pos, out))
+	    num_u64((const char *)buf + *pos, i - *pos, 0, out) != NUM_OK)
 		return false;
 	*pos = i + 1;
 	return true;
@@ -310,6 +310,7 @@ struct cdiff_out {
 struct cdiff_run {
 	const struct cvd_cdiff *cd;
 	int dirfd;                   /* -1: check only */
+	const char *dir;             /* apply: its name, for messages */
 	char *err;
 	size_t errlen;
 	size_t line, off;            /* the current script line and its offset */
@@ -388,7 +389,8 @@ cdiff_parse_line(struct cdiff_run *r, const char *s, size_t n,
 	}
 	/* DEL n prefix | XCHG n prefix new line */
 	sp = memchr(rest, ' ', rl);
-	if (sp == NULL || !cvd_parse_u64(rest, (size_t)(sp - rest), &c->target) ||
+	if (sp == NULL ||
+	    num_u64(rest, (size_t)(sp - rest), 0, &c->target) != NUM_OK ||
 	    c->target == 0)
 		return cdiff_fail(r, CVD_ECONTENT,
 		    "%s: want a line number (from 1), a space and a prefix",
@@ -673,42 +675,29 @@ cdiff_open_original(struct cdiff_run *r, int *in)
 static int
 cdiff_write_file(struct cdiff_run *r)
 {
-	bool created = false;
+	struct statefile_tmp t = { .dirfd = -1, .fd = -1 };
+	char why[CVD_ERRMSG_MAX];
 	int in = -1, rc;
 
 	r->out = (struct cdiff_out){ .fd = -1, .buf = r->out.buf, .last = -1 };
 	if ((rc = cdiff_open_original(r, &in)) != 0)
 		goto out;
-	r->out.fd = openat(r->dirfd, CDIFF_TMPNAME,
-	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (r->out.fd < 0) {
-		rc = cdiff_fail(r, CVD_EWRITE, "CLOSE %s: creating %s: %s", r->name,
-		    CDIFF_TMPNAME, strerror(errno));
+	if (statefile_open_at(&t, r->dirfd, r->dir, r->name, 0644, 0, why,
+	    sizeof(why)) != 0) {
+		rc = cdiff_fail(r, CVD_EWRITE, "CLOSE %s: %s", r->name, why);
 		goto out;
 	}
-	created = true;
+	r->out.fd = t.fd;       /* t's: closed by t */
 	if ((rc = cdiff_copy_edited(r, in)) != 0 ||
 	    (rc = cdiff_copy_adds(r)) != 0 || (rc = cdiff_out_flush(r)) != 0)
 		goto out;
-	if (fsync(r->out.fd) != 0 || close(r->out.fd) != 0) {
-		r->out.fd = -1;
-		rc = cdiff_fail(r, CVD_EWRITE, "CLOSE %s: %s", r->name,
-		    strerror(errno));
-		goto out;
-	}
-	r->out.fd = -1;
-	if (renameat(r->dirfd, CDIFF_TMPNAME, r->dirfd, r->name) != 0)
-		rc = cdiff_fail(r, CVD_EWRITE, "CLOSE %s: rename: %s", r->name,
-		    strerror(errno));
+	if (statefile_commit(&t, why, sizeof(why)) != 0)
+		rc = cdiff_fail(r, CVD_EWRITE, "CLOSE %s: %s", r->name, why);
 out:
 	if (in >= 0)
 		close(in);
-	if (r->out.fd >= 0) {
-		close(r->out.fd);
-		r->out.fd = -1;
-	}
-	if (rc != 0 && created)
-		unlinkat(r->dirfd, CDIFF_TMPNAME, 0);
+	r->out.fd = -1;
+	statefile_abort(&t);
 	return rc;
 }
 
@@ -831,7 +820,8 @@ cdiff_check_version(struct cdiff_run *r)
 		field++;
 	}
 	if (strncmp(buf, "ClamAV-VDB:", 11) != 0 || f == NULL ||
-	    (e = strchr(f, ':')) == NULL || !cvd_parse_u64(f, (size_t)(e - f), &v))
+	    (e = strchr(f, ':')) == NULL ||
+	    num_u64(f, (size_t)(e - f), 0, &v) != NUM_OK)
 		return cvd_seterr(r->err, r->errlen, CVD_EINFO,
 		    "%s: after applying, %s line 1 is not a ClamAV-VDB header",
 		    r->cd->display, info);
@@ -933,10 +923,8 @@ cvd_cdiff_apply(const struct cvd_cdiff *cd, const char *dir, char *err,
 		return cvd_seterr(err, errlen, CVD_EIO, "%s: %s", dir,
 		    strerror(errno));
 	}
-	rc = cdiff_run(&r);
-	if (rc == 0 && fsync(r.dirfd) != 0)
-		rc = cvd_seterr(err, errlen, CVD_EWRITE, "%s: %s", dir,
-		    strerror(errno));
+	r.dir = dir;
+	rc = cdiff_run(&r);     /* each file durable as its CLOSE ends */
 	close(r.dirfd);
 	cdiff_run_free(&r);
 	return rc;
@@ -1356,8 +1344,8 @@ cvd_build_cld(const char *dir, const char *dbname, const char *out_path,
 {
 	struct cld b = { .dirfd = -1, .fd = -1, .dir = dir, .err = err,
 	    .errlen = errlen };
+	struct statefile_tmp t = { .dirfd = -1, .fd = -1 };
 	uint8_t hdr[CVD_HEADER_SIZE];
-	char tmp[4096];
 	bool copying;
 	int rc;
 
@@ -1366,32 +1354,22 @@ cvd_build_cld(const char *dir, const char *dbname, const char *out_path,
 		    "database name '%s': want 1..%d letters, digits, _ or -",
 		    dbname, CVD_CDIFF_DBNAME_MAX);
 	snprintf(b.info_name, sizeof(b.info_name), "%s.info", dbname);
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", out_path) >= sizeof(tmp))
-		return cvd_seterr(err, errlen, CVD_EARG, "%s: path too long",
-		    out_path);
 	if ((b.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return cvd_seterr(err, errlen, CVD_EIO, "%s: %s", dir,
 		    strerror(errno));
 	if ((rc = cld_read_info(&b, hdr)) != 0 ||
 	    (rc = cld_check_dir(&b, &copying)) != 0)
 		goto out;
-	if ((b.fd = mkstemp(tmp)) < 0) {
-		rc = cvd_seterr(err, errlen, CVD_EWRITE, "%s: %s", tmp,
-		    strerror(errno));
+	if (statefile_open_path(&t, out_path, 0644, 0, err, errlen) != 0) {
+		rc = CVD_EWRITE;
 		goto out;
 	}
+	b.fd = t.fd;            /* t's: closed by t */
 	if ((rc = cld_write(&b, hdr, copying)) == 0 &&
-	    (fsync(b.fd) != 0 || fchmod(b.fd, 0644) != 0))
-		rc = cvd_seterr(err, errlen, CVD_EWRITE, "%s: %s", tmp,
-		    strerror(errno));
-	if (rc == 0 && rename(tmp, out_path) != 0)
-		rc = cvd_seterr(err, errlen, CVD_EWRITE, "%s: %s", out_path,
-		    strerror(errno));
-	if (rc != 0)
-		unlink(tmp);
+	    statefile_commit(&t, err, errlen) != 0)
+		rc = CVD_EWRITE;
 out:
-	if (b.fd >= 0)
-		close(b.fd);
+	statefile_abort(&t);
 	close(b.dirfd);
 	info_free(&b.entries);
 	free(b.info);

@@ -28,7 +28,7 @@ hdr_uint(const char *s, size_t len, unsigned *out, int idx, char *err,
 {
 	uint64_t v;
 
-	if (!cvd_parse_u64(s, len, &v) || v > UINT32_MAX)
+	if (num_u64(s, len, 0, &v) != NUM_OK || v > UINT32_MAX)
 		return cvd_seterr(err, errlen, CVD_EHEADER,
 		    "header field %d (%s): '%.*s' is not an unsigned decimal",
 		    idx + 1, hdr_field_names[idx], (int)len, s);
@@ -99,7 +99,7 @@ hdr_fields(struct cvd_header *h, const char *f[], const size_t fl[],
 			    "header padding after the line is not all spaces (byte %zu is '%c')",
 			    (size_t)(sp - h->line), *sp);
 		}
-		if (!cvd_parse_u64(f[8], fl[8], &h->stime))
+		if (num_u64(f[8], fl[8], 0, &h->stime) != NUM_OK)
 			return cvd_seterr(err, errlen, CVD_EHEADER,
 			    "header field 9 (stime): '%.*s' is not an unsigned decimal",
 			    (int)fl[8], f[8]);

@@ -95,11 +95,11 @@ info_entry_parse(struct cvd_info *info, const char *line, size_t len,
 	if (info_find(info, e->name) != NULL)
 		return cvd_seterr(err, errlen, CVD_EINFO,
 		    ".info line %zu: member '%s' listed twice", lineno, e->name);
-	if (!cvd_parse_u64(f[1], fl[1], &e->size))
+	if (num_u64(f[1], fl[1], 0, &e->size) != NUM_OK)
 		return cvd_seterr(err, errlen, CVD_EINFO,
 		    ".info line %zu: size of '%s' is not a decimal", lineno,
 		    e->name);
-	if (fl[2] != 64 || !cvd_unhex(f[2], 32, e->sha256))
+	if (fl[2] != 64 || !num_unhex(f[2], 32, 0, e->sha256))
 		return cvd_seterr(err, errlen, CVD_EINFO,
 		    ".info line %zu: sha256 of '%s' is not 64 hex digits",
 		    lineno, e->name);

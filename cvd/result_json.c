@@ -3,6 +3,7 @@
 
 #include "ampscan/cvd.h"
 #include "json.h"
+#include "num.h"
 #include "util.h"
 
 static const char *
@@ -85,7 +86,7 @@ json_members(struct jsonw *w, const struct cvd_result *r)
 	jsonw_key(w, "members");
 	jsonw_arr_begin(w);
 	for (size_t i = 0; i < r->nmembers; i++) {
-		cvd_hex(r->members[i].sha256, 32, hex);
+		num_hex(r->members[i].sha256, 32, hex);
 		jsonw_obj_begin(w);
 		jsonw_key(w, "name");
 		jsonw_str(w, r->members[i].name);

@@ -161,8 +161,8 @@ signfile_line(X509_STORE *store, const char *line, size_t len, int fd,
 		n++;
 		start = i + 1;
 	}
-	if (n != 4 || (fl[0] && !cvd_parse_u64(f[0], fl[0], &minfl)) ||
-	    (fl[1] && !cvd_parse_u64(f[1], fl[1], &maxfl)) ||
+	if (n != 4 || (fl[0] && num_u64(f[0], fl[0], 0, &minfl) != NUM_OK) ||
+	    (fl[1] && num_u64(f[1], fl[1], 0, &maxfl) != NUM_OK) ||
 	    fl[2] != 9 || memcmp(f[2], "pkcs7-pem", 9) != 0) {
 		cvd_seterr(why, whylen, CVD_ESIGNFILE,
 		    "want minflevel:maxflevel:pkcs7-pem:data");

@@ -1,10 +1,12 @@
 /*
  * Unpacking: verify the whole container first, then stream it again (and
- * verify again: the file may have changed) writing each member with
- * openat(O_CREAT|O_EXCL|O_NOFOLLOW) inside the target directory.  Names
- * were checked by the tar walker (no '/', no ".."), and O_EXCL refuses to
- * write through anything already there.  On failure every file this call
- * created is removed.
+ * verify again: the file may have changed) writing each member through
+ * statefile_open_at() inside the target directory: a temporary file,
+ * fsync'd, published with renameat2(RENAME_NOREPLACE), so nothing already
+ * there (a file, a symbolic link) is ever replaced or followed, and a
+ * crash leaves whole members or none.  Names were checked by the tar
+ * walker (no '/', no "..").  On failure every file this call created is
+ * removed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,12 +14,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "statefile.h"
 #include "util.h"
 #include "verify.h"
 
 struct unpack {
 	int dirfd;
-	int fd;                /* the member being written, or -1 */
+	const char *dir;
+	struct statefile_tmp t; /* the member being written (t.fd, or -1) */
 	char (*created)[CVD_MEMBER_NAME_MAX + 1];
 	size_t ncreated, cap;
 	char err[CVD_ERRMSG_MAX];
@@ -38,13 +42,9 @@ unpack_begin(void *arg, const char *name, uint64_t size)
 		u->created = n;
 		u->cap = cap;
 	}
-	u->fd = openat(u->dirfd, name,
-	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (u->fd < 0) {
-		snprintf(u->err, sizeof(u->err), "%s: %s", name, strerror(errno));
+	if (statefile_open_at(&u->t, u->dirfd, u->dir, name, 0644,
+	    STATEFILE_NOREPLACE, u->err, sizeof(u->err)) != 0)
 		return -1;
-	}
-	cvd_strlcpy(u->created[u->ncreated++], name, sizeof(u->created[0]));
 	return 0;
 }
 
@@ -53,19 +53,10 @@ unpack_data(void *arg, const uint8_t *p, size_t n)
 {
 	struct unpack *u = arg;
 
-	while (n > 0) {
-		ssize_t w = write(u->fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			snprintf(u->err, sizeof(u->err), "%s: %s",
-			    u->created[u->ncreated - 1],
-			    w < 0 ? strerror(errno) : "short write");
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
+	if (statefile_write_all(u->t.fd, p, n) != 0) {
+		snprintf(u->err, sizeof(u->err), "%s/%s: write: %s", u->dir,
+		    u->t.name, strerror(errno));
+		return -1;
 	}
 	return 0;
 }
@@ -74,22 +65,20 @@ static int
 unpack_end(void *arg)
 {
 	struct unpack *u = arg;
-	int rc = 0;
+	char name[CVD_MEMBER_NAME_MAX + 1];
 
-	if (fsync(u->fd) != 0 || close(u->fd) != 0) {
-		snprintf(u->err, sizeof(u->err), "%s: %s",
-		    u->created[u->ncreated - 1], strerror(errno));
-		rc = -1;
-	}
-	u->fd = -1;
-	return rc;
+	cvd_strlcpy(name, u->t.name, sizeof(name));
+	if (statefile_commit(&u->t, u->err, sizeof(u->err)) != 0)
+		return -1;
+	cvd_strlcpy(u->created[u->ncreated++], name, sizeof(u->created[0]));
+	return 0;
 }
-
 int
 cvd_unpack_file(const char *path, const char *dir,
     const struct cvd_verify_opts *opts, struct cvd_result *res)
 {
-	struct unpack u = { .dirfd = -1, .fd = -1 };
+	struct unpack u = { .dirfd = -1, .dir = dir,
+	    .t = { .dirfd = -1, .fd = -1 } };
 	struct cvd_sink sink = { &u, unpack_begin, unpack_data, unpack_end, NULL };
 	struct cvd_verify_opts o = opts ? *opts : (struct cvd_verify_opts){ 0 };
 	int rc, fd;
@@ -113,20 +102,15 @@ cvd_unpack_file(const char *path, const char *dir,
 		rc = verify_run(fd, path, path, &o, res);
 		close(fd);
 	}
-	if (u.fd >= 0)
-		close(u.fd);
+	statefile_abort(&u.t);
 	if (rc == CVD_ECALLBACK && u.err[0] != '\0') {
 		cvd_strlcpy(res->message, u.err, sizeof(res->message));
 		rc = res->status = CVD_EWRITE;
 	}
+	/* each member is durable once its commit returned */
 	if (rc != 0)
 		for (size_t i = 0; i < u.ncreated; i++)
 			unlinkat(u.dirfd, u.created[i], 0);
-	else if (fsync(u.dirfd) != 0) {
-		snprintf(res->message, sizeof(res->message), "%s: %s", dir,
-		    strerror(errno));
-		rc = res->status = CVD_EWRITE;
-	}
 	close(u.dirfd);
 	free(u.created);
 	return rc;

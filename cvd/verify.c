@@ -297,7 +297,7 @@ verify_header_signature(struct verify *v, const struct cvd_header *h)
 {
 	uint8_t md5[16];
 
-	if (!cvd_unhex(h->md5, 16, md5))
+	if (!num_unhex(h->md5, 16, 0, md5))
 		return verify_fail(v, CVD_EHEADER, "header md5 is not hex");
 	for (size_t i = 0; i < v->trust->nkeys; i++) {
 		const struct trust_key *k = &v->trust->keys[i];
@@ -410,7 +410,7 @@ verify_md5_mismatch(int fd, const struct cvd_header *h, uint64_t size)
 	unsigned int n = 16;
 	bool bad = false;
 
-	if (h->kind == CVD_KIND_CLD || !cvd_unhex(h->md5, 16, want) ||
+	if (h->kind == CVD_KIND_CLD || !num_unhex(h->md5, 16, 0, want) ||
 	    (ctx = EVP_MD_CTX_new()) == NULL)
 		return false;
 	EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
@@ -467,7 +467,7 @@ verify_stream(struct verify *v, int fd, const struct cvd_limits *lim)
 	v->res->inflated_size = payload_total_out(pl);
 	if (rc == 0) {
 		payload_md5(pl, md5);
-		cvd_hex(md5, 16, v->res->md5);
+		num_hex(md5, 16, v->res->md5);
 	}
 	payload_close(pl);
 	tar_free(tar);
@@ -502,8 +502,8 @@ verify_members(struct verify *v, struct cvd_info *info)
 			    m->name, (unsigned long long)e->size,
 			    (unsigned long long)m->size);
 		if (memcmp(e->sha256, m->sha256, 32) != 0) {
-			cvd_hex(e->sha256, 32, want);
-			cvd_hex(m->sha256, 32, have);
+			num_hex(e->sha256, 32, want);
+			num_hex(m->sha256, 32, have);
 			return verify_fail(v, CVD_EMEMBER,
 			    "member %s: sha256 mismatch (want %s, have %s)",
 			    m->name, want, have);

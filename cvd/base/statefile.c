@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "num.h"
 #include "statefile.h"
 
 #define STATEFILE_TMP_SUFFIX ".tmp"
@@ -98,73 +99,220 @@ statefile_create_tmp(int dirfd, const char *tmp, mode_t mode)
 	return fd;
 }
 
+/* "DIR/NAME: STEP: strerror" (errno kept); returns STATEFILE_ERR_IO. */
+static int
+statefile_step_failed(const struct statefile_tmp *t, const char *step,
+    char *err, size_t errlen)
+{
+	int saved = errno;
+
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s/%s: %s: %s", t->dir, t->name, step,
+		    strerror(saved));
+	errno = saved;
+	return STATEFILE_ERR_IO;
+}
+
+static int
+statefile_open_common(struct statefile_tmp *t, const char *dir,
+    const char *name, mode_t mode, unsigned flags, char *err, size_t errlen)
+{
+	const char *what = NULL;
+	int rc, saved;
+
+	rc = statefile_check_name(dir, name, err, errlen);
+	if (rc == STATEFILE_OK && strlen(dir) >= sizeof(t->dir))
+		rc = statefile_seterr(err, errlen, STATEFILE_ERR_NAME, dir, name,
+		    "directory name too long");
+	if (rc != STATEFILE_OK) {
+		statefile_abort(t);     /* open_at's duplicated dirfd */
+		return rc;
+	}
+	snprintf(t->dir, sizeof(t->dir), "%s", dir);
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	snprintf(t->tmp, sizeof(t->tmp), ".%s%s", name, STATEFILE_TMP_SUFFIX);
+	t->flags = flags;
+	if (t->dirfd < 0 &&
+	    (t->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		what = "open directory";
+	else if ((t->fd = statefile_create_tmp(t->dirfd, t->tmp, mode)) < 0)
+		what = "create temporary file";
+	else if (fchmod(t->fd, mode) != 0)
+		what = "chmod temporary file";
+	if (what == NULL)
+		return STATEFILE_OK;
+	rc = statefile_step_failed(t, what, err, errlen);
+	saved = errno;
+	statefile_abort(t);
+	errno = saved;
+	return rc;
+}
+
+int
+statefile_open(struct statefile_tmp *t, const char *dir, const char *name,
+    mode_t mode, unsigned flags, char *err, size_t errlen)
+{
+	*t = (struct statefile_tmp){ .dirfd = -1, .fd = -1 };
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	return statefile_open_common(t, dir, name, mode, flags, err, errlen);
+}
+
+int
+statefile_open_at(struct statefile_tmp *t, int dirfd, const char *dir,
+    const char *name, mode_t mode, unsigned flags, char *err, size_t errlen)
+{
+	*t = (struct statefile_tmp){ .dirfd = -1, .fd = -1 };
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if ((t->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0)) < 0)
+		return statefile_seterr(err, errlen, STATEFILE_ERR_IO, dir, name,
+		    strerror(errno));
+	return statefile_open_common(t, dir, name, mode, flags, err, errlen);
+}
+
+int
+statefile_open_path(struct statefile_tmp *t, const char *path, mode_t mode,
+    unsigned flags, char *err, size_t errlen)
+{
+	char dir[sizeof(t->dir)];
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return statefile_open(t, ".", path, mode, flags, err, errlen);
+	if ((size_t)(slash - path) >= sizeof(dir)) {
+		*t = (struct statefile_tmp){ .dirfd = -1, .fd = -1 };
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s: path too long", path);
+		return STATEFILE_ERR_NAME;
+	}
+	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 :
+	    (int)(slash - path), path);
+	return statefile_open(t, dir, slash + 1, mode, flags, err, errlen);
+}
+
+/* rename(2), or renameat2(RENAME_NOREPLACE): an existing NAME is EEXIST. */
+static int
+statefile_rename(const struct statefile_tmp *t)
+{
+	if (t->flags & STATEFILE_NOREPLACE)
+		return renameat2(t->dirfd, t->tmp, t->dirfd, t->name,
+		    RENAME_NOREPLACE);
+	return renameat(t->dirfd, t->tmp, t->dirfd, t->name);
+}
+
+int
+statefile_commit(struct statefile_tmp *t, char *err, size_t errlen)
+{
+	const char *what = NULL;
+	int rc = STATEFILE_OK, saved;
+
+	if (t->fd < 0) {
+		errno = EBADF;
+		what = "commit without an open temporary file";
+	} else if (fsync(t->fd) != 0) {
+		what = "fsync temporary file";
+	} else if (close(t->fd) != 0) {
+		t->fd = -1;
+		what = "close temporary file";
+	} else if ((t->fd = -1, statefile_rename(t)) != 0) {
+		what = "rename temporary file";
+	} else if ((t->tmp[0] = '\0', fsync(t->dirfd)) != 0) {
+		/* renamed: the new file is in place, but not yet durably */
+		what = "fsync directory";
+	}
+	if (what != NULL)
+		rc = statefile_step_failed(t, what, err, errlen);
+	saved = errno;
+	statefile_abort(t);
+	errno = saved;
+	return rc;
+}
+
+void
+statefile_abort(struct statefile_tmp *t)
+{
+	int saved = errno;
+
+	if (t->fd >= 0)
+		close(t->fd);
+	t->fd = -1;
+	if (t->dirfd >= 0 && t->tmp[0] != '\0')
+		unlinkat(t->dirfd, t->tmp, 0);
+	t->tmp[0] = '\0';
+	if (t->dirfd >= 0)
+		close(t->dirfd);
+	t->dirfd = -1;
+	errno = saved;
+}
+
 int
 statefile_write(const char *dir, const char *name, const void *data,
     size_t len, mode_t mode, char *err, size_t errlen)
 {
-	char tmp[STATEFILE_NAME_MAX + sizeof(STATEFILE_TMP_SUFFIX) + 2];
-	const char *what = NULL;
-	int dirfd = -1, fd = -1, rc = STATEFILE_ERR_IO, saved;
-	int tmp_made = 0;
+	return statefile_write_flags(dir, name, data, len, mode, 0, err,
+	    errlen);
+}
 
-	if (err != NULL && errlen > 0)
-		err[0] = '\0';
-	if ((rc = statefile_check_name(dir, name, err, errlen)) != STATEFILE_OK)
+int
+statefile_write_flags(const char *dir, const char *name, const void *data,
+    size_t len, mode_t mode, unsigned flags, char *err, size_t errlen)
+{
+	struct statefile_tmp t;
+	int rc;
+
+	if ((rc = statefile_open(&t, dir, name, mode, flags, err, errlen)) !=
+	    STATEFILE_OK)
 		return rc;
-	rc = STATEFILE_ERR_IO;
-	snprintf(tmp, sizeof(tmp), ".%s%s", name, STATEFILE_TMP_SUFFIX);
+	if (statefile_write_all(t.fd, data, len) != 0) {
+		rc = statefile_step_failed(&t, "write temporary file", err,
+		    errlen);
+		statefile_abort(&t);
+		return rc;
+	}
+	return statefile_commit(&t, err, errlen);
+}
 
-	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		what = "open directory";
-		goto out;
-	}
-	if ((fd = statefile_create_tmp(dirfd, tmp, mode)) < 0) {
-		what = "create temporary file";
-		goto out;
-	}
-	tmp_made = 1;
-	if (fchmod(fd, mode) != 0) {
-		what = "chmod temporary file";
-		goto out;
-	}
-	if (statefile_write_all(fd, data, len) != 0) {
-		what = "write temporary file";
-		goto out;
-	}
-	if (fsync(fd) != 0) {
-		what = "fsync temporary file";
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		what = "close temporary file";
-		goto out;
-	}
-	fd = -1;
-	if (renameat(dirfd, tmp, dirfd, name) != 0) {
-		what = "rename temporary file";
-		goto out;
-	}
-	tmp_made = 0;
-	/* the rename is durable only once the directory is */
-	if (fsync(dirfd) != 0) {
-		what = "fsync directory";
-		goto out;
-	}
-	rc = STATEFILE_OK;
-out:
+int
+statefile_sync_dir(const char *dir, char *err, size_t errlen)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), saved;
+	const char *what = fd < 0 ? "open" : fsync(fd) != 0 ? "fsync" : NULL;
+
 	saved = errno;
-	if (rc != STATEFILE_OK && err != NULL && errlen > 0)
-		snprintf(err, errlen, "%s/%s: %s: %s", dir, name, what,
-		    strerror(saved));
 	if (fd >= 0)
 		close(fd);
-	if (tmp_made)
-		unlinkat(dirfd, tmp, 0);
-	if (dirfd >= 0)
-		close(dirfd);
 	errno = saved;
-	return rc;
+	if (what == NULL)
+		return STATEFILE_OK;
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s: %s: %s", dir, what, strerror(saved));
+	return STATEFILE_ERR_IO;
+}
+
+int
+statefile_move(const char *from, const char *to, char *err, size_t errlen)
+{
+	char dir[STATEFILE_DIR_MAX];
+	const char *slash = strrchr(to, '/');
+
+	if (slash != NULL && (size_t)(slash - to) >= sizeof(dir)) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s: path too long", to);
+		return STATEFILE_ERR_NAME;
+	}
+	if (rename(from, to) != 0) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s: rename to %s: %s", from, to,
+			    strerror(errno));
+		return STATEFILE_ERR_IO;
+	}
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == to ? 1 :
+		    (int)(slash - to), to);
+	return statefile_sync_dir(dir, err, errlen);
 }
 
 /* Read up to max_len + 1 bytes so a file that grew past the cap is seen. */
@@ -262,50 +410,8 @@ out:
 
 /* ---- fields ---- */
 
-bool
-statefile_parse_u64(const char *s, size_t len, uint64_t *out)
-{
-	uint64_t v = 0;
 
-	if (len == 0 || len > 20 || (len > 1 && s[0] == '0'))
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		if (v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
-			return false;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = v;
-	return true;
-}
 
-bool
-statefile_parse_i64(const char *s, size_t len, int64_t *out)
-{
-	uint64_t v;
-	bool neg = len > 0 && s[0] == '-';
-
-	if (!statefile_parse_u64(s + neg, len - neg, &v))
-		return false;
-	if (neg ? v > (uint64_t)INT64_MAX + 1 || v == 0 : v > INT64_MAX)
-		return false;
-	*out = neg ? (v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v) :
-	    (int64_t)v;
-	return true;
-}
-
-int
-statefile_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int
 statefile_unescape(const char *s, size_t len,
@@ -318,8 +424,8 @@ statefile_unescape(const char *s, size_t len,
 		unsigned char c = (unsigned char)s[i];
 
 		if (c == '%') {
-			if (len - i < 3 || (hi = statefile_hexval(s[i + 1])) < 0 ||
-			    (lo = statefile_hexval(s[i + 2])) < 0 ||
+			if (len - i < 3 || (hi = num_hexval(s[i + 1])) < 0 ||
+			    (lo = num_hexval(s[i + 2])) < 0 ||
 			    (hi == 0 && lo == 0))
 				return STATEFILE_UNESCAPE_BAD;
 			c = (unsigned char)(hi << 4 | lo);

@@ -22,8 +22,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "num.h"
+
 /* Longest file name accepted (the temporary name adds 5 bytes). */
 #define STATEFILE_NAME_MAX 200
+/* Longest directory name a write accepts. */
+#define STATEFILE_DIR_MAX 4096
 
 enum statefile_err {
 	STATEFILE_OK = 0,
@@ -43,6 +47,55 @@ enum statefile_err {
  */
 int statefile_write(const char *dir, const char *name, const void *data,
     size_t len, mode_t mode, char *err, size_t errlen);
+
+/*
+ * The same write with flags: STATEFILE_NOREPLACE publishes NAME with
+ * renameat2(RENAME_NOREPLACE): if NAME exists (a file, a symbolic link,
+ * anything) the write fails with EEXIST at the rename step, NAME is left
+ * as it was and the temporary file is removed.
+ */
+#define STATEFILE_NOREPLACE 0x1u
+int statefile_write_flags(const char *dir, const char *name, const void *data,
+    size_t len, mode_t mode, unsigned flags, char *err, size_t errlen);
+
+/*
+ * The streaming form, for a file too big to hold in memory or written by
+ * code that takes an fd: statefile_open() creates the temporary file
+ * (as statefile_write does), the caller writes t.fd (and may read it
+ * back, by fd or by the path t.dir/t.tmp), then statefile_commit()
+ * fsyncs, closes, renames (NOREPLACE honoured) and fsyncs the directory,
+ * or statefile_abort() removes the temporary file.  Either ends the
+ * write: all fds closed, nothing left to free; abort is harmless after
+ * commit or a failed open, so a caller's one `out:` may always call it.
+ * Errors name the step that failed: "DIR/NAME: fsync directory: ...".
+ */
+struct statefile_tmp {
+	int dirfd;                            /* -1 once ended */
+	int fd;                               /* the temporary file, or -1 */
+	unsigned flags;
+	char dir[STATEFILE_DIR_MAX];
+	char name[STATEFILE_NAME_MAX + 1];
+	char tmp[STATEFILE_NAME_MAX + 8];     /* "" once renamed or removed */
+};
+int statefile_open(struct statefile_tmp *t, const char *dir, const char *name,
+    mode_t mode, unsigned flags, char *err, size_t errlen);
+/* The same in the directory open as dirfd (duplicated; dir is for messages). */
+int statefile_open_at(struct statefile_tmp *t, int dirfd, const char *dir,
+    const char *name, mode_t mode, unsigned flags, char *err, size_t errlen);
+/* The same for a path: its directory ("." if none) and last component. */
+int statefile_open_path(struct statefile_tmp *t, const char *path, mode_t mode,
+    unsigned flags, char *err, size_t errlen);
+int statefile_commit(struct statefile_tmp *t, char *err, size_t errlen);
+void statefile_abort(struct statefile_tmp *t);
+
+/*
+ * Publish a file written and fsync'd elsewhere on the same file system:
+ * rename from over to, then fsync to's directory.  And that fsync alone,
+ * for a caller that renamed or unlinked in dir itself.
+ */
+int statefile_move(const char *from, const char *to, char *err,
+    size_t errlen);
+int statefile_sync_dir(const char *dir, char *err, size_t errlen);
 
 /*
  * False when path no longer names the file open on fd (a statefile_write()
@@ -70,9 +123,9 @@ int statefile_write_all(int fd, const void *data, size_t len);
  * Fields of the line-based state files (faults.state, poison.state), read
  * strictly: what we write and nothing else.
  *
- * statefile_parse_u64: exactly len bytes of decimal digits, no sign, no
- * leading zero (but "0"), no overflow.  statefile_parse_i64: the same with
- * an optional '-' ("-0" refused).  statefile_unescape: s[0..len) with
+ * Numbers: num_u64/num_i64 with NUM_CANONICAL (num.h); the two
+ * statefile_parse_* names below are that, kept while state/ is reworked.
+ * statefile_unescape: s[0..len) with
  * every %XX (hex, either case; %00 refused) decoded into out, NUL-
  * terminated; a raw byte for which the writer's needs_escape is true is
  * refused.  It returns STATEFILE_UNESCAPE_OK or what was wrong.
@@ -83,9 +136,18 @@ enum statefile_unescape_err {
 	STATEFILE_UNESCAPE_BAD,       /* a bad %XX escape */
 	STATEFILE_UNESCAPE_LONG,      /* longer than out */
 };
-bool statefile_parse_u64(const char *s, size_t len, uint64_t *out);
-bool statefile_parse_i64(const char *s, size_t len, int64_t *out);
-int statefile_hexval(int c);    /* 0..15, or -1 */
+static inline bool
+statefile_parse_u64(const char *s, size_t len, uint64_t *out)
+{
+	return num_u64(s, len, NUM_CANONICAL, out) == NUM_OK;
+}
+
+static inline bool
+statefile_parse_i64(const char *s, size_t len, int64_t *out)
+{
+	return num_i64(s, len, NUM_CANONICAL, out) == NUM_OK;
+}
+
 int statefile_unescape(const char *s, size_t len,
     bool (*needs_escape)(unsigned char), char *out, size_t outlen);
 

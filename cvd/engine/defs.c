@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "defs.h"
+#include "statefile.h"
 
 struct defs_file {
 	char name[256];
@@ -271,30 +272,21 @@ int
 defs_build_index(const char *dir, const char *index_path,
     const struct defs_opts *o, char *err, size_t errlen)
 {
-	struct engine *e;
-	char tmp[4096];
-	int fd, rc;
+	struct statefile_tmp t = { .dirfd = -1, .fd = -1 };
+	struct engine *e = NULL;
+	int rc;
 
 	if ((rc = defs_build(dir, o, &e, err, errlen)) != 0)
-		return rc;
-	snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", index_path);
-	if ((fd = mkstemp(tmp)) < 0) {
-		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-		engine_free(e);
-		return ENGINE_EIO;
-	}
-	rc = engine_index_write(e, fd, err, errlen);
-	if (rc == 0 && (fchmod(fd, 0644) != 0 || fsync(fd) != 0)) {
-		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		goto out;
+	rc = ENGINE_EIO;
+	if (statefile_open_path(&t, index_path, 0644, 0, err, errlen) != 0)
+		goto out;
+	if ((rc = engine_index_write(e, t.fd, err, errlen)) != 0)
+		goto out;
+	if (statefile_commit(&t, err, errlen) != 0)
 		rc = ENGINE_EIO;
-	}
-	close(fd);
-	if (rc == 0 && rename(tmp, index_path) != 0) {
-		snprintf(err, errlen, "%s: %s", index_path, strerror(errno));
-		rc = ENGINE_EIO;
-	}
-	if (rc != 0)
-		unlink(tmp);
+out:
+	statefile_abort(&t);
 	engine_free(e);
 	return rc;
 }

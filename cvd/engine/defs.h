@@ -45,7 +45,7 @@ int defs_source_id(const char *dir, uint8_t id[32], char *err, size_t errlen);
 int defs_engine(const char *dir, const struct defs_opts *o,
     struct engine **out, bool *from_index, char *err, size_t errlen);
 
-/* Build the engine for dir and write its index atomically (temp + rename). */
+/* Build the engine for dir and write its index atomically (statefile.h). */
 int defs_build_index(const char *dir, const char *index_path,
     const struct defs_opts *o, char *err, size_t errlen);
 

@@ -441,6 +441,20 @@ engine_verify_error(int status)
 	return ENGINE_ELOAD;
 }
 
+/* What every engine_add_* checks first; 0 or ENGINE_EINVAL. */
+static int
+engine_add_check(const struct engine_builder *b, const char *path, char *err,
+    size_t errlen)
+{
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (b == NULL || path == NULL)
+		return cvd_seterr(err, errlen, ENGINE_EINVAL, "engine: no builder or no path");
+	if (b->ndbs == ENGINE_MAX_DBS)
+		return cvd_seterr(err, errlen, ENGINE_EINVAL, "%s: more than %d databases", path, ENGINE_MAX_DBS);
+	return 0;
+}
+
 /* A container from path, or from fd (>= 0) with path naming it. */
 static int
 engine_add_container(struct engine_builder *b, int fd, const char *path,
@@ -455,12 +469,8 @@ engine_add_container(struct engine_builder *b, int fd, const char *path,
 	const char *base, *dot;
 	int rc;
 
-	if (err != NULL && errlen > 0)
-		err[0] = '\0';
-	if (b == NULL || path == NULL)
-		return cvd_seterr(err, errlen, ENGINE_EINVAL, "engine: no builder or no path");
-	if (b->ndbs == ENGINE_MAX_DBS)
-		return cvd_seterr(err, errlen, ENGINE_EINVAL, "%s: more than %d databases", path, ENGINE_MAX_DBS);
+	if ((rc = engine_add_check(b, path, err, errlen)) != 0)
+		return rc;
 	if (opts != NULL)
 		o = *opts;
 	o.sink = &sink;
@@ -625,12 +635,8 @@ engine_add_file(struct engine_builder *b, int given_fd, const char *path,
 	const char *base;
 	int fd = given_fd, rc;
 
-	if (err != NULL && errlen > 0)
-		err[0] = '\0';
-	if (b == NULL || path == NULL)
-		return cvd_seterr(err, errlen, ENGINE_EINVAL, "engine: no builder or no path");
-	if (b->ndbs == ENGINE_MAX_DBS)
-		return cvd_seterr(err, errlen, ENGINE_EINVAL, "%s: more than %d databases", path, ENGINE_MAX_DBS);
+	if ((rc = engine_add_check(b, path, err, errlen)) != 0)
+		return rc;
 	if (fd < 0 && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return cvd_seterr(err, errlen, ENGINE_EIO, "%s: %s", path, strerror(errno));
 	base = engine_basename(path);

@@ -155,8 +155,8 @@ nc_pair_read(struct nc_pat *t, struct nc_pair *out)
 
 	if (t->i + 2 > t->len)
 		return nc_err(t->err, t->errlen, NDB_EINVAL, "position %zu: lone hex digit", t->i + 1);
-	hi = t->p[t->i] == '?' ? -2 : cvd_hexval((unsigned char)t->p[t->i]);
-	lo = t->p[t->i + 1] == '?' ? -2 : cvd_hexval((unsigned char)t->p[t->i + 1]);
+	hi = t->p[t->i] == '?' ? -2 : num_hexval((unsigned char)t->p[t->i]);
+	lo = t->p[t->i + 1] == '?' ? -2 : num_hexval((unsigned char)t->p[t->i + 1]);
 	if (hi == -1 || lo == -1)
 		return nc_err(t->err, t->errlen, NDB_EINVAL, "position %zu: not a hex byte", t->i + 1);
 	out->val = (uint8_t)((hi < 0 ? 0 : hi << 4) | (lo < 0 ? 0 : lo));
@@ -517,7 +517,7 @@ nc_step(struct nc_pat *t)
 			break;
 		return nc_group(t);
 	default:
-		if (cvd_hexval((unsigned char)c) < 0 && c != '?')
+		if (num_hexval((unsigned char)c) < 0 && c != '?')
 			break;
 		if ((rc = nc_pair_read(t, &pr)) != 0)
 			return rc;

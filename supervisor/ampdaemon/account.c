@@ -168,43 +168,64 @@ lookup_result(int r, bool found, int *err)
 	return LK_FAILED;
 }
 
+/* One name-service query: which get*_r call, its key, where the entry goes. */
+enum query_kind { Q_USER_NAME, Q_USER_UID, Q_GROUP_NAME, Q_GROUP_GID };
+
+struct query {
+	enum query_kind kind;
+	const char *name;       /* Q_*_NAME */
+	unsigned id;            /* Q_USER_UID, Q_GROUP_GID */
+	struct passwd *pw;      /* Q_USER_* */
+	struct group *gr;       /* Q_GROUP_* */
+};
+
+/* One get*_r call into b: its return; *found whether an entry came. */
 static int
-find_user(const char *name, struct passwd *pw, struct lbuf *b, int *err)
+query_once(const struct query *q, struct lbuf *b, bool *found)
 {
-	struct passwd *res = NULL;
+	struct passwd *pres = NULL;
+	struct group *gres = NULL;
 	int r;
 
-	while ((r = b->n == 0 ? ERANGE :
-	    getpwnam_r(name, pw, b->p, b->n, &res)) == ERANGE)
-		if ((r = lbuf_grow(b)) != 0)
-			break;
-	return lookup_result(r, res != NULL, err);
+	switch (q->kind) {
+	case Q_USER_NAME:
+		r = getpwnam_r(q->name, q->pw, b->p, b->n, &pres);
+		break;
+	case Q_USER_UID:
+		r = getpwuid_r((uid_t)q->id, q->pw, b->p, b->n, &pres);
+		break;
+	case Q_GROUP_NAME:
+		r = getgrnam_r(q->name, q->gr, b->p, b->n, &gres);
+		break;
+	default:
+		r = getgrgid_r((gid_t)q->id, q->gr, b->p, b->n, &gres);
+		break;
+	}
+	*found = pres != NULL || gres != NULL;
+	return r;
 }
 
+/* q, with b grown on ERANGE up to its cap: the last return, *found. */
 static int
-find_group(const char *name, struct group *gr, struct lbuf *b, int *err)
+query_run(const struct query *q, struct lbuf *b, bool *found)
 {
-	struct group *res = NULL;
 	int r;
 
-	while ((r = b->n == 0 ? ERANGE :
-	    getgrnam_r(name, gr, b->p, b->n, &res)) == ERANGE)
+	*found = false;
+	while ((r = b->n == 0 ? ERANGE : query_once(q, b, found)) == ERANGE)
 		if ((r = lbuf_grow(b)) != 0)
 			break;
-	return lookup_result(r, res != NULL, err);
+	return r;
 }
 
+/* q's LK_* (*err set on LK_FAILED). */
 static int
-find_gid(gid_t gid, struct group *gr, struct lbuf *b, int *err)
+lookup(const struct query *q, struct lbuf *b, int *err)
 {
-	struct group *res = NULL;
-	int r;
+	bool found;
+	int r = query_run(q, b, &found);
 
-	while ((r = b->n == 0 ? ERANGE :
-	    getgrgid_r(gid, gr, b->p, b->n, &res)) == ERANGE)
-		if ((r = lbuf_grow(b)) != 0)
-			break;
-	return lookup_result(r, res != NULL, err);
+	return lookup_result(r, found, err);
 }
 
 static void
@@ -219,8 +240,10 @@ static void
 look_run(const char *user, const char *group, struct look *l)
 {
 	memset(l, 0, sizeof(*l));
-	l->ust = find_user(user, &l->pw, &l->ub, &l->uerr);
-	l->gst = find_group(group, &l->gr, &l->gb, &l->gerr);
+	l->ust = lookup(&(struct query){ .kind = Q_USER_NAME, .name = user,
+	    .pw = &l->pw }, &l->ub, &l->uerr);
+	l->gst = lookup(&(struct query){ .kind = Q_GROUP_NAME, .name = group,
+	    .gr = &l->gr }, &l->gb, &l->gerr);
 }
 
 static const char *
@@ -259,7 +282,8 @@ static int
 gid_name(gid_t gid, char *name, size_t len, struct lbuf *b, int *err)
 {
 	struct group gr;
-	int r = find_gid(gid, &gr, b, err);
+	int r = lookup(&(struct query){ .kind = Q_GROUP_GID, .id = gid,
+	    .gr = &gr }, b, err);
 
 	snprintf(name, len, "%s", r == LK_FOUND ? gr.gr_name : "");
 	return r;
@@ -643,6 +667,20 @@ resolve_after(const char *user, const char *group, const char *done,
 	return rc;
 }
 
+/* Invalid names: true, *rc account_resolve's verdict (reason says why). */
+static bool
+names_refused(const char *user, const char *group, char *reason, size_t len,
+    int *rc)
+{
+	struct account a;
+
+	reason_clear(reason, len);
+	if (account_name_is_valid(user) && account_name_is_valid(group))
+		return false;
+	*rc = account_resolve(user, group, &a, reason, len);
+	return true;
+}
+
 int
 account_create(const char *user, const char *group, char *reason, size_t len)
 {
@@ -650,12 +688,8 @@ account_create(const char *user, const char *group, char *reason, size_t len)
 	struct look l;
 	int rc;
 
-	reason_clear(reason, len);
-	if (!account_name_is_valid(user) || !account_name_is_valid(group)) {
-		struct account a;
-
-		return account_resolve(user, group, &a, reason, len);
-	}
+	if (names_refused(user, group, reason, len, &rc))
+		return rc;
 	look_run(user, group, &l);
 	rc = look_status(&l, user, group, reason, len);
 	if ((rc == ACCOUNT_MISSING_USER || rc == ACCOUNT_MISSING_GROUP) &&
@@ -681,17 +715,15 @@ static int
 delete_uid0(const char *user, char *done, size_t donelen, char *reason,
     size_t len)
 {
-	struct passwd pw, *res = NULL;
+	struct passwd pw;
 	struct lbuf b = { NULL, 0 };
-	int r;
+	bool found;
 
-	while ((r = b.n == 0 ? ERANGE :
-	    getpwuid_r(0, &pw, b.p, b.n, &res)) == ERANGE)
-		if ((r = lbuf_grow(&b)) != 0)
-			break;
-	if (res == NULL || strcmp(res->pw_name, user) == 0) {
+	(void)query_run(&(struct query){ .kind = Q_USER_UID, .id = 0,
+	    .pw = &pw }, &b, &found);
+	if (!found || strcmp(pw.pw_name, user) == 0) {
 		reason_add(reason, len, "user %s has uid 0 and %s: refusing to delete it; remove it yourself",
-		    user, res == NULL ? "uid 0 could not be looked up" :
+		    user, !found ? "uid 0 could not be looked up" :
 		    "is the system's first uid-0 account");
 		free(b.p);
 		return ACCOUNT_TOOL_FAILED;
@@ -744,12 +776,8 @@ account_repair(const char *user, const char *group, char *reason, size_t len)
 	struct look l;
 	int rc;
 
-	reason_clear(reason, len);
-	if (!account_name_is_valid(user) || !account_name_is_valid(group)) {
-		struct account a;
-
-		return account_resolve(user, group, &a, reason, len);
-	}
+	if (names_refused(user, group, reason, len, &rc))
+		return rc;
 	if (strcmp(user, "root") == 0) {
 		reason_add(reason, len, "refusing to repair the user root (ScanUser must be an account of its own)");
 		return ACCOUNT_TOOL_FAILED;

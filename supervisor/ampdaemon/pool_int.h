@@ -25,10 +25,10 @@ enum worker_event {
 	WE_NEVENTS
 };
 
-struct wreader;
+struct buf;
 struct worker_input {
 	const char *why;                 /* WE_KILL */
-	struct wreader *r;               /* WE_READY_MSG, WE_RESULT_MSG */
+	struct buf *r;               /* WE_READY_MSG, WE_RESULT_MSG */
 	uint64_t id;                     /* WE_RESULT_MSG */
 	int ws;                          /* WE_EXIT: its wait status */
 };

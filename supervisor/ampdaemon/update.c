@@ -36,6 +36,7 @@
 #include "defs.h"
 #include "killpoint.h"
 #include "spawn.h"
+#include "statefile.h"
 #include "store.h"
 
 #define UPDATE_FILE_MAX (2ULL << 30)      /* a container or cdiff, at most */
@@ -744,10 +745,8 @@ update_child_fn(void *arg, int out_fd)
 	if (rc != 0)
 		return child_reject(c, staged, why);
 	str_fmt(name, sizeof(name), "%s/%s", set, DEFS_INDEX_NAME);
-	if (rename(idx, name) != 0) {
-		str_fmt(why, sizeof(why), "%s: rename: %s", idx, strerror(errno));
+	if (statefile_move(idx, name, why, sizeof(why)) != 0)
 		return child_fail_io(c, why);
-	}
 	child_kp(c, KP_SET_READY);
 
 	child_step(c, "activating");

@@ -375,7 +375,7 @@ start_failure_text(struct worker *w, int ws, char *why, size_t len)
 
 /* Whether a READY is acceptable; if not, why is in w->bad_ready. */
 static bool
-ready_acceptable(struct worker *w, struct wreader *r, int64_t now)
+ready_acceptable(struct worker *w, struct buf *r, int64_t now)
 {
 	struct daemon *d = w->d;
 	struct wproto_ready *m = &d->pool.ready_tmp;
@@ -830,7 +830,7 @@ worker_on_sock(struct ev_loop *loop, ev_io *io, int revents)
 	struct worker *w = WORKER_OF(io, sock_io);
 	struct daemon *d = w->d;
 	struct worker_input in = { .why = "malformed message" };
-	struct wreader r;
+	struct buf r;
 	uint16_t type;
 	int fd = -1;
 	ssize_t n;

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "defs.h"
+#include "num.h"
 #include "sandbox.h"
 #include "walk.h"
 #include "wproto.h"
@@ -149,57 +150,12 @@ svc_die(const char *fmt, ...)
 	svc_exit(2);
 }
 
-static bool
-svc_parse_size(const char *s, uint64_t *out)
-{
-	uint64_t v = 0, mul = 1;
-	size_t n = strlen(s), digits = n;
-
-	if (n > 0 && strchr("KkMmGg", s[n - 1]) != NULL) {
-		mul = (s[n - 1] | 0x20) == 'k' ? 1ULL << 10 :
-		    (s[n - 1] | 0x20) == 'm' ? 1ULL << 20 : 1ULL << 30;
-		digits--;
-	}
-	if (digits == 0 || digits > 12)
-		return false;
-	for (size_t i = 0; i < digits; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = v * mul;
-	return true;
-}
-
-/* 64 hex digits into 32 bytes. */
-static bool
-svc_unhex_id(const char *hex, uint8_t out[32])
-{
-	for (size_t i = 0; i < 32; i++) {
-		unsigned v = 0;
-
-		for (size_t k = 0; k < 2; k++) {
-			char c = hex[2 * i + k];
-
-			v <<= 4;
-			if (c >= '0' && c <= '9')
-				v |= (unsigned)(c - '0');
-			else if (c >= 'a' && c <= 'f')
-				v |= (unsigned)(c - 'a' + 10);
-			else
-				return false;
-		}
-		out[i] = (uint8_t)v;
-	}
-	return true;
-}
-
 static unsigned
 svc_uint(const char *opt, const char *s)
 {
 	uint64_t v;
 
-	if (!svc_parse_size(s, &v) || v > 0x7fffffff)
+	if (num_size(s, strlen(s), &v) != NUM_OK || v > 0x7fffffff)
 		svc_die("%s %s: not a number", opt, s);
 	return (unsigned)v;
 }
@@ -280,7 +236,7 @@ svc_args(struct svc *s, int argc, char **argv)
 			s->index_out_fd = (int)svc_uint("--index-out-fd", optarg);
 			break;
 		case OPT_SOURCE_ID:
-			if (strlen(optarg) != 64 || !svc_unhex_id(optarg, s->source_id))
+			if (strlen(optarg) != 64 || !num_unhex(optarg, 32, NUM_HEX_LOWER, s->source_id))
 				svc_die("--source-id %s: 64 hex digits", optarg);
 			s->have_source_id = true;
 			break;
@@ -310,7 +266,7 @@ svc_args(struct svc *s, int argc, char **argv)
 		case OPT_CERTS_DIR: s->certs_dir = optarg; break;
 		case OPT_MAX_FILE_SIZE:
 		case OPT_MAX_SCAN_SIZE:
-			if (!svc_parse_size(optarg, &v))
+			if (num_size(optarg, strlen(optarg), &v) != NUM_OK)
 				svc_die("%s: not a size", optarg);
 			*(ch == OPT_MAX_FILE_SIZE ? &s->lim.max_file_size :
 			    &s->lim.max_scan_size) = v;
@@ -827,7 +783,7 @@ svc_serve_one(struct svc *s, uint8_t *buf)
 {
 	struct wproto_scan req;
 	struct wproto_result res;
-	struct wreader r;
+	struct buf r;
 	struct wbuf *out = (struct wbuf *)(buf + WPROTO_MAX_MSG);
 	uint16_t type;
 	uint64_t id;

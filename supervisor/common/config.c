@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "num.h"
 
 _Static_assert(CONFIG_SOCKET_PATH_MAX + 1 ==
     sizeof(((struct sockaddr_un *)0)->sun_path), "sun_path size");
@@ -458,99 +459,12 @@ config_print(FILE *f, const struct config *c)
 
 /* ---- parsing values ---- */
 
-enum num_rc { NUM_OK, NUM_SYNTAX, NUM_RANGE };
+/* Numbers, durations and sizes: num.h (num_u64, num_duration_ms, num_size). */
 
 static bool
 is_digit(char ch)
 {
 	return ch >= '0' && ch <= '9';
-}
-
-/* Decimal digits at s[0..n): at least one; *used says how many; overflow
- * is NUM_RANGE (the digits are still consumed). */
-static enum num_rc
-dec_u64(const char *s, size_t n, size_t *used, uint64_t *out)
-{
-	uint64_t v = 0;
-	bool over = false;
-	size_t i;
-
-	for (i = 0; i < n && is_digit(s[i]); i++) {
-		unsigned d = (unsigned)(s[i] - '0');
-
-		if (v > (UINT64_MAX - d) / 10)
-			over = true;
-		else
-			v = v * 10 + d;
-	}
-	*used = i;
-	*out = v;
-	if (i == 0)
-		return NUM_SYNTAX;
-	return over ? NUM_RANGE : NUM_OK;
-}
-
-static enum num_rc
-parse_uint(const char *s, size_t n, uint64_t *out)
-{
-	size_t used;
-	enum num_rc rc = dec_u64(s, n, &used, out);
-
-	if (rc != NUM_SYNTAX && used != n)
-		return NUM_SYNTAX;
-	return rc;
-}
-
-static enum num_rc
-parse_duration(const char *s, size_t n, uint64_t *out)
-{
-	static const struct {
-		const char *unit;
-		uint64_t ms;
-	} units[] = { { "", 1000 }, { "ms", 1 }, { "s", 1000 },
-		{ "m", 60000 }, { "h", 3600000 } };
-	size_t used;
-	uint64_t v;
-	enum num_rc rc = dec_u64(s, n, &used, &v);
-
-	if (rc == NUM_SYNTAX)
-		return rc;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strlen(units[i].unit) != n - used ||
-		    memcmp(units[i].unit, s + used, n - used) != 0)
-			continue;
-		if (rc == NUM_RANGE || v > UINT64_MAX / units[i].ms)
-			return NUM_RANGE;
-		*out = v * units[i].ms;
-		return NUM_OK;
-	}
-	return NUM_SYNTAX;
-}
-
-static enum num_rc
-parse_size(const char *s, size_t n, uint64_t *out)
-{
-	size_t used;
-	uint64_t v;
-	unsigned shift = 0;
-	enum num_rc rc = dec_u64(s, n, &used, &v);
-
-	if (rc == NUM_SYNTAX)
-		return rc;
-	if (n - used == 1) {
-		switch (s[used]) {
-		case 'K': case 'k': shift = 10; break;
-		case 'M': case 'm': shift = 20; break;
-		case 'G': case 'g': shift = 30; break;
-		default: return NUM_SYNTAX;
-		}
-	} else if (n != used) {
-		return NUM_SYNTAX;
-	}
-	if (rc == NUM_RANGE || v > UINT64_MAX >> shift)
-		return NUM_RANGE;
-	*out = v << shift;
-	return NUM_OK;
 }
 
 /* Octal digits; NUM_RANGE past 0777 (a socket takes permission bits). */
@@ -616,9 +530,9 @@ set_number(struct parse *p, enum config_key k, const char *v, size_t n)
 
 	switch (d->type) {
 	case CT_BOOL: rc = parse_bool(v, &x); break;
-	case CT_UINT: rc = parse_uint(v, n, &x); break;
-	case CT_DURATION: rc = parse_duration(v, n, &x); break;
-	case CT_SIZE: rc = parse_size(v, n, &x); break;
+	case CT_UINT: rc = num_u64(v, n, 0, &x); break;
+	case CT_DURATION: rc = num_duration_ms(v, n, &x); break;
+	case CT_SIZE: rc = num_size(v, n, &x); break;
 	default: rc = parse_mode(v, n, &x); break;
 	}
 	if (rc == NUM_SYNTAX)

@@ -1,6 +1,7 @@
 /* The clamd protocol: command framing and parsing, chunk headers, replies. */
 #include <string.h>
 
+#include "buf.h"
 #include "clamdproto.h"
 
 /* What clamd_parse() knows of a command. */
@@ -172,8 +173,7 @@ clamd_chunk_header(const uint8_t *buf, size_t len, uint32_t *chunk_len)
 	*chunk_len = 0;
 	if (len < CLAMD_CHUNK_HDR)
 		return 0;
-	*chunk_len = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 |
-	    (uint32_t)buf[2] << 8 | buf[3];
+	*chunk_len = buf_load_be32(buf);
 	return 1;
 }
 

@@ -7,9 +7,6 @@
 
 #include "ctlproto.h"
 
-/* First payload allocation; doubled up to CTL_FRAME_MAX (a power of 2). */
-#define CTL_DECODER_MIN 256
-
 const char *
 ctl_strerror(int rc)
 {
@@ -38,10 +35,7 @@ ctl_type_is_valid(uint8_t t)
 static void
 ctl_header_put(uint8_t *h, uint32_t len, uint8_t type)
 {
-	h[0] = (uint8_t)(len >> 24);
-	h[1] = (uint8_t)(len >> 16);
-	h[2] = (uint8_t)(len >> 8);
-	h[3] = (uint8_t)len;
+	buf_store_be32(h, len);
 	h[4] = type;
 }
 
@@ -49,12 +43,13 @@ void
 ctl_decoder_init(struct ctl_decoder *d)
 {
 	memset(d, 0, sizeof(*d));
+	buf_init(&d->payload, CTL_FRAME_MAX);
 }
 
 void
 ctl_decoder_free(struct ctl_decoder *d)
 {
-	free(d->buf);
+	buf_free(&d->payload);
 	ctl_decoder_init(d);
 }
 
@@ -63,7 +58,7 @@ static void
 ctl_decoder_reset(struct ctl_decoder *d)
 {
 	d->hdr_len = 0;
-	d->len = 0;
+	buf_reset(&d->payload);
 	d->want = 0;
 	d->taken = false;
 }
@@ -73,35 +68,13 @@ static int
 ctl_decoder_header(struct ctl_decoder *d)
 {
 	const uint8_t *h = d->hdr;
-	uint32_t n = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 |
-	    (uint32_t)h[2] << 8 | h[3];
+	uint32_t n = buf_load_be32(h);
 
 	if (!ctl_type_is_valid(h[4]))
 		return CTL_ETYPE;
 	if (n > CTL_FRAME_MAX)
 		return CTL_ETOOBIG;
 	d->want = n;
-	return 0;
-}
-
-/* Room for need payload bytes; need <= d->want <= CTL_FRAME_MAX. */
-static int
-ctl_decoder_grow(struct ctl_decoder *d, size_t need)
-{
-	size_t ncap;
-	uint8_t *p;
-
-	if (need <= d->cap)
-		return 0;
-	ncap = d->cap ? d->cap : CTL_DECODER_MIN;
-	while (ncap < need)
-		ncap *= 2;
-	if (ncap > CTL_FRAME_MAX)
-		ncap = CTL_FRAME_MAX;
-	if ((p = realloc(d->buf, ncap)) == NULL)
-		return CTL_ENOMEM;
-	d->buf = p;
-	d->cap = ncap;
 	return 0;
 }
 
@@ -124,16 +97,14 @@ ctl_decoder_feed(struct ctl_decoder *d, const void *p, size_t len)
 				d->error = ctl_decoder_header(d);
 			continue;
 		}
-		if (d->len == d->want)
+		if (d->payload.len == d->want)
 			break;          /* a complete frame waits for _next */
-		n = d->want - d->len;
+		n = d->want - d->payload.len;
 		n = n < len - used ? n : len - used;
-		if (ctl_decoder_grow(d, d->len + n) != 0) {
+		if (buf_put(&d->payload, in + used, n) != BUF_OK) {
 			d->error = CTL_ENOMEM;
 			break;
 		}
-		memcpy(d->buf + d->len, in + used, n);
-		d->len += n;
 		used += n;
 	}
 	return used;
@@ -148,7 +119,7 @@ ctl_decoder_want(const struct ctl_decoder *d)
 		return CTL_HDR;
 	if (d->hdr_len < CTL_HDR)
 		return CTL_HDR - d->hdr_len;
-	return d->want - d->len;
+	return d->want - d->payload.len;
 }
 
 bool
@@ -168,12 +139,12 @@ ctl_decoder_next(struct ctl_decoder *d, uint8_t *type,
 		ctl_decoder_reset(d);
 	if (d->error != 0)
 		return d->error;
-	if (d->hdr_len < CTL_HDR || d->len < d->want)
+	if (d->hdr_len < CTL_HDR || d->payload.len < d->want)
 		return 0;
 	*type = d->hdr[4];
 	/* an empty payload still gets a valid pointer (memcpy's contract) */
-	*payload = d->buf != NULL ? d->buf : d->hdr;
-	*len = d->len;
+	*payload = d->payload.d != NULL ? d->payload.d : d->hdr;
+	*len = d->payload.len;
 	d->taken = true;
 	return 1;
 }

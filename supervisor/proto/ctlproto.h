@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "strbuf.h"
 
 #define CTL_FRAME_MAX 65536     /* payload bytes in one frame */
@@ -73,9 +74,7 @@ const char *ctl_strerror(int rc);
 struct ctl_decoder {
 	uint8_t hdr[CTL_HDR];
 	size_t hdr_len;         /* header bytes held */
-	uint8_t *buf;           /* payload; NULL until a payload byte arrives */
-	size_t cap;             /* allocated, <= CTL_FRAME_MAX */
-	size_t len;             /* payload bytes held */
+	struct buf payload;     /* grown as bytes arrive, to CTL_FRAME_MAX */
 	size_t want;            /* payload length (once hdr_len == CTL_HDR) */
 	bool taken;             /* the frame was returned by _next */
 	int error;              /* sticky ctl_error */

@@ -6,156 +6,72 @@
 
 #include "wproto.h"
 
-static void
-wbuf_put(struct wbuf *b, const void *p, size_t n)
+void
+wproto_begin(struct wbuf *w, enum wproto_type type, uint64_t id)
 {
-	if (b->overflow || n > sizeof(b->data) - b->len) {
-		b->overflow = true;
-		return;
-	}
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-}
+	struct buf *b = &w->b;
 
-static void
-le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void
-le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t
-rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
-static uint64_t
-rd64(const uint8_t *p)
-{
-	return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
+	buf_init_fixed(b, w->data, sizeof(w->data));
+	buf_put_le32(b, WPROTO_MAGIC);
+	buf_put_le16(b, (uint16_t)type);
+	buf_put_zero(b, 2);
+	buf_put_le32(b, 0);             /* body length, set by wproto_end */
+	buf_put_zero(b, 4);
+	buf_put_le64(b, id);
 }
 
 void
-wproto_begin(struct wbuf *b, enum wproto_type type, uint64_t id)
-{
-	uint8_t h[WPROTO_HDR] = { 0 };
-
-	b->len = 0;
-	b->overflow = false;
-	le32(h, WPROTO_MAGIC);
-	h[4] = (uint8_t)type;
-	h[5] = (uint8_t)(type >> 8);
-	le64(h + 16, id);
-	wbuf_put(b, h, sizeof(h));
-}
-
-void
-wproto_put_u32(struct wbuf *b, uint32_t v)
-{
-	uint8_t p[4];
-
-	le32(p, v);
-	wbuf_put(b, p, sizeof(p));
-}
-
-void
-wproto_put_u64(struct wbuf *b, uint64_t v)
-{
-	uint8_t p[8];
-
-	le64(p, v);
-	wbuf_put(b, p, sizeof(p));
-}
-
-void
-wproto_put_str(struct wbuf *b, const char *s)
+wproto_put_str(struct buf *b, const char *s)
 {
 	size_t n = strnlen(s, WPROTO_STR_MAX + 1);
-	uint8_t p[2];
 
 	if (n > WPROTO_STR_MAX)
 		n = WPROTO_STR_MAX;
-	p[0] = (uint8_t)n;
-	p[1] = (uint8_t)(n >> 8);
-	wbuf_put(b, p, sizeof(p));
-	wbuf_put(b, s, n);
+	buf_put_le16(b, (uint16_t)n);
+	buf_put(b, s, n);
 }
 
 bool
-wproto_end(struct wbuf *b)
+wproto_end(struct wbuf *w)
 {
-	if (b->overflow)
-		return false;
-	le32(b->data + 8, (uint32_t)(b->len - WPROTO_HDR));
-	return true;
+	uint32_t body = htole32((uint32_t)(w->b.len - WPROTO_HDR));
+
+	return buf_error(&w->b) == BUF_OK &&
+	    buf_poke(&w->b, 8, &body, sizeof(body)) == BUF_OK;
 }
 
 int
 wproto_open(const uint8_t *msg, size_t len, uint16_t *type, uint64_t *id,
-    struct wreader *r)
+    struct buf *r)
 {
-	if (len < WPROTO_HDR || len > WPROTO_MAX_MSG || rd32(msg) != WPROTO_MAGIC ||
-	    rd32(msg + 8) != len - WPROTO_HDR)
+	uint32_t magic, body;
+
+	if (len < WPROTO_HDR || len > WPROTO_MAX_MSG)
 		return -EPROTO;
-	*type = (uint16_t)(msg[4] | msg[5] << 8);
-	*id = rd64(msg + 16);
-	r->p = msg + WPROTO_HDR;
-	r->left = len - WPROTO_HDR;
-	r->bad = false;
+	buf_init_view(r, msg, len);
+	buf_get_le32(r, &magic);
+	buf_get_le16(r, type);
+	buf_take(r, 2);
+	buf_get_le32(r, &body);
+	buf_take(r, 4);
+	buf_get_le64(r, id);
+	if (magic != WPROTO_MAGIC || body != len - WPROTO_HDR)
+		return -EPROTO;
 	return 0;
 }
 
-static const uint8_t *
-wreader_take(struct wreader *r, size_t n)
-{
-	const uint8_t *p = r->p;
-
-	if (r->bad || n > r->left) {
-		r->bad = true;
-		return NULL;
-	}
-	r->p += n;
-	r->left -= n;
-	return p;
-}
-
-uint32_t
-wproto_get_u32(struct wreader *r)
-{
-	const uint8_t *p = wreader_take(r, 4);
-
-	return p ? rd32(p) : 0;
-}
-
-uint64_t
-wproto_get_u64(struct wreader *r)
-{
-	const uint8_t *p = wreader_take(r, 8);
-
-	return p ? rd64(p) : 0;
-}
-
 void
-wproto_get_str(struct wreader *r, char *out, size_t outlen)
+wproto_get_str(struct buf *r, char *out, size_t outlen)
 {
-	const uint8_t *lp = wreader_take(r, 2), *s;
-	size_t n = lp ? (size_t)(lp[0] | lp[1] << 8) : 0;
+	uint16_t n;
+	const uint8_t *s;
 
 	out[0] = '\0';
-	if (lp == NULL)
+	if (buf_get_le16(r, &n) != BUF_OK)
 		return;
-	if (n > WPROTO_STR_MAX || n >= outlen || (s = wreader_take(r, n)) == NULL ||
+	if (n > WPROTO_STR_MAX || n >= outlen || (s = buf_take(r, n)) == NULL ||
 	    memchr(s, '\0', n) != NULL) {
-		r->bad = true;
+		buf_fail(r, BUF_EBAD);
 		return;
 	}
 	memcpy(out, s, n);
@@ -163,95 +79,95 @@ wproto_get_str(struct wreader *r, char *out, size_t outlen)
 }
 
 static int
-wreader_done(const struct wreader *r)
+wproto_done(const struct buf *r)
 {
-	return r->bad || r->left != 0 ? -EPROTO : 0;
+	return buf_done(r) != BUF_OK ? -EPROTO : 0;
 }
 
 int
 wproto_encode_ready(struct wbuf *b, const struct wproto_ready *m)
 {
 	wproto_begin(b, WPROTO_READY, 0);
-	wproto_put_u32(b, m->proto);
-	wproto_put_str(b, m->version);
-	wproto_put_u32(b, m->ndbs);
+	buf_put_le32(&b->b, m->proto);
+	wproto_put_str(&b->b, m->version);
+	buf_put_le32(&b->b, m->ndbs);
 	for (uint32_t i = 0; i < m->ndbs && i < WPROTO_MAX_DBS; i++) {
-		wproto_put_str(b, m->dbs[i].name);
-		wproto_put_u32(b, m->dbs[i].version);
-		wproto_put_str(b, m->dbs[i].kind);
+		wproto_put_str(&b->b, m->dbs[i].name);
+		buf_put_le32(&b->b, m->dbs[i].version);
+		wproto_put_str(&b->b, m->dbs[i].kind);
 	}
-	wproto_put_u32(b, m->ntypes);
+	buf_put_le32(&b->b, m->ntypes);
 	for (uint32_t i = 0; i < m->ntypes && i < WPROTO_MAX_TYPES; i++) {
-		wproto_put_str(b, m->types[i].type);
-		wproto_put_u64(b, m->types[i].loaded);
-		wproto_put_u64(b, m->types[i].not_loaded);
+		wproto_put_str(&b->b, m->types[i].type);
+		buf_put_le64(&b->b, m->types[i].loaded);
+		buf_put_le64(&b->b, m->types[i].not_loaded);
 	}
 	return wproto_end(b) ? 0 : -EMSGSIZE;
 }
 
 int
-wproto_decode_ready(struct wreader *r, struct wproto_ready *m)
+wproto_decode_ready(struct buf *r, struct wproto_ready *m)
 {
 	memset(m, 0, sizeof(*m));
-	m->proto = wproto_get_u32(r);
+	buf_get_le32(r, &m->proto);
 	wproto_get_str(r, m->version, sizeof(m->version));
-	m->ndbs = wproto_get_u32(r);
+	buf_get_le32(r, &m->ndbs);
 	if (m->ndbs > WPROTO_MAX_DBS)
 		return -EPROTO;
 	for (uint32_t i = 0; i < m->ndbs; i++) {
 		wproto_get_str(r, m->dbs[i].name, sizeof(m->dbs[i].name));
-		m->dbs[i].version = wproto_get_u32(r);
+		buf_get_le32(r, &m->dbs[i].version);
 		wproto_get_str(r, m->dbs[i].kind, sizeof(m->dbs[i].kind));
 	}
-	m->ntypes = wproto_get_u32(r);
+	buf_get_le32(r, &m->ntypes);
 	if (m->ntypes > WPROTO_MAX_TYPES)
 		return -EPROTO;
 	for (uint32_t i = 0; i < m->ntypes; i++) {
 		wproto_get_str(r, m->types[i].type, sizeof(m->types[i].type));
-		m->types[i].loaded = wproto_get_u64(r);
-		m->types[i].not_loaded = wproto_get_u64(r);
+		buf_get_le64(r, &m->types[i].loaded);
+		buf_get_le64(r, &m->types[i].not_loaded);
 	}
-	return wreader_done(r);
+	return wproto_done(r);
 }
 
 int
 wproto_encode_scan(struct wbuf *b, const struct wproto_scan *m)
 {
 	wproto_begin(b, WPROTO_SCAN, m->id);
-	wproto_put_u32(b, m->flags);
-	wproto_put_str(b, m->name);
+	buf_put_le32(&b->b, m->flags);
+	wproto_put_str(&b->b, m->name);
 	return wproto_end(b) ? 0 : -EMSGSIZE;
 }
 
 int
-wproto_decode_scan(struct wreader *r, uint64_t id, struct wproto_scan *m)
+wproto_decode_scan(struct buf *r, uint64_t id, struct wproto_scan *m)
 {
 	m->id = id;
-	m->flags = wproto_get_u32(r);
+	buf_get_le32(r, &m->flags);
 	wproto_get_str(r, m->name, sizeof(m->name));
-	return wreader_done(r);
+	return wproto_done(r);
 }
 
 int
 wproto_encode_result(struct wbuf *b, const struct wproto_result *m)
 {
 	wproto_begin(b, WPROTO_RESULT, m->id);
-	wproto_put_u32(b, m->verdict);
-	wproto_put_u32(b, m->nnames);
+	buf_put_le32(&b->b, m->verdict);
+	buf_put_le32(&b->b, m->nnames);
 	for (uint32_t i = 0; i < m->nnames && i < WPROTO_MAX_NAMES; i++) {
-		wproto_put_str(b, m->names[i].sig);
-		wproto_put_str(b, m->names[i].path);
+		wproto_put_str(&b->b, m->names[i].sig);
+		wproto_put_str(&b->b, m->names[i].path);
 	}
-	wproto_put_str(b, m->note);
+	wproto_put_str(&b->b, m->note);
 	return wproto_end(b) ? 0 : -EMSGSIZE;
 }
 
 int
-wproto_decode_result(struct wreader *r, uint64_t id, struct wproto_result *m)
+wproto_decode_result(struct buf *r, uint64_t id, struct wproto_result *m)
 {
 	m->id = id;
-	m->verdict = wproto_get_u32(r);
-	m->nnames = wproto_get_u32(r);
+	buf_get_le32(r, &m->verdict);
+	buf_get_le32(r, &m->nnames);
 	if (m->verdict > WPROTO_ERROR || m->nnames > WPROTO_MAX_NAMES)
 		return -EPROTO;
 	for (uint32_t i = 0; i < m->nnames; i++) {
@@ -259,7 +175,7 @@ wproto_decode_result(struct wreader *r, uint64_t id, struct wproto_result *m)
 		wproto_get_str(r, m->names[i].path, sizeof(m->names[i].path));
 	}
 	wproto_get_str(r, m->note, sizeof(m->note));
-	return wreader_done(r);
+	return wproto_done(r);
 }
 
 int
@@ -269,7 +185,7 @@ wproto_send(int sock, const struct wbuf *b, int fd)
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int))];
 	} u;
-	struct iovec iov = { (void *)(uintptr_t)b->data, b->len };
+	struct iovec iov = { (void *)(uintptr_t)b->data, b->b.len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
 
@@ -289,7 +205,7 @@ wproto_send(int sock, const struct wbuf *b, int fd)
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
-	return (size_t)n == b->len ? 0 : -EMSGSIZE;
+	return (size_t)n == b->b.len ? 0 : -EMSGSIZE;
 }
 
 /* Close every descriptor a control message carries except the first. */

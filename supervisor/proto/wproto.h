@@ -29,6 +29,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "buf.h"
+
 #define WPROTO_VERSION 1
 #define WPROTO_MAGIC 0x57504d41u        /* "AMPW" little-endian */
 #define WPROTO_HDR 24
@@ -94,41 +96,34 @@ struct wproto_result {
 	char note[WPROTO_STR_MAX + 1];   /* error reason, limits, encryption */
 };
 
-/* A growable output buffer with a hard cap. */
+/* One message being built: a buf (buf.h) over storage of the largest size. */
 struct wbuf {
+	struct buf b;
 	uint8_t data[WPROTO_MAX_MSG];
-	size_t len;
-	bool overflow;
 };
 
-void wproto_begin(struct wbuf *b, enum wproto_type type, uint64_t id);
-void wproto_put_u32(struct wbuf *b, uint32_t v);
-void wproto_put_u64(struct wbuf *b, uint64_t v);
-void wproto_put_str(struct wbuf *b, const char *s);
+/* Start a message: the header, its length patched in by wproto_end(). */
+void wproto_begin(struct wbuf *w, enum wproto_type type, uint64_t id);
+/* A string: u16 length (at most WPROTO_STR_MAX, longer is cut) and bytes. */
+void wproto_put_str(struct buf *b, const char *s);
 /* Patch the length into the header; false if the message overflowed. */
-bool wproto_end(struct wbuf *b);
+bool wproto_end(struct wbuf *w);
 
-/* A bounded reader over one received message. */
-struct wreader {
-	const uint8_t *p;
-	size_t left;
-	bool bad;
-};
-
-/* Check a received packet's header; fills type/id and a reader on the body. */
+/*
+ * Check a received packet's header; fills type/id and r, a view (buf.h)
+ * on the body, for the buf_get_* getters and the decoders below.
+ */
 int wproto_open(const uint8_t *msg, size_t len, uint16_t *type, uint64_t *id,
-    struct wreader *r);
-uint32_t wproto_get_u32(struct wreader *r);
-uint64_t wproto_get_u64(struct wreader *r);
-/* Copy a string into out (size outlen, NUL-terminated); bad if too long. */
-void wproto_get_str(struct wreader *r, char *out, size_t outlen);
+    struct buf *r);
+/* Copy a string into out (size outlen, NUL-terminated); BUF_EBAD if too long. */
+void wproto_get_str(struct buf *r, char *out, size_t outlen);
 
 int wproto_encode_ready(struct wbuf *b, const struct wproto_ready *m);
-int wproto_decode_ready(struct wreader *r, struct wproto_ready *m);
+int wproto_decode_ready(struct buf *r, struct wproto_ready *m);
 int wproto_encode_scan(struct wbuf *b, const struct wproto_scan *m);
-int wproto_decode_scan(struct wreader *r, uint64_t id, struct wproto_scan *m);
+int wproto_decode_scan(struct buf *r, uint64_t id, struct wproto_scan *m);
 int wproto_encode_result(struct wbuf *b, const struct wproto_result *m);
-int wproto_decode_result(struct wreader *r, uint64_t id,
+int wproto_decode_result(struct buf *r, uint64_t id,
     struct wproto_result *m);
 
 /*

@@ -420,8 +420,8 @@ poison_parse_sha(const char *s, size_t len, uint8_t out[POISON_SHA256_LEN])
 		return false;
 	for (i = 0; i < POISON_SHA256_LEN; i++) {
 		/* lower case only: what we write */
-		if ((hi = statefile_hexval(s[2 * i])) < 0 ||
-		    (lo = statefile_hexval(s[2 * i + 1])) < 0 ||
+		if ((hi = num_hexval(s[2 * i])) < 0 ||
+		    (lo = num_hexval(s[2 * i + 1])) < 0 ||
 		    (s[2 * i] >= 'A' && s[2 * i] <= 'F') ||
 		    (s[2 * i + 1] >= 'A' && s[2 * i + 1] <= 'F'))
 			return false;

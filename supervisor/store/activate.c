@@ -17,7 +17,6 @@
 
 #define JOURNAL_MAGIC "ampscan-activation 1"
 #define PREV_TMP_SUFFIX ".prev"
-#define COPY_TMP_MODE 0600
 
 /* What the journal holds. */
 struct journal {
@@ -179,20 +178,6 @@ bad:
 	    ACTIVATION_JOURNAL, no);
 }
 
-static int
-fsync_dir(const char *path, char *err, size_t errlen)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
-
-	if (fd < 0 || fsync(fd) != 0)
-		rc = str_seterr(err, errlen, STORE_ERR_IO, "%s: fsync: %s", path,
-		    strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	return rc;
-}
-
 static bool
 same_inode(int dfa, const char *a, int dfb, const char *b)
 {
@@ -352,7 +337,7 @@ commit(const char *state_dir, const struct journal *j, char *err,
 		snprintf(dir, sizeof(dir), "%s", j->consume[i]);
 		if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
 			*slash = '\0';
-			(void)fsync_dir(dir, NULL, 0);
+			(void)statefile_sync_dir(dir, NULL, 0);
 		}
 	}
 	if ((rc = store_join(dir, sizeof(dir), state_dir, ACTIVATION_JOURNAL,
@@ -361,7 +346,8 @@ commit(const char *state_dir, const struct journal *j, char *err,
 	if (unlink(dir) != 0 && errno != ENOENT)
 		return str_seterr(err, errlen, STORE_ERR_IO, "%s: unlink: %s", dir,
 		    strerror(errno));
-	return fsync_dir(state_dir, err, errlen);
+	return statefile_sync_dir(state_dir, err, errlen) == STATEFILE_OK ?
+	    0 : STORE_ERR_IO;
 }
 
 /*
@@ -381,7 +367,7 @@ journal_withdraw(const char *state_dir, char *err, size_t errlen)
 	gone = store_join(path, sizeof(path), state_dir, ACTIVATION_JOURNAL, NULL,
 	    0) == 0 && (unlink(path) == 0 || errno == ENOENT);
 	if (gone)
-		(void)fsync_dir(state_dir, NULL, 0);
+		(void)statefile_sync_dir(state_dir, NULL, 0);
 	if (err != NULL && n + 1 < errlen)
 		snprintf(err + n, errlen - n, gone ?
 		    "; the journal was withdrawn: active/ is unchanged" :
@@ -475,14 +461,12 @@ activation_copy_in(int srcfd, const char *src_display, const char *dir,
     const char *name, mode_t mode, unsigned long long max_bytes, char *err,
     size_t errlen)
 {
-	char path[STORE_PATH_MAX];
-	char *buf = NULL;
+	struct statefile_tmp t = { .dirfd = -1, .fd = -1 };
 	unsigned long long total = 0;
+	char *buf = NULL;
 	struct stat st;
-	int fd = -1, rc;
+	int rc = STORE_ERR_IO;
 
-	if ((rc = store_join(path, sizeof(path), dir, name, err, errlen)) != 0)
-		return rc;
 	if (fstat(srcfd, &st) != 0 || !S_ISREG(st.st_mode))
 		return str_seterr(err, errlen, STORE_ERR_IO, "%s: not a regular file",
 		    src_display);
@@ -492,12 +476,10 @@ activation_copy_in(int srcfd, const char *src_display, const char *dir,
 		    (long long)st.st_size, max_bytes);
 	if ((buf = malloc(STORE_COPY_CHUNK)) == NULL)
 		return str_seterr(err, errlen, STORE_ERR_NOMEM, "out of memory");
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    COPY_TMP_MODE)) < 0) {
-		rc = str_seterr(err, errlen, STORE_ERR_IO, "%s: %s", path,
-		    strerror(errno));
+	/* never replaces dir/name; durable (dir fsync'd) once it returns 0 */
+	if (statefile_open(&t, dir, name, mode, STATEFILE_NOREPLACE, err,
+	    errlen) != STATEFILE_OK)
 		goto out;
-	}
 	for (off_t off = 0;;) {
 		ssize_t n = pread(srcfd, buf, STORE_COPY_CHUNK, off);
 
@@ -517,23 +499,18 @@ activation_copy_in(int srcfd, const char *src_display, const char *dir,
 			    src_display, max_bytes);
 			goto out;
 		}
-		if (statefile_write_all(fd, buf, (size_t)n) != 0) {
-			rc = str_seterr(err, errlen, STORE_ERR_IO, "%s: write: %s",
-			    path, strerror(errno));
+		if (statefile_write_all(t.fd, buf, (size_t)n) != 0) {
+			rc = str_seterr(err, errlen, STORE_ERR_IO, "%s/%s: write: %s",
+			    t.dir, t.tmp, strerror(errno));
 			goto out;
 		}
 		off += n;
 	}
-	if (fchmod(fd, mode) != 0 || fsync(fd) != 0)
-		rc = str_seterr(err, errlen, STORE_ERR_IO, "%s: %s", path,
-		    strerror(errno));
+	if (statefile_commit(&t, err, errlen) == STATEFILE_OK)
+		rc = 0;
 out:
+	statefile_abort(&t);
 	free(buf);
-	if (fd >= 0) {
-		close(fd);
-		if (rc != 0)
-			unlink(path);
-	}
 	return rc;
 }
 

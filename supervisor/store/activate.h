@@ -74,9 +74,11 @@ int activation_stage_dir(const char *defs_dir, char *out, size_t outlen,
     char *err, size_t errlen);
 
 /*
- * Copy the regular file open as srcfd to dir/name: O_EXCL, O_NOFOLLOW,
- * mode, fsync'd.  At most max_bytes (a bigger source is an error naming
- * it).  Returns 0 or a negative STORE_ERR_*; nothing is left on failure.
+ * Copy the regular file open as srcfd to dir/name with mode, through
+ * statefile_open(STATEFILE_NOREPLACE): an existing dir/name is never
+ * replaced, and the copy and dir are fsync'd.  At most max_bytes (a bigger
+ * source is an error naming it).  Returns 0 or a negative STORE_ERR_*;
+ * nothing is left on failure.
  */
 int activation_copy_in(int srcfd, const char *src_display, const char *dir,
     const char *name, mode_t mode, unsigned long long max_bytes, char *err,

@@ -791,7 +791,8 @@ void
 store_reason_file(int qfd, const char *qname, const char *why)
 {
 	char rname[STORE_NAME_MAX + 16], text[STORE_REASON_MAX + 2];
-	int fd, n;
+	struct statefile_tmp t;
+	int n;
 
 	if (why == NULL || snprintf(rname, sizeof(rname), "%s.reason", qname) >=
 	    (int)sizeof(rname))
@@ -799,13 +800,12 @@ store_reason_file(int qfd, const char *qname, const char *why)
 	n = snprintf(text, sizeof(text), "%s\n", why);
 	if (n < 0 || (size_t)n >= sizeof(text))
 		n = (int)sizeof(text) - 1;
-	fd = openat(qfd, rname, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-	    O_CLOEXEC, 0640);
-	if (fd < 0)
+	if (statefile_open_at(&t, qfd, STORE_DIR_QUARANTINE, rname, 0640, 0,
+	    NULL, 0) != STATEFILE_OK)
 		return;
-	if (statefile_write_all(fd, text, (size_t)n) == 0)
-		(void)fsync(fd);
-	close(fd);
+	if (statefile_write_all(t.fd, text, (size_t)n) == 0)
+		(void)statefile_commit(&t, NULL, 0);
+	statefile_abort(&t);
 }
 
 /* Hard-link active/name into quarantine/ under a fresh name; never replace. */

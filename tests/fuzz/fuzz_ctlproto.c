@@ -70,7 +70,7 @@ fuzz_decode(const uint8_t *s, size_t n, uint32_t seed, struct strbuf *out)
 			if (type == CTL_EXIT)
 				ctl_exit_decode(p, len, &status);
 		}
-		if (d.cap > CTL_FRAME_MAX)
+		if (d.payload.cap > CTL_FRAME_MAX)
 			abort();
 		if (rc < 0 || used == 0)
 			break;

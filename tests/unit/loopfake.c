@@ -184,7 +184,7 @@ fake_recv_scan(struct worker *w, char *name, size_t len)
 {
 	static uint8_t buf[WPROTO_MAX_MSG];
 	struct wproto_scan m;
-	struct wreader r;
+	struct buf r;
 	uint16_t type;
 	uint64_t id;
 	int fd = -1;

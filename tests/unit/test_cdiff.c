@@ -656,7 +656,7 @@ test_cdiff_apply_line_numbers_are_those_at_open(void **state)
 	assert_string_equal(got, "x\nY\n");
 	free(got);
 	/* no temporary file left behind */
-	assert_false(tu_exists(tu_path(d, ".cdiff-apply.tmp")));
+	assert_false(tu_exists(tu_path(d, ".test.ndb.tmp")));
 }
 
 static void

@@ -378,7 +378,7 @@ test_decoder_huge_length_never_allocates(void **state)
 		assert_int_equal(len, CTL_FRAME_MAX);
 	}
 	assert_true(realloc_largest <= CTL_FRAME_MAX);
-	assert_true(d.cap <= CTL_FRAME_MAX);
+	assert_true(d.payload.cap <= CTL_FRAME_MAX);
 	ctl_decoder_free(&d);
 }
 

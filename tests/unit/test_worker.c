@@ -186,7 +186,7 @@ static void
 worker_ready(struct worker *w, struct wproto_ready *m)
 {
 	static uint8_t buf[WPROTO_MAX_MSG];
-	struct wreader r;
+	struct buf r;
 	uint16_t type;
 	uint64_t id;
 	int fd;
@@ -205,7 +205,7 @@ worker_scan(struct worker *w, const char *path, uint32_t flags,
 	static uint8_t buf[WPROTO_MAX_MSG];
 	static struct wbuf b;
 	struct wproto_scan req = { .id = 42, .flags = flags };
-	struct wreader r;
+	struct buf r;
 	uint16_t type;
 	uint64_t id;
 	int fd = open(path, O_RDONLY | O_CLOEXEC), rfd;
@@ -323,7 +323,7 @@ probe_worker(void)
 	struct wproto_ready m;
 	struct wproto_result res;
 	struct worker w;
-	struct wreader r;
+	struct buf r;
 	uint16_t type;
 	uint64_t id;
 	int fd;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ampscan/cvd.h"
+#include "statefile.h"
 
 #define CVDTOOL_MAX_KEYS 16
 #define CVDTOOL_MAX_CERTS 16
@@ -638,7 +639,7 @@ cdiff_apply_base(struct cvdtool *c, struct cdiff_apply *a)
 	return rc;
 }
 
-/* Apply, build the .cld beside the output, verify it, rename it. */
+/* Apply, build the .cld beside the output, verify it, move it (durably). */
 static int
 cdiff_apply_run(struct cvdtool *c, struct cdiff_apply *a)
 {
@@ -663,8 +664,8 @@ cdiff_apply_run(struct cvdtool *c, struct cdiff_apply *a)
 	else if (r.header.version != a->version)
 		fprintf(stderr, "ERROR: the result is version %u, not %u\n",
 		    r.header.version, a->version);
-	else if (rename(a->cld, a->out) != 0)
-		fprintf(stderr, "ERROR: %s: %s\n", a->out, strerror(errno));
+	else if (statefile_move(a->cld, a->out, err, sizeof(err)) != 0)
+		fprintf(stderr, "ERROR: %s\n", err);
 	else
 		rc = 0;
 	a->nmembers = r.nmembers;
