@@ -536,13 +536,37 @@ events_put_line(void *arg, const char *line, size_t len)
 	return events_write_line(arg, line, len);
 }
 
+int
+events_catch_up(struct lineq *q, int (*put)(void *arg, const char *line,
+    size_t len), void *arg, const char *lost_what)
+{
+	struct event ev;
+	char line[EVENTS_LINE_MAX + 1], detail[256];
+	uint64_t lost;
+	size_t len;
+
+	if (lineq_flush(q, put, arg) != 0)
+		return -1;
+	if ((lost = q->dropped) == 0)
+		return 0;
+	snprintf(detail, sizeof(detail), "%" PRIu64 " %s", lost, lost_what);
+	events_begin(&ev, EVENT_EVENTS_DROPPED, walltime_now_ms());
+	events_add_int(&ev, "count", (int64_t)lost);
+	events_add_str(&ev, "detail", detail);
+	len = events_render(&ev, line, sizeof(line));
+	if (put(arg, line, len) != 0)
+		return -1;
+	lineq_dropped_said(q, lost);
+	return 0;
+}
+
 /* The queued lines, in order, then events_dropped if some were lost. */
 static int
 events_flush_queue(struct events_log *log, char *err, size_t errlen)
 {
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
-	if (lineq_flush(&log->queue, events_put_line, log,
+	if (events_catch_up(&log->queue, events_put_line, log,
 	    "events lost while events.jsonl could not be written") != 0)
 		return str_seterr(err, errlen, EVENTS_ERR_QUEUED,
 		    "%s: %s (%zu events waiting)", log->path, strerror(errno),

@@ -21,9 +21,10 @@
  *   definitions_activated  versions (list, "daily:27432")
  *   definitions_rolled_back  versions (list), reason
  *   poison_file            path, device, inode, size, mtime, sha256, crashes
- *   events_dropped         count, detail: written by lineq.c when the
- *                          in-memory queue of events.jsonl (or of exits.jsonl,
- *                          exits.h) overflowed while the disk was full
+ *   events_dropped         count, detail: written by events_catch_up() when
+ *                          the in-memory queue of events.jsonl (or of
+ *                          exits.jsonl, exits.h) overflowed while the disk
+ *                          was full
  *
  * Building: events_begin() then events_add_*() into a struct event (no
  * allocation; a struct event is ~4 KiB, fine on the stack).  A line is at
@@ -197,6 +198,16 @@ int events_append(struct events_log *log, const struct event *ev, char *err,
 /* Write queued lines; EVENTS_OK when none are left (EVENTS_ERR_TRIM:
  * none are, but the file could not be cut down). */
 int events_flush(struct events_log *log, char *err, size_t errlen);
+
+/*
+ * The queue of a .jsonl file of ours (this one or exits.jsonl) written
+ * out with put (lineq_flush()), then, if lines were dropped, an
+ * events_dropped line in their place whose detail is "N lost_what" ("3
+ * worker exits lost while exits.jsonl could not be written").  0 when
+ * all is written, else -1 with errno of the failed put (the rest waits).
+ */
+int events_catch_up(struct lineq *q, int (*put)(void *arg, const char *line,
+    size_t len), void *arg, const char *lost_what);
 
 /* Lines waiting in memory. */
 size_t events_pending(const struct events_log *log);

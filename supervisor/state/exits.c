@@ -324,7 +324,7 @@ exits_flush_queue(struct exits_log *log, char *err, size_t errlen)
 		return EXITS_OK;
 	if (!exits_usable(log, err, errlen))
 		return EXITS_ERR_QUEUED;
-	if (lineq_flush(&log->queue, exits_put_line, log,
+	if (events_catch_up(&log->queue, exits_put_line, log,
 	    "worker exits lost while exits.jsonl could not be written") != 0)
 		return str_seterr(err, errlen, EXITS_ERR_QUEUED,
 		    "%s: write: %s (%zu exits waiting)", log->path,
