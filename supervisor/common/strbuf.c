@@ -125,6 +125,8 @@ void
 strbuf_json_strn(struct strbuf *sb, const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	static const char short_esc[] = "\n\r\t\b\f";
+	const char *c;
 	size_t i = 0, n;
 	char esc[8];
 
@@ -135,20 +137,24 @@ strbuf_json_strn(struct strbuf *sb, const char *s, size_t len)
 			esc[1] = (char)p[i];
 			strbuf_append(sb, esc, 2);
 			i++;
-		} else if (p[i] == '\n') {
-			strbuf_append(sb, "\\n", 2), i++;
-		} else if (p[i] == '\t') {
-			strbuf_append(sb, "\\t", 2), i++;
+		} else if ((c = memchr(short_esc, p[i], 5)) != NULL) {
+			esc[0] = '\\';
+			esc[1] = "nrtbf"[c - short_esc];
+			strbuf_append(sb, esc, 2), i++;
 		} else if (p[i] < 0x20 || p[i] == 0x7f) {
 			snprintf(esc, sizeof(esc), "\\u%04x", p[i]);
 			strbuf_append(sb, esc, 6), i++;
 		} else if (p[i] < 0x80) {
 			strbuf_append(sb, p + i, 1), i++;
-		} else if ((n = utf8_len(p + i, len - i)) > 0) {
+		} else if ((n = utf8_len(p + i, len - i)) == 3 && p[i] == 0xe2 &&
+		    p[i + 1] == 0x80 && (p[i + 2] == 0xa8 || p[i + 2] == 0xa9)) {
+			/* U+2028, U+2029: line breaks to JavaScript */
+			strbuf_append(sb, p[i + 2] == 0xa8 ? "\\u2028" :
+			    "\\u2029", 6), i += 3;
+		} else if (n > 0) {
 			strbuf_append(sb, p + i, n), i += n;
 		} else {
-			snprintf(esc, sizeof(esc), "\\u%04x", p[i]);
-			strbuf_append(sb, esc, 6), i++;
+			strbuf_append(sb, "\\ufffd", 6), i++;
 		}
 	}
 	strbuf_append(sb, "\"", 1);

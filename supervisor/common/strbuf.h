@@ -30,8 +30,14 @@ void strbuf_append(struct strbuf *sb, const void *data, size_t len);
 void strbuf_puts(struct strbuf *sb, const char *s);
 void strbuf_printf(struct strbuf *sb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* s as a JSON string, quotes included; bytes >= 0x80 are passed through
- * when they form valid UTF-8, else written as \u00XX. */
+/*
+ * s as a JSON string, quotes included: quote and backslash escaped,
+ * control characters as \n \r \t \b \f or \u00XX (also DEL), U+2028
+ * and U+2029 as \u2028 \u2029; other valid UTF-8 is passed through, and
+ * every byte that is not part of it (overlong forms, surrogates, beyond
+ * U+10FFFF, cut sequences) becomes \ufffd.  The output is valid UTF-8 and
+ * valid JSON whatever the bytes; events.jsonl's lines are escaped so.
+ */
 void strbuf_json_str(struct strbuf *sb, const char *s);
 void strbuf_json_strn(struct strbuf *sb, const char *s, size_t len);
 

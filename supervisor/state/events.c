@@ -23,15 +23,6 @@
 #define EVENTS_CHUNK 65536
 #define EVENTS_JSON_DEPTH 8
 
-static const char *const events_known_types[] = {
-	EVENT_FAULT_RAISED, EVENT_FAULT_CLEARED, EVENT_INTERVENTION_REQUIRED,
-	EVENT_WORKER_STARTED, EVENT_WORKER_READY, EVENT_WORKER_EXITED,
-	EVENT_DEFINITIONS_REJECTED, EVENT_DEFINITIONS_DELETED,
-	EVENT_DEFINITIONS_ACTIVATED, EVENT_DEFINITIONS_ROLLED_BACK,
-	EVENT_DEFINITIONS_QUARANTINED, EVENT_POISON_FILE, EVENT_EVENTS_DROPPED,
-	EVENT_DAEMON_STARTED, EVENT_DAEMON_STOPPED, EVENT_ACTIVATION_RECOVERED,
-};
-
 const char *
 events_strerror(int code)
 {
@@ -45,18 +36,6 @@ events_strerror(int code)
 	case EVENTS_ERR_TRIM: return "written, but the file could not be cut down";
 	}
 	return "unknown error";
-}
-
-bool
-events_type_is_known(const char *type)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(events_known_types) /
-	    sizeof(events_known_types[0]); i++)
-		if (strcmp(type, events_known_types[i]) == 0)
-			return true;
-	return false;
 }
 
 const char *
@@ -74,163 +53,122 @@ events_line_status_name(enum events_line_status st)
 
 /* ---- building ---- */
 
-/* Length of the valid UTF-8 sequence at p (n bytes left), 0 if invalid. */
-static size_t
-events_utf8_len(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+static const char *const events_type_names[EVENT_T_COUNT] = {
+	[EVENT_T_NONE] = "",
+	[EVENT_T_FAULT_RAISED] = EVENT_FAULT_RAISED,
+	[EVENT_T_FAULT_CLEARED] = EVENT_FAULT_CLEARED,
+	[EVENT_T_INTERVENTION_REQUIRED] = EVENT_INTERVENTION_REQUIRED,
+	[EVENT_T_WORKER_STARTED] = EVENT_WORKER_STARTED,
+	[EVENT_T_WORKER_READY] = EVENT_WORKER_READY,
+	[EVENT_T_WORKER_EXITED] = EVENT_WORKER_EXITED,
+	[EVENT_T_DEFINITIONS_REJECTED] = EVENT_DEFINITIONS_REJECTED,
+	[EVENT_T_DEFINITIONS_DELETED] = EVENT_DEFINITIONS_DELETED,
+	[EVENT_T_DEFINITIONS_ACTIVATED] = EVENT_DEFINITIONS_ACTIVATED,
+	[EVENT_T_DEFINITIONS_ROLLED_BACK] = EVENT_DEFINITIONS_ROLLED_BACK,
+	[EVENT_T_DEFINITIONS_QUARANTINED] = EVENT_DEFINITIONS_QUARANTINED,
+	[EVENT_T_POISON_FILE] = EVENT_POISON_FILE,
+	[EVENT_T_EVENTS_DROPPED] = EVENT_EVENTS_DROPPED,
+	[EVENT_T_DAEMON_STARTED] = EVENT_DAEMON_STARTED,
+	[EVENT_T_DAEMON_STOPPED] = EVENT_DAEMON_STOPPED,
+	[EVENT_T_ACTIVATION_RECOVERED] = EVENT_ACTIVATION_RECOVERED,
+};
 
-#define CONT(b) ((b) >= 0x80 && (b) <= 0xbf)
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return n >= 2 && CONT(p[1]) ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if (c == 0xe0)
-			lo = 0xa0;          /* overlong */
-		if (c == 0xed)
-			hi = 0x9f;          /* surrogates */
-		return n >= 3 && p[1] >= lo && p[1] <= hi && CONT(p[2]) ? 3 : 0;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (c == 0xf0)
-			lo = 0x90;          /* overlong */
-		if (c == 0xf4)
-			hi = 0x8f;          /* beyond U+10FFFF */
-		return n >= 4 && p[1] >= lo && p[1] <= hi && CONT(p[2]) &&
-		    CONT(p[3]) ? 4 : 0;
-	}
-	return 0;
-#undef CONT
+const char *
+events_type_name(enum event_type type)
+{
+	return (unsigned)type < EVENT_T_COUNT ? events_type_names[type] : "";
 }
 
-static bool
-events_put(struct event *ev, const char *s, size_t n, size_t limit)
+enum event_type
+events_type_of(const char *name)
 {
-	if (n > limit || ev->len > limit - n)
-		return false;
-	memcpy(ev->buf + ev->len, s, n);
-	ev->len += n;
-	return true;
+	unsigned t;
+
+	for (t = EVENT_T_NONE + 1; t < EVENT_T_COUNT; t++)
+		if (strcmp(name, events_type_names[t]) == 0)
+			return (enum event_type)t;
+	return EVENT_T_NONE;
 }
 
-/*
- * One escaped unit of s at i: sets rep and rlen to what to write and
- * returns how many input bytes it stands for.
- */
-static size_t
-events_escape_unit(const unsigned char *s, size_t n, size_t i,
-    const char **rep, size_t *rlen, char u[8])
+bool
+events_type_is_known(const char *type)
 {
-	unsigned char c = s[i];
-	size_t l;
-
-	*rlen = 2;
-	switch (c) {
-	case '"': *rep = "\\\""; return 1;
-	case '\\': *rep = "\\\\"; return 1;
-	case '\n': *rep = "\\n"; return 1;
-	case '\r': *rep = "\\r"; return 1;
-	case '\t': *rep = "\\t"; return 1;
-	case '\b': *rep = "\\b"; return 1;
-	case '\f': *rep = "\\f"; return 1;
-	}
-	if (c < 0x20 || c == 0x7f) {
-		snprintf(u, 8, "\\u%04x", c);
-		*rep = u;
-		*rlen = 6;
-		return 1;
-	}
-	if ((l = events_utf8_len(s + i, n - i)) == 0) {
-		*rep = "\\ufffd";
-		*rlen = 6;
-		return 1;
-	}
-	if (l == 3 && c == 0xe2 && s[i + 1] == 0x80 &&
-	    (s[i + 2] == 0xa8 || s[i + 2] == 0xa9)) {
-		*rep = s[i + 2] == 0xa8 ? "\\u2028" : "\\u2029";
-		*rlen = 6;
-		return 3;
-	}
-	*rep = (const char *)s + i;
-	*rlen = l;
-	return l;
+	return events_type_of(type) != EVENT_T_NONE;
 }
 
-/*
- * Append s as a JSON string, the whole of it within limit (closing quote
- * included); cut at a character boundary if it does not fit.  The caller
- * has checked that at least the two quotes fit.  Returns false if cut.
- */
-static bool
-events_put_json_str(struct event *ev, const char *str, size_t n, size_t limit)
+void
+events_begin_type(struct event *ev, enum event_type type, int64_t now_ms)
 {
-	const unsigned char *s = (const unsigned char *)str;
-	const char *rep;
-	size_t i = 0, rlen, adv;
-	bool whole = true;
-	char u[8];
-
-	events_put(ev, "\"", 1, limit - 1);
-	while (i < n) {
-		adv = events_escape_unit(s, n, i, &rep, &rlen, u);
-		if (!events_put(ev, rep, rlen, limit - 1)) {
-			whole = false;
-			break;
-		}
-		i += adv;
-	}
-	ev->buf[ev->len++] = '"';
-	return whole;
-}
-
-/* ,"key": with room left for at least need more bytes; else nothing. */
-static bool
-events_put_key(struct event *ev, const char *key, size_t need)
-{
-	size_t save = ev->len, klen = strlen(key);
-
-	if (ev->len == 0)
-		return false;
-	/* keys are ours and plain; 4 = , " " : */
-	if (klen + 4 + need > EVENTS_BODY_MAX - ev->len) {
-		ev->truncated = true;
-		return false;
-	}
-	events_put(ev, ",", 1, EVENTS_BODY_MAX);
-	if (!events_put_json_str(ev, key, klen, EVENTS_BODY_MAX - need - 1)) {
-		ev->len = save;
-		ev->truncated = true;
-		return false;
-	}
-	events_put(ev, ":", 1, EVENTS_BODY_MAX);
-	return true;
+	ev->type = (unsigned)type < EVENT_T_COUNT ? type : EVENT_T_NONE;
+	ev->time_ms = now_ms;
+	ev->nfields = 0;
+	ev->lost = false;
+	ev->used = 0;
 }
 
 void
 events_begin(struct event *ev, const char *type, int64_t now_ms)
 {
-	char t[WALLTIME_LEN];
+	events_begin_type(ev, type != NULL ? events_type_of(type) :
+	    EVENT_T_NONE, now_ms);
+}
 
-	ev->len = 0;
-	ev->truncated = false;
-	walltime_format(now_ms, t);
-	events_put(ev, "{\"time\":\"", 9, EVENTS_BODY_MAX);
-	events_put(ev, t, strlen(t), EVENTS_BODY_MAX);
-	events_put(ev, "\",\"event\":", 10, EVENTS_BODY_MAX);
-	if (!events_put_json_str(ev, type, strlen(type), EVENTS_BODY_MAX))
-		ev->truncated = true;
+static void events_fit_last(struct event *ev);
+
+/* Copy up to n bytes into the data (as many as fit); their offset. */
+static size_t
+events_keep(struct event *ev, const char *s, size_t n, bool *cut)
+{
+	size_t off = ev->used, room = EVENTS_DATA_MAX - ev->used;
+
+	*cut = n > room;
+	if (n > room)
+		n = room;
+	if (n > 0)
+		memcpy(ev->data + off, s, n);
+	ev->used += n;
+	return off;
+}
+
+/* A new field with its key, or NULL (not begun, or no room: lost). */
+static struct event_field *
+events_field_new(struct event *ev, const char *key, enum event_kind kind)
+{
+	struct event_field *f;
+	size_t klen = strlen(key);
+	bool cut;
+
+	if (ev->type == EVENT_T_NONE || ev->type >= EVENT_T_COUNT)
+		return NULL;
+	if (ev->nfields == EVENTS_FIELDS_MAX ||
+	    klen > EVENTS_DATA_MAX - ev->used) {
+		ev->lost = true;
+		return NULL;
+	}
+	f = &ev->field[ev->nfields++];
+	memset(f, 0, sizeof(*f));
+	f->kind = kind;
+	f->klen = (uint16_t)klen;
+	f->key = (uint16_t)events_keep(ev, key, klen, &cut);
+	f->off = (uint16_t)ev->used;
+	return f;
 }
 
 void
 events_add_strn(struct event *ev, const char *key, const char *value,
     size_t len)
 {
-	if (!events_put_key(ev, key, 2))
+	struct event_field *f = events_field_new(ev, key, EVENT_KIND_STR);
+
+	if (f == NULL)
 		return;
-	if (!events_put_json_str(ev, value != NULL ? value : "",
-	    value != NULL ? len : 0, EVENTS_BODY_MAX))
-		ev->truncated = true;
+	if (value == NULL) {
+		events_fit_last(ev);
+		return;
+	}
+	f->off = (uint16_t)events_keep(ev, value, len, &f->cut);
+	f->len = (uint16_t)(ev->used - f->off);
+	events_fit_last(ev);
 }
 
 void
@@ -242,20 +180,23 @@ events_add_str(struct event *ev, const char *key, const char *value)
 void
 events_add_int(struct event *ev, const char *key, int64_t value)
 {
-	char num[24];
-	int n = snprintf(num, sizeof(num), "%" PRId64, value);
+	struct event_field *f = events_field_new(ev, key, EVENT_KIND_INT);
 
-	if (events_put_key(ev, key, (size_t)n))
-		events_put(ev, num, (size_t)n, EVENTS_BODY_MAX);
+	if (f != NULL) {
+		f->num = value;
+		events_fit_last(ev);
+	}
 }
 
 void
 events_add_bool(struct event *ev, const char *key, bool value)
 {
-	const char *v = value ? "true" : "false";
+	struct event_field *f = events_field_new(ev, key, EVENT_KIND_BOOL);
 
-	if (events_put_key(ev, key, strlen(v)))
-		events_put(ev, v, strlen(v), EVENTS_BODY_MAX);
+	if (f != NULL) {
+		f->num = value;
+		events_fit_last(ev);
+	}
 }
 
 void
@@ -267,30 +208,69 @@ events_add_time(struct event *ev, const char *key, int64_t ms)
 	events_add_str(ev, key, t);
 }
 
-/* A list is cut between items, never inside one. */
+/* Items kept whole, each with its NUL; the first that does not fit is
+ * the last tried. */
 void
 events_add_strlist(struct event *ev, const char *key,
     const char *const *items, size_t n)
 {
-	size_t i, save;
+	struct event_field *f = events_field_new(ev, key, EVENT_KIND_STRLIST);
+	size_t i, l;
+	bool cut;
 
-	if (!events_put_key(ev, key, 2))
+	if (f == NULL)
 		return;
-	events_put(ev, "[", 1, EVENTS_BODY_MAX - 1);
 	for (i = 0; i < n; i++) {
 		const char *it = items[i] != NULL ? items[i] : "";
 
-		save = ev->len;
-		if ((i > 0 && !events_put(ev, ",", 1, EVENTS_BODY_MAX - 1)) ||
-		    EVENTS_BODY_MAX - 1 - ev->len < 2 ||
-		    !events_put_json_str(ev, it, strlen(it),
-		    EVENTS_BODY_MAX - 1)) {
-			ev->len = save;
-			ev->truncated = true;
+		if ((l = strlen(it) + 1) > EVENTS_DATA_MAX - ev->used) {
+			f->cut = true;
 			break;
 		}
+		events_keep(ev, it, l, &cut);
+		f->n++;
 	}
-	ev->buf[ev->len++] = ']';
+	f->len = (uint16_t)(ev->used - f->off);
+	events_fit_last(ev);
+}
+
+static const struct event_field *
+events_find(const struct event *ev, const char *key, enum event_kind kind)
+{
+	size_t i, klen = strlen(key);
+
+	for (i = 0; i < ev->nfields; i++) {
+		const struct event_field *f = &ev->field[i];
+
+		if (f->kind == kind && f->klen == klen &&
+		    memcmp(ev->data + f->key, key, klen) == 0)
+			return f;
+	}
+	return NULL;
+}
+
+bool
+events_get_str(const struct event *ev, const char *key, const char **value,
+    size_t *len)
+{
+	const struct event_field *f = events_find(ev, key, EVENT_KIND_STR);
+
+	if (f == NULL)
+		return false;
+	*value = ev->data + f->off;
+	*len = f->len;
+	return true;
+}
+
+bool
+events_get_int(const struct event *ev, const char *key, int64_t *value)
+{
+	const struct event_field *f = events_find(ev, key, EVENT_KIND_INT);
+
+	if (f == NULL)
+		return false;
+	*value = f->num;
+	return true;
 }
 
 const char *
@@ -311,7 +291,7 @@ events_worker_exited(struct event *ev, int64_t now_ms, pid_t pid,
 {
 	char sig[32];
 
-	events_begin(ev, EVENT_WORKER_EXITED, now_ms);
+	events_begin_type(ev, EVENT_T_WORKER_EXITED, now_ms);
 	events_add_int(ev, "pid", pid);
 	if (WIFEXITED(wstatus)) {
 		events_add_int(ev, "exit_code", WEXITSTATUS(wstatus));
@@ -325,22 +305,296 @@ events_worker_exited(struct event *ev, int64_t now_ms, pid_t pid,
 	events_add_strlist(ev, "files", files, nfiles);
 }
 
+/* ---- rendering: the JSON line ---- */
+
+/* The line being rendered; it never grows past EVENTS_BODY_MAX. */
+struct events_out {
+	char *buf;
+	size_t len;
+	bool truncated;              /* some field was cut or left out */
+};
+
+static bool
+events_put(struct events_out *o, const char *s, size_t n, size_t limit)
+{
+	if (n > limit || o->len > limit - n)
+		return false;
+	memcpy(o->buf + o->len, s, n);
+	o->len += n;
+	return true;
+}
+
+/* Bytes of the escaped unit (one character) at e: escapes are \X or
+ * \uXXXX, the rest UTF-8 (the escaper's output is valid UTF-8). */
+static size_t
+events_unit_len(const unsigned char *e)
+{
+	if (e[0] == '\\')
+		return e[1] == 'u' ? 6 : 2;
+	if (e[0] < 0x80)
+		return 1;
+	return e[0] < 0xe0 ? 2 : e[0] < 0xf0 ? 3 : 4;
+}
+
+/* Input bytes the escaped unit e[0..u) stands for: an escape one (a
+ * control character, an invalid byte), but \u2028 and \u2029 three. */
+static size_t
+events_unit_raw(const unsigned char *e, size_t u)
+{
+	if (e[0] != '\\')
+		return u;
+	return u == 6 && memcmp(e, "\\u202", 5) == 0 &&
+	    (e[5] == '8' || e[5] == '9') ? 3 : 1;
+}
+
+/*
+ * Append s as a JSON string (strbuf_json_strn(): the one escaper), the
+ * whole of it within limit (closing quote included); cut between
+ * characters if it does not fit.  The caller has checked that at least
+ * the two quotes fit.  *raw: the bytes of s written.  False if cut.
+ */
+static bool
+events_put_json_str(struct events_out *o, const char *s, size_t n,
+    size_t limit, size_t *raw)
+{
+	struct strbuf sb;
+	const unsigned char *e;
+	size_t i = 1, end, u;
+	bool whole;
+
+	*raw = 0;
+	strbuf_init(&sb, 6 * n + 2);
+	strbuf_json_strn(&sb, s, n);
+	e = (const unsigned char *)strbuf_str(&sb);
+	end = sb.failed ? 1 : sb.len - 1;   /* between the quotes */
+	events_put(o, "\"", 1, limit - 1);
+	while (i < end) {
+		u = events_unit_len(e + i);
+		if (!events_put(o, (const char *)e + i, u, limit - 1))
+			break;
+		*raw += events_unit_raw(e + i, u);
+		i += u;
+	}
+	whole = i >= end && !sb.failed;
+	o->buf[o->len++] = '"';
+	strbuf_free(&sb);
+	return whole;
+}
+
+/* ,"key": with room left for at least need more bytes; else nothing. */
+static bool
+events_put_key(struct events_out *o, const char *key, size_t klen,
+    size_t need)
+{
+	size_t save = o->len, raw;
+
+	/* keys are ours and plain; 4 = , " " : */
+	if (klen + 4 + need > EVENTS_BODY_MAX - o->len) {
+		o->truncated = true;
+		return false;
+	}
+	events_put(o, ",", 1, EVENTS_BODY_MAX);
+	if (!events_put_json_str(o, key, klen, EVENTS_BODY_MAX - need - 1,
+	    &raw)) {
+		o->len = save;
+		o->truncated = true;
+		return false;
+	}
+	events_put(o, ":", 1, EVENTS_BODY_MAX);
+	return true;
+}
+
+/* A list is cut between items, never inside one; the items written. */
+static size_t
+events_put_strlist(struct events_out *o, const char *items, size_t n)
+{
+	size_t i, save, l, raw;
+
+	events_put(o, "[", 1, EVENTS_BODY_MAX - 1);
+	for (i = 0; i < n; i++, items += l + 1) {
+		l = strlen(items);
+		save = o->len;
+		if ((i > 0 && !events_put(o, ",", 1, EVENTS_BODY_MAX - 1)) ||
+		    EVENTS_BODY_MAX - 1 - o->len < 2 ||
+		    !events_put_json_str(o, items, l, EVENTS_BODY_MAX - 1,
+		    &raw)) {
+			o->len = save;
+			o->truncated = true;
+			break;
+		}
+	}
+	o->buf[o->len++] = ']';
+	return i;
+}
+
+/* What of a field the line took: its key at all, the bytes of a
+ * string, the items of a list. */
+struct events_took {
+	bool keyed;
+	size_t raw, items;
+};
+
+static void
+events_put_field(struct events_out *o, const struct event *ev,
+    const struct event_field *f, struct events_took *took)
+{
+	const char *key = ev->data + f->key;
+	char num[24];
+	size_t n;
+
+	memset(took, 0, sizeof(*took));
+	switch (f->kind) {
+	case EVENT_KIND_STR:
+		if ((took->keyed = events_put_key(o, key, f->klen, 2)) &&
+		    !events_put_json_str(o, ev->data + f->off, f->len,
+		    EVENTS_BODY_MAX, &took->raw))
+			o->truncated = true;
+		break;
+	case EVENT_KIND_INT:
+	case EVENT_KIND_BOOL:
+		if (f->kind == EVENT_KIND_INT)
+			n = (size_t)snprintf(num, sizeof(num), "%" PRId64,
+			    f->num);
+		else
+			n = (size_t)snprintf(num, sizeof(num), "%s",
+			    f->num != 0 ? "true" : "false");
+		if ((took->keyed = events_put_key(o, key, f->klen, n)))
+			events_put(o, num, n, EVENTS_BODY_MAX);
+		break;
+	case EVENT_KIND_STRLIST:
+		if ((took->keyed = events_put_key(o, key, f->klen, 2)))
+			took->items = events_put_strlist(o,
+			    ev->data + f->off, f->n);
+		break;
+	}
+	if (f->cut)
+		o->truncated = true;
+}
+
+/* The line into out (EVENTS_LINE_MAX + 1 bytes); what the last field
+ * took into *last.  Its length, 0 if ev was never begun. */
+static size_t
+events_render_took(const struct event *ev, char *out,
+    struct events_took *last)
+{
+	struct events_out o = { out, 0, ev->lost };
+	const char *type = events_type_name(ev->type);
+	char t[WALLTIME_LEN];
+	size_t i, raw;
+
+	memset(last, 0, sizeof(*last));
+	if (type[0] == '\0')
+		return 0;
+	walltime_format(ev->time_ms, t);
+	events_put(&o, "{\"time\":\"", 9, EVENTS_BODY_MAX);
+	events_put(&o, t, strlen(t), EVENTS_BODY_MAX);
+	events_put(&o, "\",\"event\":", 10, EVENTS_BODY_MAX);
+	events_put_json_str(&o, type, strlen(type), EVENTS_BODY_MAX, &raw);
+	for (i = 0; i < ev->nfields; i++)
+		events_put_field(&o, ev, &ev->field[i], last);
+	if (o.truncated) {
+		memcpy(out + o.len, EVENTS_TAIL, sizeof(EVENTS_TAIL) - 1);
+		o.len += sizeof(EVENTS_TAIL) - 1;
+	}
+	out[o.len++] = '}';
+	out[o.len++] = '\n';
+	out[o.len] = '\0';
+	return o.len;
+}
+
 size_t
 events_render(const struct event *ev, char *out, size_t outlen)
 {
-	size_t n = ev->len;
+	struct events_took last;
 
-	if (n == 0 || n > EVENTS_BODY_MAX || outlen < EVENTS_LINE_MAX + 1)
+	if (outlen < EVENTS_LINE_MAX + 1)
 		return 0;
-	memcpy(out, ev->buf, n);
-	if (ev->truncated) {
-		memcpy(out + n, EVENTS_TAIL, sizeof(EVENTS_TAIL) - 1);
-		n += sizeof(EVENTS_TAIL) - 1;
+	return events_render_took(ev, out, &last);
+}
+
+/*
+ * Keep of the field just added only what the line has room for, so that
+ * the data holds no byte the line does not show (and what follows finds
+ * the room the line has): left out, a string cut, a list's items cut.
+ */
+static void
+events_fit_last(struct event *ev)
+{
+	struct event_field *f = &ev->field[ev->nfields - 1];
+	char line[EVENTS_LINE_MAX + 1];
+	struct events_took took;
+	size_t i, l;
+
+	events_render_took(ev, line, &took);
+	if (!took.keyed) {
+		ev->used = f->key;
+		ev->nfields--;
+		ev->lost = true;
+		return;
 	}
-	out[n++] = '}';
-	out[n++] = '\n';
-	out[n] = '\0';
-	return n;
+	if (f->kind == EVENT_KIND_STR && took.raw < f->len) {
+		f->len = (uint16_t)took.raw;
+		f->cut = true;
+	} else if (f->kind == EVENT_KIND_STRLIST && took.items < f->n) {
+		for (i = 0, l = 0; i < took.items; i++)
+			l += strlen(ev->data + f->off + l) + 1;
+		f->len = (uint16_t)l;
+		f->n = (uint16_t)took.items;
+		f->cut = true;
+	}
+	ev->used = (size_t)f->off + f->len;
+}
+
+/* ---- rendering: FaultCommand's environment ---- */
+
+/* NAME=value[0..len) up to a NUL byte of value, then a NUL; false if
+ * out has no room. */
+static bool
+events_env_put(char *out, size_t outlen, size_t *used, const char *name,
+    const char *value, size_t len)
+{
+	const char *nul = memchr(value, '\0', len);
+	size_t nlen = strlen(name);
+
+	if (nul != NULL)
+		len = (size_t)(nul - value);
+	if (nlen + 1 + len + 1 > outlen - *used)
+		return false;
+	memcpy(out + *used, name, nlen);
+	out[*used + nlen] = '=';
+	memcpy(out + *used + nlen + 1, value, len);
+	*used += nlen + 1 + len;
+	out[(*used)++] = '\0';
+	return true;
+}
+
+size_t
+events_fault_env(const struct event *ev, char *out, size_t outlen)
+{
+	char line[EVENTS_LINE_MAX + 1], id[24] = "";
+	const char *type = events_type_name(ev->type), *name = "", *detail = "";
+	size_t used = 0, n, nlen = 0, dlen = 0;
+	int64_t fault;
+
+	if (outlen < EVENTS_ENV_MAX || (n = events_render(ev, line,
+	    sizeof(line))) == 0)
+		return 0;
+	if (events_get_int(ev, "fault", &fault))
+		snprintf(id, sizeof(id), "%" PRId64, fault);
+	(void)events_get_str(ev, "name", &name, &nlen);
+	(void)events_get_str(ev, "detail", &detail, &dlen);
+	if (!events_env_put(out, outlen, &used, "AMPSCAN_EVENT", line, n - 1) ||
+	    !events_env_put(out, outlen, &used, "AMPSCAN_EVENT_TYPE", type,
+	    strlen(type)) ||
+	    !events_env_put(out, outlen, &used, "AMPSCAN_FAULT_ID", id,
+	    strlen(id)) ||
+	    !events_env_put(out, outlen, &used, "AMPSCAN_FAULT_NAME", name,
+	    nlen) ||
+	    !events_env_put(out, outlen, &used, "AMPSCAN_FAULT_DETAIL", detail,
+	    dlen) || used == outlen)
+		return 0;
+	out[used++] = '\0';
+	return used;
 }
 
 /* ---- the log file ---- */
@@ -550,7 +804,7 @@ events_catch_up(struct lineq *q, int (*put)(void *arg, const char *line,
 	if ((lost = q->dropped) == 0)
 		return 0;
 	snprintf(detail, sizeof(detail), "%" PRIu64 " %s", lost, lost_what);
-	events_begin(&ev, EVENT_EVENTS_DROPPED, walltime_now_ms());
+	events_begin_type(&ev, EVENT_T_EVENTS_DROPPED, walltime_now_ms());
 	events_add_int(&ev, "count", (int64_t)lost);
 	events_add_str(&ev, "detail", detail);
 	len = events_render(&ev, line, sizeof(line));
@@ -622,6 +876,36 @@ events_close(struct events_log *log)
 }
 
 /* ---- a small JSON checker (RFC 8259), enough to classify lines ---- */
+
+/* Length of the valid UTF-8 sequence at p (n bytes left), 0 if invalid. */
+static size_t
+events_utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+
+#define CONT(b) ((b) >= 0x80 && (b) <= 0xbf)
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return n >= 2 && CONT(p[1]) ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		if (c == 0xe0)
+			lo = 0xa0;          /* overlong */
+		if (c == 0xed)
+			hi = 0x9f;          /* surrogates */
+		return n >= 3 && p[1] >= lo && p[1] <= hi && CONT(p[2]) ? 3 : 0;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		if (c == 0xf0)
+			lo = 0x90;          /* overlong */
+		if (c == 0xf4)
+			hi = 0x8f;          /* beyond U+10FFFF */
+		return n >= 4 && p[1] >= lo && p[1] <= hi && CONT(p[2]) &&
+		    CONT(p[3]) ? 4 : 0;
+	}
+	return 0;
+#undef CONT
+}
 
 struct events_jp {
 	const unsigned char *s;

@@ -26,20 +26,26 @@
  *                          exits.jsonl, exits.h) overflowed while the disk
  *                          was full
  *
- * Building: events_begin() then events_add_*() into a struct event (no
- * allocation; a struct event is ~4 KiB, fine on the stack).  A line is at
- * most EVENTS_LINE_MAX bytes, newline included: a field that does not fit
- * is cut (a string at a character boundary, a list between items) or left
- * out, and the line then ends with "truncated":true.  It is always a
- * complete, valid JSON object.
+ * Building: events_begin() (by name) or events_begin_type(), then
+ * events_add_*(): an event is its type and typed fields (struct event, no
+ * allocation, ~5 KiB, fine on the stack), rendered only where it leaves
+ * the daemon: the JSON line (events_render()) and FaultCommand's
+ * environment (events_fault_env()); nothing parses a rendered line back.
+ * A line is at most EVENTS_LINE_MAX bytes, newline included: a field that
+ * does not fit is cut (a string at a character boundary, a list between
+ * items) or left out, and the line then ends with "truncated":true.  It
+ * is always a complete, valid JSON object.  The event keeps of each field
+ * only what its line shows, so the fields read back (events_get_*()) are
+ * cut the same way.
  *
- * Strings are escaped for JSON: quote, backslash and control characters
- * (\n \r \t \b \f, others as \u00XX; also DEL, U+2028 and U+2029), and every
- * byte that is not part of valid UTF-8 (overlong forms, surrogates, beyond
- * U+10FFFF, cut sequences) becomes \ufffd.  A line is thus valid UTF-8 and
- * valid JSON whatever bytes a file name or a worker put in a detail; the
- * original bytes of a hostile name are not recoverable from events (the
- * log has them, escaped differently).
+ * Strings are escaped for JSON by strbuf_json_strn() (strbuf.h): quote,
+ * backslash and control characters (\n \r \t \b \f, others as \u00XX;
+ * also DEL, U+2028 and U+2029), and every byte that is not part of valid
+ * UTF-8 (overlong forms, surrogates, beyond U+10FFFF, cut sequences)
+ * becomes \ufffd.  A line is thus valid UTF-8 and valid JSON whatever
+ * bytes a file name or a worker put in a detail; the original bytes of a
+ * hostile name are not recoverable from the line (FaultCommand's
+ * environment has them as given).
  *
  * Writing: events_append() writes the line with a single write() on an
  * O_APPEND descriptor, then fdatasync()s it (lineq_write()).  Durability
@@ -116,13 +122,75 @@ const char *events_strerror(int code);
 
 /* ---- building one event ---- */
 
-struct event {
-	char buf[EVENTS_LINE_MAX];   /* the object so far, not closed */
-	size_t len;                  /* 0: not begun */
-	bool truncated;              /* some field was cut or left out */
+/* The types listed at the top of this file; EVENT_T_NONE: not begun. */
+enum event_type {
+	EVENT_T_NONE = 0,
+	EVENT_T_FAULT_RAISED,
+	EVENT_T_FAULT_CLEARED,
+	EVENT_T_INTERVENTION_REQUIRED,
+	EVENT_T_WORKER_STARTED,
+	EVENT_T_WORKER_READY,
+	EVENT_T_WORKER_EXITED,
+	EVENT_T_DEFINITIONS_REJECTED,
+	EVENT_T_DEFINITIONS_DELETED,
+	EVENT_T_DEFINITIONS_ACTIVATED,
+	EVENT_T_DEFINITIONS_ROLLED_BACK,
+	EVENT_T_DEFINITIONS_QUARANTINED,
+	EVENT_T_POISON_FILE,
+	EVENT_T_EVENTS_DROPPED,
+	EVENT_T_DAEMON_STARTED,
+	EVENT_T_DAEMON_STOPPED,
+	EVENT_T_ACTIVATION_RECOVERED,
+	EVENT_T_COUNT
 };
 
-/* Start ev: "time" from now_ms, "event" type.  Resets ev. */
+enum event_kind {
+	EVENT_KIND_STR,              /* bytes, any */
+	EVENT_KIND_INT,
+	EVENT_KIND_BOOL,
+	EVENT_KIND_STRLIST,          /* C strings */
+};
+
+#define EVENTS_FIELDS_MAX 24         /* fields of an event; more: left out */
+/*
+ * Room for the keys and values of an event, raw.  Each raw byte takes at
+ * least one byte of the line, so what does not fit here would not fit in
+ * a line either; the few bytes over EVENTS_LINE_MAX let a value cut here
+ * still be cut in the line where it would have been.
+ */
+#define EVENTS_DATA_MAX (EVENTS_LINE_MAX + 16)
+
+struct event_field {
+	enum event_kind kind;
+	uint16_t key, klen;          /* the key: data[key..key+klen) */
+	uint16_t off, len;           /* str: the bytes; strlist: the items,
+	                              * each followed by a NUL */
+	uint16_t n;                  /* strlist: items kept */
+	bool cut;                    /* the value did not fit in data */
+	int64_t num;                 /* int; bool: 0 or 1 */
+};
+
+/*
+ * An event: its type and its typed fields, in the order added.  It
+ * becomes text only where it leaves the daemon: events_render() (the
+ * JSON line of events.jsonl, exits.jsonl, `ampctl events --follow`, the
+ * log) and events_fault_env() (FaultCommand's environment).
+ */
+struct event {
+	enum event_type type;
+	int64_t time_ms;
+	size_t nfields;
+	bool lost;                   /* a field found no room: left out */
+	struct event_field field[EVENTS_FIELDS_MAX];
+	size_t used;                 /* bytes of data */
+	char data[EVENTS_DATA_MAX];
+};
+
+/* Start ev: its type and "time" from now_ms.  Resets ev. */
+void events_begin_type(struct event *ev, enum event_type type,
+    int64_t now_ms);
+/* The same by name (EVENT_FAULT_RAISED, ...); a name that is not one of
+ * them leaves ev not begun (nothing is added, nothing rendered). */
 void events_begin(struct event *ev, const char *type, int64_t now_ms);
 /* Add a field; keys are ours (plain ASCII).  Never fail: see truncation. */
 void events_add_str(struct event *ev, const char *key, const char *value);
@@ -136,6 +204,20 @@ void events_add_strlist(struct event *ev, const char *key,
 /* Add "time"-style field: ISO-8601 of ms. */
 void events_add_time(struct event *ev, const char *key, int64_t ms);
 
+/* "fault_raised" for EVENT_T_FAULT_RAISED; "" for none. */
+const char *events_type_name(enum event_type type);
+/* The type of a name; EVENT_T_NONE if it is not one of ours. */
+enum event_type events_type_of(const char *name);
+
+/*
+ * The first field named key of kind str: its bytes (not NUL-terminated)
+ * into *value, *len; false if there is none.
+ */
+bool events_get_str(const struct event *ev, const char *key,
+    const char **value, size_t *len);
+/* The first field named key of kind int into *value; false if none. */
+bool events_get_int(const struct event *ev, const char *key, int64_t *value);
+
 /* "SIGSEGV" (or "SIG77" for a number without a name) into buf; buf. */
 const char *events_signal_name(int sig, char *buf, size_t len);
 
@@ -147,11 +229,30 @@ void events_worker_exited(struct event *ev, int64_t now_ms, pid_t pid,
     int wstatus, int64_t uptime_ms, const char *const *files, size_t nfiles);
 
 /*
- * The finished line (with its newline) into out; returns its length, or 0
+ * The JSON line (with its newline) into out; returns its length, or 0
  * if ev was never begun or outlen < EVENTS_LINE_MAX + 1.  out is
- * NUL-terminated (for FaultCommand's environment and for logging).
+ * NUL-terminated (for logging).  Truncation as above: the fields in the
+ * order added, each cut or left out when the line has no room left.
  */
 size_t events_render(const struct event *ev, char *out, size_t outlen);
+
+/*
+ * FaultCommand's environment for ev, into out: "NAME=value" strings, each
+ * NUL-terminated, one after another, then an empty one:
+ *   AMPSCAN_EVENT         the JSON line (events_render(), no newline)
+ *   AMPSCAN_EVENT_TYPE    its type
+ *   AMPSCAN_FAULT_ID      "fault" (decimal; empty without one)
+ *   AMPSCAN_FAULT_NAME    "name"
+ *   AMPSCAN_FAULT_DETAIL  "detail"
+ * The values are the bytes given to events_add_*(), not escaped: a
+ * detail with quotes, a backslash, a tab or any non-ASCII byte arrives as
+ * it was (an environment cannot hold a NUL byte: a value ends at its
+ * first).  Returns the bytes used (with the last NUL), or 0 if ev was
+ * never begun or outlen < EVENTS_ENV_MAX.
+ */
+#define EVENTS_ENV_MAX (2 * EVENTS_LINE_MAX + EVENTS_DATA_MAX + 128)
+#define EVENTS_ENV_VARS 5
+size_t events_fault_env(const struct event *ev, char *out, size_t outlen);
 
 /* ---- the log file ---- */
 

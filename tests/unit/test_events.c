@@ -148,6 +148,7 @@ test_format_time(void **state)
 static void
 test_line_has_the_faults_md_format(void **state)
 {
+	char line[EVENTS_LINE_MAX + 1];
 	struct event ev;
 
 	(void)state;
@@ -159,7 +160,7 @@ test_line_has_the_faults_md_format(void **state)
 	assert_string_equal(render(&ev),
 	    "{\"time\":\"2026-11-23T22:17:05.123Z\",\"event\":\"fault_raised\",\"fault\":6,\"name\":\"Scan Service Restarting Frequently\",\"detail\":\"3 crashes in 41 s (SIGSEGV x3)\",\"pid\":1234}\n");
 
-	events_begin(&ev, "x", 0);
+	events_begin_type(&ev, EVENT_T_DAEMON_STARTED, 0);
 	events_add_bool(&ev, "a", true);
 	events_add_bool(&ev, "b", false);
 	events_add_int(&ev, "n", INT64_MIN);
@@ -167,12 +168,18 @@ test_line_has_the_faults_md_format(void **state)
 	events_add_strlist(&ev, "l", NULL, 0);
 	events_add_strn(&ev, "z", "a\0b", 3);
 	assert_string_equal(render(&ev),
-	    "{\"time\":\"1970-01-01T00:00:00.000Z\",\"event\":\"x\",\"a\":true,\"b\":false,\"n\":-9223372036854775808,\"s\":\"\",\"l\":[],\"z\":\"a\\u0000b\"}\n");
+	    "{\"time\":\"1970-01-01T00:00:00.000Z\",\"event\":\"daemon_started\",\"a\":true,\"b\":false,\"n\":-9223372036854775808,\"s\":\"\",\"l\":[],\"z\":\"a\\u0000b\"}\n");
 
 	/* not begun: nothing to render, adders do nothing */
 	memset(&ev, 0, sizeof(ev));
 	events_add_int(&ev, "x", 1);
-	assert_int_equal(ev.len, 0);
+	assert_int_equal(ev.nfields, 0);
+	assert_int_equal(events_render(&ev, line, sizeof(line)), 0);
+
+	/* a type that is not ours: not begun */
+	events_begin(&ev, "no_such_event", 0);
+	events_add_int(&ev, "x", 1);
+	assert_int_equal(events_render(&ev, line, sizeof(line)), 0);
 }
 
 static void
@@ -288,10 +295,10 @@ test_line_cap_truncates_and_marks(void **state)
 	python_check(path);                  /* strict UTF-8, valid JSON */
 	rmtree(dir);
 
-	/* exactly full without truncation is not marked */
-	events_begin(&ev, "t", 0);
+	/* a short line is not marked */
+	events_begin(&ev, EVENT_DAEMON_STOPPED, 0);
 	events_add_str(&ev, "d", "x");
-	assert_false(ev.truncated);
+	assert_null(strstr(render(&ev), "truncated"));
 }
 
 static void
@@ -309,6 +316,94 @@ test_worker_exited_fields(void **state)
 	    "{\"time\":\"2026-11-23T22:17:05.123Z\",\"event\":\"worker_exited\",\"pid\":4321,\"exit_code\":3,\"core_dumped\":false,\"uptime_ms\":20,\"files\":[]}\n");
 	events_worker_exited(&ev, T0, 1, 9, 0, NULL, 0);
 	assert_non_null(strstr(render(&ev), "\"signal\":\"SIGKILL\",\"core_dumped\":false"));
+}
+
+/* The next NAME=value string of an environment block, checked. */
+static const char *
+env_expect(const char *p, const char *want, size_t wantlen)
+{
+	size_t n = strlen(p);
+
+	if (n != wantlen || memcmp(p, want, n) != 0)
+		fail_msg("environment: got \"%s\", want \"%.*s\"", p,
+		    (int)wantlen, want);
+	return p + n + 1;
+}
+
+#define ENV_EXPECT(p, lit) env_expect((p), (lit), sizeof(lit) - 1)
+
+/*
+ * FaultCommand's environment carries the fields as they were given: a
+ * detail with a backslash, a tab, quotes, a newline and non-ASCII bytes
+ * (valid UTF-8 and not) arrives byte for byte, not as JSON.
+ */
+static void
+test_fault_env_carries_the_bytes_given(void **state)
+{
+	static const char detail[] = "C:\\tmp\tx \"q\" 'a' \n\xc3\xa9 \xff\xfe \xe4\xb8\xad";
+	static char env[EVENTS_ENV_MAX];        /* test only */
+	char line[EVENTS_LINE_MAX + 1], want[EVENTS_LINE_MAX + 32];
+	const char *p;
+	struct event ev;
+	size_t n, len;
+
+	(void)state;
+	events_begin_type(&ev, EVENT_T_FAULT_RAISED, T0);
+	events_add_int(&ev, "fault", 6);
+	events_add_str(&ev, "name", "Scan \"Service\" \\ Restarting");
+	events_add_str(&ev, "detail", detail);
+	events_add_int(&ev, "pid", 1234);
+	n = events_fault_env(&ev, env, sizeof(env));
+	assert_true(n > 0);
+	assert_int_equal(env[n - 1], '\0');
+	assert_int_equal(env[n - 2], '\0');     /* the empty one ends it */
+	len = events_render(&ev, line, sizeof(line));
+	snprintf(want, sizeof(want), "AMPSCAN_EVENT=%.*s", (int)(len - 1), line);
+	p = env_expect(env, want, strlen(want));
+	p = ENV_EXPECT(p, "AMPSCAN_EVENT_TYPE=fault_raised");
+	p = ENV_EXPECT(p, "AMPSCAN_FAULT_ID=6");
+	p = ENV_EXPECT(p, "AMPSCAN_FAULT_NAME=Scan \"Service\" \\ Restarting");
+	p = ENV_EXPECT(p, "AMPSCAN_FAULT_DETAIL=" "C:\\tmp\tx \"q\" 'a' \n\xc3\xa9 \xff\xfe \xe4\xb8\xad");
+	assert_int_equal(*p, '\0');
+	assert_int_equal((size_t)(p + 1 - env), n);
+	/* the JSON line has them escaped */
+	assert_non_null(strstr(line, "\"detail\":\"C:\\\\tmp\\tx \\\"q\\\" 'a' \\n\xc3\xa9 \\ufffd\\ufffd \xe4\xb8\xad\""));
+
+	/* without a fault, name or detail: empty values; a NUL ends one */
+	events_begin_type(&ev, EVENT_T_FAULT_CLEARED, T0);
+	events_add_strn(&ev, "detail", "a\0b", 3);
+	n = events_fault_env(&ev, env, sizeof(env));
+	p = env + strlen(env) + 1;
+	p = ENV_EXPECT(p, "AMPSCAN_EVENT_TYPE=fault_cleared");
+	p = ENV_EXPECT(p, "AMPSCAN_FAULT_ID=");
+	p = ENV_EXPECT(p, "AMPSCAN_FAULT_NAME=");
+	p = ENV_EXPECT(p, "AMPSCAN_FAULT_DETAIL=a");
+	assert_int_equal((size_t)(p + 1 - env), n);
+
+	/* not begun, or too small a buffer: nothing */
+	memset(&ev, 0, sizeof(ev));
+	assert_int_equal(events_fault_env(&ev, env, sizeof(env)), 0);
+	events_begin_type(&ev, EVENT_T_FAULT_RAISED, T0);
+	assert_int_equal(events_fault_env(&ev, env, EVENTS_LINE_MAX), 0);
+}
+
+/* Each type's name gives the type back; an unknown name gives none. */
+static void
+test_type_names_round_trip(void **state)
+{
+	unsigned t;
+
+	(void)state;
+	for (t = EVENT_T_NONE + 1; t < EVENT_T_COUNT; t++) {
+		const char *name = events_type_name((enum event_type)t);
+
+		assert_true(name[0] != '\0');
+		assert_int_equal(events_type_of(name), t);
+		assert_true(events_type_is_known(name));
+	}
+	assert_int_equal(events_type_of("fault"), EVENT_T_NONE);
+	assert_false(events_type_is_known(""));
+	assert_string_equal(events_type_name(EVENT_T_COUNT), "");
 }
 
 static void
@@ -942,6 +1037,8 @@ main(void)
 		cmocka_unit_test(test_escaping_of_hostile_details),
 		cmocka_unit_test(test_line_cap_truncates_and_marks),
 		cmocka_unit_test(test_worker_exited_fields),
+		cmocka_unit_test(test_fault_env_carries_the_bytes_given),
+		cmocka_unit_test(test_type_names_round_trip),
 		cmocka_unit_test(test_json_check),
 		cmocka_unit_test(test_append_writes_valid_lines),
 		cmocka_unit_test(test_disk_full_queues_then_resumes_in_order),
