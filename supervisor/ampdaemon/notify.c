@@ -158,14 +158,14 @@ static bool
 exits_waiting(const struct daemon *d)
 {
 	return d->exits_open && (exits_pending(&d->exits) > 0 ||
-	    d->exits.queue.dropped > 0);
+	    exits_lost(&d->exits) > 0);
 }
 
 static bool
 state_pending(const struct daemon *d)
 {
 	return (d->events_open && (events_pending(&d->events) > 0 ||
-	    d->events.queue.dropped > 0)) || exits_waiting(d) ||
+	    events_lost(&d->events) > 0)) || exits_waiting(d) ||
 	    d->faults_unsaved || d->poison.dirty;
 }
 
@@ -186,7 +186,7 @@ state_retry_exits(struct daemon *d)
 	if (!exits_waiting(d))
 		return;
 	n = exits_pending(&d->exits);
-	lost = d->exits.queue.dropped;
+	lost = exits_lost(&d->exits);
 	if ((rc = exits_flush(&d->exits, err, sizeof(err))) == EXITS_ERR_QUEUED)
 		return;
 	if (lost > 0)
@@ -209,7 +209,7 @@ state_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct daemon *d = t->data;
 	size_t n = events_pending(&d->events);
-	uint64_t lost = d->events.queue.dropped;
+	uint64_t lost = events_lost(&d->events);
 	char err[512];
 	int rc;
 
@@ -257,7 +257,7 @@ void
 daemon_state_retry_stop(struct daemon *d)
 {
 	size_t n = d->events_open ? events_pending(&d->events) : 0;
-	uint64_t lost = d->events_open ? d->events.queue.dropped : 0;
+	uint64_t lost = d->events_open ? events_lost(&d->events) : 0;
 	uint64_t xlost;
 
 	if (d->loop != NULL && d->state_retry.data != NULL)
@@ -269,7 +269,7 @@ daemon_state_retry_stop(struct daemon *d)
 	state_retry_exits(d);
 	if (!exits_waiting(d))
 		return;
-	xlost = exits_pending(&d->exits) + d->exits.queue.dropped;
+	xlost = exits_pending(&d->exits) + exits_lost(&d->exits);
 	dlog(&d->log, DLOG_ERROR, "exits.jsonl: %" PRIu64 " exit(s) could not be written before the stop and are lost (each is a worker_exited event in this log)",
 	    xlost);
 }

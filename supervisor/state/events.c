@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "events.h"
-#include "statefile.h"
 #include "strbuf.h"
 
 /* Room kept for ,"truncated":true}\n so a line can always be closed. */
@@ -597,282 +596,134 @@ events_fault_env(const struct event *ev, char *out, size_t outlen)
 	return used;
 }
 
-/* ---- the log file ---- */
-
-/* A new file's name is durable only once its directory is synced. */
-static void
-events_sync_dir(const char *path)
-{
-	char dir[EVENTS_PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	int fd;
-
-	if (slash == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		(void)fsync(fd);
-		close(fd);
-	}
-}
+/* ---- the log file, and any .jsonl file of event lines ---- */
 
 static int
-events_reopen(struct events_log *log, char *err, size_t errlen)
+events_code(int jsonl_rc)
 {
-	int flags = O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
-	bool created = false;
-	struct stat st;
-	char last;
-	int fd;
-
-	if ((fd = open(log->path, flags)) < 0 && errno == ENOENT) {
-		fd = open(log->path, flags | O_CREAT | O_EXCL,
-		    EVENTS_FILE_MODE);
-		created = fd >= 0;
-		if (fd < 0 && errno == EEXIST)
-			fd = open(log->path, flags);
+	switch (jsonl_rc) {
+	case JSONL_OK: return EVENTS_OK;
+	case JSONL_ERR_TRIM: return EVENTS_ERR_TRIM;
+	case JSONL_ERR_INVAL: return EVENTS_ERR_INVAL;
 	}
-	if (fd < 0)
-		return str_seterr(err, errlen, EVENTS_ERR_IO, "%s: %s",
-		    log->path, strerror(errno));
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return str_seterr(err, errlen, EVENTS_ERR_IO,
-		    "%s: not a regular file", log->path);
-	}
-	if (created)
-		events_sync_dir(log->path);
-	if (st.st_size > 0 && (pread(fd, &last, 1, st.st_size - 1) != 1 ||
-	    last != '\n'))
-		log->need_newline = true;
-	log->fd = fd;
-	return EVENTS_OK;
-}
-
-/* The file bigger than log->trim_at: replace it by its newest lines
- * (events.h, "Bounded"), then reopen it. */
-static int
-events_trim(struct events_log *log, char *err, size_t errlen)
-{
-	struct stat st;
-	char *buf, *nl, why[EVENTS_PATH_MAX + 256];
-	size_t n, got = 0;
-	ssize_t r;
-	int rc;
-
-	if (log->fd < 0 || fstat(log->fd, &st) != 0 ||
-	    st.st_size <= log->trim_at || st.st_size <= log->trim_after)
-		return EVENTS_OK;
-	n = (size_t)(log->keep < st.st_size ? log->keep : st.st_size);
-	if ((buf = malloc(n)) == NULL) {
-		errno = ENOMEM;
-		goto fail;
-	}
-	while (got < n) {
-		r = pread(log->fd, buf + got, n - got,
-		    st.st_size - (off_t)n + (off_t)got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == 0)
-				errno = EIO;   /* cut under us: not by us */
-			free(buf);
-			goto fail;
-		}
-		got += (size_t)r;
-	}
-	/* from the first line that starts in the kept bytes */
-	nl = memchr(buf, '\n', n);
-	got = nl == NULL ? n : (size_t)(nl - buf) + 1;
-	rc = statefile_write(log->dir, EVENTS_FILE_NAME, buf + got, n - got,
-	    EVENTS_FILE_MODE, why, sizeof(why));
-	free(buf);
-	if (rc != STATEFILE_OK) {
-		log->trim_after = st.st_size + EVENTS_TRIM_RETRY;
-		if (!statefile_same_file(log->fd, log->path)) {
-			/* renamed, then its directory's fsync failed */
-			close(log->fd);
-			log->fd = -1;
-			log->need_newline = false;
-			(void)events_reopen(log, NULL, 0);   /* or at the next write */
-		}
-		return str_seterr(err, errlen, EVENTS_ERR_TRIM,
-		    "%s is %lld bytes; cutting it down to its last %lld failed: %s (tried again after %lld bytes more)",
-		    log->path, (long long)st.st_size, (long long)log->keep, why,
-		    (long long)EVENTS_TRIM_RETRY);
-	}
-	log->trim_after = 0;
-	/* the descriptor points at the replaced file */
-	close(log->fd);
-	log->fd = -1;
-	log->need_newline = false;
-	if (events_reopen(log, why, sizeof(why)) != EVENTS_OK)
-		return str_seterr(err, errlen, EVENTS_ERR_TRIM,
-		    "cut down, then: %s", why);
-	return EVENTS_OK;
-fail:
-	log->trim_after = st.st_size + EVENTS_TRIM_RETRY;
-	return str_seterr(err, errlen, EVENTS_ERR_TRIM,
-	    "%s: reading its last %lld bytes to cut it down: %s", log->path,
-	    (long long)log->keep, strerror(errno));
+	return EVENTS_ERR_IO;
 }
 
 int
 events_open(struct events_log *log, const char *state_dir, char *err,
     size_t errlen)
 {
-	int n;
+	struct jsonl *j = &log->file;
 
-	memset(log, 0, sizeof(*log));
-	log->fd = -1;
-	if (err != NULL && errlen > 0)
-		err[0] = '\0';
-	log->trim_at = EVENTS_TRIM_AT;
-	log->keep = EVENTS_KEEP;
-	n = snprintf(log->path, sizeof(log->path), "%s/%s", state_dir,
-	    EVENTS_FILE_NAME);
-	if (n < 0 || (size_t)n >= sizeof(log->path)) {
-		log->path[0] = '\0';
-		return str_seterr(err, errlen, EVENTS_ERR_INVAL,
-		    "%s: path too long", state_dir);
-	}
-	snprintf(log->dir, sizeof(log->dir), "%s", state_dir);
-	if ((n = events_reopen(log, err, errlen)) != EVENTS_OK)
-		return n;
-	return events_trim(log, err, errlen);
-}
-
-/*
- * One line, one write(), then a sync (lineq_write(): on any failure the
- * file is cut back, so it never keeps part of a line).  0, or -1 with
- * errno set.
- */
-static int
-events_write_line(struct events_log *log, const char *line, size_t len)
-{
-	char buf[EVENTS_LINE_MAX + 2];
-	const char *p = line;
-	size_t plen = len;
-	bool torn;
-	int saved;
-
-	if (log->fd < 0 && events_reopen(log, NULL, 0) != EVENTS_OK)
-		return -1;
-	if (log->need_newline && len <= EVENTS_LINE_MAX) {
-		buf[0] = '\n';
-		memcpy(buf + 1, line, len);
-		p = buf;
-		plen = len + 1;
-	}
-	if (lineq_write(&log->queue, log->fd, p, plen, &torn) == 0) {
-		log->need_newline = false;
-		return 0;
-	}
-	saved = errno;
-	if (torn)
-		log->need_newline = true;
-	if (saved != ENOSPC && saved != EDQUOT) {
-		/* the file may be gone or the fd bad: reopen next time */
-		close(log->fd);
-		log->fd = -1;
-	}
-	errno = saved;
-	return -1;
-}
-
-/* lineq_flush()'s writer. */
-static int
-events_put_line(void *arg, const char *line, size_t len)
-{
-	return events_write_line(arg, line, len);
+	if (jsonl_prepare(j, state_dir, EVENTS_FILE_NAME, EVENTS_FILE_MODE,
+	    err, errlen) != JSONL_OK)
+		return EVENTS_ERR_INVAL;
+	j->trim_at = EVENTS_TRIM_AT;
+	j->keep = EVENTS_KEEP;
+	j->trim_retry = EVENTS_TRIM_RETRY;
+	return events_code(jsonl_open(j, err, errlen));
 }
 
 int
-events_catch_up(struct lineq *q, int (*put)(void *arg, const char *line,
-    size_t len), void *arg, const char *lost_what)
+events_catch_up(struct jsonl *j, const char *noun, const char *lost_what,
+    char *err, size_t errlen)
 {
 	struct event ev;
 	char line[EVENTS_LINE_MAX + 1], detail[256];
 	uint64_t lost;
 	size_t len;
 
-	if (lineq_flush(q, put, arg) != 0)
-		return -1;
-	if ((lost = q->dropped) == 0)
-		return 0;
+	if (jsonl_flush(j) != 0)
+		goto fail;
+	if ((lost = j->queue.dropped) == 0)
+		return EVENTS_OK;
 	snprintf(detail, sizeof(detail), "%" PRIu64 " %s", lost, lost_what);
 	events_begin_type(&ev, EVENT_T_EVENTS_DROPPED, walltime_now_ms());
 	events_add_int(&ev, "count", (int64_t)lost);
 	events_add_str(&ev, "detail", detail);
 	len = events_render(&ev, line, sizeof(line));
-	if (put(arg, line, len) != 0)
-		return -1;
-	lineq_dropped_said(q, lost);
-	return 0;
-}
-
-/* The queued lines, in order, then events_dropped if some were lost. */
-static int
-events_flush_queue(struct events_log *log, char *err, size_t errlen)
-{
-	if (err != NULL && errlen > 0)
-		err[0] = '\0';
-	if (events_catch_up(&log->queue, events_put_line, log,
-	    "events lost while events.jsonl could not be written") != 0)
-		return str_seterr(err, errlen, EVENTS_ERR_QUEUED,
-		    "%s: %s (%zu events waiting)", log->path, strerror(errno),
-		    lineq_pending(&log->queue));
+	if (jsonl_write(j, line, len) != 0)
+		goto fail;
+	lineq_dropped_said(&j->queue, lost);
 	return EVENTS_OK;
+fail:
+	return str_seterr(err, errlen, EVENTS_ERR_QUEUED,
+	    "%s: write: %s (%zu %s waiting)", j->path, strerror(errno),
+	    lineq_pending(&j->queue), noun);
 }
 
 int
-events_flush(struct events_log *log, char *err, size_t errlen)
-{
-	int rc = events_flush_queue(log, err, errlen);
-
-	return rc != EVENTS_OK ? rc : events_trim(log, err, errlen);
-}
-
-int
-events_append(struct events_log *log, const struct event *ev, char *err,
-    size_t errlen)
+events_write(struct jsonl *j, const struct event *ev, const char *noun,
+    const char *lost_what, char *err, size_t errlen)
 {
 	char line[EVENTS_LINE_MAX + 1];
 	size_t len;
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
-	if ((len = events_render(ev, line, sizeof(line))) == 0 ||
-	    log->path[0] == '\0')
+	if (j->path[0] == '\0')
 		return str_seterr(err, errlen, EVENTS_ERR_INVAL,
-		    "events: %s", log->path[0] == '\0' ? "log not opened" :
-		    "event not begun");
-	if (events_flush_queue(log, err, errlen) == EVENTS_OK) {
-		if (events_write_line(log, line, len) == 0)
-			return events_trim(log, err, errlen);
-		str_seterr(err, errlen, 0, "%s: %s", log->path,
+		    "%s: not opened", j->name);
+	if ((len = events_render(ev, line, sizeof(line))) == 0)
+		return str_seterr(err, errlen, EVENTS_ERR_INVAL,
+		    "%s: empty event", j->path);
+	if (events_catch_up(j, noun, lost_what, err, errlen) == EVENTS_OK) {
+		if (jsonl_write(j, line, len) == 0)
+			return events_code(jsonl_trim(j, err, errlen));
+		str_seterr(err, errlen, 0, "%s: write: %s", j->path,
 		    strerror(errno));
 	}
-	return lineq_push(&log->queue, line, len, err, errlen) ?
+	return lineq_push(&j->queue, line, len, err, errlen) ?
 	    EVENTS_ERR_QUEUED : EVENTS_ERR_DROPPED;
+}
+
+int
+events_write_queued(struct jsonl *j, const char *noun,
+    const char *lost_what, char *err, size_t errlen)
+{
+	int rc;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if ((rc = events_catch_up(j, noun, lost_what, err, errlen)) !=
+	    EVENTS_OK)
+		return rc;
+	return events_code(jsonl_trim(j, err, errlen));
+}
+
+#define EVENTS_LOST "events lost while events.jsonl could not be written"
+
+int
+events_flush(struct events_log *log, char *err, size_t errlen)
+{
+	return events_write_queued(&log->file, "events", EVENTS_LOST, err,
+	    errlen);
+}
+
+int
+events_append(struct events_log *log, const struct event *ev, char *err,
+    size_t errlen)
+{
+	return events_write(&log->file, ev, "events", EVENTS_LOST, err,
+	    errlen);
 }
 
 size_t
 events_pending(const struct events_log *log)
 {
-	return lineq_pending(&log->queue);
+	return lineq_pending(&log->file.queue);
+}
+
+uint64_t
+events_lost(const struct events_log *log)
+{
+	return log->file.queue.dropped;
 }
 
 void
 events_close(struct events_log *log)
 {
-	lineq_clear(&log->queue);
-	if (log->fd >= 0)
-		close(log->fd);
-	log->fd = -1;
+	jsonl_close(&log->file);
 }
 
 /* ---- a small JSON checker (RFC 8259), enough to classify lines ---- */
@@ -1130,23 +981,6 @@ events_json_check(const char *s, size_t len, char *type, size_t typelen)
 
 /* ---- reading the tail ---- */
 
-static int
-events_pread_all(int fd, char *buf, size_t n, off_t off)
-{
-	while (n > 0) {
-		ssize_t r = pread(fd, buf, n, off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		buf += r;
-		n -= (size_t)r;
-		off += r;
-	}
-	return 0;
-}
-
 /* Where the last want non-empty lines start, scanning back from size. */
 static int
 events_tail_start(int fd, off_t size, size_t want, char *chunk, off_t *start)
@@ -1159,7 +993,7 @@ events_tail_start(int fd, off_t size, size_t want, char *chunk, off_t *start)
 	while (pos > 0) {
 		n = pos > EVENTS_CHUNK ? EVENTS_CHUNK : (size_t)pos;
 		pos -= (off_t)n;
-		if (events_pread_all(fd, chunk, n, pos) != 0)
+		if (jsonl_pread_all(fd, chunk, n, pos) != 0)
 			return -1;
 		for (i = n; i-- > 0;) {
 			if (chunk[i] != '\n') {

@@ -56,10 +56,9 @@
  *
  * Nothing torn: a short write (disk full part-way) or a failed sync is
  * undone with ftruncate() back to the size before the write.  Should that
- * fail too, the next line written is preceded by a newline so the damage
- * stays on one line (readers report it and skip empty lines).  The same is
- * done when the file is opened and its last byte is not a newline (a line
- * torn by an earlier crash of the machine).
+ * fail too, the file is closed, and reopening it cuts what is left, as it
+ * cuts a last line without its newline (a line torn by an earlier crash
+ * of the machine): jsonl.h, shared with exits.jsonl.
  *
  * Disk full (or any failure to write): the line is kept in a bounded
  * in-memory queue (lineq.h: EVENTS_QUEUE_MAX lines, EVENTS_QUEUE_BYTES
@@ -77,6 +76,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "jsonl.h"
 #include "lineq.h"
 #include "walltime.h"
 
@@ -257,31 +257,23 @@ size_t events_fault_env(const struct event *ev, char *out, size_t outlen);
 /* ---- the log file ---- */
 
 struct events_log {
-	char path[EVENTS_PATH_MAX];  /* state_dir/events.jsonl */
-	char dir[EVENTS_PATH_MAX];   /* state_dir */
-	int fd;                      /* -1 until opened; reopened on demand */
-	bool need_newline;           /* a torn line may precede; isolate it */
-	off_t trim_after;            /* a cut failed: not again below this size */
-	/* the bound (EVENTS_TRIM_AT, EVENTS_KEEP; tests make it small) */
-	off_t trim_at, keep;
-	/* lines not written yet, the lost count, the test hooks (set them
-	 * after events_open()) */
-	struct lineq queue;
+	/* state_dir/events.jsonl: its descriptor, its bound (EVENTS_TRIM_AT,
+	 * EVENTS_KEEP; tests make them small), the lines not written yet,
+	 * the lost count, the test hooks (set them after events_open()) */
+	struct jsonl file;
 };
 
 /*
- * Prepare log for state_dir/events.jsonl and open it (created 0640 if
- * missing, with the directory fsynced; cut down as below if it is too
- * big).  If opening fails the error is returned but log is usable: appends
- * queue and retry the open.  Call events_close() in every case.
+ * Prepare log for state_dir/events.jsonl and open it (jsonl.h: created
+ * 0640 if missing, a torn last line cut, cut down if too big).  If opening
+ * fails the error is returned but log is usable: appends queue and retry
+ * the open.  Call events_close() in every case.
  *
- * Bounded: once the file is bigger than trim_at (EVENTS_TRIM_AT) after a
- * write, it is replaced by its last `keep` bytes (EVENTS_KEEP), from the
- * first line that starts in them, through statefile_write() (temporary
- * file, fsync, rename, directory fsync: a crash leaves the old file or the
- * new one).  Readers holding the old file read on in it.  If that fails
- * (EVENTS_ERR_TRIM: the line itself is written), it is tried again once
- * the file has grown by EVENTS_TRIM_RETRY more.
+ * Bounded: once the file is bigger than EVENTS_TRIM_AT after a write, it
+ * is replaced by its last EVENTS_KEEP bytes, from the first line that
+ * starts in them (jsonl.h).  If that fails (EVENTS_ERR_TRIM: the line
+ * itself is written), it is tried again once the file has grown by
+ * EVENTS_TRIM_RETRY more.
  */
 int events_open(struct events_log *log, const char *state_dir, char *err,
     size_t errlen);
@@ -300,21 +292,39 @@ int events_append(struct events_log *log, const struct event *ev, char *err,
  * none are, but the file could not be cut down). */
 int events_flush(struct events_log *log, char *err, size_t errlen);
 
-/*
- * The queue of a .jsonl file of ours (this one or exits.jsonl) written
- * out with put (lineq_flush()), then, if lines were dropped, an
- * events_dropped line in their place whose detail is "N lost_what" ("3
- * worker exits lost while exits.jsonl could not be written").  0 when
- * all is written, else -1 with errno of the failed put (the rest waits).
- */
-int events_catch_up(struct lineq *q, int (*put)(void *arg, const char *line,
-    size_t len), void *arg, const char *lost_what);
-
 /* Lines waiting in memory. */
 size_t events_pending(const struct events_log *log);
 
+/* Lines lost (the queue was full) that no events_dropped line says yet. */
+uint64_t events_lost(const struct events_log *log);
+
 /* Close the file and free the queue (lines still queued are lost). */
 void events_close(struct events_log *log);
+
+/*
+ * Any .jsonl file of event lines (this one, exits.jsonl): what
+ * events_append() and events_flush() do, for j.  noun names its lines in
+ * messages ("events": "(3 events waiting)"); lost_what ends the detail of
+ * its events_dropped line.
+ *
+ * events_write(): ev rendered and written after the queued lines, or
+ * queued; the file cut down after.  EVENTS_OK, _QUEUED, _DROPPED, _TRIM,
+ * _INVAL (j never prepared, ev never begun).
+ *
+ * events_write_queued(): the queued lines, then the file cut down.
+ *
+ * events_catch_up(): the queued lines written out (jsonl_flush()), then,
+ * if lines were dropped, an events_dropped line in their place whose
+ * detail is "N lost_what" ("3 worker exits lost while exits.jsonl could
+ * not be written").  EVENTS_OK when all is written, else
+ * EVENTS_ERR_QUEUED with err saying why (the rest waits).
+ */
+int events_write(struct jsonl *j, const struct event *ev, const char *noun,
+    const char *lost_what, char *err, size_t errlen);
+int events_write_queued(struct jsonl *j, const char *noun,
+    const char *lost_what, char *err, size_t errlen);
+int events_catch_up(struct jsonl *j, const char *noun,
+    const char *lost_what, char *err, size_t errlen);
 
 /* ---- reading (ampctl events, diag) ---- */
 

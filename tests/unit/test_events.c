@@ -478,7 +478,6 @@ test_append_writes_valid_lines(void **state)
 
 	/* reopened: appends after what is there */
 	open_log(&log, dir);
-	assert_false(log.need_newline);
 	assert_int_equal(append_simple(&log, "after reopen"), EVENTS_OK);
 	events_close(&log);
 	text = (char *)tu_read(path, &len);
@@ -513,7 +512,7 @@ test_disk_full_queues_then_resumes_in_order(void **state)
 
 	(void)state;
 	open_log(&log, dir);
-	set_hooks(&log.queue, &h);
+	set_hooks(&log.file.queue, &h);
 	snprintf(path, sizeof(path), "%s/%s", dir, EVENTS_FILE_NAME);
 	assert_int_equal(append_simple(&log, "A"), EVENTS_OK);
 	assert_int_equal(h.syncs, 1);                /* synced per line */
@@ -567,7 +566,7 @@ test_flush_resumes_without_a_new_event(void **state)
 
 	(void)state;
 	open_log(&log, dir);
-	set_hooks(&log.queue, &h);
+	set_hooks(&log.file.queue, &h);
 	snprintf(path, sizeof(path), "%s/%s", dir, EVENTS_FILE_NAME);
 	assert_int_equal(append_simple(&log, "A"), EVENTS_ERR_QUEUED);
 	assert_int_equal(events_flush(&log, err, sizeof(err)),
@@ -592,7 +591,7 @@ test_queue_overflow_drops_newest_and_says_so(void **state)
 
 	(void)state;
 	open_log(&log, dir);
-	set_hooks(&log.queue, &h);
+	set_hooks(&log.file.queue, &h);
 	snprintf(path, sizeof(path), "%s/%s", dir, EVENTS_FILE_NAME);
 	for (i = 0; i < EVENTS_QUEUE_MAX; i++)
 		assert_int_equal(append_simple(&log, "q"), EVENTS_ERR_QUEUED);
@@ -615,7 +614,7 @@ test_queue_overflow_drops_newest_and_says_so(void **state)
 
 /* A file ending in a torn line (a crash): the next line starts afresh. */
 static void
-test_open_isolates_a_torn_line(void **state)
+test_open_cuts_a_torn_line(void **state)
 {
 	struct events_log log;
 	char path[4096], *text;
@@ -623,14 +622,15 @@ test_open_isolates_a_torn_line(void **state)
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/%s", dir, EVENTS_FILE_NAME);
-	tu_write_str(path, "{\"time\":\"2026-11-23T22:17:05.123Z\",\"event\":\"fault_ra");
+	tu_write_str(path, "{\"time\":\"2026-11-23T22:17:05.000Z\",\"event\":\"daemon_started\"}\n"
+	    "{\"time\":\"2026-11-23T22:17:05.123Z\",\"event\":\"fault_ra");
 	open_log(&log, dir);
-	assert_true(log.need_newline);
 	assert_int_equal(append_simple(&log, "after crash"), EVENTS_OK);
 	assert_int_equal(append_simple(&log, "next"), EVENTS_OK);
 	events_close(&log);
 	text = (char *)tu_read(path, NULL);
-	assert_non_null(strstr(text, "fault_ra\n{\"time\""));
+	assert_null(strstr(text, "fault_ra"));
+	assert_non_null(strstr(text, "daemon_started\"}\n{\"time\""));
 	assert_int_equal(count_lines(path), 3);
 	free(text);
 	rmtree(dir);
@@ -707,7 +707,7 @@ test_disk_full_on_a_real_tmpfs(void **state)
 	if (!t->mounted)
 		skip();
 	open_log(&log, t->mnt);
-	set_hooks(&log.queue, &h);         /* pass-through, counting */
+	set_hooks(&log.file.queue, &h);         /* pass-through, counting */
 	snprintf(path, sizeof(path), "%s/%s", t->mnt, EVENTS_FILE_NAME);
 	memset(detail, 'x', sizeof(detail) - 1);
 	detail[sizeof(detail) - 1] = '\0';
@@ -929,8 +929,8 @@ test_file_is_cut_down_to_its_newest_lines(void **state)
 
 	(void)state;
 	open_log(&log, dir);
-	log.trim_at = 8192;
-	log.keep = 4096;
+	log.file.trim_at = 8192;
+	log.file.keep = 4096;
 	path = tu_path(dir, EVENTS_FILE_NAME);
 	for (i = 0; i < 300; i++) {
 		snprintf(detail, sizeof(detail), "n=%ld", i);
@@ -994,8 +994,8 @@ test_failed_cut_is_reported_and_retried_later(void **state)
 
 	(void)state;
 	open_log(&log, dir);
-	log.trim_at = 8192;
-	log.keep = 4096;
+	log.file.trim_at = 8192;
+	log.file.keep = 4096;
 	path = tu_path(dir, EVENTS_FILE_NAME);
 	/* statefile_write's temporary name taken by a directory */
 	tmp = tu_path(dir, "." EVENTS_FILE_NAME ".tmp");
@@ -1008,7 +1008,7 @@ test_failed_cut_is_reported_and_retried_later(void **state)
 	}
 	assert_int_equal(rc, EVENTS_ERR_TRIM);
 	assert_non_null(strstr(err, "events.jsonl is "));
-	assert_non_null(strstr(err, "cutting it down to its last 4096 failed"));
+	assert_non_null(strstr(err, "cutting it down to its last 4096 bytes failed"));
 	assert_non_null(strstr(err, "create temporary file"));
 	check_counting_lines(path, i - 1);          /* the line is there */
 	/* the next appends do not try again (nor fail) for a while */
@@ -1018,7 +1018,7 @@ test_failed_cut_is_reported_and_retried_later(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_true(st.st_size > 8192);
 	/* after EVENTS_TRIM_RETRY more bytes it is cut down */
-	log.trim_after = 0;   /* test: without writing a MiB */
+	log.file.trim_after = 0;   /* test: without writing a MiB */
 	snprintf(detail, sizeof(detail), "n=%ld", i + 1);
 	assert_int_equal(append_simple(&log, detail), EVENTS_OK);
 	assert_int_equal(stat(path, &st), 0);
@@ -1044,7 +1044,7 @@ main(void)
 		cmocka_unit_test(test_disk_full_queues_then_resumes_in_order),
 		cmocka_unit_test(test_flush_resumes_without_a_new_event),
 		cmocka_unit_test(test_queue_overflow_drops_newest_and_says_so),
-		cmocka_unit_test(test_open_isolates_a_torn_line),
+		cmocka_unit_test(test_open_cuts_a_torn_line),
 		cmocka_unit_test(test_unwritable_dir_queues_and_retries_open),
 		cmocka_unit_test_setup_teardown(test_disk_full_on_a_real_tmpfs,
 		    tmpfs_setup, tmpfs_teardown),
