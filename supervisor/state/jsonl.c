@@ -212,19 +212,23 @@ jsonl_read_keep(struct jsonl *j, off_t size, char **buf, size_t *len,
 {
 	off_t start = 0, end, from = size > j->keep ? size - j->keep : 0;
 	size_t n, skip = 0;
+	bool partial = false;
 	char *nl;
 
 	*buf = NULL;
 	if (j->keep_lines > 0 && jsonl_scan_back(j->fd, size, j->keep_lines,
 	    &start, &end, lines) != 0)
 		return -1;
-	if (from > start)
-		start = from;
+	if (from > start) {
+		/* the byte before too: a line may start right at from */
+		start = from - 1;
+		partial = true;
+	}
 	n = (size_t)(size - start);
 	if ((*buf = malloc(n + 1)) == NULL ||
 	    jsonl_pread_all(j->fd, *buf, n, start) != 0)
 		return -1;
-	if (start == from && from > 0) {
+	if (partial) {
 		/* from the first line that starts in the kept bytes */
 		nl = memchr(*buf, '\n', n);
 		skip = nl == NULL ? n : (size_t)(nl - *buf) + 1;

@@ -980,6 +980,40 @@ test_open_cuts_down_a_file_too_big(void **state)
 
 /* A cut that fails: the line is written and the error says why; the cut
  * is tried again only after EVENTS_TRIM_RETRY more bytes. */
+/* A line that starts right where the kept bytes start is kept. */
+static void
+test_cut_keeps_a_line_starting_at_the_edge(void **state)
+{
+	static const char a[] = "{\"time\":\"2026-11-23T22:17:05.000Z\",\"event\":\"daemon_started\",\"n\":\"a\"}\n";
+	static const char b[] = "{\"time\":\"2026-11-23T22:17:05.000Z\",\"event\":\"daemon_started\",\"n\":\"b\"}\n";
+	char line[EVENTS_LINE_MAX + 1], *text;
+	struct events_log log;
+	struct event ev;
+	char *dir = tu_tmpdir();
+	const char *path = tu_path(dir, EVENTS_FILE_NAME);
+	size_t clen, len;
+
+	(void)state;
+	/* the line append_simple() writes */
+	events_begin(&ev, EVENT_WORKER_STARTED, T0);
+	events_add_int(&ev, "pid", 42);
+	events_add_str(&ev, "detail", "c");
+	clen = events_render(&ev, line, sizeof(line));
+	tu_write_str(path, a);
+	open_log(&log, dir);
+	assert_int_equal(write(log.file.fd, b, strlen(b)), (ssize_t)strlen(b));
+	log.file.trim_at = (off_t)(strlen(a) + strlen(b));
+	log.file.keep = (off_t)(strlen(b) + clen);
+	assert_int_equal(append_simple(&log, "c"), EVENTS_OK);
+	events_close(&log);
+	text = (char *)tu_read(path, &len);
+	assert_int_equal(len, strlen(b) + clen);
+	assert_memory_equal(text, b, strlen(b));
+	assert_memory_equal(text + strlen(b), line, clen);
+	free(text);
+	rmtree(dir);
+}
+
 static void
 test_failed_cut_is_reported_and_retried_later(void **state)
 {
@@ -1052,6 +1086,7 @@ main(void)
 		cmocka_unit_test(test_read_tail_long_lines_and_big_files),
 		cmocka_unit_test(test_file_is_cut_down_to_its_newest_lines),
 		cmocka_unit_test(test_open_cuts_down_a_file_too_big),
+		cmocka_unit_test(test_cut_keeps_a_line_starting_at_the_edge),
 		cmocka_unit_test(test_failed_cut_is_reported_and_retried_later),
 	};
 
