@@ -3,13 +3,11 @@
  * `ampctl events --follow` clients, and, for fault events, FaultCommand.
  *
  * FaultCommand runs through /bin/sh -c in a child (task.c), one event at a
- * time in order, with the event in its environment:
- *   AMPSCAN_EVENT         the JSON line
- *   AMPSCAN_EVENT_TYPE    fault_raised, fault_cleared, intervention_required
- *   AMPSCAN_FAULT_ID      6
- *   AMPSCAN_FAULT_NAME    the catalogue's portal text
- *   AMPSCAN_FAULT_DETAIL  the detail
- * bounded by DAEMON_FAULTCMD_TIMEOUT_MS (then killed); at most
+ * time in order, with the event in its environment (events_fault_env():
+ * AMPSCAN_EVENT, the JSON line; AMPSCAN_EVENT_TYPE, fault_raised,
+ * fault_cleared or intervention_required; AMPSCAN_FAULT_ID,
+ * AMPSCAN_FAULT_NAME, AMPSCAN_FAULT_DETAIL, the fields as they were given,
+ * unescaped), bounded by DAEMON_FAULTCMD_TIMEOUT_MS (then killed); at most
  * DAEMON_FAULTCMD_QUEUE events wait, older ones are dropped with a log line.
  */
 #include <errno.h>
@@ -24,61 +22,28 @@
 #include "spawn.h"
 
 static bool
-is_fault_event(const char *line)
+is_fault_event(const struct event *ev)
 {
-	return strstr(line, "\"event\":\"fault_") != NULL ||
-	    strstr(line, "\"event\":\"" EVENT_INTERVENTION_REQUIRED "\"") != NULL;
+	return ev->type == EVENT_T_FAULT_RAISED ||
+	    ev->type == EVENT_T_FAULT_CLEARED ||
+	    ev->type == EVENT_T_INTERVENTION_REQUIRED;
 }
 
-/* A top-level string or number field of an event line we rendered. */
-static void
-json_field(const char *line, const char *key, char *out, size_t outlen)
-{
-	char pat[64];
-	const char *p;
-	size_t n = 0;
-
-	out[0] = '\0';
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	if ((p = strstr(line, pat)) == NULL)
-		return;
-	p += strlen(pat);
-	if (*p == '"') {
-		for (p++; *p && *p != '"' && n + 1 < outlen; p++) {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			out[n++] = *p;
-		}
-	} else {
-		while (*p && *p != ',' && *p != '}' && n + 1 < outlen)
-			out[n++] = *p++;
-	}
-	out[n] = '\0';
-}
-
+/* The queued environment block (events_fault_env()) as envp, after PATH. */
 static int
 faultcmd_fn(void *arg, int out_fd)
 {
 	struct daemon *d = arg;
-	const char *line = d->faultcmd_queue[0];
-	char e_event[EVENTS_LINE_MAX + 32], e_type[64], e_id[64];
-	char e_name[256], e_detail[FAULTS_DETAIL_MAX + 32], v[FAULTS_DETAIL_MAX];
+	char *p = d->faultcmd_queue[0];
 	char cmd[CONFIG_VALUE_MAX + 1];
 	char *argv[] = { (char *)"/bin/sh", (char *)"-c", cmd, NULL };
-	char *envp[] = { (char *)SPAWN_PATH_ENV, e_event, e_type, e_id, e_name,
-	    e_detail, NULL };
+	char *envp[EVENTS_ENV_VARS + 2] = { (char *)SPAWN_PATH_ENV };
+	size_t n = 1;
 
+	for (; *p != '\0' && n < EVENTS_ENV_VARS + 1; p += strlen(p) + 1)
+		envp[n++] = p;
+	envp[n] = NULL;
 	str_fmt(cmd, sizeof(cmd), "%s", d->cfg.fault_command);
-	snprintf(e_event, sizeof(e_event), "AMPSCAN_EVENT=%s", line);
-	e_event[strcspn(e_event, "\n")] = '\0';
-	json_field(line, "event", v, sizeof(v));
-	str_fmt(e_type, sizeof(e_type), "AMPSCAN_EVENT_TYPE=%s", v);
-	json_field(line, "fault", v, sizeof(v));
-	str_fmt(e_id, sizeof(e_id), "AMPSCAN_FAULT_ID=%s", v);
-	json_field(line, "name", v, sizeof(v));
-	str_fmt(e_name, sizeof(e_name), "AMPSCAN_FAULT_NAME=%s", v);
-	json_field(line, "detail", v, sizeof(v));
-	snprintf(e_detail, sizeof(e_detail), "AMPSCAN_FAULT_DETAIL=%s", v);
 	dup2(out_fd, STDOUT_FILENO);
 	dup2(out_fd, STDERR_FILENO);
 	execve(argv[0], argv, envp);
@@ -122,10 +87,12 @@ faultcmd_next(struct daemon *d)
 	}
 }
 
+/* Queue ev's environment (its JSON line is in the log already). */
 static void
-faultcmd_push(struct daemon *d, const char *line)
+faultcmd_push(struct daemon *d, const struct event *ev, const char *line)
 {
-	char *copy;
+	char *copy, *env;
+	size_t n;
 
 	if (d->cfg.fault_command == NULL || d->loop == NULL)
 		return;
@@ -134,8 +101,14 @@ faultcmd_push(struct daemon *d, const char *line)
 		    DAEMON_FAULTCMD_QUEUE, line);
 		return;
 	}
-	if ((copy = strdup(line)) == NULL)
+	if ((env = malloc(EVENTS_ENV_MAX)) == NULL)
 		return;
+	n = events_fault_env(ev, env, EVENTS_ENV_MAX);
+	copy = n > 0 ? realloc(env, n) : NULL;
+	if (copy == NULL) {
+		free(env);
+		return;
+	}
 	d->faultcmd_queue[d->faultcmd_n++] = copy;
 	faultcmd_next(d);
 }
@@ -150,10 +123,10 @@ daemon_event(struct daemon *d, const struct event *ev)
 	metrics_touch(d);
 	if ((len = events_render(ev, line, sizeof(line))) == 0)
 		return;
-	fault = is_fault_event(line);
+	fault = is_fault_event(ev);
 	/* a fault raised is a warning; its clearing is good news */
-	dlog(&d->log, fault && strstr(line, "\"event\":\"" EVENT_FAULT_CLEARED "\"") ==
-	    NULL ? DLOG_WARNING : DLOG_INFO, "event: %.*s", (int)(len - 1), line);
+	dlog(&d->log, fault && ev->type != EVENT_T_FAULT_CLEARED ?
+	    DLOG_WARNING : DLOG_INFO, "event: %.*s", (int)(len - 1), line);
 	if (d->events_open && events_append(&d->events, ev, err, sizeof(err)) !=
 	    EVENTS_OK) {
 		dlog(&d->log, DLOG_ERROR, "events.jsonl: %s", err);
@@ -162,7 +135,7 @@ daemon_event(struct daemon *d, const struct event *ev)
 	if (d->follower != NULL)
 		d->follower(d->follower_arg, line, len);
 	if (fault)
-		faultcmd_push(d, line);
+		faultcmd_push(d, ev, line);
 }
 
 void
@@ -192,14 +165,14 @@ static bool
 exits_waiting(const struct daemon *d)
 {
 	return d->exits_open && (exits_pending(&d->exits) > 0 ||
-	    d->exits.queue.dropped > 0);
+	    exits_lost(&d->exits) > 0);
 }
 
 static bool
 state_pending(const struct daemon *d)
 {
 	return (d->events_open && (events_pending(&d->events) > 0 ||
-	    d->events.queue.dropped > 0)) || exits_waiting(d) ||
+	    events_lost(&d->events) > 0)) || exits_waiting(d) ||
 	    d->faults_unsaved || d->poison.dirty;
 }
 
@@ -220,7 +193,7 @@ state_retry_exits(struct daemon *d)
 	if (!exits_waiting(d))
 		return;
 	n = exits_pending(&d->exits);
-	lost = d->exits.queue.dropped;
+	lost = exits_lost(&d->exits);
 	if ((rc = exits_flush(&d->exits, err, sizeof(err))) == EXITS_ERR_QUEUED)
 		return;
 	if (lost > 0)
@@ -243,7 +216,7 @@ state_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct daemon *d = t->data;
 	size_t n = events_pending(&d->events);
-	uint64_t lost = d->events.queue.dropped;
+	uint64_t lost = events_lost(&d->events);
 	char err[512];
 	int rc;
 
@@ -291,7 +264,7 @@ void
 daemon_state_retry_stop(struct daemon *d)
 {
 	size_t n = d->events_open ? events_pending(&d->events) : 0;
-	uint64_t lost = d->events_open ? d->events.queue.dropped : 0;
+	uint64_t lost = d->events_open ? events_lost(&d->events) : 0;
 	uint64_t xlost;
 
 	if (d->loop != NULL && d->state_retry.data != NULL)
@@ -303,7 +276,7 @@ daemon_state_retry_stop(struct daemon *d)
 	state_retry_exits(d);
 	if (!exits_waiting(d))
 		return;
-	xlost = exits_pending(&d->exits) + d->exits.queue.dropped;
+	xlost = exits_pending(&d->exits) + exits_lost(&d->exits);
 	dlog(&d->log, DLOG_ERROR, "exits.jsonl: %" PRIu64 " exit(s) could not be written before the stop and are lost (each is a worker_exited event in this log)",
 	    xlost);
 }

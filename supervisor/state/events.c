@@ -13,7 +13,8 @@
 #include <unistd.h>
 
 #include "events.h"
-#include "statefile.h"
+#include "json.h"
+#include "json_read.h"
 #include "strbuf.h"
 
 /* Room kept for ,"truncated":true}\n so a line can always be closed. */
@@ -22,15 +23,6 @@
 #define EVENTS_BODY_MAX (EVENTS_LINE_MAX - EVENTS_TAIL_RESERVE)
 #define EVENTS_CHUNK 65536
 #define EVENTS_JSON_DEPTH 8
-
-static const char *const events_known_types[] = {
-	EVENT_FAULT_RAISED, EVENT_FAULT_CLEARED, EVENT_INTERVENTION_REQUIRED,
-	EVENT_WORKER_STARTED, EVENT_WORKER_READY, EVENT_WORKER_EXITED,
-	EVENT_DEFINITIONS_REJECTED, EVENT_DEFINITIONS_DELETED,
-	EVENT_DEFINITIONS_ACTIVATED, EVENT_DEFINITIONS_ROLLED_BACK,
-	EVENT_DEFINITIONS_QUARANTINED, EVENT_POISON_FILE, EVENT_EVENTS_DROPPED,
-	EVENT_DAEMON_STARTED, EVENT_DAEMON_STOPPED, EVENT_ACTIVATION_RECOVERED,
-};
 
 const char *
 events_strerror(int code)
@@ -45,18 +37,6 @@ events_strerror(int code)
 	case EVENTS_ERR_TRIM: return "written, but the file could not be cut down";
 	}
 	return "unknown error";
-}
-
-bool
-events_type_is_known(const char *type)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(events_known_types) /
-	    sizeof(events_known_types[0]); i++)
-		if (strcmp(type, events_known_types[i]) == 0)
-			return true;
-	return false;
 }
 
 const char *
@@ -74,163 +54,122 @@ events_line_status_name(enum events_line_status st)
 
 /* ---- building ---- */
 
-/* Length of the valid UTF-8 sequence at p (n bytes left), 0 if invalid. */
-static size_t
-events_utf8_len(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+static const char *const events_type_names[EVENT_T_COUNT] = {
+	[EVENT_T_NONE] = "",
+	[EVENT_T_FAULT_RAISED] = EVENT_FAULT_RAISED,
+	[EVENT_T_FAULT_CLEARED] = EVENT_FAULT_CLEARED,
+	[EVENT_T_INTERVENTION_REQUIRED] = EVENT_INTERVENTION_REQUIRED,
+	[EVENT_T_WORKER_STARTED] = EVENT_WORKER_STARTED,
+	[EVENT_T_WORKER_READY] = EVENT_WORKER_READY,
+	[EVENT_T_WORKER_EXITED] = EVENT_WORKER_EXITED,
+	[EVENT_T_DEFINITIONS_REJECTED] = EVENT_DEFINITIONS_REJECTED,
+	[EVENT_T_DEFINITIONS_DELETED] = EVENT_DEFINITIONS_DELETED,
+	[EVENT_T_DEFINITIONS_ACTIVATED] = EVENT_DEFINITIONS_ACTIVATED,
+	[EVENT_T_DEFINITIONS_ROLLED_BACK] = EVENT_DEFINITIONS_ROLLED_BACK,
+	[EVENT_T_DEFINITIONS_QUARANTINED] = EVENT_DEFINITIONS_QUARANTINED,
+	[EVENT_T_POISON_FILE] = EVENT_POISON_FILE,
+	[EVENT_T_EVENTS_DROPPED] = EVENT_EVENTS_DROPPED,
+	[EVENT_T_DAEMON_STARTED] = EVENT_DAEMON_STARTED,
+	[EVENT_T_DAEMON_STOPPED] = EVENT_DAEMON_STOPPED,
+	[EVENT_T_ACTIVATION_RECOVERED] = EVENT_ACTIVATION_RECOVERED,
+};
 
-#define CONT(b) ((b) >= 0x80 && (b) <= 0xbf)
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return n >= 2 && CONT(p[1]) ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if (c == 0xe0)
-			lo = 0xa0;          /* overlong */
-		if (c == 0xed)
-			hi = 0x9f;          /* surrogates */
-		return n >= 3 && p[1] >= lo && p[1] <= hi && CONT(p[2]) ? 3 : 0;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (c == 0xf0)
-			lo = 0x90;          /* overlong */
-		if (c == 0xf4)
-			hi = 0x8f;          /* beyond U+10FFFF */
-		return n >= 4 && p[1] >= lo && p[1] <= hi && CONT(p[2]) &&
-		    CONT(p[3]) ? 4 : 0;
-	}
-	return 0;
-#undef CONT
+const char *
+events_type_name(enum event_type type)
+{
+	return (unsigned)type < EVENT_T_COUNT ? events_type_names[type] : "";
 }
 
-static bool
-events_put(struct event *ev, const char *s, size_t n, size_t limit)
+enum event_type
+events_type_of(const char *name)
 {
-	if (n > limit || ev->len > limit - n)
-		return false;
-	memcpy(ev->buf + ev->len, s, n);
-	ev->len += n;
-	return true;
+	unsigned t;
+
+	for (t = EVENT_T_NONE + 1; t < EVENT_T_COUNT; t++)
+		if (strcmp(name, events_type_names[t]) == 0)
+			return (enum event_type)t;
+	return EVENT_T_NONE;
 }
 
-/*
- * One escaped unit of s at i: sets rep and rlen to what to write and
- * returns how many input bytes it stands for.
- */
-static size_t
-events_escape_unit(const unsigned char *s, size_t n, size_t i,
-    const char **rep, size_t *rlen, char u[8])
+bool
+events_type_is_known(const char *type)
 {
-	unsigned char c = s[i];
-	size_t l;
-
-	*rlen = 2;
-	switch (c) {
-	case '"': *rep = "\\\""; return 1;
-	case '\\': *rep = "\\\\"; return 1;
-	case '\n': *rep = "\\n"; return 1;
-	case '\r': *rep = "\\r"; return 1;
-	case '\t': *rep = "\\t"; return 1;
-	case '\b': *rep = "\\b"; return 1;
-	case '\f': *rep = "\\f"; return 1;
-	}
-	if (c < 0x20 || c == 0x7f) {
-		snprintf(u, 8, "\\u%04x", c);
-		*rep = u;
-		*rlen = 6;
-		return 1;
-	}
-	if ((l = events_utf8_len(s + i, n - i)) == 0) {
-		*rep = "\\ufffd";
-		*rlen = 6;
-		return 1;
-	}
-	if (l == 3 && c == 0xe2 && s[i + 1] == 0x80 &&
-	    (s[i + 2] == 0xa8 || s[i + 2] == 0xa9)) {
-		*rep = s[i + 2] == 0xa8 ? "\\u2028" : "\\u2029";
-		*rlen = 6;
-		return 3;
-	}
-	*rep = (const char *)s + i;
-	*rlen = l;
-	return l;
+	return events_type_of(type) != EVENT_T_NONE;
 }
 
-/*
- * Append s as a JSON string, the whole of it within limit (closing quote
- * included); cut at a character boundary if it does not fit.  The caller
- * has checked that at least the two quotes fit.  Returns false if cut.
- */
-static bool
-events_put_json_str(struct event *ev, const char *str, size_t n, size_t limit)
+void
+events_begin_type(struct event *ev, enum event_type type, int64_t now_ms)
 {
-	const unsigned char *s = (const unsigned char *)str;
-	const char *rep;
-	size_t i = 0, rlen, adv;
-	bool whole = true;
-	char u[8];
-
-	events_put(ev, "\"", 1, limit - 1);
-	while (i < n) {
-		adv = events_escape_unit(s, n, i, &rep, &rlen, u);
-		if (!events_put(ev, rep, rlen, limit - 1)) {
-			whole = false;
-			break;
-		}
-		i += adv;
-	}
-	ev->buf[ev->len++] = '"';
-	return whole;
-}
-
-/* ,"key": with room left for at least need more bytes; else nothing. */
-static bool
-events_put_key(struct event *ev, const char *key, size_t need)
-{
-	size_t save = ev->len, klen = strlen(key);
-
-	if (ev->len == 0)
-		return false;
-	/* keys are ours and plain; 4 = , " " : */
-	if (klen + 4 + need > EVENTS_BODY_MAX - ev->len) {
-		ev->truncated = true;
-		return false;
-	}
-	events_put(ev, ",", 1, EVENTS_BODY_MAX);
-	if (!events_put_json_str(ev, key, klen, EVENTS_BODY_MAX - need - 1)) {
-		ev->len = save;
-		ev->truncated = true;
-		return false;
-	}
-	events_put(ev, ":", 1, EVENTS_BODY_MAX);
-	return true;
+	ev->type = (unsigned)type < EVENT_T_COUNT ? type : EVENT_T_NONE;
+	ev->time_ms = now_ms;
+	ev->nfields = 0;
+	ev->lost = false;
+	ev->used = 0;
 }
 
 void
 events_begin(struct event *ev, const char *type, int64_t now_ms)
 {
-	char t[WALLTIME_LEN];
+	events_begin_type(ev, type != NULL ? events_type_of(type) :
+	    EVENT_T_NONE, now_ms);
+}
 
-	ev->len = 0;
-	ev->truncated = false;
-	walltime_format(now_ms, t);
-	events_put(ev, "{\"time\":\"", 9, EVENTS_BODY_MAX);
-	events_put(ev, t, strlen(t), EVENTS_BODY_MAX);
-	events_put(ev, "\",\"event\":", 10, EVENTS_BODY_MAX);
-	if (!events_put_json_str(ev, type, strlen(type), EVENTS_BODY_MAX))
-		ev->truncated = true;
+static void events_fit_last(struct event *ev);
+
+/* Copy up to n bytes into the data (as many as fit); their offset. */
+static size_t
+events_keep(struct event *ev, const char *s, size_t n, bool *cut)
+{
+	size_t off = ev->used, room = EVENTS_DATA_MAX - ev->used;
+
+	*cut = n > room;
+	if (n > room)
+		n = room;
+	if (n > 0)
+		memcpy(ev->data + off, s, n);
+	ev->used += n;
+	return off;
+}
+
+/* A new field with its key, or NULL (not begun, or no room: lost). */
+static struct event_field *
+events_field_new(struct event *ev, const char *key, enum event_kind kind)
+{
+	struct event_field *f;
+	size_t klen = strlen(key);
+	bool cut;
+
+	if (ev->type == EVENT_T_NONE || ev->type >= EVENT_T_COUNT)
+		return NULL;
+	if (ev->nfields == EVENTS_FIELDS_MAX ||
+	    klen > EVENTS_DATA_MAX - ev->used) {
+		ev->lost = true;
+		return NULL;
+	}
+	f = &ev->field[ev->nfields++];
+	memset(f, 0, sizeof(*f));
+	f->kind = kind;
+	f->klen = (uint16_t)klen;
+	f->key = (uint16_t)events_keep(ev, key, klen, &cut);
+	f->off = (uint16_t)ev->used;
+	return f;
 }
 
 void
 events_add_strn(struct event *ev, const char *key, const char *value,
     size_t len)
 {
-	if (!events_put_key(ev, key, 2))
+	struct event_field *f = events_field_new(ev, key, EVENT_KIND_STR);
+
+	if (f == NULL)
 		return;
-	if (!events_put_json_str(ev, value != NULL ? value : "",
-	    value != NULL ? len : 0, EVENTS_BODY_MAX))
-		ev->truncated = true;
+	if (value == NULL) {
+		events_fit_last(ev);
+		return;
+	}
+	f->off = (uint16_t)events_keep(ev, value, len, &f->cut);
+	f->len = (uint16_t)(ev->used - f->off);
+	events_fit_last(ev);
 }
 
 void
@@ -242,20 +181,23 @@ events_add_str(struct event *ev, const char *key, const char *value)
 void
 events_add_int(struct event *ev, const char *key, int64_t value)
 {
-	char num[24];
-	int n = snprintf(num, sizeof(num), "%" PRId64, value);
+	struct event_field *f = events_field_new(ev, key, EVENT_KIND_INT);
 
-	if (events_put_key(ev, key, (size_t)n))
-		events_put(ev, num, (size_t)n, EVENTS_BODY_MAX);
+	if (f != NULL) {
+		f->num = value;
+		events_fit_last(ev);
+	}
 }
 
 void
 events_add_bool(struct event *ev, const char *key, bool value)
 {
-	const char *v = value ? "true" : "false";
+	struct event_field *f = events_field_new(ev, key, EVENT_KIND_BOOL);
 
-	if (events_put_key(ev, key, strlen(v)))
-		events_put(ev, v, strlen(v), EVENTS_BODY_MAX);
+	if (f != NULL) {
+		f->num = value;
+		events_fit_last(ev);
+	}
 }
 
 void
@@ -267,30 +209,69 @@ events_add_time(struct event *ev, const char *key, int64_t ms)
 	events_add_str(ev, key, t);
 }
 
-/* A list is cut between items, never inside one. */
+/* Items kept whole, each with its NUL; the first that does not fit is
+ * the last tried. */
 void
 events_add_strlist(struct event *ev, const char *key,
     const char *const *items, size_t n)
 {
-	size_t i, save;
+	struct event_field *f = events_field_new(ev, key, EVENT_KIND_STRLIST);
+	size_t i, l;
+	bool cut;
 
-	if (!events_put_key(ev, key, 2))
+	if (f == NULL)
 		return;
-	events_put(ev, "[", 1, EVENTS_BODY_MAX - 1);
 	for (i = 0; i < n; i++) {
 		const char *it = items[i] != NULL ? items[i] : "";
 
-		save = ev->len;
-		if ((i > 0 && !events_put(ev, ",", 1, EVENTS_BODY_MAX - 1)) ||
-		    EVENTS_BODY_MAX - 1 - ev->len < 2 ||
-		    !events_put_json_str(ev, it, strlen(it),
-		    EVENTS_BODY_MAX - 1)) {
-			ev->len = save;
-			ev->truncated = true;
+		if ((l = strlen(it) + 1) > EVENTS_DATA_MAX - ev->used) {
+			f->cut = true;
 			break;
 		}
+		events_keep(ev, it, l, &cut);
+		f->n++;
 	}
-	ev->buf[ev->len++] = ']';
+	f->len = (uint16_t)(ev->used - f->off);
+	events_fit_last(ev);
+}
+
+static const struct event_field *
+events_find(const struct event *ev, const char *key, enum event_kind kind)
+{
+	size_t i, klen = strlen(key);
+
+	for (i = 0; i < ev->nfields; i++) {
+		const struct event_field *f = &ev->field[i];
+
+		if (f->kind == kind && f->klen == klen &&
+		    memcmp(ev->data + f->key, key, klen) == 0)
+			return f;
+	}
+	return NULL;
+}
+
+bool
+events_get_str(const struct event *ev, const char *key, const char **value,
+    size_t *len)
+{
+	const struct event_field *f = events_find(ev, key, EVENT_KIND_STR);
+
+	if (f == NULL)
+		return false;
+	*value = ev->data + f->off;
+	*len = f->len;
+	return true;
+}
+
+bool
+events_get_int(const struct event *ev, const char *key, int64_t *value)
+{
+	const struct event_field *f = events_find(ev, key, EVENT_KIND_INT);
+
+	if (f == NULL)
+		return false;
+	*value = f->num;
+	return true;
 }
 
 const char *
@@ -311,7 +292,7 @@ events_worker_exited(struct event *ev, int64_t now_ms, pid_t pid,
 {
 	char sig[32];
 
-	events_begin(ev, EVENT_WORKER_EXITED, now_ms);
+	events_begin_type(ev, EVENT_T_WORKER_EXITED, now_ms);
 	events_add_int(ev, "pid", pid);
 	if (WIFEXITED(wstatus)) {
 		events_add_int(ev, "exit_code", WEXITSTATUS(wstatus));
@@ -325,519 +306,417 @@ events_worker_exited(struct event *ev, int64_t now_ms, pid_t pid,
 	events_add_strlist(ev, "files", files, nfiles);
 }
 
+/* ---- rendering: the JSON line ---- */
+
+/* The line being rendered; it never grows past EVENTS_BODY_MAX. */
+struct events_out {
+	char *buf;
+	size_t len;
+	bool truncated;              /* some field was cut or left out */
+};
+
+static bool
+events_put(struct events_out *o, const char *s, size_t n, size_t limit)
+{
+	if (n > limit || o->len > limit - n)
+		return false;
+	memcpy(o->buf + o->len, s, n);
+	o->len += n;
+	return true;
+}
+
+/*
+ * Append s as a JSON string (json.h's escaper, one unit at a time), the
+ * whole of it within limit (closing quote included); cut between
+ * characters if it does not fit.  The caller has checked that at least
+ * the two quotes fit.  *raw: the bytes of s written.  False if cut.
+ */
+static bool
+events_put_json_str(struct events_out *o, const char *s, size_t n,
+    size_t limit, size_t *raw)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	char unit[JSONW_UNIT_MAX];
+	size_t i = 0, used, ulen;
+
+	events_put(o, "\"", 1, limit - 1);
+	while (i < n) {
+		used = jsonw_escape_unit(p, n, i, unit, &ulen);
+		if (!events_put(o, unit, ulen, limit - 1))
+			break;
+		i += used;
+	}
+	*raw = i;
+	o->buf[o->len++] = '"';
+	return i >= n;
+}
+
+/* ,"key": with room left for at least need more bytes; else nothing. */
+static bool
+events_put_key(struct events_out *o, const char *key, size_t klen,
+    size_t need)
+{
+	size_t save = o->len, raw;
+
+	/* keys are ours and plain; 4 = , " " : */
+	if (klen + 4 + need > EVENTS_BODY_MAX - o->len) {
+		o->truncated = true;
+		return false;
+	}
+	events_put(o, ",", 1, EVENTS_BODY_MAX);
+	if (!events_put_json_str(o, key, klen, EVENTS_BODY_MAX - need - 1,
+	    &raw)) {
+		o->len = save;
+		o->truncated = true;
+		return false;
+	}
+	events_put(o, ":", 1, EVENTS_BODY_MAX);
+	return true;
+}
+
+/* A list is cut between items, never inside one; the items written. */
+static size_t
+events_put_strlist(struct events_out *o, const char *items, size_t n)
+{
+	size_t i, save, l, raw;
+
+	events_put(o, "[", 1, EVENTS_BODY_MAX - 1);
+	for (i = 0; i < n; i++, items += l + 1) {
+		l = strlen(items);
+		save = o->len;
+		if ((i > 0 && !events_put(o, ",", 1, EVENTS_BODY_MAX - 1)) ||
+		    EVENTS_BODY_MAX - 1 - o->len < 2 ||
+		    !events_put_json_str(o, items, l, EVENTS_BODY_MAX - 1,
+		    &raw)) {
+			o->len = save;
+			o->truncated = true;
+			break;
+		}
+	}
+	o->buf[o->len++] = ']';
+	return i;
+}
+
+/* What of a field the line took: its key at all, the bytes of a
+ * string, the items of a list. */
+struct events_took {
+	bool keyed;
+	size_t raw, items;
+};
+
+static void
+events_put_field(struct events_out *o, const struct event *ev,
+    const struct event_field *f, struct events_took *took)
+{
+	const char *key = ev->data + f->key;
+	char num[24];
+	size_t n;
+
+	memset(took, 0, sizeof(*took));
+	switch (f->kind) {
+	case EVENT_KIND_STR:
+		if ((took->keyed = events_put_key(o, key, f->klen, 2)) &&
+		    !events_put_json_str(o, ev->data + f->off, f->len,
+		    EVENTS_BODY_MAX, &took->raw))
+			o->truncated = true;
+		break;
+	case EVENT_KIND_INT:
+	case EVENT_KIND_BOOL:
+		if (f->kind == EVENT_KIND_INT)
+			n = (size_t)snprintf(num, sizeof(num), "%" PRId64,
+			    f->num);
+		else
+			n = (size_t)snprintf(num, sizeof(num), "%s",
+			    f->num != 0 ? "true" : "false");
+		if ((took->keyed = events_put_key(o, key, f->klen, n)))
+			events_put(o, num, n, EVENTS_BODY_MAX);
+		break;
+	case EVENT_KIND_STRLIST:
+		if ((took->keyed = events_put_key(o, key, f->klen, 2)))
+			took->items = events_put_strlist(o,
+			    ev->data + f->off, f->n);
+		break;
+	}
+	if (f->cut)
+		o->truncated = true;
+}
+
+/* The line into out (EVENTS_LINE_MAX + 1 bytes); what the last field
+ * took into *last.  Its length, 0 if ev was never begun. */
+static size_t
+events_render_took(const struct event *ev, char *out,
+    struct events_took *last)
+{
+	struct events_out o = { out, 0, ev->lost };
+	const char *type = events_type_name(ev->type);
+	char t[WALLTIME_LEN];
+	size_t i, raw;
+
+	memset(last, 0, sizeof(*last));
+	if (type[0] == '\0')
+		return 0;
+	walltime_format(ev->time_ms, t);
+	events_put(&o, "{\"time\":\"", 9, EVENTS_BODY_MAX);
+	events_put(&o, t, strlen(t), EVENTS_BODY_MAX);
+	events_put(&o, "\",\"event\":", 10, EVENTS_BODY_MAX);
+	events_put_json_str(&o, type, strlen(type), EVENTS_BODY_MAX, &raw);
+	for (i = 0; i < ev->nfields; i++)
+		events_put_field(&o, ev, &ev->field[i], last);
+	if (o.truncated) {
+		memcpy(out + o.len, EVENTS_TAIL, sizeof(EVENTS_TAIL) - 1);
+		o.len += sizeof(EVENTS_TAIL) - 1;
+	}
+	out[o.len++] = '}';
+	out[o.len++] = '\n';
+	out[o.len] = '\0';
+	return o.len;
+}
+
 size_t
 events_render(const struct event *ev, char *out, size_t outlen)
 {
-	size_t n = ev->len;
+	struct events_took last;
 
-	if (n == 0 || n > EVENTS_BODY_MAX || outlen < EVENTS_LINE_MAX + 1)
+	if (outlen < EVENTS_LINE_MAX + 1)
 		return 0;
-	memcpy(out, ev->buf, n);
-	if (ev->truncated) {
-		memcpy(out + n, EVENTS_TAIL, sizeof(EVENTS_TAIL) - 1);
-		n += sizeof(EVENTS_TAIL) - 1;
-	}
-	out[n++] = '}';
-	out[n++] = '\n';
-	out[n] = '\0';
-	return n;
+	return events_render_took(ev, out, &last);
 }
 
-/* ---- the log file ---- */
-
-/* A new file's name is durable only once its directory is synced. */
+/*
+ * Keep of the field just added only what the line has room for, so that
+ * the data holds no byte the line does not show (and what follows finds
+ * the room the line has): left out, a string cut, a list's items cut.
+ */
 static void
-events_sync_dir(const char *path)
+events_fit_last(struct event *ev)
 {
-	char dir[EVENTS_PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	int fd;
+	struct event_field *f = &ev->field[ev->nfields - 1];
+	char line[EVENTS_LINE_MAX + 1];
+	struct events_took took;
+	size_t i, l;
 
-	if (slash == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		(void)fsync(fd);
-		close(fd);
+	events_render_took(ev, line, &took);
+	if (!took.keyed) {
+		ev->used = f->key;
+		ev->nfields--;
+		ev->lost = true;
+		return;
 	}
+	if (f->kind == EVENT_KIND_STR && took.raw < f->len) {
+		f->len = (uint16_t)took.raw;
+		f->cut = true;
+	} else if (f->kind == EVENT_KIND_STRLIST && took.items < f->n) {
+		for (i = 0, l = 0; i < took.items; i++)
+			l += strlen(ev->data + f->off + l) + 1;
+		f->len = (uint16_t)l;
+		f->n = (uint16_t)took.items;
+		f->cut = true;
+	}
+	ev->used = (size_t)f->off + f->len;
 }
 
-static int
-events_reopen(struct events_log *log, char *err, size_t errlen)
-{
-	int flags = O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
-	bool created = false;
-	struct stat st;
-	char last;
-	int fd;
+/* ---- rendering: FaultCommand's environment ---- */
 
-	if ((fd = open(log->path, flags)) < 0 && errno == ENOENT) {
-		fd = open(log->path, flags | O_CREAT | O_EXCL,
-		    EVENTS_FILE_MODE);
-		created = fd >= 0;
-		if (fd < 0 && errno == EEXIST)
-			fd = open(log->path, flags);
-	}
-	if (fd < 0)
-		return str_seterr(err, errlen, EVENTS_ERR_IO, "%s: %s",
-		    log->path, strerror(errno));
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return str_seterr(err, errlen, EVENTS_ERR_IO,
-		    "%s: not a regular file", log->path);
-	}
-	if (created)
-		events_sync_dir(log->path);
-	if (st.st_size > 0 && (pread(fd, &last, 1, st.st_size - 1) != 1 ||
-	    last != '\n'))
-		log->need_newline = true;
-	log->fd = fd;
-	return EVENTS_OK;
+/* NAME=value[0..len) up to a NUL byte of value, then a NUL; false if
+ * out has no room. */
+static bool
+events_env_put(char *out, size_t outlen, size_t *used, const char *name,
+    const char *value, size_t len)
+{
+	const char *nul = memchr(value, '\0', len);
+	size_t nlen = strlen(name);
+
+	if (nul != NULL)
+		len = (size_t)(nul - value);
+	if (nlen + 1 + len + 1 > outlen - *used)
+		return false;
+	memcpy(out + *used, name, nlen);
+	out[*used + nlen] = '=';
+	memcpy(out + *used + nlen + 1, value, len);
+	*used += nlen + 1 + len;
+	out[(*used)++] = '\0';
+	return true;
 }
 
-/* The file bigger than log->trim_at: replace it by its newest lines
- * (events.h, "Bounded"), then reopen it. */
-static int
-events_trim(struct events_log *log, char *err, size_t errlen)
+size_t
+events_fault_env(const struct event *ev, char *out, size_t outlen)
 {
-	struct stat st;
-	char *buf, *nl, why[EVENTS_PATH_MAX + 256];
-	size_t n, got = 0;
-	ssize_t r;
-	int rc;
+	char line[EVENTS_LINE_MAX + 1], id[24] = "";
+	const char *type = events_type_name(ev->type), *name = "", *detail = "";
+	size_t used = 0, n, nlen = 0, dlen = 0;
+	int64_t fault;
 
-	if (log->fd < 0 || fstat(log->fd, &st) != 0 ||
-	    st.st_size <= log->trim_at || st.st_size <= log->trim_after)
-		return EVENTS_OK;
-	n = (size_t)(log->keep < st.st_size ? log->keep : st.st_size);
-	if ((buf = malloc(n)) == NULL) {
-		errno = ENOMEM;
-		goto fail;
+	if (outlen < EVENTS_ENV_MAX || (n = events_render(ev, line,
+	    sizeof(line))) == 0)
+		return 0;
+	if (events_get_int(ev, "fault", &fault))
+		snprintf(id, sizeof(id), "%" PRId64, fault);
+	(void)events_get_str(ev, "name", &name, &nlen);
+	(void)events_get_str(ev, "detail", &detail, &dlen);
+	if (!events_env_put(out, outlen, &used, "AMPSCAN_EVENT", line, n - 1) ||
+	    !events_env_put(out, outlen, &used, "AMPSCAN_EVENT_TYPE", type,
+	    strlen(type)) ||
+	    !events_env_put(out, outlen, &used, "AMPSCAN_FAULT_ID", id,
+	    strlen(id)) ||
+	    !events_env_put(out, outlen, &used, "AMPSCAN_FAULT_NAME", name,
+	    nlen) ||
+	    !events_env_put(out, outlen, &used, "AMPSCAN_FAULT_DETAIL", detail,
+	    dlen) || used == outlen)
+		return 0;
+	out[used++] = '\0';
+	return used;
+}
+
+/* ---- the log file, and any .jsonl file of event lines ---- */
+
+static int
+events_code(int jsonl_rc)
+{
+	switch (jsonl_rc) {
+	case JSONL_OK: return EVENTS_OK;
+	case JSONL_ERR_TRIM: return EVENTS_ERR_TRIM;
+	case JSONL_ERR_INVAL: return EVENTS_ERR_INVAL;
 	}
-	while (got < n) {
-		r = pread(log->fd, buf + got, n - got,
-		    st.st_size - (off_t)n + (off_t)got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == 0)
-				errno = EIO;   /* cut under us: not by us */
-			free(buf);
-			goto fail;
-		}
-		got += (size_t)r;
-	}
-	/* from the first line that starts in the kept bytes */
-	nl = memchr(buf, '\n', n);
-	got = nl == NULL ? n : (size_t)(nl - buf) + 1;
-	rc = statefile_write(log->dir, EVENTS_FILE_NAME, buf + got, n - got,
-	    EVENTS_FILE_MODE, why, sizeof(why));
-	free(buf);
-	if (rc != STATEFILE_OK) {
-		log->trim_after = st.st_size + EVENTS_TRIM_RETRY;
-		if (!statefile_same_file(log->fd, log->path)) {
-			/* renamed, then its directory's fsync failed */
-			close(log->fd);
-			log->fd = -1;
-			log->need_newline = false;
-			(void)events_reopen(log, NULL, 0);   /* or at the next write */
-		}
-		return str_seterr(err, errlen, EVENTS_ERR_TRIM,
-		    "%s is %lld bytes; cutting it down to its last %lld failed: %s (tried again after %lld bytes more)",
-		    log->path, (long long)st.st_size, (long long)log->keep, why,
-		    (long long)EVENTS_TRIM_RETRY);
-	}
-	log->trim_after = 0;
-	/* the descriptor points at the replaced file */
-	close(log->fd);
-	log->fd = -1;
-	log->need_newline = false;
-	if (events_reopen(log, why, sizeof(why)) != EVENTS_OK)
-		return str_seterr(err, errlen, EVENTS_ERR_TRIM,
-		    "cut down, then: %s", why);
-	return EVENTS_OK;
-fail:
-	log->trim_after = st.st_size + EVENTS_TRIM_RETRY;
-	return str_seterr(err, errlen, EVENTS_ERR_TRIM,
-	    "%s: reading its last %lld bytes to cut it down: %s", log->path,
-	    (long long)log->keep, strerror(errno));
+	return EVENTS_ERR_IO;
 }
 
 int
 events_open(struct events_log *log, const char *state_dir, char *err,
     size_t errlen)
 {
-	int n;
+	struct jsonl *j = &log->file;
 
-	memset(log, 0, sizeof(*log));
-	log->fd = -1;
-	if (err != NULL && errlen > 0)
-		err[0] = '\0';
-	log->trim_at = EVENTS_TRIM_AT;
-	log->keep = EVENTS_KEEP;
-	n = snprintf(log->path, sizeof(log->path), "%s/%s", state_dir,
-	    EVENTS_FILE_NAME);
-	if (n < 0 || (size_t)n >= sizeof(log->path)) {
-		log->path[0] = '\0';
-		return str_seterr(err, errlen, EVENTS_ERR_INVAL,
-		    "%s: path too long", state_dir);
-	}
-	snprintf(log->dir, sizeof(log->dir), "%s", state_dir);
-	if ((n = events_reopen(log, err, errlen)) != EVENTS_OK)
-		return n;
-	return events_trim(log, err, errlen);
+	if (jsonl_prepare(j, state_dir, EVENTS_FILE_NAME, EVENTS_FILE_MODE,
+	    err, errlen) != JSONL_OK)
+		return EVENTS_ERR_INVAL;
+	j->trim_at = EVENTS_TRIM_AT;
+	j->keep = EVENTS_KEEP;
+	j->trim_retry = EVENTS_TRIM_RETRY;
+	return events_code(jsonl_open(j, err, errlen));
 }
 
-/*
- * One line, one write(), then a sync (lineq_write(): on any failure the
- * file is cut back, so it never keeps part of a line).  0, or -1 with
- * errno set.
- */
-static int
-events_write_line(struct events_log *log, const char *line, size_t len)
+int
+events_catch_up(struct jsonl *j, const char *noun, const char *lost_what,
+    char *err, size_t errlen)
 {
-	char buf[EVENTS_LINE_MAX + 2];
-	const char *p = line;
-	size_t plen = len;
-	bool torn;
-	int saved;
+	struct event ev;
+	char line[EVENTS_LINE_MAX + 1], detail[256];
+	uint64_t lost;
+	size_t len;
 
-	if (log->fd < 0 && events_reopen(log, NULL, 0) != EVENTS_OK)
-		return -1;
-	if (log->need_newline && len <= EVENTS_LINE_MAX) {
-		buf[0] = '\n';
-		memcpy(buf + 1, line, len);
-		p = buf;
-		plen = len + 1;
-	}
-	if (lineq_write(&log->queue, log->fd, p, plen, &torn) == 0) {
-		log->need_newline = false;
-		return 0;
-	}
-	saved = errno;
-	if (torn)
-		log->need_newline = true;
-	if (saved != ENOSPC && saved != EDQUOT) {
-		/* the file may be gone or the fd bad: reopen next time */
-		close(log->fd);
-		log->fd = -1;
-	}
-	errno = saved;
-	return -1;
-}
-
-/* lineq_flush()'s writer. */
-static int
-events_put_line(void *arg, const char *line, size_t len)
-{
-	return events_write_line(arg, line, len);
-}
-
-/* The queued lines, in order, then events_dropped if some were lost. */
-static int
-events_flush_queue(struct events_log *log, char *err, size_t errlen)
-{
-	if (err != NULL && errlen > 0)
-		err[0] = '\0';
-	if (lineq_flush(&log->queue, events_put_line, log,
-	    "events lost while events.jsonl could not be written") != 0)
-		return str_seterr(err, errlen, EVENTS_ERR_QUEUED,
-		    "%s: %s (%zu events waiting)", log->path, strerror(errno),
-		    lineq_pending(&log->queue));
+	if (jsonl_flush(j) != 0)
+		goto fail;
+	if ((lost = j->queue.dropped) == 0)
+		return EVENTS_OK;
+	snprintf(detail, sizeof(detail), "%" PRIu64 " %s", lost, lost_what);
+	events_begin_type(&ev, EVENT_T_EVENTS_DROPPED, walltime_now_ms());
+	events_add_int(&ev, "count", (int64_t)lost);
+	events_add_str(&ev, "detail", detail);
+	len = events_render(&ev, line, sizeof(line));
+	if (jsonl_write(j, line, len) != 0)
+		goto fail;
+	lineq_dropped_said(&j->queue, lost);
 	return EVENTS_OK;
+fail:
+	return str_seterr(err, errlen, EVENTS_ERR_QUEUED,
+	    "%s: write: %s (%zu %s waiting)", j->path, strerror(errno),
+	    lineq_pending(&j->queue), noun);
 }
 
 int
-events_flush(struct events_log *log, char *err, size_t errlen)
-{
-	int rc = events_flush_queue(log, err, errlen);
-
-	return rc != EVENTS_OK ? rc : events_trim(log, err, errlen);
-}
-
-int
-events_append(struct events_log *log, const struct event *ev, char *err,
-    size_t errlen)
+events_write(struct jsonl *j, const struct event *ev, const char *noun,
+    const char *lost_what, char *err, size_t errlen)
 {
 	char line[EVENTS_LINE_MAX + 1];
 	size_t len;
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
-	if ((len = events_render(ev, line, sizeof(line))) == 0 ||
-	    log->path[0] == '\0')
+	if (j->path[0] == '\0')
 		return str_seterr(err, errlen, EVENTS_ERR_INVAL,
-		    "events: %s", log->path[0] == '\0' ? "log not opened" :
-		    "event not begun");
-	if (events_flush_queue(log, err, errlen) == EVENTS_OK) {
-		if (events_write_line(log, line, len) == 0)
-			return events_trim(log, err, errlen);
-		str_seterr(err, errlen, 0, "%s: %s", log->path,
+		    "%s: not opened", j->name);
+	if ((len = events_render(ev, line, sizeof(line))) == 0)
+		return str_seterr(err, errlen, EVENTS_ERR_INVAL,
+		    "%s: empty event", j->path);
+	if (events_catch_up(j, noun, lost_what, err, errlen) == EVENTS_OK) {
+		if (jsonl_write(j, line, len) == 0)
+			return events_code(jsonl_trim(j, err, errlen));
+		str_seterr(err, errlen, 0, "%s: write: %s", j->path,
 		    strerror(errno));
 	}
-	return lineq_push(&log->queue, line, len, err, errlen) ?
+	return lineq_push(&j->queue, line, len, err, errlen) ?
 	    EVENTS_ERR_QUEUED : EVENTS_ERR_DROPPED;
+}
+
+int
+events_write_queued(struct jsonl *j, const char *noun,
+    const char *lost_what, char *err, size_t errlen)
+{
+	int rc;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if ((rc = events_catch_up(j, noun, lost_what, err, errlen)) !=
+	    EVENTS_OK)
+		return rc;
+	return events_code(jsonl_trim(j, err, errlen));
+}
+
+#define EVENTS_LOST "events lost while events.jsonl could not be written"
+
+int
+events_flush(struct events_log *log, char *err, size_t errlen)
+{
+	return events_write_queued(&log->file, "events", EVENTS_LOST, err,
+	    errlen);
+}
+
+int
+events_append(struct events_log *log, const struct event *ev, char *err,
+    size_t errlen)
+{
+	return events_write(&log->file, ev, "events", EVENTS_LOST, err,
+	    errlen);
 }
 
 size_t
 events_pending(const struct events_log *log)
 {
-	return lineq_pending(&log->queue);
+	return lineq_pending(&log->file.queue);
+}
+
+uint64_t
+events_lost(const struct events_log *log)
+{
+	return log->file.queue.dropped;
 }
 
 void
 events_close(struct events_log *log)
 {
-	lineq_clear(&log->queue);
-	if (log->fd >= 0)
-		close(log->fd);
-	log->fd = -1;
+	jsonl_close(&log->file);
 }
 
-/* ---- a small JSON checker (RFC 8259), enough to classify lines ---- */
-
-struct events_jp {
-	const unsigned char *s;
-	size_t n, i;
-};
-
-static void
-events_jp_ws(struct events_jp *p)
-{
-	while (p->i < p->n && (p->s[p->i] == ' ' || p->s[p->i] == '\t' ||
-	    p->s[p->i] == '\r' || p->s[p->i] == '\n'))
-		p->i++;
-}
-
-static bool
-events_jp_lit(struct events_jp *p, const char *lit)
-{
-	size_t l = strlen(lit);
-
-	if (p->n - p->i < l || memcmp(p->s + p->i, lit, l) != 0)
-		return false;
-	p->i += l;
-	return true;
-}
-
-static bool
-events_jp_hex4(struct events_jp *p)
-{
-	size_t k;
-
-	if (p->n - p->i < 4)
-		return false;
-	for (k = 0; k < 4; k++) {
-		unsigned char c = p->s[p->i + k];
-
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-		    (c >= 'A' && c <= 'F')))
-			return false;
-	}
-	p->i += 4;
-	return true;
-}
-
-/* A string; its raw content (between the quotes) is [*start, *end). */
-static bool
-events_jp_string(struct events_jp *p, size_t *start, size_t *end)
-{
-	size_t l;
-
-	if (p->i >= p->n || p->s[p->i] != '"')
-		return false;
-	*start = ++p->i;
-	while (p->i < p->n) {
-		unsigned char c = p->s[p->i];
-
-		if (c == '"') {
-			*end = p->i++;
-			return true;
-		}
-		if (c < 0x20)
-			return false;
-		if (c == '\\') {
-			if (++p->i >= p->n)
-				return false;
-			c = p->s[p->i++];
-			if (c == 'u') {
-				if (!events_jp_hex4(p))
-					return false;
-			} else if (strchr("\"\\/bfnrt", c) == NULL || c == '\0') {
-				return false;
-			}
-			continue;
-		}
-		if ((l = events_utf8_len(p->s + p->i, p->n - p->i)) == 0)
-			return false;
-		p->i += l;
-	}
-	return false;
-}
-
-static bool
-events_jp_digits(struct events_jp *p)
-{
-	size_t s = p->i;
-
-	while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9')
-		p->i++;
-	return p->i > s;
-}
-
-static bool
-events_jp_number(struct events_jp *p)
-{
-	if (p->i < p->n && p->s[p->i] == '-')
-		p->i++;
-	if (p->i < p->n && p->s[p->i] == '0')
-		p->i++;
-	else if (!events_jp_digits(p))
-		return false;
-	if (p->i < p->n && p->s[p->i] == '.') {
-		p->i++;
-		if (!events_jp_digits(p))
-			return false;
-	}
-	if (p->i < p->n && (p->s[p->i] == 'e' || p->s[p->i] == 'E')) {
-		p->i++;
-		if (p->i < p->n && (p->s[p->i] == '+' || p->s[p->i] == '-'))
-			p->i++;
-		if (!events_jp_digits(p))
-			return false;
-	}
-	return true;
-}
-
-static bool events_jp_value(struct events_jp *p, int depth);
-
-static bool
-events_jp_array(struct events_jp *p, int depth)
-{
-	p->i++;
-	events_jp_ws(p);
-	if (p->i < p->n && p->s[p->i] == ']') {
-		p->i++;
-		return true;
-	}
-	for (;;) {
-		if (!events_jp_value(p, depth + 1))
-			return false;
-		events_jp_ws(p);
-		if (p->i >= p->n)
-			return false;
-		if (p->s[p->i++] == ']')
-			return true;
-		if (p->s[p->i - 1] != ',')
-			return false;
-	}
-}
-
-/* An object; at the top level, copy the "event" string into type. */
-static bool
-events_jp_object(struct events_jp *p, int depth, char *type, size_t typelen)
-{
-	size_t ks, ke, vs, ve;
-
-	if (depth > EVENTS_JSON_DEPTH || p->i >= p->n || p->s[p->i] != '{')
-		return false;
-	p->i++;
-	events_jp_ws(p);
-	if (p->i < p->n && p->s[p->i] == '}') {
-		p->i++;
-		return true;
-	}
-	for (;;) {
-		events_jp_ws(p);
-		if (!events_jp_string(p, &ks, &ke))
-			return false;
-		events_jp_ws(p);
-		if (p->i >= p->n || p->s[p->i++] != ':')
-			return false;
-		events_jp_ws(p);
-		if (type != NULL && ke - ks == 5 &&
-		    memcmp(p->s + ks, "event", 5) == 0 && p->i < p->n &&
-		    p->s[p->i] == '"') {
-			if (!events_jp_string(p, &vs, &ve))
-				return false;
-			snprintf(type, typelen, "%.*s", (int)(ve - vs),
-			    (const char *)p->s + vs);
-		} else if (!events_jp_value(p, depth + 1)) {
-			return false;
-		}
-		events_jp_ws(p);
-		if (p->i >= p->n)
-			return false;
-		if (p->s[p->i++] == '}')
-			return true;
-		if (p->s[p->i - 1] != ',')
-			return false;
-	}
-}
-
-static bool
-events_jp_value(struct events_jp *p, int depth)
-{
-	size_t a, b;
-
-	if (depth > EVENTS_JSON_DEPTH || p->i >= p->n)
-		return false;
-	switch (p->s[p->i]) {
-	case '{': return events_jp_object(p, depth, NULL, 0);
-	case '[': return events_jp_array(p, depth);
-	case '"': return events_jp_string(p, &a, &b);
-	case 't': return events_jp_lit(p, "true");
-	case 'f': return events_jp_lit(p, "false");
-	case 'n': return events_jp_lit(p, "null");
-	}
-	return events_jp_number(p);
-}
+/* ---- classifying a line read back (json_read.h: the one reader) ---- */
 
 bool
 events_json_check(const char *s, size_t len, char *type, size_t typelen)
 {
-	struct events_jp p = { (const unsigned char *)s, len, 0 };
-	char dummy[1];
+	json_t *o = jsonr_object(s, len, NULL, 0);
+	const char *t;
 
-	if (type == NULL || typelen == 0) {
-		type = dummy;
-		typelen = sizeof(dummy);
-	}
-	type[0] = '\0';
-	events_jp_ws(&p);
-	if (!events_jp_object(&p, 0, type, typelen)) {
+	if (type != NULL && typelen > 0)
 		type[0] = '\0';
+	if (o == NULL)
 		return false;
-	}
-	events_jp_ws(&p);
-	if (p.i != p.n) {
-		type[0] = '\0';
-		return false;
-	}
+	t = jsonr_str(o, "event");
+	if (t != NULL && type != NULL && typelen > 0)
+		snprintf(type, typelen, "%s", t);
+	json_decref(o);
 	return true;
 }
 
 /* ---- reading the tail ---- */
-
-static int
-events_pread_all(int fd, char *buf, size_t n, off_t off)
-{
-	while (n > 0) {
-		ssize_t r = pread(fd, buf, n, off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		buf += r;
-		n -= (size_t)r;
-		off += r;
-	}
-	return 0;
-}
 
 /* Where the last want non-empty lines start, scanning back from size. */
 static int
@@ -851,7 +730,7 @@ events_tail_start(int fd, off_t size, size_t want, char *chunk, off_t *start)
 	while (pos > 0) {
 		n = pos > EVENTS_CHUNK ? EVENTS_CHUNK : (size_t)pos;
 		pos -= (off_t)n;
-		if (events_pread_all(fd, chunk, n, pos) != 0)
+		if (jsonl_pread_all(fd, chunk, n, pos) != 0)
 			return -1;
 		for (i = n; i-- > 0;) {
 			if (chunk[i] != '\n') {

@@ -21,24 +21,31 @@
  *   definitions_activated  versions (list, "daily:27432")
  *   definitions_rolled_back  versions (list), reason
  *   poison_file            path, device, inode, size, mtime, sha256, crashes
- *   events_dropped         count, detail: written by lineq.c when the
- *                          in-memory queue of events.jsonl (or of exits.jsonl,
- *                          exits.h) overflowed while the disk was full
+ *   events_dropped         count, detail: written by events_catch_up() when
+ *                          the in-memory queue of events.jsonl (or of
+ *                          exits.jsonl, exits.h) overflowed while the disk
+ *                          was full
  *
- * Building: events_begin() then events_add_*() into a struct event (no
- * allocation; a struct event is ~4 KiB, fine on the stack).  A line is at
- * most EVENTS_LINE_MAX bytes, newline included: a field that does not fit
- * is cut (a string at a character boundary, a list between items) or left
- * out, and the line then ends with "truncated":true.  It is always a
- * complete, valid JSON object.
+ * Building: events_begin() (by name) or events_begin_type(), then
+ * events_add_*(): an event is its type and typed fields (struct event, no
+ * allocation, ~5 KiB, fine on the stack), rendered only where it leaves
+ * the daemon: the JSON line (events_render()) and FaultCommand's
+ * environment (events_fault_env()); nothing parses a rendered line back.
+ * A line is at most EVENTS_LINE_MAX bytes, newline included: a field that
+ * does not fit is cut (a string at a character boundary, a list between
+ * items) or left out, and the line then ends with "truncated":true.  It
+ * is always a complete, valid JSON object.  The event keeps of each field
+ * only what its line shows, so the fields read back (events_get_*()) are
+ * cut the same way.
  *
- * Strings are escaped for JSON: quote, backslash and control characters
- * (\n \r \t \b \f, others as \u00XX; also DEL, U+2028 and U+2029), and every
- * byte that is not part of valid UTF-8 (overlong forms, surrogates, beyond
- * U+10FFFF, cut sequences) becomes \ufffd.  A line is thus valid UTF-8 and
- * valid JSON whatever bytes a file name or a worker put in a detail; the
- * original bytes of a hostile name are not recoverable from events (the
- * log has them, escaped differently).
+ * Strings are escaped for JSON by strbuf_json_strn() (strbuf.h): quote,
+ * backslash and control characters (\n \r \t \b \f, others as \u00XX;
+ * also DEL, U+2028 and U+2029), and every byte that is not part of valid
+ * UTF-8 (overlong forms, surrogates, beyond U+10FFFF, cut sequences)
+ * becomes \ufffd.  A line is thus valid UTF-8 and valid JSON whatever
+ * bytes a file name or a worker put in a detail; the original bytes of a
+ * hostile name are not recoverable from the line (FaultCommand's
+ * environment has them as given).
  *
  * Writing: events_append() writes the line with a single write() on an
  * O_APPEND descriptor, then fdatasync()s it (lineq_write()).  Durability
@@ -49,10 +56,9 @@
  *
  * Nothing torn: a short write (disk full part-way) or a failed sync is
  * undone with ftruncate() back to the size before the write.  Should that
- * fail too, the next line written is preceded by a newline so the damage
- * stays on one line (readers report it and skip empty lines).  The same is
- * done when the file is opened and its last byte is not a newline (a line
- * torn by an earlier crash of the machine).
+ * fail too, the file is closed, and reopening it cuts what is left, as it
+ * cuts a last line without its newline (a line torn by an earlier crash
+ * of the machine): jsonl.h, shared with exits.jsonl.
  *
  * Disk full (or any failure to write): the line is kept in a bounded
  * in-memory queue (lineq.h: EVENTS_QUEUE_MAX lines, EVENTS_QUEUE_BYTES
@@ -70,6 +76,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "jsonl.h"
 #include "lineq.h"
 #include "walltime.h"
 
@@ -115,13 +122,75 @@ const char *events_strerror(int code);
 
 /* ---- building one event ---- */
 
-struct event {
-	char buf[EVENTS_LINE_MAX];   /* the object so far, not closed */
-	size_t len;                  /* 0: not begun */
-	bool truncated;              /* some field was cut or left out */
+/* The types listed at the top of this file; EVENT_T_NONE: not begun. */
+enum event_type {
+	EVENT_T_NONE = 0,
+	EVENT_T_FAULT_RAISED,
+	EVENT_T_FAULT_CLEARED,
+	EVENT_T_INTERVENTION_REQUIRED,
+	EVENT_T_WORKER_STARTED,
+	EVENT_T_WORKER_READY,
+	EVENT_T_WORKER_EXITED,
+	EVENT_T_DEFINITIONS_REJECTED,
+	EVENT_T_DEFINITIONS_DELETED,
+	EVENT_T_DEFINITIONS_ACTIVATED,
+	EVENT_T_DEFINITIONS_ROLLED_BACK,
+	EVENT_T_DEFINITIONS_QUARANTINED,
+	EVENT_T_POISON_FILE,
+	EVENT_T_EVENTS_DROPPED,
+	EVENT_T_DAEMON_STARTED,
+	EVENT_T_DAEMON_STOPPED,
+	EVENT_T_ACTIVATION_RECOVERED,
+	EVENT_T_COUNT
 };
 
-/* Start ev: "time" from now_ms, "event" type.  Resets ev. */
+enum event_kind {
+	EVENT_KIND_STR,              /* bytes, any */
+	EVENT_KIND_INT,
+	EVENT_KIND_BOOL,
+	EVENT_KIND_STRLIST,          /* C strings */
+};
+
+#define EVENTS_FIELDS_MAX 24         /* fields of an event; more: left out */
+/*
+ * Room for the keys and values of an event, raw.  Each raw byte takes at
+ * least one byte of the line, so what does not fit here would not fit in
+ * a line either; the few bytes over EVENTS_LINE_MAX let a value cut here
+ * still be cut in the line where it would have been.
+ */
+#define EVENTS_DATA_MAX (EVENTS_LINE_MAX + 16)
+
+struct event_field {
+	enum event_kind kind;
+	uint16_t key, klen;          /* the key: data[key..key+klen) */
+	uint16_t off, len;           /* str: the bytes; strlist: the items,
+	                              * each followed by a NUL */
+	uint16_t n;                  /* strlist: items kept */
+	bool cut;                    /* the value did not fit in data */
+	int64_t num;                 /* int; bool: 0 or 1 */
+};
+
+/*
+ * An event: its type and its typed fields, in the order added.  It
+ * becomes text only where it leaves the daemon: events_render() (the
+ * JSON line of events.jsonl, exits.jsonl, `ampctl events --follow`, the
+ * log) and events_fault_env() (FaultCommand's environment).
+ */
+struct event {
+	enum event_type type;
+	int64_t time_ms;
+	size_t nfields;
+	bool lost;                   /* a field found no room: left out */
+	struct event_field field[EVENTS_FIELDS_MAX];
+	size_t used;                 /* bytes of data */
+	char data[EVENTS_DATA_MAX];
+};
+
+/* Start ev: its type and "time" from now_ms.  Resets ev. */
+void events_begin_type(struct event *ev, enum event_type type,
+    int64_t now_ms);
+/* The same by name (EVENT_FAULT_RAISED, ...); a name that is not one of
+ * them leaves ev not begun (nothing is added, nothing rendered). */
 void events_begin(struct event *ev, const char *type, int64_t now_ms);
 /* Add a field; keys are ours (plain ASCII).  Never fail: see truncation. */
 void events_add_str(struct event *ev, const char *key, const char *value);
@@ -135,6 +204,20 @@ void events_add_strlist(struct event *ev, const char *key,
 /* Add "time"-style field: ISO-8601 of ms. */
 void events_add_time(struct event *ev, const char *key, int64_t ms);
 
+/* "fault_raised" for EVENT_T_FAULT_RAISED; "" for none. */
+const char *events_type_name(enum event_type type);
+/* The type of a name; EVENT_T_NONE if it is not one of ours. */
+enum event_type events_type_of(const char *name);
+
+/*
+ * The first field named key of kind str: its bytes (not NUL-terminated)
+ * into *value, *len; false if there is none.
+ */
+bool events_get_str(const struct event *ev, const char *key,
+    const char **value, size_t *len);
+/* The first field named key of kind int into *value; false if none. */
+bool events_get_int(const struct event *ev, const char *key, int64_t *value);
+
 /* "SIGSEGV" (or "SIG77" for a number without a name) into buf; buf. */
 const char *events_signal_name(int sig, char *buf, size_t len);
 
@@ -146,40 +229,51 @@ void events_worker_exited(struct event *ev, int64_t now_ms, pid_t pid,
     int wstatus, int64_t uptime_ms, const char *const *files, size_t nfiles);
 
 /*
- * The finished line (with its newline) into out; returns its length, or 0
+ * The JSON line (with its newline) into out; returns its length, or 0
  * if ev was never begun or outlen < EVENTS_LINE_MAX + 1.  out is
- * NUL-terminated (for FaultCommand's environment and for logging).
+ * NUL-terminated (for logging).  Truncation as above: the fields in the
+ * order added, each cut or left out when the line has no room left.
  */
 size_t events_render(const struct event *ev, char *out, size_t outlen);
+
+/*
+ * FaultCommand's environment for ev, into out: "NAME=value" strings, each
+ * NUL-terminated, one after another, then an empty one:
+ *   AMPSCAN_EVENT         the JSON line (events_render(), no newline)
+ *   AMPSCAN_EVENT_TYPE    its type
+ *   AMPSCAN_FAULT_ID      "fault" (decimal; empty without one)
+ *   AMPSCAN_FAULT_NAME    "name"
+ *   AMPSCAN_FAULT_DETAIL  "detail"
+ * The values are the bytes given to events_add_*(), not escaped: a
+ * detail with quotes, a backslash, a tab or any non-ASCII byte arrives as
+ * it was (an environment cannot hold a NUL byte: a value ends at its
+ * first).  Returns the bytes used (with the last NUL), or 0 if ev was
+ * never begun or outlen < EVENTS_ENV_MAX.
+ */
+#define EVENTS_ENV_MAX (2 * EVENTS_LINE_MAX + EVENTS_DATA_MAX + 128)
+#define EVENTS_ENV_VARS 5
+size_t events_fault_env(const struct event *ev, char *out, size_t outlen);
 
 /* ---- the log file ---- */
 
 struct events_log {
-	char path[EVENTS_PATH_MAX];  /* state_dir/events.jsonl */
-	char dir[EVENTS_PATH_MAX];   /* state_dir */
-	int fd;                      /* -1 until opened; reopened on demand */
-	bool need_newline;           /* a torn line may precede; isolate it */
-	off_t trim_after;            /* a cut failed: not again below this size */
-	/* the bound (EVENTS_TRIM_AT, EVENTS_KEEP; tests make it small) */
-	off_t trim_at, keep;
-	/* lines not written yet, the lost count, the test hooks (set them
-	 * after events_open()) */
-	struct lineq queue;
+	/* state_dir/events.jsonl: its descriptor, its bound (EVENTS_TRIM_AT,
+	 * EVENTS_KEEP; tests make them small), the lines not written yet,
+	 * the lost count, the test hooks (set them after events_open()) */
+	struct jsonl file;
 };
 
 /*
- * Prepare log for state_dir/events.jsonl and open it (created 0640 if
- * missing, with the directory fsynced; cut down as below if it is too
- * big).  If opening fails the error is returned but log is usable: appends
- * queue and retry the open.  Call events_close() in every case.
+ * Prepare log for state_dir/events.jsonl and open it (jsonl.h: created
+ * 0640 if missing, a torn last line cut, cut down if too big).  If opening
+ * fails the error is returned but log is usable: appends queue and retry
+ * the open.  Call events_close() in every case.
  *
- * Bounded: once the file is bigger than trim_at (EVENTS_TRIM_AT) after a
- * write, it is replaced by its last `keep` bytes (EVENTS_KEEP), from the
- * first line that starts in them, through statefile_write() (temporary
- * file, fsync, rename, directory fsync: a crash leaves the old file or the
- * new one).  Readers holding the old file read on in it.  If that fails
- * (EVENTS_ERR_TRIM: the line itself is written), it is tried again once
- * the file has grown by EVENTS_TRIM_RETRY more.
+ * Bounded: once the file is bigger than EVENTS_TRIM_AT after a write, it
+ * is replaced by its last EVENTS_KEEP bytes, from the first line that
+ * starts in them (jsonl.h).  If that fails (EVENTS_ERR_TRIM: the line
+ * itself is written), it is tried again once the file has grown by
+ * EVENTS_TRIM_RETRY more.
  */
 int events_open(struct events_log *log, const char *state_dir, char *err,
     size_t errlen);
@@ -201,8 +295,36 @@ int events_flush(struct events_log *log, char *err, size_t errlen);
 /* Lines waiting in memory. */
 size_t events_pending(const struct events_log *log);
 
+/* Lines lost (the queue was full) that no events_dropped line says yet. */
+uint64_t events_lost(const struct events_log *log);
+
 /* Close the file and free the queue (lines still queued are lost). */
 void events_close(struct events_log *log);
+
+/*
+ * Any .jsonl file of event lines (this one, exits.jsonl): what
+ * events_append() and events_flush() do, for j.  noun names its lines in
+ * messages ("events": "(3 events waiting)"); lost_what ends the detail of
+ * its events_dropped line.
+ *
+ * events_write(): ev rendered and written after the queued lines, or
+ * queued; the file cut down after.  EVENTS_OK, _QUEUED, _DROPPED, _TRIM,
+ * _INVAL (j never prepared, ev never begun).
+ *
+ * events_write_queued(): the queued lines, then the file cut down.
+ *
+ * events_catch_up(): the queued lines written out (jsonl_flush()), then,
+ * if lines were dropped, an events_dropped line in their place whose
+ * detail is "N lost_what" ("3 worker exits lost while exits.jsonl could
+ * not be written").  EVENTS_OK when all is written, else
+ * EVENTS_ERR_QUEUED with err saying why (the rest waits).
+ */
+int events_write(struct jsonl *j, const struct event *ev, const char *noun,
+    const char *lost_what, char *err, size_t errlen);
+int events_write_queued(struct jsonl *j, const char *noun,
+    const char *lost_what, char *err, size_t errlen);
+int events_catch_up(struct jsonl *j, const char *noun,
+    const char *lost_what, char *err, size_t errlen);
 
 /* ---- reading (ampctl events, diag) ---- */
 
@@ -241,8 +363,9 @@ int events_read_tail(const char *path, size_t max_lines,
     char *err, size_t errlen);
 
 /*
- * Validate one line as a JSON object (depth at most 8) and copy its
- * top-level "event" string into type (empty if absent).  Exposed for tests
+ * Validate one line as a JSON object (json_read.h's strict reader) and
+ * copy its top-level "event" string into type (empty if absent or cut
+ * to typelen).  Exposed for tests
  * and ampctl --follow.
  */
 bool events_json_check(const char *s, size_t len, char *type, size_t typelen);

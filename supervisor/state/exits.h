@@ -23,8 +23,8 @@
  *
  * Nothing torn: a failed or short write is undone with ftruncate(), and
  * exits_open() cuts a last line without its newline (a crash of the
- * machine during an append) before counting.  Lines longer than
- * EVENTS_LINE_MAX (not written by us) are dropped by a rewrite.
+ * machine during an append) before counting.  The file code (open,
+ * append, rewrite, reopen) is jsonl.h's, shared with events.jsonl.
  *
  * Disk full (or any failure to open or write): the line is kept in a
  * bounded in-memory queue (lineq.h: EXITS_QUEUE_MAX lines) and written, in
@@ -45,6 +45,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "events.h"
 #include "lineq.h"
@@ -57,6 +58,8 @@
 /* The most bytes a rewrite keeps: EXITS_KEEP lines of the longest kind. */
 #define EXITS_REWRITE_MAX ((size_t)EXITS_KEEP * EVENTS_LINE_MAX)
 #define EXITS_QUEUE_MAX LINEQ_MAX        /* lines held while writing fails */
+/* Bigger than EXITS_TRIM_AT of our lines: cut down without counting. */
+#define EXITS_TRIM_BYTES ((off_t)(EXITS_TRIM_AT + 1) * EVENTS_LINE_MAX)
 
 #define EXITS_KIND_CRASH "crash"
 #define EXITS_KIND_START_FAILURE "start_failure"
@@ -75,13 +78,11 @@ enum exits_err {
 const char *exits_strerror(int code);
 
 struct exits_log {
-	char dir[EXITS_PATH_MAX];    /* the state directory */
-	char path[EXITS_PATH_MAX];   /* dir/exits.jsonl */
-	int fd;                      /* -1 when closed; reopened on demand */
-	size_t lines;                /* complete lines in the file */
-	/* lines not written yet, the lost count, the test hooks (set them
-	 * after exits_open()) */
-	struct lineq queue;
+	/* state_dir/exits.jsonl (jsonl.h): its descriptor, its bound
+	 * (EXITS_TRIM_AT lines or EXITS_TRIM_BYTES, cut to EXITS_KEEP lines
+	 * and at most EXITS_REWRITE_MAX bytes), its complete lines
+	 * (file.lines), the queue and test hooks (set after exits_open()) */
+	struct jsonl file;
 };
 
 /*
@@ -116,6 +117,9 @@ int exits_flush(struct exits_log *log, char *err, size_t errlen);
 
 /* Lines waiting in memory. */
 size_t exits_pending(const struct exits_log *log);
+
+/* Lines lost (the queue was full) that no events_dropped line says yet. */
+uint64_t exits_lost(const struct exits_log *log);
 
 /* Close the file and free the queue (lines still queued are lost); log
  * may be opened again. */

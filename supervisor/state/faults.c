@@ -306,7 +306,7 @@ fault_set_detail(struct fault_state *st, const char *detail)
 }
 
 static void
-fault_emit(const struct faults *f, const char *type,
+fault_emit(const struct faults *f, enum event_type type,
     const struct fault_def *def, const char *detail, pid_t pid,
     int64_t since_ms, int64_t now_ms)
 {
@@ -314,7 +314,7 @@ fault_emit(const struct faults *f, const char *type,
 
 	if (f->emit == NULL)
 		return;
-	events_begin(&ev, type, now_ms);
+	events_begin_type(&ev, type, now_ms);
 	events_add_int(&ev, "fault", def->id);
 	events_add_str(&ev, "name", def->text[FAULT_LANG_EN][FAULT_FIELD_PORTAL]);
 	events_add_str(&ev, "detail", detail);
@@ -342,7 +342,7 @@ fault_raise(struct faults *f, int id, const char *detail, pid_t pid,
 	st->intervention = false;
 	st->since_ms = now_ms;
 	st->intervention_ms = 0;
-	fault_emit(f, EVENT_FAULT_RAISED, &fault_defs[i], st->detail, pid, 0,
+	fault_emit(f, EVENT_T_FAULT_RAISED, &fault_defs[i], st->detail, pid, 0,
 	    now_ms);
 	return true;
 }
@@ -359,7 +359,7 @@ fault_clear(struct faults *f, int id, const char *detail, int64_t now_ms)
 	memset(st, 0, sizeof(*st));
 	/* the event carries why it cleared; the state keeps nothing */
 	fault_set_detail(st, detail);
-	fault_emit(f, EVENT_FAULT_CLEARED, &fault_defs[i], st->detail, 0, 0,
+	fault_emit(f, EVENT_T_FAULT_CLEARED, &fault_defs[i], st->detail, 0, 0,
 	    now_ms);
 	st->detail[0] = '\0';
 	return true;
@@ -376,7 +376,7 @@ fault_mark_intervention(struct faults *f, int id, int64_t now_ms)
 	st = &f->state[i];
 	st->intervention = true;
 	st->intervention_ms = now_ms;
-	fault_emit(f, EVENT_INTERVENTION_REQUIRED, &fault_defs[i], st->detail,
+	fault_emit(f, EVENT_T_INTERVENTION_REQUIRED, &fault_defs[i], st->detail,
 	    0, st->since_ms, now_ms);
 	return true;
 }

@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "events.h"
 #include "lineq.h"
 
 static ssize_t
@@ -94,38 +93,22 @@ lineq_pop(struct lineq *q)
 	q->count--;
 }
 
-static int
-lineq_put_dropped(struct lineq *q, int (*put)(void *, const char *, size_t),
-    void *arg, const char *lost_what)
-{
-	struct event ev;
-	char line[EVENTS_LINE_MAX + 1], detail[256];
-	size_t len;
-
-	snprintf(detail, sizeof(detail), "%" PRIu64 " %s", q->dropped,
-	    lost_what);
-	events_begin(&ev, EVENT_EVENTS_DROPPED, walltime_now_ms());
-	events_add_int(&ev, "count", (int64_t)q->dropped);
-	events_add_str(&ev, "detail", detail);
-	len = events_render(&ev, line, sizeof(line));
-	if (put(arg, line, len) != 0)
-		return -1;
-	q->dropped = 0;
-	return 0;
-}
-
 int
 lineq_flush(struct lineq *q, int (*put)(void *arg, const char *line,
-    size_t len), void *arg, const char *lost_what)
+    size_t len), void *arg)
 {
 	while (q->count > 0) {
 		if (put(arg, q->ent[q->head].line, q->ent[q->head].len) != 0)
 			return -1;
 		lineq_pop(q);
 	}
-	if (q->dropped > 0)
-		return lineq_put_dropped(q, put, arg, lost_what);
 	return 0;
+}
+
+void
+lineq_dropped_said(struct lineq *q, uint64_t n)
+{
+	q->dropped -= n < q->dropped ? n : q->dropped;
 }
 
 size_t

@@ -13,12 +13,13 @@
  * lineq_push(), in order, and written with lineq_flush() before the next
  * one.  The queue is bounded (LINEQ_MAX lines, LINEQ_BYTES bytes): when it
  * is full a new line is dropped and counted (the oldest are kept: they
- * show how the trouble began).  Once the queued lines are out, lineq_flush()
- * writes an events_dropped line (events.h: count, detail) if some were
- * lost, so that the file itself shows where it has a gap.
+ * show how the trouble began).  The count (q->dropped) is the owner's to
+ * say: once the queued lines are out it writes a line of its own in their
+ * place (events.h: events_dropped) and calls lineq_dropped_said().
  *
  * The owner opens its file and writes one line to it (reopening, counting,
- * isolating a torn line as it needs); this module only calls it back.
+ * isolating a torn line as it needs); this module only calls it back, and
+ * knows nothing of what the lines say.
  */
 #ifndef AMPSCAN_LINEQ_H
 #define AMPSCAN_LINEQ_H
@@ -39,7 +40,7 @@ struct lineq_ent {
 struct lineq {
 	struct lineq_ent ent[LINEQ_MAX];     /* ring, oldest first */
 	size_t head, count, bytes;
-	uint64_t dropped;            /* lost since the last events_dropped line */
+	uint64_t dropped;            /* lost, not yet said in the file */
 	/*
 	 * Test hooks, set after the owner's open: NULL means write(2) and
 	 * fdatasync(2).  A test makes them fail (ENOSPC) or write short to
@@ -72,14 +73,16 @@ bool lineq_push(struct lineq *q, const char *line, size_t len, char *err,
 /*
  * Write the queued lines, oldest first, each with put(arg, line, len)
  * (0 once it is on disk, else -1 with errno set and the file as it was),
- * removing each once written; then, if lines were dropped, an
- * events_dropped line whose detail is "N lost_what" ("3 worker exits lost
- * while exits.jsonl could not be written").  Stops at the first failure,
- * keeping the rest for the next call.  Returns 0 when nothing is left,
- * else -1 with errno of the failed write.
+ * removing each once written.  Stops at the first failure, keeping the
+ * rest for the next call.  Returns 0 when nothing is left, else -1 with
+ * errno of the failed write.  Lines dropped are still in q->dropped: the
+ * owner says so in the file, then calls lineq_dropped_said().
  */
 int lineq_flush(struct lineq *q, int (*put)(void *arg, const char *line,
-    size_t len), void *arg, const char *lost_what);
+    size_t len), void *arg);
+
+/* n of the dropped lines are now said in the file: no longer counted. */
+void lineq_dropped_said(struct lineq *q, uint64_t n);
 
 /* Lines waiting in memory. */
 size_t lineq_pending(const struct lineq *q);

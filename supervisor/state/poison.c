@@ -723,7 +723,7 @@ poison_event(struct event *ev, const struct poison_entry *e, int64_t now_ms)
 	char hex[2 * POISON_SHA256_LEN + 1];
 
 	poison_hex(e->id.sha256, hex);
-	events_begin(ev, EVENT_POISON_FILE, now_ms);
+	events_begin_type(ev, EVENT_T_POISON_FILE, now_ms);
 	events_add_str(ev, "path", e->path);
 	events_add_int(ev, "device", (int64_t)e->id.dev);
 	events_add_int(ev, "inode", (int64_t)e->id.ino);

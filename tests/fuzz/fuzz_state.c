@@ -9,6 +9,10 @@
  *   1  events.jsonl            events_read_tail, events_json_check per line
  *   2  exits.jsonl             through diag_run
  *   3  every state file and both logs at once, then diag_run (text, JSON)
+ *   0xf8, 0xfa, ...  exits.jsonl and events.jsonl opened (jsonl.c: a torn
+ *      line cut, lines counted, cut down) and appended to; whole lines left
+ *   0xf9, 0xfb, ...  an event built from the input: its line valid JSON
+ *      within EVENTS_LINE_MAX, its FaultCommand environment built
  *
  * The scratch directory is in /dev/shm, made once and rewritten per input.
  */
@@ -23,6 +27,7 @@
 
 #include "diag.h"
 #include "events.h"
+#include "exits.h"
 #include "faults.h"
 #include "strbuf.h"
 
@@ -116,6 +121,86 @@ diagnose(void)
 	}
 }
 
+/* Open both logs on what the input left there, append, close: the files
+ * then hold whole lines only. */
+static void
+open_and_append(const uint8_t *p, size_t n)
+{
+	struct events_log el;
+	struct exits_log xl;
+	struct event ev;
+	char err[512], path[256], *buf;
+	size_t len;
+	FILE *f;
+
+	put(state, "events.jsonl", p, n);
+	put(state, "exits.jsonl", p, n);
+	events_worker_exited(&ev, 1795000000000LL, 42, 11, 5, NULL, 0);
+	(void)exits_open(&xl, state, err, sizeof(err));
+	(void)exits_append(&xl, &ev, err, sizeof(err));
+	exits_close(&xl);
+	(void)events_open(&el, state, err, sizeof(err));
+	el.file.trim_at = 512;            /* small: cut down too */
+	el.file.keep = 256;
+	(void)events_append(&el, &ev, err, sizeof(err));
+	events_close(&el);
+	for (int k = 0; k < 2; k++) {
+		snprintf(path, sizeof(path), "%s/%s", state,
+		    k ? "events.jsonl" : "exits.jsonl");
+		if ((f = fopen(path, "re")) == NULL)
+			abort();
+		buf = malloc(n + 2 * EVENTS_LINE_MAX);
+		len = fread(buf, 1, n + 2 * EVENTS_LINE_MAX, f);
+		fclose(f);
+		if (len == 0 || buf[len - 1] != '\n')
+			abort();          /* our line, last and whole */
+		free(buf);
+	}
+}
+
+/* An event from the input's bytes: ops of a kind byte, then a length
+ * byte and that many bytes. */
+static void
+build_event(const uint8_t *p, size_t n)
+{
+	static char env[EVENTS_ENV_MAX];
+	char line[EVENTS_LINE_MAX + 1], s[256], items[8][32];
+	const char *list[8];
+	struct event ev;
+	size_t i = 0, len, k;
+
+	events_begin_type(&ev, EVENT_T_FAULT_RAISED, 1795000000000LL);
+	while (i + 2 <= n) {
+		uint8_t op = p[i], l = p[i + 1];
+
+		i += 2;
+		len = l < n - i ? l : n - i;
+		memcpy(s, p + i, len);
+		s[len] = '\0';
+		i += len;
+		switch (op % 5) {
+		case 0: events_add_strn(&ev, "detail", s, len); break;
+		case 1: events_add_int(&ev, "fault", (int64_t)l << (op % 56)); break;
+		case 2: events_add_bool(&ev, "core_dumped", op & 1); break;
+		case 3: events_add_str(&ev, "name", s); break;
+		default:
+			for (k = 0; k < 8; k++) {
+				snprintf(items[k], sizeof(items[k]), "%.*s",
+				    (int)(len > k ? len - k : 0), s + (len > k ? k : 0));
+				list[k] = items[k];
+			}
+			events_add_strlist(&ev, "files", list, op % 9);
+			break;
+		}
+	}
+	len = events_render(&ev, line, sizeof(line));
+	if (len == 0 || len > EVENTS_LINE_MAX || line[len - 1] != '\n' ||
+	    !events_json_check(line, len - 1, NULL, 0))
+		abort();
+	if (events_fault_env(&ev, env, sizeof(env)) == 0)
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -127,6 +212,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	setup();
 	clear();
+	if (data[0] >= 0xf8) {
+		if (data[0] & 1)
+			build_event(data + 1, size - 1);
+		else
+			open_and_append(data + 1, size - 1);
+		return 0;
+	}
 	switch (data[0] % 4) {
 	case 0:
 		put(state, "faults.state", data + 1, size - 1);

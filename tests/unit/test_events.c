@@ -92,7 +92,7 @@ python_decode_check(const char *lines_path, const char *key,
 	    "assert len(ls) == len(hs)\n"
 	    "for l, h in zip(ls, hs):\n"
 	    "    o = json.loads(l.decode(\"utf-8\"))\n"
-	    "    got = o[sys.argv[2]].encode(\"utf-8\", \"surrogatepass\").hex()\n"
+	    "    got = o[sys.argv[2]].encode(\"utf-8\", \"surrogateescape\").hex()\n"
 	    "    assert got == h, (got, h)\n"
 	    "' '%s' '%s' '%s'", lines_path, key, hex_path);
 	st = system(cmd);
@@ -148,6 +148,7 @@ test_format_time(void **state)
 static void
 test_line_has_the_faults_md_format(void **state)
 {
+	char line[EVENTS_LINE_MAX + 1];
 	struct event ev;
 
 	(void)state;
@@ -159,7 +160,7 @@ test_line_has_the_faults_md_format(void **state)
 	assert_string_equal(render(&ev),
 	    "{\"time\":\"2026-11-23T22:17:05.123Z\",\"event\":\"fault_raised\",\"fault\":6,\"name\":\"Scan Service Restarting Frequently\",\"detail\":\"3 crashes in 41 s (SIGSEGV x3)\",\"pid\":1234}\n");
 
-	events_begin(&ev, "x", 0);
+	events_begin_type(&ev, EVENT_T_DAEMON_STARTED, 0);
 	events_add_bool(&ev, "a", true);
 	events_add_bool(&ev, "b", false);
 	events_add_int(&ev, "n", INT64_MIN);
@@ -167,19 +168,25 @@ test_line_has_the_faults_md_format(void **state)
 	events_add_strlist(&ev, "l", NULL, 0);
 	events_add_strn(&ev, "z", "a\0b", 3);
 	assert_string_equal(render(&ev),
-	    "{\"time\":\"1970-01-01T00:00:00.000Z\",\"event\":\"x\",\"a\":true,\"b\":false,\"n\":-9223372036854775808,\"s\":\"\",\"l\":[],\"z\":\"a\\u0000b\"}\n");
+	    "{\"time\":\"1970-01-01T00:00:00.000Z\",\"event\":\"daemon_started\",\"a\":true,\"b\":false,\"n\":-9223372036854775808,\"s\":\"\",\"l\":[],\"z\":\"a\\u0000b\"}\n");
 
 	/* not begun: nothing to render, adders do nothing */
 	memset(&ev, 0, sizeof(ev));
 	events_add_int(&ev, "x", 1);
-	assert_int_equal(ev.len, 0);
+	assert_int_equal(ev.nfields, 0);
+	assert_int_equal(events_render(&ev, line, sizeof(line)), 0);
+
+	/* a type that is not ours: not begun */
+	events_begin(&ev, "no_such_event", 0);
+	events_add_int(&ev, "x", 1);
+	assert_int_equal(events_render(&ev, line, sizeof(line)), 0);
 }
 
 static void
 test_escaping_of_hostile_details(void **state)
 {
 	static const struct {
-		const char *in, *want, *want_hex;   /* hex of decoded string */
+		const char *in, *want, *want_hex;   /* hex of the bytes decoded (surrogateescape) */
 	} cases[] = {
 		{ "say \"hi\"", "say \\\"hi\\\"", "7361792022686922" },
 		{ "a\\b", "a\\\\b", "615c62" },
@@ -188,12 +195,12 @@ test_escaping_of_hostile_details(void **state)
 		{ "\b\f", "\\b\\f", "080c" },
 		{ "中文", "中文", "e4b8ade69687" },
 		{ "\xf0\x9f\x92\xa5", "\xf0\x9f\x92\xa5", "f09f92a5" },
-		{ "\xff", "\\ufffd", "efbfbd" },
-		{ "a\xc0\xafz", "a\\ufffd\\ufffdz", "61efbfbdefbfbd7a" },      /* overlong '/' */
-		{ "\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd", "efbfbdefbfbdefbfbd" },   /* surrogate */
-		{ "\xf4\x90\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd", "efbfbdefbfbdefbfbdefbfbd" },
-		{ "\xe4\xb8", "\\ufffd\\ufffd", "efbfbdefbfbd" },             /* cut */
-		{ "\xe2\x80\xa8|\xe2\x80\xa9", "\\u2028|\\u2029", "e280a87ce280a9" },
+		{ "\xff", "\\udcff", "ff" },
+		{ "a\xc0\xafz", "a\\udcc0\\udcafz", "61c0af7a" },      /* overlong '/' */
+		{ "\xed\xa0\x80", "\\udced\\udca0\\udc80", "eda080" },   /* surrogate */
+		{ "\xf4\x90\x80\x80", "\\udcf4\\udc90\\udc80\\udc80", "f4908080" },
+		{ "\xe4\xb8", "\\udce4\\udcb8", "e4b8" },             /* cut */
+		{ "\xe2\x80\xa8|\xe2\x80\xa9", "\xe2\x80\xa8|\xe2\x80\xa9", "e280a87ce280a9" },
 		{ "</script>", "</script>", "3c2f7363726970743e" },
 	};
 	char want[256], lines[4096], hexes[4096];
@@ -288,10 +295,10 @@ test_line_cap_truncates_and_marks(void **state)
 	python_check(path);                  /* strict UTF-8, valid JSON */
 	rmtree(dir);
 
-	/* exactly full without truncation is not marked */
-	events_begin(&ev, "t", 0);
+	/* a short line is not marked */
+	events_begin(&ev, EVENT_DAEMON_STOPPED, 0);
 	events_add_str(&ev, "d", "x");
-	assert_false(ev.truncated);
+	assert_null(strstr(render(&ev), "truncated"));
 }
 
 static void
@@ -309,6 +316,94 @@ test_worker_exited_fields(void **state)
 	    "{\"time\":\"2026-11-23T22:17:05.123Z\",\"event\":\"worker_exited\",\"pid\":4321,\"exit_code\":3,\"core_dumped\":false,\"uptime_ms\":20,\"files\":[]}\n");
 	events_worker_exited(&ev, T0, 1, 9, 0, NULL, 0);
 	assert_non_null(strstr(render(&ev), "\"signal\":\"SIGKILL\",\"core_dumped\":false"));
+}
+
+/* The next NAME=value string of an environment block, checked. */
+static const char *
+env_expect(const char *p, const char *want, size_t wantlen)
+{
+	size_t n = strlen(p);
+
+	if (n != wantlen || memcmp(p, want, n) != 0)
+		fail_msg("environment: got \"%s\", want \"%.*s\"", p,
+		    (int)wantlen, want);
+	return p + n + 1;
+}
+
+#define ENV_EXPECT(p, lit) env_expect((p), (lit), sizeof(lit) - 1)
+
+/*
+ * FaultCommand's environment carries the fields as they were given: a
+ * detail with a backslash, a tab, quotes, a newline and non-ASCII bytes
+ * (valid UTF-8 and not) arrives byte for byte, not as JSON.
+ */
+static void
+test_fault_env_carries_the_bytes_given(void **state)
+{
+	static const char detail[] = "C:\\tmp\tx \"q\" 'a' \n\xc3\xa9 \xff\xfe \xe4\xb8\xad";
+	static char env[EVENTS_ENV_MAX];        /* test only */
+	char line[EVENTS_LINE_MAX + 1], want[EVENTS_LINE_MAX + 32];
+	const char *p;
+	struct event ev;
+	size_t n, len;
+
+	(void)state;
+	events_begin_type(&ev, EVENT_T_FAULT_RAISED, T0);
+	events_add_int(&ev, "fault", 6);
+	events_add_str(&ev, "name", "Scan \"Service\" \\ Restarting");
+	events_add_str(&ev, "detail", detail);
+	events_add_int(&ev, "pid", 1234);
+	n = events_fault_env(&ev, env, sizeof(env));
+	assert_true(n > 0);
+	assert_int_equal(env[n - 1], '\0');
+	assert_int_equal(env[n - 2], '\0');     /* the empty one ends it */
+	len = events_render(&ev, line, sizeof(line));
+	snprintf(want, sizeof(want), "AMPSCAN_EVENT=%.*s", (int)(len - 1), line);
+	p = env_expect(env, want, strlen(want));
+	p = ENV_EXPECT(p, "AMPSCAN_EVENT_TYPE=fault_raised");
+	p = ENV_EXPECT(p, "AMPSCAN_FAULT_ID=6");
+	p = ENV_EXPECT(p, "AMPSCAN_FAULT_NAME=Scan \"Service\" \\ Restarting");
+	p = ENV_EXPECT(p, "AMPSCAN_FAULT_DETAIL=" "C:\\tmp\tx \"q\" 'a' \n\xc3\xa9 \xff\xfe \xe4\xb8\xad");
+	assert_int_equal(*p, '\0');
+	assert_int_equal((size_t)(p + 1 - env), n);
+	/* the JSON line has them escaped */
+	assert_non_null(strstr(line, "\"detail\":\"C:\\\\tmp\\tx \\\"q\\\" 'a' \\n\xc3\xa9 \\udcff\\udcfe \xe4\xb8\xad\""));
+
+	/* without a fault, name or detail: empty values; a NUL ends one */
+	events_begin_type(&ev, EVENT_T_FAULT_CLEARED, T0);
+	events_add_strn(&ev, "detail", "a\0b", 3);
+	n = events_fault_env(&ev, env, sizeof(env));
+	p = env + strlen(env) + 1;
+	p = ENV_EXPECT(p, "AMPSCAN_EVENT_TYPE=fault_cleared");
+	p = ENV_EXPECT(p, "AMPSCAN_FAULT_ID=");
+	p = ENV_EXPECT(p, "AMPSCAN_FAULT_NAME=");
+	p = ENV_EXPECT(p, "AMPSCAN_FAULT_DETAIL=a");
+	assert_int_equal((size_t)(p + 1 - env), n);
+
+	/* not begun, or too small a buffer: nothing */
+	memset(&ev, 0, sizeof(ev));
+	assert_int_equal(events_fault_env(&ev, env, sizeof(env)), 0);
+	events_begin_type(&ev, EVENT_T_FAULT_RAISED, T0);
+	assert_int_equal(events_fault_env(&ev, env, EVENTS_LINE_MAX), 0);
+}
+
+/* Each type's name gives the type back; an unknown name gives none. */
+static void
+test_type_names_round_trip(void **state)
+{
+	unsigned t;
+
+	(void)state;
+	for (t = EVENT_T_NONE + 1; t < EVENT_T_COUNT; t++) {
+		const char *name = events_type_name((enum event_type)t);
+
+		assert_true(name[0] != '\0');
+		assert_int_equal(events_type_of(name), t);
+		assert_true(events_type_is_known(name));
+	}
+	assert_int_equal(events_type_of("fault"), EVENT_T_NONE);
+	assert_false(events_type_is_known(""));
+	assert_string_equal(events_type_name(EVENT_T_COUNT), "");
 }
 
 static void
@@ -336,7 +431,8 @@ test_json_check(void **state)
 		{ "{\"a\":\"tab\there\"}", false, "" },
 		{ "{\"a\":\"\xff\"}", false, "" },
 		{ "{\"a\":tru}", false, "" },
-		{ "{\"a\":[[[[[[[[[[[[1]]]]]]]]]]]]}", false, "" },   /* too deep */
+		{ "{\"a\":[[[[[[[[[[[[1]]]]]]]]]]]]}", true, "" },    /* jansson: 2048 */
+		{ "{\"event\":\"a\",\"event\":\"b\"}", false, "" },   /* duplicate key */
 		{ "{'a':1}", false, "" },
 	};
 	char type[32];
@@ -383,11 +479,10 @@ test_append_writes_valid_lines(void **state)
 
 	/* reopened: appends after what is there */
 	open_log(&log, dir);
-	assert_false(log.need_newline);
 	assert_int_equal(append_simple(&log, "after reopen"), EVENTS_OK);
 	events_close(&log);
 	text = (char *)tu_read(path, &len);
-	assert_non_null(strstr(text, "\"detail\":\"quote\\\" nl\\n \\ufffd\\u0001 中\""));
+	assert_non_null(strstr(text, "\"detail\":\"quote\\\" nl\\n \\udcff\\u0001 中\""));
 	assert_non_null(strstr(text, "\"versions\":[\"daily:27432\",\"main:62\"]"));
 	assert_non_null(strstr(text, "after reopen"));
 	free(text);
@@ -418,7 +513,7 @@ test_disk_full_queues_then_resumes_in_order(void **state)
 
 	(void)state;
 	open_log(&log, dir);
-	set_hooks(&log.queue, &h);
+	set_hooks(&log.file.queue, &h);
 	snprintf(path, sizeof(path), "%s/%s", dir, EVENTS_FILE_NAME);
 	assert_int_equal(append_simple(&log, "A"), EVENTS_OK);
 	assert_int_equal(h.syncs, 1);                /* synced per line */
@@ -472,7 +567,7 @@ test_flush_resumes_without_a_new_event(void **state)
 
 	(void)state;
 	open_log(&log, dir);
-	set_hooks(&log.queue, &h);
+	set_hooks(&log.file.queue, &h);
 	snprintf(path, sizeof(path), "%s/%s", dir, EVENTS_FILE_NAME);
 	assert_int_equal(append_simple(&log, "A"), EVENTS_ERR_QUEUED);
 	assert_int_equal(events_flush(&log, err, sizeof(err)),
@@ -497,7 +592,7 @@ test_queue_overflow_drops_newest_and_says_so(void **state)
 
 	(void)state;
 	open_log(&log, dir);
-	set_hooks(&log.queue, &h);
+	set_hooks(&log.file.queue, &h);
 	snprintf(path, sizeof(path), "%s/%s", dir, EVENTS_FILE_NAME);
 	for (i = 0; i < EVENTS_QUEUE_MAX; i++)
 		assert_int_equal(append_simple(&log, "q"), EVENTS_ERR_QUEUED);
@@ -520,7 +615,7 @@ test_queue_overflow_drops_newest_and_says_so(void **state)
 
 /* A file ending in a torn line (a crash): the next line starts afresh. */
 static void
-test_open_isolates_a_torn_line(void **state)
+test_open_cuts_a_torn_line(void **state)
 {
 	struct events_log log;
 	char path[4096], *text;
@@ -528,14 +623,15 @@ test_open_isolates_a_torn_line(void **state)
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/%s", dir, EVENTS_FILE_NAME);
-	tu_write_str(path, "{\"time\":\"2026-11-23T22:17:05.123Z\",\"event\":\"fault_ra");
+	tu_write_str(path, "{\"time\":\"2026-11-23T22:17:05.000Z\",\"event\":\"daemon_started\"}\n"
+	    "{\"time\":\"2026-11-23T22:17:05.123Z\",\"event\":\"fault_ra");
 	open_log(&log, dir);
-	assert_true(log.need_newline);
 	assert_int_equal(append_simple(&log, "after crash"), EVENTS_OK);
 	assert_int_equal(append_simple(&log, "next"), EVENTS_OK);
 	events_close(&log);
 	text = (char *)tu_read(path, NULL);
-	assert_non_null(strstr(text, "fault_ra\n{\"time\""));
+	assert_null(strstr(text, "fault_ra"));
+	assert_non_null(strstr(text, "daemon_started\"}\n{\"time\""));
 	assert_int_equal(count_lines(path), 3);
 	free(text);
 	rmtree(dir);
@@ -612,7 +708,7 @@ test_disk_full_on_a_real_tmpfs(void **state)
 	if (!t->mounted)
 		skip();
 	open_log(&log, t->mnt);
-	set_hooks(&log.queue, &h);         /* pass-through, counting */
+	set_hooks(&log.file.queue, &h);         /* pass-through, counting */
 	snprintf(path, sizeof(path), "%s/%s", t->mnt, EVENTS_FILE_NAME);
 	memset(detail, 'x', sizeof(detail) - 1);
 	detail[sizeof(detail) - 1] = '\0';
@@ -834,8 +930,8 @@ test_file_is_cut_down_to_its_newest_lines(void **state)
 
 	(void)state;
 	open_log(&log, dir);
-	log.trim_at = 8192;
-	log.keep = 4096;
+	log.file.trim_at = 8192;
+	log.file.keep = 4096;
 	path = tu_path(dir, EVENTS_FILE_NAME);
 	for (i = 0; i < 300; i++) {
 		snprintf(detail, sizeof(detail), "n=%ld", i);
@@ -885,6 +981,40 @@ test_open_cuts_down_a_file_too_big(void **state)
 
 /* A cut that fails: the line is written and the error says why; the cut
  * is tried again only after EVENTS_TRIM_RETRY more bytes. */
+/* A line that starts right where the kept bytes start is kept. */
+static void
+test_cut_keeps_a_line_starting_at_the_edge(void **state)
+{
+	static const char a[] = "{\"time\":\"2026-11-23T22:17:05.000Z\",\"event\":\"daemon_started\",\"n\":\"a\"}\n";
+	static const char b[] = "{\"time\":\"2026-11-23T22:17:05.000Z\",\"event\":\"daemon_started\",\"n\":\"b\"}\n";
+	char line[EVENTS_LINE_MAX + 1], *text;
+	struct events_log log;
+	struct event ev;
+	char *dir = tu_tmpdir();
+	const char *path = tu_path(dir, EVENTS_FILE_NAME);
+	size_t clen, len;
+
+	(void)state;
+	/* the line append_simple() writes */
+	events_begin(&ev, EVENT_WORKER_STARTED, T0);
+	events_add_int(&ev, "pid", 42);
+	events_add_str(&ev, "detail", "c");
+	clen = events_render(&ev, line, sizeof(line));
+	tu_write_str(path, a);
+	open_log(&log, dir);
+	assert_int_equal(write(log.file.fd, b, strlen(b)), (ssize_t)strlen(b));
+	log.file.trim_at = (off_t)(strlen(a) + strlen(b));
+	log.file.keep = (off_t)(strlen(b) + clen);
+	assert_int_equal(append_simple(&log, "c"), EVENTS_OK);
+	events_close(&log);
+	text = (char *)tu_read(path, &len);
+	assert_int_equal(len, strlen(b) + clen);
+	assert_memory_equal(text, b, strlen(b));
+	assert_memory_equal(text + strlen(b), line, clen);
+	free(text);
+	rmtree(dir);
+}
+
 static void
 test_failed_cut_is_reported_and_retried_later(void **state)
 {
@@ -899,8 +1029,8 @@ test_failed_cut_is_reported_and_retried_later(void **state)
 
 	(void)state;
 	open_log(&log, dir);
-	log.trim_at = 8192;
-	log.keep = 4096;
+	log.file.trim_at = 8192;
+	log.file.keep = 4096;
 	path = tu_path(dir, EVENTS_FILE_NAME);
 	/* statefile_write's temporary name taken by a directory */
 	tmp = tu_path(dir, "." EVENTS_FILE_NAME ".tmp");
@@ -913,7 +1043,7 @@ test_failed_cut_is_reported_and_retried_later(void **state)
 	}
 	assert_int_equal(rc, EVENTS_ERR_TRIM);
 	assert_non_null(strstr(err, "events.jsonl is "));
-	assert_non_null(strstr(err, "cutting it down to its last 4096 failed"));
+	assert_non_null(strstr(err, "cutting it down to its last 4096 bytes failed"));
 	assert_non_null(strstr(err, "create temporary file"));
 	check_counting_lines(path, i - 1);          /* the line is there */
 	/* the next appends do not try again (nor fail) for a while */
@@ -923,7 +1053,7 @@ test_failed_cut_is_reported_and_retried_later(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_true(st.st_size > 8192);
 	/* after EVENTS_TRIM_RETRY more bytes it is cut down */
-	log.trim_after = 0;   /* test: without writing a MiB */
+	log.file.trim_after = 0;   /* test: without writing a MiB */
 	snprintf(detail, sizeof(detail), "n=%ld", i + 1);
 	assert_int_equal(append_simple(&log, detail), EVENTS_OK);
 	assert_int_equal(stat(path, &st), 0);
@@ -942,12 +1072,14 @@ main(void)
 		cmocka_unit_test(test_escaping_of_hostile_details),
 		cmocka_unit_test(test_line_cap_truncates_and_marks),
 		cmocka_unit_test(test_worker_exited_fields),
+		cmocka_unit_test(test_fault_env_carries_the_bytes_given),
+		cmocka_unit_test(test_type_names_round_trip),
 		cmocka_unit_test(test_json_check),
 		cmocka_unit_test(test_append_writes_valid_lines),
 		cmocka_unit_test(test_disk_full_queues_then_resumes_in_order),
 		cmocka_unit_test(test_flush_resumes_without_a_new_event),
 		cmocka_unit_test(test_queue_overflow_drops_newest_and_says_so),
-		cmocka_unit_test(test_open_isolates_a_torn_line),
+		cmocka_unit_test(test_open_cuts_a_torn_line),
 		cmocka_unit_test(test_unwritable_dir_queues_and_retries_open),
 		cmocka_unit_test_setup_teardown(test_disk_full_on_a_real_tmpfs,
 		    tmpfs_setup, tmpfs_teardown),
@@ -955,6 +1087,7 @@ main(void)
 		cmocka_unit_test(test_read_tail_long_lines_and_big_files),
 		cmocka_unit_test(test_file_is_cut_down_to_its_newest_lines),
 		cmocka_unit_test(test_open_cuts_down_a_file_too_big),
+		cmocka_unit_test(test_cut_keeps_a_line_starting_at_the_edge),
 		cmocka_unit_test(test_failed_cut_is_reported_and_retried_later),
 	};
 

@@ -130,10 +130,10 @@ test_exits_line_is_the_worker_exited_event(void **state)
 	(void)state;
 	assert_int_equal(exits_open(&log, dir, err, sizeof(err)), EXITS_OK);
 	assert_string_equal(err, "");
-	assert_int_equal(log.lines, 0);
+	assert_int_equal(log.file.lines, 0);
 	exit_event(&ev, 7);
 	assert_int_equal(exits_append(&log, &ev, err, sizeof(err)), EXITS_OK);
-	assert_int_equal(log.lines, 1);
+	assert_int_equal(log.file.lines, 1);
 	exits_close(&log);
 
 	buf = (char *)tu_read(tu_path(dir, EXITS_FILE_NAME), NULL);
@@ -156,7 +156,7 @@ test_exits_keeps_2000_lines_after_2000_appends(void **state)
 	(void)state;
 	assert_int_equal(exits_open(&log, dir, err, sizeof(err)), EXITS_OK);
 	append_range(&log, 0, EXITS_TRIM_AT);
-	assert_int_equal(log.lines, EXITS_TRIM_AT);
+	assert_int_equal(log.file.lines, EXITS_TRIM_AT);
 	n = file_pids(tu_path(dir, EXITS_FILE_NAME), pids, 3 * EXITS_KEEP);
 	assert_int_equal(n, EXITS_TRIM_AT);
 	assert_int_equal(pids[0], PID0);
@@ -178,7 +178,7 @@ test_exits_keeps_last_1000_after_2001_appends(void **state)
 	(void)state;
 	assert_int_equal(exits_open(&log, dir, err, sizeof(err)), EXITS_OK);
 	append_range(&log, 0, EXITS_TRIM_AT + 1);
-	assert_int_equal(log.lines, EXITS_KEEP);
+	assert_int_equal(log.file.lines, EXITS_KEEP);
 	n = file_pids(tu_path(dir, EXITS_FILE_NAME), pids, 3 * EXITS_KEEP);
 	assert_int_equal(n, EXITS_KEEP);
 	for (i = 0; i < n; i++)
@@ -190,7 +190,7 @@ test_exits_keeps_last_1000_after_2001_appends(void **state)
 
 	/* appending goes on in the new file: 1000 more, then trimmed again */
 	append_range(&log, EXITS_TRIM_AT + 1, 2 * EXITS_TRIM_AT - EXITS_KEEP + 1);
-	assert_int_equal(log.lines, EXITS_TRIM_AT);
+	assert_int_equal(log.file.lines, EXITS_TRIM_AT);
 	assert_int_equal(count_lines(tu_path(dir, EXITS_FILE_NAME)),
 	    EXITS_TRIM_AT);
 	append_range(&log, 2 * EXITS_TRIM_AT - EXITS_KEEP + 1,
@@ -224,7 +224,7 @@ test_exits_open_trims_a_file_of_2001_lines(void **state)
 	}
 	assert_int_equal(fclose(f), 0);
 	assert_int_equal(exits_open(&log, dir, err, sizeof(err)), EXITS_OK);
-	assert_int_equal(log.lines, EXITS_KEEP);
+	assert_int_equal(log.file.lines, EXITS_KEEP);
 	n = file_pids(tu_path(dir, EXITS_FILE_NAME), pids, 3 * EXITS_KEEP);
 	assert_int_equal(n, EXITS_KEEP);
 	assert_int_equal(pids[0], PID0 + EXITS_KEEP + 1);
@@ -260,7 +260,7 @@ test_exits_open_cuts_a_torn_last_line(void **state)
 
 		assert_int_equal(exits_open(&log, dir, err, sizeof(err)),
 		    EXITS_OK);
-		assert_int_equal(log.lines, 2);
+		assert_int_equal(log.file.lines, 2);
 		assert_int_equal(count_lines(tu_path(dir, EXITS_FILE_NAME)), 2);
 		append_range(&log, 2, 3);
 		exits_close(&log);
@@ -272,7 +272,7 @@ test_exits_open_cuts_a_torn_last_line(void **state)
 	/* a file that is one torn line: emptied */
 	tu_write(tu_path(dir, EXITS_FILE_NAME), "{\"ti", 4);
 	assert_int_equal(exits_open(&log, dir, err, sizeof(err)), EXITS_OK);
-	assert_int_equal(log.lines, 0);
+	assert_int_equal(log.file.lines, 0);
 	free((char *)tu_read(tu_path(dir, EXITS_FILE_NAME), &len));
 	assert_int_equal(len, 0);
 	exits_close(&log);
@@ -320,7 +320,7 @@ test_exits_errors_name_the_file_and_do_not_abort(void **state)
 	assert_int_equal(rmdir(tu_path(dir, EXITS_FILE_NAME)), 0);
 	exit_event(&ev, 1);
 	assert_int_equal(exits_append(&log, &ev, err, sizeof(err)), EXITS_OK);
-	assert_int_equal(log.lines, 2);
+	assert_int_equal(log.file.lines, 2);
 	assert_int_equal(exits_pending(&log), 0);
 	exits_close(&log);
 
@@ -345,7 +345,7 @@ test_exits_errors_name_the_file_and_do_not_abort(void **state)
 	memset(&ev, 0, sizeof(ev));
 	assert_int_equal(exits_append(&log, &ev, err, sizeof(err)),
 	    EXITS_ERR_INVAL);
-	assert_int_equal(log.lines, 0);
+	assert_int_equal(log.file.lines, 0);
 	exits_close(&log);
 	rmtree(dir);
 }
@@ -375,7 +375,7 @@ test_exits_failed_trim_keeps_the_line_and_is_retried(void **state)
 	    EXITS_TRIM_AT + 1);
 	assert_int_equal(rmdir(tu_path(dir, ".exits.jsonl.tmp")), 0);
 	append_range(&log, EXITS_TRIM_AT + 1, EXITS_TRIM_AT + 2);
-	assert_int_equal(log.lines, EXITS_KEEP);
+	assert_int_equal(log.file.lines, EXITS_KEEP);
 	n = file_pids(tu_path(dir, EXITS_FILE_NAME), pids, 3 * EXITS_KEEP);
 	assert_int_equal(n, EXITS_KEEP);
 	assert_int_equal(pids[n - 1], PID0 + EXITS_TRIM_AT + 1);
@@ -396,11 +396,11 @@ test_exits_reopen_counts_existing_lines(void **state)
 	append_range(&log, 0, 1500);
 	exits_close(&log);
 	assert_int_equal(exits_open(&log, dir, err, sizeof(err)), EXITS_OK);
-	assert_int_equal(log.lines, 1500);
+	assert_int_equal(log.file.lines, 1500);
 	append_range(&log, 1500, EXITS_TRIM_AT);
-	assert_int_equal(log.lines, EXITS_TRIM_AT);
+	assert_int_equal(log.file.lines, EXITS_TRIM_AT);
 	append_range(&log, EXITS_TRIM_AT, EXITS_TRIM_AT + 1);
-	assert_int_equal(log.lines, EXITS_KEEP);
+	assert_int_equal(log.file.lines, EXITS_KEEP);
 	exits_close(&log);
 	assert_int_equal(count_lines(tu_path(dir, EXITS_FILE_NAME)), EXITS_KEEP);
 	rmtree(dir);
@@ -427,7 +427,7 @@ qlog_open(struct qlog *q, int mode)
 	assert_int_equal(exits_open(&q->log, q->dir, q->err, sizeof(q->err)),
 	    EXITS_OK);
 	q->h.mode = mode;
-	set_hooks(&q->log.queue, &q->h);
+	set_hooks(&q->log.file.queue, &q->h);
 }
 
 static void
@@ -476,7 +476,7 @@ test_exits_failing_write_queues_and_keeps_the_order(void **state)
 	assert_int_equal(qlog_append(&q, 3), EXITS_ERR_QUEUED);
 	assert_int_equal(exits_pending(&q.log), 3);
 	assert_int_equal(count_lines(q.path), 1);
-	assert_int_equal(q.log.lines, 1);
+	assert_int_equal(q.log.file.lines, 1);
 
 	/* room for two lines only: the flush stops there, in order */
 	q.h.mode = HOOK_BUDGET;
@@ -484,13 +484,13 @@ test_exits_failing_write_queues_and_keeps_the_order(void **state)
 	assert_int_equal(qlog_flush(&q), EXITS_ERR_QUEUED);
 	assert_non_null(strstr(q.err, "(1 exits waiting)"));
 	assert_int_equal(exits_pending(&q.log), 1);
-	assert_int_equal(q.log.lines, 3);
+	assert_int_equal(q.log.file.lines, 3);
 
 	/* room again: the rest before the new one */
 	q.h.mode = HOOK_OK;
 	assert_int_equal(qlog_append(&q, 4), EXITS_OK);
 	assert_int_equal(exits_pending(&q.log), 0);
-	assert_int_equal(q.log.lines, 5);
+	assert_int_equal(q.log.file.lines, 5);
 	n = file_pids(q.path, pids, 16);
 	assert_int_equal(n, 5);
 	for (i = 0; i < n; i++)
@@ -527,7 +527,7 @@ test_exits_short_write_is_undone_never_torn(void **state)
 	free(after);
 	free(before);
 	/* the cut worked, so the file stays open: no recount per retry */
-	assert_true(q.log.fd >= 0);
+	assert_true(q.log.file.fd >= 0);
 
 	q.h.mode = HOOK_OK;
 	assert_int_equal(qlog_flush(&q), EXITS_OK);
@@ -557,12 +557,12 @@ test_exits_queue_overflow_drops_newest_and_says_so(void **state)
 	assert_non_null(strstr(q.err, "/exits.jsonl: write: No space left on device"));
 	assert_non_null(strstr(q.err, "(2 lost)"));
 	assert_int_equal(exits_pending(&q.log), EXITS_QUEUE_MAX);
-	assert_int_equal(q.log.queue.dropped, 2);
+	assert_int_equal(q.log.file.queue.dropped, 2);
 
 	q.h.mode = HOOK_OK;
 	assert_int_equal(qlog_append(&q, EXITS_QUEUE_MAX + 2), EXITS_OK);
-	assert_int_equal(q.log.queue.dropped, 0);
-	assert_int_equal(q.log.lines, EXITS_QUEUE_MAX + 2);
+	assert_int_equal(q.log.file.queue.dropped, 0);
+	assert_int_equal(q.log.file.lines, EXITS_QUEUE_MAX + 2);
 	/* the queued ones in order, the gap, then the new one */
 	n = file_lines(q.path, pids, EXITS_QUEUE_MAX + 8, true);
 	assert_int_equal(n, EXITS_QUEUE_MAX + 2);
@@ -598,13 +598,13 @@ test_exits_trim_still_works_after_a_flush(void **state)
 	assert_int_equal(qlog_flush(&q), EXITS_ERR_TRIM);
 	assert_non_null(strstr(q.err, "trim: "));
 	assert_int_equal(exits_pending(&q.log), 0);
-	assert_int_equal(q.log.lines, EXITS_TRIM_AT + 10);
+	assert_int_equal(q.log.file.lines, EXITS_TRIM_AT + 10);
 	assert_int_equal(count_lines(q.path), EXITS_TRIM_AT + 10);
 
 	/* the next flush, with nothing queued, trims */
 	assert_int_equal(rmdir(tu_path(q.dir, ".exits.jsonl.tmp")), 0);
 	assert_int_equal(qlog_flush(&q), EXITS_OK);
-	assert_int_equal(q.log.lines, EXITS_KEEP);
+	assert_int_equal(q.log.file.lines, EXITS_KEEP);
 	n = file_pids(q.path, pids, 3 * EXITS_KEEP);
 	assert_int_equal(n, EXITS_KEEP);
 	for (i = 0; i < n; i++)
@@ -613,14 +613,14 @@ test_exits_trim_still_works_after_a_flush(void **state)
 
 	/* and the same when the flush is an append's */
 	append_range(&q.log, EXITS_TRIM_AT + 10, 2 * EXITS_TRIM_AT - EXITS_KEEP);
-	assert_int_equal(q.log.lines, EXITS_TRIM_AT - 10);
+	assert_int_equal(q.log.file.lines, EXITS_TRIM_AT - 10);
 	q.h.mode = HOOK_ENOSPC;
 	for (i = 0; i < 15; i++)
 		assert_int_equal(qlog_append(&q, 3 * EXITS_KEEP + (int)i),
 		    EXITS_ERR_QUEUED);
 	q.h.mode = HOOK_OK;
 	assert_int_equal(qlog_append(&q, 3 * EXITS_KEEP + 15), EXITS_OK);
-	assert_int_equal(q.log.lines, EXITS_KEEP);
+	assert_int_equal(q.log.file.lines, EXITS_KEEP);
 	n = file_pids(q.path, pids, 3 * EXITS_KEEP);
 	assert_int_equal(n, EXITS_KEEP);
 	assert_int_equal(pids[n - 16], PID0 + 3 * EXITS_KEEP);
@@ -644,7 +644,7 @@ test_exits_close_with_lines_queued(void **state)
 	assert_int_equal(exits_pending(&q.log), 0);
 	assert_int_equal(exits_open(&q.log, q.dir, q.err, sizeof(q.err)),
 	    EXITS_OK);
-	assert_int_equal(q.log.lines, 3);
+	assert_int_equal(q.log.file.lines, 3);
 	assert_int_equal(exits_pending(&q.log), 0);
 	assert_int_equal(count_lines(q.path), 3);
 	qlog_done(&q);
