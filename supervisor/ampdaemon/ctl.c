@@ -362,6 +362,14 @@ opt_is(const struct ctl_conn *c, size_t i, const char *name)
 	return strcmp(c->argv[i], name) == 0;
 }
 
+/* A command's usage error: the usage line, exit status 2. */
+static void
+cmd_usage(struct ctl_conn *c, const char *usage)
+{
+	conn_err(c, usage);
+	conn_exit(c, 2);
+}
+
 static void
 cmd_status(struct ctl_conn *c)
 {
@@ -373,8 +381,7 @@ cmd_status(struct ctl_conn *c)
 		if (opt_is(c, i, "--json"))
 			c->json = true;
 		else {
-			conn_err(c, "ampctl status: usage: status [--json]\n");
-			conn_exit(c, 2);
+			cmd_usage(c, "ampctl status: usage: status [--json]\n");
 			return;
 		}
 	}
@@ -459,8 +466,7 @@ cmd_faults(struct ctl_conn *c)
 		    fault_lang_parse(c->argv[i + 1], &lang))
 			i++;
 		else {
-			conn_err(c, "ampctl faults: usage: faults [--all] [--lang en|zh-TW] [--json]\n");
-			conn_exit(c, 2);
+			cmd_usage(c, "ampctl faults: usage: faults [--all] [--lang en|zh-TW] [--json]\n");
 			return;
 		}
 	}
@@ -580,8 +586,7 @@ cmd_events(struct ctl_conn *c)
 		conn_flush(&c->conn);
 	return;
 usage:
-	conn_err(c, "ampctl events: usage: events [--follow] [-n N (at most 10000)] [--json]\n");
-	conn_exit(c, 2);
+	cmd_usage(c, "ampctl events: usage: events [--follow] [-n N (at most 10000)] [--json]\n");
 }
 
 /* notify.c's subscriber: a new event line for the followers. */
@@ -731,8 +736,7 @@ cmd_scan(struct ctl_conn *c)
 			break;
 	}
 	if (i >= c->argc) {
-		conn_err(c, "ampctl scan: usage: scan [--json] [--allmatch] PATH...\n");
-		conn_exit(c, 2);
+		cmd_usage(c, "ampctl scan: usage: scan [--json] [--allmatch] PATH...\n");
 		return;
 	}
 	c->next = i;
@@ -921,8 +925,7 @@ cmd_diag(struct ctl_conn *c)
 				return;
 			}
 		} else {
-			conn_err(c, "ampctl diag: usage: diag [--since DURATION|TIME] [--json]\n");
-			conn_exit(c, 2);
+			cmd_usage(c, "ampctl diag: usage: diag [--since DURATION|TIME] [--json]\n");
 			return;
 		}
 	}

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "spawn.h"
 
 #define SPAWN_CHILD_FDS_MAX (5 + SPAWN_EXTRA_FDS_MAX)
@@ -493,22 +494,11 @@ reap(pid_t pid)
 static int
 read_status(int fd, int64_t rec[3])
 {
-	size_t got = 0;
+	ssize_t got = fd_read_full(fd, rec, 3 * sizeof(rec[0]));
 
-	while (got < 3 * sizeof(rec[0])) {
-		ssize_t n = read(fd, (char *)rec + got, 3 * sizeof(rec[0]) - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got == 0)
-		return 0;
-	if (got != 3 * sizeof(rec[0])) {
+	if (got <= 0)
+		return (int)got;
+	if ((size_t)got != 3 * sizeof(rec[0])) {
 		errno = EPROTO;
 		return -1;
 	}

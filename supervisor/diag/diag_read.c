@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "diag_int.h"
+#include "fdio.h"
 
 /* ---- times ------------------------------------------------------------ */
 
@@ -536,14 +537,8 @@ read_tail(struct diag *g, const char *name, size_t *lenp)
 		problem(g, name, -1, -1, "out of memory");
 		goto out;
 	}
-	while (got < want) {
-		n = pread(fd, buf + got, want - got, from + (off_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
+	n = fd_pread_full(fd, buf, want, from);
+	got = n > 0 ? (size_t)n : 0;
 	buf[got] = '\0';
 	if (from > 0 && (nl = memchr(buf, '\n', got)) != NULL) {
 		got -= (size_t)(nl + 1 - buf);

@@ -14,6 +14,7 @@
 #include "ampscan/cvd.h"
 #include "ampscan/sigs.h"
 #include "defs.h"
+#include "fdio.h"
 #include "store.h"
 #include "statefile.h"
 #include "strbuf.h"
@@ -164,26 +165,6 @@ out:
 	return rc;
 }
 
-/* Read up to len bytes (fewer only at end of file); -1 on error. */
-ssize_t
-store_read_full(int fd, void *buf, size_t len)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = read(fd, (char *)buf + got, len - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
-
 /* The header of dirfd/name, parsed; -1 when unreadable or malformed. */
 int
 store_header_read(int dirfd, const char *name, struct cvd_header *h)
@@ -196,7 +177,7 @@ store_header_read(int dirfd, const char *name, struct cvd_header *h)
 	memset(h, 0, sizeof(*h));
 	if ((fd = openat(dirfd, name, STORE_OPEN_FILE)) < 0)
 		return -1;
-	n = store_read_full(fd, buf, sizeof(buf));
+	n = fd_read_full(fd, buf, sizeof(buf));
 	close(fd);
 	if (n < 0 || cvd_header_parse(buf, (size_t)n, h, why, sizeof(why)) != 0)
 		return -1;
@@ -399,7 +380,7 @@ store_plain_check(int fd, const char *path, enum sig_type type,
 		str_seterr(err, errlen, rc, "%s: out of memory", path);
 		goto out;
 	}
-	while ((n = store_read_full(fd, buf, STORE_COPY_CHUNK)) > 0) {
+	while ((n = fd_read_full(fd, buf, STORE_COPY_CHUNK)) > 0) {
 		for (const char *p = buf, *end = buf + n; p < end;) {
 			const char *nl = memchr(p, '\n', (size_t)(end - p));
 			size_t take = (size_t)((nl ? nl : end) - p);
@@ -642,8 +623,8 @@ store_fds_equal(int a, int b)
 		goto out;
 	}
 	for (;;) {
-		ssize_t na = store_read_full(a, ba, STORE_COPY_CHUNK);
-		ssize_t nb = store_read_full(b, bb, STORE_COPY_CHUNK);
+		ssize_t na = fd_read_full(a, ba, STORE_COPY_CHUNK);
+		ssize_t nb = fd_read_full(b, bb, STORE_COPY_CHUNK);
 
 		if (na < 0 || nb < 0)
 			goto out;
@@ -732,7 +713,7 @@ store_rb_copy(struct store_rollback *rb, const char *name, const char *tmp)
 		errno = ENOMEM;
 		goto out;
 	}
-	while ((n = store_read_full(pfd, buf, STORE_COPY_CHUNK)) > 0)
+	while ((n = fd_read_full(pfd, buf, STORE_COPY_CHUNK)) > 0)
 		if (statefile_write_all(tfd, buf, (size_t)n) != 0)
 			goto out;
 	if (n < 0)

@@ -57,8 +57,6 @@ void store_names_free(struct store_names *s);
 /* The names of dirfd (path, for messages) of the kinds in the mask. */
 int store_list(int dirfd, const char *path, unsigned kinds,
     struct store_names *out, char *err, size_t errlen);
-/* Read up to len bytes (fewer only at end of file); -1 on error. */
-ssize_t store_read_full(int fd, void *buf, size_t len);
 int store_header_read(int dirfd, const char *name, struct cvd_header *h);
 
 #endif

@@ -36,6 +36,7 @@
 #include "events.h"
 #include "exits.h"
 #include "faults.h"
+#include "fdio.h"
 #include "poison.h"
 #include "strbuf.h"
 
@@ -751,14 +752,8 @@ ampctl_read_part(const char *path, size_t max, bool head, size_t *lenp,
 	want = (size_t)(st.st_size - from) > max ? max : (size_t)(st.st_size - from);
 	if ((buf = malloc(want + 1)) == NULL)
 		goto out;
-	while (got < want) {
-		n = pread(fd, buf + got, want - got, from + (off_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
+	n = fd_pread_full(fd, buf, want, from);
+	got = n > 0 ? (size_t)n : 0;
 	if (from > 0 && (nl = memchr(buf, '\n', got)) != NULL) {
 		got -= (size_t)(nl + 1 - buf);
 		memmove(buf, nl + 1, got);
