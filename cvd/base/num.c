@@ -123,6 +123,26 @@ num_hexval(int c)
 	return -1;
 }
 
+enum num_rc
+num_hex_u64(const char *s, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (n == 0)
+		return NUM_SYNTAX;
+	for (size_t i = 0; i < n; i++) {
+		int d = num_hexval((unsigned char)s[i]);
+
+		if (d < 0)
+			return NUM_SYNTAX;
+		if (v > (UINT64_MAX >> 4))
+			return NUM_RANGE;
+		v = v << 4 | (uint64_t)d;
+	}
+	*out = v;
+	return NUM_OK;
+}
+
 bool
 num_unhex(const char *s, size_t nbytes, unsigned flags, uint8_t *out)
 {

@@ -42,6 +42,9 @@ enum num_rc num_size(const char *s, size_t n, uint64_t *out);
 /* A hex digit's value, 0..15, or -1. */
 int num_hexval(int c);
 
+/* All of s[0..n) hex digits (either case, no "0x"): a number. */
+enum num_rc num_hex_u64(const char *s, size_t n, uint64_t *out);
+
 /* Flags for num_unhex. */
 #define NUM_HEX_LOWER 0x1u   /* refuse A-F: what we write */
 

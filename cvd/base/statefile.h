@@ -123,8 +123,7 @@ int statefile_write_all(int fd, const void *data, size_t len);
  * Fields of the line-based state files (faults.state, poison.state), read
  * strictly: what we write and nothing else.
  *
- * Numbers: num_u64/num_i64 with NUM_CANONICAL (num.h); the two
- * statefile_parse_* names below are that, kept while state/ is reworked.
+ * Numbers: num_u64/num_i64 with NUM_CANONICAL (num.h).
  * statefile_unescape: s[0..len) with
  * every %XX (hex, either case; %00 refused) decoded into out, NUL-
  * terminated; a raw byte for which the writer's needs_escape is true is
@@ -136,18 +135,6 @@ enum statefile_unescape_err {
 	STATEFILE_UNESCAPE_BAD,       /* a bad %XX escape */
 	STATEFILE_UNESCAPE_LONG,      /* longer than out */
 };
-static inline bool
-statefile_parse_u64(const char *s, size_t len, uint64_t *out)
-{
-	return num_u64(s, len, NUM_CANONICAL, out) == NUM_OK;
-}
-
-static inline bool
-statefile_parse_i64(const char *s, size_t len, int64_t *out)
-{
-	return num_i64(s, len, NUM_CANONICAL, out) == NUM_OK;
-}
-
 int statefile_unescape(const char *s, size_t len,
     bool (*needs_escape)(unsigned char), char *out, size_t outlen);
 

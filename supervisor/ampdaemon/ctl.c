@@ -21,6 +21,7 @@
 #include "ctlproto.h"
 #include "daemon.h"
 #include "diag.h"
+#include "num.h"
 
 #ifndef AMPSCAN_VERSION
 #define AMPSCAN_VERSION "0.0.0"
@@ -550,7 +551,7 @@ cmd_events(struct ctl_conn *c)
 	struct daemon *d = c->d;
 	struct strbuf sb;
 	struct tail_ctx t;
-	char path[4200], err[512], *end;
+	char path[4200], err[512];
 	unsigned long n = CTL_EVENTS_DEFAULT;
 	size_t i;
 	int rc;
@@ -561,11 +562,13 @@ cmd_events(struct ctl_conn *c)
 		else if (opt_is(c, i, "--follow") || opt_is(c, i, "-f"))
 			c->follow = true;
 		else if (strcmp(c->argv[i], "-n") == 0 && i + 1 < c->argc) {
-			errno = 0;
-			n = strtoul(c->argv[++i], &end, 10);
-			if (errno != 0 || *end != '\0' || c->argv[i][0] == '-' ||
-			    n > CTL_EVENTS_MAX)
+			uint64_t v;
+
+			i++;
+			if (num_u64(c->argv[i], strlen(c->argv[i]), 0, &v) !=
+			    NUM_OK || v > CTL_EVENTS_MAX)
 				goto usage;
+			n = (unsigned long)v;
 		} else
 			goto usage;
 	}

@@ -1,10 +1,13 @@
 /* Test kill points: see killpoint.h. */
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "daemon.h"
 #include "killpoint.h"
+#include "num.h"
 
 void
 killpoint_init(struct daemon *d)
@@ -12,7 +15,10 @@ killpoint_init(struct daemon *d)
 #ifdef AMPSCAN_TEST_HOOKS
 	const char *kp = getenv("AMPSCAN_TEST_KILL_POINT");
 
-	d->kill_point = kp != NULL ? (int)strtol(kp, NULL, 10) : 0;
+	uint64_t n;
+
+	d->kill_point = kp != NULL && num_u64(kp, strlen(kp), 0, &n) == NUM_OK &&
+	    n <= INT_MAX ? (int)n : 0;
 #else
 	(void)d;
 #endif

@@ -32,6 +32,7 @@
 
 #include "daemon.h"
 #include "killpoint.h"
+#include "num.h"
 #include "store.h"
 
 #ifndef AMPSCAN_VERSION
@@ -252,14 +253,18 @@ static void
 daemon_check_privilege(struct daemon *d)
 {
 	char line[256], detail[FAULTS_DETAIL_MAX];
-	unsigned long long eff = 0;
+	uint64_t eff = 0;
 	bool have = geteuid() == 0;
 	FILE *f;
 
 	if (!have && (f = fopen("/proc/self/status", "re")) != NULL) {
 		while (fgets(line, sizeof(line), f) != NULL)
-			if (strncmp(line, "CapEff:", 7) == 0)
-				eff = strtoull(line + 7, NULL, 16);
+			if (strncmp(line, "CapEff:", 7) == 0) {
+				const char *h = line + 7 + strspn(line + 7, " \t");
+
+				if (num_hex_u64(h, strcspn(h, "\n"), &eff) != NUM_OK)
+					eff = 0;
+			}
 		fclose(f);
 		have = (eff & (1ull << 2)) != 0;   /* CAP_DAC_READ_SEARCH */
 	}

@@ -6,6 +6,7 @@
  * worker_hooks).  Requests: router.c; fault 6: crashes.c.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #include "account.h"
 #include "killpoint.h"
+#include "num.h"
 #include "pool_int.h"
 
 static void roll_check(struct daemon *d);
@@ -63,16 +65,19 @@ account_task_done(struct task *t, int ws, const char *out, size_t len)
 	struct daemon *d = t->data;
 	char reason[1024] = "";
 	long rc = ACCOUNT_TOOL_FAILED;
-	char *end;
 	unsigned i;
 	void (*cb)(struct daemon *, int, const char *) = d->pool.account_done;
 
 	(void)len;
 	if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0 && out[0] != '\0') {
-		rc = strtol(out, &end, 10);
-		if (*end == ' ')
-			end++;
-		snprintf(reason, sizeof(reason), "%s", end);
+		size_t tok = strcspn(out, " ");
+		int64_t v;
+
+		if (num_i64(out, tok, 0, &v) == NUM_OK && v >= INT_MIN &&
+		    v <= INT_MAX)
+			rc = (long)v;
+		snprintf(reason, sizeof(reason), "%s", out + tok +
+		    (out[tok] == ' '));
 	} else {
 		snprintf(reason, sizeof(reason), "%s", task_timed_out(t) ?
 		    "the account tools did not finish in time" :

@@ -9,20 +9,21 @@
 #include <unistd.h>
 
 #include "dlog.h"
-#include "walltime.h"
+#include "num.h"
 #include "statefile.h"
+#include "walltime.h"
 
 static const char *const dlog_levels[] = { "debug", "info", "warning", "error" };
 /* syslog priorities of the levels, for journald's <N> prefix */
 static const char dlog_prio[] = { '7', '6', '4', '3' };
 
-/* A decimal number at *p (statefile_parse_u64's rules), moved past it. */
+/* A decimal number at *p (num_u64 with NUM_CANONICAL), moved past it. */
 static bool
 dlog_parse_num(const char **p, uint64_t *out)
 {
 	size_t n = strspn(*p, "0123456789");
 
-	if (!statefile_parse_u64(*p, n, out))
+	if (num_u64(*p, n, NUM_CANONICAL, out) != NUM_OK)
 		return false;
 	*p += n;
 	return true;

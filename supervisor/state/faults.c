@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "faults.h"
+#include "num.h"
 #include "statefile.h"
 
 #define EN FAULT_LANG_EN
@@ -551,15 +552,18 @@ faults_parse_fault(struct faults_parse *ps, const char *s, size_t len,
 	if (!faults_field(&p, end, &fs, &fl) || fl != 5 ||
 	    memcmp(fs, "fault", 5) != 0)
 		return "not a fault line";
-	if (!faults_field(&p, end, &fs, &fl) || !statefile_parse_i64(fs, fl, &id))
+	if (!faults_field(&p, end, &fs, &fl) ||
+	    num_i64(fs, fl, NUM_CANONICAL, &id) != NUM_OK)
 		return "bad fault id";
 	if (!faults_field(&p, end, &fs, &fl) ||
-	    !statefile_parse_i64(fs, fl, &since))
+	    num_i64(fs, fl, NUM_CANONICAL, &since) != NUM_OK)
 		return "bad raise time";
 	if (!faults_field(&p, end, &fs, &fl) ||
-	    !statefile_parse_i64(fs, fl, &flag) || (flag != 0 && flag != 1))
+	    num_i64(fs, fl, NUM_CANONICAL, &flag) != NUM_OK ||
+	    (flag != 0 && flag != 1))
 		return "intervention flag not 0 or 1";
-	if (!faults_field(&p, end, &fs, &fl) || !statefile_parse_i64(fs, fl, &ims))
+	if (!faults_field(&p, end, &fs, &fl) ||
+	    num_i64(fs, fl, NUM_CANONICAL, &ims) != NUM_OK)
 		return "bad intervention time";
 	ps->nlines++;
 	if (id < 0 || id > INT32_MAX || (i = fault_index((int)id)) < 0) {
@@ -612,7 +616,7 @@ faults_parse_file(struct faults_parse *ps, const char *buf, size_t len,
 				return false;
 			}
 		} else if (l > 4 && memcmp(p, "end ", 4) == 0) {
-			if (!statefile_parse_i64(p + 4, l - 4, &count) ||
+			if (num_i64(p + 4, l - 4, NUM_CANONICAL, &count) != NUM_OK ||
 			    count < 0 || (uint64_t)count != ps->nlines) {
 				snprintf(err, errlen, "%s: line %zu: bad end count (%zu fault lines)",
 				    where, lineno, ps->nlines);

@@ -12,6 +12,7 @@
 
 #include "events.h"
 #include "poison.h"
+#include "num.h"
 #include "statefile.h"
 #include "strbuf.h"
 
@@ -492,8 +493,9 @@ poison_parse_fields(const char **p, const char *end, struct poison_entry *e)
 
 	for (k = 0; k < PF_NUM1; k++) {
 		if (!poison_field(p, end, &fs, &fl) ||
-		    (k == PF_MSEC ? !statefile_parse_i64(fs, fl, &v[0]) :
-		    !statefile_parse_u64(fs, fl, &u[k])))
+		    (k == PF_MSEC ?
+		    num_i64(fs, fl, NUM_CANONICAL, &v[0]) != NUM_OK :
+		    num_u64(fs, fl, NUM_CANONICAL, &u[k]) != NUM_OK))
 			return poison_fname1[k];
 		if (k == PF_MSEC)
 			e->id.mtime_sec = v[0];
@@ -503,7 +505,7 @@ poison_parse_fields(const char **p, const char *end, struct poison_entry *e)
 		return "sha256";
 	for (k = 0; k < PF_NUM2; k++)
 		if (!poison_field(p, end, &fs, &fl) ||
-		    !statefile_parse_i64(fs, fl, &v[k]))
+		    num_i64(fs, fl, NUM_CANONICAL, &v[k]) != NUM_OK)
 			return poison_fname2[k];
 	if (u[PF_MNSEC] >= POISON_NSEC_PER_SEC)
 		return poison_fname1[PF_MNSEC];
@@ -562,7 +564,8 @@ poison_parse_end(const struct poison_list *list, const char *s, size_t len,
 {
 	uint64_t count;
 
-	if (!statefile_parse_u64(s + 4, len - 4, &count) || count != list->n)
+	if (num_u64(s + 4, len - 4, NUM_CANONICAL, &count) != NUM_OK ||
+	    count != list->n)
 		return "bad end count";
 	if (!last)
 		return "data after the end line";

@@ -118,6 +118,24 @@ test_num_hex_round_trip_and_case(void **state)
 /* ---- buf ---- */
 
 static void
+test_num_hex_u64_whole_field(void **state)
+{
+	uint64_t v = 7;
+
+	(void)state;
+	assert_int_equal(num_hex_u64("000001ffffffffff", 16, &v), NUM_OK);
+	assert_true(v == 0x1ffffffffffULL);
+	assert_int_equal(num_hex_u64("FFFFFFFFFFFFFFFF", 16, &v), NUM_OK);
+	assert_true(v == UINT64_MAX);
+	assert_int_equal(num_hex_u64("10000000000000000", 17, &v), NUM_RANGE);
+	assert_int_equal(num_hex_u64("0x1", 3, &v), NUM_SYNTAX);
+	assert_int_equal(num_hex_u64("1 ", 2, &v), NUM_SYNTAX);
+	v = 7;
+	assert_int_equal(num_hex_u64("", 0, &v), NUM_SYNTAX);
+	assert_true(v == 7);                    /* untouched on failure */
+}
+
+static void
 test_buf_byte_order_is_the_wires(void **state)
 {
 	static const uint8_t want[] = { 0x04, 0x03, 0x02, 0x01, 0x01, 0x02,
@@ -340,6 +358,7 @@ main(void)
 		cmocka_unit_test(test_num_i64_limits),
 		cmocka_unit_test(test_num_size_and_duration_units),
 		cmocka_unit_test(test_num_hex_round_trip_and_case),
+		cmocka_unit_test(test_num_hex_u64_whole_field),
 		cmocka_unit_test(test_buf_byte_order_is_the_wires),
 		cmocka_unit_test(test_buf_errors_are_sticky),
 		cmocka_unit_test(test_buf_grows_to_its_max_and_no_further),
