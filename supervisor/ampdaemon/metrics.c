@@ -59,7 +59,7 @@ metrics_text(struct daemon *d, struct strbuf *sb)
 	strbuf_printf(sb, "ampscan_start_time_seconds %lld\n",
 	    (long long)(d->started_ms / 1000));
 
-	head(sb, "ampscan_fault_active", "gauge", "1 while the fault is raised (FAULTS.md)");
+	head(sb, "ampscan_fault_active", "gauge", "1 while the fault is raised (ampctl faults --all lists them)");
 	head(sb, "ampscan_fault_intervention", "gauge", "1 while the raised fault needs a person");
 	for (k = 0; k < fault_def_count(); k++) {
 		const struct fault_def *def = fault_def_at(k);

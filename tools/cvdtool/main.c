@@ -55,7 +55,7 @@ static const char cvdtool_usage[] =
 "  --no-sign              ignore any .sign file\n"
 "  --allow-unsigned       accept .cud, and .cld without a DSIG (sizes and hashes still\n"
 "                         checked; a .cld whose .info DSIG verifies needs no option)\n"
-"  --json                 one JSON object per file (see ARCHITECTURE.md)\n"
+"  --json                 one JSON object per file (fields: cvdtool(1))\n"
 "\n"
 "Exit status: 0 all good, 1 a file failed verification or a command failed,\n"
 "2 usage error.\n";
