@@ -812,11 +812,12 @@ update_answer(struct daemon *d, void *arg, int status, const char *text)
 	if (c->conn.dead)
 		return;
 	str_fmt(line, sizeof(line), "%s\n", text);
-	if (status == 0)
+	if (status == UPDATE_DONE_OK)
 		conn_frame(c, CTL_OUT, line, strlen(line));
 	else
 		conn_err(c, line);
-	conn_exit(c, status == 0 ? 0 : status == 1 ? 1 : 2);
+	conn_exit(c, status == UPDATE_DONE_OK ? 0 :
+	    status == UPDATE_DONE_STOPPING ? 2 : 1);
 }
 
 static void

@@ -242,13 +242,21 @@ struct pool {
 
 /* ---- definitions updates (update.c) ------------------------------------- */
 
+/* The status an update's done callback gets. */
+enum update_done {
+	UPDATE_DONE_OK = 0,          /* activated, workers READY on it */
+	UPDATE_DONE_FAILED = 1,      /* rejected, rolled back, or failed */
+	UPDATE_DONE_STOPPING = 2,    /* ampdaemon stopped first */
+	UPDATE_DONE_IO = 3,          /* not the file's fault (I/O): try again later */
+};
+
 struct update_job {
 	char path[4096];                 /* the file (incoming/ or ampctl's) */
 	char sign[4096];                 /* its .sign, or "" */
 	bool force;                      /* allow a downgrade */
 	bool incoming;                   /* from incoming/: consumed */
 	bool reload;                     /* ampctl reload / RELOAD: no file */
-	/* the answer (ampctl), or NULL: status 0 activated, 1 not, 2 stopping */
+	/* the answer (ampctl, incoming/), or NULL: enum update_done */
 	void (*done)(struct daemon *d, void *arg, int status, const char *text);
 	void *arg;
 	struct update_job *next;
@@ -263,7 +271,6 @@ struct updates {
 	                                  * 2 activated, 3 failed */
 	char out_text[1536];
 	bool out_io;                     /* rejected for an I/O reason, not its bytes */
-	ev_timer retry;                  /* incoming/ again after such a failure */
 	char step[32];                   /* what cur is doing, for status */
 	int64_t step_ms;
 	bool rolling;
@@ -273,10 +280,15 @@ struct updates {
 	bool have_last, last_ok;
 	int64_t last_ms;
 	char last_file[4096], last_text[1536];
-	/* incoming/ */
-	int ino_fd;
+};
+
+/* ---- incoming/ (incoming.c) ---------------------------------------------- */
+
+struct incoming {
+	int ino_fd;                      /* inotify on incoming/, or -1 */
 	ev_io ino_io;
-	ev_timer settle;
+	ev_timer settle;                 /* a quiet moment before reading it */
+	ev_timer retry;                  /* again after an I/O failure */
 };
 
 /* ---- the definitions check (defstask.c) --------------------------------- */
@@ -346,6 +358,7 @@ struct daemon {
 	struct defs_state defs;
 	int index_fd;
 	struct updates upd;
+	struct incoming inc;
 	ev_timer metrics_timer;          /* a metrics write pending */
 	int kill_point;                  /* test builds: AMPSCAN_TEST_KILL_POINT */
 	/* FaultCommand */
@@ -443,7 +456,7 @@ void pool_defs_installed(struct daemon *d);
 #define POOL_SLOTS(p) (2 * (p)->n)
 
 /* update.c */
-int update_init(struct daemon *d, char *err, size_t errlen);
+void update_init(struct daemon *d);
 void update_free(struct daemon *d);
 /* Queue an update (path, sign) or a reload; done answers it, always
  * (ctl.c keeps the connection, counted busy, until it has). */
@@ -454,6 +467,12 @@ int update_submit(struct daemon *d, const char *path, const char *sign,
 bool update_busy(const struct daemon *d);
 /* A definitions check finished (main.c makes it the pool's listener). */
 void update_defs_done(struct daemon *d, bool ok, const char *error);
+/* path is the update running or waiting in the queue. */
+bool update_is_queued(const struct daemon *d, const char *path);
+
+/* incoming.c: files dropped into incoming/ are submitted as updates */
+int incoming_init(struct daemon *d, char *err, size_t errlen);
+void incoming_free(struct daemon *d);
 
 /* defstask.c */
 void defs_init(struct daemon *d);

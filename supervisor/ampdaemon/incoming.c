@@ -2,7 +2,9 @@
  * incoming/: files dropped there become queued updates.  An inotify
  * watch (IN_CLOSE_WRITE, IN_MOVED_TO) arms a short settle timer, so a
  * .cvd and its .sign are read together; dot-files wait; what is there
- * at start is read too.  docs/updates.md.
+ * at start is read too.  main.c starts it; it sits above update.c and
+ * hears of an I/O failure through the done callback it submits with.
+ * docs/updates.md.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -13,11 +15,27 @@
 
 #include "daemon.h"
 #include "store.h"
-#include "update_int.h"
 
-#define UPDATE_SETTLE_S 0.25              /* quiet in incoming/ before reading it */
+#define INCOMING_SETTLE_S 0.25            /* quiet in incoming/ before reading it */
+#define INCOMING_RETRY_S 60.0             /* again after an I/O failure */
 
 /* ---- incoming/ ---------------------------------------------------------------- */
+
+/* An update from incoming/ ended; one that failed for I/O (not for its
+ * bytes: it stays in incoming/) is looked at again in a while. */
+static void
+incoming_done(struct daemon *d, void *arg, int status, const char *text)
+{
+	struct incoming *u = &d->inc;
+
+	(void)arg;
+	(void)text;
+	if (status == UPDATE_DONE_IO && u->ino_fd >= 0 &&
+	    !ev_is_active(&u->retry)) {
+		ev_timer_set(&u->retry, INCOMING_RETRY_S, 0.);
+		ev_timer_start(d->loop, &u->retry);
+	}
+}
 
 /* List incoming/ and queue each file not queued yet (.sign files ride along). */
 static void
@@ -47,7 +65,7 @@ incoming_scan(struct daemon *d)
 			sign[0] = '\0';
 		dlog(&d->log, DLOG_INFO, "incoming: %s%s", path,
 		    sign[0] ? " (and its .sign)" : "");
-		if (update_submit(d, path, sign, false, true, false, NULL, NULL, err,
+		if (update_submit(d, path, sign, false, true, false, incoming_done, NULL, err,
 		    sizeof(err)) != 0) {
 			dlog(&d->log, DLOG_WARNING, "incoming: %s: %s (looked at again on the next change)",
 			    path, err);
@@ -75,20 +93,20 @@ incoming_on_inotify(struct ev_loop *loop, ev_io *io, int revents)
 	ssize_t n;
 
 	(void)revents;
-	while ((n = read(d->upd.ino_fd, buf, sizeof(buf))) > 0)
+	while ((n = read(d->inc.ino_fd, buf, sizeof(buf))) > 0)
 		;
 	if (n < 0 && errno != EAGAIN && errno != EINTR)
 		dlog(&d->log, DLOG_ERROR, "incoming: inotify: %s", strerror(errno));
 	/* a quiet moment first: a .cvd and its .sign arrive together */
-	ev_timer_stop(loop, &d->upd.settle);
-	ev_timer_set(&d->upd.settle, UPDATE_SETTLE_S, 0.);
-	ev_timer_start(loop, &d->upd.settle);
+	ev_timer_stop(loop, &d->inc.settle);
+	ev_timer_set(&d->inc.settle, INCOMING_SETTLE_S, 0.);
+	ev_timer_start(loop, &d->inc.settle);
 }
 
 int
 incoming_init(struct daemon *d, char *err, size_t errlen)
 {
-	struct updates *u = &d->upd;
+	struct incoming *u = &d->inc;
 	char dir[4200];
 
 	ev_init(&u->settle, incoming_settled);
@@ -112,7 +130,7 @@ incoming_init(struct daemon *d, char *err, size_t errlen)
 	u->ino_io.data = d;
 	ev_io_start(d->loop, &u->ino_io);
 	/* what arrived while ampdaemon was down */
-	ev_timer_set(&u->settle, UPDATE_SETTLE_S, 0.);
+	ev_timer_set(&u->settle, INCOMING_SETTLE_S, 0.);
 	ev_timer_start(d->loop, &u->settle);
 	return 0;
 }
@@ -120,7 +138,7 @@ incoming_init(struct daemon *d, char *err, size_t errlen)
 void
 incoming_free(struct daemon *d)
 {
-	struct updates *u = &d->upd;
+	struct incoming *u = &d->inc;
 
 	ev_timer_stop(d->loop, &u->settle);
 	ev_timer_stop(d->loop, &u->retry);

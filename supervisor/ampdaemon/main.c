@@ -354,9 +354,10 @@ daemon_start(struct daemon *d)
 		ctl_close(d);   /* removes the control socket we made */
 		daemon_die(d, "scan socket: %s", err);
 	}
+	update_init(d);
 	if (store_dirs_create(d->cfg.definitions_dir, err, sizeof(err)) != 0)
 		dlog(&d->log, DLOG_ERROR, "%s", err);   /* the check says it too */
-	else if (update_init(d, err, sizeof(err)) != 0)
+	else if (incoming_init(d, err, sizeof(err)) != 0)
 		dlog(&d->log, DLOG_ERROR, "%s: files dropped into incoming/ are not noticed; use `ampctl update`",
 		    err);
 	pool_on_defs_checked(d, update_defs_done);   /* updates wait for checks */
@@ -369,6 +370,7 @@ daemon_stop(struct daemon *d)
 {
 	char err[512], path[4096];
 
+	incoming_free(d);
 	update_free(d);   /* answers waiting ampctl clients: before ctl_close */
 	metrics_write(d);   /* ampscan_up 0: the service stopped */
 	metrics_stop(d);
@@ -449,7 +451,7 @@ main(int argc, char **argv)
 	d->log.fd = -1;
 	d->svclog.fd = -1;
 	d->index_fd = -1;
-	d->upd.ino_fd = -1;
+	d->inc.ino_fd = -1;
 	killpoint_init(d);   /* test builds: SIGKILL at a numbered point */
 	daemon_args(d, argc, argv, &check_only);
 	if (config_load(d->config_path, &d->cfg, err, sizeof(err)) != 0) {

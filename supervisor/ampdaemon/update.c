@@ -26,15 +26,17 @@
 #include "store.h"
 #include "update_int.h"
 
-#define UPDATE_RETRY_S 60.0               /* incoming/ again after an I/O failure */
 
 /* ---- the loop's side -------------------------------------------------------- */
 
 static void update_next(struct daemon *d);
 
 static void
-update_verdict(struct daemon *d, bool ok, const char *file, const char *text)
+update_verdict(struct daemon *d, int status, const char *file,
+    const char *text)
 {
+	bool ok = status == UPDATE_DONE_OK;
+
 	struct updates *u = &d->upd;
 	struct update_job *job = u->cur;
 
@@ -49,7 +51,7 @@ update_verdict(struct daemon *d, bool ok, const char *file, const char *text)
 	ev_timer_stop(d->loop, &u->roll_timer);
 	if (job != NULL) {
 		if (job->done != NULL)
-			job->done(d, job->arg, ok ? 0 : 1, text);
+			job->done(d, job->arg, status, text);
 		free(job);
 	}
 	defs_run_pending(d);
@@ -73,7 +75,8 @@ rollover_done(struct daemon *d, int outcome)
 		    u->roll_text);
 	else
 		str_fmt(text, sizeof(text), "%s; workers READY on it", u->roll_text);
-	update_verdict(d, outcome == POOL_ROLLED_OVER, u->roll_file, text);
+	update_verdict(d, outcome == POOL_ROLLED_OVER ? UPDATE_DONE_OK :
+	    UPDATE_DONE_FAILED, u->roll_file, text);
 }
 
 static void
@@ -98,7 +101,7 @@ start_rollover(struct daemon *d, const char *file, const char *text)
 	    STORE_DIR_ACTIVE, DEFS_INDEX_NAME);
 	if ((fd = open(index, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
 		str_fmt(why, sizeof(why), "%s; but %s: %s", text, index, strerror(errno));
-		update_verdict(d, false, file, why);
+		update_verdict(d, UPDATE_DONE_FAILED, file, why);
 		return;
 	}
 	if (d->index_fd >= 0)
@@ -207,16 +210,12 @@ update_task_done(struct task *t, int ws, const char *out, size_t len)
 		    WIFSIGNALED(ws) ? "was killed" : "failed");
 		kind = 3;
 	}
-	if (kind == 1 && u->out_io && u->cur->incoming &&
-	    !ev_is_active(&u->retry)) {
-		ev_timer_set(&u->retry, UPDATE_RETRY_S, 0.);
-		ev_timer_start(d->loop, &u->retry);
-	}
 	if (kind == 3) {
 		/* a journal may be left: the check resolves it */
 		dlog(&d->log, DLOG_ERROR, "%s: %s", u->cur->path, text);
 	}
-	update_verdict(d, false, u->cur->path, text);
+	update_verdict(d, kind == 1 && u->out_io ? UPDATE_DONE_IO :
+	    UPDATE_DONE_FAILED, u->cur->path, text);
 }
 
 /* After every definitions check (the pool's listener, set by main.c). */
@@ -232,7 +231,7 @@ update_defs_done(struct daemon *d, bool ok, const char *error)
 	}
 	if (!ok) {
 		str_fmt(text, sizeof(text), "reload failed: %s", error);
-		update_verdict(d, false, "active", text);
+		update_verdict(d, UPDATE_DONE_FAILED, "active", text);
 		return;
 	}
 	start_rollover(d, "active", "definitions re-verified");
@@ -267,7 +266,7 @@ update_next(struct daemon *d)
 	dlog(&d->log, DLOG_INFO, "definitions update %s%s%s%s", job->path,
 	    job->sign[0] ? " with " : "", job->sign, job->force ? " (--force)" : "");
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		update_verdict(d, false, job->path, "out of memory");
+		update_verdict(d, UPDATE_DONE_FAILED, job->path, "out of memory");
 		return;
 	}
 	c->d = d;
@@ -291,7 +290,7 @@ update_next(struct daemon *d)
 		u->task.data2 = NULL;
 		snprintf(why, sizeof(why), "cannot run the update: fork: %s",
 		    strerror(errno));
-		update_verdict(d, false, job->path, why);
+		update_verdict(d, UPDATE_DONE_FAILED, job->path, why);
 	}
 }
 
@@ -351,14 +350,13 @@ update_is_queued(const struct daemon *d, const char *path)
 	return false;
 }
 
-int
-update_init(struct daemon *d, char *err, size_t errlen)
+void
+update_init(struct daemon *d)
 {
 	struct updates *u = &d->upd;
 
 	ev_init(&u->roll_timer, roll_timeout);
 	u->roll_timer.data = d;
-	return incoming_init(d, err, errlen);
 }
 
 void
@@ -368,21 +366,22 @@ update_free(struct daemon *d)
 	struct update_job *j, *next;
 
 	ev_timer_stop(d->loop, &u->roll_timer);
-	incoming_free(d);
 	task_release(&u->task);
 	free(u->task.data2);
 	u->task.data2 = NULL;
 	for (j = u->head; j != NULL; j = next) {
 		next = j->next;
 		if (j->done != NULL)
-			j->done(d, j->arg, 2, "ampdaemon is stopping");
+			j->done(d, j->arg, UPDATE_DONE_STOPPING,
+			    "ampdaemon is stopping");
 		free(j);
 	}
 	u->head = u->tail = NULL;
 	u->n = 0;
 	if (u->cur != NULL) {
 		if (u->cur->done != NULL)
-			u->cur->done(d, u->cur->arg, 2, "ampdaemon is stopping");
+			u->cur->done(d, u->cur->arg, UPDATE_DONE_STOPPING,
+			    "ampdaemon is stopping");
 		free(u->cur);
 		u->cur = NULL;
 	}

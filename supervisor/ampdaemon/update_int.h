@@ -1,6 +1,6 @@
 /*
- * What update.c, update_child.c and incoming.c share (not for the rest
- * of ampdaemon: daemon.h has update's public calls).
+ * What update.c and update_child.c share (not for the rest of
+ * ampdaemon: daemon.h has update's public calls).
  */
 #ifndef AMPSCAN_UPDATE_INT_H
 #define AMPSCAN_UPDATE_INT_H
@@ -24,12 +24,5 @@ struct update_child {
 /* The child's body (task.c's fn): the whole pipeline; 0 when it ran to
  * a verdict, which it has reported on out_fd. */
 int update_child_fn(void *arg, int out_fd);
-
-/* path is the update running or waiting in the queue. */
-bool update_is_queued(const struct daemon *d, const char *path);
-
-/* The incoming/ watcher: armed by update_init, stopped by update_free. */
-int incoming_init(struct daemon *d, char *err, size_t errlen);
-void incoming_free(struct daemon *d);
 
 #endif

@@ -93,7 +93,7 @@ fake_daemon(unsigned n)
 	d->svclog.fd = -1;
 	d->lock_fd = -1;
 	d->index_fd = -1;
-	d->upd.ino_fd = -1;
+	d->inc.ino_fd = -1;
 	d->loop = ev_default_loop(0);
 	d->started_ms = walltime_now_ms();
 	faults_init(&d->faults, daemon_faults_emit, d);
@@ -129,8 +129,8 @@ fake_free(void)
 	ev_timer_stop(d->loop, &d->pool.stable_timer);
 	ev_timer_stop(d->loop, &d->pool.intervention_timer);
 	ev_timer_stop(d->loop, &d->upd.roll_timer);
-	ev_timer_stop(d->loop, &d->upd.retry);
-	ev_timer_stop(d->loop, &d->upd.settle);
+	ev_timer_stop(d->loop, &d->inc.retry);
+	ev_timer_stop(d->loop, &d->inc.settle);
 	defs_free(d);
 	d->defs.task.pid = -1;
 	if (d->index_fd >= 0)

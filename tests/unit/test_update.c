@@ -47,7 +47,8 @@ setup(void **state)
 	memset(&seen, 0, sizeof(seen));
 	snprintf(dir, sizeof(dir), "%s/incoming", fk.dir);
 	mkdir(dir, 0700);
-	assert_int_equal(update_init(d, err, sizeof(err)), 0);
+	update_init(d);
+	assert_int_equal(incoming_init(d, err, sizeof(err)), 0);
 	pool_on_defs_checked(d, update_defs_done);
 	pool_check_defs(d, false);
 	pool_start(d);
@@ -60,6 +61,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
+	incoming_free(*state);
 	update_free(*state);
 	fake_free();
 	return 0;
@@ -178,7 +180,34 @@ test_rejected_and_io_failure(void **state)
 	submit_file(d, "/x/main.cvd");
 	fake_task_end(&d->upd.task, 0, "rejected\tENOSPC\t\tio\t\n");
 	assert_int_equal(seen.calls, 2);
+	assert_int_equal(seen.status, UPDATE_DONE_IO);
 	assert_string_equal(seen.text, "not installed: ENOSPC (not the file's fault: try again)");
+}
+
+/* A file in incoming/ is submitted when the settle timer fires; an I/O
+ * failure (not the file's fault) arms the retry, a rejection does not. */
+static void
+test_incoming_retries_after_io_failure_only(void **state)
+{
+	struct daemon *d = *state;
+	char path[400];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/incoming/main.cvd", fk.dir);
+	assert_non_null(f = fopen(path, "w"));
+	fclose(f);
+	ev_invoke(d->loop, &d->inc.settle, EV_TIMER);
+	assert_true(update_is_queued(d, path));
+	assert_true(task_is_running(&d->upd.task));
+	fake_task_end(&d->upd.task, 0, "rejected\tbad digest\tmain.cvd.1\t\t\n");
+	assert_false(ev_is_active(&d->inc.retry));
+	assert_false(update_is_queued(d, path));
+
+	ev_invoke(d->loop, &d->inc.settle, EV_TIMER);   /* still there */
+	assert_true(update_is_queued(d, path));
+	fake_task_end(&d->upd.task, 0, "rejected\tENOSPC\t\tio\t\n");
+	assert_true(ev_is_active(&d->inc.retry));
+	unlink(path);
 }
 
 static void
@@ -234,6 +263,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rollover_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_activated_then_rolled_over, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rejected_and_io_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_incoming_retries_after_io_failure_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_activation_checks_after_verdict, setup, teardown),
 		cmocka_unit_test(test_updates_wait_for_the_first_check),
 	};
