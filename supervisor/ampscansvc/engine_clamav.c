@@ -163,7 +163,6 @@ static void
 clamav_scan_fd(struct seng *e, int fd, const char *display, unsigned flags,
     struct wproto_result *res)
 {
-	struct clam_reader r = { .fd = fd };
 	struct stat sb;
 
 	if (fstat(fd, &sb) != 0) {
@@ -176,7 +175,15 @@ clamav_scan_fd(struct seng *e, int fd, const char *display, unsigned flags,
 		seng_error(res, "Not a regular file");
 		return;
 	}
-	r.size = (uint64_t)sb.st_size;
+	seng_clamav_scan_sized(e, fd, (uint64_t)sb.st_size, display, flags, res);
+}
+
+void
+seng_clamav_scan_sized(struct seng *e, int fd, uint64_t size,
+    const char *display, unsigned flags, struct wproto_result *res)
+{
+	struct clam_reader r = { .fd = fd, .size = size };
+
 	if (r.size == 0) {
 		/* an empty file is clean only if it can be read at all */
 		uint8_t x;

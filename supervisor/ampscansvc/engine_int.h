@@ -34,6 +34,15 @@ extern const struct seng_ops seng_clamav_ops;
 int seng_builtin_init(struct seng *e, char *err, size_t errlen);
 int seng_clamav_init(struct seng *e, char *err, size_t errlen);
 
+/*
+ * clamav: scan fd as a file of `size` bytes, the size fstat gave before
+ * the file changed (seng_scan_fd calls it with fstat's size; tests call
+ * it with a size the file no longer has, as when it is truncated while
+ * being scanned).
+ */
+void seng_clamav_scan_sized(struct seng *e, int fd, uint64_t size,
+    const char *display, unsigned flags, struct wproto_result *res);
+
 /* The canary signature's body pattern (hex of the marker) into out. */
 void seng_canary_hex(const struct seng *e, char *out, size_t outlen);
 /* Remove the canary's matches from res; true if one was there. */
