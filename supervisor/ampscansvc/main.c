@@ -12,8 +12,9 @@
  *       update task exactly like a worker (scan user, no privilege,
  *       RLIMIT_AS, a time limit), the candidate set handed over as
  *       descriptors; loads it, enters the sandbox, scans the canary
- *   ampscansvc --scan [--defs PATH]... [--allmatch] [-r] PATH...
- *       a one-shot scanner printing clamscan's format
+ *   ampscansvc --scan [--engine clamav|builtin] [--defs PATH]... [--allmatch] [-r] PATH...
+ *       a one-shot scanner printing clamscan's format; the engine is
+ *       libclamav unless --engine builtin (engine_if.h)
  *   ampscansvc --build-index DIR [-o FILE]
  *       compile DIR's definitions into its index (ampdaemon runs this)
  *
@@ -36,6 +37,7 @@
 #include <unistd.h>
 
 #include "defs.h"
+#include "engine_if.h"
 #include "num.h"
 #include "sandbox.h"
 #include "walk.h"
@@ -50,7 +52,7 @@
 #define SVC_DEFAULT_SOCK_FD 3
 
 static const char svc_usage[] =
-"usage: ampscansvc --scan [--defs PATH]... [--allow-unsigned] [--allmatch] [-r] PATH...\n"
+"usage: ampscansvc --scan [--engine clamav|builtin] [--defs PATH]... [--allow-unsigned] [--allmatch] [-r] PATH...\n"
 "       ampscansvc --check DIR [--allow-unsigned] [--trusted-key K] [--certs-dir D]\n"
 "       ampscansvc --build-index DIR [-o FILE]\n"
 "       ampscansvc --worker --defs DIR [--sock-fd N] [--index-fd N [--index-verified]] [--allow-root]\n"
@@ -62,6 +64,7 @@ static const char svc_usage[] =
 "\n"
 "  --scan              scan files (and directories with -r), print `path: OK`,\n"
 "                      `path: Name FOUND` or `path: reason ERROR` like clamscan\n"
+"  --engine NAME       --scan: clamav (libclamav, the default) or builtin\n"
 "  --defs PATH         definitions: a directory, a container (.cvd/.cld/.cud) or a\n"
 "                      plain signature file (.hdb .hsb .ndb .fp .sfp .ign2);\n"
 "                      repeatable; default /var/lib/ampscan/defs/active\n"
@@ -72,6 +75,7 @@ static const char svc_usage[] =
 "  -r, --recursive     descend into directories\n"
 "  --max-file-size N, --max-scan-size N, --max-recursion N, --max-files N\n"
 "                      limits (sizes in bytes, K, M or G)\n"
+"  --max-scan-time MS  clamav: stop scanning a file after MS milliseconds\n"
 "  --check DIR         load DIR, scan a built-in canary; exit 0 only if all is well\n"
 "  --build-index DIR   write DIR/" DEFS_INDEX_NAME " (or -o FILE)\n"
 "  --worker            serve ampdaemon on --sock-fd (default 3)\n"
@@ -114,10 +118,19 @@ struct svc {
 	struct defs_opts dopts;
 	struct engine *engine;
 	struct walk *walk;
+	enum seng_backend backend;   /* --scan: the engine */
+	bool backend_set;
+	bool recursion_set;          /* --max-recursion given */
+	unsigned max_scan_time_ms;
+	struct seng *seng;
+	char scratch[4096];          /* --scan: a private directory, removed at exit */
 	unsigned found, errors;
 };
 
 static void svc_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void svc_fail(struct svc *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+static void svc_remove_scratch(struct svc *s);
 
 /*
  * Once the seccomp filter is in place, exit with _exit: nothing is left to
@@ -150,6 +163,23 @@ svc_die(const char *fmt, ...)
 	svc_exit(2);
 }
 
+/* svc_die, after freeing the engine and removing the scratch directory. */
+static void
+svc_fail(struct svc *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	seng_free(s->seng);
+	s->seng = NULL;
+	svc_remove_scratch(s);
+	fputs("ampscansvc: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	svc_exit(2);
+}
+
 static unsigned
 svc_uint(const char *opt, const char *s)
 {
@@ -166,6 +196,7 @@ enum {
 	OPT_ALLOW_ROOT, OPT_TRUSTED_KEY, OPT_CERTS_DIR, OPT_MAX_FILE_SIZE,
 	OPT_MAX_SCAN_SIZE, OPT_MAX_RECURSION, OPT_MAX_FILES, OPT_VERSION,
 	OPT_TRIAL, OPT_DEFS_FD, OPT_TRUSTED_KEY_FD, OPT_INDEX_OUT_FD, OPT_SOURCE_ID,
+	OPT_ENGINE, OPT_MAX_SCAN_TIME,
 };
 
 static const struct option svc_opts[] = {
@@ -192,11 +223,24 @@ static const struct option svc_opts[] = {
 	{ "max-scan-size", required_argument, NULL, OPT_MAX_SCAN_SIZE },
 	{ "max-recursion", required_argument, NULL, OPT_MAX_RECURSION },
 	{ "max-files", required_argument, NULL, OPT_MAX_FILES },
+	{ "max-scan-time", required_argument, NULL, OPT_MAX_SCAN_TIME },
+	{ "engine", required_argument, NULL, OPT_ENGINE },
 	{ "output", required_argument, NULL, 'o' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
+
+static void
+svc_version(void)
+{
+	char v[128];
+
+	printf("ampscansvc %s (worker protocol %d)\n", AMPSCAN_VERSION,
+	    WPROTO_VERSION);
+	seng_clamav_version(v, sizeof(v));
+	printf("engines: builtin, clamav (%s)\n", v);
+}
 
 static void
 svc_set_mode(struct svc *s, enum svc_mode m, const char *dir)
@@ -271,9 +315,18 @@ svc_args(struct svc *s, int argc, char **argv)
 			*(ch == OPT_MAX_FILE_SIZE ? &s->lim.max_file_size :
 			    &s->lim.max_scan_size) = v;
 			break;
-		case OPT_MAX_RECURSION: s->lim.max_recursion = svc_uint("--max-recursion", optarg); break;
+		case OPT_MAX_RECURSION:
+			s->lim.max_recursion = svc_uint("--max-recursion", optarg);
+			s->recursion_set = true;
+			break;
 		case OPT_MAX_FILES: s->lim.max_files = svc_uint("--max-files", optarg); break;
-		case OPT_VERSION: printf("ampscansvc %s (worker protocol %d)\n", AMPSCAN_VERSION, WPROTO_VERSION); exit(0);
+		case OPT_MAX_SCAN_TIME: s->max_scan_time_ms = svc_uint("--max-scan-time", optarg); break;
+		case OPT_ENGINE:
+			if (!seng_backend_parse(optarg, &s->backend))
+				svc_die("--engine %s: give clamav or builtin", optarg);
+			s->backend_set = true;
+			break;
+		case OPT_VERSION: svc_version(); exit(0);
 		case 'h': fputs(svc_usage, stdout); exit(0);
 		default: fputs(svc_usage, stderr); exit(2);
 		}
@@ -282,6 +335,15 @@ svc_args(struct svc *s, int argc, char **argv)
 		fputs(svc_usage, stderr);
 		exit(2);
 	}
+	/*
+	 * The daemon's modes stay on the builtin engine until its side
+	 * (Engine, scratch directories, the new sandbox) exists: libclamav
+	 * under today's seccomp filter would fail open.
+	 */
+	if (s->backend_set && s->mode != SVC_SCAN)
+		svc_die("--engine is for --scan (the worker modes use the builtin engine for now)");
+	if (!s->backend_set)
+		s->backend = SENG_CLAMAV;
 }
 
 static void
@@ -317,37 +379,80 @@ svc_trust(struct svc *s)
 	s->dopts.allow_unsigned = s->allow_unsigned;
 }
 
-/* --scan: every --defs into one in-memory engine. */
+/* --scan: a private scratch directory under $TMPDIR (libclamav's files). */
+static void
+svc_make_scratch(struct svc *s)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	if (tmp == NULL || tmp[0] == '\0')
+		tmp = "/tmp";
+	if ((size_t)snprintf(s->scratch, sizeof(s->scratch), "%s/ampscansvc.XXXXXX",
+	    tmp) >= sizeof(s->scratch) - 64)
+		svc_die("TMPDIR %s: too long", tmp);
+	if (mkdtemp(s->scratch) == NULL)
+		svc_die("cannot make a scratch directory in %s: %s", tmp,
+		    strerror(errno));
+}
+
+/* Empty and remove the scratch directory (files libclamav left, if any). */
+static void
+svc_remove_scratch(struct svc *s)
+{
+	char sub[4200];
+	static const char *const dirs[] = { "tmp", "stage" };
+
+	if (s->scratch[0] == '\0')
+		return;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		struct dirent **ents;
+		int n;
+
+		snprintf(sub, sizeof(sub), "%s/%s", s->scratch, dirs[i]);
+		if ((n = scandir(sub, &ents, NULL, NULL)) < 0)
+			continue;
+		for (int k = 0; k < n; k++) {
+			char f[4500];
+
+			snprintf(f, sizeof(f), "%s/%s", sub, ents[k]->d_name);
+			if (ents[k]->d_name[0] != '.' || (strcmp(ents[k]->d_name, ".") &&
+			    strcmp(ents[k]->d_name, "..")))
+				unlink(f);
+			free(ents[k]);
+		}
+		free(ents);
+		rmdir(sub);
+	}
+	rmdir(s->scratch);
+	s->scratch[0] = '\0';
+}
+
+/* --scan: every --defs into one engine of the chosen backend. */
 static void
 svc_load_defs(struct svc *s)
 {
 	static const char *const dflt[] = { "/var/lib/ampscan/defs/active" };
 	const char *const *defs = s->ndefs ? s->defs : dflt;
 	size_t n = s->ndefs ? s->ndefs : 1;
-	struct engine_builder *b;
-	struct stat st;
+	struct seng_opts o = { .lim = s->lim, .dopts = &s->dopts,
+	    .max_scan_time_ms = s->max_scan_time_ms ? s->max_scan_time_ms :
+	    SENG_DEFAULT_MAX_SCAN_TIME_MS };
 	char err[1024];
-	bool from_index;
 
-	/*
-	 * One directory: its index when it is current (as the worker loads
-	 * it), else built from its containers.  Several, or a file: built.
-	 */
-	if (n == 1 && stat(defs[0], &st) == 0 && S_ISDIR(st.st_mode)) {
-		if (defs_engine(defs[0], &s->dopts, &s->engine, &from_index, err,
-		    sizeof(err)) != 0)
-			svc_die("cannot load definitions: %s", err);
-		return;
+	if (s->backend == SENG_CLAMAV) {
+		if (!s->recursion_set)
+			o.lim.max_recursion = SENG_CLAMAV_DEFAULT_MAX_RECURSION;
+		svc_make_scratch(s);
+		o.scratch = s->scratch;
 	}
-	if (engine_builder_new(&b) != 0)
-		svc_die("out of memory");
+	if (seng_new(s->backend, &o, &s->seng, err, sizeof(err)) != 0)
+		svc_fail(s, "cannot start the %s engine: %s",
+		    seng_backend_name(s->backend), err);
 	for (size_t i = 0; i < n; i++)
-		if (defs_load(b, defs[i], &s->dopts, err, sizeof(err)) != 0) {
-			engine_builder_free(b);
-			svc_die("cannot load definitions: %s", err);
-		}
-	if (engine_builder_finish(b, &s->engine, err, sizeof(err)) != 0)
-		svc_die("cannot compile definitions: %s", err);
+		if (seng_load(s->seng, defs[i], err, sizeof(err)) != 0)
+			svc_fail(s, "cannot load definitions: %s", err);
+	if (seng_compile(s->seng, err, sizeof(err)) != 0)
+		svc_fail(s, "cannot load definitions: %s", err);
 }
 
 static void
@@ -421,7 +526,7 @@ svc_scan_path(struct svc *s, const char *path, bool top)
 		s->errors++;
 		return;
 	}
-	walk_scan_fd(s->walk, fd, path, s->allmatch ? WPROTO_SCAN_ALLMATCH : 0, &r);
+	seng_scan_fd(s->seng, fd, path, s->allmatch ? WPROTO_SCAN_ALLMATCH : 0, &r);
 	close(fd);
 	svc_print_result(s, path, &r);
 }
@@ -432,11 +537,12 @@ svc_scan(struct svc *s, int argc, char **argv)
 	if (argc < 1)
 		svc_die("--scan needs at least one PATH");
 	svc_load_defs(s);
-	if (walk_new(s->engine, &s->lim, &s->walk) != 0)
-		svc_die("out of memory");
 	for (int i = 0; i < argc; i++)
 		svc_scan_path(s, argv[i], true);
 	fflush(stdout);
+	seng_free(s->seng);
+	s->seng = NULL;
+	svc_remove_scratch(s);
 	return s->errors ? 2 : s->found ? 1 : 0;
 }
 

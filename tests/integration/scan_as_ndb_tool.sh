@@ -5,4 +5,4 @@
 set -u
 [ "${1:-}" = --allmatch ] && shift
 db=$1; shift
-exec "$AMPSCANSVC" --scan --allmatch --allow-unsigned --defs "$db" "$@"
+exec "$AMPSCANSVC" --scan --engine builtin --allmatch --allow-unsigned --defs "$db" "$@"

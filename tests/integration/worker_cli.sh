@@ -15,26 +15,26 @@ printf 'xx AMPSCN123DEMOx-cANARYyy' >files/canary.bin
 "$CVDTOOL" keygen k.key k.pub >/dev/null
 "$CVDTOOL" build defs/demo.cvd --from "$SRC/tools/demo-defs" --key k.key --version 4 >/dev/null
 
-expect_status 1 "--scan: a detection exits 1" "$SVC" --scan --defs defs --trusted-key k.pub files/eicar.com
+expect_status 1 "--scan: a detection exits 1" "$SVC" --scan --engine builtin --defs defs --trusted-key k.pub files/eicar.com
 check "--scan: clamscan's line format" grep -qx 'files/eicar.com: Eicar-Test-Signature FOUND' "$T_TMP/out"
-expect_status 0 "--scan: clean exits 0" "$SVC" --scan --defs defs --trusted-key k.pub files/clean.txt
+expect_status 0 "--scan: clean exits 0" "$SVC" --scan --engine builtin --defs defs --trusted-key k.pub files/clean.txt
 check "--scan: path: OK" grep -qx 'files/clean.txt: OK' "$T_TMP/out"
-expect_status 1 "--scan -r over a directory" "$SVC" --scan -r --defs defs --trusted-key k.pub files
+expect_status 1 "--scan -r over a directory" "$SVC" --scan --engine builtin -r --defs defs --trusted-key k.pub files
 check "-r: one line per file" [ "$(wc -l <"$T_TMP/out")" = 3 ]
 check "-r: the canary body signature" grep -qx 'files/canary.bin: Ampscan.Demo.Canary FOUND' "$T_TMP/out"
-expect_status 1 "--allmatch" "$SVC" --scan --allmatch --defs defs --trusted-key k.pub files/eicar.com
+expect_status 1 "--allmatch" "$SVC" --scan --engine builtin --allmatch --defs defs --trusted-key k.pub files/eicar.com
 check "--allmatch: hash and body signatures both reported" sh -c "grep -q 'Eicar-Test-Signature FOUND' '$T_TMP/out' && grep -q 'Eicar-Test-Signature.Body FOUND' '$T_TMP/out'"
-expect_status 2 "--scan: a missing file is an ERROR line, exit 2" "$SVC" --scan --defs defs --trusted-key k.pub files/none
+expect_status 2 "--scan: a missing file is an ERROR line, exit 2" "$SVC" --scan --engine builtin --defs defs --trusted-key k.pub files/none
 check "--scan: ERROR names the reason" grep -qx 'files/none: No such file or directory ERROR' "$T_TMP/out"
 mkfifo files/fifo
-expect_status 2 "--scan: a FIFO is not a regular file" "$SVC" --scan --defs defs --trusted-key k.pub files/fifo
+expect_status 2 "--scan: a FIFO is not a regular file" "$SVC" --scan --engine builtin --defs defs --trusted-key k.pub files/fifo
 check "--scan: FIFO: Not a regular file ERROR" grep -qx 'files/fifo: Not a regular file ERROR' "$T_TMP/out"
 rm files/fifo
-expect_status 2 "--scan: untrusted container refused" "$SVC" --scan --defs defs files/clean.txt
+expect_status 2 "--scan: untrusted container refused" "$SVC" --scan --engine builtin --defs defs files/clean.txt
 check "--scan: the reason names the container" grep -q 'demo.cvd.*header signature' "$T_TMP/err"
-expect_status 2 "--scan: a plain .hdb needs --allow-unsigned" "$SVC" --scan --defs "$SRC/tools/demo-defs/demo.hdb" files/clean.txt
+expect_status 2 "--scan: a plain .hdb needs --allow-unsigned" "$SVC" --scan --engine builtin --defs "$SRC/tools/demo-defs/demo.hdb" files/clean.txt
 check "--scan: says why" grep -q 'unsigned' "$T_TMP/err"
-expect_status 1 "--scan: plain files with --allow-unsigned" "$SVC" --scan --allow-unsigned --defs "$SRC/tools/demo-defs/demo.hdb" files/eicar.com
+expect_status 1 "--scan: plain files with --allow-unsigned" "$SVC" --scan --engine builtin --allow-unsigned --defs "$SRC/tools/demo-defs/demo.hdb" files/eicar.com
 
 expect_status 0 "--check: a good set" "$SVC" --check defs --trusted-key k.pub
 check "--check: reports built (no index yet) and the version" grep -q 'OK (built) demo-4' "$T_TMP/out"

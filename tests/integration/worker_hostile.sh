@@ -15,7 +15,7 @@ defs="--defs $SRC/tools/demo-defs/demo.hdb --allow-unsigned"
 # scan FILE: run with a time limit and record verdict line, notes, RSS
 scan() {
 	local f=$1 rc=0
-	/usr/bin/time -f '%M' -o "$T_TMP/rss" timeout 60 "$SVC" --scan $defs "$T_TMP/h/$f" \
+	/usr/bin/time -f '%M' -o "$T_TMP/rss" timeout 60 "$SVC" --scan --engine builtin $defs "$T_TMP/h/$f" \
 		>"$T_TMP/out" 2>"$T_TMP/err" || rc=$?
 	echo "$rc" >"$T_TMP/rc"
 }
@@ -47,8 +47,8 @@ done
 verdict elf-sfx.elf OK
 verdict notelf-sfx.bin FOUND
 # the limits are options: a deeper recursion finds what is nested 24 deep
-"$SVC" --scan $defs --max-recursion 30 "$T_TMP/h/nested-zip-24.zip" >"$T_TMP/out" 2>&1
+"$SVC" --scan --engine builtin $defs --max-recursion 30 "$T_TMP/h/nested-zip-24.zip" >"$T_TMP/out" 2>&1
 check "nested-zip-24.zip with --max-recursion 30: FOUND" grep -q 'Eicar-Test-Signature FOUND' "$T_TMP/out"
-"$SVC" --scan $defs --max-files 30000 "$T_TMP/h/many-members.zip" >"$T_TMP/out" 2>&1
+"$SVC" --scan --engine builtin $defs --max-files 30000 "$T_TMP/h/many-members.zip" >"$T_TMP/out" 2>&1
 check "many-members.zip with --max-files 30000: FOUND" grep -q 'Eicar-Test-Signature FOUND' "$T_TMP/out"
 finish

@@ -23,12 +23,12 @@ compare() {  # compare LABEL OURS-ARGS -- CLAMSCAN-ARGS
 	while [ "$1" != -- ]; do ours+=("$1"); shift; done; shift
 	theirs=("$@")
 	for f in $files; do
-		a=$("$SVC" --scan "${ours[@]}" "$TF/$f" 2>/dev/null | sed 's/\.UNOFFICIAL//')
+		a=$("$SVC" --scan --engine builtin "${ours[@]}" "$TF/$f" 2>/dev/null | sed 's/\.UNOFFICIAL//')
 		b=$(clamscan --no-summary "${theirs[@]}" "$TF/$f" 2>/dev/null | sed 's/\.UNOFFICIAL//')
 		check "$label: $f: same verdict ($a)" [ "$a" = "$b" ]
 	done
 	printf '%s' "$EICAR" >"$T_TMP/eicar.com"
-	a=$("$SVC" --scan "${ours[@]}" "$T_TMP/eicar.com" 2>/dev/null | sed 's/\.UNOFFICIAL//')
+	a=$("$SVC" --scan --engine builtin "${ours[@]}" "$T_TMP/eicar.com" 2>/dev/null | sed 's/\.UNOFFICIAL//')
 	b=$(clamscan --no-summary "${theirs[@]}" "$T_TMP/eicar.com" 2>/dev/null | sed 's/\.UNOFFICIAL//')
 	check "$label: EICAR: same verdict ($a)" [ "$a" = "$b" ]
 	check "$label: EICAR is found" sh -c "echo '$a' | grep -q FOUND"
@@ -40,7 +40,7 @@ printf '%s:%s:ClamAV-Test-File-Hash\n' "$(md5sum "$TF/clam.exe" | cut -d' ' -f1)
 	"$(stat -c %s "$TF/clam.exe")" >"$T_TMP/clam.hdb"
 printf '44d88612fea8a8f36de82e1278abb02f:68:Eicar-Test-Signature\n' >>"$T_TMP/clam.hdb"
 compare "clam.hdb" --allow-unsigned --defs "$T_TMP/clam.hdb" -- -d "$T_TMP/clam.hdb"
-check "clam.hdb: clam.zip is found" sh -c "'$SVC' --scan --allow-unsigned --defs '$T_TMP/clam.hdb' '$TF/clam.zip' | grep -q 'ClamAV-Test-File-Hash FOUND'"
+check "clam.hdb: clam.zip is found" sh -c "'$SVC' --scan --engine builtin --allow-unsigned --defs '$T_TMP/clam.hdb' '$TF/clam.zip' | grep -q 'ClamAV-Test-File-Hash FOUND'"
 
 T6=$SHARED/testdata/real-cvd/freshclam-tests/test-6.cvd
 if [ -f "$T6" ]; then

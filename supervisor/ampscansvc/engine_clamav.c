@@ -1,0 +1,427 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The clamav backend: libclamav, loaded file by file from a staged
+ * directory of verified definitions (engine_stage.h), scanning through our
+ * own reader so that no read error or short read can pass as clean.
+ */
+#include <clamav.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine_int.h"
+#include "engine_stage.h"
+#include "util.h"
+
+#define CLAM_MAX_TYPES WPROTO_MAX_TYPES
+#define CLAM_PATH_MAX 4096
+
+struct seng_clamav {
+	struct cl_engine *cl;
+	struct stage st;
+	bool compiled;
+	char tmpdir[CLAM_PATH_MAX];
+	struct wproto_typecount types[CLAM_MAX_TYPES];
+	size_t ntypes;
+};
+
+/* One scan's reader: a descriptor or a buffer, and what went wrong. */
+struct clam_reader {
+	int fd;
+	const uint8_t *mem;
+	uint64_t size;
+	uint64_t bytes;       /* bytes handed to libclamav */
+	int err;              /* errno of a failed read */
+	bool short_read;      /* the file ended before its size */
+	struct wproto_result *res;
+};
+
+/*
+ * The last error libclamav reported: its message callback is process-wide,
+ * so this is the one global; the worker scans one file at a time.
+ */
+static char clam_last_error[512];
+
+static void
+clam_msg(enum cl_msg severity, const char *full, const char *msg, void *ctx)
+{
+	(void)ctx;
+	(void)full;
+	if (severity == CL_MSG_INFO_VERBOSE)
+		return;
+	if (severity == CL_MSG_ERROR)
+		snprintf(clam_last_error, sizeof(clam_last_error), "%s", msg);
+	fprintf(stderr, "ampscansvc: libclamav %s: %s%s",
+	    severity == CL_MSG_ERROR ? "error" : "warning", msg,
+	    msg[0] != '\0' && msg[strlen(msg) - 1] == '\n' ? "" : "\n");
+}
+
+static off_t
+clam_pread(void *handle, void *buf, size_t count, off_t off)
+{
+	struct clam_reader *r = handle;
+	size_t got = 0;
+	ssize_t n;
+
+	if (r->mem != NULL) {
+		if ((uint64_t)off > r->size || count > r->size - (uint64_t)off) {
+			r->short_read = true;
+			return -1;
+		}
+		memcpy(buf, r->mem + off, count);
+		r->bytes += count;
+		return (off_t)count;
+	}
+	while (got < count) {
+		n = pread(r->fd, (uint8_t *)buf + got, count - got, off + (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r->err = errno;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	r->bytes += got;
+	if (got < count) {
+		r->short_read = true;   /* truncated while being scanned */
+		return -1;
+	}
+	return (off_t)got;
+}
+
+static void
+clam_found(int fd, const char *virname, void *ctx)
+{
+	struct clam_reader *r = ctx;
+	struct wproto_result *res = r->res;
+
+	(void)fd;
+	if (virname == NULL || res->nnames == WPROTO_MAX_NAMES)
+		return;
+	for (uint32_t i = 0; i < res->nnames; i++)
+		if (strcmp(res->names[i].sig, virname) == 0)
+			return;
+	snprintf(res->names[res->nnames].sig, sizeof(res->names[0].sig), "%s",
+	    virname);
+	res->names[res->nnames++].path[0] = '\0';
+}
+
+static void
+clam_scan(struct seng *e, struct clam_reader *r, const char *display,
+    unsigned flags, struct wproto_result *res)
+{
+	struct seng_clamav *c = e->impl;
+	struct cl_scan_options so = { .parse = ~0u,
+	    .general = CL_SCAN_GENERAL_HEURISTICS };
+	const char *virname = NULL;
+	unsigned long scanned = 0;
+	cl_fmap_t *map;
+	cl_error_t ret;
+
+	memset(res, 0, sizeof(*res));
+	r->res = res;
+	if (flags & WPROTO_SCAN_ALLMATCH)
+		so.general |= CL_SCAN_GENERAL_ALLMATCHES;
+	if (r->size == 0)
+		return;   /* nothing to read: clean, as clamscan says */
+	if ((map = cl_fmap_open_handle(r, 0, r->size, clam_pread, 1)) == NULL) {
+		seng_error(res, "libclamav cannot map the file");
+		return;
+	}
+	clam_last_error[0] = '\0';
+	ret = cl_scanmap_callback(map, display, &virname, &scanned, c->cl, &so, r);
+	cl_fmap_close(map);
+	if (ret == CL_VIRUS) {
+		res->verdict = WPROTO_FOUND;
+		if (res->nnames == 0)
+			clam_found(-1, virname, r);
+		if (r->err != 0 || r->short_read)
+			snprintf(res->note, sizeof(res->note), "read %s after a detection",
+			    r->err ? strerror(r->err) : "short");
+	} else if (r->err != 0) {
+		seng_error(res, "read error: %s", strerror(r->err));
+	} else if (r->short_read) {
+		seng_error(res, "short read: the file changed while being scanned (%llu of %llu bytes)",
+		    (unsigned long long)r->bytes, (unsigned long long)r->size);
+	} else if (ret != CL_CLEAN) {
+		seng_error(res, "%s%s%s", cl_strerror(ret),
+		    clam_last_error[0] ? ": " : "", clam_last_error);
+	} else {
+		res->verdict = WPROTO_CLEAN;
+		res->nnames = 0;   /* no name without CL_VIRUS */
+	}
+}
+
+static void
+clamav_scan_fd(struct seng *e, int fd, const char *display, unsigned flags,
+    struct wproto_result *res)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) != 0) {
+		memset(res, 0, sizeof(*res));
+		seng_error(res, "%s", strerror(errno));
+		return;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		memset(res, 0, sizeof(*res));
+		seng_error(res, "Not a regular file");
+		return;
+	}
+	seng_clamav_scan_sized(e, fd, (uint64_t)sb.st_size, display, flags, res);
+}
+
+void
+seng_clamav_scan_sized(struct seng *e, int fd, uint64_t size,
+    const char *display, unsigned flags, struct wproto_result *res)
+{
+	struct clam_reader r = { .fd = fd, .size = size };
+
+	if (r.size == 0) {
+		/* an empty file is clean only if it can be read at all */
+		uint8_t x;
+
+		if (pread(fd, &x, 1, 0) < 0) {
+			memset(res, 0, sizeof(*res));
+			seng_error(res, "read error: %s", strerror(errno));
+			return;
+		}
+	}
+	clam_scan(e, &r, display, flags, res);
+}
+
+static void
+clamav_scan_mem(struct seng *e, const uint8_t *buf, size_t len,
+    const char *display, unsigned flags, struct wproto_result *res)
+{
+	struct clam_reader r = { .fd = -1, .mem = buf, .size = len };
+
+	clam_scan(e, &r, display, flags, res);
+}
+
+static int
+clamav_load(struct seng *e, const char *path, char *err, size_t errlen)
+{
+	struct seng_clamav *c = e->impl;
+
+	if (c->compiled) {
+		snprintf(err, errlen, "%s: the engine is already compiled", path);
+		return -1;
+	}
+	return stage_add(&c->st, path, err, errlen);
+}
+
+static void
+clamav_count_type(struct seng_clamav *c, const char *name, uint64_t n)
+{
+	const char *dot = strrchr(name, '.');
+	const char *ext = dot ? dot + 1 : "";
+
+	for (size_t i = 0; i < c->ntypes; i++)
+		if (strcmp(c->types[i].type, ext) == 0) {
+			c->types[i].loaded += n;
+			return;
+		}
+	if (c->ntypes < CLAM_MAX_TYPES) {
+		snprintf(c->types[c->ntypes].type, sizeof(c->types[0].type), "%s", ext);
+		c->types[c->ntypes++].loaded = n;
+	}
+}
+
+/* cl_load one staged file through the stage's descriptor; check its count. */
+static int
+clamav_load_file(struct seng *e, const struct stage_file *f, unsigned dbopts,
+    char *err, size_t errlen)
+{
+	struct seng_clamav *c = e->impl;
+	char path[CLAM_PATH_MAX];
+	unsigned int signo = 0;
+	cl_error_t ret;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", c->st.dirfd, f->name);
+	clam_last_error[0] = '\0';
+	if ((ret = cl_load(path, c->cl, &signo, dbopts)) != CL_SUCCESS) {
+		snprintf(err, errlen, "%s: libclamav refuses it: %s%s%s", f->name,
+		    cl_strerror(ret), clam_last_error[0] ? ": " : "", clam_last_error);
+		return -1;
+	}
+	if (signo < f->lo || signo > f->hi) {
+		char want[64];
+
+		if (f->lo == f->hi)
+			snprintf(want, sizeof(want), "%llu", (unsigned long long)f->lo);
+		else
+			snprintf(want, sizeof(want), "%llu..%llu",
+			    (unsigned long long)f->lo, (unsigned long long)f->hi);
+		snprintf(err, errlen, "%s: libclamav loaded %u signatures where %s were verified: refused (never silently partial)",
+		    f->name, signo, want);
+		return -1;
+	}
+	c->st.dbs[f->db].sigs += signo;
+	clamav_count_type(c, f->name, signo);
+	return 0;
+}
+
+static int
+clamav_compile(struct seng *e, char *err, size_t errlen)
+{
+	struct seng_clamav *c = e->impl;
+	unsigned dbopts = CL_DB_STDOPT | (e->o.pua ? CL_DB_PUA : 0);
+	char hex[2 * SENG_MARKER_MAX + 1], line[3 * SENG_MARKER_MAX];
+	cl_error_t ret;
+
+	if (!e->o.no_canary) {
+		seng_canary_hex(e, hex, sizeof(hex));
+		snprintf(line, sizeof(line), "%s:0:*:%s\n", SENG_CANARY_NAME, hex);
+		if (stage_write(&c->st, STAGE_CANARY_FILE, line, 1, err, errlen) != 0)
+			return -1;
+	}
+	stage_sort(&c->st);
+	for (size_t i = 0; i < c->st.nfiles; i++)
+		if (clamav_load_file(e, &c->st.files[i], dbopts, err, errlen) != 0)
+			return -1;
+	clam_last_error[0] = '\0';
+	if ((ret = cl_engine_compile(c->cl)) != CL_SUCCESS) {
+		snprintf(err, errlen, "libclamav cannot compile the definitions: %s%s%s",
+		    cl_strerror(ret), clam_last_error[0] ? ": " : "", clam_last_error);
+		return -1;
+	}
+	c->compiled = true;
+	stage_close(&c->st);   /* loaded: the staged copies are not needed */
+	return 0;
+}
+
+static void
+clamav_info(const struct seng *e, struct wproto_ready *m)
+{
+	const struct seng_clamav *c = e->impl;
+
+	for (size_t i = 0; i < c->st.ndbs && m->ndbs < WPROTO_MAX_DBS; i++) {
+		const struct stage_db *d = &c->st.dbs[i];
+
+		if (strcmp(d->name, STAGE_CANARY_FILE) == 0)
+			continue;
+		snprintf(m->dbs[m->ndbs].name, sizeof(m->dbs[0].name), "%s", d->name);
+		m->dbs[m->ndbs].version = d->version;
+		snprintf(m->dbs[m->ndbs].kind, sizeof(m->dbs[0].kind), "%s", d->kind);
+		m->ndbs++;
+	}
+	for (size_t i = 0; i < c->ntypes && m->ntypes < WPROTO_MAX_TYPES; i++) {
+		uint64_t n = c->types[i].loaded;
+
+		if (strcmp(c->types[i].type, "ndb") == 0 && !e->o.no_canary)
+			n--;   /* the canary is no signature of the set */
+		if (n == 0)
+			continue;
+		m->types[m->ntypes] = c->types[i];
+		m->types[m->ntypes++].loaded = n;
+	}
+}
+
+void
+seng_clamav_version(char *out, size_t outlen)
+{
+	snprintf(out, outlen, "libclamav %s, flevel %u", cl_retver(),
+	    cl_retflevel());
+}
+
+static void
+clamav_version(const struct seng *e, char *out, size_t outlen)
+{
+	(void)e;
+	seng_clamav_version(out, outlen);
+}
+
+static void
+clamav_free(struct seng *e)
+{
+	struct seng_clamav *c = e->impl;
+
+	if (c->cl != NULL)
+		cl_engine_free(c->cl);
+	stage_close(&c->st);
+	rmdir(c->tmpdir);
+	free(c);
+	e->impl = NULL;
+}
+
+const struct seng_ops seng_clamav_ops = {
+	.load = clamav_load,
+	.compile = clamav_compile,
+	.scan_fd = clamav_scan_fd,
+	.scan_mem = clamav_scan_mem,
+	.info = clamav_info,
+	.version = clamav_version,
+	.free = clamav_free,
+	.ncanaries = SENG_CANARIES_ALL,
+};
+
+static int
+clamav_limits(struct seng *e, struct cl_engine *cl, char *err, size_t errlen)
+{
+	const struct walk_limits *l = &e->o.lim;
+
+	if (cl_engine_set_num(cl, CL_ENGINE_MAX_FILESIZE, (long long)l->max_file_size) ||
+	    cl_engine_set_num(cl, CL_ENGINE_MAX_SCANSIZE, (long long)l->max_scan_size) ||
+	    cl_engine_set_num(cl, CL_ENGINE_MAX_RECURSION, l->max_recursion) ||
+	    cl_engine_set_num(cl, CL_ENGINE_MAX_FILES, l->max_files) ||
+	    cl_engine_set_num(cl, CL_ENGINE_MAX_SCANTIME, e->o.max_scan_time_ms)) {
+		snprintf(err, errlen, "libclamav refuses the limits");
+		return -1;
+	}
+	return 0;
+}
+
+int
+seng_clamav_init(struct seng *e, char *err, size_t errlen)
+{
+	static bool initialised;
+	struct seng_clamav *c = calloc(1, sizeof(*c));
+	char stage[CLAM_PATH_MAX];
+	cl_error_t ret;
+
+	if (c == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	c->st.dirfd = -1;
+	e->impl = c;
+	if (e->o.scratch == NULL) {
+		snprintf(err, errlen, "the clamav engine needs a scratch directory");
+		return -1;
+	}
+	if (!initialised) {
+		cl_set_clcb_msg(clam_msg);
+		if ((ret = cl_init(CL_INIT_DEFAULT)) != CL_SUCCESS) {
+			snprintf(err, errlen, "cl_init: %s", cl_strerror(ret));
+			return -1;
+		}
+		initialised = true;
+	}
+	snprintf(c->tmpdir, sizeof(c->tmpdir), "%s/tmp", e->o.scratch);
+	snprintf(stage, sizeof(stage), "%s/stage", e->o.scratch);
+	if (mkdir(c->tmpdir, 0700) != 0) {
+		snprintf(err, errlen, "%s: %s", c->tmpdir, strerror(errno));
+		c->tmpdir[0] = '\0';
+		return -1;
+	}
+	if ((c->cl = cl_engine_new()) == NULL) {
+		snprintf(err, errlen, "cl_engine_new: out of memory");
+		return -1;
+	}
+	cl_engine_set_clcb_virus_found(c->cl, clam_found);
+	if (cl_engine_set_str(c->cl, CL_ENGINE_TMPDIR, c->tmpdir) != CL_SUCCESS ||
+	    clamav_limits(e, c->cl, err, errlen) != 0) {
+		if (err[0] == '\0')
+			snprintf(err, errlen, "libclamav refuses the temporary directory");
+		return -1;
+	}
+	return stage_open(&c->st, stage, e->o.dopts, e->o.pua, err, errlen);
+}

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The scan engine interface: backend selection and dispatch. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "engine_int.h"
+
+bool
+seng_backend_parse(const char *s, enum seng_backend *out)
+{
+	if (strcmp(s, "clamav") == 0)
+		*out = SENG_CLAMAV;
+	else if (strcmp(s, "builtin") == 0)
+		*out = SENG_BUILTIN;
+	else
+		return false;
+	return true;
+}
+
+const char *
+seng_backend_name(enum seng_backend b)
+{
+	return b == SENG_CLAMAV ? "clamav" : "builtin";
+}
+
+static int
+seng_make_marker(struct seng *e, char *err, size_t errlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t rnd[16];
+	size_t off = (size_t)snprintf(e->marker, sizeof(e->marker),
+	    "AMPSCAN-CANARY-");
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		snprintf(err, errlen, "getrandom: %s", strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(rnd); i++) {
+		e->marker[off++] = hex[rnd[i] >> 4];
+		e->marker[off++] = hex[rnd[i] & 15];
+	}
+	e->marker[off] = '\0';
+	return 0;
+}
+
+int
+seng_new(enum seng_backend b, const struct seng_opts *o, struct seng **out,
+    char *err, size_t errlen)
+{
+	struct seng *e = calloc(1, sizeof(*e));
+	int rc;
+
+	*out = NULL;
+	if (e == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	e->backend = b;
+	e->o = *o;
+	e->ops = b == SENG_CLAMAV ? &seng_clamav_ops : &seng_builtin_ops;
+	if (seng_make_marker(e, err, errlen) != 0) {
+		free(e);
+		return -1;
+	}
+	rc = b == SENG_CLAMAV ? seng_clamav_init(e, err, errlen) :
+	    seng_builtin_init(e, err, errlen);
+	if (rc != 0) {
+		seng_free(e);
+		return -1;
+	}
+	*out = e;
+	return 0;
+}
+
+int
+seng_load(struct seng *e, const char *path, char *err, size_t errlen)
+{
+	return e->ops->load(e, path, err, errlen);
+}
+
+int
+seng_compile(struct seng *e, char *err, size_t errlen)
+{
+	if (e->ops->compile(e, err, errlen) != 0)
+		return -1;
+	if (e->o.no_canary)
+		return 0;
+	return seng_canary_check(e, e->ops->ncanaries, err, errlen);
+}
+
+void
+seng_scan_fd(struct seng *e, int fd, const char *display, unsigned flags,
+    struct wproto_result *res)
+{
+	e->ops->scan_fd(e, fd, display, flags, res);
+	seng_drop_canary(res);
+}
+
+void
+seng_scan_mem(struct seng *e, const uint8_t *buf, size_t len,
+    const char *display, unsigned flags, struct wproto_result *res)
+{
+	e->ops->scan_mem(e, buf, len, display, flags, res);
+}
+
+void
+seng_info(const struct seng *e, struct wproto_ready *m)
+{
+	e->ops->info(e, m);
+}
+
+void
+seng_version(const struct seng *e, char *out, size_t outlen)
+{
+	e->ops->version(e, out, outlen);
+}
+
+void
+seng_free(struct seng *e)
+{
+	if (e == NULL)
+		return;
+	if (e->impl != NULL)
+		e->ops->free(e);
+	free(e);
+}
+
+void
+seng_canary_hex(const struct seng *e, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	for (const char *p = e->marker; *p != '\0' && n + 3 <= outlen; p++) {
+		out[n++] = hex[(uint8_t)*p >> 4];
+		out[n++] = hex[(uint8_t)*p & 15];
+	}
+	out[n] = '\0';
+}
+
+bool
+seng_drop_canary(struct wproto_result *res)
+{
+	size_t len = strlen(SENG_CANARY_NAME);
+	uint32_t k = 0;
+	bool dropped = false;
+
+	if (res->verdict != WPROTO_FOUND)
+		return false;
+	for (uint32_t i = 0; i < res->nnames; i++) {
+		if (strncmp(res->names[i].sig, SENG_CANARY_NAME, len) == 0) {
+			dropped = true;
+			continue;
+		}
+		if (k != i)
+			res->names[k] = res->names[i];
+		k++;
+	}
+	res->nnames = k;
+	if (k == 0)
+		res->verdict = WPROTO_CLEAN;
+	return dropped;
+}
+
+void
+seng_error(struct wproto_result *res, const char *fmt, ...)
+{
+	va_list ap;
+
+	res->verdict = WPROTO_ERROR;
+	res->nnames = 0;
+	va_start(ap, fmt);
+	vsnprintf(res->note, sizeof(res->note), fmt, ap);
+	va_end(ap);
+}
