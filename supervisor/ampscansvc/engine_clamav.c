@@ -15,6 +15,7 @@
 
 #include "engine_int.h"
 #include "engine_stage.h"
+#include "fdio.h"
 #include "util.h"
 
 #define CLAM_MAX_TYPES WPROTO_MAX_TYPES
@@ -76,18 +77,11 @@ clam_pread(void *handle, void *buf, size_t count, off_t off)
 		r->bytes += count;
 		return (off_t)count;
 	}
-	while (got < count) {
-		n = pread(r->fd, (uint8_t *)buf + got, count - got, off + (off_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r->err = errno;
-			return -1;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
+	if ((n = fd_pread_full(r->fd, buf, count, off)) < 0) {
+		r->err = errno;
+		return -1;
 	}
+	got = (size_t)n;
 	r->bytes += got;
 	if (got < count) {
 		r->short_read = true;   /* truncated while being scanned */
