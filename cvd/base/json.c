@@ -1,5 +1,7 @@
 /* The JSON writer (json.h). */
+#include <float.h>
 #include <inttypes.h>
+#include <math.h>
 #include <string.h>
 
 #include "json.h"
@@ -236,10 +238,34 @@ jsonw_str_or_null(struct jsonw *w, const char *s)
 }
 
 void
-jsonw_raw(struct jsonw *w, const char *json)
+jsonw_rawn(struct jsonw *w, const char *json, size_t n)
 {
 	jsonw_sep(w);
-	w->put(w->arg, json, strlen(json));
+	w->put(w->arg, json, n);
+}
+
+void
+jsonw_raw(struct jsonw *w, const char *json)
+{
+	jsonw_rawn(w, json, strlen(json));
+}
+
+void
+jsonw_fixed(struct jsonw *w, double v, int decimals)
+{
+	/* sign, DBL_MAX's 309 digits, the point, the decimals, NUL */
+	char buf[DBL_MAX_10_EXP + JSONW_DECIMALS_MAX + 8];
+
+	if (!isfinite(v)) {
+		jsonw_null(w);
+		return;
+	}
+	if (decimals < 0)
+		decimals = 0;
+	if (decimals > JSONW_DECIMALS_MAX)
+		decimals = JSONW_DECIMALS_MAX;
+	snprintf(buf, sizeof(buf), "%.*f", decimals, v);
+	jsonw_raw(w, buf);
 }
 
 void
@@ -270,4 +296,49 @@ void
 jsonw_null(struct jsonw *w)
 {
 	jsonw_raw(w, "null");
+}
+
+void
+jsonw_key_str(struct jsonw *w, const char *key, const char *s)
+{
+	jsonw_key(w, key);
+	jsonw_str(w, s);
+}
+
+void
+jsonw_key_str_or_null(struct jsonw *w, const char *key, const char *s)
+{
+	jsonw_key(w, key);
+	jsonw_str_or_null(w, s);
+}
+
+void
+jsonw_key_int(struct jsonw *w, const char *key, int64_t v)
+{
+	jsonw_key(w, key);
+	jsonw_int(w, v);
+}
+
+void
+jsonw_key_uint(struct jsonw *w, const char *key, uint64_t v)
+{
+	jsonw_key(w, key);
+	jsonw_uint(w, v);
+}
+
+void
+jsonw_key_bool(struct jsonw *w, const char *key, bool v)
+{
+	jsonw_key(w, key);
+	jsonw_bool(w, v);
+}
+
+void
+jsonw_key_int_or_null(struct jsonw *w, const char *key, bool has, int64_t v)
+{
+	jsonw_key(w, key);
+	if (has)
+		jsonw_int(w, v);
+	else
+		jsonw_null(w);
 }

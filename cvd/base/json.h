@@ -82,7 +82,27 @@ void jsonw_int(struct jsonw *w, int64_t v);
 void jsonw_uint(struct jsonw *w, uint64_t v);
 void jsonw_bool(struct jsonw *w, bool v);
 void jsonw_null(struct jsonw *w);
-/* Text that is already JSON (a number formatted by the caller). */
+/* v with exactly `decimals` digits after the point ("%.*f": 4.0,
+ * 0.25); null when v is not finite (JSON has no NaN or infinity).
+ * decimals is clamped to 0..JSONW_DECIMALS_MAX. */
+#define JSONW_DECIMALS_MAX 17
+void jsonw_fixed(struct jsonw *w, double v, int decimals);
+/*
+ * Text that is already JSON, written as one value: a number formatted by
+ * the caller, or a value rendered elsewhere (an events.jsonl line put
+ * into a document).  Not checked: the caller answers for its syntax.
+ */
 void jsonw_raw(struct jsonw *w, const char *json);
+void jsonw_rawn(struct jsonw *w, const char *json, size_t n);
+
+/* A key and its value in one call (object members). */
+void jsonw_key_str(struct jsonw *w, const char *key, const char *s);
+void jsonw_key_str_or_null(struct jsonw *w, const char *key, const char *s);
+void jsonw_key_int(struct jsonw *w, const char *key, int64_t v);
+void jsonw_key_uint(struct jsonw *w, const char *key, uint64_t v);
+void jsonw_key_bool(struct jsonw *w, const char *key, bool v);
+/* v when has, else null */
+void jsonw_key_int_or_null(struct jsonw *w, const char *key, bool has,
+    int64_t v);
 
 #endif

@@ -21,6 +21,7 @@
 #include "ctlproto.h"
 #include "daemon.h"
 #include "diag.h"
+#include "json.h"
 #include "num.h"
 
 #ifndef AMPSCAN_VERSION
@@ -149,37 +150,41 @@ slot_shown(const struct daemon *d, unsigned i)
 	    worker_phase(&p->w[i]) != WORKER_IDLE;
 }
 
+/* "time": ms as the ISO-8601 text */
 static void
-update_json(struct daemon *d, struct strbuf *sb)
+ctl_json_time(struct jsonw *w, const char *key, int64_t ms)
+{
+	char t[WALLTIME_LEN];
+
+	walltime_format(ms, t);
+	jsonw_key_str(w, key, t);
+}
+
+/* "update": the one in progress, the queue, the last verdict */
+static void
+update_json(struct daemon *d, struct jsonw *w)
 {
 	const struct updates *u = &d->upd;
-	char when[WALLTIME_LEN];
 
-	strbuf_printf(sb, "\"update\":{\"in_progress\":%s,\"queued\":%u,",
-	    u->cur != NULL ? "true" : "false", u->n);
-	strbuf_puts(sb, "\"file\":");
-	if (u->cur != NULL)
-		strbuf_json_str(sb, u->cur->reload ? "(reload)" : u->cur->path);
-	else
-		strbuf_puts(sb, "null");
-	strbuf_puts(sb, ",\"step\":");
-	if (u->cur != NULL)
-		strbuf_json_str(sb, u->step);
-	else
-		strbuf_puts(sb, "null");
-	strbuf_puts(sb, ",\"last\":");
-	if (u->have_last) {
-		walltime_format(u->last_ms, when);
-		strbuf_printf(sb, "{\"time\":\"%s\",\"ok\":%s,\"file\":", when,
-		    u->last_ok ? "true" : "false");
-		strbuf_json_str(sb, u->last_file);
-		strbuf_puts(sb, ",\"verdict\":");
-		strbuf_json_str(sb, u->last_text);
-		strbuf_puts(sb, "}");
+	jsonw_key(w, "update");
+	jsonw_obj_begin(w);
+	jsonw_key_bool(w, "in_progress", u->cur != NULL);
+	jsonw_key_uint(w, "queued", u->n);
+	jsonw_key_str_or_null(w, "file", u->cur == NULL ? NULL :
+	    u->cur->reload ? "(reload)" : u->cur->path);
+	jsonw_key_str_or_null(w, "step", u->cur != NULL ? u->step : NULL);
+	jsonw_key(w, "last");
+	if (!u->have_last) {
+		jsonw_null(w);
 	} else {
-		strbuf_puts(sb, "null");
+		jsonw_obj_begin(w);
+		ctl_json_time(w, "time", u->last_ms);
+		jsonw_key_bool(w, "ok", u->last_ok);
+		jsonw_key_str(w, "file", u->last_file);
+		jsonw_key_str(w, "verdict", u->last_text);
+		jsonw_obj_end(w);
 	}
-	strbuf_puts(sb, "}");
+	jsonw_obj_end(w);
 }
 
 static void
@@ -207,77 +212,116 @@ update_text(struct daemon *d, struct strbuf *sb, int64_t now)
 }
 
 static void
-status_json(struct daemon *d, struct strbuf *sb, int64_t now)
+status_json_worker(struct jsonw *w, const struct worker *wk, int64_t now)
+{
+	enum worker_state ph = worker_phase(wk);
+	bool running = ph == WORKER_STARTING || ph == WORKER_READY ||
+	    ph == WORKER_STOPPING;
+
+	jsonw_obj_begin(w);
+	jsonw_key_uint(w, "slot", wk->slot);
+	jsonw_key_str(w, "state", worker_state_name(ph));
+	jsonw_key_bool(w, "busy", wk->req != NULL);
+	jsonw_key_int(w, "pid", running ? wk->pid : 0);
+	jsonw_key_int(w, "uid", running ? (int)wk->uid : -1);   /* as %d was */
+	jsonw_key_bool(w, "as_root", wk->as_root);
+	jsonw_key_int(w, "uptime_ms", running ? now - wk->started_ms : 0);
+	jsonw_key_uint(w, "scans", wk->scans);
+	jsonw_key_uint(w, "restarts", wk->restarts);
+	jsonw_obj_end(w);
+}
+
+/* "definitions": the workers' databases and signature types */
+static void
+status_json_defs(struct daemon *d, struct jsonw *w)
 {
 	const struct wproto_ready *r = &d->pool.ready;
+	size_t k;
+
+	jsonw_key(w, "definitions");
+	jsonw_obj_begin(w);
+	jsonw_key(w, "databases");
+	jsonw_arr_begin(w);
+	for (k = 0; d->pool.have_ready && k < r->ndbs; k++) {
+		jsonw_obj_begin(w);
+		jsonw_key_str(w, "name", r->dbs[k].name);
+		jsonw_key_uint(w, "version", r->dbs[k].version);
+		jsonw_key_str(w, "kind", r->dbs[k].kind);
+		jsonw_obj_end(w);
+	}
+	jsonw_arr_end(w);
+	jsonw_key(w, "types");
+	jsonw_arr_begin(w);
+	for (k = 0; d->pool.have_ready && k < r->ntypes; k++) {
+		jsonw_obj_begin(w);
+		jsonw_key_str(w, "type", r->types[k].type);
+		jsonw_key_uint(w, "loaded", r->types[k].loaded);
+		jsonw_key_uint(w, "not_loaded", r->types[k].not_loaded);
+		jsonw_obj_end(w);
+	}
+	jsonw_arr_end(w);
+	jsonw_obj_end(w);
+}
+
+/* "faults": the raised ones */
+static void
+status_json_faults(struct daemon *d, struct jsonw *w)
+{
 	const struct fault_def *def;
 	const struct fault_state *st;
-	char when[WALLTIME_LEN];
-	unsigned i;
 	size_t k;
-	bool first = true;
 
-	strbuf_printf(sb, "{\"version\":\"%s\",\"pid\":%d,\"uptime_ms\":%lld,",
-	    AMPSCAN_VERSION, (int)getpid(), (long long)(now - d->started_ms));
-	strbuf_puts(sb, "\"scan_user\":");
-	strbuf_json_str(sb, d->cfg.scan_user);
-	strbuf_printf(sb, ",\"queue\":%zu,\"unavailable\":%s,"
-	    "\"clean_cache\":{\"hits\":%llu,\"misses\":%llu},\"workers\":[",
-	    d->pool.queued, pool_is_unavailable(d) ? "true" : "false",
-	    (unsigned long long)d->pool.cache_hits,
-	    (unsigned long long)d->pool.cache_misses);
-	for (i = 0, k = 0; i < POOL_SLOTS(&d->pool); i++) {
-		const struct worker *w = &d->pool.w[i];
-		bool running = worker_phase(w) == WORKER_STARTING ||
-		    worker_phase(w) == WORKER_READY || worker_phase(w) == WORKER_STOPPING;
-
-		if (!slot_shown(d, i))
-			continue;
-		strbuf_printf(sb, "%s{\"slot\":%u,\"state\":\"%s\",\"busy\":%s,"
-		    "\"pid\":%d,\"uid\":%d,\"as_root\":%s,\"uptime_ms\":%lld,"
-		    "\"scans\":%llu,\"restarts\":%u}", k++ ? "," : "", w->slot,
-		    worker_state_name(worker_phase(w)), w->req ? "true" : "false",
-		    running ? (int)w->pid : 0, running ? (int)w->uid : -1,
-		    w->as_root ? "true" : "false",
-		    running ? (long long)(now - w->started_ms) : 0LL,
-		    (unsigned long long)w->scans, w->restarts);
-	}
-	strbuf_puts(sb, "],");
-	update_json(d, sb);
-	strbuf_puts(sb, ",\"definitions\":{\"databases\":[");
-	for (k = 0; d->pool.have_ready && k < r->ndbs; k++) {
-		strbuf_printf(sb, "%s{\"name\":", k ? "," : "");
-		strbuf_json_str(sb, r->dbs[k].name);
-		strbuf_printf(sb, ",\"version\":%u,\"kind\":", r->dbs[k].version);
-		strbuf_json_str(sb, r->dbs[k].kind);
-		strbuf_puts(sb, "}");
-	}
-	strbuf_puts(sb, "],\"types\":[");
-	for (k = 0; d->pool.have_ready && k < r->ntypes; k++) {
-		strbuf_printf(sb, "%s{\"type\":", k ? "," : "");
-		strbuf_json_str(sb, r->types[k].type);
-		strbuf_printf(sb, ",\"loaded\":%llu,\"not_loaded\":%llu}",
-		    (unsigned long long)r->types[k].loaded,
-		    (unsigned long long)r->types[k].not_loaded);
-	}
-	strbuf_puts(sb, "]},\"faults\":[");
+	jsonw_key(w, "faults");
+	jsonw_arr_begin(w);
 	for (k = 0; k < fault_def_count(); k++) {
 		def = fault_def_at(k);
 		st = fault_state_of(&d->faults, def->id);
 		if (st == NULL || !st->raised)
 			continue;
-		walltime_format(st->since_ms, when);
-		strbuf_printf(sb, "%s{\"id\":%d,\"name\":", first ? "" : ",", def->id);
-		strbuf_json_str(sb, fault_text(def, FAULT_LANG_EN, FAULT_FIELD_PORTAL));
-		strbuf_printf(sb, ",\"since\":\"%s\",\"intervention\":%s,\"detail\":",
-		    when, st->intervention ? "true" : "false");
-		strbuf_json_str(sb, st->detail);
-		strbuf_puts(sb, "}");
-		first = false;
+		jsonw_obj_begin(w);
+		jsonw_key_int(w, "id", def->id);
+		jsonw_key_str(w, "name", fault_text(def, FAULT_LANG_EN, FAULT_FIELD_PORTAL));
+		ctl_json_time(w, "since", st->since_ms);
+		jsonw_key_bool(w, "intervention", st->intervention);
+		jsonw_key_str(w, "detail", st->detail);
+		jsonw_obj_end(w);
 	}
-	strbuf_puts(sb, "],\"poison\":");
-	poison_to_json(&d->poison, sb);
-	strbuf_puts(sb, "}\n");
+	jsonw_arr_end(w);
+}
+
+static void
+status_json(struct daemon *d, struct strbuf *sb, int64_t now)
+{
+	struct jsonw w;
+	unsigned i;
+
+	jsonw_init(&w, strbuf_sink, sb);
+	jsonw_obj_begin(&w);
+	jsonw_key_str(&w, "version", AMPSCAN_VERSION);
+	jsonw_key_int(&w, "pid", getpid());
+	jsonw_key_int(&w, "uptime_ms", now - d->started_ms);
+	jsonw_key_str(&w, "scan_user", d->cfg.scan_user);
+	jsonw_key_uint(&w, "queue", d->pool.queued);
+	jsonw_key_bool(&w, "unavailable", pool_is_unavailable(d));
+	jsonw_key(&w, "clean_cache");
+	jsonw_obj_begin(&w);
+	jsonw_key_uint(&w, "hits", d->pool.cache_hits);
+	jsonw_key_uint(&w, "misses", d->pool.cache_misses);
+	jsonw_obj_end(&w);
+	jsonw_key(&w, "workers");
+	jsonw_arr_begin(&w);
+	for (i = 0; i < POOL_SLOTS(&d->pool); i++) {
+		if (slot_shown(d, i))
+			status_json_worker(&w, &d->pool.w[i], now);
+	}
+	jsonw_arr_end(&w);
+	update_json(d, &w);
+	status_json_defs(d, &w);
+	status_json_faults(d, &w);
+	jsonw_key(&w, "poison");
+	poison_json(&w, &d->poison);
+	jsonw_obj_end(&w);
+	strbuf_puts(sb, "\n");
 }
 
 static void
@@ -422,29 +466,27 @@ fault_text_entry(struct strbuf *sb, const struct fault_def *def,
 }
 
 static void
-fault_json_entry(struct strbuf *sb, const struct fault_def *def,
-    const struct fault_state *st, enum fault_lang lang, bool first)
+fault_json_entry(struct jsonw *w, const struct fault_def *def,
+    const struct fault_state *st, enum fault_lang lang)
 {
-	char when[WALLTIME_LEN];
 	static const char *const keys[FAULT_FIELD_COUNT] = { "portal", "endpoint",
 	    "condition", "remedy" };
+	bool raised = st != NULL && st->raised;
 	int f;
 
-	strbuf_printf(sb, "%s{\"id\":%d,\"short_name\":\"%s\",\"linux\":%s,"
-	    "\"raised\":%s", first ? "" : ",", def->id, def->name,
-	    def->linux_raised ? "true" : "false",
-	    st != NULL && st->raised ? "true" : "false");
-	if (st != NULL && st->raised) {
-		walltime_format(st->since_ms, when);
-		strbuf_printf(sb, ",\"since\":\"%s\",\"intervention\":%s,\"detail\":",
-		    when, st->intervention ? "true" : "false");
-		strbuf_json_str(sb, st->detail);
+	jsonw_obj_begin(w);
+	jsonw_key_int(w, "id", def->id);
+	jsonw_key_str(w, "short_name", def->name);
+	jsonw_key_bool(w, "linux", def->linux_raised);
+	jsonw_key_bool(w, "raised", raised);
+	if (raised) {
+		ctl_json_time(w, "since", st->since_ms);
+		jsonw_key_bool(w, "intervention", st->intervention);
+		jsonw_key_str(w, "detail", st->detail);
 	}
-	for (f = 0; f < FAULT_FIELD_COUNT; f++) {
-		strbuf_printf(sb, ",\"%s\":", keys[f]);
-		strbuf_json_str(sb, fault_text(def, lang, (enum fault_field)f));
-	}
-	strbuf_puts(sb, "}");
+	for (f = 0; f < FAULT_FIELD_COUNT; f++)
+		jsonw_key_str(w, keys[f], fault_text(def, lang, (enum fault_field)f));
+	jsonw_obj_end(w);
 }
 
 static void
@@ -455,6 +497,7 @@ cmd_faults(struct ctl_conn *c)
 	const struct fault_def *def;
 	const struct fault_state *st;
 	struct strbuf sb;
+	struct jsonw w;
 	bool all = false, first = true;
 	size_t i, k;
 
@@ -472,29 +515,35 @@ cmd_faults(struct ctl_conn *c)
 		}
 	}
 	strbuf_init(&sb, CTL_OUT_MAX);
+	jsonw_init(&w, strbuf_sink, &sb);
 	if (c->json)
-		strbuf_puts(&sb, "[");
+		jsonw_arr_begin(&w);
 	for (k = 0; k < fault_def_count(); k++) {
 		def = fault_def_at(k);
 		st = fault_state_of(&d->faults, def->id);
 		if (!all && (st == NULL || !st->raised))
 			continue;
 		if (c->json)
-			fault_json_entry(&sb, def, st, lang, first);
+			fault_json_entry(&w, def, st, lang);
 		else
 			fault_text_entry(&sb, def, st, lang);
 		first = false;
 	}
-	if (c->json)
-		strbuf_puts(&sb, "]\n");
-	else if (first)
+	if (c->json) {
+		jsonw_arr_end(&w);
+		strbuf_puts(&sb, "\n");
+	} else if (first)
 		strbuf_puts(&sb, "no active faults\n");
 	conn_out(c, &sb);
 	strbuf_free(&sb);
 	conn_exit(c, faults_raised_count(&d->faults) > 0 ? 1 : 0);
 }
 
-/* events: the JSON line as is, or "time event {rest}" for people. */
+/*
+ * events: the JSON line as is, or "time event {rest}" for people.  With
+ * --json each events.jsonl line passes through byte for byte (JSON Lines,
+ * one object per line, rendered once by events.c): never re-rendered here.
+ */
 static void
 event_line_out(struct strbuf *sb, const char *line, size_t len, bool json)
 {
@@ -620,6 +669,30 @@ ctl_broadcast_event(void *arg, const char *line, size_t len)
 /* scan: one file at a time through the pool, answered clamdscan-style. */
 static void scan_next(struct ctl_conn *c);
 
+/*
+ * One element of the scan --json array.  The array is streamed, an
+ * element per frame as each file is answered, so its framing is written
+ * here and in cmd_scan/scan_next rather than by one jsonw: "[", then
+ * elements separated by ",\n", then "]\n" (or "[]\n").
+ */
+static void
+scan_line_json(struct strbuf *sb, const char *path, const char *verdict,
+    const char *what, bool first)
+{
+	struct jsonw w;
+
+	if (!first)
+		strbuf_puts(sb, ",\n");
+	jsonw_init(&w, strbuf_sink, sb);
+	jsonw_obj_begin(&w);
+	jsonw_key_str(&w, "file", path);
+	jsonw_key_str(&w, "verdict", verdict);
+	if (what != NULL)
+		jsonw_key_str(&w, strcmp(verdict, "error") == 0 ? "error" :
+		    "signature", what);
+	jsonw_obj_end(&w);
+}
+
 static void
 scan_line(struct ctl_conn *c, const char *path, const char *verdict,
     const char *what)
@@ -628,15 +701,7 @@ scan_line(struct ctl_conn *c, const char *path, const char *verdict,
 
 	strbuf_init(&sb, 2 * POOL_SCAN_NAME_MAX + 512);
 	if (c->json) {
-		strbuf_printf(&sb, "%s{\"file\":", c->first_json ? "" : ",\n");
-		strbuf_json_str(&sb, path);
-		strbuf_printf(&sb, ",\"verdict\":\"%s\"", verdict);
-		if (what != NULL) {
-			strbuf_puts(&sb, strcmp(verdict, "error") == 0 ?
-			    ",\"error\":" : ",\"signature\":");
-			strbuf_json_str(&sb, what);
-		}
-		strbuf_puts(&sb, "}");
+		scan_line_json(&sb, path, verdict, what, c->first_json);
 		c->first_json = false;
 	} else if (strcmp(verdict, "clean") == 0) {
 		strbuf_printf(&sb, "%s: OK\n", path);

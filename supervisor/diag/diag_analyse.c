@@ -355,7 +355,7 @@ diag_daemon_lines(const struct diag *g, const struct diag_exit *e,
 }
 
 void
-diag_loglines_out(struct strbuf *sb, const struct loglines *ll, bool json,
+diag_loglines_out(struct strbuf *sb, const struct loglines *ll,
     const char *indent)
 {
 	size_t i, k, n;
@@ -363,14 +363,9 @@ diag_loglines_out(struct strbuf *sb, const struct loglines *ll, bool json,
 	for (i = 0; i < ll->count; i++) {
 		k = (ll->head + i) % DIAG_LOG_LINES;
 		n = ll->n[k] > DIAG_LOG_LINE_MAX ? DIAG_LOG_LINE_MAX : ll->n[k];
-		if (json) {
-			strbuf_puts(sb, i ? "," : "");
-			strbuf_json_strn(sb, ll->l[k], n);
-		} else {
-			strbuf_puts(sb, indent);
-			strbuf_append(sb, ll->l[k], n);
-			strbuf_puts(sb, n < ll->n[k] ? "...\n" : "\n");
-		}
+		strbuf_puts(sb, indent);
+		strbuf_append(sb, ll->l[k], n);
+		strbuf_puts(sb, n < ll->n[k] ? "...\n" : "\n");
 	}
 }
 

@@ -159,7 +159,8 @@ bool diag_exit_in_window(const struct diag *g, const struct diag_exit *e);
 bool diag_exit_is_crash(const struct diag_exit *e);
 void diag_group_sigs_text(struct strbuf *sb, const struct diag_group *gr);
 void diag_groups_free(struct diag_groups *gs);
-void diag_loglines_out(struct strbuf *sb, const struct loglines *ll, bool json,
+/* the lines for a person, each after indent (diag_json.c has its own) */
+void diag_loglines_out(struct strbuf *sb, const struct loglines *ll,
     const char *indent);
 void diag_sigs_text(struct strbuf *sb, const struct diag_groups *gs);
 void diag_svc_lines(const struct diag *g, const struct diag_exit *e, struct loglines *ll);

@@ -1,361 +1,437 @@
-/* The diagnosis: the JSON report (diag_int.h). */
-#include <errno.h>
-#include <fcntl.h>
+/* The diagnosis: the JSON report (diag_int.h), written with json.h. */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "diag_int.h"
+#include "json.h"
 
 /* ---- JSON ------------------------------------------------------------------ */
 
+/* key: the time, or null when ms < 0 (not seen) */
 static void
-json_time(struct strbuf *sb, int64_t ms)
+json_time(struct jsonw *w, const char *key, int64_t ms)
 {
 	char t[WALLTIME_LEN];
 
 	if (ms < 0) {
-		strbuf_puts(sb, "null");
+		jsonw_key_str_or_null(w, key, NULL);
 		return;
 	}
 	walltime_format(ms, t);
-	strbuf_printf(sb, "\"%s\"", t);
+	jsonw_key_str(w, key, t);
 }
 
+/* key: the text a report helper appends to a strbuf */
 static void
-json_str_or_null(struct strbuf *sb, const char *s)
+json_text(struct jsonw *w, const char *key, const struct strbuf *s)
 {
-	if (s == NULL)
-		strbuf_puts(sb, "null");
-	else
-		strbuf_json_str(sb, s);
+	jsonw_key_str(w, key, strbuf_str(s));
 }
 
 static void
-json_groups(struct strbuf *sb, const char *name, const char *key,
+json_group(struct jsonw *w, const char *key, const struct diag_group *gr,
+    bool sigs)
+{
+	size_t k;
+
+	jsonw_obj_begin(w);
+	jsonw_key_str(w, key, gr->key);
+	jsonw_key_uint(w, "count", gr->count);
+	if (sigs) {
+		jsonw_key(w, "signals");
+		jsonw_obj_begin(w);
+		for (k = 0; k < DIAG_SIGS_PER_GROUP && gr->sigs[k].n; k++)
+			jsonw_key_uint(w, gr->sigs[k].sig, gr->sigs[k].n);
+		jsonw_obj_end(w);
+	}
+	jsonw_obj_end(w);
+}
+
+/* name: the groups, then name_other: how many were left out */
+static void
+json_groups(struct jsonw *w, const char *name, const char *key,
     const struct diag_groups *gs, bool sigs)
 {
-	size_t i, k;
-
-	strbuf_printf(sb, ",\"%s\":[", name);
-	for (i = 0; i < gs->n; i++) {
-		strbuf_printf(sb, "%s{\"%s\":", i ? "," : "", key);
-		strbuf_json_str(sb, gs->g[i].key);
-		strbuf_printf(sb, ",\"count\":%u", gs->g[i].count);
-		if (sigs) {
-			strbuf_puts(sb, ",\"signals\":{");
-			for (k = 0; k < DIAG_SIGS_PER_GROUP && gs->g[i].sigs[k].n; k++) {
-				strbuf_puts(sb, k ? "," : "");
-				strbuf_json_str(sb, gs->g[i].sigs[k].sig);
-				strbuf_printf(sb, ":%u", gs->g[i].sigs[k].n);
-			}
-			strbuf_puts(sb, "}");
-		}
-		strbuf_puts(sb, "}");
-	}
-	strbuf_printf(sb, "],\"%s_other\":%u", name, gs->other);
-}
-
-static void
-json_faults(const struct diag *g, struct strbuf *sb)
-{
-	const struct diag_active *a;
-	const struct fault_def *def;
-	struct strbuf ex;
+	char other[64];
 	size_t i;
 
-	strbuf_printf(sb, ",\"faults_source\":\"%s\",\"faults\":[",
-	    g->faults_from_events ? "events" : "faults.state");
-	for (i = 0; i < g->nact; i++) {
-		a = &g->act[i];
-		def = fault_def_find(a->id);
-		strbuf_printf(sb, "%s{\"id\":%d,\"short_name\":", i ? "," : "", a->id);
-		strbuf_json_str(sb, def ? def->name : "");
-		strbuf_puts(sb, ",\"portal\":");
-		strbuf_json_str(sb, fault_text(def, FAULT_LANG_EN, FAULT_FIELD_PORTAL));
-		strbuf_puts(sb, ",\"since\":");
-		json_time(sb, a->since);
-		strbuf_printf(sb, ",\"intervention\":%s,\"intervention_since\":",
-		    a->intervention ? "true" : "false");
-		json_time(sb, a->intervention ? a->intervention_ms : -1);
-		strbuf_puts(sb, ",\"detail\":");
-		strbuf_json_str(sb, a->detail);
-		strbuf_puts(sb, ",\"condition\":");
-		strbuf_json_str(sb, fault_text(def, FAULT_LANG_EN, FAULT_FIELD_CONDITION));
-		strbuf_puts(sb, ",\"remedy\":");
-		strbuf_json_str(sb, fault_text(def, FAULT_LANG_EN, FAULT_FIELD_REMEDY));
-		strbuf_init(&ex, DIAG_OUT_MAX);
-		diag_text_fault_explain(g, a, &ex);
-		strbuf_puts(sb, ",\"explanation\":");
-		strbuf_json_str(sb, strbuf_str(&ex));
-		strbuf_free(&ex);
-		strbuf_puts(sb, "}");
-	}
-	strbuf_puts(sb, "]");
+	jsonw_key(w, name);
+	jsonw_arr_begin(w);
+	for (i = 0; i < gs->n; i++)
+		json_group(w, key, &gs->g[i], sigs);
+	jsonw_arr_end(w);
+	snprintf(other, sizeof(other), "%s_other", name);
+	jsonw_key_uint(w, other, gs->other);
 }
 
 static void
-json_crashes(const struct diag *g, struct strbuf *sb)
+json_fault(const struct diag *g, struct jsonw *w, const struct diag_active *a)
+{
+	const struct fault_def *def = fault_def_find(a->id);
+	struct strbuf ex;
+
+	jsonw_obj_begin(w);
+	jsonw_key_int(w, "id", a->id);
+	jsonw_key_str(w, "short_name", def ? def->name : "");
+	jsonw_key_str(w, "portal", fault_text(def, FAULT_LANG_EN, FAULT_FIELD_PORTAL));
+	json_time(w, "since", a->since);
+	jsonw_key_bool(w, "intervention", a->intervention);
+	json_time(w, "intervention_since", a->intervention ? a->intervention_ms : -1);
+	jsonw_key_str(w, "detail", a->detail);
+	jsonw_key_str(w, "condition", fault_text(def, FAULT_LANG_EN,
+	    FAULT_FIELD_CONDITION));
+	jsonw_key_str(w, "remedy", fault_text(def, FAULT_LANG_EN, FAULT_FIELD_REMEDY));
+	strbuf_init(&ex, DIAG_OUT_MAX);
+	diag_text_fault_explain(g, a, &ex);
+	json_text(w, "explanation", &ex);
+	strbuf_free(&ex);
+	jsonw_obj_end(w);
+}
+
+static void
+json_faults(const struct diag *g, struct jsonw *w)
+{
+	size_t i;
+
+	jsonw_key_str(w, "faults_source", g->faults_from_events ? "events" :
+	    "faults.state");
+	jsonw_key(w, "faults");
+	jsonw_arr_begin(w);
+	for (i = 0; i < g->nact; i++)
+		json_fault(g, w, &g->act[i]);
+	jsonw_arr_end(w);
+}
+
+/* Crashes per minute over their span, a minute at least. */
+static double
+json_per_minute(const struct diag *g)
+{
+	int64_t span = g->last - g->first;
+
+	if (!g->crashes)
+		return 0.0;
+	return (double)g->crashes * 60000.0 / (double)(span > 60000 ? span : 60000);
+}
+
+static void
+json_crashes(const struct diag *g, struct jsonw *w)
 {
 	struct strbuf s;
 
-	strbuf_printf(sb, ",\"crashes\":{\"count\":%u,\"start_failures\":%u,\"scan_timeouts\":%u,\"core_dumped\":%u,\"no_file\":%u,\"first\":",
-	    g->crashes, g->start_failures, g->timeouts, g->cores, g->no_file);
-	json_time(sb, g->first);
-	strbuf_puts(sb, ",\"last\":");
-	json_time(sb, g->last);
-	strbuf_printf(sb, ",\"span_ms\":%lld,\"per_minute\":%.1f,\"peak_per_minute\":%lld",
-	    g->crashes ? (long long)(g->last - g->first) : 0LL,
-	    g->crashes ? (double)g->crashes * 60000.0 / (double)(g->last -
-	    g->first > 60000 ? g->last - g->first : 60000) : 0.0,
-	    (long long)g->peak);
+	jsonw_key(w, "crashes");
+	jsonw_obj_begin(w);
+	jsonw_key_uint(w, "count", g->crashes);
+	jsonw_key_uint(w, "start_failures", g->start_failures);
+	jsonw_key_uint(w, "scan_timeouts", g->timeouts);
+	jsonw_key_uint(w, "core_dumped", g->cores);
+	jsonw_key_uint(w, "no_file", g->no_file);
+	json_time(w, "first", g->first);
+	json_time(w, "last", g->last);
+	jsonw_key_int(w, "span_ms", g->crashes ? g->last - g->first : 0);
+	jsonw_key(w, "per_minute");
+	jsonw_fixed(w, json_per_minute(g), 1);
+	jsonw_key_int(w, "peak_per_minute", g->peak);
 	strbuf_init(&s, DIAG_OUT_MAX);
 	diag_crash_sentence(g, &s);
-	strbuf_puts(sb, ",\"sentence\":");
-	strbuf_json_str(sb, strbuf_str(&s));
+	json_text(w, "sentence", &s);
 	strbuf_free(&s);
-	json_groups(sb, "by_signal", "signal", &g->by_sig, false);
-	json_groups(sb, "by_definitions", "definitions", &g->by_defs, false);
-	json_groups(sb, "by_file", "file", &g->by_file, true);
-	strbuf_puts(sb, "}");
+	json_groups(w, "by_signal", "signal", &g->by_sig, false);
+	json_groups(w, "by_definitions", "definitions", &g->by_defs, false);
+	json_groups(w, "by_file", "file", &g->by_file, true);
+	jsonw_obj_end(w);
 }
 
+/* key: the log lines (each cut at DIAG_LOG_LINE_MAX), or null without a log */
 static void
-json_timeline(const struct diag *g, struct strbuf *sb)
+json_loglines(struct jsonw *w, const char *key, const struct loglines *ll)
 {
-	const struct diag_exit *e;
-	struct loglines ll;
-	size_t i, k, omitted, start = diag_timeline_start(g, &omitted);
-	bool first = true;
+	size_t i, k, n;
 
-	strbuf_printf(sb, ",\"timeline_source\":\"%s\",\"timeline_omitted\":%zu,\"timeline_lost\":%" PRIu64 ",\"timeline\":[",
-	    g->exits_from_events ? "events" : "exits", omitted, g->exits_lost);
-	for (i = start; i < g->exn; i++) {
-		e = diag_exit_at(g, i);
-		if (!diag_exit_in_window(g, e))
-			continue;
-		strbuf_printf(sb, "%s{\"time\":\"%s\",\"pid\":%lld,\"worker\":", first ? "" : ",",
-		    e->time, (long long)e->pid);
-		first = false;
-		if (e->has_worker)
-			strbuf_printf(sb, "%lld", (long long)e->worker);
-		else
-			strbuf_puts(sb, "null");
-		strbuf_puts(sb, ",\"kind\":");
-		strbuf_json_str(sb, e->kind);
-		strbuf_puts(sb, ",\"signal\":");
-		json_str_or_null(sb, e->signal[0] ? e->signal : NULL);
-		if (e->has_code)
-			strbuf_printf(sb, ",\"exit_code\":%lld", (long long)e->exit_code);
-		else
-			strbuf_puts(sb, ",\"exit_code\":null");
-		strbuf_printf(sb, ",\"core_dumped\":%s,\"scan_timeout\":%s,\"uptime_ms\":%lld,\"restart_delay_ms\":",
-		    e->core ? "true" : "false", e->scan_timeout ? "true" : "false",
-		    (long long)e->uptime_ms);
-		if (e->delay_ms >= 0)
-			strbuf_printf(sb, "%lld", (long long)e->delay_ms);
-		else
-			strbuf_puts(sb, "null");
-		strbuf_puts(sb, ",\"uid\":");
-		if (e->has_uid)
-			strbuf_printf(sb, "%lld", (long long)e->uid);
-		else
-			strbuf_puts(sb, "null");
-		strbuf_puts(sb, ",\"definitions\":");
-		json_str_or_null(sb, e->defs);
-		strbuf_puts(sb, ",\"last_stderr\":");
-		json_str_or_null(sb, e->last_stderr);
-		strbuf_puts(sb, ",\"files\":[");
-		for (k = 0; k < e->nfiles; k++) {
-			strbuf_puts(sb, k ? "," : "");
-			strbuf_json_str(sb, e->files[k]);
-		}
-		strbuf_puts(sb, "]");
-		if (diag_exit_gets_logs(g, i)) {
-			strbuf_puts(sb, ",\"scansvc_log\":");
-			if (g->svclog != NULL) {
-				diag_svc_lines(g, e, &ll);
-				strbuf_puts(sb, "[");
-				diag_loglines_out(sb, &ll, true, "");
-				strbuf_puts(sb, "]");
-			} else {
-				strbuf_puts(sb, "null");
-			}
-			strbuf_puts(sb, ",\"daemon_log\":");
-			if (g->dlog != NULL) {
-				diag_daemon_lines(g, e, &ll);
-				strbuf_puts(sb, "[");
-				diag_loglines_out(sb, &ll, true, "");
-				strbuf_puts(sb, "]");
-			} else {
-				strbuf_puts(sb, "null");
-			}
-		}
-		strbuf_puts(sb, "}");
+	jsonw_key(w, key);
+	if (ll == NULL) {
+		jsonw_null(w);
+		return;
 	}
-	strbuf_puts(sb, "]");
+	jsonw_arr_begin(w);
+	for (i = 0; i < ll->count; i++) {
+		k = (ll->head + i) % DIAG_LOG_LINES;
+		n = ll->n[k] > DIAG_LOG_LINE_MAX ? DIAG_LOG_LINE_MAX : ll->n[k];
+		jsonw_strn(w, ll->l[k], n);
+	}
+	jsonw_arr_end(w);
+}
+
+/* The lines of both logs about exit e. */
+static void
+json_exit_logs(const struct diag *g, struct jsonw *w, const struct diag_exit *e)
+{
+	struct loglines ll;
+
+	if (g->svclog != NULL)
+		diag_svc_lines(g, e, &ll);
+	json_loglines(w, "scansvc_log", g->svclog != NULL ? &ll : NULL);
+	if (g->dlog != NULL)
+		diag_daemon_lines(g, e, &ll);
+	json_loglines(w, "daemon_log", g->dlog != NULL ? &ll : NULL);
 }
 
 static void
-json_history(const struct diag *g, struct strbuf *sb)
+json_exit(const struct diag *g, struct jsonw *w, size_t i)
+{
+	const struct diag_exit *e = diag_exit_at(g, i);
+	size_t k;
+
+	jsonw_obj_begin(w);
+	jsonw_key_str(w, "time", e->time);
+	jsonw_key_int(w, "pid", e->pid);
+	jsonw_key_int_or_null(w, "worker", e->has_worker, e->worker);
+	jsonw_key_str(w, "kind", e->kind);
+	jsonw_key_str_or_null(w, "signal", e->signal[0] ? e->signal : NULL);
+	jsonw_key_int_or_null(w, "exit_code", e->has_code, e->exit_code);
+	jsonw_key_bool(w, "core_dumped", e->core);
+	jsonw_key_bool(w, "scan_timeout", e->scan_timeout);
+	jsonw_key_int(w, "uptime_ms", e->uptime_ms);
+	jsonw_key_int_or_null(w, "restart_delay_ms", e->delay_ms >= 0, e->delay_ms);
+	jsonw_key_int_or_null(w, "uid", e->has_uid, e->uid);
+	jsonw_key_str_or_null(w, "definitions", e->defs);
+	jsonw_key_str_or_null(w, "last_stderr", e->last_stderr);
+	jsonw_key(w, "files");
+	jsonw_arr_begin(w);
+	for (k = 0; k < e->nfiles; k++)
+		jsonw_str(w, e->files[k]);
+	jsonw_arr_end(w);
+	if (diag_exit_gets_logs(g, i))
+		json_exit_logs(g, w, e);
+	jsonw_obj_end(w);
+}
+
+static void
+json_timeline(const struct diag *g, struct jsonw *w)
+{
+	size_t i, omitted, start = diag_timeline_start(g, &omitted);
+
+	jsonw_key_str(w, "timeline_source", g->exits_from_events ? "events" : "exits");
+	jsonw_key_uint(w, "timeline_omitted", omitted);
+	jsonw_key_uint(w, "timeline_lost", g->exits_lost);
+	jsonw_key(w, "timeline");
+	jsonw_arr_begin(w);
+	for (i = start; i < g->exn; i++) {
+		if (diag_exit_in_window(g, diag_exit_at(g, i)))
+			json_exit(g, w, i);
+	}
+	jsonw_arr_end(w);
+}
+
+static void
+json_episode(struct jsonw *w, const struct diag_episode *ep)
+{
+	bool done = ep->raised >= 0 && ep->cleared >= 0;
+
+	jsonw_obj_begin(w);
+	jsonw_key_int(w, "fault", ep->fault);
+	json_time(w, "raised", ep->raised);
+	json_time(w, "intervention", ep->intervention);
+	json_time(w, "cleared", ep->cleared);
+	jsonw_key_int_or_null(w, "duration_ms", done, ep->cleared - ep->raised);
+	jsonw_key_str(w, "detail", ep->detail);
+	jsonw_key_str_or_null(w, "cleared_detail", ep->cleared >= 0 ?
+	    ep->cleared_detail : NULL);
+	jsonw_obj_end(w);
+}
+
+static void
+json_history(const struct diag *g, struct jsonw *w)
 {
 	const struct diag_episode *ep;
-	const struct diag_defs_event *h;
-	size_t i;
-	bool first = true;
+	size_t i = 0;
 
-	strbuf_puts(sb, ",\"fault_history\":[");
-	for (i = 0; (ep = diag_episodes_of(g, &i, 0)) != NULL; first = false) {
-		strbuf_printf(sb, "%s{\"fault\":%d,\"raised\":", first ? "" : ",",
-		    ep->fault);
-		json_time(sb, ep->raised);
-		strbuf_puts(sb, ",\"intervention\":");
-		json_time(sb, ep->intervention);
-		strbuf_puts(sb, ",\"cleared\":");
-		json_time(sb, ep->cleared);
-		strbuf_puts(sb, ",\"duration_ms\":");
-		if (ep->raised >= 0 && ep->cleared >= 0)
-			strbuf_printf(sb, "%lld", (long long)(ep->cleared - ep->raised));
-		else
-			strbuf_puts(sb, "null");
-		strbuf_puts(sb, ",\"detail\":");
-		strbuf_json_str(sb, ep->detail);
-		strbuf_puts(sb, ",\"cleared_detail\":");
-		json_str_or_null(sb, ep->cleared >= 0 ? ep->cleared_detail : NULL);
-		strbuf_puts(sb, "}");
+	jsonw_key(w, "fault_history");
+	jsonw_arr_begin(w);
+	while ((ep = diag_episodes_of(g, &i, 0)) != NULL)
+		json_episode(w, ep);
+	jsonw_arr_end(w);
+}
+
+/* One container of the active definitions. */
+static void
+json_container(const struct diag *g, struct jsonw *w, size_t i)
+{
+	jsonw_obj_begin(w);
+	jsonw_key_str(w, "name", g->cont[i].name);
+	if (g->cont[i].header_ok) {
+		jsonw_key_str(w, "kind", diag_kind_name(g->cont[i].kind));
+		jsonw_key_uint(w, "version", g->cont[i].version);
+		jsonw_key_uint(w, "sigs", g->cont[i].sigs);
+		jsonw_key_str(w, "built", g->cont[i].time);
 	}
-	strbuf_puts(sb, "],\"definitions\":{\"active\":");
-	if (g->o->definitions_dir == NULL || !g->cont_ok) {
-		strbuf_puts(sb, "null");
-	} else {
-		strbuf_puts(sb, "[");
-		for (i = 0; i < g->ncont; i++) {
-			strbuf_printf(sb, "%s{\"name\":", i ? "," : "");
-			strbuf_json_str(sb, g->cont[i].name);
-			if (g->cont[i].header_ok) {
-				strbuf_printf(sb, ",\"kind\":\"%s\",\"version\":%u,\"sigs\":%u,\"built\":",
-				    diag_kind_name(g->cont[i].kind), g->cont[i].version,
-				    g->cont[i].sigs);
-				strbuf_json_str(sb, g->cont[i].time);
-			}
-			strbuf_printf(sb, ",\"header_ok\":%s}",
-			    g->cont[i].header_ok ? "true" : "false");
-		}
-		strbuf_puts(sb, "]");
-	}
-	strbuf_puts(sb, ",\"history\":[");
-	for (i = 0, first = true; i < g->dhn; i++) {
-		h = &g->dh[(g->dhhead + i) % DIAG_HISTORY_MAX];
-		if (h->t < g->o->since_ms)
-			continue;
-		strbuf_printf(sb, "%s{\"time\":\"%s\",\"event\":\"%s\",\"file\":",
-		    first ? "" : ",", h->time, h->type);
-		strbuf_json_str(sb, h->file);
-		strbuf_puts(sb, ",\"versions\":");
-		strbuf_json_str(sb, h->versions);
-		strbuf_puts(sb, ",\"reason\":");
-		strbuf_json_str(sb, h->reason);
-		strbuf_puts(sb, "}");
-		first = false;
-	}
-	strbuf_puts(sb, "]}");
+	jsonw_key_bool(w, "header_ok", g->cont[i].header_ok);
+	jsonw_obj_end(w);
 }
 
 static void
-json_rest(const struct diag *g, struct strbuf *sb)
+json_defs_event(struct jsonw *w, const struct diag_defs_event *h)
 {
-	const struct config *c = g->cfg;
-	const struct diag_problem *p;
-	struct poison_list shown = g->poison;
+	jsonw_obj_begin(w);
+	jsonw_key_str(w, "time", h->time);
+	jsonw_key_str(w, "event", h->type);
+	jsonw_key_str(w, "file", h->file);
+	jsonw_key_str(w, "versions", h->versions);
+	jsonw_key_str(w, "reason", h->reason);
+	jsonw_obj_end(w);
+}
+
+/* "definitions": the active containers (null unknown) and their history */
+static void
+json_definitions(const struct diag *g, struct jsonw *w)
+{
+	const struct diag_defs_event *h;
 	size_t i;
 
-	strbuf_puts(sb, ",\"poison\":");
+	jsonw_key(w, "definitions");
+	jsonw_obj_begin(w);
+	jsonw_key(w, "active");
+	if (g->o->definitions_dir == NULL || !g->cont_ok) {
+		jsonw_null(w);
+	} else {
+		jsonw_arr_begin(w);
+		for (i = 0; i < g->ncont; i++)
+			json_container(g, w, i);
+		jsonw_arr_end(w);
+	}
+	jsonw_key(w, "history");
+	jsonw_arr_begin(w);
+	for (i = 0; i < g->dhn; i++) {
+		h = &g->dh[(g->dhhead + i) % DIAG_HISTORY_MAX];
+		if (h->t >= g->o->since_ms)
+			json_defs_event(w, h);
+	}
+	jsonw_arr_end(w);
+	jsonw_obj_end(w);
+}
+
+static void
+json_poison(const struct diag *g, struct jsonw *w)
+{
+	struct poison_list shown = g->poison;
+
+	jsonw_key(w, "poison");
 	if (!g->poison_ok) {
-		strbuf_puts(sb, "null");
+		jsonw_null(w);
 	} else {
 		if (shown.n > DIAG_POISON_SHOWN)
 			shown.n = DIAG_POISON_SHOWN;
-		poison_to_json(&shown, sb);
+		poison_json(w, &shown);
 	}
-	strbuf_printf(sb, ",\"poison_omitted\":%zu", g->poison.n > DIAG_POISON_SHOWN ?
+	jsonw_key_uint(w, "poison_omitted", g->poison.n > DIAG_POISON_SHOWN ?
 	    g->poison.n - DIAG_POISON_SHOWN : 0);
-	strbuf_printf(sb, ",\"core_dumps\":{\"enabled\":%s,\"core_pattern\":",
-	    c->core_dumps ? "true" : "false");
-	json_str_or_null(sb, g->o->core_pattern);
-	strbuf_puts(sb, ",\"pids\":[");
-	for (i = 0; i < g->exn; i++) {
-		const struct diag_exit *e = diag_exit_at(g, i);
+}
 
+static void
+json_core_dumps(const struct diag *g, struct jsonw *w)
+{
+	const struct diag_exit *e;
+	size_t i;
+
+	jsonw_key(w, "core_dumps");
+	jsonw_obj_begin(w);
+	jsonw_key_bool(w, "enabled", g->cfg->core_dumps);
+	jsonw_key_str_or_null(w, "core_pattern", g->o->core_pattern);
+	jsonw_key(w, "pids");
+	jsonw_arr_begin(w);
+	for (i = 0; i < g->exn; i++) {
+		e = diag_exit_at(g, i);
 		if (diag_exit_in_window(g, e) && e->core)
-			strbuf_printf(sb, "%s%lld", sb->len && sb->buf[sb->len - 1] == '[' ?
-			    "" : ",", (long long)e->pid);
+			jsonw_int(w, e->pid);
 	}
-	strbuf_puts(sb, "]}");
-	strbuf_printf(sb, ",\"config\":{\"available\":%s,\"scan_user\":", g->o->cfg ?
-	    "true" : "false");
-	strbuf_json_str(sb, c->scan_user);
-	strbuf_puts(sb, ",\"scan_group\":");
-	strbuf_json_str(sb, c->scan_group);
-	strbuf_printf(sb, ",\"crash_threshold\":%u,\"crash_window_ms\":%llu,\"stable_after_ms\":%llu,\"intervention_after_ms\":%llu,\"poison_threshold\":%u,\"restart_delay_min_ms\":%llu,\"restart_delay_max_ms\":%llu,\"scan_timeout_ms\":%llu,\"core_dumps\":%s}",
-	    c->crash_threshold, (unsigned long long)c->crash_window_ms,
-	    (unsigned long long)c->stable_after_ms,
-	    (unsigned long long)c->intervention_after_ms, c->poison_threshold,
-	    (unsigned long long)c->restart_delay_min_ms,
-	    (unsigned long long)c->restart_delay_max_ms,
-	    (unsigned long long)c->scan_timeout_ms, c->core_dumps ? "true" : "false");
-	strbuf_puts(sb, ",\"unreadable\":[");
+	jsonw_arr_end(w);
+	jsonw_obj_end(w);
+}
+
+static void
+json_config(const struct diag *g, struct jsonw *w)
+{
+	const struct config *c = g->cfg;
+
+	jsonw_key(w, "config");
+	jsonw_obj_begin(w);
+	jsonw_key_bool(w, "available", g->o->cfg != NULL);
+	jsonw_key_str(w, "scan_user", c->scan_user);
+	jsonw_key_str(w, "scan_group", c->scan_group);
+	jsonw_key_uint(w, "crash_threshold", c->crash_threshold);
+	jsonw_key_uint(w, "crash_window_ms", c->crash_window_ms);
+	jsonw_key_uint(w, "stable_after_ms", c->stable_after_ms);
+	jsonw_key_uint(w, "intervention_after_ms", c->intervention_after_ms);
+	jsonw_key_uint(w, "poison_threshold", c->poison_threshold);
+	jsonw_key_uint(w, "restart_delay_min_ms", c->restart_delay_min_ms);
+	jsonw_key_uint(w, "restart_delay_max_ms", c->restart_delay_max_ms);
+	jsonw_key_uint(w, "scan_timeout_ms", c->scan_timeout_ms);
+	jsonw_key_bool(w, "core_dumps", c->core_dumps);
+	jsonw_obj_end(w);
+}
+
+static void
+json_unreadable(const struct diag *g, struct jsonw *w)
+{
+	const struct diag_problem *p;
+	size_t i;
+
+	jsonw_key(w, "unreadable");
+	jsonw_arr_begin(w);
 	for (i = 0; i < g->npr; i++) {
 		p = &g->pr[i];
-		strbuf_printf(sb, "%s{\"file\":\"%s\",\"line\":", i ? "," : "", p->file);
-		if (p->line >= 0)
-			strbuf_printf(sb, "%lld", (long long)p->line);
-		else
-			strbuf_puts(sb, "null");
-		strbuf_puts(sb, ",\"offset\":");
-		if (p->offset >= 0)
-			strbuf_printf(sb, "%lld", (long long)p->offset);
-		else
-			strbuf_puts(sb, "null");
-		strbuf_puts(sb, ",\"why\":");
-		strbuf_json_str(sb, p->why);
-		strbuf_puts(sb, "}");
+		jsonw_obj_begin(w);
+		jsonw_key_str(w, "file", p->file);
+		jsonw_key_int_or_null(w, "line", p->line >= 0, p->line);
+		jsonw_key_int_or_null(w, "offset", p->offset >= 0, p->offset);
+		jsonw_key_str(w, "why", p->why);
+		jsonw_obj_end(w);
 	}
-	strbuf_printf(sb, "],\"unreadable_omitted\":%zu,\"events_lost\":%" PRIu64,
-	    g->pr_omitted, g->events_lost);
+	jsonw_arr_end(w);
+	jsonw_key_uint(w, "unreadable_omitted", g->pr_omitted);
+	jsonw_key_uint(w, "events_lost", g->events_lost);
+}
+
+/* schema, times, verdict, summary and where the report read from */
+static void
+json_head(const struct diag *g, struct jsonw *w)
+{
+	struct strbuf s;
+
+	jsonw_key_str(w, "schema", DIAG_SCHEMA);
+	json_time(w, "generated", g->o->now_ms);
+	json_time(w, "since", g->o->since_ms > 0 ? g->o->since_ms : -1);
+	jsonw_key_str(w, "verdict", diag_verdict_name(g->verdict));
+	jsonw_key_int(w, "exit_status", g->verdict);
+	strbuf_init(&s, DIAG_OUT_MAX);
+	diag_text_verdict(g, &s);
+	json_text(w, "summary", &s);
+	strbuf_free(&s);
+	jsonw_key(w, "sources");
+	jsonw_obj_begin(w);
+	jsonw_key_str(w, "state_dir", g->o->state_dir);
+	jsonw_key_str_or_null(w, "log_dir", g->o->log_dir);
+	jsonw_key_str_or_null(w, "definitions_dir", g->o->definitions_dir);
+	jsonw_obj_end(w);
 }
 
 void
 diag_report_json(const struct diag *g, struct strbuf *sb)
 {
-	struct strbuf s;
+	struct jsonw w;
 
-	strbuf_puts(sb, "{\"schema\":\"" DIAG_SCHEMA "\",\"generated\":");
-	json_time(sb, g->o->now_ms);
-	strbuf_puts(sb, ",\"since\":");
-	json_time(sb, g->o->since_ms > 0 ? g->o->since_ms : -1);
-	strbuf_printf(sb, ",\"verdict\":\"%s\",\"exit_status\":%d", diag_verdict_name(g->verdict),
-	    g->verdict);
-	strbuf_init(&s, DIAG_OUT_MAX);
-	diag_text_verdict(g, &s);
-	strbuf_puts(sb, ",\"summary\":");
-	strbuf_json_str(sb, strbuf_str(&s));
-	strbuf_free(&s);
-	strbuf_puts(sb, ",\"sources\":{\"state_dir\":");
-	strbuf_json_str(sb, g->o->state_dir);
-	strbuf_puts(sb, ",\"log_dir\":");
-	json_str_or_null(sb, g->o->log_dir);
-	strbuf_puts(sb, ",\"definitions_dir\":");
-	json_str_or_null(sb, g->o->definitions_dir);
-	strbuf_puts(sb, "}");
-	json_faults(g, sb);
-	json_crashes(g, sb);
-	json_timeline(g, sb);
-	json_history(g, sb);
-	json_rest(g, sb);
-	strbuf_puts(sb, "}\n");
+	jsonw_init(&w, strbuf_sink, sb);
+	jsonw_obj_begin(&w);
+	json_head(g, &w);
+	json_faults(g, &w);
+	json_crashes(g, &w);
+	json_timeline(g, &w);
+	json_history(g, &w);
+	json_definitions(g, &w);
+	json_poison(g, &w);
+	json_core_dumps(g, &w);
+	json_config(g, &w);
+	json_unreadable(g, &w);
+	jsonw_obj_end(&w);
+	strbuf_puts(sb, "\n");
 }

@@ -221,13 +221,13 @@ text_timeline(const struct diag *g, struct strbuf *sb)
 			diag_svc_lines(g, e, &ll);
 			strbuf_printf(sb, "    ampscansvc.log, pid %lld:%s\n",
 			    (long long)e->pid, ll.count ? "" : " (no lines)");
-			diag_loglines_out(sb, &ll, false, "      ");
+			diag_loglines_out(sb, &ll, "      ");
 		}
 		if (g->dlog != NULL) {
 			diag_daemon_lines(g, e, &ll);
 			strbuf_printf(sb, "    ampdaemon.log around it:%s\n",
 			    ll.count ? "" : " (no lines)");
-			diag_loglines_out(sb, &ll, false, "      ");
+			diag_loglines_out(sb, &ll, "      ");
 		}
 	}
 }

@@ -687,37 +687,53 @@ poison_mtime_ms(const struct poison_id *id)
 }
 
 static void
-poison_json_time(struct strbuf *sb, const char *key, int64_t ms)
+poison_json_time(struct jsonw *w, const char *key, int64_t ms)
 {
 	char t[WALLTIME_LEN];
 
 	walltime_format(ms, t);
-	strbuf_printf(sb, ",\"%s\":\"%s\"", key, t);
+	jsonw_key_str(w, key, t);
+}
+
+static void
+poison_json_entry(struct jsonw *w, const struct poison_entry *e)
+{
+	char hex[2 * POISON_SHA256_LEN + 1];
+
+	jsonw_obj_begin(w);
+	jsonw_key_str(w, "path", e->path);
+	jsonw_key_uint(w, "dev", e->id.dev);
+	jsonw_key_uint(w, "ino", e->id.ino);
+	jsonw_key_uint(w, "size", e->id.size);
+	poison_json_time(w, "mtime", poison_mtime_ms(&e->id));
+	poison_hex(e->id.sha256, hex);
+	jsonw_key_str(w, "sha256", hex);
+	jsonw_key_uint(w, "hashed", e->id.hashed);
+	jsonw_key_uint(w, "crashes", e->crashes);
+	poison_json_time(w, "first", e->first_ms);
+	poison_json_time(w, "last", e->last_ms);
+	jsonw_key_bool(w, "poison", e->poison);
+	jsonw_obj_end(w);
+}
+
+void
+poison_json(struct jsonw *w, const struct poison_list *list)
+{
+	size_t i;
+
+	jsonw_arr_begin(w);
+	for (i = 0; i < list->n; i++)
+		poison_json_entry(w, &list->e[i]);
+	jsonw_arr_end(w);
 }
 
 void
 poison_to_json(const struct poison_list *list, struct strbuf *sb)
 {
-	char hex[2 * POISON_SHA256_LEN + 1];
-	const struct poison_entry *e;
-	size_t i;
+	struct jsonw w;
 
-	strbuf_puts(sb, "[");
-	for (i = 0; i < list->n; i++) {
-		e = &list->e[i];
-		strbuf_puts(sb, i > 0 ? ",{\"path\":" : "{\"path\":");
-		strbuf_json_str(sb, e->path);
-		strbuf_printf(sb, ",\"dev\":%" PRIu64 ",\"ino\":%" PRIu64 ",\"size\":%" PRIu64,
-		    e->id.dev, e->id.ino, e->id.size);
-		poison_json_time(sb, "mtime", poison_mtime_ms(&e->id));
-		poison_hex(e->id.sha256, hex);
-		strbuf_printf(sb, ",\"sha256\":\"%s\",\"hashed\":%" PRIu64 ",\"crashes\":%" PRIu32,
-		    hex, e->id.hashed, e->crashes);
-		poison_json_time(sb, "first", e->first_ms);
-		poison_json_time(sb, "last", e->last_ms);
-		strbuf_printf(sb, ",\"poison\":%s}", e->poison ? "true" : "false");
-	}
-	strbuf_puts(sb, "]");
+	jsonw_init(&w, strbuf_sink, sb);
+	poison_json(&w, list);
 }
 
 void

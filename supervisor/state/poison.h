@@ -46,6 +46,7 @@
 #include <stdint.h>
 
 #include "events.h"
+#include "json.h"
 #include "strbuf.h"
 
 #define POISON_MAX 1024                  /* entries in the list */
@@ -179,10 +180,12 @@ int poison_parse(const char *buf, size_t len, struct poison_list *list,
 void poison_format(const struct poison_list *list, struct strbuf *sb);
 
 /*
- * A JSON array for ampctl status and diag, appended to sb: objects of
- * path, dev, ino, size, mtime (ISO-8601), sha256 (hex), hashed, crashes,
- * first, last (ISO-8601), poison (bool).
+ * A JSON array for ampctl status and diag, as the next value of w: objects
+ * of path, dev, ino, size, mtime (ISO-8601), sha256 (hex), hashed,
+ * crashes, first, last (ISO-8601), poison (bool).
  */
+void poison_json(struct jsonw *w, const struct poison_list *list);
+/* The same array alone, appended to sb. */
 void poison_to_json(const struct poison_list *list, struct strbuf *sb);
 
 /* The poison_file event of events.h for e: path, device, inode, size,

@@ -247,6 +247,109 @@ test_diag_events_lost_lines_are_counted_and_said(void **state)
 	assert_non_null(strstr(strbuf_str(&f->out), "\"events_lost\":0}"));
 }
 
+/* test_diag_json_document_is_stable: @DIR@ is the state directory */
+static const char golden_json[] =
+	"{\"schema\":\"ampscan-diag/1\",\"generated\":\"2026-11-24T02:55:00.000Z\","
+	"\"since\":null,\"verdict\":\"intervention\",\"exit_status\":2,\"summary\":"
+	"\"\\nVERDICT: INTERVENTION NEEDED (exit status 2)\\n  fault 6 Scan Service Restarting Frequently:"
+	" needs intervention\\n  2 of 3 crashes happened while scanning /srv/a \\\"q\\\"\\\\b\\t.zip (SIGSEGV x2); by signal:"
+	" SIGSEGV x2, SIGABRT x1; by definitions: daily:27012 x2, (not recorded) x1.\\n  1 poison file(s) refused until they change,"
+	" 0 suspect(s)\\n  1 record(s) could not be read (see COULD NOT READ)\\n\","
+	"\"sources\":{\"state_dir\":\"@DIR@\",\"log_dir\":null,\"definitions_dir\":"
+	"null},\"faults_source\":\"faults.state\",\"faults\":[{\"id\":6,\"short_name\":"
+	"\"scan_service_restarting\",\"portal\":\"Scan Service Restarting Frequently\","
+	"\"since\":\"2026-11-24T02:50:01.000Z\",\"intervention\":true,\"intervention_since\":"
+	"\"2026-11-24T02:51:40.000Z\",\"detail\":\"3 crashes in 2 s (SIGSEGV x2,"
+	" SIGABRT x1)\",\"condition\":\"Scan workers crashed CrashThreshold times within CrashWindow,"
+	" usually because a file makes the scanner crash. Scanning goes on with reduced capacity. If still raised InterventionAfter (10 minutes) after ampdaemon started,"
+	" it is marked as needing intervention and suspected files are skipped.\","
+	"\"remedy\":\"Run `ampctl diag`: it shows the crash timeline, the exit signals,"
+	" the suspected files and the matching lines of ampdaemon.log and ampscansvc.log. Move the suspected file out of the way or install newer definitions,"
+	" and send the diag output (and the file, if you can) to support. The fault clears after StableAfter (60 s) without a crash.\","
+	"\"explanation\":\"    2 of 3 crashes happened while scanning /srv/a \\\"q\\\"\\\\b\\t.zip (SIGSEGV x2); by signal:"
+	" SIGSEGV x2, SIGABRT x1; by definitions: daily:27012 x2, (not recorded) x1.\\n    suspected files are refused without being scanned while it needs intervention\\n\"}],"
+	"\"crashes\":{\"count\":3,\"start_failures\":0,\"scan_timeouts\":0,\"core_dumped\":"
+	"1,\"no_file\":1,\"first\":\"2026-11-24T02:50:00.000Z\",\"last\":\"2026-11-24T02:"
+	"50:02.000Z\",\"span_ms\":2000,\"per_minute\":3.0,\"peak_per_minute\":3,"
+	"\"sentence\":\"2 of 3 crashes happened while scanning /srv/a \\\"q\\\"\\\\b\\t.zip (SIGSEGV x2); by signal:"
+	" SIGSEGV x2, SIGABRT x1; by definitions: daily:27012 x2, (not recorded) x1.\","
+	"\"by_signal\":[{\"signal\":\"SIGSEGV\",\"count\":2},{\"signal\":\"SIGABRT\","
+	"\"count\":1}],\"by_signal_other\":0,\"by_definitions\":[{\"definitions\":"
+	"\"daily:27012\",\"count\":2},{\"definitions\":\"(not recorded)\",\"count\":"
+	"1}],\"by_definitions_other\":0,\"by_file\":[{\"file\":\"/srv/a \\\"q\\\"\\\\b\\t.zip\","
+	"\"count\":2,\"signals\":{\"SIGSEGV\":2}}],\"by_file_other\":0},\"timeline_source\":"
+	"\"exits\",\"timeline_omitted\":0,\"timeline_lost\":0,\"timeline\":[{\"time\":"
+	"\"2026-11-24T02:50:00.000Z\",\"pid\":1,\"worker\":1,\"kind\":\"crash\",\"signal\":"
+	"\"SIGSEGV\",\"exit_code\":null,\"core_dumped\":false,\"scan_timeout\":false,"
+	"\"uptime_ms\":500,\"restart_delay_ms\":100,\"uid\":995,\"definitions\":\"daily:"
+	"27012\",\"last_stderr\":null,\"files\":[\"/srv/a \\\"q\\\"\\\\b\\t.zip\"],\"scansvc_log\":"
+	"null,\"daemon_log\":null},{\"time\":\"2026-11-24T02:50:01.000Z\",\"pid\":"
+	"2,\"worker\":1,\"kind\":\"crash\",\"signal\":\"SIGSEGV\",\"exit_code\":null,"
+	"\"core_dumped\":false,\"scan_timeout\":false,\"uptime_ms\":500,\"restart_delay_ms\":"
+	"100,\"uid\":995,\"definitions\":\"daily:27012\",\"last_stderr\":null,\"files\":"
+	"[\"/srv/a \\\"q\\\"\\\\b\\t.zip\"],\"scansvc_log\":null,\"daemon_log\":null},"
+	"{\"time\":\"2026-11-24T02:50:02.000Z\",\"pid\":3,\"worker\":2,\"kind\":\"crash\","
+	"\"signal\":\"SIGABRT\",\"exit_code\":134,\"core_dumped\":true,\"scan_timeout\":"
+	"false,\"uptime_ms\":7,\"restart_delay_ms\":null,\"uid\":null,\"definitions\":"
+	"null,\"last_stderr\":\"boom \xc3\xa9""\",\"files\":[],\"scansvc_log\":null,\"daemon_log\":"
+	"null}],\"fault_history\":[{\"fault\":6,\"raised\":\"2026-11-24T02:50:01.000Z\","
+	"\"intervention\":null,\"cleared\":null,\"duration_ms\":null,\"detail\":\"3 crashes in 2 s (SIGSEGV x2,"
+	" SIGABRT x1)\",\"cleared_detail\":null}],\"definitions\":{\"active\":null,"
+	"\"history\":[{\"time\":\"2026-11-24T02:40:00.000Z\",\"event\":\"definitions_activated\","
+	"\"file\":\"daily.cvd\",\"versions\":\"daily:27012\",\"reason\":\"\"}]},\"poison\":"
+	"[{\"path\":\"/srv/a b.zip\",\"dev\":64768,\"ino\":1234,\"size\":46,\"mtime\":"
+	"\"2026-11-24T02:40:00.005Z\",\"sha256\":\"67ba739d27e9b470a435460e3dd76725bdc434eb41b01feda28c1388129b7fa2\","
+	"\"hashed\":46,\"crashes\":2,\"first\":\"2026-11-24T02:50:00.000Z\",\"last\":"
+	"\"2026-11-24T02:50:01.000Z\",\"poison\":true}],\"poison_omitted\":0,\"core_dumps\":"
+	"{\"enabled\":false,\"core_pattern\":null,\"pids\":[3]},\"config\":{\"available\":"
+	"false,\"scan_user\":\"cisco-amp-scan-svc\",\"scan_group\":\"cisco-amp-scan-svc\","
+	"\"crash_threshold\":3,\"crash_window_ms\":300000,\"stable_after_ms\":60000,"
+	"\"intervention_after_ms\":600000,\"poison_threshold\":2,\"restart_delay_min_ms\":"
+	"100,\"restart_delay_max_ms\":30000,\"scan_timeout_ms\":120000,\"core_dumps\":"
+	"false},\"unreadable\":[{\"file\":\"events.jsonl\",\"line\":3,\"offset\":255,"
+	"\"why\":\"unknown event type 'who_knows'; skipped\"}],\"unreadable_omitted\":"
+	"0,\"events_lost\":0}\n";
+
+/*
+ * The whole JSON document, byte for byte: key order, number formats,
+ * nulls, escapes.  ampctl users parse it, so a change here is a change
+ * of DIAG_SCHEMA.  (Generated before diag_json.c moved to the jsonw
+ * emitters, and unchanged by the move.)
+ */
+static void
+test_diag_json_document_is_stable(void **state)
+{
+	struct fx *f = *state;
+	struct strbuf want;
+	const char *dir;
+
+	put(f, "faults.state", "ampscan-faults 1\n"
+	    "fault 6 1795488601000 1 1795488700000 3 crashes in 2 s (SIGSEGV x2, SIGABRT x1)\nend 1\n");
+	put(f, "events.jsonl",
+	    "{\"time\":\"2026-11-24T02:40:00.000Z\",\"event\":\"definitions_activated\",\"file\":\"daily.cvd\",\"versions\":[\"daily:27012\"]}\n"
+	    "{\"time\":\"2026-11-24T02:50:01.000Z\",\"event\":\"fault_raised\",\"fault\":6,\"name\":\"x\",\"detail\":\"3 crashes in 2 s (SIGSEGV x2, SIGABRT x1)\",\"pid\":3}\n"
+	    "{\"time\":\"2026-11-24T02:50:02.000Z\",\"event\":\"who_knows\"}\n");
+	put(f, "exits.jsonl",
+	    EXIT("2026-11-24T02:50:00.000Z", 1, "SIGSEGV", "\"/srv/a \\\"q\\\"\\\\b\\t.zip\"")
+	    EXIT("2026-11-24T02:50:01.000Z", 2, "SIGSEGV", "\"/srv/a \\\"q\\\"\\\\b\\t.zip\"")
+	    "{\"time\":\"2026-11-24T02:50:02.000Z\",\"event\":\"worker_exited\",\"pid\":3,"
+	    "\"signal\":\"SIGABRT\",\"exit_code\":134,\"core_dumped\":true,\"uptime_ms\":7,"
+	    "\"files\":[],\"kind\":\"crash\",\"worker\":2,\"last_stderr\":\"boom \\u00e9\"}\n");
+	put(f, "poison.state", "ampscan-poison 1\n"
+	    "file 64768 1234 46 1795488000 5000000 46 "
+	    "67ba739d27e9b470a435460e3dd76725bdc434eb41b01feda28c1388129b7fa2 "
+	    "2 1795488600000 1795488601000 1 /srv/a%20b.zip\nend 1\n");
+	assert_int_equal(run(f, true), DIAG_INTERVENTION);
+	dir = strstr(golden_json, "@DIR@");
+	assert_non_null(dir);
+	strbuf_init(&want, DIAG_OUT_MAX);
+	strbuf_append(&want, golden_json, (size_t)(dir - golden_json));
+	strbuf_puts(&want, f->dir);
+	strbuf_puts(&want, dir + 5);
+	assert_string_equal(strbuf_str(&f->out), strbuf_str(&want));
+	strbuf_free(&want);
+}
+
 static void
 test_diag_parse_since(void **state)
 {
@@ -309,6 +412,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_diag_events_lost_lines_are_counted_and_said, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_diag_non_utf8_file_name_round_trips, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_diag_duplicate_key_line_is_a_problem, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_diag_json_document_is_stable, setup, teardown),
 		cmocka_unit_test(test_diag_parse_since),
 	};
 

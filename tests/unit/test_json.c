@@ -3,6 +3,8 @@
  * kind of byte, the surrogateescape round trip, the emitters' commas,
  * and the reader's strictness (duplicates, bad UTF-8, trailing text).
  */
+#include <float.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -175,6 +177,71 @@ test_emitters_commas(void **state)
 	strbuf_free(&sb);
 }
 
+/* jsonw_fixed: "%.*f", clamped decimals, null for what JSON cannot hold */
+static void
+test_fixed(void **state)
+{
+	struct strbuf sb;
+	struct jsonw w;
+
+	(void)state;
+	strbuf_init(&sb, 4096);
+	jsonw_init(&w, strbuf_sink, &sb);
+	jsonw_arr_begin(&w);
+	jsonw_fixed(&w, 4.0, 1);
+	jsonw_fixed(&w, 0.25, 1);
+	jsonw_fixed(&w, -2.5, 3);
+	jsonw_fixed(&w, 7.9, 0);
+	jsonw_fixed(&w, 1.0, -4);
+	jsonw_fixed(&w, 0.5, 99);
+	jsonw_fixed(&w, NAN, 1);
+	jsonw_fixed(&w, -INFINITY, 1);
+	jsonw_arr_end(&w);
+	assert_string_equal(strbuf_str(&sb),
+	    "[4.0,0.2,-2.500,8,1,0.50000000000000000,null,null]");
+	strbuf_reset(&sb);
+	jsonw_init(&w, strbuf_sink, &sb);
+	jsonw_fixed(&w, DBL_MAX, JSONW_DECIMALS_MAX);
+	assert_false(sb.failed);
+	assert_int_equal(sb.len, 309 + 1 + JSONW_DECIMALS_MAX);
+	assert_string_equal(strbuf_str(&sb) + 309, ".00000000000000000");
+	strbuf_free(&sb);
+}
+
+/* the key-and-value calls, and raw values rendered elsewhere */
+static void
+test_key_pairs_and_raw(void **state)
+{
+	static const char line[] = "{\"time\":\"t\",\"event\":\"x\"}\n";
+	struct strbuf sb;
+	struct jsonw w;
+
+	(void)state;
+	strbuf_init(&sb, 4096);
+	jsonw_init(&w, strbuf_sink, &sb);
+	jsonw_obj_begin(&w);
+	jsonw_key_str(&w, "s", "a\"b");
+	jsonw_key_str_or_null(&w, "n", NULL);
+	jsonw_key_str_or_null(&w, "m", "m");
+	jsonw_key_int(&w, "i", -7);
+	jsonw_key_uint(&w, "u", UINT64_MAX);
+	jsonw_key_bool(&w, "b", false);
+	jsonw_key_int_or_null(&w, "h", true, INT64_MIN);
+	jsonw_key_int_or_null(&w, "z", false, 5);
+	jsonw_key(&w, "ev");
+	jsonw_arr_begin(&w);
+	jsonw_rawn(&w, line, sizeof(line) - 2);    /* without its newline */
+	jsonw_raw(&w, "1e3");
+	jsonw_arr_end(&w);
+	jsonw_obj_end(&w);
+	assert_string_equal(strbuf_str(&sb),
+	    "{\"s\":\"a\\\"b\",\"n\":null,\"m\":\"m\",\"i\":-7,"
+	    "\"u\":18446744073709551615,\"b\":false,"
+	    "\"h\":-9223372036854775808,\"z\":null,"
+	    "\"ev\":[{\"time\":\"t\",\"event\":\"x\"},1e3]}");
+	strbuf_free(&sb);
+}
+
 static void
 test_file_sink(void **state)
 {
@@ -286,6 +353,8 @@ main(void)
 		cmocka_unit_test(test_invalid_utf8_surrogateescape),
 		cmocka_unit_test(test_escape_unit_boundaries),
 		cmocka_unit_test(test_emitters_commas),
+		cmocka_unit_test(test_fixed),
+		cmocka_unit_test(test_key_pairs_and_raw),
 		cmocka_unit_test(test_file_sink),
 		cmocka_unit_test(test_strbuf_delegates),
 		cmocka_unit_test(test_reader_strict),
