@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
 #include "strbuf.h"
 
 void
@@ -98,18 +97,6 @@ void
 strbuf_sink(void *arg, const void *data, size_t len)
 {
 	strbuf_append(arg, data, len);
-}
-
-void
-strbuf_json_strn(struct strbuf *sb, const char *s, size_t len)
-{
-	jsonw_escape(strbuf_sink, sb, s, len);
-}
-
-void
-strbuf_json_str(struct strbuf *sb, const char *s)
-{
-	strbuf_json_strn(sb, s, strlen(s));
 }
 
 void

@@ -30,10 +30,6 @@ void strbuf_append(struct strbuf *sb, const void *data, size_t len);
 void strbuf_puts(struct strbuf *sb, const char *s);
 void strbuf_printf(struct strbuf *sb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* s as a JSON string, quotes included, escaped as json.h says (valid
- * UTF-8 passed through, any other byte 0xNN as \udcNN). */
-void strbuf_json_str(struct strbuf *sb, const char *s);
-void strbuf_json_strn(struct strbuf *sb, const char *s, size_t len);
 /* A jsonw_put_fn (json.h): arg is the struct strbuf. */
 void strbuf_sink(void *arg, const void *data, size_t len);
 

@@ -38,14 +38,12 @@
  * only what its line shows, so the fields read back (events_get_*()) are
  * cut the same way.
  *
- * Strings are escaped for JSON by strbuf_json_strn() (strbuf.h): quote,
- * backslash and control characters (\n \r \t \b \f, others as \u00XX;
- * also DEL, U+2028 and U+2029), and every byte that is not part of valid
- * UTF-8 (overlong forms, surrogates, beyond U+10FFFF, cut sequences)
- * becomes \ufffd.  A line is thus valid UTF-8 and valid JSON whatever
- * bytes a file name or a worker put in a detail; the original bytes of a
- * hostile name are not recoverable from the line (FaultCommand's
- * environment has them as given).
+ * Strings are escaped by the one JSON writer (json.h, a unit at a time
+ * so that a field can be cut at a character boundary): quote, backslash
+ * and control characters escaped, valid UTF-8 passed through, and each
+ * byte that is not part of valid UTF-8 written as \udcNN, which
+ * json_read.h (and Python's surrogateescape) turn back into the byte.
+ * FaultCommand's environment gets the bytes as given.
  *
  * Writing: events_append() writes the line with a single write() on an
  * O_APPEND descriptor, then fdatasync()s it (lineq_write()).  Durability

@@ -263,13 +263,13 @@ test_file_sink(void **state)
 }
 
 static void
-test_strbuf_delegates(void **state)
+test_strbuf_sink(void **state)
 {
 	struct strbuf sb;
 
 	(void)state;
 	strbuf_init(&sb, 4096);
-	strbuf_json_str(&sb, "n\xe9\n");
+	jsonw_escape(strbuf_sink, &sb, "n\xe9\n", 3);
 	assert_string_equal(strbuf_str(&sb), "\"n\\udce9\\n\"");
 	strbuf_free(&sb);
 }
@@ -356,7 +356,7 @@ main(void)
 		cmocka_unit_test(test_fixed),
 		cmocka_unit_test(test_key_pairs_and_raw),
 		cmocka_unit_test(test_file_sink),
-		cmocka_unit_test(test_strbuf_delegates),
+		cmocka_unit_test(test_strbuf_sink),
 		cmocka_unit_test(test_reader_strict),
 		cmocka_unit_test(test_reader_fields),
 	};
