@@ -8,60 +8,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <zlib.h>
+
+#include "buf.h"
 #include "engine_int.h"
 
 #define CANARY_BUF_MAX 4096
 #define CANARY_MEMBER "canary.txt"
 
-struct cbuf {
-	uint8_t p[CANARY_BUF_MAX];
-	size_t len;
-	bool overflow;
-};
-
 static void
-cb_put(struct cbuf *b, const void *p, size_t n)
+cb_str(struct buf *b, const char *s)
 {
-	if (b->overflow || n > sizeof(b->p) - b->len) {
-		b->overflow = true;
-		return;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
+	buf_put(b, s, strlen(s));
+}
+
+/* n little-endian 16-bit fields (the zip headers are made of them). */
+static void
+cb_le16s(struct buf *b, const uint16_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		buf_put_le16(b, v[i]);
 }
 
 static void
-cb_str(struct cbuf *b, const char *s)
-{
-	cb_put(b, s, strlen(s));
-}
-
-static void
-cb_le(struct cbuf *b, uint32_t v, unsigned bytes)
-{
-	uint8_t x[4];
-
-	for (unsigned i = 0; i < bytes; i++)
-		x[i] = (uint8_t)(v >> (8 * i));
-	cb_put(b, x, bytes);
-}
-
-/* CRC-32 (IEEE, reflected), bit by bit: a few hundred bytes, once. */
-static uint32_t
-canary_crc32(const uint8_t *p, size_t n)
-{
-	uint32_t c = 0xffffffffu;
-
-	for (size_t i = 0; i < n; i++) {
-		c ^= p[i];
-		for (int k = 0; k < 8; k++)
-			c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
-	}
-	return ~c;
-}
-
-static void
-canary_plain(const struct seng *e, struct cbuf *b)
+canary_plain(const struct seng *e, struct buf *b)
 {
 	cb_str(b, "ampscan canary: this text proves the engine scans.\n");
 	cb_str(b, e->marker);
@@ -70,61 +41,67 @@ canary_plain(const struct seng *e, struct cbuf *b)
 
 /* One member, stored (method 0): local header, data, central directory. */
 static void
-canary_zip(const struct seng *e, struct cbuf *b)
+canary_zip(const struct seng *e, struct buf *b)
 {
-	struct cbuf d = { .len = 0 };
-	uint32_t crc, name_len = (uint32_t)strlen(CANARY_MEMBER), cd_off;
+	uint8_t mem[CANARY_BUF_MAX];
+	struct buf d;
+	uint32_t crc, size;
+	uint16_t name_len = (uint16_t)strlen(CANARY_MEMBER);
+	size_t cd_off;
 
+	buf_init_fixed(&d, mem, sizeof(mem));
 	canary_plain(e, &d);
-	crc = canary_crc32(d.p, d.len);
-	cb_le(b, 0x04034b50u, 4);
-	cb_le(b, 10, 2); cb_le(b, 0, 2); cb_le(b, 0, 2);     /* version, flags, stored */
-	cb_le(b, 0, 2); cb_le(b, 0x21, 2);                  /* time, date 1980-01-01 */
-	cb_le(b, crc, 4); cb_le(b, (uint32_t)d.len, 4); cb_le(b, (uint32_t)d.len, 4);
-	cb_le(b, name_len, 2); cb_le(b, 0, 2);
+	size = (uint32_t)buf_avail(&d);
+	crc = (uint32_t)crc32(0L, buf_ptr(&d), size);
+	buf_put_le32(b, 0x04034b50u);   /* version, flags, stored, time, 1980-01-01 */
+	cb_le16s(b, (const uint16_t[]){ 10, 0, 0, 0, 0x21 }, 5);
+	buf_put_le32(b, crc);
+	buf_put_le32(b, size);
+	buf_put_le32(b, size);
+	cb_le16s(b, (const uint16_t[]){ name_len, 0 }, 2);
 	cb_str(b, CANARY_MEMBER);
-	cb_put(b, d.p, d.len);
-	cd_off = (uint32_t)b->len;
-	cb_le(b, 0x02014b50u, 4);
-	cb_le(b, 20, 2); cb_le(b, 10, 2); cb_le(b, 0, 2); cb_le(b, 0, 2);
-	cb_le(b, 0, 2); cb_le(b, 0x21, 2);
-	cb_le(b, crc, 4); cb_le(b, (uint32_t)d.len, 4); cb_le(b, (uint32_t)d.len, 4);
-	cb_le(b, name_len, 2); cb_le(b, 0, 2); cb_le(b, 0, 2);  /* name, extra, comment */
-	cb_le(b, 0, 2); cb_le(b, 0, 2); cb_le(b, 0, 4);         /* disk, attributes */
-	cb_le(b, 0, 4);                                         /* local header at 0 */
+	buf_put(b, buf_ptr(&d), size);
+	cd_off = buf_avail(b);
+	buf_put_le32(b, 0x02014b50u);   /* made by, needed, flags, stored, time, date */
+	cb_le16s(b, (const uint16_t[]){ 20, 10, 0, 0, 0, 0x21 }, 6);
+	buf_put_le32(b, crc);
+	buf_put_le32(b, size);
+	buf_put_le32(b, size);
+	/* name, extra, comment, disk, internal attributes */
+	cb_le16s(b, (const uint16_t[]){ name_len, 0, 0, 0, 0 }, 5);
+	buf_put_le32(b, 0);             /* external attributes */
+	buf_put_le32(b, 0);             /* local header at 0 */
 	cb_str(b, CANARY_MEMBER);
-	cb_le(b, 0x06054b50u, 4);
-	cb_le(b, 0, 2); cb_le(b, 0, 2); cb_le(b, 1, 2); cb_le(b, 1, 2);
-	cb_le(b, (uint32_t)b->len - cd_off, 4); cb_le(b, cd_off, 4); cb_le(b, 0, 2);
+	buf_put_le32(b, 0x06054b50u);   /* disk, cd disk, entries here, entries */
+	cb_le16s(b, (const uint16_t[]){ 0, 0, 1, 1 }, 4);
+	buf_put_le32(b, (uint32_t)(buf_avail(b) - cd_off));
+	buf_put_le32(b, (uint32_t)cd_off);
+	buf_put_le16(b, 0);             /* comment */
+	if (buf_error(&d) != 0)
+		buf_fail(b, buf_error(&d));
 }
 
+/* p as base 64 in lines of 76 characters (EVP_EncodeBlock, no newlines). */
 static void
-canary_base64(struct cbuf *b, const uint8_t *p, size_t n)
+canary_base64(struct buf *b, const uint8_t *p, size_t n)
 {
-	static const char a[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t col = 0;
+	unsigned char q[4 * 57 / 3 + 1];
 
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
-		    (i + 2 < n ? p[i + 2] : 0);
-		char q[4] = { a[v >> 18 & 63], a[v >> 12 & 63],
-		    i + 1 < n ? a[v >> 6 & 63] : '=', i + 2 < n ? a[v & 63] : '=' };
+	for (size_t i = 0; i < n; i += 57) {
+		int len = EVP_EncodeBlock(q, p + i, (int)(n - i < 57 ? n - i : 57));
 
-		cb_put(b, q, 4);
-		if ((col += 4) == 76) {
-			cb_str(b, "\r\n");
-			col = 0;
-		}
+		buf_put(b, q, (size_t)len);
+		cb_str(b, "\r\n");
 	}
-	cb_str(b, "\r\n");
 }
 
 static void
-canary_mail(const struct seng *e, struct cbuf *b)
+canary_mail(const struct seng *e, struct buf *b)
 {
-	struct cbuf d = { .len = 0 };
+	uint8_t mem[CANARY_BUF_MAX];
+	struct buf d;
 
+	buf_init_fixed(&d, mem, sizeof(mem));
 	canary_plain(e, &d);
 	cb_str(b, "From: ampscan <canary@localhost>\r\n"
 	    "To: ampscan <canary@localhost>\r\n"
@@ -142,13 +119,13 @@ canary_mail(const struct seng *e, struct cbuf *b)
 	    "Content-Transfer-Encoding: base64\r\n"
 	    "Content-Disposition: attachment; filename=\"" CANARY_MEMBER "\"\r\n"
 	    "\r\n");
-	canary_base64(b, d.p, d.len);
+	canary_base64(b, buf_ptr(&d), buf_avail(&d));
 	cb_str(b, "--ampscan-canary-boundary--\r\n");
 }
 
 static const struct {
 	const char *name;
-	void (*make)(const struct seng *e, struct cbuf *b);
+	void (*make)(const struct seng *e, struct buf *b);
 } canaries[SENG_CANARIES_ALL] = {
 	{ "plain", canary_plain },
 	{ "zip", canary_zip },
@@ -170,21 +147,22 @@ int
 seng_canary_check(struct seng *e, unsigned n, char *err, size_t errlen)
 {
 	struct wproto_result *r = malloc(sizeof(*r));
-	struct cbuf *b = malloc(sizeof(*b));
+	uint8_t *mem = malloc(CANARY_BUF_MAX);
+	struct buf b;
 	int rc = -1;
 
-	if (r == NULL || b == NULL) {
+	if (r == NULL || mem == NULL) {
 		snprintf(err, errlen, "canary: out of memory");
 		goto out;
 	}
 	for (unsigned i = 0; i < n && i < SENG_CANARIES_ALL; i++) {
-		b->len = 0;
-		b->overflow = false;
-		canaries[i].make(e, b);
+		buf_init_fixed(&b, mem, CANARY_BUF_MAX);
+		canaries[i].make(e, &b);
 		memset(r, 0, sizeof(*r));
-		seng_scan_mem(e, b->p, b->len, canaries[i].name,
+		/* the backend itself: the interface would hide the canary */
+		e->ops->scan_mem(e, buf_ptr(&b), buf_avail(&b), canaries[i].name,
 		    WPROTO_SCAN_ALLMATCH, r);
-		if (b->overflow || !canary_found(r)) {
+		if (buf_error(&b) != 0 || !canary_found(r)) {
 			snprintf(err, errlen, "the %s canary was not found (%s%s%s): the engine does not work",
 			    canaries[i].name, r->verdict == WPROTO_ERROR ? "error: " :
 			    r->verdict == WPROTO_FOUND ? "found other: " : "clean",
@@ -196,6 +174,6 @@ seng_canary_check(struct seng *e, unsigned n, char *err, size_t errlen)
 	rc = 0;
 out:
 	free(r);
-	free(b);
+	free(mem);
 	return rc;
 }

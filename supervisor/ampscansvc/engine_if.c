@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "engine_if.h"
 #include "engine_int.h"
 
 bool
@@ -130,50 +131,7 @@ seng_free(struct seng *e)
 }
 
 void
-seng_canary_hex(const struct seng *e, char *out, size_t outlen)
+seng_libclamav_version(char *out, size_t outlen)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t n = 0;
-
-	for (const char *p = e->marker; *p != '\0' && n + 3 <= outlen; p++) {
-		out[n++] = hex[(uint8_t)*p >> 4];
-		out[n++] = hex[(uint8_t)*p & 15];
-	}
-	out[n] = '\0';
-}
-
-bool
-seng_drop_canary(struct wproto_result *res)
-{
-	size_t len = strlen(SENG_CANARY_NAME);
-	uint32_t k = 0;
-	bool dropped = false;
-
-	if (res->verdict != WPROTO_FOUND)
-		return false;
-	for (uint32_t i = 0; i < res->nnames; i++) {
-		if (strncmp(res->names[i].sig, SENG_CANARY_NAME, len) == 0) {
-			dropped = true;
-			continue;
-		}
-		if (k != i)
-			res->names[k] = res->names[i];
-		k++;
-	}
-	res->nnames = k;
-	if (k == 0)
-		res->verdict = WPROTO_CLEAN;
-	return dropped;
-}
-
-void
-seng_error(struct wproto_result *res, const char *fmt, ...)
-{
-	va_list ap;
-
-	res->verdict = WPROTO_ERROR;
-	res->nnames = 0;
-	va_start(ap, fmt);
-	vsnprintf(res->note, sizeof(res->note), fmt, ap);
-	va_end(ap);
+	seng_clamav_version(out, outlen);
 }

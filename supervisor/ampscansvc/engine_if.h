@@ -14,37 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "defs.h"
-#include "walk.h"
-#include "wproto.h"
+#include "engine_types.h"
 
-enum seng_backend { SENG_BUILTIN, SENG_CLAMAV };
-
-/* The name reserved for the canary signature; never shown to users. */
-#define SENG_CANARY_NAME "AmpScan.Canary"
-#define SENG_DEFAULT_MAX_SCAN_TIME_MS 120000u   /* clamd's MaxScanTime */
-/*
- * clamscan's and clamd's MaxRecursion default.  The builtin walk's default
- * is 16 (walk.h); libclamav counts the levels its own way, and with 16 it
- * misses clam_cache_emax.tgz where clamscan (17) finds it.
- */
-#define SENG_CLAMAV_DEFAULT_MAX_RECURSION 17u
-
-struct seng_opts {
-	struct walk_limits lim;          /* MaxFileSize, MaxScanSize, ... */
-	unsigned max_scan_time_ms;       /* clamav: CL_ENGINE_MAX_SCANTIME */
-	const struct defs_opts *dopts;   /* trust, allow_unsigned */
-	/*
-	 * clamav: a private, empty, writable directory the engine owns while
-	 * it lives: the staged definitions go to stage/, libclamav's temporary
-	 * files to tmp/.  The caller creates and removes it.
-	 */
-	const char *scratch;
-	bool pua;                        /* clamav: load PUA signatures */
-	bool no_canary;                  /* tests: do not add the canary signature */
-};
-
-struct seng;
 
 /* Parse "clamav" / "builtin"; false if neither. */
 bool seng_backend_parse(const char *s, enum seng_backend *out);
@@ -84,18 +55,9 @@ void seng_info(const struct seng *e, struct wproto_ready *m);
 /* "builtin" or "libclamav 1.4.6 (flevel 220)". */
 void seng_version(const struct seng *e, char *out, size_t outlen);
 /* libclamav's version and functionality level, without an engine. */
-void seng_clamav_version(char *out, size_t outlen);
+void seng_libclamav_version(char *out, size_t outlen);
 
 void seng_free(struct seng *e);
 
-/*
- * The canaries, made in memory around a marker only this process knows:
- * a plain buffer, a stored zip holding it, and a MIME message with it
- * attached in base 64.  Each must be FOUND as the canary (fixed options,
- * ALLMATCH).  0, or -1 with the canary and the outcome in err.
- */
-int seng_canary_check(struct seng *e, unsigned ncanaries, char *err,
-    size_t errlen);
-#define SENG_CANARIES_ALL 3   /* plain, zip, mail */
 
 #endif

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The engine interface's insides: what each backend provides. */
+/*
+ * The engine interface's insides: what each backend provides, and what
+ * the backends share (engine_common.c).  engine_if.c dispatches to the
+ * backends; they never call it.
+ */
 #ifndef AMPSCAN_ENGINE_INT_H
 #define AMPSCAN_ENGINE_INT_H
 
-#include "engine_if.h"
+#include "engine_types.h"
 
 #define SENG_MARKER_MAX 64
 
@@ -42,6 +46,19 @@ int seng_clamav_init(struct seng *e, char *err, size_t errlen);
  */
 void seng_clamav_scan_sized(struct seng *e, int fd, uint64_t size,
     const char *display, unsigned flags, struct wproto_result *res);
+
+/*
+ * The canaries, made in memory around a marker only this process knows:
+ * a plain buffer, a stored zip holding it, and a MIME message with it
+ * attached in base 64.  Each must be FOUND as the canary (fixed options,
+ * ALLMATCH).  0, or -1 with the canary and the outcome in err.
+ */
+int seng_canary_check(struct seng *e, unsigned ncanaries, char *err,
+    size_t errlen);
+#define SENG_CANARIES_ALL 3   /* plain, zip, mail */
+
+/* engine_clamav.c: seng_libclamav_version's answer. */
+void seng_clamav_version(char *out, size_t outlen);
 
 /* The canary signature's body pattern (hex of the marker) into out. */
 void seng_canary_hex(const struct seng *e, char *out, size_t outlen);

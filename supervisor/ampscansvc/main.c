@@ -238,7 +238,7 @@ svc_version(void)
 
 	printf("ampscansvc %s (worker protocol %d)\n", AMPSCAN_VERSION,
 	    WPROTO_VERSION);
-	seng_clamav_version(v, sizeof(v));
+	seng_libclamav_version(v, sizeof(v));
 	printf("engines: builtin, clamav (%s)\n", v);
 }
 

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "engine_if.h"
 #include "engine_int.h"
 #include "testutil.h"
 

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The types and names of the scan engine interface (engine_if.h), apart
+ * from its calls, so that the backends below the interface can use them
+ * without reaching up into it.
+ */
+#ifndef AMPSCAN_ENGINE_TYPES_H
+#define AMPSCAN_ENGINE_TYPES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "defs.h"
+#include "walk.h"
+#include "wproto.h"
+
+enum seng_backend { SENG_BUILTIN, SENG_CLAMAV };
+
+/* The name reserved for the canary signature; never shown to users. */
+#define SENG_CANARY_NAME "AmpScan.Canary"
+#define SENG_DEFAULT_MAX_SCAN_TIME_MS 120000u   /* clamd's MaxScanTime */
+/*
+ * clamscan's and clamd's MaxRecursion default.  The builtin walk's default
+ * is 16 (walk.h); libclamav counts the levels its own way, and with 16 it
+ * misses clam_cache_emax.tgz where clamscan (17) finds it.
+ */
+#define SENG_CLAMAV_DEFAULT_MAX_RECURSION 17u
+
+struct seng_opts {
+	struct walk_limits lim;          /* MaxFileSize, MaxScanSize, ... */
+	unsigned max_scan_time_ms;       /* clamav: CL_ENGINE_MAX_SCANTIME */
+	const struct defs_opts *dopts;   /* trust, allow_unsigned */
+	/*
+	 * clamav: a private, empty, writable directory the engine owns while
+	 * it lives: the staged definitions go to stage/, libclamav's temporary
+	 * files to tmp/.  The caller creates and removes it.
+	 */
+	const char *scratch;
+	bool pua;                        /* clamav: load PUA signatures */
+	bool no_canary;                  /* tests: do not add the canary signature */
+};
+
+struct seng;
+
+#endif
