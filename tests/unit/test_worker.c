@@ -257,6 +257,12 @@ worker_stop(struct worker *w)
 
 	close(w->sock);
 	st = worker_wait(w);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		char *text = (char *)tu_read(w->log, NULL);
+
+		fprintf(stderr, "%s:\n%s", w->log, text);
+		free(text);
+	}
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
 	assert_int_equal(worker_refused(w->log, 0), 0);
