@@ -30,7 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -737,28 +739,63 @@ svc_trial(struct svc *s)
 /* ---- the worker ------------------------------------------------------- */
 
 #ifdef AMPSCAN_TEST_HOOKS
+/* Test builds: the supervisor's pid, taken before the sandbox closes. */
+static pid_t svc_parent;
+
+static const char *
+svc_probe_errno(int rc, int e)
+{
+	return rc == 0 ? "allowed" : e == EPERM ? "EPERM" : strerror(e);
+}
+
 /* Test builds: try what the sandbox forbids and report each errno. */
 static void
 svc_probe(struct wproto_result *r)
 {
-	int fd = open("/etc/hostname", O_RDONLY);
-	int e1 = fd < 0 ? errno : 0;
-	int so = socket(AF_UNIX, SOCK_STREAM, 0);
-	int e2 = so < 0 ? errno : 0;
 	char *argv[] = { (char *)"/bin/true", NULL };
-	int e3 = execve(argv[0], argv, NULL) < 0 ? errno : 0;
-	/* the supervisor is our parent: attaching to it must fail too */
-	int e4 = ptrace(PTRACE_ATTACH, getppid(), NULL, NULL) < 0 ? errno : 0;
+	struct rlimit rl;
+	int fd, so, e[9], ok[9];
+	void *p;
 
+	/* a path, a socket, exec, the supervisor (ptrace, kill, prlimit) */
+	ok[0] = (fd = open("/etc/hostname", O_RDONLY | O_CLOEXEC)) < 0 ? -1 : 0;
+	e[0] = errno;
+	ok[1] = (so = socket(AF_UNIX, SOCK_STREAM, 0)) < 0 ? -1 : 0;
+	e[1] = errno;
+	ok[2] = execve(argv[0], argv, NULL) < 0 ? -1 : 0;
+	e[2] = errno;
+	if ((ok[3] = ptrace(PTRACE_ATTACH, svc_parent, NULL, NULL) < 0 ? -1 : 0) == 0)
+		ptrace(PTRACE_DETACH, svc_parent, NULL, NULL);
+	e[3] = errno;
+	ok[4] = kill(svc_parent, 0) < 0 ? -1 : 0;
+	e[4] = errno;
+	ok[5] = prlimit(svc_parent, RLIMIT_NOFILE, NULL, &rl) < 0 ? -1 : 0;
+	e[5] = errno;
+	/* a mode change of a descriptor it holds (stderr) */
+	ok[6] = fchmod(STDERR_FILENO, 0666) < 0 ? -1 : 0;
+	e[6] = errno;
+	/* executable memory, new or made so */
+	p = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ok[7] = p == MAP_FAILED ? -1 : 0;
+	e[7] = errno;
+	if (p != MAP_FAILED)
+		munmap(p, 4096);
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ok[8] = p == MAP_FAILED || mprotect(p, 4096, PROT_READ | PROT_EXEC) < 0 ? -1 : 0;
+	e[8] = p == MAP_FAILED ? 0 : errno;
+	if (p != MAP_FAILED)
+		munmap(p, 4096);
 	if (fd >= 0)
 		close(fd);
 	if (so >= 0)
 		close(so);
-	if (e4 == 0)
-		ptrace(PTRACE_DETACH, getppid(), NULL, NULL);
-	snprintf(r->note, sizeof(r->note), "open=%s socket=%s exec=%s ptrace=%s",
-	    e1 ? strerror(e1) : "allowed", e2 ? strerror(e2) : "allowed",
-	    e3 ? strerror(e3) : "allowed", e4 ? strerror(e4) : "allowed");
+	snprintf(r->note, sizeof(r->note),
+	    "open=%s socket=%s exec=%s ptrace=%s kill=%s prlimit=%s fchmod=%s mmap_exec=%s mprotect_exec=%s",
+	    svc_probe_errno(ok[0], e[0]), svc_probe_errno(ok[1], e[1]),
+	    svc_probe_errno(ok[2], e[2]), svc_probe_errno(ok[3], e[3]),
+	    svc_probe_errno(ok[4], e[4]), svc_probe_errno(ok[5], e[5]),
+	    svc_probe_errno(ok[6], e[6]), svc_probe_errno(ok[7], e[7]),
+	    svc_probe_errno(ok[8], e[8]));
 }
 #endif
 
@@ -949,7 +986,11 @@ svc_worker(struct svc *s)
 	    (b = malloc(sizeof(*b))) == NULL)
 		svc_die("out of memory");
 	svc_warm_up(s);
-	if (sandbox_enter(err, sizeof(err)) != 0)
+#ifdef AMPSCAN_TEST_HOOKS
+	svc_parent = getppid();
+#endif
+	if (sandbox_enter_opts(&(struct sandbox_opts){ .flags = 0,
+	    .scratch_fd = -1, .sock_fd = s->sock_fd }, err, sizeof(err)) != 0)
 		svc_die("sandbox: %s", err);
 	svc_sandboxed = true;
 	svc_info_ready(s->engine, &m);

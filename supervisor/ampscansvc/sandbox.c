@@ -1,82 +1,479 @@
-/* no_new_privs + a seccomp-BPF deny list for the scan worker. */
+/*
+ * The scan worker's sandbox: no_new_privs, not dumpable, Landlock, and a
+ * seccomp allow list built with libseccomp.
+ *
+ * The allow list names what a worker does once it is READY (found with
+ * `strace -f` over the worker tests; docs/workers.md lists the runs): read
+ * the descriptors it is handed, talk on its socket, write its log, manage
+ * memory that is never executable, sleep, exit.  Every other call fails
+ * with EPERM rather than killing the worker: a call nobody foresaw, in a
+ * parser's rare path, becomes an ERROR reply and not a crash loop.  Test
+ * builds trap instead and log each refused call, so the tests can prove
+ * that no scan takes such a path.
+ */
 #include <errno.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <stddef.h>
+#include <fcntl.h>
+#include <linux/landlock.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "sandbox.h"
 
-#if defined(__x86_64__)
-#define SANDBOX_ARCH AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define SANDBOX_ARCH AUDIT_ARCH_AARCH64
-#else
-#error "sandbox: add this architecture's AUDIT_ARCH"
+/* ---- Landlock ------------------------------------------------------------ */
+
+/* Access rights of later ABIs, for headers older than the kernel. */
+#ifndef LANDLOCK_ACCESS_FS_TRUNCATE
+#define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)      /* ABI 3 */
+#endif
+#ifndef LANDLOCK_ACCESS_FS_IOCTL_DEV
+#define LANDLOCK_ACCESS_FS_IOCTL_DEV (1ULL << 15)     /* ABI 5 */
+#endif
+#ifndef LANDLOCK_ACCESS_NET_BIND_TCP
+#define LANDLOCK_ACCESS_NET_BIND_TCP (1ULL << 0)      /* ABI 4 */
+#define LANDLOCK_ACCESS_NET_CONNECT_TCP (1ULL << 1)
+#endif
+#ifndef LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET
+#define LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)   /* ABI 6 */
+#define LANDLOCK_SCOPE_SIGNAL (1ULL << 1)
 #endif
 
-/* Syscalls that fail with EPERM after READY. */
-static const int sandbox_denied[] = {
-#ifdef __NR_open
-	__NR_open,
-#endif
-#ifdef __NR_creat
-	__NR_creat,
-#endif
-	__NR_openat,
-#ifdef __NR_openat2
-	__NR_openat2,
-#endif
-	__NR_open_by_handle_at, __NR_name_to_handle_at,
-	__NR_socket, __NR_socketpair, __NR_connect, __NR_bind, __NR_listen,
-	__NR_accept, __NR_accept4,
-	__NR_execve, __NR_execveat,
-#ifdef __NR_fork
-	__NR_fork,
-#endif
-#ifdef __NR_vfork
-	__NR_vfork,
-#endif
-	__NR_clone,
-#ifdef __NR_clone3
-	__NR_clone3,
-#endif
-	__NR_ptrace, __NR_process_vm_readv, __NR_process_vm_writev,
-#ifdef __NR_pidfd_open
-	__NR_pidfd_open,
-#endif
-#ifdef __NR_pidfd_getfd
-	__NR_pidfd_getfd,
-#endif
-#ifdef __NR_unlink
-	__NR_unlink, __NR_rmdir, __NR_mkdir, __NR_rename, __NR_link,
-	__NR_symlink, __NR_chmod, __NR_chown, __NR_lchown, __NR_mknod,
-#endif
-	__NR_unlinkat, __NR_mkdirat, __NR_renameat, __NR_linkat,
-	__NR_symlinkat, __NR_fchmodat, __NR_fchownat, __NR_mknodat,
-#ifdef __NR_renameat2
-	__NR_renameat2,
-#endif
-	__NR_truncate, __NR_mount, __NR_umount2, __NR_pivot_root, __NR_chroot,
-	__NR_bpf, __NR_userfaultfd, __NR_perf_event_open, __NR_keyctl,
-	__NR_add_key, __NR_request_key, __NR_init_module, __NR_finit_module,
-	__NR_delete_module, __NR_kexec_load, __NR_io_uring_setup,
-	__NR_setns, __NR_unshare,
-#ifdef __NR_fsopen
-	__NR_fsopen, __NR_fsmount, __NR_open_tree, __NR_move_mount,
-#endif
-	__NR_setuid, __NR_setgid, __NR_setreuid, __NR_setregid,
-	__NR_setresuid, __NR_setresgid, __NR_setgroups,
+/* The ruleset attribute as of ABI 6; older kernels get a prefix of it. */
+struct sandbox_ll_attr {
+	uint64_t handled_access_fs;
+	uint64_t handled_access_net;
+	uint64_t scoped;
 };
 
-#define SANDBOX_NDENIED (sizeof(sandbox_denied) / sizeof(sandbox_denied[0]))
-/* arch (4), x32 (2), two per denied call, kill/tgkill (8), allow (1) */
-#define SANDBOX_MAXINS (16 + 2 * SANDBOX_NDENIED)
+#define SANDBOX_LL_ABI1_FS ((LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1)
+/* beneath the scratch directory: plain files and directories, no exec */
+#define SANDBOX_LL_SCRATCH (LANDLOCK_ACCESS_FS_WRITE_FILE | \
+	LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR | \
+	LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE | \
+	LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG | \
+	LANDLOCK_ACCESS_FS_REFER | LANDLOCK_ACCESS_FS_TRUNCATE)
+#define SANDBOX_LOCALTIME_PATH "/etc/localtime"
+
+int
+sandbox_landlock_abi(void)
+{
+	long v = syscall(SYS_landlock_create_ruleset, NULL, 0,
+	    LANDLOCK_CREATE_RULESET_VERSION);
+
+	return v > 0 ? (int)v : -errno;
+}
+
+/* Everything the kernel's ABI can refuse, filesystem, network, scopes. */
+static size_t
+sandbox_ll_handled(int abi, struct sandbox_ll_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->handled_access_fs = SANDBOX_LL_ABI1_FS;
+	if (abi >= 2)
+		a->handled_access_fs |= LANDLOCK_ACCESS_FS_REFER;
+	if (abi >= 3)
+		a->handled_access_fs |= LANDLOCK_ACCESS_FS_TRUNCATE;
+	if (abi >= 5)
+		a->handled_access_fs |= LANDLOCK_ACCESS_FS_IOCTL_DEV;
+	if (abi < 4)
+		return sizeof(a->handled_access_fs);
+	a->handled_access_net = LANDLOCK_ACCESS_NET_BIND_TCP |
+	    LANDLOCK_ACCESS_NET_CONNECT_TCP;
+	if (abi < 6)
+		return offsetof(struct sandbox_ll_attr, scoped);
+	a->scoped = LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LANDLOCK_SCOPE_SIGNAL;
+	return sizeof(*a);
+}
+
+static int
+sandbox_ll_rule(int ruleset, int fd, uint64_t access, uint64_t handled,
+    const char *what, char *err, size_t errlen)
+{
+	struct landlock_path_beneath_attr pb = { .allowed_access =
+	    access & handled, .parent_fd = fd };
+
+	if (syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH,
+	    &pb, 0) != 0) {
+		snprintf(err, errlen, "Landlock rule for %s: %s", what,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Why Landlock is missing, or that something above us blocks it. */
+static int
+sandbox_ll_missing(int e, unsigned flags, char *err, size_t errlen)
+{
+	if (e == EPERM) {
+		snprintf(err, errlen,
+		    "Landlock is refused with EPERM: a seccomp filter above the worker (systemd's SystemCallFilter=, e.g. @system-service on systemd < 255) blocks landlock_*; allow them for ampdaemon (misconfiguration)");
+		return -1;
+	}
+	if (flags & (SANDBOX_SCRATCH | SANDBOX_LOCALTIME)) {
+		snprintf(err, errlen,
+		    "Landlock is not available (%s; kernel >= 5.13 with landlock in lsm= needed): it alone confines the scratch directory, and the worker does not run unconfined",
+		    strerror(e));
+		return -1;
+	}
+	/* the allow list then holds no call that opens or changes a path */
+	fprintf(stderr, "ampscansvc: sandbox: Landlock not available (%s): filesystem confined by the seccomp allow list alone\n",
+	    strerror(e));
+	return 0;
+}
+
+static int
+sandbox_landlock(const struct sandbox_opts *o, char *err, size_t errlen)
+{
+	struct sandbox_ll_attr attr;
+	int abi = sandbox_landlock_abi(), ruleset = -1, tz = -1, rc = -1;
+	size_t attrlen;
+
+	if (abi < 0)
+		return sandbox_ll_missing(-abi, o->flags, err, errlen);
+	attrlen = sandbox_ll_handled(abi, &attr);
+	if ((ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, attrlen,
+	    0)) < 0) {
+		snprintf(err, errlen, "Landlock ruleset (ABI %d): %s", abi,
+		    strerror(errno));
+		goto out;
+	}
+	if ((o->flags & SANDBOX_SCRATCH) && sandbox_ll_rule(ruleset,
+	    o->scratch_fd, SANDBOX_LL_SCRATCH, attr.handled_access_fs,
+	    "the scratch directory", err, errlen) != 0)
+		goto out;
+	if (o->flags & SANDBOX_LOCALTIME) {
+		/* a link to the zone file: the rule lands on the file itself */
+		if ((tz = open(SANDBOX_LOCALTIME_PATH, O_PATH | O_CLOEXEC)) < 0) {
+			snprintf(err, errlen, "%s: %s", SANDBOX_LOCALTIME_PATH,
+			    strerror(errno));
+			goto out;
+		}
+		if (sandbox_ll_rule(ruleset, tz, LANDLOCK_ACCESS_FS_READ_FILE,
+		    attr.handled_access_fs, SANDBOX_LOCALTIME_PATH, err,
+		    errlen) != 0)
+			goto out;
+	}
+	if (syscall(SYS_landlock_restrict_self, ruleset, 0) != 0) {
+		snprintf(err, errlen, "Landlock restrict_self: %s", strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (tz >= 0)
+		close(tz);
+	if (ruleset >= 0)
+		close(ruleset);
+	return rc;
+}
+
+/* ---- the seccomp allow list ------------------------------------------ */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SANDBOX_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
+#define SANDBOX_SANITIZER 1
+#endif
+#endif
+
+enum { SB_ALL, SB_SCRATCH, SB_SAN };   /* who gets a rule */
+
+struct sandbox_call {
+	int nr;
+	int who;
+};
+
+/*
+ * Allowed with any arguments.  The ones with argument filters follow in
+ * sandbox_filtered().
+ */
+static const struct sandbox_call sandbox_calls[] = {
+	/* reading the descriptor a SCAN hands over (walk.c: fstat, pread) */
+	{ SCMP_SYS(read), SB_ALL },
+	{ SCMP_SYS(pread64), SB_ALL },
+	{ SCMP_SYS(readv), SB_ALL },
+	{ SCMP_SYS(lseek), SB_ALL },
+	{ SCMP_SYS(fstat), SB_ALL },
+	/* the scanned descriptor once done; a descriptor closes no path */
+	{ SCMP_SYS(close), SB_ALL },
+	/* malloc and free: heap and large blocks (mmap/mprotect: filtered) */
+	{ SCMP_SYS(brk), SB_ALL },
+	{ SCMP_SYS(munmap), SB_ALL },
+	{ SCMP_SYS(mremap), SB_ALL },
+	{ SCMP_SYS(madvise), SB_ALL },
+	/* glibc's locks (stdio, malloc arenas) */
+	{ SCMP_SYS(futex), SB_ALL },
+	/* time without the vDSO, and the test hooks' sleeps */
+	{ SCMP_SYS(clock_gettime), SB_ALL },
+	{ SCMP_SYS(clock_nanosleep), SB_ALL },
+	{ SCMP_SYS(nanosleep), SB_ALL },
+	/* the kernel resumes an interrupted sleep with it (SIGSTOP/SIGCONT) */
+	{ SCMP_SYS(restart_syscall), SB_ALL },
+	/* OpenSSL's and libarchive's random numbers */
+	{ SCMP_SYS(getrandom), SB_ALL },
+	/* signals: return from a handler, mask changes by raise() */
+	{ SCMP_SYS(rt_sigreturn), SB_ALL },
+	{ SCMP_SYS(rt_sigprocmask), SB_ALL },
+	/* raise() asks who we are before tgkill (kill: filtered) */
+	{ SCMP_SYS(getpid), SB_ALL },
+	{ SCMP_SYS(gettid), SB_ALL },
+	/* a test hook waits for its kill with pause(); it waits, nothing else */
+#ifdef __NR_pause
+	{ SCMP_SYS(pause), SB_ALL },
+#endif
+	{ SCMP_SYS(exit), SB_ALL },
+	{ SCMP_SYS(exit_group), SB_ALL },
+
+	/*
+	 * SANDBOX_SCRATCH: a scan's temp files (libclamav), beneath the
+	 * scratch directory: Landlock refuses every path outside it.
+	 */
+	{ SCMP_SYS(openat), SB_SCRATCH },       /* create and open them */
+	{ SCMP_SYS(newfstatat), SB_SCRATCH },   /* stat(path) of them */
+	{ SCMP_SYS(getdents64), SB_SCRATCH },   /* readdir when removing a tree */
+	{ SCMP_SYS(unlinkat), SB_SCRATCH },     /* remove them */
+	{ SCMP_SYS(mkdirat), SB_SCRATCH },      /* a directory per scan */
+	{ SCMP_SYS(renameat), SB_SCRATCH },
+	{ SCMP_SYS(renameat2), SB_SCRATCH },
+	{ SCMP_SYS(ftruncate), SB_SCRATCH },    /* reuse a temp file */
+	{ SCMP_SYS(fchdir), SB_SCRATCH },       /* into the scratch directory */
+	{ SCMP_SYS(write), SB_SCRATCH },        /* write temp files (else: stderr only) */
+	{ SCMP_SYS(pwrite64), SB_SCRATCH },
+	{ SCMP_SYS(fsync), SB_SCRATCH },
+	{ SCMP_SYS(fcntl), SB_SCRATCH },        /* stdio's fdopen checks the mode */
+	{ SCMP_SYS(dup), SB_SCRATCH },          /* fdopen of a duplicate */
+	{ SCMP_SYS(faccessat), SB_SCRATCH },    /* access() on a temp name */
+	{ SCMP_SYS(faccessat2), SB_SCRATCH },
+	{ SCMP_SYS(getcwd), SB_SCRATCH },       /* realpath of "." */
+	{ SCMP_SYS(statx), SB_SCRATCH },
+	/* x86_64 glibc calls the old path syscalls for these libc functions */
+#ifdef __NR_unlink
+	{ SCMP_SYS(unlink), SB_SCRATCH },
+	{ SCMP_SYS(rmdir), SB_SCRATCH },
+	{ SCMP_SYS(mkdir), SB_SCRATCH },
+	{ SCMP_SYS(rename), SB_SCRATCH },
+	{ SCMP_SYS(stat), SB_SCRATCH },
+	{ SCMP_SYS(lstat), SB_SCRATCH },
+	{ SCMP_SYS(access), SB_SCRATCH },
+#endif
+
+	/*
+	 * Sanitizer builds only: ASan asks for its alternate signal stack
+	 * whenever a signal reaches it (a trapped call's SIGSYS, the crash
+	 * marker's SIGSEGV); without it, a CHECK failure.  Nothing else: its
+	 * reports cannot open /proc from here anyway (Landlock).
+	 */
+	{ SCMP_SYS(sigaltstack), SB_SAN },
+};
+
+#define SANDBOX_NCALLS (sizeof(sandbox_calls) / sizeof(sandbox_calls[0]))
+
+static bool
+sandbox_wants(int who, unsigned flags)
+{
+	switch (who) {
+	case SB_ALL: return true;
+	case SB_SCRATCH: return (flags & SANDBOX_SCRATCH) != 0;
+#ifdef SANDBOX_SANITIZER
+	case SB_SAN: return true;
+#endif
+	default: return false;
+	}
+}
+
+/* seccomp_rule_add that names the call when it fails */
+#define SB_RULE(ctx, nr, ...) sandbox_rc(seccomp_rule_add((ctx), \
+	SCMP_ACT_ALLOW, (nr), __VA_ARGS__), (nr), err, errlen)
+
+static int
+sandbox_rc(int rc, int nr, char *err, size_t errlen)
+{
+	char *name;
+
+	if (rc == 0)
+		return 0;
+	name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+	snprintf(err, errlen, "seccomp rule for %s: %s", name ? name : "?",
+	    strerror(-rc));
+	free(name);
+	return -1;
+}
+
+/*
+ * Argument comparisons, every field set.  The int arguments (fds, pids,
+ * signals, modes) are compared on their low 32 bits, as the kernel reads
+ * them.
+ */
+static struct scmp_arg_cmp
+sb_arg(unsigned arg, enum scmp_compare op, uint64_t a, uint64_t b)
+{
+	return (struct scmp_arg_cmp){ .arg = arg, .op = op, .datum_a = a,
+	    .datum_b = b };
+}
+
+static struct scmp_arg_cmp
+sb_eq32(unsigned arg, uint32_t v)
+{
+	return sb_arg(arg, SCMP_CMP_MASKED_EQ, 0xffffffffu, v);
+}
+
+/* Allowed only with the arguments shown. */
+static int
+sandbox_filtered(scmp_filter_ctx ctx, const struct sandbox_opts *o,
+    pid_t self, char *err, size_t errlen)
+{
+	/* memory never executable: no code is loaded after READY */
+	if (SB_RULE(ctx, SCMP_SYS(mmap), 1,
+	    sb_arg(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)) ||
+	    SB_RULE(ctx, SCMP_SYS(mprotect), 1,
+	    sb_arg(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)))
+		return -1;
+	/* signals to ourselves only: raise() and abort() (tgkill), kill(self) */
+	if (SB_RULE(ctx, SCMP_SYS(kill), 1, sb_eq32(0, self)) ||
+	    SB_RULE(ctx, SCMP_SYS(tgkill), 1, sb_eq32(0, self)))
+		return -1;
+	/* a handler may change, but not the one that reports refused calls
+	 * (whole register compared: SIGSYS with high bits set passes; that
+	 * only matters in test builds, to code already making raw calls) */
+	if (SB_RULE(ctx, SCMP_SYS(rt_sigaction), 1, sb_arg(0, SCMP_CMP_NE, SIGSYS, 0)))
+		return -1;
+	/* fstat() of the scanned file: glibc's is fstatat(fd, "", AT_EMPTY_PATH) */
+	if (!(o->flags & SANDBOX_SCRATCH) && SB_RULE(ctx, SCMP_SYS(newfstatat), 1,
+	    sb_arg(3, SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH)))
+		return -1;
+	/* the log (stderr) and --trial's verdict (stdout); scratch: any fd */
+	if (!(o->flags & SANDBOX_SCRATCH) && (SB_RULE(ctx, SCMP_SYS(write), 1,
+	    sb_eq32(0, STDERR_FILENO)) || SB_RULE(ctx,
+	    SCMP_SYS(write), 1, sb_eq32(0, STDOUT_FILENO))))
+		return -1;
+	/* scratch: chmod(dir, 0700) only (libclamav before it removes a
+	 * tree); fchmod and fchmodat2 are refused */
+	if (o->flags & SANDBOX_SCRATCH) {
+#ifdef __NR_chmod
+		if (SB_RULE(ctx, SCMP_SYS(chmod), 1, sb_eq32(1, 0700)))
+			return -1;
+#endif
+		if (SB_RULE(ctx, SCMP_SYS(fchmodat), 1, sb_eq32(2, 0700)))
+			return -1;
+	}
+	/* requests and replies on the worker socket only; send() is sendto
+	 * without an address (the test hooks' misbehaviour) */
+	if (o->sock_fd < 0)
+		return SB_RULE(ctx, SCMP_SYS(recvmsg), 0) ||
+		    SB_RULE(ctx, SCMP_SYS(sendmsg), 0) ||
+		    SB_RULE(ctx, SCMP_SYS(sendto), 1, sb_arg(4, SCMP_CMP_EQ, 0, 0));
+	return SB_RULE(ctx, SCMP_SYS(recvmsg), 1,
+	    sb_eq32(0, o->sock_fd)) ||
+	    SB_RULE(ctx, SCMP_SYS(sendmsg), 1,
+	    sb_eq32(0, o->sock_fd)) ||
+	    SB_RULE(ctx, SCMP_SYS(sendto), 2,
+	    sb_eq32(0, o->sock_fd), sb_arg(4, SCMP_CMP_EQ, 0, 0));
+}
+
+#ifdef AMPSCAN_TEST_HOOKS
+/*
+ * Test builds: a refused call traps here.  Log it (write(2) only: this is
+ * a signal handler) and make the call return EPERM, as a release build's
+ * filter does.
+ */
+static void
+sandbox_sigsys(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+	char msg[64] = "sandbox: refused syscall ", digits[16];
+	size_t len = strlen(msg), nd = 0;
+	unsigned nr = (unsigned)si->si_syscall;
+	int saved = errno;
+
+	(void)sig;
+	do
+		digits[nd++] = (char)('0' + nr % 10);
+	while ((nr /= 10) != 0 && nd < sizeof(digits));
+	while (nd > 0)
+		msg[len++] = digits[--nd];
+	msg[len++] = '\n';
+	if (write(STDERR_FILENO, msg, len) < 0)
+		(void)0;
+#if defined(__x86_64__)
+	uc->uc_mcontext.gregs[REG_RAX] = -EPERM;
+#elif defined(__aarch64__)
+	uc->uc_mcontext.regs[0] = (unsigned long long)-EPERM;
+#else
+#error "sandbox: set the syscall's return value in this architecture's ucontext"
+#endif
+	errno = saved;
+}
+
+static int
+sandbox_trap_handler(char *err, size_t errlen)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = sandbox_sigsys;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSYS, &sa, NULL) != 0) {
+		snprintf(err, errlen, "SIGSYS handler: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+#define SANDBOX_DEFAULT_ACTION SCMP_ACT_TRAP
+#else
+#define SANDBOX_DEFAULT_ACTION SCMP_ACT_ERRNO(EPERM)
+#endif
+
+static int
+sandbox_seccomp(const struct sandbox_opts *o, char *err, size_t errlen)
+{
+	scmp_filter_ctx ctx = seccomp_init(SANDBOX_DEFAULT_ACTION);
+	int rc = -1, r;
+
+	if (ctx == NULL) {
+		snprintf(err, errlen, "seccomp_init failed");
+		return -1;
+	}
+	/*
+	 * A foreign ABI (i386 via int 0x80; x32, whose numbers libseccomp's
+	 * native x86_64 filter treats as a foreign architecture) kills.
+	 */
+	if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+	    SCMP_ACT_KILL_PROCESS)) != 0) {
+		snprintf(err, errlen, "seccomp bad-arch action: %s", strerror(-r));
+		goto out;
+	}
+	for (size_t i = 0; i < SANDBOX_NCALLS; i++)
+		if (sandbox_wants(sandbox_calls[i].who, o->flags) &&
+		    SB_RULE(ctx, sandbox_calls[i].nr, 0) != 0)
+			goto out;
+	if (sandbox_filtered(ctx, o, getpid(), err, errlen) != 0)
+		goto out;
+#ifdef AMPSCAN_TEST_HOOKS
+	if (sandbox_trap_handler(err, errlen) != 0)
+		goto out;
+#endif
+	if ((r = seccomp_load(ctx)) != 0) {
+		snprintf(err, errlen, "seccomp filter: %s", strerror(-r));
+		goto out;
+	}
+	rc = 0;
+out:
+	seccomp_release(ctx);
+	return rc;
+}
+
+/* ---- entering it ------------------------------------------------------- */
 
 int
 sandbox_check_identity(bool allow_root, char *err, size_t errlen)
@@ -90,68 +487,45 @@ sandbox_check_identity(bool allow_root, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * glibc re-reads /etc/localtime at every mktime()/localtime() while TZ is
+ * unset (libarchive converts a zip member's DOS time with mktime); with TZ
+ * naming the same file it reads it once, here, and never again.
+ */
 static void
-sandbox_ins(struct sock_filter *f, size_t *n, struct sock_filter ins)
+sandbox_pin_timezone(void)
 {
-	f[(*n)++] = ins;
+	if (getenv("TZ") == NULL)
+		setenv("TZ", ":" SANDBOX_LOCALTIME_PATH, 0);
+	tzset();
 }
 
-/* Signals only to ourselves: kill(pid) and tgkill(tgid) must name us. */
-static void
-sandbox_self_only(struct sock_filter *f, size_t *n, int nr, pid_t self)
+int
+sandbox_enter_opts(const struct sandbox_opts *o, char *err, size_t errlen)
 {
-	sandbox_ins(f, n, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-	    (unsigned)nr, 0, 3));
-	sandbox_ins(f, n, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-	    offsetof(struct seccomp_data, args[0])));
-	sandbox_ins(f, n, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-	    (unsigned)self, 1, 0));
-	sandbox_ins(f, n, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
-	    SECCOMP_RET_ERRNO | EPERM));
+	if ((o->flags & SANDBOX_SCRATCH) && o->scratch_fd < 0) {
+		snprintf(err, errlen, "SANDBOX_SCRATCH without a scratch directory");
+		return -1;
+	}
+	sandbox_pin_timezone();
+	/* no core dumps, no ptrace by the scan user's other processes */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+		snprintf(err, errlen, "PR_SET_DUMPABLE: %s", strerror(errno));
+		return -1;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+		snprintf(err, errlen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+		return -1;
+	}
+	if (sandbox_landlock(o, err, errlen) != 0)
+		return -1;
+	return sandbox_seccomp(o, err, errlen);
 }
 
 int
 sandbox_enter(char *err, size_t errlen)
 {
-	struct sock_filter f[SANDBOX_MAXINS];
-	struct sock_fprog prog;
-	pid_t self = getpid();
-	size_t n = 0;
+	struct sandbox_opts o = { .flags = 0, .scratch_fd = -1, .sock_fd = -1 };
 
-	sandbox_ins(f, &n, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-	    offsetof(struct seccomp_data, arch)));
-	sandbox_ins(f, &n, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-	    SANDBOX_ARCH, 1, 0));
-	sandbox_ins(f, &n, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
-	    SECCOMP_RET_KILL_PROCESS));
-	sandbox_ins(f, &n, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-	    offsetof(struct seccomp_data, nr)));
-#if defined(__x86_64__)
-	/* the x32 ABI reaches the same kernel with other numbers: refuse it */
-	sandbox_ins(f, &n, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K,
-	    0x40000000u, 0, 1));
-	sandbox_ins(f, &n, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
-	    SECCOMP_RET_KILL_PROCESS));
-#endif
-	for (size_t i = 0; i < SANDBOX_NDENIED; i++) {
-		sandbox_ins(f, &n, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-		    (unsigned)sandbox_denied[i], 0, 1));
-		sandbox_ins(f, &n, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
-		    SECCOMP_RET_ERRNO | EPERM));
-	}
-	sandbox_self_only(f, &n, __NR_kill, self);
-	sandbox_self_only(f, &n, __NR_tgkill, self);
-	sandbox_ins(f, &n, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
-	    SECCOMP_RET_ALLOW));
-	prog.len = (unsigned short)n;
-	prog.filter = f;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-		snprintf(err, errlen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
-		return -1;
-	}
-	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0) {
-		snprintf(err, errlen, "seccomp filter: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
+	return sandbox_enter_opts(&o, err, errlen);
 }

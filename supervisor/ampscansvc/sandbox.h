@@ -12,13 +12,41 @@
 /* Refuse to run as root (real or effective) unless allowed; 0 or -1 + err. */
 int sandbox_check_identity(bool allow_root, char *err, size_t errlen);
 
+/* What a worker may do beyond reading the descriptors it is handed. */
+enum {
+	/*
+	 * File operations beneath scratch_fd (a directory): create, write,
+	 * truncate, rename and remove files and directories there, list it,
+	 * fchdir, chmod to 0700 only.  Landlock confines them to the
+	 * directory; without Landlock the worker refuses to start.  For an
+	 * engine that writes temp files (libclamav); the builtin one does not.
+	 */
+	SANDBOX_SCRATCH = 1u << 0,
+	/* Read /etc/localtime (libclamav's log and date code calls localtime) */
+	SANDBOX_LOCALTIME = 1u << 1,
+};
+
+struct sandbox_opts {
+	unsigned flags;   /* SANDBOX_* */
+	int scratch_fd;   /* with SANDBOX_SCRATCH: the scratch directory, else -1 */
+	int sock_fd;      /* the worker socket: the only one sendmsg/recvmsg may use; -1: any */
+};
+
 /*
- * PR_SET_NO_NEW_PRIVS, then a seccomp filter: opening files by path,
- * creating sockets, exec, fork/clone, ptrace, signalling other processes,
- * changing the filesystem and a list of kernel attack surface (bpf,
- * io_uring, userfaultfd, keyctl, mount, ...) fail with EPERM; syscalls of a
- * foreign ABI kill the process.  Returns 0 or -1 with the reason in err.
+ * In this order: PR_SET_DUMPABLE 0, PR_SET_NO_NEW_PRIVS, Landlock (no
+ * filesystem access at all, or beneath scratch_fd only), then a seccomp
+ * allow list built with libseccomp: every call not on it fails with EPERM
+ * (test builds: SIGSYS, logged as "sandbox: refused syscall N" on stderr,
+ * then EPERM); a foreign ABI (x32 included) kills the process.  Load
+ * everything the scans need first: nothing can be opened by path after.
+ * Returns 0 or -1 with the reason in err (the worker must then exit).
  */
+int sandbox_enter_opts(const struct sandbox_opts *o, char *err, size_t errlen);
+
+/* The builtin worker's sandbox: no scratch directory, any socket fd. */
 int sandbox_enter(char *err, size_t errlen);
+
+/* The Landlock ABI version the kernel offers: > 0, or -errno. */
+int sandbox_landlock_abi(void);
 
 #endif

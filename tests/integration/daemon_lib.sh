@@ -7,8 +7,9 @@
 #   dl_start                         start ampdaemon --foreground in the background
 #   dl_wait_ready N                  until N workers are READY (20 s at most)
 #   dl_status_py 'EXPR'              evaluate EXPR on `ampctl status --json` (as s)
-#   dl_stop                          SIGTERM, wait
-#   dl_stop_checked                  SIGTERM: exit 0, no sanitizer report, no worker left
+#   dl_stop                          SIGTERM, wait; no refused syscall
+#   dl_stop_checked                  SIGTERM: exit 0, no sanitizer report, no
+#                                    refused syscall, no worker left
 #
 # Everything lives in $T_TMP (mode 0755 so the scan user reaches the copied
 # binaries).  The scan user and group are unique to the test ($DL_USER) and
@@ -165,11 +166,20 @@ dl_stop() {
 		sleep 0.1
 	done
 	wait "$DL_PID" 2>/dev/null
+	dl_no_refused
+}
+
+# dl_no_refused: no worker met a call its sandbox refuses (test builds log
+# each as "sandbox: refused syscall N" in ampscansvc.log)
+dl_no_refused() {
+	check "no call refused by a worker's sandbox (ampscansvc.log)" \
+		bash -c "! grep -h -m3 'sandbox: refused syscall' $T_TMP/log/* 2>/dev/null"
 }
 
 # dl_stop_checked: SIGTERM ampdaemon; it must exit 0 with no sanitizer
 # report (ASan builds: the leak check runs at that exit) from it or a
-# worker (ampdaemon.log, ampscansvc.log, its stdout/stderr), and no
+# worker (ampdaemon.log, ampscansvc.log, its stdout/stderr), no call
+# refused by a worker's sandbox (test builds log them), and no
 # process of the scan user may be left
 dl_stop_checked() {
 	local rc=0
@@ -182,6 +192,7 @@ dl_stop_checked() {
 	check "ampdaemon stops with exit status 0 (got $rc)" test "$rc" = 0
 	check "no sanitizer report (ampdaemon, workers)" \
 		bash -c "! grep -h -m3 -E 'Sanitizer|runtime error:' '$T_TMP/daemon.out' $T_TMP/log/* 2>/dev/null"
+	dl_no_refused
 	check "no worker left" bash -c "! pgrep -u $DL_USER >/dev/null"
 }
 

@@ -3,6 +3,9 @@
  * drives it: READY, SCAN with a passed descriptor, RESULT; and its sandbox,
  * proven from outside the process (/proc/PID/status) and by the test-build
  * probe request.  As root, the worker runs as the unprivileged `nobody`.
+ * Each worker's stderr goes to its own log, which must hold no "refused
+ * syscall" line (test builds log every call the sandbox refuses) unless
+ * the test provoked one.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +29,7 @@
 #include <cmocka.h>
 
 #include "ampscan/cvd.h"
+#include "sandbox.h"
 #include "testutil.h"
 #include "wproto.h"
 
@@ -34,8 +38,7 @@
 struct worker {
 	pid_t pid;
 	int sock;
-	char *dir;
-	const char *pub;
+	char log[4096];   /* its stderr */
 };
 
 static char *g_dir;          /* definitions + files, readable by nobody */
@@ -133,17 +136,22 @@ child_drop(void)
 static void
 worker_start(struct worker *w)
 {
-	int sv[2];
+	static unsigned seq;
+	int sv[2], log;
 	char defs[4096];
 
 	if (g_unreachable)
 		skip();
+	snprintf(w->log, sizeof(w->log), "%s/worker%u.log", g_dir, ++seq);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
 	snprintf(defs, sizeof(defs), "%s/defs", g_dir);
 	w->pid = fork();
 	assert_true(w->pid >= 0);
 	if (w->pid == 0) {
 		dup2(sv[1], 3);
+		if ((log = open(w->log, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0 ||
+		    dup2(log, STDERR_FILENO) < 0)
+			_exit(126);
 		child_drop();
 		/* sanitizer builds: LeakSanitizer needs ptrace and /proc, which
 		 * the sandbox forbids; leaks are checked in the other tests */
@@ -224,6 +232,24 @@ worker_scan(struct worker *w, const char *path, uint32_t flags,
 	assert_int_equal(wproto_decode_result(&r, id, res), 0);
 }
 
+/* How many calls the sandbox refused (test builds log each on stderr);
+ * the log is shown when that is not the number expected. */
+static unsigned
+worker_refused(const char *log, unsigned expect)
+{
+	char *text = (char *)tu_read(log, NULL), *p = text;
+	unsigned n = 0;
+
+	while ((p = strstr(p, "sandbox: refused syscall ")) != NULL) {
+		n++;
+		p++;
+	}
+	if (n != expect)
+		fprintf(stderr, "%s:\n%s", log, text);
+	free(text);
+	return n;
+}
+
 static void
 worker_stop(struct worker *w)
 {
@@ -231,8 +257,15 @@ worker_stop(struct worker *w)
 
 	close(w->sock);
 	st = worker_wait(w);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		char *text = (char *)tu_read(w->log, NULL);
+
+		fprintf(stderr, "%s:\n%s", w->log, text);
+		free(text);
+	}
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(worker_refused(w->log, 0), 0);
 }
 
 static void
@@ -339,8 +372,14 @@ probe_worker(void)
 	assert_int_equal(wproto_open(buf, (size_t)n, &type, &id, &r), 0);
 	assert_int_equal(wproto_decode_result(&r, id, &res), 0);
 	assert_string_equal(res.note,
-	    "open=Operation not permitted socket=Operation not permitted exec=Operation not permitted ptrace=Operation not permitted");
-	worker_stop(&w);
+	    "open=EPERM socket=EPERM exec=EPERM ptrace=EPERM kill=EPERM prlimit=EPERM fchmod=EPERM mmap_exec=EPERM mprotect_exec=EPERM");
+	/* a plain scan still works after the probe */
+	worker_scan(&w, tu_path(g_dir, "eicar.com"), 0, &res);
+	assert_int_equal(res.verdict, WPROTO_FOUND);
+	close(w.sock);
+	assert_int_equal(WEXITSTATUS(worker_wait(&w)), 0);
+	/* each refusal was logged: the proof the clean logs mean something */
+	assert_int_equal(worker_refused(w.log, 9), 9);
 }
 #endif
 
@@ -353,6 +392,108 @@ test_worker_probe_cannot_open_socket_or_exec(void **state)
 #else
 	skip();   /* the probe exists in test builds only */
 #endif
+}
+
+#define SCRATCH_EXPECT "create=ok write=ok mkdir=ok chmod0700=ok chmod0755=EPERM fchmod=EPERM rename=ok unlink=ok rmdir=ok outside=EACCES escape=EACCES localtime=ok socket=EPERM"
+
+static const char *
+scratch_rc(int rc, int e)
+{
+	return rc >= 0 ? "ok" : e == EPERM ? "EPERM" : e == EACCES ? "EACCES" :
+	    strerror(e);
+}
+
+/* In the sandboxed child: what a libclamav scan does, and what it must not. */
+static void
+scratch_try(char *out, size_t outlen)
+{
+	int f, rc[13], e[13], k = 0;
+
+#define TRY(expr) do { rc[k] = (expr); e[k++] = errno; } while (0)
+	TRY(f = open("t.tmp", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+	TRY((int)write(f, "scratch", 7));
+	TRY(mkdir("d", 0755));
+	TRY(chmod("d", 0700));
+	TRY(chmod("d", 0755));
+	TRY(fchmod(f, 0644));
+	TRY(rename("t.tmp", "d/t.tmp"));
+	TRY(unlink("d/t.tmp"));
+	TRY(rmdir("d"));
+	TRY(open("/etc/hostname", O_RDONLY | O_CLOEXEC));
+	TRY(open("../escape", O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+	TRY(open("/etc/localtime", O_RDONLY | O_CLOEXEC));
+	TRY(socket(AF_UNIX, SOCK_STREAM, 0));
+#undef TRY
+	snprintf(out, outlen,
+	    "create=%s write=%s mkdir=%s chmod0700=%s chmod0755=%s fchmod=%s rename=%s unlink=%s rmdir=%s outside=%s escape=%s localtime=%s socket=%s",
+	    scratch_rc(rc[0], e[0]), scratch_rc(rc[1], e[1]), scratch_rc(rc[2], e[2]),
+	    scratch_rc(rc[3], e[3]), scratch_rc(rc[4], e[4]), scratch_rc(rc[5], e[5]),
+	    scratch_rc(rc[6], e[6]), scratch_rc(rc[7], e[7]), scratch_rc(rc[8], e[8]),
+	    scratch_rc(rc[9], e[9]), scratch_rc(rc[10], e[10]),
+	    scratch_rc(rc[11], e[11]), scratch_rc(rc[12], e[12]));
+}
+
+/*
+ * The SANDBOX_SCRATCH variant (the libclamav worker's): a child enters it
+ * with a scratch directory as its cwd and reports what worked.
+ */
+static void
+test_sandbox_scratch_variant(void **state)
+{
+	char *top, scratch[4096], log[4096], got[1024] = "", err[512];
+	struct passwd *pw = getpwnam("nobody");
+	int pfd[2], st;
+	ssize_t n;
+	pid_t pid;
+
+	(void)state;
+	if (g_unreachable)
+		skip();
+	if (sandbox_landlock_abi() < 0)
+		skip();   /* no Landlock: the scratch variant refuses to start */
+	top = tu_tmpdir();
+	chmod(top, 0755);
+	snprintf(scratch, sizeof(scratch), "%s/scratch", top);
+	snprintf(log, sizeof(log), "%s/child.log", top);
+	assert_int_equal(mkdir(scratch, 0700), 0);
+	if (getuid() == 0)
+		assert_int_equal(chown(scratch, pw->pw_uid, pw->pw_gid), 0);
+	assert_int_equal(pipe(pfd), 0);
+	if ((pid = fork()) == 0) {
+		struct sandbox_opts o = { .flags = SANDBOX_SCRATCH | SANDBOX_LOCALTIME,
+		    .sock_fd = -1 };
+		int lfd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (lfd < 0 || dup2(lfd, STDERR_FILENO) < 0)
+			_exit(126);
+		child_drop();
+		if ((o.scratch_fd = open(scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+		    fchdir(o.scratch_fd) != 0)
+			_exit(125);
+		if (sandbox_enter_opts(&o, err, sizeof(err)) != 0) {
+			snprintf(got, sizeof(got), "sandbox: %s", err);
+		} else {
+			scratch_try(got, sizeof(got));
+		}
+		if (write(pfd[1], got, strlen(got)) < 0)
+			_exit(124);
+		_exit(0);
+	}
+	close(pfd[1]);
+	n = read(pfd[0], got, sizeof(got) - 1);
+	close(pfd[0]);
+	got[n > 0 ? n : 0] = '\0';
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_string_equal(got, SCRATCH_EXPECT);
+	assert_false(tu_exists(tu_path(top, "escape")));
+#ifdef AMPSCAN_TEST_HOOKS
+	/* the refused chmod 0755, fchmod and socket, each logged */
+	assert_int_equal(worker_refused(log, 3), 3);
+#endif
+	tu_rmtree(top);
+	free(top);
 }
 
 static void
@@ -397,6 +538,7 @@ test_worker_crash_marker_kills_it(void **state)
 	assert_true(WIFSIGNALED(st));
 	assert_int_equal(WTERMSIG(st), SIGSEGV);
 	close(w.sock);
+	assert_int_equal(worker_refused(w.log, 0), 0);
 }
 
 static void
@@ -430,6 +572,7 @@ test_worker_hang_marker_hangs_it(void **state)
 	assert_int_equal(waitpid(w.pid, &st, 0), w.pid);
 	assert_true(WIFSIGNALED(st));
 	close(w.sock);
+	assert_int_equal(worker_refused(w.log, 0), 0);
 }
 
 static void
@@ -453,6 +596,7 @@ main(void)
 		cmocka_unit_test(test_worker_scans_passed_descriptors),
 		cmocka_unit_test(test_worker_sandbox_seen_from_outside),
 		cmocka_unit_test(test_worker_probe_cannot_open_socket_or_exec),
+		cmocka_unit_test(test_sandbox_scratch_variant),
 		cmocka_unit_test(test_worker_exits_on_malformed_message),
 		cmocka_unit_test(test_worker_crash_marker_kills_it),
 		cmocka_unit_test(test_worker_hang_marker_hangs_it),
