@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Building containers (cvdtool build), detached .sign files (cvdtool sign)
  * and key pairs (cvdtool keygen).

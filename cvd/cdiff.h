@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The .cdiff internals, for cdiff.c's tests and fuzzer. */
 #ifndef CVD_CDIFF_H
 #define CVD_CDIFF_H

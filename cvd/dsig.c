@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ClamAV's base-64, the legacy header signature and the PSS DSIG. */
 #include <string.h>
 

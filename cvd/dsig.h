@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * ClamAV's signature encodings: its base-64 (little-endian 6-bit digits) of
  * a big integer, the legacy raw-RSA header signature over an MD5, and the

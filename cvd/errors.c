@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Names of the library's error codes. */
 #include "ampscan/cvd.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The 512-byte container header: ClamAV-VDB:time:ver:sigs:flevel:md5:dsig:builder:stime */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Parse and check the .info member. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The .info member: header copy, one line per member, DSIG. */
 #ifndef CVD_INFO_H
 #define CVD_INFO_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Read, MD5 and inflate a payload, optionally on a helper thread. */
 #include <errno.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The payload reader: reads a container's payload from a file descriptor,
  * computes its MD5 and inflates it (ISA-L's igzip: several times zlib's

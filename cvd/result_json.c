@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A verification result as one JSON object (written with json.h). */
 #include <string.h>
 

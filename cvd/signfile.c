@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* .cvd.sign: "#clamsign-1.0" then "minfl:maxfl:pkcs7-pem:<base64 DER>" lines. */
 #include <errno.h>
 #include <fcntl.h>

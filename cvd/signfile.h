@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The detached .cvd.sign: PKCS#7 SignedData over the whole .cvd file. */
 #ifndef CVD_SIGNFILE_H
 #define CVD_SIGNFILE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Signature line syntax (docs/definitions.md, "Signature lines"): one line of .hdb, .hsb,
  * .ndb, .fp, .sfp or .ign2, checked and cut into views of the caller's line.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Streaming, strict walk of an old-style tar. */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * A streaming walker over the old-style tar inside a container, with the
  * strict rules of docs/definitions.md (the tar): regular files only, plain names

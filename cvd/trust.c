@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Keys and certificates the operator trusts, and the official ClamAV keys. */
 #include <dirent.h>
 #include <errno.h>

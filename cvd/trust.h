@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The trust store's internals, shared by verification and cdiff. */
 #ifndef CVD_TRUST_H
 #define CVD_TRUST_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Unpacking: verify the whole container first, then stream it again (and
  * verify again: the file may have changed) writing each member through

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Verification entry shared by cvd_verify_* and unpacking. */
 #ifndef CVD_VERIFY_H
 #define CVD_VERIFY_H

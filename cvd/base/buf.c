@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The bounded byte buffer: checked puts and gets, sticky errors. */
 #include <stdlib.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * A bounded byte buffer with checked putters and getters (the design of
  * OpenSSH's sshbuf): data is appended at the end and consumed from the

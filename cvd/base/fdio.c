@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Reading a descriptor to the end of a buffer (fdio.h). */
 #include <errno.h>
 #include <stdbool.h>

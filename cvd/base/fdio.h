@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Reading a descriptor to the end of a buffer: the loops that retry on
  * EINTR and on short reads, written once.  (The write side is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The JSON writer of the whole tree: one string escaper and the few
  * emitters our documents need, writing through a sink (a FILE*, or a

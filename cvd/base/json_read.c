@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The JSON reader (json_read.h): jansson plus surrogateescape. */
 #include <stdint.h>
 #include <stdio.h>

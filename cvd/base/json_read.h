@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The JSON reader of the whole tree, for untrusted input (bundles from
  * other machines, damaged state files): jansson's strict parser

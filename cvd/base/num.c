@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Numbers and hex from text: one implementation, strict by default. */
 #include <string.h>
 #include <strings.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Numbers and hex from text: the one set of parsers every program uses
  * (container headers, cdiff scripts, state files, ampscan.conf, command

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* State files: temp + fsync + rename + fsync(dir); bounded reads. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * State files, written atomically: a power cut or kill -9 at any instant
  * leaves either the old or the new content of the file, never a torn one.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Small helpers private to the cvd library. */
 #include <stdio.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Small helpers private to the cvd library. */
 #ifndef CVD_UTIL_H
 #define CVD_UTIL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Loading definitions: directories, containers, plain files, the index. */
 #include <dirent.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Definitions as the worker loads them: a directory of containers (the
  * active set), a single container, or a plain signature file; and the

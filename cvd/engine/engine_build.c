@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The engine builder: gathers signatures from containers, plain files or
  * one at a time, and hands them to engine_layout.c at finish.

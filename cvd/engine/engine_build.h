@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The engine builder's state, shared by engine_build.c (gathering
  * signatures) and engine_layout.c (compiling them into an image).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The compiled index: the layout of the engine's one flat image, and the
  * engine object, shared by engine_layout.c (which writes an image),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The compiled index: check an image and open an engine on it, write it,
  * map it.  A built engine and a mapped one go through the same

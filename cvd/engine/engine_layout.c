@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * engine_builder_finish()'s work: apply .ign2, sort and deduplicate the hash
  * tables, compile the body signatures, and lay everything out as the one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * engine_scan(): the digests the loaded signatures need for a buffer of
  * this size (engine_scan_digests(): none when no hash signature has the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Body signatures (.ndb): compile HexSig patterns into a flat image and
  * match them against a buffer.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The anchor automaton: Aho-Corasick over every signature's anchor, with a
  * prefilter that lets the scan skip most of a buffer without stepping the

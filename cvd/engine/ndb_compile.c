@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * .ndb patterns into the image (layout in ndb_int.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Private to the ndb module (ndb_compile.c, ndb_ac.c, ndb_match.c): the
  * image layout, and hooks the unit tests use.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Opening an image (every offset checked) and matching it against a buffer.
  *

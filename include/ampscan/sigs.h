@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * ampscan: signature line syntax of the database types the engine loads.
  *

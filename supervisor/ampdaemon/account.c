@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The scan account: resolve, create, repair (see account.h). */
 #include <errno.h>
 #include <fcntl.h>

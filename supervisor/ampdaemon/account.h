@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The scan account (ScanUser/ScanGroup): resolve it before each spawn,
  * create it when missing, repair it on request (fault 5).

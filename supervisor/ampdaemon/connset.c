@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The control and scan sockets' connections (connset.h). */
 #include <errno.h>
 #include <stdlib.h>

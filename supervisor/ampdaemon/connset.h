@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * A listening unix socket and its connections, for the control socket
  * (ctl.c) and the scan socket (scansock.c): accepting (out of descriptors,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Fault 6 (ARCHITECTURE.md, "Faults"): worker crashes counted by kind for
  * the metrics, CrashThreshold of them within CrashWindow raise the fault,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The control socket (docs/control.md): root only
  * (mode 0600 and the peer's uid checked with SO_PEERCRED), one request

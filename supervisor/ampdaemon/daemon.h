@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * ampdaemon's context: one struct daemon per process, passed explicitly to
  * every part of the supervisor (docs/style.md: no mutable globals).  The parts:

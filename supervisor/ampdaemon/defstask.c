@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The definitions check, run in a child (task.c) at start and before the
  * workers are retried while fault 7 is raised (docs/updates.md, "The

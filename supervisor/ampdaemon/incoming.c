@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * incoming/: files dropped there become queued updates.  An inotify
  * watch (IN_CLOSE_WRITE, IN_MOVED_TO) arms a short settle timer, so a

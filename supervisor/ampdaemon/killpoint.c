@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Test kill points: see killpoint.h. */
 #include <limits.h>
 #include <signal.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Test kill points (test builds only: AMPSCAN_TEST_HOOKS).  A test names a
  * point in AMPSCAN_TEST_KILL_POINT (the numbers of activate.h); ampdaemon

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The metrics file (MetricsFile): ampdaemon's counters and state in the
  * Prometheus text exposition format, for node_exporter's textfile

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Events leave the daemon here: ampdaemon.log, state/events.jsonl, the
  * `ampctl events --follow` clients, and, for fault events, FaultCommand.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The worker pool: 2N slots, each running one ampscansvc through the
  * state machine of worker.c; the pool starts, stops and rolls them over,

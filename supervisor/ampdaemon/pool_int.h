@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Inside the pool: what pool.c, worker.c, router.c and crashes.c share.
  * The order of the files, from the bottom: router.c and crashes.c, then

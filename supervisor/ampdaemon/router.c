@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The router: scan requests go to an idle READY worker (round robin) or
  * wait in a bounded queue; a file found clean is remembered (the clean-

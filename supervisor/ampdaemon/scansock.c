@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The scan socket: the clamd protocol (docs/scan-protocol.md) on LocalSocket,
  * so that clamdscan and the clamd client libraries work unchanged.

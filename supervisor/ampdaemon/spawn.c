@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Starting a scan worker with its privilege dropped (see spawn.h). */
 #include <errno.h>
 #include <fcntl.h>

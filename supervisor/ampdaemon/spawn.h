@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Starting a scan worker: fork, drop privilege in the child in the order of
  * docs/style.md ("Processes and privilege"), exec, and learn whether the exec

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Children run on behalf of the loop (task.h). */
 #include <errno.h>
 #include <fcntl.h>

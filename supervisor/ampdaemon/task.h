@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Tasks: work the daemon's loop must not do itself (verifying definitions,
  * building the index, useradd, FaultCommand) runs in a forked child.  The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Definitions updates (docs/updates.md):
  * the queue of updates (files dropped into incoming/ (incoming.c),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The pipeline of one definitions update, run in a child of ampdaemon
  * (task.c) as root: stage, verify, apply a cdiff, check the version,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * What update.c and update_child.c share (not for the rest of
  * ampdaemon: daemon.h has update's public calls).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * One worker's lifecycle, as a (state x event) table: actions[st][ev] is
  * the function run when ev happens in st; each sets the next state.

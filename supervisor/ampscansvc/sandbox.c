@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The scan worker's sandbox: no_new_privs, not dumpable, Landlock, and a
  * seccomp allow list built with libseccomp.

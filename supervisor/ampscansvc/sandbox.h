@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The worker's sandbox, applied in the worker itself once its definitions
  * are loaded and before its first scan (the supervisor has already dropped

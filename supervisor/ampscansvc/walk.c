@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Scan a file and everything libarchive can open inside it. */
 #include <errno.h>
 #include <signal.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The archive walk: scan one file and, recursively, every member of every
  * container libarchive can open in it (zip, 7z, tar, cpio, cab, rar, iso,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ampdaemon's configuration file: clamd.conf-style `Key Value` lines. */
 #include <errno.h>
 #include <fcntl.h>

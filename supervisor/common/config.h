@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * ampdaemon's configuration file (/etc/ampscan/ampdaemon.conf), clamd.conf
  * style.  Parsing only: no file named in the configuration is opened,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ampdaemon's log file. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * ampdaemon's log: LogDir/ampdaemon.log, one line per message,
  *   2026-11-24T00:21:33.123Z ampdaemon[1234]: warning: message

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * A growable, capped text buffer (curl's dynbuf idea): appends either fit
  * under the cap or set the buffer's "toobig" flag and change nothing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Wall-clock time and its one text form (walltime.h). */
 #include <stdio.h>
 #include <time.h>

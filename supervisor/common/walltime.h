@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Wall-clock time for logs, events and state files: milliseconds since
  * the Unix epoch and their one text form, RFC 3339 in UTC with
  * milliseconds ("2026-11-23T22:17:05.123Z"). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The crash-loop diagnosis (diag.h): read, analyse, report. */
 #include <stdlib.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The crash-loop diagnosis (`ampctl diag`, issue 7): one function that
  * reads the state and log directories and says what happened, why, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The diagnosis' insides (diag.h is the API), one file per step:
  *   diag_read.c     the state and log files into struct diag (jansson,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The diagnosis: the JSON report (diag_int.h), written with json.h. */
 #include <inttypes.h>
 #include <stdio.h>

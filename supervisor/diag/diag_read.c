@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The diagnosis: reading the state and log files (diag_int.h). */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The clamd protocol: command framing and parsing, chunk headers, replies. */
 #include <string.h>
 

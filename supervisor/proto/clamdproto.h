@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The clamd protocol on the scan socket, as a pure layer: split the bytes
  * a client sent into commands, read INSTREAM chunk headers, and format

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The control protocol: framing, the incremental decoder, requests. */
 #include <errno.h>
 #include <poll.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The control protocol: ampctl (client) <-> ampdaemon, over the
  * SOCK_STREAM unix socket ControlSocket (root only; the daemon checks the

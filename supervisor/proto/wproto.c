@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The worker protocol: framing, bounded encode/decode, fd passing. */
 #include <errno.h>
 #include <string.h>

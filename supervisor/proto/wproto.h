@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The worker protocol: messages between ampdaemon and an ampscansvc worker
  * over a SOCK_SEQPACKET socketpair (one message per packet; an open file

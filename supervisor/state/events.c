@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* events.jsonl: building, escaping, appending without tearing, reading back. */
 #include <errno.h>
 #include <fcntl.h>

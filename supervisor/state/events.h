@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Events: state/events.jsonl, one JSON object a line (docs/state.md "Events").
  *

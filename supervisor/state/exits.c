@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* exits.jsonl: worker_exited lines in a .jsonl file bounded by lines. */
 #include "events.h"
 #include "exits.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The record of worker exits: state/exits.jsonl, one JSON line per exit,
  * the crash history that `ampctl diag` reads even when ampdaemon is down.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Faults: the catalogue, the raise/clear state machine, faults.state. */
 #include <errno.h>
 #include <inttypes.h>

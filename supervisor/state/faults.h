@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Faults (docs/faults.md): the catalogue, one table in faults.c, and the state
  * of the faults of one ampdaemon.

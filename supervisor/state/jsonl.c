@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A bounded file of whole lines: open, append, cut down, reopen. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * A bounded file of lines in StateDir, appended one whole line at a time:
  * what events.jsonl (events.c) and exits.jsonl (exits.c) share.  This

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Appending lines without tearing them, and queueing them while that fails. */
 #include <errno.h>
 #include <inttypes.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Appending whole lines to a state file that may refuse them (StateDir
  * full): what events.jsonl (events.c) and exits.jsonl (exits.c) share.

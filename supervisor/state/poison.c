@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Suspect and poison files: identity, the list, poison.state, JSON. */
 #include <errno.h>
 #include <inttypes.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Suspect and poison files (docs/faults.md "Poison files").
  *

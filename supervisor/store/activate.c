@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Activation of a candidate set with a journal, and recovery (activate.h). */
 #include <dirent.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Activation: moving a verified, trial-loaded candidate set into active/
  * so that a crash at any instant leaves a complete set, old or new, never

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The definitions store: directories, re-verification, rollback (store.h). */
 #include <dirent.h>
 #include <errno.h>

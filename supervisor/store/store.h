@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The definitions store: DefinitionsDir and its five subdirectories, and
  * the synchronous work done on them (fault 7 recovery, docs/faults.md

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Internals of the definitions store shared by store.c and activate.c;
  * not an interface for anything else.

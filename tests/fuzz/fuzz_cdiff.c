@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Fuzz the .cdiff.  Byte 0 chooses the layer: even, the rest is a .cdiff
  * file for cdiff_decode (header, gzip, trailer) whose script, if any, goes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Fuzz the clamd protocol layer: the input after its first byte is what
  * a client sent on one connection.  It is parsed as pipelined commands

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Fuzz ampdaemon's configuration parser: arbitrary bytes as a file.  An
  * error must say where (the file name first); a success must survive

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Fuzz whole-container verification (header, gzip, tar, .info, content
  * check) from a memfd, with unsigned containers allowed so inputs get past

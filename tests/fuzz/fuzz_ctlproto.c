@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Fuzz the control protocol: the input after its first byte is a byte
  * stream as either side may receive it.  It is decoded twice, in one

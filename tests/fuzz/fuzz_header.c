@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Fuzz the 512-byte header parser and the time formatter. */
 #include <stddef.h>
 #include <stdint.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * libFuzzer target: engine_index_map() on arbitrary bytes (from a memfd, as
  * a worker gets its index), then scans with whatever engine it yields.

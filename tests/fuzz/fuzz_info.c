@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Fuzz the .info parser against a fixed container header. */
 #include <stddef.h>
 #include <stdint.h>

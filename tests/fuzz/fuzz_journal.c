@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Fuzz activation recovery through its public interface: arbitrary bytes
  * as STATE/activation.journal in a scratch tree, then activation_recover().

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The JSON writer and reader (json.h, json_read.h): any bytes, escaped,
  * must read back (jsonr_loadb) as exactly those bytes; when no \udcNN

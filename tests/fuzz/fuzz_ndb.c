@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * libFuzzer target: the .ndb compiler and matcher (cvd/ndb*.c).
  *

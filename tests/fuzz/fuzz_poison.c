@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Fuzz the parser of poison.state: arbitrary bytes as the file.  An error
  * must name the line and leave the list empty; a success must hold at most

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Fuzz the .cvd.sign parser (lines, flevel ranges, base-64, PKCS#7 DER)
  * against a fixed small "container" and an empty certificate store.

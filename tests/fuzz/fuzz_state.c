@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Fuzz the readers of the state directory: whatever a damaged or hostile
  * StateDir holds, ampdaemon at start (faults_load) and the diagnosis

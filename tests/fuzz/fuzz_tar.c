@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Fuzz the streaming tar walker.  The first byte picks how the input is cut
  * into pieces, so block-boundary handling is exercised too.

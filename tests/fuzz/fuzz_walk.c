@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Fuzz the archive walk: arbitrary bytes as a file to scan, through
  * libarchive's every format and filter, recursively, with small limits so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Fuzz the worker protocol decoders: a packet as either side may receive
  * it (READY and RESULT from a worker, SCAN from the supervisor), and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * bench_ndb: build time, image size and scan throughput of cvd/ndb*.c.
  *

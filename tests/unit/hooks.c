@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Write and sync hooks for a struct lineq: see hooks.h. */
 #include <errno.h>
 #include <unistd.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Write and sync hooks for a struct lineq (events.jsonl, exits.jsonl):
  * a test makes writes fail with ENOSPC, write half a line (really, so the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * A daemon's loop modules without processes: the tests that link this
  * (with -Wl,--wrap=spawn_worker,--wrap=kill,--wrap=task_start,

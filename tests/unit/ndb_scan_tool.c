@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * ndb_scan_tool: a test driver for cvd/ndb*.c, shaped like clamscan.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * A stand-in worker for test_spawn: started by spawn_worker(), it reports
  * what it was given, one "key value" line each, on fd 3.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The scan account: names, the errno and privileged-group rules (tables),
  * missing user / group, a failing name service (simulated: linked with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Activation of a candidate set (activate.h): the staging helpers
  * (stage_dir, copy_in, link_others, active_container), a whole activation

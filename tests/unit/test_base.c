@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * ampbase's one-of-each helpers: numbers and hex (num.c), the bounded
  * buffer (buf.c), and statefile's streaming and no-replace writes.

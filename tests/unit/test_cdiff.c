@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Incremental updates (.cdiff), the .cld they produce, and the .cld trust
  * rule.  The real chain test-1.cvd + test-2..6.cdiff must rebuild every

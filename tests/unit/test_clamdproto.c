@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The clamd protocol layer (supervisor/proto/clamdproto.c): every framing, the
  * cases clamd 1.4.6 was observed to answer (see clamdproto.h), pipelined

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * ampdaemon's configuration parser (supervisor/common/config.c): every key's
  * default, every value type at and past its limits, each error class

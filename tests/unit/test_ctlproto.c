@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The control protocol (supervisor/proto/ctlproto.c): frames round-trip whole
  * and split anywhere, the length cap at and one past the limit, bad

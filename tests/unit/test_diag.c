@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* diag.c: the diagnosis on synthetic state directories. */
 #include <setjmp.h>
 #include <stdarg.h>

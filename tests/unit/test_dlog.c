@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * ampdaemon's log: the file line (time, pid, level, message), the stderr
  * copy, and journald's <N> priority prefix when stderr is the stream that

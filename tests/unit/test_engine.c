@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The scan engine: hash and body detection, known-clean lists, .ign2,
  * first-match and ALLMATCH, containers (crafted and real), counts, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * events.jsonl: the line format of FAULTS.md, JSON escaping of hostile
  * bytes, the line cap, appending with disk full (injected through the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * exits.jsonl: one worker_exited line per exit, the last EXITS_KEEP kept
  * (trimmed at EXITS_TRIM_AT + 1, never below EXITS_KEEP), a torn last

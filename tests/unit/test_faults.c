@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Faults: the catalogue against FAULTS.md, the raise/clear state machine
  * and its events, faults.state (round trip, damaged files), and the atomic

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* cvd_header_parse(): every field, at and past its limits. */
 #include <setjmp.h>
 #include <stdarg.h>

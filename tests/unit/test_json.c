@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The JSON writer (json.h) and reader (json_read.h): escaping of every
  * kind of byte, the surrogateescape round trip, the emitters' commas,

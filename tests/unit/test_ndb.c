@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Unit tests of cvd/ndb*.c: .ndb patterns compiled into an image and
  * matched against buffers.  Buffers are copied to allocations of exactly

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Poison files: identity (SHA-256 by pread, a prefix for big files), the
  * threshold, a changed file no longer poison, eviction when full, forget,

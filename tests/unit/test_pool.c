@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The worker pool's state machine (worker.c, pool.c, crashes.c), driven
  * with synthetic events: no process runs (loopfake.h).

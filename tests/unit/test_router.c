@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The router (router.c): how scan requests are queued, dispatched to idle
  * READY workers, answered from the clean-file cache, retried after a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests of cvd/sigs.c: the signature line syntax of each type. */
 #include <limits.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * spawn_worker(): a probe program (spawn_probe.c) is started as a worker
  * would be and reports what it got: ids, groups, fds, rlimits,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The definitions store: the directories, re-verifying active/ (what is
  * kept, what is deleted and why, what is left alone), rollback to

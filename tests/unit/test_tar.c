@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The strict tar walker (cvd/tar.c), directly through tar_new/tar_feed/
  * tar_finish and end to end through cvd_unpack_file: hostile archives are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * update.c's verdicts: what an update or a reload answers (ampctl's
  * status and text, `ampctl status`'s last verdict) for each outcome of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * cvd_verify_file()/cvd_verify_fd(): mutation tests.  Each test changes
  * exactly one thing in a real (Talos-signed) or crafted (test-key-signed)

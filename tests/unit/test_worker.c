@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The real ampscansvc --worker, driven over its socketpair as ampdaemon
  * drives it: READY, SCAN with a passed descriptor, RESULT; and its sandbox,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Test helpers (see testutil.h). */
 #include <errno.h>
 #include <fcntl.h>

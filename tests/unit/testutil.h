@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Test helpers: temporary directories, files, the shared test data, and a
  * container crafter that writes any header, .info and tar members (also
