@@ -165,6 +165,9 @@ struct worker {
 	size_t loglen;
 	char last_line[512];             /* its last stderr line, for faults */
 	char defs[256];                  /* the set its READY named */
+	/* Engine clamav: its scratch directory under ScratchDir ("" none) */
+	char scratch[48];
+	unsigned generation;             /* starts of this slot */
 };
 
 /* ---- the pool's shared state (pool.c) --------------------------------- */
@@ -358,6 +361,9 @@ struct daemon {
 	/* definitions */
 	struct defs_state defs;
 	int index_fd;
+	/* ScratchDir, open once opened (and its leftovers wiped) */
+	bool scratch_open;
+	int scratch_root;
 	struct updates upd;
 	struct incoming inc;
 	ev_timer metrics_timer;          /* a metrics write pending */

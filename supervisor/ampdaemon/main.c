@@ -400,6 +400,8 @@ daemon_stop(struct daemon *d)
 	task_release(&d->pool.account_task);
 	if (d->index_fd >= 0)
 		close(d->index_fd);
+	if (d->scratch_open)
+		close(d->scratch_root);
 	pool_free(d);
 	dlog(&d->log, DLOG_INFO, "stopped");
 	snprintf(path, sizeof(path), "%s/%s", d->cfg.state_dir, DAEMON_PIDFILE);

@@ -18,7 +18,7 @@
 #include "spawn.h"
 
 #define SPAWN_CHILD_FDS_MAX (5 + SPAWN_EXTRA_FDS_MAX)
-#define SPAWN_RLIMITS_MAX 4
+#define SPAWN_RLIMITS_MAX 5
 #define SPAWN_CAP_MAX 64            /* capability numbers probed */
 #define SPAWN_CLOSE_FALLBACK_MAX (1 << 20)
 
@@ -320,6 +320,7 @@ rlimit_name(int resource)
 	case RLIMIT_NOFILE: return "RLIMIT_NOFILE";
 	case RLIMIT_AS: return "RLIMIT_AS";
 	case RLIMIT_CPU: return "RLIMIT_CPU";
+	case RLIMIT_FSIZE: return "RLIMIT_FSIZE";
 	}
 	return "rlimit";
 }
@@ -469,6 +470,8 @@ plan_prepare(const struct spawn_req *req, struct spawn_plan *p, char *err,
 		p->lim[p->nlim++] = (struct spawn_limit){ RLIMIT_AS, req->as_bytes };
 	if (req->cpu_seconds != 0)
 		p->lim[p->nlim++] = (struct spawn_limit){ RLIMIT_CPU, req->cpu_seconds };
+	if (req->fsize_bytes > 0)
+		p->lim[p->nlim++] = (struct spawn_limit){ RLIMIT_FSIZE, req->fsize_bytes };
 	return 0;
 }
 

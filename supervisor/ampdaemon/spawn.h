@@ -18,7 +18,7 @@
  *      the close-on-exec status pipe;
  *   4. rlimits, soft = hard, so the worker cannot raise them again:
  *      RLIMIT_CORE 0 (or its hard limit when core dumps are allowed),
- *      RLIMIT_NOFILE, and RLIMIT_AS / RLIMIT_CPU when asked;
+ *      RLIMIT_NOFILE, and RLIMIT_AS / RLIMIT_CPU / RLIMIT_FSIZE when asked;
  *   5. the capability bounding set is emptied (needs CAP_SETPCAP, so
  *      before the uid change);
  *   6. setgroups(0), setresgid(gid x3), setresuid(uid x3);
@@ -73,6 +73,11 @@
 #define SPAWN_FD_HIGH 10         /* fds are parked from here (or above the
                                   * targets) while moved */
 #define SPAWN_EXTRA_FDS_MAX 32   /* req->extra_fds: fds 5, 6, ... */
+/* A clamav worker's extra fds (worker.c): the active definitions directory,
+ * its scratch directory, then the TrustedKeys files, in order. */
+#define SPAWN_DEFS_DIR_FD 5
+#define SPAWN_SCRATCH_FD 6
+#define SPAWN_KEYS_FD 7
 
 enum spawn_err {
 	SPAWN_OK = 0,
@@ -102,6 +107,7 @@ struct spawn_req {
 	                          * our hard limit when that is lower */
 	rlim_t as_bytes;         /* RLIMIT_AS; 0 = inherited */
 	rlim_t cpu_seconds;      /* RLIMIT_CPU; 0 = inherited */
+	rlim_t fsize_bytes;      /* RLIMIT_FSIZE; 0 = inherited */
 };
 
 struct spawn_result {

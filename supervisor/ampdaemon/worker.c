@@ -26,6 +26,7 @@
 #include "account.h"
 #include "killpoint.h"
 #include "pool_int.h"
+#include "scratch.h"
 #include "spawn.h"
 
 #ifndef AMPSCAN_VERSION
@@ -212,6 +213,83 @@ worker_record_exit(struct worker *w, int ws, const char *kind, int64_t now)
 	daemon_event(d, &ev);
 }
 
+/* RLIMIT_FSIZE of a clamav worker: no file it writes beyond this. */
+#define WORKER_FSIZE_SLACK (1ull << 20)
+
+/* The scratch directory's name for this start of w, ScratchDir open. */
+static int
+worker_scratch_make(struct worker *w, uid_t uid, gid_t gid, char *err,
+    size_t errlen)
+{
+	struct daemon *d = w->d;
+
+	if (!d->scratch_open) {
+		if ((d->scratch_root = scratch_root_open(d->cfg.scratch_dir, err,
+		    errlen)) < 0)
+			return -1;
+		d->scratch_open = true;
+	}
+	snprintf(w->scratch, sizeof(w->scratch), SCRATCH_PREFIX "%u-%u", w->slot,
+	    ++w->generation);
+	return scratch_make(d->scratch_root, w->scratch, geteuid() == 0, uid,
+	    gid, err, errlen);
+}
+
+/* Wipe w's scratch directory (it exited, or never started). */
+static void
+worker_scratch_wipe(struct worker *w)
+{
+	struct daemon *d = w->d;
+
+	if (w->scratch[0] == '\0' || !d->scratch_open)
+		return;
+	if (scratch_remove(d->scratch_root, w->scratch) != 0)
+		dlog(&d->log, DLOG_WARNING, "worker %u: cannot remove its scratch directory %s/%s: %s",
+		    w->slot, d->cfg.scratch_dir, w->scratch, strerror(errno));
+	w->scratch[0] = '\0';
+}
+
+/*
+ * Engine clamav: the extra fds (spawn.h: the active definitions directory,
+ * the scratch directory, the TrustedKeys) and their arguments; fds[] are
+ * the caller's to close.  0, or -1 + err.
+ */
+struct worker_clamav_args {
+	int fds[3 + CONFIG_TRUSTED_KEYS_MAX];
+	size_t nfds;
+	char num[3 + CONFIG_TRUSTED_KEYS_MAX][24];
+};
+
+static int
+worker_clamav_fds(struct worker *w, uid_t uid, gid_t gid,
+    struct worker_clamav_args *a, char *err, size_t errlen)
+{
+	struct daemon *d = w->d;
+	char active[4200];
+
+	snprintf(active, sizeof(active), "%s/active", d->cfg.definitions_dir);
+	if ((a->fds[a->nfds] = open(active, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		str_fmt(err, errlen, "%s: %s", active, strerror(errno));
+		return -1;
+	}
+	a->nfds++;
+	if ((a->fds[a->nfds] = worker_scratch_make(w, uid, gid, err, errlen)) < 0)
+		return -1;
+	a->nfds++;
+	for (size_t i = 0; i < d->cfg.ntrusted_keys; i++) {
+		if ((a->fds[a->nfds] = open(d->cfg.trusted_keys[i],
+		    O_RDONLY | O_CLOEXEC)) < 0) {
+			snprintf(err, errlen, "%s: %s", d->cfg.trusted_keys[i],
+			    strerror(errno));
+			return -1;
+		}
+		a->nfds++;
+	}
+	for (size_t i = 0; i < a->nfds; i++)
+		snprintf(a->num[i], sizeof(a->num[i]), "%zu", SPAWN_DEFS_DIR_FD + i);
+	return 0;
+}
+
 static int
 worker_spawn(struct worker *w, const struct account *acct, bool as_root,
     char *err, size_t errlen)
@@ -223,8 +301,10 @@ worker_spawn(struct worker *w, const struct account *acct, bool as_root,
 	    .as_self = geteuid() != 0,
 	    .uid = as_root ? 0 : acct->uid, .gid = as_root ? 0 : acct->gid,
 	    .index_fd = d->index_fd, .core_dumps = d->cfg.core_dumps };
+	struct worker_clamav_args ca = { .nfds = 0 };
+	bool clamav = d->cfg.engine == CONFIG_ENGINE_CLAMAV;
 	struct spawn_result res;
-	int sv[2], n = 0, rc;
+	int sv[2] = { -1, -1 }, n = 0, rc = -1;
 
 	snprintf(fsz, sizeof(fsz), "%llu", (unsigned long long)d->cfg.max_file_size);
 	snprintf(ssz, sizeof(ssz), "%llu", (unsigned long long)d->cfg.max_scan_size);
@@ -249,27 +329,54 @@ worker_spawn(struct worker *w, const struct account *acct, bool as_root,
 	argv[n++] = files;
 	if (as_root)
 		argv[n++] = (char *)"--allow-root";
+	if (clamav) {
+		/* the index (fd 4) stays: spawn's extra fds follow it; unused */
+		if (worker_clamav_fds(w, req.uid, req.gid, &ca, err, errlen) != 0)
+			goto out;
+		argv[n++] = (char *)"--engine";
+		argv[n++] = (char *)"clamav";
+		argv[n++] = (char *)"--defs-dir-fd";
+		argv[n++] = ca.num[0];
+		argv[n++] = (char *)"--scratch-fd";
+		argv[n++] = ca.num[1];
+		for (size_t i = 2; i < ca.nfds && n < SPAWN_ARGV_MAX - 3; i++) {
+			argv[n++] = (char *)"--trusted-key-fd";
+			argv[n++] = ca.num[i];
+		}
+		if (d->cfg.allow_unsigned)
+			argv[n++] = (char *)"--allow-unsigned";
+		req.extra_fds = ca.fds;
+		req.nextra_fds = ca.nfds;
+		req.fsize_bytes = d->cfg.max_scan_size + WORKER_FSIZE_SLACK;
+	}
 	argv[n] = NULL;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
 		snprintf(err, errlen, "socketpair: %s", strerror(errno));
-		return -1;
+		goto out;
 	}
 	req.sock_fd = sv[1];
-	rc = spawn_worker(&req, &res, err, errlen);
-	close(sv[1]);
-	if (rc != SPAWN_OK) {
-		close(sv[0]);
-		return -1;
-	}
+	if (spawn_worker(&req, &res, err, errlen) != SPAWN_OK)
+		goto out;
 	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
 	w->sock = sv[0];
+	sv[0] = -1;
 	w->log_fd = res.log_fd;
 	w->pid = res.pid;
 	w->uid = req.uid;
 	w->gid = req.gid;
 	w->as_root = as_root;
-	return 0;
+	rc = 0;
+out:
+	for (size_t i = 0; i < ca.nfds; i++)
+		close(ca.fds[i]);
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (rc != 0)
+		worker_scratch_wipe(w);
+	return rc;
 }
 
 
@@ -822,6 +929,7 @@ worker_on_exit(struct ev_loop *loop, ev_child *c, int revents)
 	(void)revents;
 	ev_child_stop(loop, c);
 	worker_close(w);
+	worker_scratch_wipe(w);
 	worker_handle(w, WE_EXIT, &in);
 }
 

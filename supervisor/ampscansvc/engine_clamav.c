@@ -25,6 +25,7 @@ struct seng_clamav {
 	struct cl_engine *cl;
 	struct stage st;
 	bool compiled;
+	bool own_tmpdir;      /* made here (SCRATCH/tmp), removed at free */
 	char tmpdir[CLAM_PATH_MAX];
 	struct wproto_typecount types[CLAM_MAX_TYPES];
 	size_t ntypes;
@@ -341,7 +342,8 @@ clamav_free(struct seng *e)
 	if (c->cl != NULL)
 		cl_engine_free(c->cl);
 	stage_close(&c->st);
-	rmdir(c->tmpdir);
+	if (c->own_tmpdir)
+		rmdir(c->tmpdir);
 	free(c);
 	e->impl = NULL;
 }
@@ -399,12 +401,16 @@ seng_clamav_init(struct seng *e, char *err, size_t errlen)
 		}
 		initialised = true;
 	}
-	snprintf(c->tmpdir, sizeof(c->tmpdir), "%s/tmp", e->o.scratch);
 	snprintf(stage, sizeof(stage), "%s/stage", e->o.scratch);
-	if (mkdir(c->tmpdir, 0700) != 0) {
-		snprintf(err, errlen, "%s: %s", c->tmpdir, strerror(errno));
-		c->tmpdir[0] = '\0';
-		return -1;
+	if (e->o.tmpdir != NULL) {
+		snprintf(c->tmpdir, sizeof(c->tmpdir), "%s", e->o.tmpdir);
+	} else {
+		snprintf(c->tmpdir, sizeof(c->tmpdir), "%s/tmp", e->o.scratch);
+		if (mkdir(c->tmpdir, 0700) != 0) {
+			snprintf(err, errlen, "%s: %s", c->tmpdir, strerror(errno));
+			return -1;
+		}
+		c->own_tmpdir = true;
 	}
 	if ((c->cl = cl_engine_new()) == NULL) {
 		snprintf(err, errlen, "cl_engine_new: out of memory");

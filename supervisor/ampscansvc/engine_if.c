@@ -88,8 +88,18 @@ seng_compile(struct seng *e, char *err, size_t errlen)
 {
 	if (e->ops->compile(e, err, errlen) != 0)
 		return -1;
-	if (e->o.no_canary)
+	if (e->o.no_canary || e->o.canary_later)
 		return 0;
+	return seng_canary_check(e, e->ops->ncanaries, err, errlen);
+}
+
+int
+seng_check_canaries(struct seng *e, char *err, size_t errlen)
+{
+	if (e->o.no_canary) {
+		snprintf(err, errlen, "the engine has no canary signature");
+		return -1;
+	}
 	return seng_canary_check(e, e->ops->ncanaries, err, errlen);
 }
 

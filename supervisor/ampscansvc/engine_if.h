@@ -39,6 +39,12 @@ int seng_load(struct seng *e, const char *path, char *err, size_t errlen);
 int seng_compile(struct seng *e, char *err, size_t errlen);
 
 /*
+ * The canaries, for an engine made with canary_later: each must be FOUND.
+ * 0, or -1 with the canary and the outcome in err.
+ */
+int seng_check_canaries(struct seng *e, char *err, size_t errlen);
+
+/*
  * Scan the file open on fd; display names it in results.  flags:
  * WPROTO_SCAN_ALLMATCH.  Fills res: FOUND with the names, CLEAN, or ERROR
  * with the reason (any engine error, read error or short read).

@@ -37,6 +37,18 @@ struct seng_opts {
 	 * files to tmp/.  The caller creates and removes it.
 	 */
 	const char *scratch;
+	/*
+	 * clamav: libclamav's temporary directory as given (the worker: "."
+	 * after fchdir into its scratch directory), not created or removed
+	 * here; NULL: SCRATCH/tmp, made and removed by the engine.
+	 */
+	const char *tmpdir;
+	/*
+	 * seng_compile leaves the canaries to the caller, who runs them with
+	 * seng_check_canaries once the sandbox is entered (the worker), so the
+	 * temporary files are exercised under it.
+	 */
+	bool canary_later;
 	bool pua;                        /* clamav: load PUA signatures */
 	bool no_canary;                  /* tests: do not add the canary signature */
 };

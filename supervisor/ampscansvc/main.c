@@ -59,6 +59,7 @@ static const char svc_usage[] =
 "       ampscansvc --check DIR [--allow-unsigned] [--trusted-key K] [--certs-dir D]\n"
 "       ampscansvc --build-index DIR [-o FILE]\n"
 "       ampscansvc --worker --defs DIR [--sock-fd N] [--index-fd N [--index-verified]] [--allow-root]\n"
+"       ampscansvc --worker --engine clamav --defs-dir-fd N --scratch-fd N [--sock-fd N] [--allow-root]\n"
 "       ampscansvc --trial --defs-fd N:NAME... [--trusted-key-fd N]... [--index-out-fd N --source-id HEX]\n"
 "                  [--allow-unsigned] [--allow-root]\n"
 "\n"
@@ -67,7 +68,11 @@ static const char svc_usage[] =
 "\n"
 "  --scan              scan files (and directories with -r), print `path: OK`,\n"
 "                      `path: Name FOUND` or `path: reason ERROR` like clamscan\n"
-"  --engine NAME       --scan: clamav (libclamav, the default) or builtin\n"
+"  --engine NAME       --scan: clamav (libclamav, the default) or builtin;\n"
+"                      --worker: builtin (the default) or clamav\n"
+"  --defs-dir-fd N     (--worker --engine clamav) the definitions directory\n"
+"  --scratch-fd N      (--worker --engine clamav) the private scratch directory:\n"
+"                      libclamav's temporary files, the staged definitions\n"
 "  --defs PATH         definitions: a directory, a container (.cvd/.cld/.cud) or a\n"
 "                      plain signature file (.hdb .hsb .ndb .fp .sfp .ign2);\n"
 "                      repeatable; default /var/lib/ampscan/defs/active\n"
@@ -115,6 +120,8 @@ struct svc {
 	const char *certs_dir;
 	bool allow_unsigned, allmatch, recursive, allow_root;
 	int sock_fd, index_fd;
+	int defs_dir_fd;             /* --worker --engine clamav: the definitions */
+	int scratch_fd;              /* ... and the scratch directory */
 	bool index_verified;   /* ampdaemon checked the index's checksum */
 	struct walk_limits lim;
 	struct cvd_trust *trust;
@@ -199,7 +206,7 @@ enum {
 	OPT_ALLOW_ROOT, OPT_TRUSTED_KEY, OPT_CERTS_DIR, OPT_MAX_FILE_SIZE,
 	OPT_MAX_SCAN_SIZE, OPT_MAX_RECURSION, OPT_MAX_FILES, OPT_VERSION,
 	OPT_TRIAL, OPT_DEFS_FD, OPT_TRUSTED_KEY_FD, OPT_INDEX_OUT_FD, OPT_SOURCE_ID,
-	OPT_ENGINE, OPT_MAX_SCAN_TIME,
+	OPT_ENGINE, OPT_MAX_SCAN_TIME, OPT_DEFS_DIR_FD, OPT_SCRATCH_FD,
 };
 
 static const struct option svc_opts[] = {
@@ -228,6 +235,8 @@ static const struct option svc_opts[] = {
 	{ "max-files", required_argument, NULL, OPT_MAX_FILES },
 	{ "max-scan-time", required_argument, NULL, OPT_MAX_SCAN_TIME },
 	{ "engine", required_argument, NULL, OPT_ENGINE },
+	{ "defs-dir-fd", required_argument, NULL, OPT_DEFS_DIR_FD },
+	{ "scratch-fd", required_argument, NULL, OPT_SCRATCH_FD },
 	{ "output", required_argument, NULL, 'o' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, 'h' },
@@ -304,6 +313,8 @@ svc_args(struct svc *s, int argc, char **argv)
 		case OPT_SOCK_FD: s->sock_fd = (int)svc_uint("--sock-fd", optarg); break;
 		case OPT_INDEX_FD: s->index_fd = (int)svc_uint("--index-fd", optarg); break;
 		case OPT_INDEX_VERIFIED: s->index_verified = true; break;
+		case OPT_DEFS_DIR_FD: s->defs_dir_fd = (int)svc_uint("--defs-dir-fd", optarg); break;
+		case OPT_SCRATCH_FD: s->scratch_fd = (int)svc_uint("--scratch-fd", optarg); break;
 		case OPT_ALLOW_ROOT: s->allow_root = true; break;
 		case OPT_TRUSTED_KEY:
 			if (s->nkeys == 16)
@@ -339,14 +350,16 @@ svc_args(struct svc *s, int argc, char **argv)
 		exit(2);
 	}
 	/*
-	 * The daemon's modes stay on the builtin engine until its side
-	 * (Engine, scratch directories, the new sandbox) exists: libclamav
-	 * under today's seccomp filter would fail open.
+	 * --trial and --check stay on the builtin engine for now.  The worker
+	 * takes --engine; its default stays builtin (ampdaemon's Engine).
 	 */
-	if (s->backend_set && s->mode != SVC_SCAN)
-		svc_die("--engine is for --scan (the worker modes use the builtin engine for now)");
+	if (s->backend_set && s->mode != SVC_SCAN && s->mode != SVC_WORKER)
+		svc_die("--engine is for --scan and --worker (--trial and --check use the builtin engine for now)");
 	if (!s->backend_set)
-		s->backend = SENG_CLAMAV;
+		s->backend = s->mode == SVC_WORKER ? SENG_BUILTIN : SENG_CLAMAV;
+	if (s->mode == SVC_WORKER && s->backend == SENG_CLAMAV &&
+	    (s->defs_dir_fd < 0 || s->scratch_fd < 0))
+		svc_die("--worker --engine clamav needs --defs-dir-fd N and --scratch-fd N");
 }
 
 static void
@@ -950,7 +963,10 @@ svc_serve_one(struct svc *s, uint8_t *buf)
 #endif
 	if (type != WPROTO_SCAN || wproto_decode_scan(&r, id, &req) != 0 || fd < 0)
 		svc_die("unexpected message type %u from the supervisor", type);
-	walk_scan_fd(s->walk, fd, req.name, req.flags, &res);
+	if (s->seng != NULL)
+		seng_scan_fd(s->seng, fd, req.name, req.flags, &res);
+	else
+		walk_scan_fd(s->walk, fd, req.name, req.flags, &res);
 #ifdef AMPSCAN_TEST_HOOKS
 	enum svc_misdeed misdeed = svc_test_misdeed(fd, buf);
 
@@ -1003,11 +1019,131 @@ svc_worker(struct svc *s)
 	svc_exit(0);
 }
 
+/*
+ * --worker --engine clamav.  Before the sandbox: load the definitions from
+ * the directory ampdaemon opened (--defs-dir-fd; staged and verified into
+ * SCRATCH/stage, which is removed once compiled) and compile them; fchdir
+ * into the scratch directory (--scratch-fd), libclamav's temporary files
+ * going to ".".  Then the sandbox (file operations beneath the scratch
+ * directory only, /etc/localtime), then the canaries under it, and only
+ * then READY.  Any failure: exit 2 with the reason (a start failure).
+ */
+static void
+svc_worker_clamav_load(struct svc *s)
+{
+	char scratch[64], defs[64], err[1024];
+	struct seng_opts o = { .lim = s->lim, .dopts = &s->dopts,
+	    .max_scan_time_ms = s->max_scan_time_ms ? s->max_scan_time_ms :
+	    SENG_DEFAULT_MAX_SCAN_TIME_MS, .tmpdir = ".", .canary_later = true };
+
+	if (!s->recursion_set)
+		o.lim.max_recursion = SENG_CLAMAV_DEFAULT_MAX_RECURSION;
+	snprintf(scratch, sizeof(scratch), "/proc/self/fd/%d", s->scratch_fd);
+	snprintf(defs, sizeof(defs), "/proc/self/fd/%d", s->defs_dir_fd);
+	o.scratch = scratch;
+	if (seng_new(SENG_CLAMAV, &o, &s->seng, err, sizeof(err)) != 0)
+		svc_die("cannot start the clamav engine: %s", err);
+	if (seng_load(s->seng, defs, err, sizeof(err)) != 0 ||
+	    seng_compile(s->seng, err, sizeof(err)) != 0)
+		svc_die("cannot load definitions: %s", err);
+	close(s->defs_dir_fd);
+	s->defs_dir_fd = -1;
+}
+
+/*
+ * Under the sandbox, before the canaries: a file can be made, written and
+ * removed in the scratch directory (the cwd).  libclamav does not always
+ * fail a scan whose temporary directory it cannot create (the canaries are
+ * still found then), so this is checked on its own.
+ */
+static void
+svc_scratch_probe(void)
+{
+	static const char name[] = "ampscan-scratch-probe";
+	int fd = openat(AT_FDCWD, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		svc_die("scratch directory not writable in the sandbox: %s", strerror(errno));
+	if (write(fd, "x", 1) != 1) {
+		int e = errno;
+
+		close(fd);
+		unlinkat(AT_FDCWD, name, 0);
+		svc_die("scratch directory: cannot write a file in the sandbox: %s", strerror(e));
+	}
+	close(fd);
+	if (unlinkat(AT_FDCWD, name, 0) != 0)
+		svc_die("scratch directory: cannot remove a file in the sandbox: %s", strerror(errno));
+}
+
+static int
+svc_worker_clamav(struct svc *s)
+{
+	struct wproto_ready m;
+	struct wbuf *b;
+	uint8_t *buf;
+	char err[1024];
+
+	if (sandbox_check_identity(s->allow_root, err, sizeof(err)) != 0)
+		svc_die("%s", err);
+	if ((buf = malloc(WPROTO_MAX_MSG + sizeof(struct wbuf))) == NULL ||
+	    (b = malloc(sizeof(*b))) == NULL)
+		svc_die("out of memory");
+	/* RLIMIT_FSIZE (ampdaemon's): a write beyond it fails with EFBIG,
+	 * which libclamav reports as an error, instead of killing us */
+	signal(SIGXFSZ, SIG_IGN);
+	if (s->index_fd >= 0)
+		close(s->index_fd);   /* the builtin engine's; unused here */
+	svc_worker_clamav_load(s);
+	/* libclamav's temporary directory is ".": from here on */
+	if (fchdir(s->scratch_fd) != 0)
+		svc_die("scratch directory (fd %d): %s", s->scratch_fd, strerror(errno));
+#ifdef AMPSCAN_TEST_HOOKS
+	{
+		/* Test builds: definitions that detect this marker make the
+		 * scratch directory read-only before the sandbox: the canaries
+		 * must then fail and the worker never become READY. */
+		static const char ro[] = "AMPSCAN-TEST-ROSCRATCH-MARKER";
+		struct wproto_result r;
+
+		seng_scan_mem(s->seng, (const uint8_t *)ro, sizeof(ro) - 1,
+		    "roscratch-probe", 0, &r);
+		if (r.verdict == WPROTO_FOUND) {
+			fprintf(stderr, "ampscansvc: test hook: read-only scratch marker: making the scratch directory mode 0500\n");
+			if (fchmod(s->scratch_fd, 0500) != 0)
+				svc_die("fchmod scratch: %s", strerror(errno));
+		}
+	}
+#endif
+#ifdef AMPSCAN_TEST_HOOKS
+	svc_parent = getppid();
+#endif
+	if (sandbox_enter_opts(&(struct sandbox_opts){
+	    .flags = SANDBOX_SCRATCH | SANDBOX_LOCALTIME,
+	    .scratch_fd = s->scratch_fd, .sock_fd = s->sock_fd }, err, sizeof(err)) != 0)
+		svc_die("sandbox: %s", err);
+	svc_sandboxed = true;
+	svc_scratch_probe();
+	if (seng_check_canaries(s->seng, err, sizeof(err)) != 0)
+		svc_die("canary check in the sandbox failed: %s", err);
+	memset(&m, 0, sizeof(m));
+	m.proto = WPROTO_VERSION;
+	snprintf(m.version, sizeof(m.version), "%s", AMPSCAN_VERSION);
+	seng_info(s->seng, &m);
+	if (wproto_encode_ready(b, &m) != 0 || wproto_send(s->sock_fd, b, -1) != 0)
+		svc_die("cannot send READY: %s", strerror(errno));
+	free(b);
+	while (svc_serve_one(s, buf))
+		;
+	svc_exit(0);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct svc s = { .sock_fd = SVC_DEFAULT_SOCK_FD, .index_fd = -1,
-	    .index_out_fd = -1 };
+	    .index_out_fd = -1, .defs_dir_fd = -1, .scratch_fd = -1 };
 	int rc = 2;
 
 	walk_limits_default(&s.lim);
@@ -1017,12 +1153,16 @@ main(int argc, char **argv)
 	case SVC_SCAN: rc = svc_scan(&s, argc - optind, argv + optind); break;
 	case SVC_CHECK: rc = svc_check(&s); break;
 	case SVC_BUILD: rc = svc_build(&s); break;
-	case SVC_WORKER: rc = svc_worker(&s); break;
+	case SVC_WORKER:
+		rc = s.backend == SENG_CLAMAV ? svc_worker_clamav(&s) :
+		    svc_worker(&s);
+		break;
 	case SVC_TRIAL: rc = svc_trial(&s); break;
 	case SVC_NONE: break;
 	}
 	walk_free(s.walk);
 	engine_free(s.engine);
+	seng_free(s.seng);
 	cvd_trust_free(s.trust);
 	return rc;
 }

@@ -29,6 +29,7 @@ enum ctype {
 	CT_DURATION,    /* uint64_t ms */
 	CT_SIZE,        /* uint64_t bytes */
 	CT_MODE,        /* unsigned, octal */
+	CT_ENGINE,      /* unsigned: CONFIG_ENGINE_BUILTIN or _CLAMAV, by name */
 };
 
 struct keydef {
@@ -101,6 +102,8 @@ static const struct keydef keydefs[CONFIG_KEY_COUNT] = {
 	[CONFIG_METRICS_FILE] = { "MetricsFile", CT_PATH, F(metrics_file), 0, 0 },
 	[CONFIG_FAULT_COMMAND] = { "FaultCommand", CT_COMMAND,
 	    F(fault_command), 0, 0 },
+	[CONFIG_ENGINE] = { "Engine", CT_ENGINE, F(engine), 0, CONFIG_ENGINE_CLAMAV },
+	[CONFIG_SCRATCH_DIR] = { "ScratchDir", CT_PATH, F(scratch_dir), 0, 0 },
 	[CONFIG_CORE_DUMPS] = { "CoreDumps", CT_BOOL, F(core_dumps), 0, 0 },
 	[CONFIG_ENABLE_SHUTDOWN_COMMAND] = { "EnableShutdownCommand", CT_BOOL,
 	    F(enable_shutdown_command), 0, 0 },
@@ -138,6 +141,7 @@ cnum(const struct config *c, enum config_key k)
 	switch (keydefs[k].type) {
 	case CT_BOOL: return *(const bool *)p;
 	case CT_UINT:
+	case CT_ENGINE:
 	case CT_MODE: return *(const unsigned *)p;
 	default: return *(const uint64_t *)p;
 	}
@@ -151,6 +155,7 @@ set_num(struct config *c, enum config_key k, uint64_t v)
 	switch (keydefs[k].type) {
 	case CT_BOOL: *(bool *)p = v != 0; break;
 	case CT_UINT:
+	case CT_ENGINE:
 	case CT_MODE: *(unsigned *)p = (unsigned)v; break;
 	default: *(uint64_t *)p = v; break;
 	}
@@ -178,6 +183,12 @@ config_strerror(int rc)
 	case CONFIG_ENOMEM: return "out of memory";
 	default: return "unknown error";
 	}
+}
+
+const char *
+config_engine_name(unsigned engine)
+{
+	return engine == CONFIG_ENGINE_CLAMAV ? "clamav" : "builtin";
 }
 
 const char *
@@ -224,6 +235,8 @@ config_defaults(struct config *c)
 	c->max_files = 10000;
 	c->stream_max_length = 100ULL << 20;
 	c->certs_dir = CONFIG_DEFAULT_CERTS_DIR;
+	c->engine = CONFIG_ENGINE_BUILTIN;
+	c->scratch_dir = CONFIG_DEFAULT_SCRATCH_DIR;
 }
 
 void
@@ -323,6 +336,7 @@ fmt_number(enum config_key k, uint64_t v, char *buf, size_t len)
 	case CT_MODE: snprintf(buf, len, "%03llo", (unsigned long long)v); break;
 	case CT_DURATION: fmt_duration(v, buf, len); break;
 	case CT_SIZE: fmt_size(v, buf, len); break;
+	case CT_ENGINE: snprintf(buf, len, "%s", config_engine_name((unsigned)v)); break;
 	default: snprintf(buf, len, "%llu", (unsigned long long)v); break;
 	}
 }
@@ -508,6 +522,18 @@ parse_bool(const char *s, uint64_t *out)
 	return NUM_SYNTAX;
 }
 
+/* "builtin" or "clamav", exactly (lower case, as ampscansvc --engine). */
+static enum num_rc
+parse_engine(const char *s, uint64_t *out)
+{
+	for (unsigned e = 0; e <= CONFIG_ENGINE_CLAMAV; e++)
+		if (strcmp(s, config_engine_name(e)) == 0) {
+			*out = e;
+			return NUM_OK;
+		}
+	return NUM_SYNTAX;
+}
+
 static const char *
 type_hint(enum ctype t)
 {
@@ -517,6 +543,7 @@ type_hint(enum ctype t)
 	case CT_DURATION: return "is not a duration (use ms, s, m or h)";
 	case CT_SIZE: return "is not a size (use K, M or G)";
 	case CT_MODE: return "is not an octal mode (e.g. 660)";
+	case CT_ENGINE: return "is not an engine (use clamav or builtin)";
 	default: return "is not valid";
 	}
 }
@@ -534,6 +561,7 @@ set_number(struct parse *p, enum config_key k, const char *v, size_t n)
 	case CT_UINT: rc = num_u64(v, n, 0, &x); break;
 	case CT_DURATION: rc = num_duration_ms(v, n, &x); break;
 	case CT_SIZE: rc = num_size(v, n, &x); break;
+	case CT_ENGINE: rc = parse_engine(v, &x); break;
 	default: rc = parse_mode(v, n, &x); break;
 	}
 	if (rc == NUM_SYNTAX)

@@ -113,6 +113,11 @@
 #define CONFIG_DEFAULT_LOCAL_SOCKET "/run/ampscan/clamd.sock"
 #define CONFIG_DEFAULT_CONTROL_SOCKET "/run/ampscan/control.sock"
 #define CONFIG_DEFAULT_CERTS_DIR "/etc/ampscan/certs"
+/* On disk, not the /run tmpfs: N workers x MaxScanSize would be RAM. */
+#define CONFIG_DEFAULT_SCRATCH_DIR "/var/lib/ampscan/scratch"
+
+/* Engine: the workers' scan engine (ampscansvc --engine). */
+enum { CONFIG_ENGINE_BUILTIN = 0, CONFIG_ENGINE_CLAMAV = 1 };
 
 /* The keys, in the order config_print() writes them. */
 enum config_key {
@@ -148,6 +153,8 @@ enum config_key {
 	CONFIG_TRIAL_MEMORY_LIMIT,
 	CONFIG_METRICS_FILE,
 	CONFIG_FAULT_COMMAND,
+	CONFIG_ENGINE,
+	CONFIG_SCRATCH_DIR,
 	CONFIG_CORE_DUMPS,
 	CONFIG_ENABLE_SHUTDOWN_COMMAND,
 	CONFIG_KEY_COUNT
@@ -196,6 +203,8 @@ struct config {
 	uint64_t trial_memory_limit;     /* its RLIMIT_AS */
 	const char *metrics_file;        /* NULL: none */
 	const char *fault_command;       /* NULL: none */
+	unsigned engine;                 /* CONFIG_ENGINE_* */
+	const char *scratch_dir;         /* the workers' scratch directories */
 	bool core_dumps;
 	bool enable_shutdown_command;
 
@@ -221,6 +230,9 @@ enum config_error {
 
 /* A short name for a config_error ("syntax", "value", ...). */
 const char *config_strerror(int rc);
+
+/* "builtin" or "clamav" for a CONFIG_ENGINE_* value. */
+const char *config_engine_name(unsigned engine);
 
 /* "ScanUser" ... for a key; NULL for a value out of range. */
 const char *config_key_name(enum config_key k);

@@ -74,6 +74,7 @@ num(const struct config *c, enum config_key k)
 	case CONFIG_MAX_FILES: return c->max_files;
 	case CONFIG_STREAM_MAX_LENGTH: return c->stream_max_length;
 	case CONFIG_ALLOW_UNSIGNED: return c->allow_unsigned;
+	case CONFIG_ENGINE: return c->engine;
 	case CONFIG_CORE_DUMPS: return c->core_dumps;
 	case CONFIG_ENABLE_SHUTDOWN_COMMAND: return c->enable_shutdown_command;
 	default: fail_msg("key %d is not numeric", (int)k);
@@ -94,6 +95,7 @@ str(const struct config *c, enum config_key k)
 	case CONFIG_LOCAL_SOCKET_GROUP: return c->local_socket_group;
 	case CONFIG_CONTROL_SOCKET: return c->control_socket;
 	case CONFIG_CERTS_DIR: return c->certs_dir;
+	case CONFIG_SCRATCH_DIR: return c->scratch_dir;
 	case CONFIG_FAULT_COMMAND: return c->fault_command;
 	case CONFIG_TRUSTED_KEYS: return c->ntrusted_keys ? c->trusted_keys[0] : NULL;
 	default: fail_msg("key %d is not a string", (int)k);
@@ -109,6 +111,7 @@ is_str_key(enum config_key k)
 	case CONFIG_STATE_DIR: case CONFIG_LOG_DIR: case CONFIG_LOCAL_SOCKET:
 	case CONFIG_LOCAL_SOCKET_GROUP: case CONFIG_CONTROL_SOCKET:
 	case CONFIG_CERTS_DIR: case CONFIG_FAULT_COMMAND: case CONFIG_TRUSTED_KEYS:
+	case CONFIG_SCRATCH_DIR:
 		return true;
 	default:
 		return false;
@@ -238,6 +241,8 @@ test_config_defaults_every_key(void **state)
 		{ CONFIG_TRIAL_MEMORY_LIMIT, "TrialMemoryLimit", "4G" },
 		{ CONFIG_METRICS_FILE, "MetricsFile", "(none)" },
 		{ CONFIG_FAULT_COMMAND, "FaultCommand", "(none)" },
+		{ CONFIG_ENGINE, "Engine", "builtin" },
+		{ CONFIG_SCRATCH_DIR, "ScratchDir", "/var/lib/ampscan/scratch" },
 		{ CONFIG_CORE_DUMPS, "CoreDumps", "no" },
 		{ CONFIG_ENABLE_SHUTDOWN_COMMAND, "EnableShutdownCommand", "no" },
 	};
@@ -464,6 +469,13 @@ test_config_booleans(void **state)
 		{ "CoreDumps 01", CONFIG_CORE_DUMPS, CONFIG_EVALUE, 0, "is not a boolean" },
 		{ "CoreDumps yes please", CONFIG_CORE_DUMPS, CONFIG_EVALUE, 0, "is not a boolean" },
 		{ "CoreDumps yess", CONFIG_CORE_DUMPS, CONFIG_EVALUE, 0, "is not a boolean" },
+		{ "Engine clamav", CONFIG_ENGINE, 0, CONFIG_ENGINE_CLAMAV, NULL },
+		{ "Engine builtin", CONFIG_ENGINE, 0, CONFIG_ENGINE_BUILTIN, NULL },
+		{ "Engine \"clamav\"", CONFIG_ENGINE, 0, CONFIG_ENGINE_CLAMAV, NULL },
+		{ "Engine ClamAV", CONFIG_ENGINE, CONFIG_EVALUE, 0, "Engine: 'ClamAV' is not an engine (use clamav or builtin)" },
+		{ "Engine libclamav", CONFIG_ENGINE, CONFIG_EVALUE, 0, "is not an engine" },
+		{ "Engine 1", CONFIG_ENGINE, CONFIG_EVALUE, 0, "is not an engine" },
+		{ "Engine clamav builtin", CONFIG_ENGINE, CONFIG_EVALUE, 0, "is not an engine" },
 	};
 
 	(void)state;
@@ -565,6 +577,8 @@ test_config_names_paths_and_commands(void **state)
 		{ "LogDir ~/log", CONFIG_LOG_DIR, CONFIG_EVALUE, 0, "is not an absolute path" },
 		{ "CertsDir /etc/ampscan/other-certs", CONFIG_CERTS_DIR, 0, 0, "/etc/ampscan/other-certs" },
 		{ "CertsDir certs", CONFIG_CERTS_DIR, CONFIG_EVALUE, 0, "is not an absolute path" },
+		{ "ScratchDir /srv/scratch", CONFIG_SCRATCH_DIR, 0, 0, "/srv/scratch" },
+		{ "ScratchDir scratch", CONFIG_SCRATCH_DIR, CONFIG_EVALUE, 0, "ScratchDir: 'scratch' is not an absolute path" },
 		{ "ControlSocket run/c.sock", CONFIG_CONTROL_SOCKET, CONFIG_EVALUE, 0, "is not an absolute path" },
 		{ "LocalSocket /tmp/x.sock", CONFIG_LOCAL_SOCKET, 0, 0, "/tmp/x.sock" },
 		{ "FaultCommand /usr/bin/logger -t amp-fault", CONFIG_FAULT_COMMAND, 0, 0, "/usr/bin/logger -t amp-fault" },
@@ -1120,6 +1134,8 @@ test_config_print_everything_set_round_trip(void **state)
 	    "TrialMemoryLimit 16M\n"
 	    "MetricsFile /m/ampscan.prom\n"
 	    "FaultCommand /usr/bin/logger -t \"amp fault\" \n"
+	    "Engine clamav\n"
+	    "ScratchDir \"/srv/scratch #2\"\n"
 	    "CoreDumps true\n"
 	    "EnableShutdownCommand 1\n";
 	struct config c;
