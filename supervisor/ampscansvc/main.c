@@ -13,7 +13,8 @@
  *       update task exactly like a worker (scan user, no privilege,
  *       RLIMIT_AS, a time limit), the candidate set handed over as
  *       descriptors; loads it, enters the sandbox, scans the canary
- *   ampscansvc --scan [--engine clamav|builtin] [--defs PATH]... [--allmatch] [-r] PATH...
+ *   ampscansvc --scan [--engine clamav|builtin] [--defs PATH]... [--allmatch]
+ *       [--detect-pua] [-r] PATH...
  *       a one-shot scanner printing clamscan's format; the engine is
  *       libclamav unless --engine builtin (engine_if.h)
  *   ampscansvc --build-index DIR [-o FILE]
@@ -55,7 +56,7 @@
 #define SVC_DEFAULT_SOCK_FD 3
 
 static const char svc_usage[] =
-"usage: ampscansvc --scan [--engine clamav|builtin] [--defs PATH]... [--allow-unsigned] [--allmatch] [-r] PATH...\n"
+"usage: ampscansvc --scan [--engine clamav|builtin] [--defs PATH]... [--allow-unsigned] [--allmatch] [--detect-pua] [-r] PATH...\n"
 "       ampscansvc --check DIR [--allow-unsigned] [--trusted-key K] [--certs-dir D]\n"
 "       ampscansvc --build-index DIR [-o FILE]\n"
 "       ampscansvc --worker --defs DIR [--sock-fd N] [--index-fd N [--index-verified]] [--allow-root]\n"
@@ -80,6 +81,8 @@ static const char svc_usage[] =
 "  --trusted-key K     also trust this public key (PEM) for signed containers\n"
 "  --certs-dir D       check .cvd.sign files against these root certificates\n"
 "  --allmatch          report every matching signature, not only the first\n"
+"  --detect-pua        --scan, clamav: load the PUA signatures (hdu hsu mdu msu ndu\n"
+"                      ldu and the PUA lines of containers), as clamscan --detect-pua=yes\n"
 "  -r, --recursive     descend into directories\n"
 "  --max-file-size N, --max-scan-size N, --max-recursion N, --max-files N\n"
 "                      limits (sizes in bytes, K, M or G)\n"
@@ -130,6 +133,7 @@ struct svc {
 	struct walk *walk;
 	enum seng_backend backend;   /* --scan: the engine */
 	bool backend_set;
+	bool detect_pua;             /* --scan: load PUA signatures (clamav) */
 	bool recursion_set;          /* --max-recursion given */
 	unsigned max_scan_time_ms;
 	struct seng *seng;
@@ -207,6 +211,7 @@ enum {
 	OPT_MAX_SCAN_SIZE, OPT_MAX_RECURSION, OPT_MAX_FILES, OPT_VERSION,
 	OPT_TRIAL, OPT_DEFS_FD, OPT_TRUSTED_KEY_FD, OPT_INDEX_OUT_FD, OPT_SOURCE_ID,
 	OPT_ENGINE, OPT_MAX_SCAN_TIME, OPT_DEFS_DIR_FD, OPT_SCRATCH_FD,
+	OPT_DETECT_PUA,
 };
 
 static const struct option svc_opts[] = {
@@ -237,6 +242,7 @@ static const struct option svc_opts[] = {
 	{ "engine", required_argument, NULL, OPT_ENGINE },
 	{ "defs-dir-fd", required_argument, NULL, OPT_DEFS_DIR_FD },
 	{ "scratch-fd", required_argument, NULL, OPT_SCRATCH_FD },
+	{ "detect-pua", no_argument, NULL, OPT_DETECT_PUA },
 	{ "output", required_argument, NULL, 'o' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, 'h' },
@@ -340,6 +346,7 @@ svc_args(struct svc *s, int argc, char **argv)
 				svc_die("--engine %s: give clamav or builtin", optarg);
 			s->backend_set = true;
 			break;
+		case OPT_DETECT_PUA: s->detect_pua = true; break;
 		case OPT_VERSION: svc_version(); exit(0);
 		case 'h': fputs(svc_usage, stdout); exit(0);
 		default: fputs(svc_usage, stderr); exit(2);
@@ -360,6 +367,8 @@ svc_args(struct svc *s, int argc, char **argv)
 	if (s->mode == SVC_WORKER && s->backend == SENG_CLAMAV &&
 	    (s->defs_dir_fd < 0 || s->scratch_fd < 0))
 		svc_die("--worker --engine clamav needs --defs-dir-fd N and --scratch-fd N");
+	if (s->detect_pua && (s->mode != SVC_SCAN || s->backend != SENG_CLAMAV))
+		svc_die("--detect-pua is for --scan with the clamav engine");
 }
 
 static void
@@ -452,7 +461,7 @@ svc_load_defs(struct svc *s)
 	size_t n = s->ndefs ? s->ndefs : 1;
 	struct seng_opts o = { .lim = s->lim, .dopts = &s->dopts,
 	    .max_scan_time_ms = s->max_scan_time_ms ? s->max_scan_time_ms :
-	    SENG_DEFAULT_MAX_SCAN_TIME_MS };
+	    SENG_DEFAULT_MAX_SCAN_TIME_MS, .pua = s->detect_pua };
 	char err[1024];
 
 	if (s->backend == SENG_CLAMAV) {

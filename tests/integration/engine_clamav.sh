@@ -75,7 +75,7 @@ typedb t.cdb 'Test.Cdb:CL_TYPE_ZIP:*:clam\.exe:*:*:*:*:*:*'
 mkdir types/fp.d types/ign2.d
 printf '%s\n' "$md5:$size:Test.Hdb" >types/fp.d/a.hdb
 printf '%s\n' "$md5:$size:Clean.Fp" >types/fp.d/b.fp
-printf '%s\n' "Test.Ndb0:0:*:436c616d4156" >types/ign2.d/a.ndb
+printf '%s\n' "Test.Ndb0:0:*:434c414d657373616765426f78" >types/ign2.d/a.ndb  # CLAMessageBox
 printf '%s\n' "Test.Ndb0" >types/ign2.d/b.ign2
 for d in types/*.d; do
 	t=$(basename "$d" .d)
