@@ -132,7 +132,22 @@ events_keep(struct event *ev, const char *s, size_t n, bool *cut)
 	return off;
 }
 
-/* A new field with its key, or NULL (not begun, or no room: lost). */
+/* key is "time", "event" (the line's own) or a field's already. */
+static bool
+events_has_key(const struct event *ev, const char *key, size_t klen)
+{
+	if ((klen == 4 && memcmp(key, "time", 4) == 0) ||
+	    (klen == 5 && memcmp(key, "event", 5) == 0))
+		return true;
+	for (size_t i = 0; i < ev->nfields; i++)
+		if (ev->field[i].klen == klen &&
+		    memcmp(ev->data + ev->field[i].key, key, klen) == 0)
+			return true;
+	return false;
+}
+
+/* A new field with its key, or NULL (not begun, no room, or a key it
+ * has already: lost). */
 static struct event_field *
 events_field_new(struct event *ev, const char *key, enum event_kind kind)
 {
@@ -142,6 +157,11 @@ events_field_new(struct event *ev, const char *key, enum event_kind kind)
 
 	if (ev->type == EVENT_T_NONE || ev->type >= EVENT_T_COUNT)
 		return NULL;
+	if (events_has_key(ev, key, klen)) {
+		ev->lost = true;         /* one value a key: the line stays JSON
+		                          * our reader takes (no duplicate key) */
+		return NULL;
+	}
 	if (ev->nfields == EVENTS_FIELDS_MAX ||
 	    klen > EVENTS_DATA_MAX - ev->used) {
 		ev->lost = true;

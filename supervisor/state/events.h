@@ -191,7 +191,9 @@ void events_begin_type(struct event *ev, enum event_type type,
 /* The same by name (EVENT_FAULT_RAISED, ...); a name that is not one of
  * them leaves ev not begun (nothing is added, nothing rendered). */
 void events_begin(struct event *ev, const char *type, int64_t now_ms);
-/* Add a field; keys are ours (plain ASCII).  Never fail: see truncation. */
+/* Add a field; keys are ours (plain ASCII).  Never fail: see truncation.
+ * A key the event has already (or "time", "event") is not added again:
+ * the event is marked as having lost a field. */
 void events_add_str(struct event *ev, const char *key, const char *value);
 /* value[0..len): for bytes that are not NUL-terminated. */
 void events_add_strn(struct event *ev, const char *key, const char *value,

@@ -118,17 +118,20 @@ Content-Type: text/html; charset=us-ascii
 today.</p>
 </body></html>
 MAIL
+# absolute paths: clamscan prints a relative one as given on some machines
+# and made absolute on others (a fresh Debian 12 root); ampscansvc as given
+PHISH=$PWD/phish.eml
 db ndb4star t.ndb "Test.Ndb4Star:4:*:$(printf 'confirm your account' | od -An -tx1 | tr -d ' \n')"
-compare ndb4star "-d ndb4star" "--defs ndb4star" "$EXE" phish.eml
-cs_says ndb4star phish.eml "Test.Ndb4Star.UNOFFICIAL FOUND"
+compare ndb4star "-d ndb4star" "--defs ndb4star" "$EXE" "$PHISH"
+cs_says ndb4star "$PHISH" "Test.Ndb4Star.UNOFFICIAL FOUND"
 cs_says ndb4star "$EXE" OK
 db pdb t.pdb "H:paypal.com"
-compare pdb "-d pdb" "--defs pdb" "$ZIP" phish.eml
-cs_says pdb phish.eml "Heuristics.Phishing.Email.SpoofedDomain FOUND"
+compare pdb "-d pdb" "--defs pdb" "$ZIP" "$PHISH"
+cs_says pdb "$PHISH" "Heuristics.Phishing.Email.SpoofedDomain FOUND"
 db wdb a.pdb "H:paypal.com"
 db wdb b.wdb "M:login.attacker.example.net:www.paypal.com"
-compare "pdb + wdb" "-d wdb" "--defs wdb" "$ZIP" phish.eml
-cs_says "pdb + wdb" phish.eml OK
+compare "pdb + wdb" "-d wdb" "--defs wdb" "$ZIP" "$PHISH"
+cs_says "pdb + wdb" "$PHISH" OK
 
 # ---- .ftm: file types of our own.  A lone .ftm replaces libclamav's
 # built-in types (the canaries then refuse it: engine_clamav.sh), so this
@@ -136,16 +139,17 @@ cs_says "pdb + wdb" phish.eml OK
 # "AMPTEST-MAIL" a mail, which enables a target-4 (mail) body signature on
 # a file libclamav would otherwise take for plain text.
 printf 'AMPTEST-MAIL\nampscan ftm marker line\n' >ftm.txt
+FTMF=$PWD/ftm.txt
 ftmhex=$(printf 'ampscan ftm marker' | od -An -tx1 | tr -d ' \n')
 db ftm a.ftm '0:0:504b0304:Test.Zip:CL_TYPE_ANY:CL_TYPE_ZIP' \
 	'0:0:46726f6d3a20:Test.Mail:CL_TYPE_ANY:CL_TYPE_MAIL' \
 	"0:0:$(printf 'AMPTEST-MAIL' | od -An -tx1 | tr -d ' \n'):Test.AmpMail:CL_TYPE_ANY:CL_TYPE_MAIL"
 db ftm b.ndb "Test.FtmMail:4:*:$ftmhex"
 db ftmoff b.ndb "Test.FtmMail:4:*:$ftmhex"
-compare "ndb target 4 without the .ftm" "-d ftmoff" "--defs ftmoff" ftm.txt "$ZIP"
-cs_says "ndb target 4 without the .ftm" ftm.txt OK
-compare "ftm + ndb target 4" "-d ftm" "--defs ftm" ftm.txt "$ZIP"
-cs_says "ftm + ndb target 4" ftm.txt "Test.FtmMail.UNOFFICIAL FOUND"
+compare "ndb target 4 without the .ftm" "-d ftmoff" "--defs ftmoff" "$FTMF" "$ZIP"
+cs_says "ndb target 4 without the .ftm" "$FTMF" OK
+compare "ftm + ndb target 4" "-d ftm" "--defs ftm" "$FTMF" "$ZIP"
+cs_says "ftm + ndb target 4" "$FTMF" "Test.FtmMail.UNOFFICIAL FOUND"
 
 # ---- allow lists: .fp (MD5) and .sfp (SHA-256) over a detection, .ign2
 db fp a.hdb "$md5:$size:Test.Hdb"
@@ -182,8 +186,8 @@ check "--detect-pua refused: says why" grep -q 'detect-pua is for --scan with th
 if command -v zip >/dev/null; then
 	cp "$EXE" clam.exe
 	zip -q -P secret enc.zip clam.exe
-	compare "encrypted zip, default options" "-d hsb" "--defs hsb" enc.zip
-	cs_says "encrypted zip, default options" enc.zip OK
+	compare "encrypted zip, default options" "-d hsb" "--defs hsb" "$PWD/enc.zip"
+	cs_says "encrypted zip, default options" "$PWD/enc.zip" OK
 	clamscan --no-summary --stdout -d hsb --alert-encrypted=yes enc.zip >enc.txt 2>&1 || true
 	check "clamscan --alert-encrypted=yes: Heuristics.Encrypted.Zip" grep -q 'Heuristics.Encrypted.Zip FOUND' enc.txt
 else

@@ -235,6 +235,30 @@ test_escaping_of_hostile_details(void **state)
 	rmtree(dir);
 }
 
+/* A key given twice keeps its first value and marks the line; the line
+ * stays one our strict reader takes (it refuses duplicate keys). */
+static void
+test_a_key_twice_is_kept_once(void **state)
+{
+	struct event ev;
+	const char *line;
+
+	(void)state;
+	events_begin(&ev, EVENT_FAULT_RAISED, T0);
+	events_add_str(&ev, "detail", "first");
+	events_add_str(&ev, "detail", "second");
+	events_add_int(&ev, "time", 5);
+	events_add_str(&ev, "event", "forged");
+	events_add_int(&ev, "fault", 6);
+	line = render(&ev);
+	assert_non_null(strstr(line, "\"detail\":\"first\""));
+	assert_null(strstr(line, "second"));
+	assert_null(strstr(line, "forged"));
+	assert_non_null(strstr(line, "\"fault\":6"));
+	assert_non_null(strstr(line, "\"truncated\":true"));
+	assert_true(events_json_check(line, strlen(line) - 1, NULL, 0));
+}
+
 static void
 test_line_cap_truncates_and_marks(void **state)
 {
@@ -1071,6 +1095,7 @@ main(void)
 		cmocka_unit_test(test_format_time),
 		cmocka_unit_test(test_line_has_the_faults_md_format),
 		cmocka_unit_test(test_escaping_of_hostile_details),
+		cmocka_unit_test(test_a_key_twice_is_kept_once),
 		cmocka_unit_test(test_line_cap_truncates_and_marks),
 		cmocka_unit_test(test_worker_exited_fields),
 		cmocka_unit_test(test_fault_env_carries_the_bytes_given),
