@@ -633,9 +633,13 @@ static int svc_clamav_sandbox(struct svc *s, char *err, size_t errlen);
 static _Noreturn void
 svc_check_clamav_child(struct svc *s)
 {
+	static char outbuf[8192];
 	struct wproto_ready m;
 	char err[1024];
 
+	/* stdout's buffer now: stdio would otherwise ask isatty (an ioctl
+	 * the sandbox refuses) at the first printf when stdout is a device */
+	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 	signal(SIGXFSZ, SIG_IGN);
 	if ((s->scratch_fd = open(s->scratch, O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) < 0)

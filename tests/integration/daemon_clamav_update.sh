@@ -47,6 +47,9 @@ SVC=$T_TMP/bin/ampscansvc
 expect_status 0 "--check --engine clamav on test-6: good" \
 	"$SVC" --check good --engine clamav --certs-dir certs
 check "--check --engine clamav on test-6: it says OK (clamav) test-6-6" grep -q 'OK (clamav) test-6-6' out
+"$SVC" --check good --engine clamav --certs-dir certs >/dev/null 2>"$T_TMP/err"
+check "--check --engine clamav, stdout a device: no call refused by its sandbox" \
+	bash -c "! grep -q 'refused syscall' '$T_TMP/err'"
 expect_status 0 "--check (builtin) on the refused set: the builtin engine accepts it" \
 	"$SVC" --check bad --trusted-key keys/k.pub
 expect_status 2 "--check --engine clamav on the refused set: refused" \
