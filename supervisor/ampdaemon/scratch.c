@@ -95,13 +95,25 @@ wipe_leftovers(int root)
 		return;
 	}
 	while ((de = readdir(d)) != NULL)
-		if (strncmp(de->d_name, SCRATCH_PREFIX, strlen(SCRATCH_PREFIX)) == 0)
+		if (strncmp(de->d_name, SCRATCH_PREFIX, strlen(SCRATCH_PREFIX)) == 0 ||
+		    strncmp(de->d_name, SCRATCH_TRIAL_PREFIX,
+		    strlen(SCRATCH_TRIAL_PREFIX)) == 0)
 			(void)remove_at(root, de->d_name, 0);
 	closedir(d);
 }
 
 int
 scratch_root_open(const char *dir, char *err, size_t errlen)
+{
+	int fd = scratch_root_open_only(dir, err, errlen);
+
+	if (fd >= 0)
+		wipe_leftovers(fd);
+	return fd;
+}
+
+int
+scratch_root_open_only(const char *dir, char *err, size_t errlen)
 {
 	int fd;
 
@@ -114,7 +126,6 @@ scratch_root_open(const char *dir, char *err, size_t errlen)
 		    "a symbolic link (refused)" : strerror(errno));
 		return -1;
 	}
-	wipe_leftovers(fd);
 	return fd;
 }
 

@@ -24,6 +24,7 @@
 #include "daemon.h"
 #include "defs.h"
 #include "killpoint.h"
+#include "scratch.h"
 #include "spawn.h"
 #include "statefile.h"
 #include "store.h"
@@ -192,9 +193,70 @@ sanitizer_build(void)
 }
 
 /*
+ * Engine clamav: the set as a directory and a scratch directory
+ * (ScratchDir/trial-PID, the scan user's, 0700) for the trial, appended
+ * to fds[] / argv[] as --engine clamav --defs-dir-fd N --scratch-fd N.
+ * The scratch directory's name goes to sname (the caller removes it).
+ * 0, or -1 + why.
+ */
+static int
+child_trial_clamav(struct update_child *c, const char *set,
+    const struct spawn_req *req, int *fds, int *nfds, char **argv,
+    char (*args)[STORE_NAME_MAX + 32], int *na, int *root, char *sname,
+    size_t snamelen, char *why, size_t whylen)
+{
+	const struct config *cfg = &c->d->cfg;
+	char err[512];
+	int fd;
+
+	if (*nfds > SPAWN_EXTRA_FDS_MAX - 2) {
+		str_fmt(why, whylen, "%s: too many definitions files for the trial", set);
+		return -1;
+	}
+	if ((fd = open(set, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		str_fmt(why, whylen, "%s: %s", set, strerror(errno));
+		return -1;
+	}
+	fds[(*nfds)++] = fd;
+	/* the scan user lists it through /proc/self/fd/N, which checks the
+	 * directory's own mode: 0755 as active/ (its files are the same) */
+	if (fchmod(fd, 0755) != 0) {
+		str_fmt(why, whylen, "%s: chmod: %s", set, strerror(errno));
+		return -1;
+	}
+	/* not scratch_root_open: the workers' directories are in use */
+	if ((*root = scratch_root_open_only(cfg->scratch_dir, err, sizeof(err))) < 0) {
+		str_fmt(why, whylen, "%s", err);
+		return -1;
+	}
+	str_fmt(sname, snamelen, SCRATCH_TRIAL_PREFIX "%ld", (long)getpid());
+	if ((fd = scratch_make(*root, sname, geteuid() == 0, req->uid, req->gid,
+	    err, sizeof(err))) < 0) {
+		sname[0] = '\0';
+		str_fmt(why, whylen, "%s", err);
+		return -1;
+	}
+	fds[(*nfds)++] = fd;
+	argv[(*na)++] = (char *)"--engine";
+	argv[(*na)++] = (char *)"clamav";
+	str_fmt(args[*na], sizeof(args[0]), "--defs-dir-fd=%d",
+	    SPAWN_INDEX_FD + 1 + *nfds - 2);
+	argv[*na] = args[*na];
+	(*na)++;
+	str_fmt(args[*na], sizeof(args[0]), "--scratch-fd=%d",
+	    SPAWN_INDEX_FD + 1 + *nfds - 1);
+	argv[*na] = args[*na];
+	(*na)++;
+	return 0;
+}
+
+/*
  * Run `ampscansvc --trial` on the files of set, wait; 0 or why in why.
  * It writes the index it compiled to index_fd (built for source_hex, the
- * set's source identity): compiling happens once, in the sandbox.
+ * set's source identity): compiling happens once, in the sandbox.  With
+ * Engine clamav it also loads the set with libclamav and runs the
+ * canaries in a clamav worker's sandbox (child_trial_clamav): a set
+ * libclamav refuses is rejected here, with its reason.
  */
 static int
 child_trial(struct update_child *c, const char *set, int index_fd,
@@ -211,7 +273,8 @@ child_trial(struct update_child *c, const char *set, int index_fd,
 	struct account acct;
 	struct dirent **names = NULL;
 	struct timespec t0, now;
-	int null = -1, ws = 0, rc = -1, nnames = 0;
+	char sname[SCRATCH_NAME_MAX] = "";
+	int null = -1, ws = 0, rc = -1, nnames = 0, root = -1;
 	bool done = false, timed_out = false;
 
 	argv[na++] = c->d->scansvc;
@@ -233,8 +296,8 @@ child_trial(struct update_child *c, const char *set, int index_fd,
 			continue;
 		if ((!container || strcmp(e, ".cud") == 0) && !cfg->allow_unsigned)
 			continue;
-		if (nfds == SPAWN_EXTRA_FDS_MAX - 1 - (int)CONFIG_TRUSTED_KEYS_MAX ||
-		    na >= SPAWN_ARGV_MAX - 24) {
+		if (nfds == SPAWN_EXTRA_FDS_MAX - 3 - (int)CONFIG_TRUSTED_KEYS_MAX ||
+		    na >= SPAWN_ARGV_MAX - 28) {
 			str_fmt(why, whylen, "%s: too many definitions files for the trial", set);
 			goto out;
 		}
@@ -284,6 +347,10 @@ child_trial(struct update_child *c, const char *set, int index_fd,
 		req.as_root = true;
 		argv[na++] = (char *)"--allow-root";
 	}
+	if (cfg->engine == CONFIG_ENGINE_CLAMAV &&
+	    child_trial_clamav(c, set, &req, fds, &nfds, argv, args, &na, &root,
+	    sname, sizeof(sname), why, whylen) != 0)
+		goto out;
 	argv[na] = NULL;
 	if ((null = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
@@ -390,6 +457,12 @@ out:
 		kill(res.pid, SIGKILL);
 		waitpid(res.pid, &ws, 0);
 	}
+	/* the trial is gone: wipe what libclamav left (not the update's
+	 * fault if that fails: a leftover trial-* goes at the next start) */
+	if (sname[0] != '\0')
+		(void)scratch_remove(root, sname);
+	if (root >= 0)
+		close(root);
 	return rc;
 }
 

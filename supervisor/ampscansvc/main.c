@@ -7,12 +7,16 @@
  *       over as a descriptor, or DIR's index when fresh, else built in
  *       memory), enters its sandbox, sends READY, then answers SCAN
  *       requests (each carrying an open descriptor) until its socket closes.
- *   ampscansvc --check DIR      trial load + canary scan; exit 0 = good
+ *   ampscansvc --check [--engine builtin|clamav] DIR
+ *       trial load + canaries (clamav: in the worker's sandbox, with a
+ *       private scratch directory); exit 0 = good, 2 = refused + reason
  *   ampscansvc --trial --defs-fd N:NAME... [--trusted-key-fd N]...
  *       the definitions pipeline's trial load: started by ampdaemon's
  *       update task exactly like a worker (scan user, no privilege,
  *       RLIMIT_AS, a time limit), the candidate set handed over as
- *       descriptors; loads it, enters the sandbox, scans the canary
+ *       descriptors; loads it, enters the sandbox, scans the canary.
+ *       --engine clamav: libclamav loads the set (--defs-dir-fd) too, in
+ *       the clamav worker's sandbox (--scratch-fd), canaries included
  *   ampscansvc --scan [--engine clamav|builtin] [--defs PATH]... [--allmatch]
  *       [--detect-pua] [-r] PATH...
  *       a one-shot scanner printing clamscan's format; the engine is
@@ -37,6 +41,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,12 +62,12 @@
 
 static const char svc_usage[] =
 "usage: ampscansvc --scan [--engine clamav|builtin] [--defs PATH]... [--allow-unsigned] [--allmatch] [--detect-pua] [-r] PATH...\n"
-"       ampscansvc --check DIR [--allow-unsigned] [--trusted-key K] [--certs-dir D]\n"
+"       ampscansvc --check DIR [--engine builtin|clamav] [--allow-unsigned] [--trusted-key K] [--certs-dir D]\n"
 "       ampscansvc --build-index DIR [-o FILE]\n"
 "       ampscansvc --worker --defs DIR [--sock-fd N] [--index-fd N [--index-verified]] [--allow-root]\n"
 "       ampscansvc --worker --engine clamav --defs-dir-fd N --scratch-fd N [--sock-fd N] [--allow-root]\n"
 "       ampscansvc --trial --defs-fd N:NAME... [--trusted-key-fd N]... [--index-out-fd N --source-id HEX]\n"
-"                  [--allow-unsigned] [--allow-root]\n"
+"                  [--engine clamav --defs-dir-fd N --scratch-fd N] [--allow-unsigned] [--allow-root]\n"
 "\n"
 "The scan worker of ampscan.  ampdaemon starts it with --worker; the other\n"
 "modes are for people, tests and the definitions pipeline.\n"
@@ -70,9 +75,9 @@ static const char svc_usage[] =
 "  --scan              scan files (and directories with -r), print `path: OK`,\n"
 "                      `path: Name FOUND` or `path: reason ERROR` like clamscan\n"
 "  --engine NAME       --scan: clamav (libclamav, the default) or builtin;\n"
-"                      --worker: builtin (the default) or clamav\n"
-"  --defs-dir-fd N     (--worker --engine clamav) the definitions directory\n"
-"  --scratch-fd N      (--worker --engine clamav) the private scratch directory:\n"
+"                      --worker, --trial, --check: builtin (the default) or clamav\n"
+"  --defs-dir-fd N     (--worker/--trial --engine clamav) the definitions directory\n"
+"  --scratch-fd N      (--worker/--trial --engine clamav) the private scratch directory:\n"
 "                      libclamav's temporary files, the staged definitions\n"
 "  --defs PATH         definitions: a directory, a container (.cvd/.cld/.cud) or a\n"
 "                      plain signature file (.hdb .hsb .ndb .fp .sfp .ign2);\n"
@@ -87,7 +92,8 @@ static const char svc_usage[] =
 "  --max-file-size N, --max-scan-size N, --max-recursion N, --max-files N\n"
 "                      limits (sizes in bytes, K, M or G)\n"
 "  --max-scan-time MS  clamav: stop scanning a file after MS milliseconds\n"
-"  --check DIR         load DIR, scan a built-in canary; exit 0 only if all is well\n"
+"  --check DIR         load DIR, scan the canaries (clamav: in the sandbox);\n"
+"                      exit 0 only if all is well, 2 with the reason if not\n"
 "  --build-index DIR   write DIR/" DEFS_INDEX_NAME " (or -o FILE)\n"
 "  --worker            serve ampdaemon on --sock-fd (default 3)\n"
 "  --trial             (ampdaemon's update task) load the definitions given as\n"
@@ -357,16 +363,17 @@ svc_args(struct svc *s, int argc, char **argv)
 		exit(2);
 	}
 	/*
-	 * --trial and --check stay on the builtin engine for now.  The worker
-	 * takes --engine; its default stays builtin (ampdaemon's Engine).
+	 * --scan defaults to clamav; --worker, --trial and --check to builtin
+	 * (ampdaemon's Engine default).  --build-index is the builtin's.
 	 */
-	if (s->backend_set && s->mode != SVC_SCAN && s->mode != SVC_WORKER)
-		svc_die("--engine is for --scan and --worker (--trial and --check use the builtin engine for now)");
+	if (s->backend_set && s->mode == SVC_BUILD)
+		svc_die("--engine is not for --build-index (the index is the builtin engine's)");
 	if (!s->backend_set)
-		s->backend = s->mode == SVC_WORKER ? SENG_BUILTIN : SENG_CLAMAV;
-	if (s->mode == SVC_WORKER && s->backend == SENG_CLAMAV &&
-	    (s->defs_dir_fd < 0 || s->scratch_fd < 0))
-		svc_die("--worker --engine clamav needs --defs-dir-fd N and --scratch-fd N");
+		s->backend = s->mode == SVC_SCAN ? SENG_CLAMAV : SENG_BUILTIN;
+	if ((s->mode == SVC_WORKER || s->mode == SVC_TRIAL) &&
+	    s->backend == SENG_CLAMAV && (s->defs_dir_fd < 0 || s->scratch_fd < 0))
+		svc_die("--%s --engine clamav needs --defs-dir-fd N and --scratch-fd N",
+		    s->mode == SVC_WORKER ? "worker" : "trial");
 	if (s->detect_pua && (s->mode != SVC_SCAN || s->backend != SENG_CLAMAV))
 		svc_die("--detect-pua is for --scan with the clamav engine");
 }
@@ -601,6 +608,79 @@ svc_info_ready(const struct engine *e, struct wproto_ready *m)
 	}
 }
 
+/* " name-1 name-2 hdb=L/N ...": what a check loaded (sep: '-' or ':'). */
+static void
+svc_print_loaded(const struct wproto_ready *m, char sep, bool types)
+{
+	for (uint32_t i = 0; i < m->ndbs; i++)
+		printf(" %s%c%u", m->dbs[i].name, sep, m->dbs[i].version);
+	for (uint32_t i = 0; types && i < m->ntypes; i++)
+		if (m->types[i].loaded || m->types[i].not_loaded)
+			printf(" %s=%llu/%llu", m->types[i].type,
+			    (unsigned long long)m->types[i].loaded,
+			    (unsigned long long)m->types[i].not_loaded);
+	putchar('\n');
+}
+
+static int svc_clamav_load(struct svc *s, char *err, size_t errlen);
+static int svc_clamav_sandbox(struct svc *s, char *err, size_t errlen);
+
+/*
+ * --check --engine clamav, in a child: load DIR with libclamav (counts
+ * checked against the verified ones), enter the worker's sandbox with a
+ * private scratch directory, run the canaries.  Exits 0 or 2 + reason.
+ */
+static _Noreturn void
+svc_check_clamav_child(struct svc *s)
+{
+	static char outbuf[8192];
+	struct wproto_ready m;
+	char err[1024];
+
+	/* stdout's buffer now: stdio would otherwise ask isatty (an ioctl
+	 * the sandbox refuses) at the first printf when stdout is a device */
+	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
+	signal(SIGXFSZ, SIG_IGN);
+	if ((s->scratch_fd = open(s->scratch, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0)
+		svc_die("check %s: FAILED: scratch directory %s: %s", s->dir,
+		    s->scratch, strerror(errno));
+	if ((s->defs_dir_fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		svc_die("check %s: FAILED: %s", s->dir, strerror(errno));
+	if (svc_clamav_load(s, err, sizeof(err)) != 0 ||
+	    svc_clamav_sandbox(s, err, sizeof(err)) != 0)
+		svc_die("check %s: FAILED: %s", s->dir, err);
+	memset(&m, 0, sizeof(m));
+	seng_info(s->seng, &m);
+	printf("check %s: OK (clamav)", s->dir);
+	svc_print_loaded(&m, '-', true);
+	svc_exit(0);
+}
+
+/* The scratch directory is removed by the parent, outside the sandbox. */
+static int
+svc_check_clamav(struct svc *s)
+{
+	pid_t pid;
+	int ws = 0;
+
+	svc_make_scratch(s);
+	fflush(stdout);
+	fflush(stderr);
+	if ((pid = fork()) < 0)
+		svc_fail(s, "check %s: FAILED: fork: %s", s->dir, strerror(errno));
+	if (pid == 0)
+		svc_check_clamav_child(s);
+	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+		;
+	svc_remove_scratch(s);
+	if (WIFEXITED(ws))
+		return WEXITSTATUS(ws) == 0 ? 0 : 2;
+	fprintf(stderr, "ampscansvc: check %s: FAILED: the check was killed by signal %d\n",
+	    s->dir, WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
+	return 2;
+}
+
 static int
 svc_check(struct svc *s)
 {
@@ -609,6 +689,8 @@ svc_check(struct svc *s)
 	char err[1024];
 	bool from_index;
 
+	if (s->backend == SENG_CLAMAV)
+		return svc_check_clamav(s);
 	if (defs_engine(s->dir, &s->dopts, &s->engine, &from_index, err,
 	    sizeof(err)) != 0) {
 		fprintf(stderr, "ampscansvc: check %s: FAILED: %s\n", s->dir, err);
@@ -621,14 +703,7 @@ svc_check(struct svc *s)
 	}
 	svc_info_ready(s->engine, &m);
 	printf("check %s: OK (%s)", s->dir, from_index ? "index" : "built");
-	for (uint32_t i = 0; i < m.ndbs; i++)
-		printf(" %s-%u", m.dbs[i].name, m.dbs[i].version);
-	for (uint32_t i = 0; i < m.ntypes; i++)
-		if (m.types[i].loaded || m.types[i].not_loaded)
-			printf(" %s=%llu/%llu", m.types[i].type,
-			    (unsigned long long)m.types[i].loaded,
-			    (unsigned long long)m.types[i].not_loaded);
-	putchar('\n');
+	svc_print_loaded(&m, '-', true);
 	return 0;
 }
 
@@ -700,16 +775,52 @@ svc_trial_load(struct svc *s)
 	}
 }
 
-static int
-svc_trial(struct svc *s)
+/* Test builds' probes: the marker scanned by the trial's engine. */
+#ifdef AMPSCAN_TEST_HOOKS
+static void
+svc_trial_probe(struct svc *s, const char *marker, const char *name,
+    struct wproto_result *r)
+{
+	if (s->seng != NULL)
+		seng_scan_mem(s->seng, (const uint8_t *)marker, strlen(marker),
+		    name, 0, r);
+	else
+		walk_scan_buffer(s->walk, (const uint8_t *)marker, strlen(marker),
+		    name, 0, r);
+}
+
+static void
+svc_trial_hooks(struct svc *s)
 {
 	struct wproto_result r;
-	struct wproto_ready m;
+
+	/* definitions that detect this marker make the trial take 3 s (a
+	 * test sees the step in status) ... */
+	svc_trial_probe(s, "AMPSCAN-TEST-TRIALSLOW-MARKER", "trial-slow-probe", &r);
+	if (r.verdict == WPROTO_FOUND) {
+		struct timespec ts = { 3, 0 };
+
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+	}
+	/* ... and this one crash it (the rejection tests). */
+	svc_trial_probe(s, "AMPSCAN-TEST-TRIALCRASH-MARKER", "trial-crash-probe", &r);
+	if (r.verdict == WPROTO_FOUND) {
+		fprintf(stderr, "ampscansvc: test hook: the definitions detect the trial crash marker (%s)\n",
+		    r.names[0].sig);
+		fflush(stderr);
+		raise(SIGSEGV);
+	}
+}
+#endif
+
+/* The builtin engine: the canary before and in the sandbox. */
+static void
+svc_trial_builtin(struct svc *s)
+{
+	struct wproto_result r;
 	char err[512];
 
-	if (sandbox_check_identity(s->allow_root, err, sizeof(err)) != 0)
-		svc_die("%s", err);
-	svc_trial_load(s);
 	if (walk_new(s->engine, &s->lim, &s->walk) != 0)
 		svc_die("out of memory");
 	/* every code path of a scan once before the sandbox (svc_warm_up) */
@@ -722,40 +833,54 @@ svc_trial(struct svc *s)
 	    sizeof(svc_canary) - 1, "canary", WPROTO_SCAN_ALLMATCH, &r);
 	if (r.verdict == WPROTO_ERROR)
 		svc_die("trial: the canary scan failed: %s", r.note);
+}
+
+/*
+ * --trial --engine clamav: what a worker will do with the set, the same
+ * way.  The builtin index is written first (svc_trial_load) and freed, so
+ * RLIMIT_AS (TrialMemoryLimit) bounds libclamav's load alone; then the
+ * candidate set (--defs-dir-fd) is loaded with libclamav, its counts
+ * checked against the verified ones, the sandbox entered with the scratch
+ * directory (--scratch-fd) and the canaries run under it.  A refusal
+ * exits 2 with libclamav's reason on the last line of stderr.
+ */
+static void
+svc_trial_clamav(struct svc *s)
+{
+	char err[1024];
+
+	engine_free(s->engine);
+	s->engine = NULL;
+	signal(SIGXFSZ, SIG_IGN);
+	if (svc_clamav_load(s, err, sizeof(err)) != 0)
+		svc_die("trial: %s", err);
+	if (svc_clamav_sandbox(s, err, sizeof(err)) != 0)
+		svc_die("trial: %s", err);
+}
+
+static int
+svc_trial(struct svc *s)
+{
+	struct wproto_ready m;
+	char err[512];
+
+	if (sandbox_check_identity(s->allow_root, err, sizeof(err)) != 0)
+		svc_die("%s", err);
+	svc_trial_load(s);
+	if (s->backend == SENG_CLAMAV)
+		svc_trial_clamav(s);
+	else
+		svc_trial_builtin(s);
 #ifdef AMPSCAN_TEST_HOOKS
-	{
-		/* Test builds: definitions that detect this marker make the
-		 * trial take 3 s (a test sees the step in status) ... */
-		static const char slow[] = "AMPSCAN-TEST-TRIALSLOW-MARKER";
-
-		walk_scan_buffer(s->walk, (const uint8_t *)slow, sizeof(slow) - 1,
-		    "trial-slow-probe", 0, &r);
-		if (r.verdict == WPROTO_FOUND) {
-			struct timespec ts = { 3, 0 };
-
-			while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-				;
-		}
-	}
-	{
-		/* ... and this one crash it (the rejection tests). */
-		static const char crash[] = "AMPSCAN-TEST-TRIALCRASH-MARKER";
-
-		walk_scan_buffer(s->walk, (const uint8_t *)crash, sizeof(crash) - 1,
-		    "trial-crash-probe", 0, &r);
-		if (r.verdict == WPROTO_FOUND) {
-			fprintf(stderr, "ampscansvc: test hook: the definitions detect the trial crash marker (%s)\n",
-			    r.names[0].sig);
-			fflush(stderr);
-			raise(SIGSEGV);
-		}
-	}
+	svc_trial_hooks(s);
 #endif
-	svc_info_ready(s->engine, &m);
-	printf("trial: OK");
-	for (uint32_t i = 0; i < m.ndbs; i++)
-		printf(" %s:%u", m.dbs[i].name, m.dbs[i].version);
-	putchar('\n');
+	memset(&m, 0, sizeof(m));
+	if (s->seng != NULL)
+		seng_info(s->seng, &m);
+	else
+		svc_info_ready(s->engine, &m);
+	printf("trial: OK (%s)", seng_backend_name(s->backend));
+	svc_print_loaded(&m, ':', false);
 	svc_exit(0);
 }
 
@@ -1037,10 +1162,10 @@ svc_worker(struct svc *s)
  * directory only, /etc/localtime), then the canaries under it, and only
  * then READY.  Any failure: exit 2 with the reason (a start failure).
  */
-static void
-svc_worker_clamav_load(struct svc *s)
+static int
+svc_clamav_load(struct svc *s, char *err, size_t errlen)
 {
-	char scratch[64], defs[64], err[1024];
+	char scratch[64], defs[64], e[900];
 	struct seng_opts o = { .lim = s->lim, .dopts = &s->dopts,
 	    .max_scan_time_ms = s->max_scan_time_ms ? s->max_scan_time_ms :
 	    SENG_DEFAULT_MAX_SCAN_TIME_MS, .tmpdir = ".", .canary_later = true };
@@ -1050,13 +1175,27 @@ svc_worker_clamav_load(struct svc *s)
 	snprintf(scratch, sizeof(scratch), "/proc/self/fd/%d", s->scratch_fd);
 	snprintf(defs, sizeof(defs), "/proc/self/fd/%d", s->defs_dir_fd);
 	o.scratch = scratch;
-	if (seng_new(SENG_CLAMAV, &o, &s->seng, err, sizeof(err)) != 0)
-		svc_die("cannot start the clamav engine: %s", err);
-	if (seng_load(s->seng, defs, err, sizeof(err)) != 0 ||
-	    seng_compile(s->seng, err, sizeof(err)) != 0)
-		svc_die("cannot load definitions: %s", err);
+	if (seng_new(SENG_CLAMAV, &o, &s->seng, e, sizeof(e)) != 0) {
+		snprintf(err, errlen, "cannot start the clamav engine: %s", e);
+		return -1;
+	}
+	if (seng_load(s->seng, defs, e, sizeof(e)) != 0 ||
+	    seng_compile(s->seng, e, sizeof(e)) != 0) {
+		snprintf(err, errlen, "cannot load definitions: %s", e);
+		return -1;
+	}
 	close(s->defs_dir_fd);
 	s->defs_dir_fd = -1;
+	return 0;
+}
+
+static void
+svc_worker_clamav_load(struct svc *s)
+{
+	char err[1200];
+
+	if (svc_clamav_load(s, err, sizeof(err)) != 0)
+		svc_die("%s", err);
 }
 
 /*
@@ -1084,6 +1223,37 @@ svc_scratch_probe(void)
 	close(fd);
 	if (unlinkat(AT_FDCWD, name, 0) != 0)
 		svc_die("scratch directory: cannot remove a file in the sandbox: %s", strerror(errno));
+}
+
+/*
+ * The clamav engine loaded: fchdir into the scratch directory (libclamav's
+ * temporary files go to "."), enter the sandbox, prove the scratch
+ * directory writable and run the canaries under it (the trial and
+ * --check; the worker does the same with its test hook in between).
+ */
+static int
+svc_clamav_sandbox(struct svc *s, char *err, size_t errlen)
+{
+	char e[900];
+
+	if (fchdir(s->scratch_fd) != 0) {
+		snprintf(err, errlen, "scratch directory (fd %d): %s", s->scratch_fd,
+		    strerror(errno));
+		return -1;
+	}
+	if (sandbox_enter_opts(&(struct sandbox_opts){
+	    .flags = SANDBOX_SCRATCH | SANDBOX_LOCALTIME,
+	    .scratch_fd = s->scratch_fd, .sock_fd = s->sock_fd }, e, sizeof(e)) != 0) {
+		snprintf(err, errlen, "sandbox: %s", e);
+		return -1;
+	}
+	svc_sandboxed = true;
+	svc_scratch_probe();
+	if (seng_check_canaries(s->seng, e, sizeof(e)) != 0) {
+		snprintf(err, errlen, "canary check in the sandbox failed: %s", e);
+		return -1;
+	}
+	return 0;
 }
 
 static int
