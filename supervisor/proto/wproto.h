@@ -97,6 +97,14 @@ struct wproto_result {
 	char note[WPROTO_STR_MAX + 1];   /* error reason, limits, encryption */
 };
 
+/*
+ * A RESULT's note starting with this: a scan limit was hit (the limit's
+ * name follows, clamd's: MaxFileSize, MaxScanSize, MaxRecursion, MaxFiles,
+ * MaxScanTime); the verdict is what clamd answers (AlertExceedsMax).
+ */
+#define WPROTO_NOTE_LIMIT "limit exceeded: "
+
+
 /* One message being built: a buf (buf.h) over storage of the largest size. */
 struct wbuf {
 	struct buf b;
