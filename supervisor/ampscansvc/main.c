@@ -571,9 +571,7 @@ svc_print_result(struct svc *s, const char *path, const struct wproto_result *r)
 	} else {
 		printf("%s: OK\n", path);
 	}
-	/* a limit hit: the engine logged it on its own line already */
-	if (r->note[0] != '\0' && strncmp(r->note, WPROTO_NOTE_LIMIT,
-	    strlen(WPROTO_NOTE_LIMIT)) != 0)
+	if (r->note[0] != '\0')
 		fprintf(stderr, "%s: note: %s\n", path, r->note);
 }
 

@@ -98,9 +98,10 @@ struct wproto_result {
 };
 
 /*
- * A RESULT's note starting with this: a scan limit was hit (the limit's
- * name follows, clamd's: MaxFileSize, MaxScanSize, MaxRecursion, MaxFiles,
- * MaxScanTime); the verdict is what clamd answers (AlertExceedsMax).
+ * A RESULT's note starting with this: a scan limit was hit (clamav: the
+ * limit's name follows, clamd's: MaxFileSize, MaxScanSize, MaxRecursion,
+ * MaxFiles, MaxScanTime; builtin: the path inside the file, then the
+ * limit).  ampdaemon counts these (ampscan_limits_exceeded_total).
  */
 #define WPROTO_NOTE_LIMIT "limit exceeded: "
 
