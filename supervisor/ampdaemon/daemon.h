@@ -229,6 +229,7 @@ struct pool {
 	struct clean_key *cache;         /* POOL_CACHE_SLOTS, NULL: none */
 	/* counters since start, for the metrics file */
 	uint64_t scans_total, detections_total, scan_errors_total;
+	uint64_t limits_exceeded_total;   /* results with a WPROTO_NOTE_LIMIT note */
 	uint64_t crashes_total;
 	struct { char sig[16]; uint64_t count; } crash_kinds[POOL_CRASH_KINDS_MAX];
 	size_t ncrash_kinds;

@@ -102,6 +102,9 @@ metrics_text(struct daemon *d, struct strbuf *sb)
 	head(sb, "ampscan_scan_errors_total", "counter", "scan requests answered with an error");
 	strbuf_printf(sb, "ampscan_scan_errors_total %llu\n",
 	    (unsigned long long)p->scan_errors_total);
+	head(sb, "ampscan_limits_exceeded_total", "counter", "scans that hit a limit (MaxFileSize, MaxScanSize, MaxRecursion, MaxFiles, MaxScanTime; AlertExceedsMax decides the verdict)");
+	strbuf_printf(sb, "ampscan_limits_exceeded_total %llu\n",
+	    (unsigned long long)p->limits_exceeded_total);
 	head(sb, "ampscan_clean_cache_hits_total", "counter", "requests answered from the clean-file cache");
 	strbuf_printf(sb, "ampscan_clean_cache_hits_total %llu\n",
 	    (unsigned long long)p->cache_hits);

@@ -82,6 +82,9 @@ req_finish(struct daemon *d, struct scan_req *req,
 		p->scan_errors_total++;
 	else if (res->verdict == WPROTO_FOUND)
 		p->detections_total++;
+	if (res != NULL && strncmp(res->note, WPROTO_NOTE_LIMIT,
+	    strlen(WPROTO_NOTE_LIMIT)) == 0)
+		p->limits_exceeded_total++;
 	metrics_touch(d);
 	if (req->fd >= 0)
 		close(req->fd);

@@ -290,6 +290,30 @@ worker_clamav_fds(struct worker *w, uid_t uid, gid_t gid,
 	return 0;
 }
 
+/* clamd.conf's heuristic options (Engine clamav) as clamscan's options. */
+#define WORKER_HEUR_ARGS 7
+static int
+worker_heur_argv(const struct config *c, char **argv, int n)
+{
+	bool enc_archive = c->alert_encrypted || c->alert_encrypted_archive;
+	bool enc_doc = c->alert_encrypted || c->alert_encrypted_doc;
+
+	argv[n++] = (char *)(c->detect_pua ? "--detect-pua=yes" : "--detect-pua=no");
+	argv[n++] = (char *)(c->heuristic_alerts ? "--heuristic-alerts=yes" :
+	    "--heuristic-alerts=no");
+	argv[n++] = (char *)(c->heuristic_scan_precedence ?
+	    "--heuristic-scan-precedence=yes" : "--heuristic-scan-precedence=no");
+	argv[n++] = (char *)(c->alert_broken_executables ? "--alert-broken=yes" :
+	    "--alert-broken=no");
+	argv[n++] = (char *)(enc_archive ? "--alert-encrypted-archive=yes" :
+	    "--alert-encrypted-archive=no");
+	argv[n++] = (char *)(enc_doc ? "--alert-encrypted-doc=yes" :
+	    "--alert-encrypted-doc=no");
+	argv[n++] = (char *)(c->alert_exceeds_max ? "--alert-exceeds-max=yes" :
+	    "--alert-exceeds-max=no");
+	return n;
+}
+
 static int
 worker_spawn(struct worker *w, const struct account *acct, bool as_root,
     char *err, size_t errlen)
@@ -339,12 +363,14 @@ worker_spawn(struct worker *w, const struct account *acct, bool as_root,
 		argv[n++] = ca.num[0];
 		argv[n++] = (char *)"--scratch-fd";
 		argv[n++] = ca.num[1];
-		for (size_t i = 2; i < ca.nfds && n < SPAWN_ARGV_MAX - 3; i++) {
+		for (size_t i = 2; i < ca.nfds &&
+		    n < SPAWN_ARGV_MAX - 3 - WORKER_HEUR_ARGS; i++) {
 			argv[n++] = (char *)"--trusted-key-fd";
 			argv[n++] = ca.num[i];
 		}
 		if (d->cfg.allow_unsigned)
 			argv[n++] = (char *)"--allow-unsigned";
+		n = worker_heur_argv(&d->cfg, argv, n);
 		req.extra_fds = ca.fds;
 		req.nextra_fds = ca.nfds;
 		req.fsize_bytes = d->cfg.max_scan_size + WORKER_FSIZE_SLACK;

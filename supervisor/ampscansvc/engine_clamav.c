@@ -39,6 +39,8 @@ struct clam_reader {
 	uint64_t bytes;       /* bytes handed to libclamav */
 	int err;              /* errno of a failed read */
 	bool short_read;      /* the file ended before its size */
+	bool alert_limits;    /* AlertExceedsMax: a limit hit is FOUND */
+	char limit[64];       /* the limit hit (MaxFileSize, ...), or "" */
 	struct wproto_result *res;
 };
 
@@ -98,7 +100,16 @@ clam_found(int fd, const char *virname, void *ctx)
 	struct wproto_result *res = r->res;
 
 	(void)fd;
-	if (virname == NULL || res->nnames == WPROTO_MAX_NAMES)
+	if (virname == NULL)
+		return;
+	if (strncmp(virname, SENG_LIMIT_PREFIX, strlen(SENG_LIMIT_PREFIX)) == 0) {
+		/* asked for always, to know the limit; a name only when wanted */
+		snprintf(r->limit, sizeof(r->limit), "%s",
+		    virname + strlen(SENG_LIMIT_PREFIX));
+		if (!r->alert_limits)
+			return;
+	}
+	if (res->nnames == WPROTO_MAX_NAMES)
 		return;
 	for (uint32_t i = 0; i < res->nnames; i++)
 		if (strcmp(res->names[i].sig, virname) == 0)
@@ -108,13 +119,54 @@ clam_found(int fd, const char *virname, void *ctx)
 	res->names[res->nnames++].path[0] = '\0';
 }
 
+/* clamd.conf's heuristic options (engine_types.h) as libclamav's. */
+static void
+clam_options(const struct seng *e, unsigned flags, struct cl_scan_options *so)
+{
+	const struct seng_heur *h = &e->o.heur;
+
+	memset(so, 0, sizeof(*so));
+	so->parse = ~0u;
+	if (flags & WPROTO_SCAN_ALLMATCH)
+		so->general |= CL_SCAN_GENERAL_ALLMATCHES;
+	if (h->heuristic_alerts)
+		so->general |= CL_SCAN_GENERAL_HEURISTICS;
+	if (h->precedence)
+		so->general |= CL_SCAN_GENERAL_HEURISTIC_PRECEDENCE;
+	if (h->alert_broken)
+		so->heuristic |= CL_SCAN_HEURISTIC_BROKEN;
+	if (h->alert_encrypted_archive)
+		so->heuristic |= CL_SCAN_HEURISTIC_ENCRYPTED_ARCHIVE;
+	if (h->alert_encrypted_doc)
+		so->heuristic |= CL_SCAN_HEURISTIC_ENCRYPTED_DOC;
+	/*
+	 * Asked for even when not wanted as a verdict, so that every limit
+	 * hit is known (clam_found drops its name then) -- except under
+	 * HeuristicScanPrecedence, where the alert would end the scan early.
+	 */
+	if (h->alert_exceeds_max || !h->precedence)
+		so->heuristic |= CL_SCAN_HEURISTIC_EXCEEDS_MAX;
+}
+
+/* One line on stderr (the worker's: ampscansvc.log) and the result's note. */
+static void
+clam_limit_hit(const struct clam_reader *r, const char *display,
+    struct wproto_result *res)
+{
+	fprintf(stderr, "ampscansvc: %s: limit exceeded: %s (scanned up to the limit; %s)\n",
+	    display != NULL ? display : "(stream)", r->limit,
+	    r->alert_limits ? "AlertExceedsMax: FOUND" : "answered as clamd does");
+	if (res->note[0] == '\0')
+		snprintf(res->note, sizeof(res->note), "%s%s", WPROTO_NOTE_LIMIT,
+		    r->limit);
+}
+
 static void
 clam_scan(struct seng *e, struct clam_reader *r, const char *display,
     unsigned flags, struct wproto_result *res)
 {
 	struct seng_clamav *c = e->impl;
-	struct cl_scan_options so = { .parse = ~0u,
-	    .general = CL_SCAN_GENERAL_HEURISTICS };
+	struct cl_scan_options so;
 	const char *virname = NULL;
 	unsigned long scanned = 0;
 	cl_fmap_t *map;
@@ -122,8 +174,8 @@ clam_scan(struct seng *e, struct clam_reader *r, const char *display,
 
 	memset(res, 0, sizeof(*res));
 	r->res = res;
-	if (flags & WPROTO_SCAN_ALLMATCH)
-		so.general |= CL_SCAN_GENERAL_ALLMATCHES;
+	r->alert_limits = e->o.heur.alert_exceeds_max;
+	clam_options(e, flags, &so);
 	if (r->size == 0)
 		return;   /* nothing to read: clean, as clamscan says */
 	if ((map = cl_fmap_open_handle(r, 0, r->size, clam_pread, 1)) == NULL) {
@@ -133,10 +185,12 @@ clam_scan(struct seng *e, struct clam_reader *r, const char *display,
 	clam_last_error[0] = '\0';
 	ret = cl_scanmap_callback(map, display, &virname, &scanned, c->cl, &so, r);
 	cl_fmap_close(map);
+	if (ret == CL_VIRUS && res->nnames == 0)
+		clam_found(-1, virname, r);
+	if (ret == CL_VIRUS && res->nnames == 0 && r->limit[0] != '\0')
+		ret = CL_CLEAN;   /* only the limit, not wanted as a verdict */
 	if (ret == CL_VIRUS) {
 		res->verdict = WPROTO_FOUND;
-		if (res->nnames == 0)
-			clam_found(-1, virname, r);
 		if (r->err != 0 || r->short_read)
 			snprintf(res->note, sizeof(res->note), "read %s after a detection",
 			    r->err ? strerror(r->err) : "short");
@@ -152,6 +206,8 @@ clam_scan(struct seng *e, struct clam_reader *r, const char *display,
 		res->verdict = WPROTO_CLEAN;
 		res->nnames = 0;   /* no name without CL_VIRUS */
 	}
+	if (r->limit[0] != '\0' && res->verdict != WPROTO_ERROR)
+		clam_limit_hit(r, display, res);
 }
 
 static void

@@ -27,6 +27,26 @@ enum seng_backend { SENG_BUILTIN, SENG_CLAMAV };
  */
 #define SENG_CLAMAV_DEFAULT_MAX_RECURSION 17u
 
+/*
+ * clamd.conf's heuristic options, with clamd's names and defaults
+ * (seng_heur_defaults).  The clamav backend maps them to libclamav's scan
+ * options; the builtin engine has no heuristics and refuses any but the
+ * defaults (seng_heur_builtin_check).
+ */
+struct seng_heur {
+	bool heuristic_alerts;           /* HeuristicAlerts (yes) */
+	bool precedence;                 /* HeuristicScanPrecedence (no) */
+	bool alert_broken;               /* AlertBrokenExecutables (no) */
+	bool alert_encrypted_archive;    /* AlertEncryptedArchive (no) */
+	bool alert_encrypted_doc;        /* AlertEncryptedDoc (no) */
+	bool alert_exceeds_max;          /* AlertExceedsMax (no) */
+};
+
+#define SENG_HEUR_DEFAULTS { .heuristic_alerts = true }
+
+/* The prefix of the names libclamav gives a file over a limit. */
+#define SENG_LIMIT_PREFIX "Heuristics.Limits.Exceeded."
+
 struct seng_opts {
 	struct walk_limits lim;          /* MaxFileSize, MaxScanSize, ... */
 	unsigned max_scan_time_ms;       /* clamav: CL_ENGINE_MAX_SCANTIME */
@@ -50,6 +70,7 @@ struct seng_opts {
 	 */
 	bool canary_later;
 	bool pua;                        /* clamav: load PUA signatures */
+	struct seng_heur heur;           /* clamd.conf's heuristic options */
 	bool no_canary;                  /* tests: do not add the canary signature */
 };
 

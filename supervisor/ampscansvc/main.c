@@ -61,7 +61,8 @@
 #define SVC_DEFAULT_SOCK_FD 3
 
 static const char svc_usage[] =
-"usage: ampscansvc --scan [--engine clamav|builtin] [--defs PATH]... [--allow-unsigned] [--allmatch] [--detect-pua] [-r] PATH...\n"
+"usage: ampscansvc --scan [--engine clamav|builtin] [--defs PATH]... [--allow-unsigned] [--allmatch] [--detect-pua]\n"
+"                  [--alert-exceeds-max] [--alert-broken] [--alert-encrypted] ... [-r] PATH...\n"
 "       ampscansvc --check DIR [--engine builtin|clamav] [--allow-unsigned] [--trusted-key K] [--certs-dir D]\n"
 "       ampscansvc --build-index DIR [-o FILE]\n"
 "       ampscansvc --worker --defs DIR [--sock-fd N] [--index-fd N [--index-verified]] [--allow-root]\n"
@@ -86,10 +87,19 @@ static const char svc_usage[] =
 "  --trusted-key K     also trust this public key (PEM) for signed containers\n"
 "  --certs-dir D       check .cvd.sign files against these root certificates\n"
 "  --allmatch          report every matching signature, not only the first\n"
-"  --detect-pua        --scan, clamav: load the PUA signatures (hdu hsu mdu msu ndu\n"
+"  --detect-pua[=yes|no]  clamav: load the PUA signatures (hdu hsu mdu msu ndu\n"
 "                      ldu and the PUA lines of containers), as clamscan --detect-pua=yes\n"
+"  --heuristic-alerts[=yes|no]  clamav: heuristic alerts (default yes)\n"
+"  --heuristic-scan-precedence[=yes|no]  clamav: stop at the first heuristic match\n"
+"  --alert-broken[=yes|no]  clamav: Heuristics.Broken.Executable (PE, ELF)\n"
+"  --alert-encrypted[=yes|no], --alert-encrypted-archive, --alert-encrypted-doc\n"
+"                      clamav: Heuristics.Encrypted.* for encrypted archives/documents\n"
+"  --alert-exceeds-max[=yes|no]  clamav: a file over a limit is\n"
+"                      Heuristics.Limits.Exceeded.<Limit> FOUND (default: what\n"
+"                      clamd answers: the part within the limits decides)\n"
 "  -r, --recursive     descend into directories\n"
 "  --max-file-size N, --max-scan-size N, --max-recursion N, --max-files N\n"
+"                      (also clamscan's --max-filesize, --max-scansize)\n"
 "                      limits (sizes in bytes, K, M or G)\n"
 "  --max-scan-time MS  clamav: stop scanning a file after MS milliseconds\n"
 "  --check DIR         load DIR, scan the canaries (clamav: in the sandbox);\n"
@@ -140,6 +150,7 @@ struct svc {
 	enum seng_backend backend;   /* --scan: the engine */
 	bool backend_set;
 	bool detect_pua;             /* --scan: load PUA signatures (clamav) */
+	struct seng_heur heur;       /* clamd.conf's heuristic options (clamav) */
 	bool recursion_set;          /* --max-recursion given */
 	unsigned max_scan_time_ms;
 	struct seng *seng;
@@ -210,6 +221,17 @@ svc_uint(const char *opt, const char *s)
 	return (unsigned)v;
 }
 
+/* clamscan's --option[=yes|no]: no argument means yes. */
+static bool
+svc_yesno(const char *opt, const char *arg)
+{
+	if (arg == NULL || strcmp(arg, "yes") == 0)
+		return true;
+	if (strcmp(arg, "no") == 0)
+		return false;
+	svc_die("--%s=%s: give yes or no", opt, arg);
+}
+
 enum {
 	OPT_SCAN = 256, OPT_CHECK, OPT_BUILD, OPT_WORKER, OPT_DEFS,
 	OPT_ALLOW_UNSIGNED, OPT_ALLMATCH, OPT_SOCK_FD, OPT_INDEX_FD, OPT_INDEX_VERIFIED,
@@ -217,7 +239,9 @@ enum {
 	OPT_MAX_SCAN_SIZE, OPT_MAX_RECURSION, OPT_MAX_FILES, OPT_VERSION,
 	OPT_TRIAL, OPT_DEFS_FD, OPT_TRUSTED_KEY_FD, OPT_INDEX_OUT_FD, OPT_SOURCE_ID,
 	OPT_ENGINE, OPT_MAX_SCAN_TIME, OPT_DEFS_DIR_FD, OPT_SCRATCH_FD,
-	OPT_DETECT_PUA,
+	OPT_DETECT_PUA, OPT_HEUR_ALERTS, OPT_HEUR_PRECEDENCE, OPT_ALERT_BROKEN,
+	OPT_ALERT_ENCRYPTED, OPT_ALERT_ENC_ARCHIVE, OPT_ALERT_ENC_DOC,
+	OPT_ALERT_EXCEEDS_MAX,
 };
 
 static const struct option svc_opts[] = {
@@ -242,13 +266,22 @@ static const struct option svc_opts[] = {
 	{ "certs-dir", required_argument, NULL, OPT_CERTS_DIR },
 	{ "max-file-size", required_argument, NULL, OPT_MAX_FILE_SIZE },
 	{ "max-scan-size", required_argument, NULL, OPT_MAX_SCAN_SIZE },
+	{ "max-filesize", required_argument, NULL, OPT_MAX_FILE_SIZE },   /* clamscan's */
+	{ "max-scansize", required_argument, NULL, OPT_MAX_SCAN_SIZE },   /* clamscan's */
 	{ "max-recursion", required_argument, NULL, OPT_MAX_RECURSION },
 	{ "max-files", required_argument, NULL, OPT_MAX_FILES },
 	{ "max-scan-time", required_argument, NULL, OPT_MAX_SCAN_TIME },
 	{ "engine", required_argument, NULL, OPT_ENGINE },
 	{ "defs-dir-fd", required_argument, NULL, OPT_DEFS_DIR_FD },
 	{ "scratch-fd", required_argument, NULL, OPT_SCRATCH_FD },
-	{ "detect-pua", no_argument, NULL, OPT_DETECT_PUA },
+	{ "detect-pua", optional_argument, NULL, OPT_DETECT_PUA },
+	{ "heuristic-alerts", optional_argument, NULL, OPT_HEUR_ALERTS },
+	{ "heuristic-scan-precedence", optional_argument, NULL, OPT_HEUR_PRECEDENCE },
+	{ "alert-broken", optional_argument, NULL, OPT_ALERT_BROKEN },
+	{ "alert-encrypted", optional_argument, NULL, OPT_ALERT_ENCRYPTED },
+	{ "alert-encrypted-archive", optional_argument, NULL, OPT_ALERT_ENC_ARCHIVE },
+	{ "alert-encrypted-doc", optional_argument, NULL, OPT_ALERT_ENC_DOC },
+	{ "alert-exceeds-max", optional_argument, NULL, OPT_ALERT_EXCEEDS_MAX },
 	{ "output", required_argument, NULL, 'o' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, 'h' },
@@ -273,6 +306,28 @@ svc_set_mode(struct svc *s, enum svc_mode m, const char *dir)
 		svc_die("give one of --scan, --check, --build-index, --worker, --trial");
 	s->mode = m;
 	s->dir = dir;
+}
+
+/*
+ * The heuristic options need libclamav: the builtin engine has no
+ * heuristics and no PUA signatures, so it refuses what would alert
+ * (--heuristic-alerts and --heuristic-scan-precedence change nothing
+ * there and are accepted).
+ */
+static void
+svc_check_heur(const struct svc *s)
+{
+	const struct seng_heur *h = &s->heur;
+	bool clamav_mode = s->backend == SENG_CLAMAV &&
+	    (s->mode == SVC_SCAN || s->mode == SVC_WORKER);
+
+	if (clamav_mode)
+		return;
+	if (s->detect_pua)
+		svc_die("--detect-pua needs the clamav engine (--scan or --worker --engine clamav)");
+	if (h->alert_broken || h->alert_encrypted_archive || h->alert_encrypted_doc ||
+	    h->alert_exceeds_max)
+		svc_die("--alert-broken, --alert-encrypted* and --alert-exceeds-max need the clamav engine: the builtin engine has no heuristics");
 }
 
 static void
@@ -352,7 +407,29 @@ svc_args(struct svc *s, int argc, char **argv)
 				svc_die("--engine %s: give clamav or builtin", optarg);
 			s->backend_set = true;
 			break;
-		case OPT_DETECT_PUA: s->detect_pua = true; break;
+		case OPT_DETECT_PUA: s->detect_pua = svc_yesno("detect-pua", optarg); break;
+		case OPT_HEUR_ALERTS:
+			s->heur.heuristic_alerts = svc_yesno("heuristic-alerts", optarg);
+			break;
+		case OPT_HEUR_PRECEDENCE:
+			s->heur.precedence = svc_yesno("heuristic-scan-precedence", optarg);
+			break;
+		case OPT_ALERT_BROKEN:
+			s->heur.alert_broken = svc_yesno("alert-broken", optarg);
+			break;
+		case OPT_ALERT_ENCRYPTED:
+			s->heur.alert_encrypted_archive = s->heur.alert_encrypted_doc =
+			    svc_yesno("alert-encrypted", optarg);
+			break;
+		case OPT_ALERT_ENC_ARCHIVE:
+			s->heur.alert_encrypted_archive = svc_yesno("alert-encrypted-archive", optarg);
+			break;
+		case OPT_ALERT_ENC_DOC:
+			s->heur.alert_encrypted_doc = svc_yesno("alert-encrypted-doc", optarg);
+			break;
+		case OPT_ALERT_EXCEEDS_MAX:
+			s->heur.alert_exceeds_max = svc_yesno("alert-exceeds-max", optarg);
+			break;
 		case OPT_VERSION: svc_version(); exit(0);
 		case 'h': fputs(svc_usage, stdout); exit(0);
 		default: fputs(svc_usage, stderr); exit(2);
@@ -374,8 +451,7 @@ svc_args(struct svc *s, int argc, char **argv)
 	    s->backend == SENG_CLAMAV && (s->defs_dir_fd < 0 || s->scratch_fd < 0))
 		svc_die("--%s --engine clamav needs --defs-dir-fd N and --scratch-fd N",
 		    s->mode == SVC_WORKER ? "worker" : "trial");
-	if (s->detect_pua && (s->mode != SVC_SCAN || s->backend != SENG_CLAMAV))
-		svc_die("--detect-pua is for --scan with the clamav engine");
+	svc_check_heur(s);
 }
 
 static void
@@ -468,7 +544,7 @@ svc_load_defs(struct svc *s)
 	size_t n = s->ndefs ? s->ndefs : 1;
 	struct seng_opts o = { .lim = s->lim, .dopts = &s->dopts,
 	    .max_scan_time_ms = s->max_scan_time_ms ? s->max_scan_time_ms :
-	    SENG_DEFAULT_MAX_SCAN_TIME_MS, .pua = s->detect_pua };
+	    SENG_DEFAULT_MAX_SCAN_TIME_MS, .pua = s->detect_pua, .heur = s->heur };
 	char err[1024];
 
 	if (s->backend == SENG_CLAMAV) {
@@ -1168,7 +1244,8 @@ svc_clamav_load(struct svc *s, char *err, size_t errlen)
 	char scratch[64], defs[64], e[900];
 	struct seng_opts o = { .lim = s->lim, .dopts = &s->dopts,
 	    .max_scan_time_ms = s->max_scan_time_ms ? s->max_scan_time_ms :
-	    SENG_DEFAULT_MAX_SCAN_TIME_MS, .tmpdir = ".", .canary_later = true };
+	    SENG_DEFAULT_MAX_SCAN_TIME_MS, .tmpdir = ".", .canary_later = true,
+	    .pua = s->detect_pua, .heur = s->heur };
 
 	if (!s->recursion_set)
 		o.lim.max_recursion = SENG_CLAMAV_DEFAULT_MAX_RECURSION;
@@ -1322,7 +1399,8 @@ int
 main(int argc, char **argv)
 {
 	struct svc s = { .sock_fd = SVC_DEFAULT_SOCK_FD, .index_fd = -1,
-	    .index_out_fd = -1, .defs_dir_fd = -1, .scratch_fd = -1 };
+	    .index_out_fd = -1, .defs_dir_fd = -1, .scratch_fd = -1,
+	    .heur = SENG_HEUR_DEFAULTS };
 	int rc = 2;
 
 	walk_limits_default(&s.lim);

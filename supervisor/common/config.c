@@ -107,6 +107,21 @@ static const struct keydef keydefs[CONFIG_KEY_COUNT] = {
 	[CONFIG_CORE_DUMPS] = { "CoreDumps", CT_BOOL, F(core_dumps), 0, 0 },
 	[CONFIG_ENABLE_SHUTDOWN_COMMAND] = { "EnableShutdownCommand", CT_BOOL,
 	    F(enable_shutdown_command), 0, 0 },
+	[CONFIG_DETECT_PUA] = { "DetectPUA", CT_BOOL, F(detect_pua), 0, 0 },
+	[CONFIG_HEURISTIC_ALERTS] = { "HeuristicAlerts", CT_BOOL,
+	    F(heuristic_alerts), 0, 0 },
+	[CONFIG_HEURISTIC_SCAN_PRECEDENCE] = { "HeuristicScanPrecedence", CT_BOOL,
+	    F(heuristic_scan_precedence), 0, 0 },
+	[CONFIG_ALERT_BROKEN_EXECUTABLES] = { "AlertBrokenExecutables", CT_BOOL,
+	    F(alert_broken_executables), 0, 0 },
+	[CONFIG_ALERT_ENCRYPTED] = { "AlertEncrypted", CT_BOOL,
+	    F(alert_encrypted), 0, 0 },
+	[CONFIG_ALERT_ENCRYPTED_ARCHIVE] = { "AlertEncryptedArchive", CT_BOOL,
+	    F(alert_encrypted_archive), 0, 0 },
+	[CONFIG_ALERT_ENCRYPTED_DOC] = { "AlertEncryptedDoc", CT_BOOL,
+	    F(alert_encrypted_doc), 0, 0 },
+	[CONFIG_ALERT_EXCEEDS_MAX] = { "AlertExceedsMax", CT_BOOL,
+	    F(alert_exceeds_max), 0, 0 },
 };
 
 /* clamd.conf names an operator may bring along, and ours. */
@@ -237,6 +252,7 @@ config_defaults(struct config *c)
 	c->certs_dir = CONFIG_DEFAULT_CERTS_DIR;
 	c->engine = CONFIG_ENGINE_BUILTIN;
 	c->scratch_dir = CONFIG_DEFAULT_SCRATCH_DIR;
+	c->heuristic_alerts = true;   /* clamd's default */
 }
 
 void
@@ -865,6 +881,29 @@ conflict(struct parse *p, enum config_key a, const char *rel,
 	    wb, why);
 }
 
+/* A heuristic or PUA option set to yes needs Engine clamav. */
+static int
+check_heuristics(struct parse *p)
+{
+	static const enum config_key alerting[] = { CONFIG_DETECT_PUA,
+	    CONFIG_ALERT_BROKEN_EXECUTABLES, CONFIG_ALERT_ENCRYPTED,
+	    CONFIG_ALERT_ENCRYPTED_ARCHIVE, CONFIG_ALERT_ENCRYPTED_DOC,
+	    CONFIG_ALERT_EXCEEDS_MAX };
+	const struct config *c = p->c;
+
+	if (c->engine == CONFIG_ENGINE_CLAMAV)
+		return 0;
+	for (size_t i = 0; i < sizeof(alerting) / sizeof(alerting[0]); i++) {
+		const bool *v = (const bool *)((const char *)c +
+		    keydefs[alerting[i]].off);
+
+		if (*v)
+			return conflict(p, alerting[i], "is not available with",
+			    CONFIG_ENGINE, "the builtin engine has no heuristics and no PUA signatures (set Engine clamav)");
+	}
+	return 0;
+}
+
 static int
 check_conflicts(struct parse *p)
 {
@@ -886,7 +925,7 @@ check_conflicts(struct parse *p)
 	    strcmp(c->local_socket_group, c->scan_group) == 0)
 		return conflict(p, CONFIG_LOCAL_SOCKET_GROUP, "is the same group as",
 		    CONFIG_SCAN_GROUP, "the scan account could make ampdaemon open any file as root");
-	return 0;
+	return check_heuristics(p);
 }
 
 /* ---- the whole file ---- */

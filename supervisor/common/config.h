@@ -157,6 +157,14 @@ enum config_key {
 	CONFIG_SCRATCH_DIR,
 	CONFIG_CORE_DUMPS,
 	CONFIG_ENABLE_SHUTDOWN_COMMAND,
+	CONFIG_DETECT_PUA,
+	CONFIG_HEURISTIC_ALERTS,
+	CONFIG_HEURISTIC_SCAN_PRECEDENCE,
+	CONFIG_ALERT_BROKEN_EXECUTABLES,
+	CONFIG_ALERT_ENCRYPTED,
+	CONFIG_ALERT_ENCRYPTED_ARCHIVE,
+	CONFIG_ALERT_ENCRYPTED_DOC,
+	CONFIG_ALERT_EXCEEDS_MAX,
 	CONFIG_KEY_COUNT
 };
 
@@ -207,6 +215,19 @@ struct config {
 	const char *scratch_dir;         /* the workers' scratch directories */
 	bool core_dumps;
 	bool enable_shutdown_command;
+	/*
+	 * clamd.conf's heuristic and PUA options, its names and defaults
+	 * (Engine clamav only: the builtin engine has none and refuses a yes).
+	 * AlertEncrypted yes means both AlertEncryptedArchive and ...Doc.
+	 */
+	bool detect_pua;
+	bool heuristic_alerts;           /* default yes */
+	bool heuristic_scan_precedence;
+	bool alert_broken_executables;
+	bool alert_encrypted;
+	bool alert_encrypted_archive;
+	bool alert_encrypted_doc;
+	bool alert_exceeds_max;
 
 	/* line of the file each value came from; 0 = default.  For
 	 * TrustedKeys: its first line (each entry's is in trusted_keys_line) */

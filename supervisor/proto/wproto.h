@@ -97,6 +97,15 @@ struct wproto_result {
 	char note[WPROTO_STR_MAX + 1];   /* error reason, limits, encryption */
 };
 
+/*
+ * A RESULT's note starting with this: a scan limit was hit (clamav: the
+ * limit's name follows, clamd's: MaxFileSize, MaxScanSize, MaxRecursion,
+ * MaxFiles, MaxScanTime; builtin: the path inside the file, then the
+ * limit).  ampdaemon counts these (ampscan_limits_exceeded_total).
+ */
+#define WPROTO_NOTE_LIMIT "limit exceeded: "
+
+
 /* One message being built: a buf (buf.h) over storage of the largest size. */
 struct wbuf {
 	struct buf b;

@@ -112,6 +112,26 @@ dl_stop_checked
 check "every scratch directory is removed once ampdaemon stopped" \
 	sh -c "[ -z \"\$(ls -A '$SCR')\" ]"
 
+# ---- AlertExceedsMax: a file over MaxFileSize is FOUND, logged and counted --------------
+# (clamd's names; without it the file is answered as clamd does: clean)
+BIG=$T_TMP/files/big.bin
+head -c 2097152 /dev/zero >"$BIG"
+chmod 644 "$BIG"
+MET=$T_TMP/metrics.prom
+dl_config CreateScanUser yes Engine clamav ScratchDir "$SCR" MaxRecursion 17 Workers 1 \
+	MaxFileSize 1M StreamMaxLength 1M AlertExceedsMax yes MetricsFile "$MET"
+check "ampdaemon starts with AlertExceedsMax yes" dl_start
+check "its worker becomes READY" dl_wait_ready 1 60
+timeout 60 clamdscan -c "$ACONF" --no-summary "$BIG" "$T_TMP/files/clean.txt" >"$T_TMP/big.out" 2>&1 || true
+check "a file over MaxFileSize: Heuristics.Limits.Exceeded.MaxFileSize FOUND" \
+	grep -qxF "$BIG: Heuristics.Limits.Exceeded.MaxFileSize FOUND" "$T_TMP/big.out"
+check "a file within the limits: OK" grep -qxF "$T_TMP/files/clean.txt: OK" "$T_TMP/big.out"
+check "ampscansvc.log: one line naming the file and the limit" \
+	test "$(grep -c "$BIG: limit exceeded: MaxFileSize" "$DL_SVCLOG")" = 1
+dl_stop_checked
+check "the metrics file counts it: ampscan_limits_exceeded_total 1" \
+	grep -qx 'ampscan_limits_exceeded_total 1' "$MET"
+
 # ---- a scratch directory that is not writable: caught before READY ---------------------
 # (test builds: definitions detecting the marker make the worker chmod its
 # scratch directory 0500 after loading, before the sandbox)

@@ -180,7 +180,7 @@ done
 
 expect_status 2 "--detect-pua with the builtin engine: refused" \
 	"$SVC" --scan --engine builtin --detect-pua --allow-unsigned --defs hdu "$EXE"
-check "--detect-pua refused: says why" grep -q 'detect-pua is for --scan with the clamav engine' "$T_TMP/err"
+check "--detect-pua refused: says why" grep -q 'detect-pua needs the clamav engine' "$T_TMP/err"
 
 # ---- heuristics: an encrypted zip (python's zipfile cannot encrypt)
 if command -v zip >/dev/null; then

@@ -245,6 +245,14 @@ test_config_defaults_every_key(void **state)
 		{ CONFIG_SCRATCH_DIR, "ScratchDir", "/var/lib/ampscan/scratch" },
 		{ CONFIG_CORE_DUMPS, "CoreDumps", "no" },
 		{ CONFIG_ENABLE_SHUTDOWN_COMMAND, "EnableShutdownCommand", "no" },
+		{ CONFIG_DETECT_PUA, "DetectPUA", "no" },
+		{ CONFIG_HEURISTIC_ALERTS, "HeuristicAlerts", "yes" },
+		{ CONFIG_HEURISTIC_SCAN_PRECEDENCE, "HeuristicScanPrecedence", "no" },
+		{ CONFIG_ALERT_BROKEN_EXECUTABLES, "AlertBrokenExecutables", "no" },
+		{ CONFIG_ALERT_ENCRYPTED, "AlertEncrypted", "no" },
+		{ CONFIG_ALERT_ENCRYPTED_ARCHIVE, "AlertEncryptedArchive", "no" },
+		{ CONFIG_ALERT_ENCRYPTED_DOC, "AlertEncryptedDoc", "no" },
+		{ CONFIG_ALERT_EXCEEDS_MAX, "AlertExceedsMax", "no" },
 	};
 	struct config c;
 	char buf[256];
@@ -1137,7 +1145,15 @@ test_config_print_everything_set_round_trip(void **state)
 	    "Engine clamav\n"
 	    "ScratchDir \"/srv/scratch #2\"\n"
 	    "CoreDumps true\n"
-	    "EnableShutdownCommand 1\n";
+	    "EnableShutdownCommand 1\n"
+	    "DetectPUA yes\n"
+	    "HeuristicAlerts no\n"
+	    "HeuristicScanPrecedence yes\n"
+	    "AlertBrokenExecutables yes\n"
+	    "AlertEncrypted yes\n"
+	    "AlertEncryptedArchive yes\n"
+	    "AlertEncryptedDoc yes\n"
+	    "AlertExceedsMax yes\n";
 	struct config c;
 	char err[512];
 
@@ -1323,6 +1339,33 @@ test_config_allocation_failure_at_every_step(void **state)
 	free(dir);
 }
 
+/* A heuristic or PUA option needs Engine clamav; the builtin refuses it. */
+static void
+test_config_heuristics_need_clamav(void **state)
+{
+	static const char *const keys[] = { "DetectPUA", "AlertBrokenExecutables",
+	    "AlertEncrypted", "AlertEncryptedArchive", "AlertEncryptedDoc",
+	    "AlertExceedsMax" };
+	char text[256], err[512];
+	struct config c;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		snprintf(text, sizeof(text), "%s yes\n", keys[i]);
+		assert_int_equal(parse(text, &c, err, sizeof(err)), CONFIG_ECONFLICT);
+		assert_non_null(strstr(err, keys[i]));
+		assert_non_null(strstr(err, "builtin engine has no heuristics"));
+		snprintf(text, sizeof(text), "Engine clamav\n%s yes\n", keys[i]);
+		assert_int_equal(parse(text, &c, err, sizeof(err)), 0);
+		config_free(&c);
+	}
+	/* a no, and HeuristicAlerts/HeuristicScanPrecedence, change nothing there */
+	assert_int_equal(parse("AlertExceedsMax no\nHeuristicAlerts no\n"
+	    "HeuristicScanPrecedence yes\n", &c, err, sizeof(err)), 0);
+	assert_false(c.heuristic_alerts);
+	config_free(&c);
+}
+
 /* ---- the example file ---- */
 
 static void
@@ -1415,6 +1458,7 @@ main(void)
 		cmocka_unit_test(test_config_load_reads_a_file),
 		cmocka_unit_test(test_config_load_refuses_unsafe_or_odd_files),
 		cmocka_unit_test(test_config_allocation_failure_at_every_step),
+		cmocka_unit_test(test_config_heuristics_need_clamav),
 		cmocka_unit_test(test_config_example_lists_every_key_with_its_default),
 	};
 
