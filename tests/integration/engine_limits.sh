@@ -23,6 +23,9 @@ verdicts() {  # verdicts OUT scanner args...
 # compare WHAT "OPTS" FILE EXPECTED: clamscan says FILE: EXPECTED, and so do we
 compare() {
 	local what=$1 opts=$2 file=$3 want=$4
+	# absolute: clamscan prints a relative path as given on some machines
+	# and made absolute on others (a fresh Debian 12 root)
+	[ "${file#/}" != "$file" ] || file=$PWD/$file
 	# shellcheck disable=SC2086
 	verdicts cs.txt clamscan --no-summary --stdout -d db.ndb $opts "$file"
 	# shellcheck disable=SC2086
@@ -41,7 +44,7 @@ compare() {
 # logged LIMIT FILE: ampscansvc's stderr has the one line for the limit hit
 logged() {
 	check "$2: one log line names $1" \
-		[ "$(grep -c "^ampscansvc: $2: limit exceeded: $1 " sv.txt.err)" = 1 ]
+		[ "$(grep -c "^ampscansvc: $PWD/$2: limit exceeded: $1 " sv.txt.err)" = 1 ]
 }
 
 # the body of clam.exe's import table: found in clam.exe and what holds it
