@@ -1259,6 +1259,8 @@ svc_clamav_load(struct svc *s, char *err, size_t errlen)
 	if (seng_load(s->seng, defs, e, sizeof(e)) != 0 ||
 	    seng_compile(s->seng, e, sizeof(e)) != 0) {
 		snprintf(err, errlen, "cannot load definitions: %s", e);
+		seng_free(s->seng);      /* what libclamav loaded before failing */
+		s->seng = NULL;
 		return -1;
 	}
 	close(s->defs_dir_fd);
