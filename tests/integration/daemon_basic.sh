@@ -7,7 +7,7 @@
 D=$1
 cd "$T_TMP"
 pids=()
-cleanup_daemons() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; }
+cleanup_daemons() { t_kill_children 9 "${pids[@]}"; }
 trap 'cleanup_daemons; rm -rf "$T_TMP"' EXIT
 
 mkdir -p state log defs run

@@ -20,7 +20,7 @@ DL_USERS=()
 
 dl_cleanup() {
 	local p u uid
-	for p in "${DL_DAEMON_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	t_kill_children 9 "${DL_DAEMON_PIDS[@]}"
 	for u in "${DL_USERS[@]}"; do
 		uid=$(id -u "$u" 2>/dev/null || echo none)
 		# never pkill -u a uid-0 name: that would be every root process

@@ -59,7 +59,7 @@ for n in $(seq 1 13); do
 		kill -0 "$DL_PID" 2>/dev/null || { died=yes; break; }
 		sleep 0.1
 	done
-	[ "$died" = yes ] || kill -9 "$DL_PID" 2>/dev/null   # never wait forever
+	[ "$died" = yes ] || t_kill_children 9 "$DL_PID"   # never wait forever
 	wait "$DL_PID" 2>/dev/null
 	rc=$?
 	check "kp $n ($name): ampdaemon killed itself there (SIGKILL)" test "$died" = yes -a "$rc" = 137

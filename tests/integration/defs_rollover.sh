@@ -278,7 +278,7 @@ mark "stop"
 # ---- what the clients saw ------------------------------------------------------
 touch "$T_TMP/stop"
 for _ in $(seq 300); do kill -0 "$CLIENT_PID" 2>/dev/null || break; sleep 0.1; done
-kill -9 "$CLIENT_PID" 2>/dev/null
+t_kill_children 9 "$CLIENT_PID"
 wait "$CLIENT_PID" 2>/dev/null
 check "the client stopped and wrote its records" test -s "$T_TMP/records.jsonl"
 [ -s "$T_TMP/client.out" ] && sed 's/^/    client: /' "$T_TMP/client.out" | head -10
@@ -383,7 +383,7 @@ if command -v strace >/dev/null; then
 	sleep 5
 	kill -INT "$ST_PID" 2>/dev/null
 	for _ in $(seq 50); do kill -0 "$ST_PID" 2>/dev/null || break; sleep 0.1; done
-	kill -9 "$ST_PID" 2>/dev/null
+	t_kill_children 9 "$ST_PID"
 	wait "$ST_PID" 2>/dev/null
 	# a call that returned: "...) = N" (a call still blocked at the detach
 	# ends "<detached ...>" or "= ?")

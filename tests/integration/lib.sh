@@ -36,6 +36,21 @@ if [ -n "${T_LIMIT:-}" ]; then
 	) &
 fi
 
+# t_kill_children SIGNAL PID...: signal each PID that is still a child of
+# this shell, and leave the others alone.  A PID this shell has already
+# reaped is free: with pid_max 32768 and two tests running side by side,
+# another test's process soon has it (a stale `kill -9` killed a
+# neighbour's LeakSanitizer tracer once, and that neighbour hung).
+t_kill_children() {
+	local sig=$1 p
+	shift
+	for p in "$@"; do
+		[ "$(ps -o ppid= -p "$p" 2>/dev/null | tr -d ' ')" = "$$" ] &&
+			kill "-$sig" "$p" 2>/dev/null
+	done
+	return 0
+}
+
 ok() { T_PASS=$((T_PASS + 1)); echo "ok   - $*"; }
 not_ok() { T_FAIL=$((T_FAIL + 1)); echo "FAIL - $*"; }
 check() {  # check "description" command...

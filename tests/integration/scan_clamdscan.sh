@@ -28,7 +28,7 @@ sc_cleanup() {
 	if [ -n "$CLAMD_PID" ]; then
 		kill -TERM "$CLAMD_PID" 2>/dev/null
 		for _ in $(seq 50); do kill -0 "$CLAMD_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$CLAMD_PID" 2>/dev/null
+		t_kill_children 9 "$CLAMD_PID"
 		wait "$CLAMD_PID" 2>/dev/null
 	fi
 	dl_cleanup

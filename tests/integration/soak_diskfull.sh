@@ -36,7 +36,7 @@ MOUNTS=()
 # with it), then unmount, even when a check failed or the test was killed
 t_unmount() {
 	local p m
-	for p in "${DL_DAEMON_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	t_kill_children 9 "${DL_DAEMON_PIDS[@]}"
 	for p in "${DL_DAEMON_PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	if [ -n "${DL_KEEP:-}" ]; then
 		cp -a "$T_TMP" "$DL_KEEP/" 2>/dev/null

@@ -437,7 +437,7 @@ check "RELOAD: logged in the new ampdaemon.log, not in the renamed one" \
 echo "    RELOAD done $(awk -v a="$t_load0" -v n="$(date +%s.%N)" 'BEGIN { printf "%.1f", n - a }') s into the load"
 
 for _ in $(seq $((SOAK_SECONDS * 10 + 600))); do kill -0 "$LOAD_PID" 2>/dev/null || break; sleep 0.1; done
-kill -9 "$LOAD_PID" 2>/dev/null
+t_kill_children 9 "$LOAD_PID"
 wait "$LOAD_PID"
 check "the load ran to its end" test -s load.json
 echo "    load: $(cat load.out)"
@@ -682,7 +682,7 @@ while :; do
 	for _ in $(seq 50); do [ -z "$(our_procs)" ] && break; sleep 0.1; done
 	check "round $r: no process of ours at all runs on ($(our_procs | tr '\n' ';'))" test -z "$(our_procs)"
 	for _ in $(seq 100); do kill -0 "$few" 2>/dev/null || break; sleep 0.1; done
-	kill -9 "$few" 2>/dev/null
+	t_kill_children 9 "$few"
 	wait "$few" 2>/dev/null
 	nok=$(grep -c '^ok' few.out 2>/dev/null || true)
 	check "round $r: every complete reply before the kill was right ($nok right, $(grep -c '^gone' few.out 2>/dev/null || true) cut by the kill)" \
