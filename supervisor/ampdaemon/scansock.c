@@ -26,9 +26,11 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/magic.h>
 
 #include "clamdproto.h"
 #include "connset.h"
@@ -292,11 +294,68 @@ job_submit(struct sjob *j, int fd, const char *name)
 	j->submitting = false;
 }
 
+/*
+ * The kernel's own filesystems: their "files" are views of processes and
+ * devices (/proc/PID/mem, /sys/kernel/..., tracefs), never content anyone
+ * asks a virus scanner about, and reading them as root would lend the
+ * client root's eyes.  NULL for a filesystem that holds real files.
+ */
+static const char *
+pseudo_fs(int fd)
+{
+	static const struct { unsigned long magic; const char *name; } fs[] = {
+		{ PROC_SUPER_MAGIC, "procfs" }, { SYSFS_MAGIC, "sysfs" },
+		{ DEBUGFS_MAGIC, "debugfs" }, { TRACEFS_MAGIC, "tracefs" },
+		{ SECURITYFS_MAGIC, "securityfs" }, { BPF_FS_MAGIC, "bpffs" },
+		{ CGROUP_SUPER_MAGIC, "cgroupfs" }, { CGROUP2_SUPER_MAGIC, "cgroup2fs" },
+		{ EFIVARFS_MAGIC, "efivarfs" }, { 0x62656570UL, "configfs" },
+	};
+	struct statfs sfs;
+
+	if (fstatfs(fd, &sfs) != 0)
+		return "an unknown filesystem (fstatfs failed)";
+	for (size_t i = 0; i < sizeof(fs) / sizeof(fs[0]); i++)
+		if ((unsigned long)sfs.f_type == fs[i].magic)
+			return fs[i].name;
+	return NULL;
+}
+
+/*
+ * What a descriptor must be before a worker reads it: open for reading
+ * (not O_PATH, not O_WRONLY: a read that fails must never look like an
+ * empty, clean file), a regular file, on a filesystem of real files.
+ * 0, or -1 with the reason clients see.
+ */
+static int
+scannable_fd(int fd, char *err, size_t errlen)
+{
+	struct stat st;
+	const char *fs;
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0) {
+		str_fmt(err, errlen, "Cannot inspect the descriptor: %s", strerror(errno));
+		return -1;
+	}
+	if ((fl & O_PATH) == O_PATH || (fl & O_ACCMODE) == O_WRONLY) {
+		str_fmt(err, errlen, "Descriptor not open for reading");
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		str_fmt(err, errlen, "Not a regular file");
+		return -1;
+	}
+	if ((fs = pseudo_fs(fd)) != NULL) {
+		str_fmt(err, errlen, "Not scanned: a file of %s", fs);
+		return -1;
+	}
+	return 0;
+}
+
 /* Open a regular file below dir without following links or blocking. */
 static int
 open_regular(int dirfd, const char *name, char *err, size_t errlen)
 {
-	struct stat st;
 	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC | O_NOCTTY);
 
@@ -305,9 +364,8 @@ open_regular(int dirfd, const char *name, char *err, size_t errlen)
 		    strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (scannable_fd(fd, err, errlen) != 0) {
 		close(fd);
-		str_fmt(err, errlen, "Not a regular file");
 		return -1;
 	}
 	return fd;
@@ -553,6 +611,16 @@ job_start_path(struct sconn *c, unsigned id, const struct clamd_request *rq)
 		fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		DIR *top = NULL;
 
+		const char *fs = fd >= 0 ? pseudo_fs(fd) : NULL;
+
+		if (fs != NULL) {
+			close(fd);
+			str_fmt(line, sizeof(line), "%s: Not scanned: a directory of %s ERROR",
+			    path, fs);
+			sconn_reply(c, id, rq->framing, line);
+			job_finish(j);
+			return;
+		}
 		if (fd < 0 || (top = fdopendir(fd)) == NULL) {
 			if (fd >= 0)
 				close(fd);
@@ -838,7 +906,7 @@ sconn_instream(struct sconn *c)
 static bool
 sconn_fildes(struct sconn *c)
 {
-	char name[32];
+	char name[32], why[128], line[192];
 	int fd;
 
 	if (c->inlen == 0)
@@ -856,7 +924,13 @@ sconn_fildes(struct sconn *c)
 	memmove(c->fds, c->fds + 1, (c->nfds - 1) * sizeof(int));
 	c->nfds--;
 	str_fmt(name, sizeof(name), "fd[%d]", fd);
-	job_start_fd(c, c->cmd_id, c->cmd_framing, CLAMD_CMD_FILDES, fd, name);
+	if (scannable_fd(fd, why, sizeof(why)) != 0) {
+		close(fd);
+		str_fmt(line, sizeof(line), "%s: %s ERROR", name, why);
+		sconn_reply(c, c->cmd_id, c->cmd_framing, line);
+	} else {
+		job_start_fd(c, c->cmd_id, c->cmd_framing, CLAMD_CMD_FILDES, fd, name);
+	}
 	if (!c->session)
 		c->conn.closing = true;
 	return c->session;

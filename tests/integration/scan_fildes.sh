@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# What a worker may be handed (issue 17, first part): a FILDES descriptor
+# that is not open for reading (O_PATH, O_WRONLY), not a regular file (a
+# pipe, a directory) or a file of the kernel's own filesystems (procfs,
+# sysfs), and a SCAN path on procfs or sysfs, are refused with an ERROR
+# before any worker sees them: never "OK", never a cached verdict.
+#   scan_fildes.sh BUILD_DIR SOURCE_DIR
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon_lib.sh"
+dl_init "$1" "$2"
+cd "$T_TMP"
+
+SOCK=$T_TMP/run/clamd.sock
+export SOCK FILES=$T_TMP/files
+dl_config CreateScanUser yes
+check "ampdaemon starts" dl_start
+check "both workers become READY" dl_wait_ready 2
+
+cat >"$T_TMP/fildes.py" <<'EOF'
+"""FILDES and SCAN with descriptors and paths a worker must never see;
+one line per check: "ok<TAB>what" or "FAIL<TAB>what<TAB>detail"."""
+import os, re, socket, sys
+
+SOCK = os.environ['SOCK']
+FILES = os.environ['FILES']
+EICAR = FILES + '/eicar.txt'
+FOUND = rb'Eicar-Test-Signature(\.UNOFFICIAL)? FOUND'
+
+
+def res(good, what, detail=''):
+    print(('ok' if good else 'FAIL') + '\t' + what +
+          ('' if good else '\t' + repr(detail)), flush=True)
+
+
+def ask(cmd, fd=None):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(SOCK)
+    s.sendall(cmd)
+    if fd is not None:
+        socket.send_fds(s, [b'x'], [fd])
+    got = b''
+    while True:
+        b = s.recv(4096)
+        if not b:
+            break
+        got += b
+    s.close()
+    return got
+
+
+def fildes(fd):
+    return ask(b'zFILDES\0', fd)
+
+
+fd = os.open(EICAR, os.O_RDONLY)
+got = fildes(fd)
+res(re.fullmatch(rb'fd\[[0-9]+\]: ' + FOUND + rb'\0', got) is not None,
+    'FILDES of EICAR opened O_RDONLY -> FOUND (the control)', got)
+os.close(fd)
+
+for what, flags in (('O_PATH', os.O_PATH), ('O_WRONLY', os.O_WRONLY)):
+    for rnd in (1, 2):   # twice: nothing is cached either way
+        fd = os.open(EICAR, flags)
+        got = fildes(fd)
+        os.close(fd)
+        res(re.fullmatch(rb'fd\[[0-9]+\]: Descriptor not open for reading ERROR\0', got)
+            is not None, 'FILDES of EICAR opened %s (round %d) -> "Descriptor not open for '
+            'reading ERROR", not OK' % (what, rnd), got)
+
+r, w = os.pipe()
+os.write(w, open(EICAR, 'rb').read())
+got = fildes(r)
+res(re.fullmatch(rb'fd\[[0-9]+\]: Not a regular file ERROR\0', got) is not None,
+    'FILDES of a pipe holding EICAR -> "Not a regular file ERROR"', got)
+os.close(r)
+os.close(w)
+
+fd = os.open(FILES, os.O_RDONLY | os.O_DIRECTORY)
+got = fildes(fd)
+res(re.fullmatch(rb'fd\[[0-9]+\]: Not a regular file ERROR\0', got) is not None,
+    'FILDES of a directory -> "Not a regular file ERROR"', got)
+os.close(fd)
+
+for path, fs in (('/proc/self/environ', b'procfs'), ('/proc/self/status', b'procfs'),
+                 ('/sys/kernel/mm/transparent_hugepage/enabled', b'sysfs')):
+    if not os.path.exists(path):
+        res(True, 'FILDES/SCAN of %s: absent here, skipped' % path)
+        continue
+    fd = os.open(path, os.O_RDONLY)
+    got = fildes(fd)
+    os.close(fd)
+    res(re.fullmatch(rb'fd\[[0-9]+\]: Not scanned: a file of ' + fs + rb' ERROR\0', got)
+        is not None, 'FILDES of %s -> "Not scanned: a file of %s ERROR"' % (path, fs.decode()), got)
+    # the daemon's own /proc/self is not the client's: name the file itself
+    got = ask(b'zSCAN ' + path.encode() + b'\0')
+    res(re.fullmatch(re.escape(path.encode()) + rb': Not scanned: a file of ' + fs +
+                     rb' ERROR\0', got) is not None,
+        'SCAN %s -> "Not scanned: a file of %s ERROR"' % (path, fs.decode()), got)
+
+for path, fs in (('/proc', b'procfs'), ('/proc/1', b'procfs'), ('/sys/kernel', b'sysfs')):
+    got = ask(b'zCONTSCAN ' + path.encode() + b'\0')
+    res(re.fullmatch(re.escape(path.encode()) + rb': Not scanned: a directory of ' + fs +
+                     rb' ERROR\0', got) is not None,
+        'CONTSCAN %s -> "Not scanned: a directory of %s ERROR", nothing walked' %
+        (path, fs.decode()), got)
+
+# after all that, EICAR by path and by a readable descriptor: still FOUND
+got = ask(b'zSCAN ' + EICAR.encode() + b'\0')
+res(re.fullmatch(re.escape(EICAR.encode()) + rb': ' + FOUND + rb'\0', got) is not None,
+    'SCAN of EICAR afterwards -> FOUND (no clean verdict was cached)', got)
+fd = os.open(EICAR, os.O_RDONLY)
+got = fildes(fd)
+os.close(fd)
+res(re.fullmatch(rb'fd\[[0-9]+\]: ' + FOUND + rb'\0', got) is not None,
+    'FILDES O_RDONLY of EICAR afterwards -> FOUND', got)
+res(ask(b'zPING\0') == b'PONG\0', 'PING -> PONG')
+EOF
+
+python3 "$T_TMP/fildes.py" >"$T_TMP/fildes.out" 2>&1
+while IFS=$'\t' read -r st what detail; do
+	case $st in
+	ok) ok "$what" ;;
+	FAIL) not_ok "$what: ${detail:-}" ;;
+	*) not_ok "client: $st $what ${detail:-}" ;;
+	esac
+done <"$T_TMP/fildes.out"
+check "the client ran its checks (17 or more lines)" test "$(grep -c '' "$T_TMP/fildes.out")" -ge 17
+check "ampdaemon.log: no worker was handed any of them (no scan of fd ERROR in the workers)" \
+	bash -c "! grep -q 'Descriptor not open\\|Not scanned' '$DL_SVCLOG'"
+dl_stop_checked
+finish
