@@ -308,25 +308,40 @@ walk_buffer(struct walk *w, const uint8_t *buf, size_t len, const char *path,
 		walk_archive(w, buf, len, path, depth);
 }
 
-/* Read a whole file descriptor (a regular file or a memfd). */
+/*
+ * Read a whole file descriptor (a regular file or a memfd) of size bytes.
+ * A read error or a file that ends early is a failure with its reason
+ * (why): a verdict is only as good as the bytes read, so a descriptor that
+ * cannot be read must never pass for a short, clean file.
+ */
 static uint8_t *
-walk_read_fd(struct walk *w, int fd, size_t size, size_t *outlen)
+walk_read_fd(int fd, size_t size, size_t *outlen, char *why, size_t whylen)
 {
 	uint8_t *buf = malloc(size ? size : 1);
 	size_t len = 0;
 
-	if (buf == NULL)
+	if (buf == NULL) {
+		snprintf(why, whylen, "out of memory");
 		return NULL;
+	}
 	while (len < size) {
 		ssize_t n = pread(fd, buf + len, size - len, (off_t)len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			break;   /* shrank while we read: scan what is there */
+		if (n < 0) {
+			snprintf(why, whylen, "Can't read file: %s", strerror(errno));
+			free(buf);
+			return NULL;
+		}
+		if (n == 0) {
+			snprintf(why, whylen, "Can't read file: it ended at byte %zu of %zu "
+			    "(changed while scanned)", len, size);
+			free(buf);
+			return NULL;
+		}
 		len += (size_t)n;
 	}
-	(void)w;
 	*outlen = len;
 	return buf;
 }
@@ -378,9 +393,9 @@ walk_scan_fd(struct walk *w, int fd, const char *display, unsigned flags,
 		    (unsigned long long)st.st_size);
 		return 0;
 	}
-	if ((buf = walk_read_fd(w, fd, (size_t)st.st_size, &len)) == NULL) {
+	if ((buf = walk_read_fd(fd, (size_t)st.st_size, &len, res->note,
+	    sizeof(res->note))) == NULL) {
 		res->verdict = WPROTO_ERROR;
-		snprintf(res->note, sizeof(res->note), "out of memory");
 		return 0;
 	}
 	walk_buffer(w, buf, len, display, 0);

@@ -197,6 +197,33 @@ test_builtin_canaries_pass(void **state)
 	free(r);
 }
 
+/* The builtin engine: a descriptor it cannot read is ERROR, never OK. */
+static void
+test_builtin_unreadable_fd_is_an_error(void **state)
+{
+	struct fixture *f = *state;
+	struct wproto_result *r = calloc(1, sizeof(*r));
+	const int flags[] = { O_WRONLY, O_PATH };
+	struct seng *e;
+	char err[1024];
+	int fd;
+
+	e = make_engine(f, SENG_BUILTIN, false, tu_path(f->dir, "defs/t.ndb"),
+	    err, sizeof(err));
+	if (e == NULL)
+		fail_msg("builtin: %s", err);
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		assert_true((fd = open(tu_path(f->dir, "hit.txt"), flags[i] | O_CLOEXEC)) >= 0);
+		memset(r, 0, sizeof(*r));
+		seng_scan_fd(e, fd, "hit.txt", 0, r);
+		close(fd);
+		assert_int_equal(r->verdict, WPROTO_ERROR);
+		assert_non_null(strstr(r->note, "Can't read file"));
+	}
+	seng_free(e);
+	free(r);
+}
+
 /* A file libclamav loads fewer signatures of than were verified. */
 static void
 test_clamav_count_mismatch_fails_the_load(void **state)
@@ -226,6 +253,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_clamav_truncated_while_scanned_is_an_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clamav_canaries_fail_without_the_canary_signature, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_builtin_canaries_pass, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_builtin_unreadable_fd_is_an_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clamav_count_mismatch_fails_the_load, setup, teardown),
 	};
 
