@@ -153,16 +153,27 @@ sconn_release(struct conn *cn)
 
 /* One reply: "<id>: text" and the terminator of its command's framing. */
 static void
-sconn_reply(struct sconn *c, unsigned id, enum clamd_framing f,
-    const char *text)
+sconn_reply_as(struct sconn *c, unsigned id, enum clamd_framing f,
+    const char *text, bool multiline)
 {
 	if (c->conn.dead)
 		return;
-	clamd_reply_put(&c->conn.out, id, f, text);
+	if (multiline)
+		clamd_reply_put(&c->conn.out, id, f, text);
+	else
+		clamd_reply_put_line(&c->conn.out, id, f, text);
 	if (c->conn.out.failed) {
 		dlog(&c->d->log, DLOG_WARNING, "scan socket: a client does not read its replies; closing it");
 		conn_close(&c->conn);
 	}
+}
+
+/* A one-line reply: control characters in it (a file name's) escaped. */
+static void
+sconn_reply(struct sconn *c, unsigned id, enum clamd_framing f,
+    const char *text)
+{
+	sconn_reply_as(c, id, f, text, false);
 }
 
 /* ---- jobs ------------------------------------------------------------ */
@@ -794,7 +805,7 @@ sconn_command(struct sconn *c, const struct clamd_request *rq)
 	case CLAMD_CMD_STATS:
 		strbuf_init(&sb, 4096);
 		stats_text(d, &sb);
-		sconn_reply(c, id, rq->framing, strbuf_str(&sb));
+		sconn_reply_as(c, id, rq->framing, strbuf_str(&sb), true);
 		strbuf_free(&sb);
 		break;
 	case CLAMD_CMD_IDSESSION:

@@ -216,6 +216,35 @@ clamd_reply_put(struct strbuf *sb, unsigned session_id,
 }
 
 void
+clamd_reply_put_line(struct strbuf *sb, unsigned session_id,
+    enum clamd_framing f, const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+
+	clamd_reply_begin(sb, session_id);
+	while (*p != '\0') {
+		size_t n = 0;
+
+		while (p[n] >= 0x20 && p[n] != 0x7f)
+			n++;
+		strbuf_append(sb, p, n);
+		p += n;
+		if (*p == '\0')
+			break;
+		if (*p == '\n')
+			strbuf_puts(sb, "\\n");
+		else if (*p == '\r')
+			strbuf_puts(sb, "\\r");
+		else if (*p == '\t')
+			strbuf_puts(sb, "\\t");
+		else
+			strbuf_printf(sb, "\\x%02x", *p);
+		p++;
+	}
+	clamd_reply_end(sb, f);
+}
+
+void
 clamd_reply_ok(struct strbuf *sb, const char *name)
 {
 	strbuf_printf(sb, "%s: OK", name);

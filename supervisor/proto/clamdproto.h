@@ -265,6 +265,14 @@ void clamd_reply_end(struct strbuf *sb, enum clamd_framing f);
 /* begin + text + end: a whole reply, e.g. CLAMD_REPLY_PONG. */
 void clamd_reply_put(struct strbuf *sb, unsigned session_id,
     enum clamd_framing f, const char *text);
+/*
+ * A one-line reply whose text may hold a client's file name: control
+ * characters are escaped (\n, \r, \t, \xNN for the others and DEL), so
+ * a name can never end the line early and forge another reply in either
+ * framing.  Everything but STATS goes this way.
+ */
+void clamd_reply_put_line(struct strbuf *sb, unsigned session_id,
+    enum clamd_framing f, const char *text);
 /* "<name>: OK" */
 void clamd_reply_ok(struct strbuf *sb, const char *name);
 /* "<name>: <sig> FOUND" */

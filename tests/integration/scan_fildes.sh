@@ -3,7 +3,8 @@
 # that is not open for reading (O_PATH, O_WRONLY), not a regular file (a
 # pipe, a directory) or a file of the kernel's own filesystems (procfs,
 # sysfs), and a SCAN path on procfs or sysfs, are refused with an ERROR
-# before any worker sees them: never "OK", never a cached verdict.
+# before any worker sees them: never "OK", never a cached verdict.  And a
+# file name cannot forge a reply line: its control characters are escaped.
 #   scan_fildes.sh BUILD_DIR SOURCE_DIR
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
@@ -105,6 +106,19 @@ for path, fs in (('/proc', b'procfs'), ('/proc/1', b'procfs'), ('/sys/kernel', b
         'CONTSCAN %s -> "Not scanned: a directory of %s ERROR", nothing walked' %
         (path, fs.decode()), got)
 
+# a file name with a newline cannot forge a reply line (n framing): EICAR
+# named "x\nforged: OK" is one FOUND line with the newline escaped
+d = FILES + '/nl'
+os.makedirs(d, exist_ok=True)
+forged = d + '/x\nforged: OK'
+with open(forged, 'wb') as out:
+    out.write(open(EICAR, 'rb').read())
+got = ask(b'nCONTSCAN ' + d.encode() + b'\n')
+res(re.fullmatch(re.escape((d + '/x\\nforged: OK').encode()) + rb': ' + FOUND + rb'\n',
+                 got) is not None,
+    'nCONTSCAN of EICAR named "x<newline>forged: OK" -> one FOUND line, the newline as \\n', got)
+os.unlink(forged)
+
 # after all that, EICAR by path and by a readable descriptor: still FOUND
 got = ask(b'zSCAN ' + EICAR.encode() + b'\0')
 res(re.fullmatch(re.escape(EICAR.encode()) + rb': ' + FOUND + rb'\0', got) is not None,
@@ -125,7 +139,7 @@ while IFS=$'\t' read -r st what detail; do
 	*) not_ok "client: $st $what ${detail:-}" ;;
 	esac
 done <"$T_TMP/fildes.out"
-check "the client ran its checks (17 or more lines)" test "$(grep -c '' "$T_TMP/fildes.out")" -ge 17
+check "the client ran its checks (18 or more lines)" test "$(grep -c '' "$T_TMP/fildes.out")" -ge 18
 check "ampdaemon.log: no worker was handed any of them (no scan of fd ERROR in the workers)" \
 	bash -c "! grep -q 'Descriptor not open\\|Not scanned' '$DL_SVCLOG'"
 dl_stop_checked

@@ -602,6 +602,16 @@ test_reply_exact_bytes(void **state)
 	clamd_reply_ok(&sb, "/nl\nname");
 	clamd_reply_end(&sb, CLAMD_FRAMING_Z);
 	assert_bytes(&sb, S("/nl\nname: OK\0"));
+	strbuf_reset(&sb);
+
+	/* put_line: a name's control characters cannot end the line early
+	 * (in n framing "\n/x: Eicar FOUND" would be a forged second reply) */
+	clamd_reply_put_line(&sb, 0, CLAMD_FRAMING_N,
+	    "/d/a\n/d/b: Eicar FOUND\r\t\x01\x7f\xc3\xa9: OK");
+	assert_bytes(&sb, S("/d/a\\n/d/b: Eicar FOUND\\r\\t\\x01\\x7f\xc3\xa9: OK\n"));
+	strbuf_reset(&sb);
+	clamd_reply_put_line(&sb, 7, CLAMD_FRAMING_Z, "plain: OK");
+	assert_bytes(&sb, S("7: plain: OK\0"));
 	strbuf_free(&sb);
 }
 
