@@ -319,6 +319,70 @@ user_groups(const char *user, gid_t primary, int *n)
 	return gl;
 }
 
+/*
+ * Other accounts with the scan user's uid or the scan group's gid: their
+ * files would be the workers' files (and the other way round).  The local
+ * files are read whole; the name service is asked which name the id maps
+ * back to (enumerating a directory service at each worker start would be
+ * slow, and many refuse it).
+ */
+#define ACCOUNT_PASSWD_FILE "/etc/passwd"
+#define ACCOUNT_GROUP_FILE "/etc/group"
+
+static void
+shared_uid(const struct passwd *pw, struct lbuf *b, char *reason, size_t len)
+{
+	FILE *f = fopen(ACCOUNT_PASSWD_FILE, "re");
+	struct passwd e, *res;
+	int r, err = 0;
+
+	while (f != NULL) {
+		if (b->n == 0 && lbuf_grow(b) != 0)
+			break;
+		r = fgetpwent_r(f, &e, b->p, b->n, &res);
+		if (r == ERANGE && lbuf_grow(b) == 0)
+			continue;   /* glibc rereads the same line */
+		if (r != 0 || res == NULL)
+			break;
+		if (e.pw_uid == pw->pw_uid && strcmp(e.pw_name, pw->pw_name) != 0)
+			reason_add(reason, len, "uid %u is also user '%s' (%s)",
+			    (unsigned)pw->pw_uid, e.pw_name, ACCOUNT_PASSWD_FILE);
+	}
+	if (f != NULL)
+		fclose(f);
+	if (lookup(&(struct query){ .kind = Q_USER_UID, .id = pw->pw_uid,
+	    .pw = &e }, b, &err) == LK_FOUND && strcmp(e.pw_name, pw->pw_name) != 0)
+		reason_add(reason, len, "uid %u resolves to user '%s'",
+		    (unsigned)pw->pw_uid, e.pw_name);
+}
+
+static void
+shared_gid(const struct group *gr, struct lbuf *b, char *reason, size_t len)
+{
+	FILE *f = fopen(ACCOUNT_GROUP_FILE, "re");
+	struct group e, *res;
+	int r, err = 0;
+
+	while (f != NULL) {
+		if (b->n == 0 && lbuf_grow(b) != 0)
+			break;
+		r = fgetgrent_r(f, &e, b->p, b->n, &res);
+		if (r == ERANGE && lbuf_grow(b) == 0)
+			continue;
+		if (r != 0 || res == NULL)
+			break;
+		if (e.gr_gid == gr->gr_gid && strcmp(e.gr_name, gr->gr_name) != 0)
+			reason_add(reason, len, "gid %u is also group '%s' (%s)",
+			    (unsigned)gr->gr_gid, e.gr_name, ACCOUNT_GROUP_FILE);
+	}
+	if (f != NULL)
+		fclose(f);
+	if (lookup(&(struct query){ .kind = Q_GROUP_GID, .id = gr->gr_gid,
+	    .gr = &e }, b, &err) == LK_FOUND && strcmp(e.gr_name, gr->gr_name) != 0)
+		reason_add(reason, len, "gid %u resolves to group '%s'",
+		    (unsigned)gr->gr_gid, e.gr_name);
+}
+
 /* The checks of account.h on a found user and group; 0 or ACCOUNT_*. */
 static int
 check_account(const struct look *l, char *reason, size_t len)
@@ -341,6 +405,9 @@ check_account(const struct look *l, char *reason, size_t len)
 		reason_add(reason, len, "primary group is '%s' (gid %u), want '%s' (gid %u)",
 		    name, (unsigned)pw->pw_gid, gr->gr_name, (unsigned)gr->gr_gid);
 	}
+	if (pw->pw_uid != 0)
+		shared_uid(pw, &nb, reason, len);
+	shared_gid(gr, &nb, reason, len);
 	if (!shell_is_nologin(pw->pw_shell))
 		reason_add(reason, len, "login shell %s (want %s or /bin/false)",
 		    pw->pw_shell[0] != '\0' ? pw->pw_shell : "'' (/bin/sh)",

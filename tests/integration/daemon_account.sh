@@ -275,6 +275,25 @@ check "f: the log records the refused repair" bash -c \
 	"tail -c +$((LOG_OFF + 1)) '$DL_LOG' | grep -q 'scan account $DL_USER/adm: repair failed'"
 case_stop
 
+# ---- h: the scan user's uid and group's gid shared with other accounts ----------------
+# their files would be the workers' own: refused (fault 5) until they are gone
+new_user h
+groupadd --system "$DL_USER"
+useradd --system -g "$DL_USER" -s /usr/sbin/nologin -M -d /nonexistent "$DL_USER"
+dl_new_user TWIN t
+H_UID=$(id -u "$DL_USER")
+H_GID=$(getent group "$DL_USER" | cut -d: -f3)
+groupadd -o -g "$H_GID" "$TWIN"
+useradd -o -u "$H_UID" -g "$H_GID" -s /usr/sbin/nologin -M -d /nonexistent "$TWIN"
+check "h: $TWIN has the scan user's uid $H_UID" test "$(id -u "$TWIN")" = "$H_UID"
+case_start h CreateScanUser no
+expect_as_root "uid $H_UID is also user '$TWIN'" "gid $H_GID is also group '$TWIN'"
+userdel "$TWIN" 2>/dev/null
+groupdel -f "$TWIN"
+check "h: the twin user and group are gone" bash -c "! getent passwd $TWIN && ! getent group $TWIN"
+expect_repaired
+case_stop
+
 # ---- g: CreateScanUser yes with a failing name service: see the header ----------------
 echo "# ---- case g (name service failure): not covered, see the header"
 
