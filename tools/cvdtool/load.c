@@ -468,6 +468,22 @@ load_cleanup(struct load_run *l)
 	sigprocmask(SIG_SETMASK, &l->old, NULL);
 }
 
+/* Hold SIGINT, SIGTERM, SIGHUP (those not ignored: a background job's
+ * SIGINT stays ignored) and SIGCHLD for sigtimedwait. */
+static void
+load_hold_signals(struct load_run *l)
+{
+	static const int term[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa;
+
+	sigemptyset(&l->held);
+	for (size_t i = 0; i < sizeof(term) / sizeof(term[0]); i++)
+		if (sigaction(term[i], NULL, &sa) == 0 && sa.sa_handler != SIG_IGN)
+			sigaddset(&l->held, term[i]);
+	sigaddset(&l->held, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &l->held, &l->old);
+}
+
 int
 load_run(const struct load_opts *o, const struct load_file *files, size_t n,
     struct load_result *r)
@@ -480,12 +496,7 @@ load_run(const struct load_opts *o, const struct load_file *files, size_t n,
 	r->engine = o->engine;
 	if (load_find_scansvc(&l) != 0)
 		return -1;
-	sigemptyset(&l.held);
-	sigaddset(&l.held, SIGINT);
-	sigaddset(&l.held, SIGTERM);
-	sigaddset(&l.held, SIGHUP);
-	sigaddset(&l.held, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &l.held, &l.old);
+	load_hold_signals(&l);
 	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if (load_make_tmp(&l) == 0 && load_stage(&l, files, n) == 0) {
 		if (load_signalled(&l))
