@@ -121,25 +121,32 @@ json_types(struct jsonw *w, const struct cvd_result *r)
 }
 
 void
+cvd_result_json_members(struct jsonw *w, const char *path,
+    const struct cvd_result *r)
+{
+	jsonw_key(w, "file");
+	jsonw_str(w, path);
+	jsonw_key(w, "ok");
+	jsonw_bool(w, r->status == 0);
+	json_error(w, r);
+	if (r->header_ok)
+		json_header(w, &r->header);
+	json_signer_obj(w, r);
+	jsonw_key(w, "file_size");
+	jsonw_uint(w, r->file_size);
+	jsonw_key(w, "inflated_size");
+	jsonw_uint(w, r->inflated_size);
+	json_members(w, r);
+	json_types(w, r);
+}
+
+void
 cvd_result_print_json(FILE *f, const char *path, const struct cvd_result *r)
 {
 	struct jsonw w;
 
 	jsonw_init(&w, jsonw_put_file, f);
 	jsonw_obj_begin(&w);
-	jsonw_key(&w, "file");
-	jsonw_str(&w, path);
-	jsonw_key(&w, "ok");
-	jsonw_bool(&w, r->status == 0);
-	json_error(&w, r);
-	if (r->header_ok)
-		json_header(&w, &r->header);
-	json_signer_obj(&w, r);
-	jsonw_key(&w, "file_size");
-	jsonw_uint(&w, r->file_size);
-	jsonw_key(&w, "inflated_size");
-	jsonw_uint(&w, r->inflated_size);
-	json_members(&w, r);
-	json_types(&w, r);
+	cvd_result_json_members(&w, path, r);
 	jsonw_obj_end(&w);
 }

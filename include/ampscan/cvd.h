@@ -220,6 +220,12 @@ void cvd_result_free(struct cvd_result *res);
 void cvd_result_print_json(FILE *f, const char *path,
     const struct cvd_result *res);
 
+/* The members of that object, written into an object the caller opened
+ * with the JSON writer (cvd/base/json.h), to add members of its own. */
+struct jsonw;
+void cvd_result_json_members(struct jsonw *w, const char *path,
+    const struct cvd_result *res);
+
 /*
  * Verify, then unpack into dir (which must exist): regular files only,
  * created with O_EXCL|O_NOFOLLOW relative to dir; on any failure the files

@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "ampscan/cvd.h"
+#include "json.h"
+#include "load.h"
 #include "statefile.h"
 
 #define CVDTOOL_MAX_KEYS 16
@@ -33,6 +35,11 @@ static const char cvdtool_usage[] =
 "commands:\n"
 "  info FILE              header fields and verdict, as `sigtool --info` prints them\n"
 "  verify FILE...         every check, one line per file with the precise reason\n"
+"  verify --load [--engine clamav|builtin] [--scansvc PATH] FILE...\n"
+"                         then load them as ampdaemon's update trial does:\n"
+"                         `ampscansvc --check` (its sandbox, its canaries) on a\n"
+"                         private copy in $TMPDIR; prints `load: OK (ENGINE) N\n"
+"                         signatures, canaries found` or `load: FAILED: reason`\n"
 "  unpack FILE [-C DIR]   verify, then extract the members into DIR (default .)\n"
 "  list-sigs FILE         signature names, like `sigtool --list-sigs`\n"
 "  build OUT.cvd --from DIR --key KEY.pem [--version N] [--builder B] [--flevel N]\n"
@@ -56,10 +63,18 @@ static const char cvdtool_usage[] =
 "  --no-sign              ignore any .sign file\n"
 "  --allow-unsigned       accept .cud, and .cld without a DSIG (sizes and hashes still\n"
 "                         checked; a .cld whose .info DSIG verifies needs no option)\n"
-"  --json                 one JSON object per file (fields: cvdtool(1))\n"
+"  --json                 one JSON object per file (fields: cvdtool(1));\n"
+"                         with --load each has a \"load\" object\n"
 "\n"
-"Exit status: 0 all good, 1 a file failed verification or a command failed,\n"
-"2 usage error.\n";
+"load options (verify --load):\n"
+"  --engine NAME          clamav (libclamav, the default) or builtin\n"
+"  --scansvc PATH         the ampscansvc to run (default: the one beside cvdtool,\n"
+"                         else the installed one, ../sbin/ampscansvc from cvdtool)\n"
+"  The trust options above are passed on to ampscansvc; it runs as the user\n"
+"  who runs cvdtool (root too: its sandbox does not depend on the user).\n"
+"\n"
+"Exit status: 0 all good, 1 a file failed verification, the load failed\n"
+"or a command failed, 2 usage error.\n";
 
 struct cvdtool {
 	const char *keys[CVDTOOL_MAX_KEYS];
@@ -67,8 +82,9 @@ struct cvdtool {
 	const char *certs[CVDTOOL_MAX_CERTS];
 	size_t ncerts;
 	const char *certs_dir, *sign_path, *dir, *from, *key, *out, *builder;
+	const char *engine, *scansvc;
 	unsigned version, flevel, bits;
-	bool no_sign, allow_unsigned, json, unsigned_cud;
+	bool no_sign, allow_unsigned, json, unsigned_cud, load;
 	struct cvd_trust *trust;
 	struct cvd_verify_opts vo;
 };
@@ -76,7 +92,8 @@ struct cvdtool {
 enum {
 	OPT_TRUSTED_KEY = 256, OPT_CERTS_DIR, OPT_SIGN, OPT_NO_SIGN,
 	OPT_ALLOW_UNSIGNED, OPT_JSON, OPT_FROM, OPT_KEY, OPT_VERSION,
-	OPT_BUILDER, OPT_FLEVEL, OPT_UNSIGNED, OPT_CERT, OPT_BITS,
+	OPT_BUILDER, OPT_FLEVEL, OPT_UNSIGNED, OPT_CERT, OPT_BITS, OPT_LOAD,
+	OPT_ENGINE, OPT_SCANSVC,
 };
 
 static const struct option cvdtool_opts[] = {
@@ -94,6 +111,9 @@ static const struct option cvdtool_opts[] = {
 	{ "unsigned", no_argument, NULL, OPT_UNSIGNED },
 	{ "cert", required_argument, NULL, OPT_CERT },
 	{ "bits", required_argument, NULL, OPT_BITS },
+	{ "load", no_argument, NULL, OPT_LOAD },
+	{ "engine", required_argument, NULL, OPT_ENGINE },
+	{ "scansvc", required_argument, NULL, OPT_SCANSVC },
 	{ "output", required_argument, NULL, 'o' },
 	{ "directory", required_argument, NULL, 'C' },
 	{ "help", no_argument, NULL, 'h' },
@@ -157,6 +177,13 @@ cvdtool_opt(struct cvdtool *c, int ch, const char *arg)
 	case OPT_KEY: c->key = arg; return 0;
 	case OPT_BUILDER: c->builder = arg; return 0;
 	case OPT_UNSIGNED: c->unsigned_cud = true; return 0;
+	case OPT_LOAD: c->load = true; return 0;
+	case OPT_SCANSVC: c->scansvc = arg; return 0;
+	case OPT_ENGINE:
+		if (strcmp(arg, "clamav") != 0 && strcmp(arg, "builtin") != 0)
+			return usage_error("--engine %s: clamav or builtin", arg);
+		c->engine = arg;
+		return 0;
 	case 'o': c->out = arg; return 0;
 	case 'C': c->dir = arg; return 0;
 	case OPT_VERSION:
@@ -289,28 +316,94 @@ print_verdict(const char *path, const struct cvd_result *r)
 	}
 }
 
+/* A verified file's .sign, to stage beside it (none with --no-sign). */
+static const char *
+verify_sign_file(const struct cvdtool *c, const struct cvd_result *r)
+{
+	return !c->no_sign && r->has_sign_file ? r->sign_path : NULL;
+}
+
+/* --load: the files that verified, as one set; or why it is not run. */
+static void
+verify_load(struct cvdtool *c, char **files, const struct cvd_result *rs,
+    int n, int failed, struct load_result *lr)
+{
+	struct load_opts o = { .engine = c->engine ? c->engine : "clamav",
+	    .scansvc = c->scansvc, .keys = c->keys, .nkeys = c->nkeys,
+	    .certs_dir = c->certs_dir, .allow_unsigned = c->allow_unsigned };
+	struct load_file *lf;
+
+	memset(lr, 0, sizeof(*lr));
+	lr->engine = o.engine;
+	if (failed) {
+		snprintf(lr->reason, sizeof(lr->reason),
+		    "%d of %d files failed verification", failed, n);
+		return;
+	}
+	if ((lf = calloc((size_t)n, sizeof(*lf))) == NULL) {
+		lr->status = LOAD_ERROR;
+		snprintf(lr->reason, sizeof(lr->reason), "out of memory");
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		lf[i].path = files[i];
+		lf[i].sign = verify_sign_file(c, &rs[i]);
+	}
+	(void)load_run(&o, lf, (size_t)n, lr);
+	free(lf);
+}
+
+static void
+verify_print_json(const char *path, const struct cvd_result *r,
+    const struct load_result *lr)
+{
+	struct jsonw w;
+
+	jsonw_init(&w, jsonw_put_file, stdout);
+	jsonw_obj_begin(&w);
+	cvd_result_json_members(&w, path, r);
+	if (lr != NULL)
+		load_json(&w, lr);
+	jsonw_obj_end(&w);
+	putchar('\n');
+}
+
 static int
 cmd_verify(struct cvdtool *c, int argc, char **argv)
 {
+	struct cvd_result *rs;
+	struct load_result lr;
 	int failed = 0;
 
 	if (argc < 1)
 		return usage_error("verify takes one or more FILEs%s", "");
 	if (cvdtool_trust(c) != 0)
 		return 1;
-	for (int i = 0; i < argc; i++) {
-		struct cvd_result r;
-
-		if (cvd_verify_file(argv[i], &c->vo, &r) != 0)
-			failed++;
-		if (c->json) {
-			cvd_result_print_json(stdout, argv[i], &r);
-			putchar('\n');
-		} else {
-			print_verdict(argv[i], &r);
-		}
-		cvd_result_free(&r);
+	if ((rs = calloc((size_t)argc, sizeof(*rs))) == NULL) {
+		fputs("ERROR: out of memory\n", stderr);
+		return 1;
 	}
+	for (int i = 0; i < argc; i++) {
+		if (cvd_verify_file(argv[i], &c->vo, &rs[i]) != 0)
+			failed++;
+		if (c->json && !c->load)
+			verify_print_json(argv[i], &rs[i], NULL);
+		else if (!c->json)
+			print_verdict(argv[i], &rs[i]);
+	}
+	if (c->load) {
+		fflush(stdout);
+		verify_load(c, argv, rs, argc, failed, &lr);
+		for (int i = 0; c->json && i < argc; i++)
+			verify_print_json(argv[i], &rs[i], &lr);
+		if (!c->json)
+			load_print(stdout, &lr);
+		if (lr.status != LOAD_OK && !failed)
+			failed++;
+	}
+	for (int i = 0; i < argc; i++)
+		cvd_result_free(&rs[i]);
+	free(rs);
 	return failed ? 1 : 0;
 }
 
@@ -769,6 +862,10 @@ main(int argc, char **argv)
 		while ((ch = getopt_long(argc, argv, "o:C:h", cvdtool_opts, NULL)) != -1)
 			if ((rc = cvdtool_opt(&c, ch, optarg)) != 0)
 				return rc;
+		if (cvdtool_cmds[i].fn != cmd_verify && (c.load || c.engine || c.scansvc))
+			return usage_error("--load, --engine and --scansvc are for verify%s", "");
+		if (!c.load && (c.engine || c.scansvc))
+			return usage_error("--engine and --scansvc need --load%s", "");
 		rc = cvdtool_cmds[i].fn(&c, argc - optind, argv + optind);
 		cvd_trust_free(c.trust);
 		return rc;
