@@ -170,6 +170,51 @@ worker_start(struct worker *w)
 	w->sock = sv[0];
 }
 
+/*
+ * A clamav worker as ampdaemon starts one: the definitions directory on
+ * fd 5, its scratch directory (scratch, the scan user's) on fd 6.
+ */
+static void
+worker_start_clamav(struct worker *w, const char *scratch)
+{
+	static unsigned seq;
+	int sv[2], log, d, sc;
+	char defs[4096];
+
+	if (g_unreachable)
+		skip();
+	snprintf(w->log, sizeof(w->log), "%s/clamav%u.log", g_dir, ++seq);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	snprintf(defs, sizeof(defs), "%s/defs", g_dir);
+	w->pid = fork();
+	assert_true(w->pid >= 0);
+	if (w->pid == 0) {
+		/* above 6 first: dup2 must not close one with the other */
+		if ((d = fcntl(open(defs, O_RDONLY | O_DIRECTORY | O_CLOEXEC),
+		    F_DUPFD_CLOEXEC, 20)) < 0 ||
+		    (sc = fcntl(open(scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC),
+		    F_DUPFD_CLOEXEC, 20)) < 0 ||
+		    dup2(sv[1], 3) < 0 || dup2(d, 5) < 0 || dup2(sc, 6) < 0)
+			_exit(126);
+		close(d);
+		close(sc);
+		if ((log = open(w->log, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0 ||
+		    dup2(log, STDERR_FILENO) < 0)
+			_exit(126);
+		close(log);
+		child_drop();
+		setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0", 1);
+		for (size_t i = 0; g_knobs[i] != NULL; i++)
+			putenv(g_knobs[i]);
+		execl(g_svc, "ampscansvc", "--worker", "--engine", "clamav",
+		    "--defs-dir-fd", "5", "--scratch-fd", "6",
+		    "--trusted-key", g_pub, (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	w->sock = sv[0];
+}
+
 /* Receive one message within 20 s; returns its length. */
 static ssize_t
 worker_recv(struct worker *w, uint8_t *buf, int *fd)
@@ -206,6 +251,12 @@ worker_ready(struct worker *w, struct wproto_ready *m)
 	int fd;
 	ssize_t n = worker_recv(w, buf, &fd);
 
+	if (n <= 0) {
+		char *text = (char *)tu_read(w->log, NULL);
+
+		fprintf(stderr, "no READY; %s:\n%s", w->log, text ? text : "");
+		free(text);
+	}
 	assert_true(n > 0);
 	assert_int_equal(wproto_open(buf, (size_t)n, &type, &id, &r), 0);
 	assert_int_equal(type, WPROTO_READY);
@@ -470,6 +521,68 @@ test_worker_without_landlock_in_mount_ns(void **state)
 	probe_worker(true);
 #else
 	skip();   /* the knob exists in test builds only */
+#endif
+}
+
+/*
+ * The clamav worker without Landlock: READY (scratch check and canaries
+ * passed in its mount namespace), its probe finds no /etc/hostname (its
+ * root is its scratch directory) and the 8 refusals of the seccomp
+ * filter (open is allowed beneath the scratch directory), EICAR is found.
+ */
+static void
+test_clamav_worker_without_landlock(void **state)
+{
+#ifdef AMPSCAN_TEST_HOOKS
+	static uint8_t buf[WPROTO_MAX_MSG];
+	static struct wbuf b;
+	struct passwd *pw = getpwnam("nobody");
+	struct wproto_ready m;
+	struct wproto_result res;
+	struct worker w;
+	struct buf r;
+	char *top, scratch[4096];
+	uint16_t type;
+	uint64_t id;
+	int fd;
+	ssize_t n;
+
+	(void)state;
+	if (g_unreachable || !userns_available())
+		skip();
+	top = tu_tmpdir();
+	chmod(top, 0755);
+	snprintf(scratch, sizeof(scratch), "%s/scratch", top);
+	assert_int_equal(mkdir(scratch, 0700), 0);
+	if (getuid() == 0)
+		assert_int_equal(chown(scratch, pw->pw_uid, pw->pw_gid), 0);
+	g_knobs[0] = (char *)"AMPSCAN_TEST_NO_LANDLOCK=1";
+	worker_start_clamav(&w, scratch);
+	g_knobs[0] = NULL;
+	worker_ready(&w, &m);
+	assert_true(own_mount_ns(w.pid));
+	assert_true(log_has(w.log, "confined to a private mount namespace whose root is the scratch directory"));
+	wproto_begin(&b, WPROTO_PROBE, 7);
+	assert_true(wproto_end(&b));
+	assert_int_equal(wproto_send(w.sock, &b, -1), 0);
+	n = worker_recv(&w, buf, &fd);
+	assert_true(n > 0);
+	assert_int_equal(wproto_open(buf, (size_t)n, &type, &id, &r), 0);
+	assert_int_equal(wproto_decode_result(&r, id, &res), 0);
+	assert_string_equal(res.note,
+	    "open=No such file or directory socket=EPERM exec=EPERM ptrace=EPERM kill=EPERM prlimit=EPERM fchmod=EPERM mmap_exec=EPERM mprotect_exec=EPERM");
+	worker_scan(&w, tu_path(g_dir, "eicar.com"), 0, &res);
+	assert_int_equal(res.verdict, WPROTO_FOUND);
+	worker_scan(&w, tu_path(g_dir, "clean.txt"), 0, &res);
+	assert_int_equal(res.verdict, WPROTO_CLEAN);
+	close(w.sock);
+	assert_int_equal(WEXITSTATUS(worker_wait(&w)), 0);
+	assert_int_equal(worker_refused(w.log, 8), 8);
+	tu_rmtree(top);
+	free(top);
+#else
+	(void)state;
+	skip();   /* the probe and the knob exist in test builds only */
 #endif
 }
 
@@ -753,6 +866,7 @@ main(void)
 		cmocka_unit_test(test_worker_probe_cannot_open_socket_or_exec),
 		cmocka_unit_test(test_worker_without_landlock_in_mount_ns),
 		cmocka_unit_test(test_worker_refuses_to_run_unconfined),
+		cmocka_unit_test(test_clamav_worker_without_landlock),
 		cmocka_unit_test(test_sandbox_scratch_variant),
 		cmocka_unit_test(test_sandbox_scratch_variant_mount_ns),
 		cmocka_unit_test(test_worker_exits_on_malformed_message),
