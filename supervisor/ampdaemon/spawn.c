@@ -53,10 +53,23 @@ struct spawn_limit {
 	rlim_t value;
 };
 
+/*
+ * Passed on from our environment when set: the sanitizers' options, and
+ * in test builds only the workers' sandbox knobs (a release build never
+ * passes them, and its ampscansvc does not read them).
+ */
+static const char *const spawn_pass[] = { "ASAN_OPTIONS=", "UBSAN_OPTIONS=",
+	"LSAN_OPTIONS=",
+#ifdef AMPSCAN_TEST_HOOKS
+	"AMPSCAN_TEST_NO_LANDLOCK=", "AMPSCAN_TEST_NO_USERNS=",
+#endif
+};
+#define SPAWN_PASS_N (sizeof(spawn_pass) / sizeof(spawn_pass[0]))
+
 /* Everything the child needs, prepared before fork. */
 struct spawn_plan {
 	char *const *argv;
-	char *envp[1 + 3 + SPAWN_ENV_MAX + 1];
+	char *envp[1 + SPAWN_PASS_N + SPAWN_ENV_MAX + 1];
 	int fds[5 + SPAWN_EXTRA_FDS_MAX];
 	int nfds;
 	int status_fd;
@@ -386,8 +399,6 @@ static int
 plan_prepare(const struct spawn_req *req, struct spawn_plan *p, char *err,
     size_t errlen)
 {
-	static const char *const pass[] = { "ASAN_OPTIONS=", "UBSAN_OPTIONS=",
-		"LSAN_OPTIONS=" };
 	size_t argc = 0, ne = 0;
 	struct rlimit core, nf;
 	rlim_t nofile;
@@ -437,9 +448,9 @@ plan_prepare(const struct spawn_req *req, struct spawn_plan *p, char *err,
 	p->parent = getpid();
 
 	p->envp[ne++] = SPAWN_PATH_ENV;
-	for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++)
+	for (size_t i = 0; i < SPAWN_PASS_N; i++)
 		for (char **e = environ; e != NULL && *e != NULL; e++)
-			if (strncmp(*e, pass[i], strlen(pass[i])) == 0) {
+			if (strncmp(*e, spawn_pass[i], strlen(spawn_pass[i])) == 0) {
 				p->envp[ne++] = *e;
 				break;
 			}

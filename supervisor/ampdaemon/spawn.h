@@ -34,7 +34,9 @@
  *  10. PR_SET_NO_NEW_PRIVS;
  *  11. execve(argv[0]) with a minimal environment: PATH, ASAN_OPTIONS,
  *      UBSAN_OPTIONS and LSAN_OPTIONS when set in ours (sanitizer builds),
- *      and req->env.
+ *      in test builds only AMPSCAN_TEST_NO_LANDLOCK and
+ *      AMPSCAN_TEST_NO_USERNS when set in ours (the sandbox's knobs), and
+ *      req->env.
  * A failing step writes (step, errno, argument) to the status pipe and the
  * child _exit(127)s; the parent reads the pipe until EOF (the exec closed
  * it) or that record, reaps the failed child and names the step.

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The scan worker's sandbox: no_new_privs, not dumpable, Landlock, and a
- * seccomp allow list built with libseccomp.
+ * The scan worker's sandbox: no_new_privs, not dumpable, Landlock (or,
+ * on a kernel without it, a private mount namespace), and a seccomp allow
+ * list built with libseccomp.
  *
  * The allow list names what a worker does once it is READY (found with
  * `strace -f` over the worker tests; docs/workers.md lists the runs): read
@@ -12,9 +13,13 @@
  * builds trap instead and log each refused call, so the tests can prove
  * that no scan takes such a path.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/landlock.h>
+#include <linux/magic.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -22,7 +27,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <ucontext.h>
@@ -111,36 +119,14 @@ sandbox_ll_rule(int ruleset, int fd, uint64_t access, uint64_t handled,
 	return 0;
 }
 
-/* Why Landlock is missing, or that something above us blocks it. */
 static int
-sandbox_ll_missing(int e, unsigned flags, char *err, size_t errlen)
-{
-	if (e == EPERM) {
-		snprintf(err, errlen,
-		    "Landlock is refused with EPERM: a seccomp filter above the worker (systemd's SystemCallFilter=, e.g. @system-service on systemd < 255) blocks landlock_*; allow them for ampdaemon (misconfiguration)");
-		return -1;
-	}
-	if (flags & (SANDBOX_SCRATCH | SANDBOX_LOCALTIME)) {
-		snprintf(err, errlen,
-		    "Landlock is not available (%s; kernel >= 5.13 with landlock in lsm= needed): it alone confines the scratch directory, and the worker does not run unconfined",
-		    strerror(e));
-		return -1;
-	}
-	/* the allow list then holds no call that opens or changes a path */
-	fprintf(stderr, "ampscansvc: sandbox: Landlock not available (%s): filesystem confined by the seccomp allow list alone\n",
-	    strerror(e));
-	return 0;
-}
-
-static int
-sandbox_landlock(const struct sandbox_opts *o, char *err, size_t errlen)
+sandbox_landlock(const struct sandbox_opts *o, int abi, char *err,
+    size_t errlen)
 {
 	struct sandbox_ll_attr attr;
-	int abi = sandbox_landlock_abi(), ruleset = -1, tz = -1, rc = -1;
+	int ruleset = -1, tz = -1, rc = -1;
 	size_t attrlen;
 
-	if (abi < 0)
-		return sandbox_ll_missing(-abi, o->flags, err, errlen);
 	attrlen = sandbox_ll_handled(abi, &attr);
 	if ((ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, attrlen,
 	    0)) < 0) {
@@ -175,6 +161,298 @@ out:
 	if (ruleset >= 0)
 		close(ruleset);
 	return rc;
+}
+
+/* ---- where Landlock is missing: a private mount namespace --------------- */
+
+/*
+ * The worker (the scan user, or root without capabilities in the fault-5
+ * mode) has no CAP_SYS_ADMIN, so CLONE_NEWNS alone is refused to it; a user
+ * namespace of its own, mapping only its own uid and gid onto themselves,
+ * gives it the right to mount in the new mount namespace, for either
+ * identity.  The capabilities that come with the user namespace are all
+ * dropped again (bounding set included) before the seccomp filter.
+ */
+#define SANDBOX_PROC_FD_DIR "/proc/self/fd"
+#define SANDBOX_IDMAP_MAX 64           /* "uid uid 1\n" */
+#define SANDBOX_CAP_MAX 64             /* capability numbers dropped */
+/* the builtin worker's root: an empty, read-only tmpfs */
+#define SANDBOX_EMPTY_ROOT_OPTS "size=4k,mode=0555"
+
+/* One step of the fallback that failed, and its errno. */
+struct sandbox_ns_fail {
+	const char *step;
+	int err;
+};
+
+static const char *
+sandbox_errname(int e)
+{
+	const char *n = strerrorname_np(e);
+
+	return n != NULL ? n : strerror(e);
+}
+
+static int
+sandbox_ns_failed(struct sandbox_ns_fail *f, const char *step, int e)
+{
+	f->step = step;
+	f->err = e;
+	return -1;
+}
+
+/* "deny" to setgroups, then "ID ID 1" to uid_map and gid_map. */
+static int
+sandbox_write_proc(const char *path, const char *text, struct sandbox_ns_fail *f)
+{
+	size_t len = strlen(text);
+	int fd = open(path, O_WRONLY | O_CLOEXEC), e;
+
+	if (fd < 0)
+		return sandbox_ns_failed(f, path, errno);
+	if (write(fd, text, len) != (ssize_t)len) {
+		e = errno;
+		close(fd);
+		return sandbox_ns_failed(f, path, e);
+	}
+	close(fd);
+	return 0;
+}
+
+static int
+sandbox_idmaps(uid_t uid, gid_t gid, struct sandbox_ns_fail *f)
+{
+	char map[SANDBOX_IDMAP_MAX];
+
+	if (sandbox_write_proc("/proc/self/setgroups", "deny", f) != 0)
+		return -1;
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)uid, (unsigned)uid);
+	if (sandbox_write_proc("/proc/self/uid_map", map, f) != 0)
+		return -1;
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)gid, (unsigned)gid);
+	return sandbox_write_proc("/proc/self/gid_map", map, f);
+}
+
+/*
+ * A directory descriptor is a way out of any root: openat(fd, "..") walks
+ * from it, not from the root.  None may be open but the scratch
+ * directory's, which is replaced by one opened inside the new root.
+ */
+static int
+sandbox_no_dir_fds(int keep, struct sandbox_ns_fail *f)
+{
+	DIR *d = opendir(SANDBOX_PROC_FD_DIR);
+	struct dirent *de;
+	struct stat st;
+	int fd, rc = 0;
+
+	if (d == NULL)
+		return sandbox_ns_failed(f, SANDBOX_PROC_FD_DIR, errno);
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		fd = (int)strtol(de->d_name, NULL, 10);
+		if (fd == keep || fd == dirfd(d) || fstat(fd, &st) != 0)
+			continue;
+		if (S_ISDIR(st.st_mode))
+			rc = sandbox_ns_failed(f, "a directory descriptor outside the new root is open",
+			    EBADF);
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Stack the new root on "/": the scratch directory (the cwd), or a tmpfs. */
+static int
+sandbox_stack_root(bool scratch, struct sandbox_ns_fail *f)
+{
+	/* nothing we mount may reach the namespace we came from */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+		return sandbox_ns_failed(f, "mount --make-rprivate /", errno);
+	if (scratch) {
+		/* "." is the cwd, which unshare moved into the new namespace;
+		 * the descriptor still names the old one (a bind of it: EINVAL) */
+		if (mount(".", "/", NULL, MS_BIND | MS_REC, NULL) != 0)
+			return sandbox_ns_failed(f, "bind mount of the scratch directory", errno);
+	} else if (mount("ampscan", "/", "tmpfs", MS_RDONLY | MS_NOSUID |
+	    MS_NODEV | MS_NOEXEC, SANDBOX_EMPTY_ROOT_OPTS) != 0) {
+		return sandbox_ns_failed(f, "mount tmpfs", errno);
+	}
+	/* "/" is the old root; ".." from it crosses into what is on top */
+	if (chdir("/..") != 0)
+		return sandbox_ns_failed(f, "chdir into the new root", errno);
+	return 0;
+}
+
+/*
+ * The cwd (the new root, stacked on the old one) becomes the root: the
+ * old root, now on top of it, is detached, and nothing outside is left
+ * reachable by path.
+ */
+static int
+sandbox_pivot(struct sandbox_ns_fail *f)
+{
+	if (syscall(SYS_pivot_root, ".", ".") != 0)
+		return sandbox_ns_failed(f, "pivot_root", errno);
+	if (umount2(".", MNT_DETACH) != 0)
+		return sandbox_ns_failed(f, "umount of the old root", errno);
+	if (chdir("/") != 0)
+		return sandbox_ns_failed(f, "chdir /", errno);
+	return 0;
+}
+
+/* Is the root the directory scratch_fd names (or an empty tmpfs)? */
+static int
+sandbox_check_root(const struct sandbox_opts *o, const struct stat *want,
+    struct sandbox_ns_fail *f)
+{
+	struct stat st;
+	struct statfs sf;
+
+	if (stat("/", &st) != 0)
+		return sandbox_ns_failed(f, "stat /", errno);
+	if (o->flags & SANDBOX_SCRATCH) {
+		if (st.st_dev != want->st_dev || st.st_ino != want->st_ino)
+			return sandbox_ns_failed(f, "the new root is not the scratch directory", ENOTDIR);
+		return 0;
+	}
+	if (statfs("/", &sf) != 0)
+		return sandbox_ns_failed(f, "statfs /", errno);
+	if (sf.f_type != TMPFS_MAGIC)
+		return sandbox_ns_failed(f, "the new root is not the empty tmpfs", ENOTDIR);
+	return 0;
+}
+
+/* The scratch descriptor, reopened inside the new root (see above). */
+static int
+sandbox_reopen_scratch(int scratch_fd, struct sandbox_ns_fail *f)
+{
+	int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC), e;
+
+	if (fd < 0)
+		return sandbox_ns_failed(f, "open /", errno);
+	if (dup3(fd, scratch_fd, O_CLOEXEC) < 0) {
+		e = errno;
+		close(fd);
+		return sandbox_ns_failed(f, "dup3 onto the scratch descriptor", e);
+	}
+	close(fd);
+	return 0;
+}
+
+/* Every capability the user namespace gave, the bounding set first. */
+static int
+sandbox_drop_caps(struct sandbox_ns_fail *f)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
+
+	for (int cap = 0; cap < SANDBOX_CAP_MAX; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+			return sandbox_ns_failed(f, "PR_CAPBSET_DROP", errno);
+	memset(none, 0, sizeof(none));
+	if (syscall(SYS_capset, &hdr, none) != 0)
+		return sandbox_ns_failed(f, "capset", errno);
+	return 0;
+}
+
+static int
+sandbox_unshare(struct sandbox_ns_fail *f)
+{
+#ifdef AMPSCAN_TEST_HOOKS
+	/* test builds: as if user namespaces were disabled */
+	if (getenv("AMPSCAN_TEST_NO_USERNS") != NULL)
+		return sandbox_ns_failed(f, "unshare", EPERM);
+#endif
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
+		return sandbox_ns_failed(f, "unshare", errno);
+	return 0;
+}
+
+static int
+sandbox_mountns_steps(const struct sandbox_opts *o, struct sandbox_ns_fail *f)
+{
+	bool scratch = (o->flags & SANDBOX_SCRATCH) != 0;
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	struct stat want;
+
+	if (scratch && (fstat(o->scratch_fd, &want) != 0 ||
+	    fchdir(o->scratch_fd) != 0))
+		return sandbox_ns_failed(f, "the scratch directory", errno);
+	if (sandbox_no_dir_fds(scratch ? o->scratch_fd : -1, f) != 0 ||
+	    sandbox_unshare(f) != 0 || sandbox_idmaps(uid, gid, f) != 0 ||
+	    sandbox_stack_root(scratch, f) != 0 || sandbox_pivot(f) != 0 ||
+	    sandbox_check_root(o, &want, f) != 0)
+		return -1;
+	if (scratch && sandbox_reopen_scratch(o->scratch_fd, f) != 0)
+		return -1;
+	return sandbox_drop_caps(f);
+}
+
+/*
+ * Landlock is missing (ll_err: ENOSYS or EOPNOTSUPP): confine the worker
+ * to a private mount namespace whose root is the scratch directory (the
+ * clamav engine) or an empty read-only tmpfs (the builtin engine), or
+ * refuse: the worker never runs unconfined.  Before PR_SET_DUMPABLE 0,
+ * which would make /proc/self/uid_map root's, and after the time zone is
+ * read (sandbox_pin_timezone): /etc/localtime is out of reach then, local
+ * times stay right.  libclamav's CL_ENGINE_TMPDIR "." is the cwd, the
+ * scratch directory, now "/".
+ */
+static int
+sandbox_mountns(const struct sandbox_opts *o, int ll_err, char *err,
+    size_t errlen)
+{
+	struct sandbox_ns_fail f = { NULL, 0 };
+
+	if (sandbox_mountns_steps(o, &f) != 0) {
+		snprintf(err, errlen,
+		    "Landlock unavailable (%s) and no mount namespace (%s: %s): refusing to run unconfined",
+		    sandbox_errname(ll_err), f.step, sandbox_errname(f.err));
+		return -1;
+	}
+	fprintf(stderr, "ampscansvc: sandbox: Landlock unavailable (%s): confined to a private mount namespace whose root is %s\n",
+	    sandbox_errname(ll_err), (o->flags & SANDBOX_SCRATCH) ?
+	    "the scratch directory" : "an empty tmpfs");
+	return 0;
+}
+
+/*
+ * The Landlock ABI, or -errno; test builds: AMPSCAN_TEST_NO_LANDLOCK=1
+ * (or ENOSYS, EOPNOTSUPP, EPERM) as if the kernel had said so.
+ */
+static int
+sandbox_ll_probe(void)
+{
+#ifdef AMPSCAN_TEST_HOOKS
+	const char *v = getenv("AMPSCAN_TEST_NO_LANDLOCK");
+
+	if (v != NULL)
+		return strcmp(v, "EPERM") == 0 ? -EPERM :
+		    strcmp(v, "EOPNOTSUPP") == 0 ? -EOPNOTSUPP : -ENOSYS;
+#endif
+	return sandbox_landlock_abi();
+}
+
+/*
+ * EPERM: a seccomp filter above us (systemd's) blocks landlock_*: a
+ * misconfiguration, reported as one, with no fallback that would hide it.
+ * ENOSYS/EOPNOTSUPP (not built, or not in lsm=): 0, the caller falls back.
+ */
+static int
+sandbox_ll_refused(int abi, char *err, size_t errlen)
+{
+	if (abi == -EPERM) {
+		snprintf(err, errlen,
+		    "Landlock is refused with EPERM: a seccomp filter above the worker (systemd's SystemCallFilter=, e.g. @system-service on systemd < 255) blocks landlock_*; allow them for ampdaemon (misconfiguration)");
+		return -1;
+	}
+	if (abi < 0 && abi != -ENOSYS && abi != -EOPNOTSUPP) {
+		snprintf(err, errlen, "Landlock: %s", strerror(-abi));
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- the seccomp allow list ------------------------------------------ */
@@ -504,11 +782,17 @@ sandbox_pin_timezone(void)
 int
 sandbox_enter_opts(const struct sandbox_opts *o, char *err, size_t errlen)
 {
+	int abi = sandbox_ll_probe();
+
 	if ((o->flags & SANDBOX_SCRATCH) && o->scratch_fd < 0) {
 		snprintf(err, errlen, "SANDBOX_SCRATCH without a scratch directory");
 		return -1;
 	}
+	if (sandbox_ll_refused(abi, err, errlen) != 0)
+		return -1;
 	sandbox_pin_timezone();
+	if (abi < 0 && sandbox_mountns(o, -abi, err, errlen) != 0)
+		return -1;
 	/* no core dumps, no ptrace by the scan user's other processes */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
 		snprintf(err, errlen, "PR_SET_DUMPABLE: %s", strerror(errno));
@@ -518,7 +802,7 @@ sandbox_enter_opts(const struct sandbox_opts *o, char *err, size_t errlen)
 		snprintf(err, errlen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
 		return -1;
 	}
-	if (sandbox_landlock(o, err, errlen) != 0)
+	if (abi > 0 && sandbox_landlock(o, abi, err, errlen) != 0)
 		return -1;
 	return sandbox_seccomp(o, err, errlen);
 }

@@ -19,8 +19,9 @@ enum {
 	 * File operations beneath scratch_fd (a directory): create, write,
 	 * truncate, rename and remove files and directories there, list it,
 	 * fchdir, chmod to 0700 only.  Landlock confines them to the
-	 * directory; without Landlock the worker refuses to start.  For an
-	 * engine that writes temp files (libclamav); the builtin one does not.
+	 * directory; without Landlock, a private mount namespace whose root
+	 * is that directory.  For an engine that writes temp files
+	 * (libclamav); the builtin one does not.
 	 */
 	SANDBOX_SCRATCH = 1u << 0,
 	/* Read /etc/localtime (libclamav's log and date code calls localtime) */
@@ -40,6 +41,17 @@ struct sandbox_opts {
  * (test builds: SIGSYS, logged as "sandbox: refused syscall N" on stderr,
  * then EPERM); a foreign ABI (x32 included) kills the process.  Load
  * everything the scans need first: nothing can be opened by path after.
+ *
+ * Landlock refused with EPERM (a seccomp filter above us, e.g. systemd's
+ * SystemCallFilter=): -1, a misconfiguration, no fallback.  Landlock
+ * missing (ENOSYS, EOPNOTSUPP): first of all, a user + mount namespace of
+ * our own whose root is the scratch directory (SANDBOX_SCRATCH; the cwd
+ * and scratch_fd are then "/") or an empty read-only tmpfs, every
+ * capability it gave dropped again; if that cannot be had either, -1
+ * ("... refusing to run unconfined").  The fallback needs a dumpable
+ * process (as after exec) and no directory descriptor open but
+ * scratch_fd.  Test builds: AMPSCAN_TEST_NO_LANDLOCK=1 (or =EPERM) and
+ * AMPSCAN_TEST_NO_USERNS=1 in the environment pretend those failures.
  * Returns 0 or -1 with the reason in err (the worker must then exit).
  */
 int sandbox_enter_opts(const struct sandbox_opts *o, char *err, size_t errlen);

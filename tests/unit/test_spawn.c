@@ -267,6 +267,7 @@ teardown(void **state)
 	sigaction(SIGPIPE, &t->sigpipe, NULL);
 	sigprocmask(SIG_SETMASK, &t->mask, NULL);
 	unsetenv("AMPT_SECRET");
+	unsetenv("AMPSCAN_TEST_NO_USERNS");
 	unlink(t->probe);
 	snprintf(path, sizeof(path), "%s/noexec", t->dir);
 	unlink(path);
@@ -300,6 +301,8 @@ test_spawn_drops_to_the_scan_user(void **state)
 	sigprocmask(SIG_BLOCK, &usr1, NULL);
 	setenv("AMPT_SECRET", "leaked", 1);
 	setenv("UBSAN_OPTIONS", "print_stacktrace=1", 1);
+	/* a sandbox knob: passed on in test builds only */
+	setenv("AMPSCAN_TEST_NO_USERNS", "1", 1);
 	assert_int_equal(setgroups(2, priv), 0);   /* adm, disk */
 	req.env = env;
 	rep = run_probe(t, &req, "report");
@@ -338,6 +341,11 @@ test_spawn_drops_to_the_scan_user(void **state)
 	assert_non_null(strstr(rep, "\nenv UBSAN_OPTIONS=print_stacktrace=1\n"));
 	assert_non_null(strstr(rep, "\nenv AMPT_EXTRA=1\n"));
 	assert_null(strstr(rep, "AMPT_SECRET"));
+#ifdef AMPSCAN_TEST_HOOKS
+	assert_non_null(strstr(rep, "\nenv AMPSCAN_TEST_NO_USERNS=1\n"));
+#else
+	assert_null(strstr(rep, "AMPSCAN_TEST_NO_USERNS"));
+#endif
 	for (const char *p = strstr(rep, "\nenv "); p != NULL; p = strstr(p + 1, "\nenv ")) {
 		const char *v = p + 5;
 
@@ -345,6 +353,9 @@ test_spawn_drops_to_the_scan_user(void **state)
 		    strncmp(v, "ASAN_OPTIONS=", 13) == 0 ||
 		    strncmp(v, "UBSAN_OPTIONS=", 14) == 0 ||
 		    strncmp(v, "LSAN_OPTIONS=", 13) == 0 ||
+#ifdef AMPSCAN_TEST_HOOKS
+		    strncmp(v, "AMPSCAN_TEST_NO_USERNS=", 23) == 0 ||
+#endif
 		    strncmp(v, "AMPT_EXTRA=", 11) == 0);
 	}
 	/* the log pipe: ours, close-on-exec and non-blocking */

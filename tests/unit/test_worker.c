@@ -13,6 +13,7 @@
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -46,6 +48,7 @@ static char *g_dir;          /* definitions + files, readable by nobody */
 static char *g_pub;
 static char g_svc[4096];     /* a copy of ampscansvc nobody can execute */
 static bool g_unreachable;   /* nobody cannot reach g_dir: skip */
+static char *g_knobs[3];     /* "NAME=value" test knobs for the next workers */
 
 static void child_drop(void);
 
@@ -157,7 +160,54 @@ worker_start(struct worker *w)
 		/* sanitizer builds: LeakSanitizer needs ptrace and /proc, which
 		 * the sandbox forbids; leaks are checked in the other tests */
 		setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0", 1);
+		for (size_t i = 0; g_knobs[i] != NULL; i++)
+			putenv(g_knobs[i]);
 		execl(g_svc, "ampscansvc", "--worker", "--defs", defs,
+		    "--trusted-key", g_pub, (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	w->sock = sv[0];
+}
+
+/*
+ * A clamav worker as ampdaemon starts one: the definitions directory on
+ * fd 5, its scratch directory (scratch, the scan user's) on fd 6.
+ */
+static void
+worker_start_clamav(struct worker *w, const char *scratch)
+{
+	static unsigned seq;
+	int sv[2], log, d, sc;
+	char defs[4096];
+
+	if (g_unreachable)
+		skip();
+	snprintf(w->log, sizeof(w->log), "%s/clamav%u.log", g_dir, ++seq);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	snprintf(defs, sizeof(defs), "%s/defs", g_dir);
+	w->pid = fork();
+	assert_true(w->pid >= 0);
+	if (w->pid == 0) {
+		/* above 6 first: dup2 must not close one with the other */
+		if ((d = fcntl(open(defs, O_RDONLY | O_DIRECTORY | O_CLOEXEC),
+		    F_DUPFD_CLOEXEC, 20)) < 0 ||
+		    (sc = fcntl(open(scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC),
+		    F_DUPFD_CLOEXEC, 20)) < 0 ||
+		    dup2(sv[1], 3) < 0 || dup2(d, 5) < 0 || dup2(sc, 6) < 0)
+			_exit(126);
+		close(d);
+		close(sc);
+		if ((log = open(w->log, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0 ||
+		    dup2(log, STDERR_FILENO) < 0)
+			_exit(126);
+		close(log);
+		child_drop();
+		setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0", 1);
+		for (size_t i = 0; g_knobs[i] != NULL; i++)
+			putenv(g_knobs[i]);
+		execl(g_svc, "ampscansvc", "--worker", "--engine", "clamav",
+		    "--defs-dir-fd", "5", "--scratch-fd", "6",
 		    "--trusted-key", g_pub, (char *)NULL);
 		_exit(127);
 	}
@@ -201,6 +251,12 @@ worker_ready(struct worker *w, struct wproto_ready *m)
 	int fd;
 	ssize_t n = worker_recv(w, buf, &fd);
 
+	if (n <= 0) {
+		char *text = (char *)tu_read(w->log, NULL);
+
+		fprintf(stderr, "no READY; %s:\n%s", w->log, text ? text : "");
+		free(text);
+	}
 	assert_true(n > 0);
 	assert_int_equal(wproto_open(buf, (size_t)n, &type, &id, &r), 0);
 	assert_int_equal(type, WPROTO_READY);
@@ -349,8 +405,34 @@ test_worker_sandbox_seen_from_outside(void **state)
 }
 
 #ifdef AMPSCAN_TEST_HOOKS
+/* Seen from outside: the worker has a mount namespace of its own (or not). */
+static bool
+own_mount_ns(pid_t pid)
+{
+	char path[64], theirs[128] = "", ours[128] = "";
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+	assert_true(readlink(path, theirs, sizeof(theirs) - 1) > 0);
+	assert_true(readlink("/proc/self/ns/mnt", ours, sizeof(ours) - 1) > 0);
+	return strcmp(theirs, ours) != 0;
+}
+
+/* The log holds TEXT. */
+static bool
+log_has(const char *log, const char *text)
+{
+	char *t = (char *)tu_read(log, NULL);
+	bool found = t != NULL && strstr(t, text) != NULL;
+
+	if (!found)
+		fprintf(stderr, "%s does not hold \"%s\":\n%s", log, text, t ? t : "");
+	free(t);
+	return found;
+}
+
+/* mountns: the worker runs with AMPSCAN_TEST_NO_LANDLOCK=1 */
 static void
-probe_worker(void)
+probe_worker(bool mountns)
 {
 	static uint8_t buf[WPROTO_MAX_MSG];
 	static struct wbuf b;
@@ -360,11 +442,25 @@ probe_worker(void)
 	struct buf r;
 	uint16_t type;
 	uint64_t id;
+	char v[256];
 	int fd;
 	ssize_t n;
 
+	g_knobs[0] = mountns ? (char *)"AMPSCAN_TEST_NO_LANDLOCK=1" : NULL;
 	worker_start(&w);
+	g_knobs[0] = NULL;
 	worker_ready(&w, &m);
+	assert_true(own_mount_ns(w.pid) == mountns);
+	/* what the user namespace gave is dropped again, bounding set too */
+	status_field(w.pid, "CapEff", v, sizeof(v));
+	assert_string_equal(v, "\t0000000000000000");
+	if (mountns) {
+		status_field(w.pid, "CapPrm", v, sizeof(v));
+		assert_string_equal(v, "\t0000000000000000");
+		status_field(w.pid, "CapBnd", v, sizeof(v));
+		assert_string_equal(v, "\t0000000000000000");
+		assert_true(log_has(w.log, "Landlock unavailable (ENOSYS): confined to a private mount namespace whose root is an empty tmpfs"));
+	}
 	wproto_begin(&b, WPROTO_PROBE, 7);
 	assert_true(wproto_end(&b));
 	assert_int_equal(wproto_send(w.sock, &b, -1), 0);
@@ -382,6 +478,21 @@ probe_worker(void)
 	/* each refusal was logged: the proof the clean logs mean something */
 	assert_int_equal(worker_refused(w.log, 9), 9);
 }
+
+/* Can nobody make a user and mount namespace here (a child tries)? */
+static bool
+userns_available(void)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		child_drop();
+		_exit(unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0 ? 0 : 1);
+	}
+	return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+	    WEXITSTATUS(st) == 0;
+}
 #endif
 
 static void
@@ -389,26 +500,142 @@ test_worker_probe_cannot_open_socket_or_exec(void **state)
 {
 	(void)state;
 #ifdef AMPSCAN_TEST_HOOKS
-	probe_worker();
+	probe_worker(false);
 #else
 	skip();   /* the probe exists in test builds only */
 #endif
 }
 
-#define SCRATCH_EXPECT "create=ok write=ok mkdir=ok chmod0700=ok chmod0755=EPERM fchmod=EPERM rename=ok unlink=ok rmdir=ok outside=EACCES escape=EACCES localtime=ok socket=EPERM"
+/*
+ * Without Landlock (test builds: AMPSCAN_TEST_NO_LANDLOCK=1) the builtin
+ * worker is confined to a mount namespace of its own whose root is an
+ * empty tmpfs; the probe finds the same refusals, EICAR is still found.
+ */
+static void
+test_worker_without_landlock_in_mount_ns(void **state)
+{
+	(void)state;
+#ifdef AMPSCAN_TEST_HOOKS
+	if (g_unreachable || !userns_available())
+		skip();   /* user namespaces disabled here */
+	probe_worker(true);
+#else
+	skip();   /* the knob exists in test builds only */
+#endif
+}
+
+/*
+ * The clamav worker without Landlock: READY (scratch check and canaries
+ * passed in its mount namespace), its probe finds no /etc/hostname (its
+ * root is its scratch directory) and the 8 refusals of the seccomp
+ * filter (open is allowed beneath the scratch directory), EICAR is found.
+ */
+static void
+test_clamav_worker_without_landlock(void **state)
+{
+#ifdef AMPSCAN_TEST_HOOKS
+	static uint8_t buf[WPROTO_MAX_MSG];
+	static struct wbuf b;
+	struct passwd *pw = getpwnam("nobody");
+	struct wproto_ready m;
+	struct wproto_result res;
+	struct worker w;
+	struct buf r;
+	char *top, scratch[4096];
+	uint16_t type;
+	uint64_t id;
+	int fd;
+	ssize_t n;
+
+	(void)state;
+	if (g_unreachable || !userns_available())
+		skip();
+	top = tu_tmpdir();
+	chmod(top, 0755);
+	snprintf(scratch, sizeof(scratch), "%s/scratch", top);
+	assert_int_equal(mkdir(scratch, 0700), 0);
+	if (getuid() == 0)
+		assert_int_equal(chown(scratch, pw->pw_uid, pw->pw_gid), 0);
+	g_knobs[0] = (char *)"AMPSCAN_TEST_NO_LANDLOCK=1";
+	worker_start_clamav(&w, scratch);
+	g_knobs[0] = NULL;
+	worker_ready(&w, &m);
+	assert_true(own_mount_ns(w.pid));
+	assert_true(log_has(w.log, "confined to a private mount namespace whose root is the scratch directory"));
+	wproto_begin(&b, WPROTO_PROBE, 7);
+	assert_true(wproto_end(&b));
+	assert_int_equal(wproto_send(w.sock, &b, -1), 0);
+	n = worker_recv(&w, buf, &fd);
+	assert_true(n > 0);
+	assert_int_equal(wproto_open(buf, (size_t)n, &type, &id, &r), 0);
+	assert_int_equal(wproto_decode_result(&r, id, &res), 0);
+	assert_string_equal(res.note,
+	    "open=No such file or directory socket=EPERM exec=EPERM ptrace=EPERM kill=EPERM prlimit=EPERM fchmod=EPERM mmap_exec=EPERM mprotect_exec=EPERM");
+	worker_scan(&w, tu_path(g_dir, "eicar.com"), 0, &res);
+	assert_int_equal(res.verdict, WPROTO_FOUND);
+	worker_scan(&w, tu_path(g_dir, "clean.txt"), 0, &res);
+	assert_int_equal(res.verdict, WPROTO_CLEAN);
+	close(w.sock);
+	assert_int_equal(WEXITSTATUS(worker_wait(&w)), 0);
+	assert_int_equal(worker_refused(w.log, 8), 8);
+	tu_rmtree(top);
+	free(top);
+#else
+	(void)state;
+	skip();   /* the probe and the knob exist in test builds only */
+#endif
+}
+
+/* Neither Landlock nor a user namespace: the worker refuses to start. */
+static void
+test_worker_refuses_to_run_unconfined(void **state)
+{
+	struct worker w;
+	int st;
+
+	(void)state;
+#ifdef AMPSCAN_TEST_HOOKS
+	g_knobs[0] = (char *)"AMPSCAN_TEST_NO_LANDLOCK=1";
+	g_knobs[1] = (char *)"AMPSCAN_TEST_NO_USERNS=1";
+	worker_start(&w);
+	g_knobs[0] = g_knobs[1] = NULL;
+	st = worker_wait(&w);
+	close(w.sock);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 2);
+	assert_true(log_has(w.log, "ampscansvc: sandbox: Landlock unavailable (ENOSYS) and no mount namespace (unshare: EPERM): refusing to run unconfined\n"));
+	/* Landlock refused with EPERM: a misconfiguration, no fallback */
+	g_knobs[0] = (char *)"AMPSCAN_TEST_NO_LANDLOCK=EPERM";
+	worker_start(&w);
+	g_knobs[0] = NULL;
+	st = worker_wait(&w);
+	close(w.sock);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 2);
+	assert_true(log_has(w.log, "blocks landlock_*; allow them for ampdaemon (misconfiguration)"));
+#else
+	(void)w;
+	(void)st;
+	skip();   /* the knobs exist in test builds only */
+#endif
+}
+
+#define SCRATCH_EXPECT "create=ok write=ok mkdir=ok chmod0700=ok chmod0755=EPERM fchmod=EPERM rename=ok unlink=ok rmdir=ok outside=EACCES escape=EACCES localtime=ok socket=EPERM fdescape=EACCES"
+/* the mount namespace: outside is nowhere, ".." of the root is the root */
+#define SCRATCH_EXPECT_NS "create=ok write=ok mkdir=ok chmod0700=ok chmod0755=EPERM fchmod=EPERM rename=ok unlink=ok rmdir=ok outside=ENOENT escape=ok localtime=ENOENT socket=EPERM fdescape=ok"
 
 static const char *
 scratch_rc(int rc, int e)
 {
 	return rc >= 0 ? "ok" : e == EPERM ? "EPERM" : e == EACCES ? "EACCES" :
-	    strerror(e);
+	    e == ENOENT ? "ENOENT" : strerror(e);
 }
 
 /* In the sandboxed child: what a libclamav scan does, and what it must not. */
 static void
-scratch_try(char *out, size_t outlen)
+scratch_try(int sfd, char *out, size_t outlen)
 {
-	int f, rc[13], e[13], k = 0;
+	int f, rc[14], e[14], k = 0;
 
 #define TRY(expr) do { rc[k] = (expr); e[k++] = errno; } while (0)
 	TRY(f = open("t.tmp", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
@@ -424,22 +651,26 @@ scratch_try(char *out, size_t outlen)
 	TRY(open("../escape", O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
 	TRY(open("/etc/localtime", O_RDONLY | O_CLOEXEC));
 	TRY(socket(AF_UNIX, SOCK_STREAM, 0));
+	/* from the scratch directory's descriptor, not the cwd */
+	TRY(openat(sfd, "../fdescape", O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
 #undef TRY
 	snprintf(out, outlen,
-	    "create=%s write=%s mkdir=%s chmod0700=%s chmod0755=%s fchmod=%s rename=%s unlink=%s rmdir=%s outside=%s escape=%s localtime=%s socket=%s",
+	    "create=%s write=%s mkdir=%s chmod0700=%s chmod0755=%s fchmod=%s rename=%s unlink=%s rmdir=%s outside=%s escape=%s localtime=%s socket=%s fdescape=%s",
 	    scratch_rc(rc[0], e[0]), scratch_rc(rc[1], e[1]), scratch_rc(rc[2], e[2]),
 	    scratch_rc(rc[3], e[3]), scratch_rc(rc[4], e[4]), scratch_rc(rc[5], e[5]),
 	    scratch_rc(rc[6], e[6]), scratch_rc(rc[7], e[7]), scratch_rc(rc[8], e[8]),
 	    scratch_rc(rc[9], e[9]), scratch_rc(rc[10], e[10]),
-	    scratch_rc(rc[11], e[11]), scratch_rc(rc[12], e[12]));
+	    scratch_rc(rc[11], e[11]), scratch_rc(rc[12], e[12]),
+	    scratch_rc(rc[13], e[13]));
 }
 
 /*
  * The SANDBOX_SCRATCH variant (the libclamav worker's): a child enters it
- * with a scratch directory as its cwd and reports what worked.
+ * with a scratch directory as its cwd and reports what worked; mountns:
+ * with AMPSCAN_TEST_NO_LANDLOCK=1 (test builds).
  */
 static void
-test_sandbox_scratch_variant(void **state)
+scratch_variant(bool mountns, const char *expect)
 {
 	char *top, scratch[4096], log[4096], got[1024] = "", err[512];
 	struct passwd *pw = getpwnam("nobody");
@@ -447,11 +678,6 @@ test_sandbox_scratch_variant(void **state)
 	ssize_t n;
 	pid_t pid;
 
-	(void)state;
-	if (g_unreachable)
-		skip();
-	if (sandbox_landlock_abi() < 0)
-		skip();   /* no Landlock: the scratch variant refuses to start */
 	top = tu_tmpdir();
 	chmod(top, 0755);
 	snprintf(scratch, sizeof(scratch), "%s/scratch", top);
@@ -463,18 +689,25 @@ test_sandbox_scratch_variant(void **state)
 	if ((pid = fork()) == 0) {
 		struct sandbox_opts o = { .flags = SANDBOX_SCRATCH | SANDBOX_LOCALTIME,
 		    .sock_fd = -1 };
-		int lfd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int lfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
 		if (lfd < 0 || dup2(lfd, STDERR_FILENO) < 0)
 			_exit(126);
+		close(lfd);
+		close(pfd[0]);
 		child_drop();
+		/* dumpable again, as after the exec of a worker (the uid
+		 * change cleared it; /proc/self/uid_map would be root's) */
+		if (mountns && (setenv("AMPSCAN_TEST_NO_LANDLOCK", "1", 1) != 0 ||
+		    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0))
+			_exit(123);
 		if ((o.scratch_fd = open(scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 		    fchdir(o.scratch_fd) != 0)
 			_exit(125);
 		if (sandbox_enter_opts(&o, err, sizeof(err)) != 0) {
 			snprintf(got, sizeof(got), "sandbox: %s", err);
 		} else {
-			scratch_try(got, sizeof(got));
+			scratch_try(o.scratch_fd, got, sizeof(got));
 		}
 		if (write(pfd[1], got, strlen(got)) < 0)
 			_exit(124);
@@ -487,14 +720,48 @@ test_sandbox_scratch_variant(void **state)
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
-	assert_string_equal(got, SCRATCH_EXPECT);
+	assert_string_equal(got, expect);
 	assert_false(tu_exists(tu_path(top, "escape")));
+	assert_false(tu_exists(tu_path(top, "fdescape")));
+	if (mountns) {
+		/* "..": the root itself, which is the scratch directory */
+		assert_true(tu_exists(tu_path(scratch, "escape")));
+		assert_true(tu_exists(tu_path(scratch, "fdescape")));
+	}
 #ifdef AMPSCAN_TEST_HOOKS
 	/* the refused chmod 0755, fchmod and socket, each logged */
 	assert_int_equal(worker_refused(log, 3), 3);
 #endif
 	tu_rmtree(top);
 	free(top);
+}
+
+static void
+test_sandbox_scratch_variant(void **state)
+{
+	(void)state;
+	if (g_unreachable)
+		skip();
+	if (sandbox_landlock_abi() < 0)
+		skip();   /* no Landlock: see the mount-namespace variant */
+	scratch_variant(false, SCRATCH_EXPECT);
+}
+
+/*
+ * Without Landlock (test builds: AMPSCAN_TEST_NO_LANDLOCK=1): the same in
+ * a private mount namespace whose root is the scratch directory.
+ */
+static void
+test_sandbox_scratch_variant_mount_ns(void **state)
+{
+	(void)state;
+#ifdef AMPSCAN_TEST_HOOKS
+	if (g_unreachable || !userns_available())
+		skip();
+	scratch_variant(true, SCRATCH_EXPECT_NS);
+#else
+	skip();   /* the knob exists in test builds only */
+#endif
 }
 
 static void
@@ -597,7 +864,11 @@ main(void)
 		cmocka_unit_test(test_worker_scans_passed_descriptors),
 		cmocka_unit_test(test_worker_sandbox_seen_from_outside),
 		cmocka_unit_test(test_worker_probe_cannot_open_socket_or_exec),
+		cmocka_unit_test(test_worker_without_landlock_in_mount_ns),
+		cmocka_unit_test(test_worker_refuses_to_run_unconfined),
+		cmocka_unit_test(test_clamav_worker_without_landlock),
 		cmocka_unit_test(test_sandbox_scratch_variant),
+		cmocka_unit_test(test_sandbox_scratch_variant_mount_ns),
 		cmocka_unit_test(test_worker_exits_on_malformed_message),
 		cmocka_unit_test(test_worker_crash_marker_kills_it),
 		cmocka_unit_test(test_worker_hang_marker_hangs_it),
