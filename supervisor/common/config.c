@@ -246,7 +246,7 @@ config_defaults(struct config *c)
 	c->trial_timeout_ms = 300 * 1000;
 	c->trial_memory_limit = 4ULL << 30;
 	c->max_scan_size = 400ULL << 20;
-	c->max_recursion = 16;
+	c->max_recursion = 17;   /* clamd 1.x's default (man clamd.conf) */
 	c->max_files = 10000;
 	c->stream_max_length = 100ULL << 20;
 	c->certs_dir = CONFIG_DEFAULT_CERTS_DIR;

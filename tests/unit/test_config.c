@@ -231,7 +231,7 @@ test_config_defaults_every_key(void **state)
 		{ CONFIG_CONTROL_SOCKET, "ControlSocket", "/run/ampscan/control.sock" },
 		{ CONFIG_MAX_FILE_SIZE, "MaxFileSize", "100M" },
 		{ CONFIG_MAX_SCAN_SIZE, "MaxScanSize", "400M" },
-		{ CONFIG_MAX_RECURSION, "MaxRecursion", "16" },
+		{ CONFIG_MAX_RECURSION, "MaxRecursion", "17" },
 		{ CONFIG_MAX_FILES, "MaxFiles", "10000" },
 		{ CONFIG_STREAM_MAX_LENGTH, "StreamMaxLength", "100M" },
 		{ CONFIG_TRUSTED_KEYS, "TrustedKeys", "(none)" },
@@ -300,7 +300,7 @@ test_config_defaults_typed_fields(void **state)
 	assert_string_equal(c.control_socket, "/run/ampscan/control.sock");
 	assert_int_equal(c.max_file_size, 100 * M);
 	assert_int_equal(c.max_scan_size, 400 * M);
-	assert_int_equal(c.max_recursion, 16);
+	assert_int_equal(c.max_recursion, 17);
 	assert_int_equal(c.max_files, 10000);
 	assert_int_equal(c.stream_max_length, 100 * M);
 	assert_int_equal(c.ntrusted_keys, 0);
