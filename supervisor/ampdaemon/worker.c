@@ -353,6 +353,8 @@ worker_spawn(struct worker *w, const struct account *acct, bool as_root,
 	argv[n++] = files;
 	if (as_root)
 		argv[n++] = (char *)"--allow-root";
+	if (!clamav && d->cfg.allow_partial_engine)
+		argv[n++] = (char *)"--allow-partial";   /* issue 15 */
 	if (clamav) {
 		/* the index (fd 4) stays: spawn's extra fds follow it; unused */
 		if (worker_clamav_fds(w, req.uid, req.gid, &ca, err, errlen) != 0)

@@ -43,12 +43,12 @@
 static const char svc_usage[] =
 "usage: ampscansvc --scan [--engine clamav|builtin] [--defs PATH]... [--allow-unsigned] [--allmatch] [--detect-pua]\n"
 "                  [--alert-exceeds-max] [--alert-broken] [--alert-encrypted] ... [-r] PATH...\n"
-"       ampscansvc --check DIR [--engine builtin|clamav] [--allow-unsigned] [--trusted-key K] [--certs-dir D]\n"
+"       ampscansvc --check DIR [--engine builtin|clamav] [--allow-unsigned] [--allow-partial] [--trusted-key K] [--certs-dir D]\n"
 "       ampscansvc --build-index DIR [-o FILE]\n"
 "       ampscansvc --worker --defs DIR [--sock-fd N] [--index-fd N [--index-verified]] [--allow-root]\n"
 "       ampscansvc --worker --engine clamav --defs-dir-fd N --scratch-fd N [--sock-fd N] [--allow-root]\n"
 "       ampscansvc --trial --defs-fd N:NAME... [--trusted-key-fd N]... [--index-out-fd N --source-id HEX]\n"
-"                  [--engine clamav --defs-dir-fd N --scratch-fd N] [--allow-unsigned] [--allow-root]\n"
+"                  [--engine clamav --defs-dir-fd N --scratch-fd N] [--allow-unsigned] [--allow-partial] [--allow-root]\n"
 "\n"
 "The scan worker of ampscan.  ampdaemon starts it with --worker; the other\n"
 "modes are for people, tests and the definitions pipeline.\n"
@@ -64,6 +64,8 @@ static const char svc_usage[] =
 "                      plain signature file (.hdb .hsb .ndb .fp .sfp .ign2);\n"
 "                      repeatable; default /var/lib/ampscan/defs/active\n"
 "  --allow-unsigned    accept .cld/.cud containers and plain signature files\n"
+"  --allow-partial     builtin: use a set even if the engine cannot load all of\n"
+"                      it (without: exit 2 naming the types and counts it skips)\n"
 "  --trusted-key K     also trust this public key (PEM) for signed containers\n"
 "  --certs-dir D       check .cvd.sign files against these root certificates\n"
 "  --allmatch          report every matching signature, not only the first\n"
@@ -129,7 +131,7 @@ enum {
 	OPT_ENGINE, OPT_MAX_SCAN_TIME, OPT_DEFS_DIR_FD, OPT_SCRATCH_FD,
 	OPT_DETECT_PUA, OPT_HEUR_ALERTS, OPT_HEUR_PRECEDENCE, OPT_ALERT_BROKEN,
 	OPT_ALERT_ENCRYPTED, OPT_ALERT_ENC_ARCHIVE, OPT_ALERT_ENC_DOC,
-	OPT_ALERT_EXCEEDS_MAX,
+	OPT_ALERT_EXCEEDS_MAX, OPT_ALLOW_PARTIAL,
 };
 
 static const struct option svc_opts[] = {
@@ -144,6 +146,7 @@ static const struct option svc_opts[] = {
 	{ "source-id", required_argument, NULL, OPT_SOURCE_ID },
 	{ "defs", required_argument, NULL, OPT_DEFS },
 	{ "allow-unsigned", no_argument, NULL, OPT_ALLOW_UNSIGNED },
+	{ "allow-partial", no_argument, NULL, OPT_ALLOW_PARTIAL },
 	{ "allmatch", no_argument, NULL, OPT_ALLMATCH },
 	{ "recursive", no_argument, NULL, 'r' },
 	{ "sock-fd", required_argument, NULL, OPT_SOCK_FD },
@@ -262,6 +265,7 @@ svc_args(struct svc *s, int argc, char **argv)
 			s->defs[s->ndefs++] = optarg;
 			break;
 		case OPT_ALLOW_UNSIGNED: s->allow_unsigned = true; break;
+		case OPT_ALLOW_PARTIAL: s->allow_partial = true; break;
 		case OPT_ALLMATCH: s->allmatch = true; break;
 		case 'r': s->recursive = true; break;
 		case 'o': s->out = optarg; break;

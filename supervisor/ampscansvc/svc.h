@@ -43,6 +43,7 @@ struct svc {
 	size_t ndefs_fds;
 	const char *certs_dir;
 	bool allow_unsigned, allmatch, recursive, allow_root;
+	bool allow_partial;          /* builtin: load what it can of a set */
 	int sock_fd, index_fd;
 	int defs_dir_fd;             /* --worker --engine clamav: the definitions */
 	int scratch_fd;              /* ... and the scratch directory */
@@ -88,6 +89,8 @@ void svc_print_loaded(const struct wproto_ready *m, char sep, bool types);
 int svc_clamav_load(struct svc *s, char *err, size_t errlen);
 int svc_clamav_sandbox(struct svc *s, char *err, size_t errlen);
 void svc_scratch_probe(void);
+void svc_whole_set(const struct svc *s, const struct engine *e,
+    const char *prefix, const char *what);
 
 /* the modes: each returns the exit status or exits */
 int svc_scan(struct svc *s, int argc, char **argv);   /* svc_cli.c */

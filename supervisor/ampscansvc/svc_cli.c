@@ -43,6 +43,8 @@ svc_load_defs(struct svc *s)
 			svc_fail(s, "cannot load definitions: %s", err);
 	if (seng_compile(s->seng, err, sizeof(err)) != 0)
 		svc_fail(s, "cannot load definitions: %s", err);
+	svc_whole_set(s, seng_builtin_engine(s->seng), "", n == 1 ? defs[0] :
+	    "the --defs given");
 }
 
 static void
@@ -206,6 +208,12 @@ svc_check(struct svc *s)
 	    sizeof(err)) != 0) {
 		fprintf(stderr, "ampscansvc: check %s: FAILED: %s\n", s->dir, err);
 		return 2;
+	}
+	{
+		char prefix[4200];
+
+		snprintf(prefix, sizeof(prefix), "check %s: FAILED: ", s->dir);
+		svc_whole_set(s, s->engine, prefix, s->dir);
 	}
 	if (engine_scan(s->engine, (const uint8_t *)svc_canary,
 	    sizeof(svc_canary) - 1, ENGINE_SCAN_ALLMATCH, &er) != 0) {

@@ -244,3 +244,31 @@ svc_clamav_sandbox(struct svc *s, char *err, size_t errlen)
 	}
 	return 0;
 }
+
+/*
+ * Issue 15: the builtin engine never runs silently partial.  If e (the
+ * builtin engine's) leaves out signatures libclamav would load, exit 2
+ * naming the types and counts ("PREFIXthe builtin engine cannot load 1
+ * ldb ... signatures of WHAT (...)"), unless --allow-partial, which turns
+ * it into a note on stderr.  The hint names the daemon's keys for the
+ * modes ampdaemon runs, the options for the others.
+ */
+void
+svc_whole_set(const struct svc *s, const struct engine *e, const char *prefix,
+    const char *what)
+{
+	bool daemon = s->mode == SVC_TRIAL || s->mode == SVC_WORKER;
+	char gaps[256];
+	unsigned long long n;
+
+	if (e == NULL || (n = seng_builtin_gaps(e, gaps, sizeof(gaps))) == 0)
+		return;
+	if (s->allow_partial) {
+		fprintf(stderr, "ampscansvc: note: the builtin engine does not load %llu signatures of %s: %s (%s)\n",
+		    n, what, gaps, daemon ? "AllowPartialEngine yes" : "--allow-partial");
+		return;
+	}
+	svc_die("%sthe builtin engine cannot load %llu signatures of %s: %s (use %s)",
+	    prefix, n, what, gaps, daemon ? "Engine clamav, or AllowPartialEngine yes" :
+	    "--engine clamav, or --allow-partial");
+}

@@ -159,10 +159,12 @@ svc_trial(struct svc *s)
 	if (sandbox_check_identity(s->allow_root, err, sizeof(err)) != 0)
 		svc_die("%s", err);
 	svc_trial_load(s);
-	if (s->backend == SENG_CLAMAV)
+	if (s->backend == SENG_CLAMAV) {
 		svc_trial_clamav(s);
-	else
+	} else {
+		svc_whole_set(s, s->engine, "trial: ", "the candidate set");
 		svc_trial_builtin(s);
+	}
 #ifdef AMPSCAN_TEST_HOOKS
 	svc_trial_hooks(s);
 #endif

@@ -266,6 +266,7 @@ svc_worker(struct svc *s)
 	if (sandbox_check_identity(s->allow_root, err, sizeof(err)) != 0)
 		svc_die("%s", err);
 	svc_worker_load(s);
+	svc_whole_set(s, s->engine, "", s->ndefs == 1 ? s->defs[0] : "the index");
 	if (walk_new(s->engine, &s->lim, &s->walk) != 0 ||
 	    (buf = malloc(WPROTO_MAX_MSG + sizeof(struct wbuf))) == NULL ||
 	    (b = malloc(sizeof(*b))) == NULL)

@@ -122,6 +122,8 @@ static const struct keydef keydefs[CONFIG_KEY_COUNT] = {
 	    F(alert_encrypted_doc), 0, 0 },
 	[CONFIG_ALERT_EXCEEDS_MAX] = { "AlertExceedsMax", CT_BOOL,
 	    F(alert_exceeds_max), 0, 0 },
+	[CONFIG_ALLOW_PARTIAL_ENGINE] = { "AllowPartialEngine", CT_BOOL,
+	    F(allow_partial_engine), 0, 0 },
 };
 
 /* clamd.conf names an operator may bring along, and ours. */

@@ -165,6 +165,7 @@ enum config_key {
 	CONFIG_ALERT_ENCRYPTED_ARCHIVE,
 	CONFIG_ALERT_ENCRYPTED_DOC,
 	CONFIG_ALERT_EXCEEDS_MAX,
+	CONFIG_ALLOW_PARTIAL_ENGINE,
 	CONFIG_KEY_COUNT
 };
 
@@ -212,6 +213,9 @@ struct config {
 	const char *metrics_file;        /* NULL: none */
 	const char *fault_command;       /* NULL: none */
 	unsigned engine;                 /* CONFIG_ENGINE_* */
+	/* Engine builtin: use a set it cannot load all of (issue 15); else
+	 * the trial rejects it and a worker does not start on it */
+	bool allow_partial_engine;
 	const char *scratch_dir;         /* the workers' scratch directories */
 	bool core_dumps;
 	bool enable_shutdown_command;

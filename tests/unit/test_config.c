@@ -253,6 +253,7 @@ test_config_defaults_every_key(void **state)
 		{ CONFIG_ALERT_ENCRYPTED_ARCHIVE, "AlertEncryptedArchive", "no" },
 		{ CONFIG_ALERT_ENCRYPTED_DOC, "AlertEncryptedDoc", "no" },
 		{ CONFIG_ALERT_EXCEEDS_MAX, "AlertExceedsMax", "no" },
+		{ CONFIG_ALLOW_PARTIAL_ENGINE, "AllowPartialEngine", "no" },
 	};
 	struct config c;
 	char buf[256];
@@ -1153,7 +1154,8 @@ test_config_print_everything_set_round_trip(void **state)
 	    "AlertEncrypted yes\n"
 	    "AlertEncryptedArchive yes\n"
 	    "AlertEncryptedDoc yes\n"
-	    "AlertExceedsMax yes\n";
+	    "AlertExceedsMax yes\n"
+	    "AllowPartialEngine yes\n";
 	struct config c;
 	char err[512];
 
