@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine_int.h"
@@ -42,6 +43,9 @@ struct clam_reader {
 	bool alert_limits;    /* AlertExceedsMax: a limit hit is FOUND */
 	char limit[64];       /* the limit hit (MaxFileSize, ...), or "" */
 	struct wproto_result *res;
+#ifdef AMPSCAN_TEST_HOOKS
+	bool slow;            /* the slow-read marker: every read sleeps */
+#endif
 };
 
 /*
@@ -113,6 +117,26 @@ clam_msg(enum cl_msg severity, const char *full, const char *msg, void *ctx)
 	    msg[0] != '\0' && msg[strlen(msg) - 1] == '\n' ? "" : "\n");
 }
 
+#ifdef AMPSCAN_TEST_HOOKS
+/*
+ * Test builds: a file whose first read holds this marker is read slowly
+ * (20 ms a read), so a MaxScanTime of a few milliseconds trips for sure,
+ * however fast the machine (libclamav measures wall time).
+ */
+static void
+clam_test_slow(struct clam_reader *r, const void *buf, size_t n, off_t off)
+{
+	static const char marker[] = "AMPSCAN-TEST-SLOWREAD-MARKER";
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+	if (off == 0 && memmem(buf, n, marker, sizeof(marker) - 1) != NULL)
+		r->slow = true;
+	if (r->slow)
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+}
+#endif
+
 static off_t
 clam_pread(void *handle, void *buf, size_t count, off_t off)
 {
@@ -139,6 +163,9 @@ clam_pread(void *handle, void *buf, size_t count, off_t off)
 		r->short_read = true;   /* truncated while being scanned */
 		return -1;
 	}
+#ifdef AMPSCAN_TEST_HOOKS
+	clam_test_slow(r, buf, got, off);
+#endif
 	return (off_t)got;
 }
 
@@ -455,6 +482,18 @@ clamav_free(struct seng *e)
 	e->impl = NULL;
 }
 
+/* The canaries run under the default time limit, at least; then MaxScanTime. */
+static void
+clamav_canary_time(struct seng *e, bool canaries)
+{
+	struct seng_clamav *c = e->impl;
+	unsigned ms = e->o.max_scan_time_ms;
+
+	if (canaries && ms < SENG_DEFAULT_MAX_SCAN_TIME_MS)
+		ms = SENG_DEFAULT_MAX_SCAN_TIME_MS;
+	cl_engine_set_num(c->cl, CL_ENGINE_MAX_SCANTIME, ms);
+}
+
 const struct seng_ops seng_clamav_ops = {
 	.load = clamav_load,
 	.compile = clamav_compile,
@@ -463,6 +502,7 @@ const struct seng_ops seng_clamav_ops = {
 	.info = clamav_info,
 	.version = clamav_version,
 	.free = clamav_free,
+	.canary_time = clamav_canary_time,
 	.ncanaries = SENG_CANARIES_ALL,
 };
 
