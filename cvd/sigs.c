@@ -35,7 +35,7 @@
 #define IGN2_FIELDS_MAX 3	/* Name, Name:MD5, or the old x:y:Name */
 #define HASH_SIZE_MAX 4294967294ULL
 #define HASH_WILD_FLEVEL 73	/* Size `*` needs at least this MinFL */
-#define NDB_TARGET_MAX 14
+#define NDB_TARGET_MAX SIG_NDB_TARGET_MAX
 #define NDB_OFFSET_MAX 64	/* longest Offset field ClamAV reads */
 #define PAT_INLINE_MAX 127	/* {n} up to this is n `??`, not a jump */
 #define PAT_ANCHOR_MAX 32	/* [n-m]: m at most this */

@@ -276,6 +276,37 @@ engine_add_ign(struct engine_builder *b, const struct sig *s, char *why,
 	return 0;
 }
 
+/*
+ * The database types clamd loads by default (no PUA: hdu hsu mdu msu ndu
+ * ldu need DetectPUA) that this engine does not read: a set holding them
+ * is partial here (engine_info's unsupported[SIG_TYPE_OTHER]).
+ */
+static const char *const engine_clamav_only[] = { "db", "ldb", "cdb", "crb",
+	"cbc", "ftm", "mdb", "msb", "imp", "idb", "pdb", "gdb", "wdb", "yar",
+	"yara", "pwdb", "ioc", "sdb", "zmd", "rmd" };
+
+static bool
+engine_ext_clamav_only(const char *ext)
+{
+	for (size_t i = 0; i < sizeof(engine_clamav_only) /
+	    sizeof(engine_clamav_only[0]); i++)
+		if (strcmp(ext, engine_clamav_only[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A signature this engine leaves out that libclamav would load: not one
+ * outside the functionality level, not an .ndb of a target ClamAV skips.
+ */
+static bool
+engine_sig_unsupported(const struct sig *s)
+{
+	if (s->flevel_skip)
+		return false;
+	return s->type != SIG_TYPE_NDB || s->u.ndb.target <= SIG_NDB_TARGET_MAX;
+}
+
 static int
 engine_add_sig(struct engine_builder *b, const struct sig *s, char *why,
     size_t whylen)
@@ -290,6 +321,8 @@ engine_add_sig(struct engine_builder *b, const struct sig *s, char *why,
 	}
 	if (!s->loadable || s->flevel_skip) {
 		b->not_loaded[s->type]++;
+		if (engine_sig_unsupported(s))
+			b->unsupported[s->type]++;
 		return 0;
 	}
 	if (s->name.p == NULL || s->name.len == 0 || s->name.len > SIG_NAME_MAX)
@@ -327,6 +360,7 @@ struct engine_mark {
 	size_t names, offs, nnames, ign, ndb, ndb_text, ndbs;
 	size_t det[ENGINE_NDIG], fp[ENGINE_NDIG];
 	uint64_t loaded[ENGINE_NTYPES], not_loaded[ENGINE_NTYPES];
+	uint64_t unsupported[ENGINE_NTYPES];
 	uint64_t other_types;
 };
 
@@ -346,6 +380,7 @@ engine_mark_take(const struct engine_builder *b, struct engine_mark *m)
 	}
 	memcpy(m->loaded, b->loaded, sizeof(m->loaded));
 	memcpy(m->not_loaded, b->not_loaded, sizeof(m->not_loaded));
+	memcpy(m->unsupported, b->unsupported, sizeof(m->unsupported));
 	m->other_types = b->other_types;
 }
 
@@ -368,6 +403,7 @@ engine_mark_rollback(struct engine_builder *b, const struct engine_mark *m)
 	}
 	memcpy(b->loaded, m->loaded, sizeof(b->loaded));
 	memcpy(b->not_loaded, m->not_loaded, sizeof(b->not_loaded));
+	memcpy(b->unsupported, m->unsupported, sizeof(b->unsupported));
 	b->other_types = m->other_types;
 	if (grown == m->nnames)
 		return;
@@ -489,9 +525,13 @@ engine_add_container(struct engine_builder *b, int fd, const char *path,
 		cvd_result_free(&res);
 		return rc;
 	}
-	for (size_t i = 0; i < res.ntypes; i++)
-		if (!res.types[i].loaded)
-			b->other_types += res.types[i].sigs;
+	for (size_t i = 0; i < res.ntypes; i++) {
+		if (res.types[i].loaded)
+			continue;
+		b->other_types += res.types[i].sigs;
+		if (engine_ext_clamav_only(res.types[i].ext))
+			b->unsupported[SIG_TYPE_OTHER] += res.types[i].sigs;
+	}
 	base = engine_basename(path);
 	dot = strrchr(base, '.');
 	engine_db_record(b, base, dot ? (size_t)(dot - base) : strlen(base),
@@ -517,9 +557,13 @@ engine_builder_add_container_fd(struct engine_builder *b, int fd,
 	return engine_add_container(b, fd, name, opts, err, errlen);
 }
 
-/* A line of a type the engine does not load: count it unless blank. */
+/*
+ * A line of a type the engine does not load: count it unless blank (and
+ * as unsupported if clamd would load it).
+ */
 static void
-engine_count_other(struct engine_builder *b, const char *p, size_t len)
+engine_count_other(struct engine_builder *b, const char *p, size_t len,
+    bool unsupported)
 {
 	while (len > 0 && p[len - 1] == '\r')
 		len--;
@@ -528,6 +572,7 @@ engine_count_other(struct engine_builder *b, const char *p, size_t len)
 	for (size_t i = 0; i < len; i++)
 		if (p[i] != ' ' && p[i] != '\t') {
 			b->other_types++;
+			b->unsupported[SIG_TYPE_OTHER] += unsupported ? 1 : 0;
 			return;
 		}
 }
@@ -536,6 +581,7 @@ struct engine_file {
 	struct engine_builder *b;
 	const char *path;
 	enum sig_type type;
+	bool clamav_only;		/* a type clamd loads and this engine does not */
 	uint64_t line_no;
 	struct engine_vec line;		/* a line split across reads */
 };
@@ -550,7 +596,7 @@ engine_file_line(struct engine_file *f, const char *p, size_t len, char *err,
 
 	f->line_no++;
 	if (f->type == SIG_TYPE_OTHER) {
-		engine_count_other(f->b, p, len);
+		engine_count_other(f->b, p, len, f->clamav_only);
 		return 0;
 	}
 	rc = sig_parse_line(f->type, p, len, &s, why, sizeof(why));
@@ -642,6 +688,8 @@ engine_add_file(struct engine_builder *b, int given_fd, const char *path,
 		return cvd_seterr(err, errlen, ENGINE_EIO, "%s: %s", path, strerror(errno));
 	base = engine_basename(path);
 	f.type = sig_type_from_name(base);
+	f.clamav_only = f.type == SIG_TYPE_OTHER && strrchr(base, '.') != NULL &&
+	    engine_ext_clamav_only(strrchr(base, '.') + 1);
 	engine_mark_take(b, &m);
 	rc = engine_file_read(&f, fd, err, errlen);
 	if (given_fd < 0)

@@ -66,6 +66,7 @@ struct engine_builder {
 	uint64_t loaded[ENGINE_NTYPES];
 	uint64_t not_loaded[ENGINE_NTYPES];
 	uint64_t other_types;
+	uint64_t unsupported[ENGINE_NTYPES];	/* engine_info's */
 	struct engine_db_info dbs[ENGINE_MAX_DBS];
 	size_t ndbs;
 	uint8_t source_id[32];		/* engine_builder_set_source_id() */

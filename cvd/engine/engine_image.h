@@ -22,7 +22,8 @@
  *             after the exact sizes of the same digest
  *   NDB       the body-signature image of cvd/engine/ndb.h (may be empty)
  *   INFO      u32 ndbs, u32 ntypes, u64 loaded[ntypes],
- *             u64 not_loaded[ntypes], u64 other_types, then ndbs records
+ *             u64 not_loaded[ntypes], u64 other_types,
+ *             u64 unsupported[ntypes] (format 3: engine_info), then ndbs records
  *             of 80 bytes: name[64] (NUL-terminated), u32 version,
  *             kind[8] (NUL-terminated), u32 zero
  *   SIZES     which sizes each hash table can match, so that a scan computes
@@ -48,7 +49,7 @@
 
 #define ENGINE_MAGIC "AMPIDX\0\0"
 #define ENGINE_MAGIC_LEN 8
-#define ENGINE_FORMAT_VERSION 2u
+#define ENGINE_FORMAT_VERSION 3u	/* 3: INFO's unsupported[] */
 #define ENGINE_HEADER_SIZE 64
 #define ENGINE_SECTION_SIZE 32
 #define ENGINE_ALIGN 8
@@ -87,7 +88,7 @@ enum engine_dig { ENGINE_DIG_MD5, ENGINE_DIG_SHA1, ENGINE_DIG_SHA256,
 #define ENGINE_INFO_NAME_LEN 64
 #define ENGINE_INFO_KIND_LEN 8
 #define ENGINE_NTYPES (SIG_TYPE_OTHER + 1)
-#define ENGINE_INFO_FIXED (8 + 16 * ENGINE_NTYPES + 8)
+#define ENGINE_INFO_FIXED (8 + 16 * ENGINE_NTYPES + 8 + 8 * ENGINE_NTYPES)
 #define ENGINE_SIZES_NTAB (2 * ENGINE_NDIG)	/* det[], then fp[] */
 #define ENGINE_SIZES_FIXED (8 * ENGINE_SIZES_NTAB)
 

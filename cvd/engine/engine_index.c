@@ -144,6 +144,9 @@ engine_info_read(const uint8_t *p, uint64_t len, struct engine_info *info,
 	p += 16 * ENGINE_NTYPES;
 	info->other_types = engine_le64(p);
 	p += 8;
+	for (int t = 0; t < ENGINE_NTYPES; t++)
+		info->unsupported[t] = engine_le64(p + 8 * t);
+	p += 8 * ENGINE_NTYPES;
 	for (uint32_t i = 0; i < ndbs; i++, p += ENGINE_INFO_DB_SIZE) {
 		struct engine_db_info *d = &info->dbs[i];
 

@@ -266,6 +266,7 @@ engine_ndb_add(struct engine_builder *b, struct ndb_builder *nb,
 	if (rc == NDB_ENOTSUP) {
 		b->loaded[SIG_TYPE_NDB]--;
 		b->not_loaded[SIG_TYPE_NDB]++;
+		b->unsupported[SIG_TYPE_NDB]++;
 		return 0;
 	}
 	if (rc == NDB_ENOMEM)
@@ -327,6 +328,9 @@ engine_info_write(const struct engine_builder *b, uint8_t *p)
 	p += 8 * ENGINE_NTYPES;
 	engine_put64(p, b->other_types);
 	p += 8;
+	for (int t = 0; t < ENGINE_NTYPES; t++)
+		engine_put64(p + 8 * t, b->unsupported[t]);
+	p += 8 * ENGINE_NTYPES;
 	for (size_t i = 0; i < b->ndbs; i++, p += ENGINE_INFO_DB_SIZE) {
 		const struct engine_db_info *d = &b->dbs[i];
 

@@ -136,6 +136,13 @@ struct engine_info {
 	uint64_t loaded[SIG_TYPE_OTHER + 1];
 	uint64_t not_loaded[SIG_TYPE_OTHER + 1];
 	uint64_t other_types;     /* lines of types the engine does not load */
+	/*
+	 * per type: signatures this engine cannot load that libclamav would
+	 * (a subset of not_loaded: not those .ign2 drops, not those outside
+	 * the functionality level); [SIG_TYPE_OTHER]: lines of the types
+	 * clamd loads by default and this engine does not read (ldb, cdb, ...)
+	 */
+	uint64_t unsupported[SIG_TYPE_OTHER + 1];
 	uint64_t image_size;      /* bytes of the compiled image */
 };
 

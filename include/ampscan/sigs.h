@@ -56,8 +56,11 @@ struct sig_hash {
 	uint64_t size;           /* SIG_SIZE_ANY for `*` */
 };
 
+/* The highest .ndb TargetType ClamAV reads; above it a line is skipped. */
+#define SIG_NDB_TARGET_MAX 14
+
 struct sig_ndb {
-	unsigned target;         /* TargetType, 0..14 */
+	unsigned target;         /* TargetType, 0..SIG_NDB_TARGET_MAX */
 	enum sig_offset_kind offset_kind;
 	uint64_t offset;         /* n for ABS and EOF */
 	uint64_t maxshift;       /* 0 when absent */

@@ -334,6 +334,8 @@ child_trial(struct update_child *c, const char *set, int index_fd,
 	}
 	if (cfg->allow_unsigned)
 		argv[na++] = (char *)"--allow-unsigned";
+	if (cfg->allow_partial_engine && cfg->engine != CONFIG_ENGINE_CLAMAV)
+		argv[na++] = (char *)"--allow-partial";   /* issue 15 */
 	/* the worker's identity, as pool.c chooses it */
 	if (geteuid() != 0) {
 		req.as_self = true;

@@ -319,7 +319,7 @@ worker_spawn(struct worker *w, const struct account *acct, bool as_root,
     char *err, size_t errlen)
 {
 	struct daemon *d = w->d;
-	char fsz[32], ssz[32], rec[16], files[16], idx[8], sockfd[8];
+	char fsz[32], ssz[32], rec[16], files[16], idx[8], sockfd[8], mst[32];
 	char *argv[SPAWN_ARGV_MAX];
 	struct spawn_req req = { .argv = argv, .as_root = as_root,
 	    .as_self = geteuid() != 0,
@@ -353,6 +353,8 @@ worker_spawn(struct worker *w, const struct account *acct, bool as_root,
 	argv[n++] = files;
 	if (as_root)
 		argv[n++] = (char *)"--allow-root";
+	if (!clamav && d->cfg.allow_partial_engine)
+		argv[n++] = (char *)"--allow-partial";   /* issue 15 */
 	if (clamav) {
 		/* the index (fd 4) stays: spawn's extra fds follow it; unused */
 		if (worker_clamav_fds(w, req.uid, req.gid, &ca, err, errlen) != 0)
@@ -364,12 +366,17 @@ worker_spawn(struct worker *w, const struct account *acct, bool as_root,
 		argv[n++] = (char *)"--scratch-fd";
 		argv[n++] = ca.num[1];
 		for (size_t i = 2; i < ca.nfds &&
-		    n < SPAWN_ARGV_MAX - 3 - WORKER_HEUR_ARGS; i++) {
+		    n < SPAWN_ARGV_MAX - 5 - WORKER_HEUR_ARGS; i++) {
 			argv[n++] = (char *)"--trusted-key-fd";
 			argv[n++] = ca.num[i];
 		}
 		if (d->cfg.allow_unsigned)
 			argv[n++] = (char *)"--allow-unsigned";
+		/* MaxScanTime: below ScanTimeout (config.c), libclamav's own */
+		snprintf(mst, sizeof(mst), "%llu",
+		    (unsigned long long)d->cfg.max_scan_time_ms);
+		argv[n++] = (char *)"--max-scan-time";
+		argv[n++] = mst;
 		n = worker_heur_argv(&d->cfg, argv, n);
 		req.extra_fds = ca.fds;
 		req.nextra_fds = ca.nfds;

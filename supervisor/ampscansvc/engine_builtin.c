@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine_if.h"
 #include "engine_int.h"
 
 struct seng_builtin {
@@ -125,6 +126,40 @@ builtin_free(struct seng *e)
 	engine_free(s->engine);
 	free(s);
 	e->impl = NULL;
+}
+
+uint64_t
+seng_builtin_gaps(const struct engine *e, char *out, size_t outlen)
+{
+	static const char *const types[] = { "hdb", "hsb", "ndb", "fp", "sfp",
+	    "ign2", "of other types (ldb, cdb, ...)" };
+	struct engine_info info;
+	uint64_t total = 0;
+	size_t at = 0;
+
+	out[0] = '\0';
+	engine_info(e, &info);
+	for (int t = 0; t <= SIG_TYPE_OTHER; t++) {
+		if (info.unsupported[t] == 0)
+			continue;
+		total += info.unsupported[t];
+		if (at < outlen)
+			at += (size_t)snprintf(out + at, outlen - at, "%s%llu %s",
+			    at ? ", " : "", (unsigned long long)info.unsupported[t],
+			    types[t]);
+	}
+	return total;
+}
+
+const struct engine *
+seng_builtin_engine(const struct seng *e)
+{
+	const struct seng_builtin *s;
+
+	if (e == NULL || e->backend != SENG_BUILTIN)
+		return NULL;
+	s = e->impl;
+	return s->engine;
 }
 
 const struct seng_ops seng_builtin_ops = {

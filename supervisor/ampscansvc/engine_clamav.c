@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine_int.h"
@@ -42,13 +43,65 @@ struct clam_reader {
 	bool alert_limits;    /* AlertExceedsMax: a limit hit is FOUND */
 	char limit[64];       /* the limit hit (MaxFileSize, ...), or "" */
 	struct wproto_result *res;
+#ifdef AMPSCAN_TEST_HOOKS
+	bool slow;            /* the slow-read marker: every read sleeps */
+#endif
 };
 
 /*
- * The last error libclamav reported: its message callback is process-wide,
- * so this is the one global; the worker scans one file at a time.
+ * What libclamav reported since the last clam_errors_reset(): its message
+ * callback is process-wide, so this is the one global; the worker scans
+ * one file at a time.  A refused load logs a chain, most specific first
+ * ("cli_ac_addsig: Can't find a static subpattern of length 2", "Problem
+ * parsing database at line 1", "Can't load /proc/self/fd/5/x.ndb:
+ * Malformed database"): the first error is the reason, the line number
+ * is taken from a later one, the last only repeats cl_strerror().
  */
-static char clam_last_error[512];
+static struct {
+	char first[320];    /* the first error-level message */
+	char line[64];      /* "at line N" from one of them, or "" */
+	char last[320];     /* the last one (a scan's error) */
+} clam_errors;
+
+#define CLAM_AT_LINE " at line "
+
+static void
+clam_errors_reset(void)
+{
+	memset(&clam_errors, 0, sizeof(clam_errors));
+}
+
+/* One message, without its newline, bounded. */
+static void
+clam_errors_note(const char *msg)
+{
+	size_t n = strcspn(msg, "\n");
+	const char *at = strstr(msg, CLAM_AT_LINE);
+
+	if (clam_errors.first[0] == '\0')
+		snprintf(clam_errors.first, sizeof(clam_errors.first), "%.*s",
+		    (int)n, msg);
+	snprintf(clam_errors.last, sizeof(clam_errors.last), "%.*s", (int)n, msg);
+	if (at != NULL && clam_errors.line[0] == '\0')
+		snprintf(clam_errors.line, sizeof(clam_errors.line), "%.*s",
+		    (int)strspn(at + strlen(CLAM_AT_LINE), "0123456789"),
+		    at + strlen(CLAM_AT_LINE));
+}
+
+/* A load's reason: ": FIRST (line N)", or "" if libclamav said nothing. */
+static void
+clam_load_reason(char *out, size_t outlen)
+{
+	bool line = clam_errors.line[0] != '\0' &&
+	    strstr(clam_errors.first, CLAM_AT_LINE) == NULL;
+
+	if (clam_errors.first[0] == '\0') {
+		out[0] = '\0';
+		return;
+	}
+	snprintf(out, outlen, ": %s%s%s%s", clam_errors.first,
+	    line ? " (at line " : "", line ? clam_errors.line : "", line ? ")" : "");
+}
 
 static void
 clam_msg(enum cl_msg severity, const char *full, const char *msg, void *ctx)
@@ -58,11 +111,31 @@ clam_msg(enum cl_msg severity, const char *full, const char *msg, void *ctx)
 	if (severity == CL_MSG_INFO_VERBOSE)
 		return;
 	if (severity == CL_MSG_ERROR)
-		snprintf(clam_last_error, sizeof(clam_last_error), "%s", msg);
+		clam_errors_note(msg);
 	fprintf(stderr, "ampscansvc: libclamav %s: %s%s",
 	    severity == CL_MSG_ERROR ? "error" : "warning", msg,
 	    msg[0] != '\0' && msg[strlen(msg) - 1] == '\n' ? "" : "\n");
 }
+
+#ifdef AMPSCAN_TEST_HOOKS
+/*
+ * Test builds: a file whose first read holds this marker is read slowly
+ * (20 ms a read), so a MaxScanTime of a few milliseconds trips for sure,
+ * however fast the machine (libclamav measures wall time).
+ */
+static void
+clam_test_slow(struct clam_reader *r, const void *buf, size_t n, off_t off)
+{
+	static const char marker[] = "AMPSCAN-TEST-SLOWREAD-MARKER";
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+	if (off == 0 && memmem(buf, n, marker, sizeof(marker) - 1) != NULL)
+		r->slow = true;
+	if (r->slow)
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+}
+#endif
 
 static off_t
 clam_pread(void *handle, void *buf, size_t count, off_t off)
@@ -90,6 +163,9 @@ clam_pread(void *handle, void *buf, size_t count, off_t off)
 		r->short_read = true;   /* truncated while being scanned */
 		return -1;
 	}
+#ifdef AMPSCAN_TEST_HOOKS
+	clam_test_slow(r, buf, got, off);
+#endif
 	return (off_t)got;
 }
 
@@ -182,7 +258,7 @@ clam_scan(struct seng *e, struct clam_reader *r, const char *display,
 		seng_error(res, "libclamav cannot map the file");
 		return;
 	}
-	clam_last_error[0] = '\0';
+	clam_errors_reset();
 	ret = cl_scanmap_callback(map, display, &virname, &scanned, c->cl, &so, r);
 	cl_fmap_close(map);
 	if (ret == CL_VIRUS && res->nnames == 0)
@@ -201,7 +277,7 @@ clam_scan(struct seng *e, struct clam_reader *r, const char *display,
 		    (unsigned long long)r->bytes, (unsigned long long)r->size);
 	} else if (ret != CL_CLEAN) {
 		seng_error(res, "%s%s%s", cl_strerror(ret),
-		    clam_last_error[0] ? ": " : "", clam_last_error);
+		    clam_errors.last[0] ? ": " : "", clam_errors.last);
 	} else {
 		res->verdict = WPROTO_CLEAN;
 		res->nnames = 0;   /* no name without CL_VIRUS */
@@ -292,15 +368,16 @@ clamav_load_file(struct seng *e, const struct stage_file *f, unsigned dbopts,
     char *err, size_t errlen)
 {
 	struct seng_clamav *c = e->impl;
-	char path[CLAM_PATH_MAX];
+	char path[CLAM_PATH_MAX], why[400];
 	unsigned int signo = 0;
 	cl_error_t ret;
 
 	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", c->st.dirfd, f->name);
-	clam_last_error[0] = '\0';
+	clam_errors_reset();
 	if ((ret = cl_load(path, c->cl, &signo, dbopts)) != CL_SUCCESS) {
-		snprintf(err, errlen, "%s: libclamav refuses it: %s%s%s", f->name,
-		    cl_strerror(ret), clam_last_error[0] ? ": " : "", clam_last_error);
+		clam_load_reason(why, sizeof(why));
+		snprintf(err, errlen, "%s: libclamav refuses it: %s%s", f->name,
+		    cl_strerror(ret), why);
 		return -1;
 	}
 	if (signo < f->lo || signo > f->hi) {
@@ -325,7 +402,7 @@ clamav_compile(struct seng *e, char *err, size_t errlen)
 {
 	struct seng_clamav *c = e->impl;
 	unsigned dbopts = CL_DB_STDOPT | (e->o.pua ? CL_DB_PUA : 0);
-	char hex[2 * SENG_MARKER_MAX + 1], line[3 * SENG_MARKER_MAX];
+	char hex[2 * SENG_MARKER_MAX + 1], line[3 * SENG_MARKER_MAX], why[400];
 	cl_error_t ret;
 
 	if (!e->o.no_canary) {
@@ -338,10 +415,11 @@ clamav_compile(struct seng *e, char *err, size_t errlen)
 	for (size_t i = 0; i < c->st.nfiles; i++)
 		if (clamav_load_file(e, &c->st.files[i], dbopts, err, errlen) != 0)
 			return -1;
-	clam_last_error[0] = '\0';
+	clam_errors_reset();
 	if ((ret = cl_engine_compile(c->cl)) != CL_SUCCESS) {
-		snprintf(err, errlen, "libclamav cannot compile the definitions: %s%s%s",
-		    cl_strerror(ret), clam_last_error[0] ? ": " : "", clam_last_error);
+		clam_load_reason(why, sizeof(why));
+		snprintf(err, errlen, "libclamav cannot compile the definitions: %s%s",
+		    cl_strerror(ret), why);
 		return -1;
 	}
 	c->compiled = true;
@@ -404,6 +482,18 @@ clamav_free(struct seng *e)
 	e->impl = NULL;
 }
 
+/* The canaries run under the default time limit, at least; then MaxScanTime. */
+static void
+clamav_canary_time(struct seng *e, bool canaries)
+{
+	struct seng_clamav *c = e->impl;
+	unsigned ms = e->o.max_scan_time_ms;
+
+	if (canaries && ms < SENG_DEFAULT_MAX_SCAN_TIME_MS)
+		ms = SENG_DEFAULT_MAX_SCAN_TIME_MS;
+	cl_engine_set_num(c->cl, CL_ENGINE_MAX_SCANTIME, ms);
+}
+
 const struct seng_ops seng_clamav_ops = {
 	.load = clamav_load,
 	.compile = clamav_compile,
@@ -412,6 +502,7 @@ const struct seng_ops seng_clamav_ops = {
 	.info = clamav_info,
 	.version = clamav_version,
 	.free = clamav_free,
+	.canary_time = clamav_canary_time,
 	.ncanaries = SENG_CANARIES_ALL,
 };
 

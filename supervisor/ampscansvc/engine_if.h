@@ -65,5 +65,15 @@ void seng_libclamav_version(char *out, size_t outlen);
 
 void seng_free(struct seng *e);
 
+struct engine;
+/*
+ * The builtin engine's gaps: the signatures e (its index) cannot load
+ * that libclamav would, per type, as "1 ndb, 2 of other types" in out;
+ * returns their number, 0 when it loads the whole set.
+ */
+uint64_t seng_builtin_gaps(const struct engine *e, char *out, size_t outlen);
+/* The builtin backend's engine once compiled; NULL for clamav. */
+const struct engine *seng_builtin_engine(const struct seng *e);
+
 
 #endif

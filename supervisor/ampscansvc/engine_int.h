@@ -21,6 +21,8 @@ struct seng_ops {
 	void (*info)(const struct seng *e, struct wproto_ready *m);
 	void (*version)(const struct seng *e, char *out, size_t outlen);
 	void (*free)(struct seng *e);
+	/* optional: the canaries start (true) and end: a time limit to lift */
+	void (*canary_time)(struct seng *e, bool canaries);
 	unsigned ncanaries;   /* canaries this backend must find */
 };
 

@@ -21,9 +21,9 @@ enum seng_backend { SENG_BUILTIN, SENG_CLAMAV };
 #define SENG_CANARY_NAME "AmpScan.Canary"
 #define SENG_DEFAULT_MAX_SCAN_TIME_MS 120000u   /* clamd's MaxScanTime */
 /*
- * clamscan's and clamd's MaxRecursion default.  The builtin walk's default
- * is 16 (walk.h); libclamav counts the levels its own way, and with 16 it
- * misses clam_cache_emax.tgz where clamscan (17) finds it.
+ * clamscan's and clamd's MaxRecursion default (clamd.conf(5): 17), the
+ * builtin walk's too (walk.h) and ampdaemon.conf's; libclamav counts the
+ * levels its own way, and with 16 it misses clam_cache_emax.tgz.
  */
 #define SENG_CLAMAV_DEFAULT_MAX_RECURSION 17u
 

@@ -28,7 +28,7 @@ struct walk_limits {
 
 #define WALK_DEFAULT_MAX_FILE_SIZE (100ULL << 20)
 #define WALK_DEFAULT_MAX_SCAN_SIZE (400ULL << 20)
-#define WALK_DEFAULT_MAX_RECURSION 16
+#define WALK_DEFAULT_MAX_RECURSION 17   /* clamd's MaxRecursion default */
 #define WALK_DEFAULT_MAX_FILES 10000
 #define WALK_DEFAULT_MAX_RATIO 250
 #define WALK_RATIO_SLACK (1ULL << 20)   /* ratio checked past 1 MiB */

@@ -122,6 +122,10 @@ static const struct keydef keydefs[CONFIG_KEY_COUNT] = {
 	    F(alert_encrypted_doc), 0, 0 },
 	[CONFIG_ALERT_EXCEEDS_MAX] = { "AlertExceedsMax", CT_BOOL,
 	    F(alert_exceeds_max), 0, 0 },
+	[CONFIG_ALLOW_PARTIAL_ENGINE] = { "AllowPartialEngine", CT_BOOL,
+	    F(allow_partial_engine), 0, 0 },
+	[CONFIG_MAX_SCAN_TIME] = { "MaxScanTime", CT_SIZE,
+	    F(max_scan_time_ms), 1, CONFIG_SCAN_TIME_MAX_MS },
 };
 
 /* clamd.conf names an operator may bring along, and ours. */
@@ -214,6 +218,21 @@ config_key_name(enum config_key k)
 	return keydefs[k].name;
 }
 
+uint64_t
+config_scan_time_default(uint64_t scan_timeout_ms)
+{
+	uint64_t margin = scan_timeout_ms / 10;
+
+	if (margin > CONFIG_SCAN_TIME_MARGIN_MAX_MS)
+		margin = CONFIG_SCAN_TIME_MARGIN_MAX_MS;
+	if (margin < 1)
+		margin = 1;
+	if (scan_timeout_ms <= margin)
+		return 1;
+	return scan_timeout_ms - margin > CONFIG_SCAN_TIME_MAX_MS ?
+	    CONFIG_SCAN_TIME_MAX_MS : scan_timeout_ms - margin;
+}
+
 void
 config_defaults(struct config *c)
 {
@@ -229,6 +248,7 @@ config_defaults(struct config *c)
 	    (unsigned)ncpu;
 	c->ready_timeout_ms = 30 * 1000;
 	c->scan_timeout_ms = 120 * 1000;
+	c->max_scan_time_ms = config_scan_time_default(c->scan_timeout_ms);
 	c->restart_delay_min_ms = 100;
 	c->restart_delay_max_ms = 30 * 1000;
 	c->stable_after_ms = 60 * 1000;
@@ -246,7 +266,7 @@ config_defaults(struct config *c)
 	c->trial_timeout_ms = 300 * 1000;
 	c->trial_memory_limit = 4ULL << 30;
 	c->max_scan_size = 400ULL << 20;
-	c->max_recursion = 16;
+	c->max_recursion = 17;   /* clamd 1.x's default (man clamd.conf) */
 	c->max_files = 10000;
 	c->stream_max_length = 100ULL << 20;
 	c->certs_dir = CONFIG_DEFAULT_CERTS_DIR;
@@ -904,10 +924,32 @@ check_heuristics(struct parse *p)
 	return 0;
 }
 
+/*
+ * MaxScanTime: when not given, ScanTimeout minus a margin (a tenth, 1 ms to
+ * 10 s), so libclamav stops and the worker answers (as clamd does) before
+ * ampdaemon's ScanTimeout kills it; given, it must be below ScanTimeout.
+ */
+static int
+check_scan_time(struct parse *p)
+{
+	struct config *c = p->c;
+
+	if (c->line[CONFIG_MAX_SCAN_TIME] == 0)
+		c->max_scan_time_ms = config_scan_time_default(c->scan_timeout_ms);
+	else if (c->max_scan_time_ms >= c->scan_timeout_ms)
+		return conflict(p, CONFIG_MAX_SCAN_TIME, "is not below",
+		    CONFIG_SCAN_TIMEOUT, "ampdaemon would kill the worker before libclamav stops the scan (MaxScanTime is in milliseconds)");
+	return 0;
+}
+
 static int
 check_conflicts(struct parse *p)
 {
 	const struct config *c = p->c;
+	int rc;
+
+	if ((rc = check_scan_time(p)) != 0)
+		return rc;
 
 	if (c->restart_delay_min_ms > c->restart_delay_max_ms)
 		return conflict(p, CONFIG_RESTART_DELAY_MIN, "is greater than",

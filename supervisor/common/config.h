@@ -47,6 +47,8 @@
  *   Workers 1..CONFIG_WORKERS_MAX (default: online CPUs, clamped to that)
  *   CrashThreshold, PoisonThreshold 1..CONFIG_THRESHOLD_MAX
  *   MaxRecursion 1..CONFIG_RECURSION_MAX, MaxFiles 1..CONFIG_FILES_MAX
+ *   MaxScanTime 1..ScanTimeout - 1 and ..CONFIG_SCAN_TIME_MAX_MS (ms); default ScanTimeout minus a
+ *   tenth of it (at least 1 ms, at most 10 s): 120 s -> 110 s, 30 s -> 27 s
  *   MaxFileSize, MaxScanSize, StreamMaxLength 1..CONFIG_SIZE_LIMIT
  *   TrialMemoryLimit CONFIG_TRIAL_MEMORY_MIN..CONFIG_SIZE_LIMIT
  *   durations 1ms..CONFIG_DURATION_MAX_MS, except InterventionAfter,
@@ -100,6 +102,8 @@
 #define CONFIG_FILES_MAX 1000000
 #define CONFIG_SIZE_LIMIT (4ULL << 30) /* 4G, as clamd's limits */
 #define CONFIG_TRIAL_MEMORY_MIN (16ULL << 20) /* below, no process starts */
+#define CONFIG_SCAN_TIME_MARGIN_MAX_MS 10000  /* MaxScanTime's default margin */
+#define CONFIG_SCAN_TIME_MAX_MS 0x7fffffffULL /* what ampscansvc/libclamav take */
 /* 365 days: long enough for any setting, small enough that a duration
  * added to a millisecond timestamp never overflows. */
 #define CONFIG_DURATION_MAX_MS (365ULL * 24 * 3600 * 1000)
@@ -165,6 +169,8 @@ enum config_key {
 	CONFIG_ALERT_ENCRYPTED_ARCHIVE,
 	CONFIG_ALERT_ENCRYPTED_DOC,
 	CONFIG_ALERT_EXCEEDS_MAX,
+	CONFIG_ALLOW_PARTIAL_ENGINE,
+	CONFIG_MAX_SCAN_TIME,
 	CONFIG_KEY_COUNT
 };
 
@@ -212,6 +218,16 @@ struct config {
 	const char *metrics_file;        /* NULL: none */
 	const char *fault_command;       /* NULL: none */
 	unsigned engine;                 /* CONFIG_ENGINE_* */
+	/* Engine builtin: use a set it cannot load all of (issue 15); else
+	 * the trial rejects it and a worker does not start on it */
+	bool allow_partial_engine;
+	/*
+	 * MaxScanTime (clamd's key and syntax: milliseconds, a number with an
+	 * optional K/M): libclamav's CL_ENGINE_MAX_SCANTIME in the clamav
+	 * worker.  Below ScanTimeout, so the worker answers before ampdaemon
+	 * kills it: by default ScanTimeout - config_scan_time_margin().
+	 */
+	uint64_t max_scan_time_ms;
 	const char *scratch_dir;         /* the workers' scratch directories */
 	bool core_dumps;
 	bool enable_shutdown_command;
@@ -260,6 +276,9 @@ const char *config_key_name(enum config_key k);
 
 /* Set every key to its default; allocates nothing, frees nothing. */
 void config_defaults(struct config *c);
+
+/* MaxScanTime's default for a ScanTimeout: a tenth less (1 ms..10 s less). */
+uint64_t config_scan_time_default(uint64_t scan_timeout_ms);
 
 /* Free the copies and leave *c at the defaults; safe to call twice. */
 void config_free(struct config *c);

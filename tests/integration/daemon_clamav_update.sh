@@ -50,11 +50,15 @@ check "--check --engine clamav on test-6: it says OK (clamav) test-6-6" grep -q 
 "$SVC" --check good --engine clamav --certs-dir certs >/dev/null 2>"$T_TMP/err"
 check "--check --engine clamav, stdout a device: no call refused by its sandbox" \
 	bash -c "! grep -q 'refused syscall' '$T_TMP/err'"
-expect_status 0 "--check (builtin) on the refused set: the builtin engine accepts it" \
+expect_status 2 "--check (builtin) on the refused set: refused too (it cannot load 61{2}62)" \
 	"$SVC" --check bad --trusted-key keys/k.pub
+expect_status 0 "--check --allow-partial (builtin) on the refused set: accepted" \
+	"$SVC" --check bad --trusted-key keys/k.pub --allow-partial
 expect_status 2 "--check --engine clamav on the refused set: refused" \
 	"$SVC" --check bad --engine clamav --trusted-key keys/k.pub
 check "--check --engine clamav: libclamav's reason" grep -q 'FAILED: .*libclamav refuses it' err
+check "--check --engine clamav: libclamav's first (most specific) error and its line" \
+	grep -q "FAILED: .*libclamav refuses it: Malformed database: .*Can't find a static subpattern of length 2 (at line 1)" err
 check "--check --engine clamav: no scratch directory left in TMPDIR" \
 	bash -c "! ls -d \"\${TMPDIR:-/tmp}\"/ampscansvc.* 2>/dev/null | xargs -r -n1 stat -c %U | grep -qx \"$(id -un)\" || true"
 
@@ -83,6 +87,8 @@ expect_status 1 "ampctl update refused.cvd: rejected" dl_ctl update "$T_TMP/refu
 check "the verdict gives libclamav's reason" grep -q "libclamav refuses it" err
 check "a definitions_rejected event with libclamav's reason" \
 	ev_wait "any(e['event'] == 'definitions_rejected' and 'refused.cvd' in json.dumps(e) and 'libclamav refuses it' in json.dumps(e) for e in E)" 10
+check "the event's reason is libclamav's most specific error" \
+	ev_wait "any(e['event'] == 'definitions_rejected' and 'static subpattern of length 2' in json.dumps(e) for e in E)" 10
 check "kept in quarantine/ with a reason file" \
 	bash -c "ls defs/quarantine/ | grep -q '^refused.cvd\..*\.reason$'"
 check "the active set is unchanged" bash -c "cd defs/active && sha256sum -c --quiet '$T_TMP/snap'"

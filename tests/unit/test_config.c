@@ -231,7 +231,7 @@ test_config_defaults_every_key(void **state)
 		{ CONFIG_CONTROL_SOCKET, "ControlSocket", "/run/ampscan/control.sock" },
 		{ CONFIG_MAX_FILE_SIZE, "MaxFileSize", "100M" },
 		{ CONFIG_MAX_SCAN_SIZE, "MaxScanSize", "400M" },
-		{ CONFIG_MAX_RECURSION, "MaxRecursion", "16" },
+		{ CONFIG_MAX_RECURSION, "MaxRecursion", "17" },
 		{ CONFIG_MAX_FILES, "MaxFiles", "10000" },
 		{ CONFIG_STREAM_MAX_LENGTH, "StreamMaxLength", "100M" },
 		{ CONFIG_TRUSTED_KEYS, "TrustedKeys", "(none)" },
@@ -253,6 +253,8 @@ test_config_defaults_every_key(void **state)
 		{ CONFIG_ALERT_ENCRYPTED_ARCHIVE, "AlertEncryptedArchive", "no" },
 		{ CONFIG_ALERT_ENCRYPTED_DOC, "AlertEncryptedDoc", "no" },
 		{ CONFIG_ALERT_EXCEEDS_MAX, "AlertExceedsMax", "no" },
+		{ CONFIG_ALLOW_PARTIAL_ENGINE, "AllowPartialEngine", "no" },
+		{ CONFIG_MAX_SCAN_TIME, "MaxScanTime", "110000" },
 	};
 	struct config c;
 	char buf[256];
@@ -300,7 +302,7 @@ test_config_defaults_typed_fields(void **state)
 	assert_string_equal(c.control_socket, "/run/ampscan/control.sock");
 	assert_int_equal(c.max_file_size, 100 * M);
 	assert_int_equal(c.max_scan_size, 400 * M);
-	assert_int_equal(c.max_recursion, 16);
+	assert_int_equal(c.max_recursion, 17);
 	assert_int_equal(c.max_files, 10000);
 	assert_int_equal(c.stream_max_length, 100 * M);
 	assert_int_equal(c.ntrusted_keys, 0);
@@ -686,6 +688,12 @@ test_config_error_messages_name_file_and_line(void **state)
 		  NAME ":2: RestartDelayMin 10s (line 2) is greater than RestartDelayMax 5s (line 1): the backoff would start above its ceiling" },
 		{ "RestartDelayMin 1m\n", CONFIG_ECONFLICT,
 		  NAME ":1: RestartDelayMin 60s (line 1) is greater than RestartDelayMax 30s (default): the backoff would start above its ceiling" },
+		{ "\nMaxScanTime 120000\n", CONFIG_ECONFLICT,
+		  NAME ":2: MaxScanTime 120000 (line 2) is not below ScanTimeout 120s (default): ampdaemon would kill the worker before libclamav stops the scan (MaxScanTime is in milliseconds)" },
+		{ "MaxScanTime 200000\nScanTimeout 5s\n", CONFIG_ECONFLICT,
+		  NAME ":2: MaxScanTime 200000 (line 1) is not below ScanTimeout 5s (line 2): ampdaemon would kill the worker before libclamav stops the scan (MaxScanTime is in milliseconds)" },
+		{ "MaxScanTime 0\n", CONFIG_EVALUE,
+		  NAME ":1: MaxScanTime: '0' is out of range (1 to 2147483647)" },
 		{ "ScanUser aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", CONFIG_EVALUE,
 		  NAME ":1: ScanUser: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...' is not a valid name (letters, digits, '_', '.', '-', starting with a letter or '_'; at most 32 bytes)" },
 		{ "Workers 4\r\nCoreDumps perhaps\r\n", CONFIG_EVALUE,
@@ -1105,6 +1113,32 @@ test_config_print_defaults_round_trip(void **state)
 	check_round_trip(&c);
 }
 
+/* MaxScanTime: clamd's syntax (ms, K/M), a default below ScanTimeout. */
+static void
+test_config_max_scan_time(void **state)
+{
+	struct config c;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(parse("ScanTimeout 30s\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(c.max_scan_time_ms, 27000);
+	config_free(&c);
+	assert_int_equal(parse("ScanTimeout 10m\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(c.max_scan_time_ms, 600000 - 10000);
+	config_free(&c);
+	assert_int_equal(parse("ScanTimeout 1ms\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(c.max_scan_time_ms, 1);
+	config_free(&c);
+	assert_int_equal(parse("MaxScanTime 60000\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(c.max_scan_time_ms, 60000);
+	config_free(&c);
+	assert_int_equal(parse("MaxScanTime 100K\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(c.max_scan_time_ms, 102400);
+	config_free(&c);
+	assert_int_equal(config_scan_time_default(120000), 110000);
+}
+
 static void
 test_config_print_everything_set_round_trip(void **state)
 {
@@ -1153,7 +1187,9 @@ test_config_print_everything_set_round_trip(void **state)
 	    "AlertEncrypted yes\n"
 	    "AlertEncryptedArchive yes\n"
 	    "AlertEncryptedDoc yes\n"
-	    "AlertExceedsMax yes\n";
+	    "AlertExceedsMax yes\n"
+	    "AllowPartialEngine yes\n"
+	    "MaxScanTime 60000\n";
 	struct config c;
 	char err[512];
 
@@ -1198,7 +1234,9 @@ test_config_value_format_and_equal(void **state)
 	assert_false(config_equal(&a, &b));
 	for (int k = 0; k < CONFIG_KEY_COUNT; k++)
 		assert_int_equal(config_value_equal(&a, &b, (enum config_key)k),
-		    k != CONFIG_SCAN_TIMEOUT);
+		    k != CONFIG_SCAN_TIMEOUT && k != CONFIG_MAX_SCAN_TIME);
+	/* MaxScanTime follows ScanTimeout when not given */
+	assert_int_equal(b.max_scan_time_ms, 121000 - 10000);
 	assert_false(config_value_equal(&a, &b, CONFIG_KEY_COUNT));
 	assert_string_equal(config_value_format(&b, CONFIG_SCAN_TIMEOUT, buf, sizeof(buf)), "121s");
 	assert_string_equal(config_value_format(&b, CONFIG_SCAN_USER, buf, 4), "cis");
@@ -1454,6 +1492,7 @@ main(void)
 		cmocka_unit_test(test_config_error_buffer_small_or_absent),
 		cmocka_unit_test(test_config_print_defaults_round_trip),
 		cmocka_unit_test(test_config_print_everything_set_round_trip),
+		cmocka_unit_test(test_config_max_scan_time),
 		cmocka_unit_test(test_config_value_format_and_equal),
 		cmocka_unit_test(test_config_load_reads_a_file),
 		cmocka_unit_test(test_config_load_refuses_unsafe_or_odd_files),
