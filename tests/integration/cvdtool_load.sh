@@ -5,7 +5,7 @@
 #     with clamav and with builtin; the JSON carries a "load" object;
 #   - test-6.cvd (shared test data, skipped visibly when absent) loads;
 #   - a container that verifies but libclamav refuses fails with
-#     libclamav's reason and exit 1 (builtin accepts it);
+#     libclamav's reason and exit 1 (builtin refuses it too: a target-1 line);
 #   - a file that fails verification is not loaded;
 #   - ampscansvc is found beside cvdtool and in the installed layout
 #     (bin/cvdtool -> sbin/ampscansvc); --scansvc missing is a clear error;
@@ -97,8 +97,12 @@ l = json.load(open(sys.argv[1]))["load"]
 assert l["status"] == "failed" and l["signatures"] is None, l
 assert "libclamav refuses it" in l["reason"], l
 ' out
-expect_status 0 "the builtin engine accepts refused.cvd" \
+# the builtin engine cannot honour its target-1 line: refused, never
+# silently partial (AllowPartialEngine is the daemon's choice, not cvdtool's)
+expect_status 1 "the builtin engine refuses refused.cvd (a signature it cannot load)" \
 	"$CVDTOOL" verify --load --engine builtin --scansvc "$SVC" --trusted-key op.pub refused.cvd
+check "load: FAILED: the builtin engine cannot load 1 signatures ... 1 ndb" \
+	grep -Eq '^load: FAILED: the builtin engine cannot load 1 signatures .*: 1 ndb' out
 
 # ---- verification fails: nothing is loaded ------------------------------------------
 expect_status 1 "an untrusted container: exit 1" \
@@ -151,8 +155,10 @@ if [ -f "$T6DIR/test-6.cvd" ] && [ -f "$T6DIR/test-6.cvd.sign" ]; then
 		"$CVDTOOL" verify --load --scansvc "$SVC" --certs-dir certs real/test-6.cvd
 	check "load: OK (clamav) ... (test-6-6)" \
 		grep -Eq '^load: OK \(clamav\) [1-9][0-9]* signatures, canaries found \(test-6-6\)$' out
-	expect_status 0 "test-6.cvd loads with --engine builtin" \
+	expect_status 1 "test-6.cvd with --engine builtin: refused (its ldb/cdb lines)" \
 		"$CVDTOOL" verify --load --engine builtin --scansvc "$SVC" --certs-dir certs real/test-6.cvd
+	check "load: FAILED: the builtin engine cannot load ... signatures" \
+		grep -q '^load: FAILED: the builtin engine cannot load' out
 else
 	skip "test-6.cvd: $T6DIR/test-6.cvd absent"
 fi
