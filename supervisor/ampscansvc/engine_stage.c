@@ -313,6 +313,28 @@ stage_official(struct stage *st, int fd, const char *name,
 	return stage_new_file(st, name, db, lo, n + slack, err, errlen);
 }
 
+/*
+ * Move member m of the unpack directory subfd into the stage under its own
+ * name or, when another container's member took it, "STEM-m" (the
+ * extension, which is all libclamav reads of a name, stays).  The name
+ * used goes into out.
+ */
+static int
+stage_take_member(struct stage *st, int subfd, const char *m,
+    const char *stem, char *out, size_t outlen, char *err, size_t errlen)
+{
+	snprintf(out, outlen, "%s", m);
+	if (renameat2(subfd, m, st->dirfd, out, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno == EEXIST) {
+		snprintf(out, outlen, "%s-%s", stem, m);
+		if (renameat2(subfd, m, st->dirfd, out, RENAME_NOREPLACE) == 0)
+			return 0;
+	}
+	snprintf(err, errlen, "%s/%s: %s", st->path, out, strerror(errno));
+	return -1;
+}
+
 /* Any other container: its verified members, unpacked as plain files. */
 static int
 stage_unofficial(struct stage *st, int fd, const char *path, int db,
@@ -320,29 +342,40 @@ stage_unofficial(struct stage *st, int fd, const char *path, int db,
 {
 	struct cvd_verify_opts uo = *vo;
 	struct cvd_result res;
-	char src[64];
-	int rc = -1;
+	char src[64], sub[32], subpath[4200], stem[256], m[512];
+	const char *base = stage_basename(path);
+	int rc = -1, subfd = -1;
 
 	uo.no_sign = true;   /* checked already, on the same descriptor */
 	uo.sign_path = NULL;
 	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+	snprintf(stem, sizeof(stem), "%.*s", (int)strcspn(base, "."), base);
 	memset(&res, 0, sizeof(res));
-	if (cvd_unpack_file(src, st->path, &uo, &res) != 0) {
+	/* unpacked apart first: two containers may hold members of one name */
+	snprintf(sub, sizeof(sub), ".unpack-%d", db);
+	snprintf(subpath, sizeof(subpath), "%s/%s", st->path, sub);
+	if (mkdirat(st->dirfd, sub, 0700) != 0 ||
+	    (subfd = openat(st->dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+	    O_NOFOLLOW)) < 0) {
+		snprintf(err, errlen, "%s: %s", subpath, strerror(errno));
+		goto out;
+	}
+	if (cvd_unpack_file(src, subpath, &uo, &res) != 0) {
 		snprintf(err, errlen, "%s: %s", path, res.message);
 		goto out;
 	}
 	for (size_t i = 0; i < res.nmembers; i++) {
-		const char *m = res.members[i].name;
-		int type = stage_type(m), mfd;
+		int type = stage_type(res.members[i].name), mfd;
 		uint64_t lines = 0, lo, hi;
 		struct linecount lc = { .at_start = true };
 		uint8_t buf[4096];
 		ssize_t n;
 
-		if (type < 0) {   /* COPYING, NAME.info: not signatures */
-			unlinkat(st->dirfd, m, 0);
+		if (type < 0)   /* COPYING, NAME.info: not signatures */
 			continue;
-		}
+		if (stage_take_member(st, subfd, res.members[i].name, stem, m,
+		    sizeof(m), err, errlen) != 0)
+			goto out;
 		if ((mfd = openat(st->dirfd, m, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
 			snprintf(err, errlen, "%s: %s: %s", path, m, strerror(errno));
 			goto out;
@@ -357,6 +390,12 @@ stage_unofficial(struct stage *st, int fd, const char *path, int db,
 	}
 	rc = 0;
 out:
+	if (subfd >= 0) {
+		for (size_t i = 0; i < res.nmembers; i++)
+			unlinkat(subfd, res.members[i].name, 0);   /* those not taken */
+		close(subfd);
+		unlinkat(st->dirfd, sub, AT_REMOVEDIR);
+	}
 	cvd_result_free(&res);
 	return rc;
 }

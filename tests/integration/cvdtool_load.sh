@@ -6,6 +6,7 @@
 #   - test-6.cvd (shared test data, skipped visibly when absent) loads;
 #   - a container that verifies but libclamav refuses fails with
 #     libclamav's reason and exit 1 (builtin refuses it too: a target-1 line);
+#   - two containers whose members share a name load together, both in force;
 #   - a file that fails verification is not loaded;
 #   - ampscansvc is found beside cvdtool and in the installed layout
 #     (bin/cvdtool -> sbin/ampscansvc); --scansvc missing is a clear error;
@@ -35,6 +36,21 @@ check "the verdict line comes first" grep -q '^demo.cvd: OK: version 3' out
 check "load: OK (clamav) N signatures, canaries found" \
 	grep -Eq '^load: OK \(clamav\) [1-9][0-9]* signatures, canaries found \(demo-3\)$' out
 check "no temporary directory left after success" tmp_empty
+
+# ---- two containers whose members share a name (x.ndb in each) ---------------------
+mkdir -p dupa dupb dupset
+printf 'Dup.A:0:*:4455502d412d4d41524b4552\n' >dupa/x.ndb
+printf 'Dup.B:0:*:4455502d422d4d41524b4552\n' >dupb/x.ndb
+"$CVDTOOL" build dupset/one.cvd --from dupa --key op.key --version 1 >/dev/null
+"$CVDTOOL" build dupset/two.cvd --from dupb --key op.key --version 1 >/dev/null
+expect_status 0 "one.cvd and two.cvd, both holding x.ndb, load together" \
+	"$CVDTOOL" verify --load --scansvc "$SVC" --trusted-key op.pub dupset/one.cvd dupset/two.cvd
+echo DUP-A-MARKER >dup-a.txt
+echo DUP-B-MARKER >dup-b.txt
+"$SVC" --scan --engine clamav --defs dupset --trusted-key op.pub dup-a.txt dup-b.txt \
+	>"$T_TMP/out" 2>"$T_TMP/err"
+check "both x.ndb files are in force (Dup.A and Dup.B found)" \
+	bash -c "grep -q 'dup-a.txt: Dup.A.UNOFFICIAL FOUND' '$T_TMP/out' && grep -q 'dup-b.txt: Dup.B.UNOFFICIAL FOUND' '$T_TMP/out'"
 expect_status 0 "demo.cvd loads with --engine builtin" \
 	"$CVDTOOL" verify --load --engine builtin --scansvc "$SVC" --trusted-key op.pub demo.cvd
 check "load: OK (builtin) N signatures" \
