@@ -168,6 +168,7 @@ struct worker {
 	/* Engine clamav: its scratch directory under ScratchDir ("" none) */
 	char scratch[48];
 	unsigned generation;             /* starts of this slot */
+	int64_t defs_changed_ms;         /* first WPROTO_EXIT_DEFS_CHANGED of a row */
 };
 
 /* ---- the pool's shared state (pool.c) --------------------------------- */

@@ -29,6 +29,16 @@ void
 daemon_kill_point(struct daemon *d, int point, bool in_child)
 {
 #ifdef AMPSCAN_TEST_HOOKS
+	/* AMPSCAN_TEST_PAUSE_POINT=N: the update child sleeps 3 s at point N
+	 * instead (a window for a test to act in the middle of a step) */
+	const char *pp = in_child ? getenv("AMPSCAN_TEST_PAUSE_POINT") : NULL;
+	uint64_t n;
+
+	if (pp != NULL && num_u64(pp, strlen(pp), 0, &n) == NUM_OK &&
+	    n == (uint64_t)point) {
+		sleep(3);
+		return;
+	}
 	if (d->kill_point != point)
 		return;
 	if (in_child) {

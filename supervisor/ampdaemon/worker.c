@@ -641,6 +641,7 @@ act_ready(struct worker *w, const struct worker_input *in)
 	ev_timer_stop(d->loop, &w->timer);
 	w->st = WS_READY;
 	w->ready_ms = now;
+	w->defs_changed_ms = 0;
 	d->pool.ready = d->pool.ready_tmp;
 	d->pool.have_ready = true;
 	definitions_text(&d->pool.ready, w->defs, sizeof(w->defs));
@@ -812,12 +813,46 @@ act_exit_stopped(struct worker *w, const struct worker_input *in)
 	pool_dispatch(d);
 }
 
+/*
+ * A worker that exited WPROTO_EXIT_DEFS_CHANGED while an update is under
+ * way read active/ in the middle of an activation: it starts again every
+ * WORKER_DEFS_CHANGED_RETRY_MS, without a fault, for
+ * WORKER_DEFS_CHANGED_MAX_MS at most (an activation takes milliseconds;
+ * the bound keeps a bug from looping for ever).  Outside an update
+ * (active/ changed by hand, say) it is a start failure: fault 7's recovery
+ * re-checks the definitions and rebuilds the index.
+ */
+#define WORKER_DEFS_CHANGED_RETRY_MS 250
+#define WORKER_DEFS_CHANGED_MAX_MS 30000
+static bool
+worker_defs_changed(struct worker *w, int ws, int64_t now)
+{
+	struct daemon *d = w->d;
+
+	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != WPROTO_EXIT_DEFS_CHANGED ||
+	    !update_busy(d))
+		return false;
+	if (w->defs_changed_ms == 0)
+		w->defs_changed_ms = now;
+	else if (now - w->defs_changed_ms > WORKER_DEFS_CHANGED_MAX_MS)
+		return false;
+	worker_record_exit(w, ws, EXITS_KIND_DEFS_CHANGED, now);
+	dlog(&d->log, DLOG_INFO, "worker %u: the definitions changed while it loaded them (an activation in progress); starting it again in %.3f s",
+	    w->slot, ms_to_s(WORKER_DEFS_CHANGED_RETRY_MS));
+	w->pid = -1;
+	worker_schedule(w, WORKER_DEFS_CHANGED_RETRY_MS);
+	return true;
+}
+
 /* Starting: it exited (or was killed) before READY -> BACKOFF, fault 7. */
 static void
 act_exit_starting(struct worker *w, const struct worker_input *in)
 {
 	int64_t now = walltime_now_ms();
 	char why[FAULTS_DETAIL_MAX];
+
+	if (worker_defs_changed(w, in->ws, now))
+		return;
 
 	worker_record_exit(w, in->ws, "start_failure", now);
 	start_failure_text(w, in->ws, why, sizeof(why));

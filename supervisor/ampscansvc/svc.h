@@ -46,6 +46,8 @@ struct svc {
 	bool allow_partial;          /* builtin: load what it can of a set */
 	int sock_fd, index_fd;
 	int defs_dir_fd;             /* --worker --engine clamav: the definitions */
+	uint8_t defs_want[32];       /* ... must have this identity (the index's) */
+	bool defs_want_set;
 	int scratch_fd;              /* ... and the scratch directory */
 	bool index_verified;   /* ampdaemon checked the index's checksum */
 	struct walk_limits lim;
@@ -79,6 +81,7 @@ extern bool svc_sandboxed;
 
 /* svc_common.c */
 _Noreturn void svc_exit(int status);
+void svc_defs_unchanged(struct svc *s, const char *defs, const char *when);
 void svc_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void svc_fail(struct svc *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), noreturn));

@@ -149,6 +149,34 @@ svc_print_loaded(const struct wproto_ready *m, char sep, bool types)
 }
 
 /*
+ * A worker's set must be the one ampdaemon's index names: an activation
+ * moves files into active/ one rename at a time, so a worker started
+ * meanwhile could read old and new containers side by side.  active/'s
+ * identity (names, sizes, mtimes, headers: defs_source_id) is taken before
+ * and after the load; either differing from the index's ends the worker
+ * with WPROTO_EXIT_DEFS_CHANGED, and ampdaemon starts it again.
+ */
+void
+svc_defs_unchanged(struct svc *s, const char *defs, const char *when)
+{
+	uint8_t have[32];
+	char e[512];
+
+	if (!s->defs_want_set)
+		return;
+	if (defs_source_id(defs, have, e, sizeof(e)) != 0)
+		svc_die("definitions %s the load: %s", when, e);
+	if (memcmp(have, s->defs_want, sizeof(have)) != 0) {
+		fprintf(stderr, "ampscansvc: the definitions changed %s the load "
+		    "(not the set ampdaemon's index names: an activation in "
+		    "progress); exiting to be started again\n", when);
+		seng_free(s->seng);
+		s->seng = NULL;
+		svc_exit(WPROTO_EXIT_DEFS_CHANGED);
+	}
+}
+
+/*
  * --worker --engine clamav.  Before the sandbox: load the definitions from
  * the directory ampdaemon opened (--defs-dir-fd; staged and verified into
  * SCRATCH/stage, which is removed once compiled) and compile them; fchdir
@@ -175,6 +203,7 @@ svc_clamav_load(struct svc *s, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start the clamav engine: %s", e);
 		return -1;
 	}
+	svc_defs_unchanged(s, defs, "before");
 	if (seng_load(s->seng, defs, e, sizeof(e)) != 0 ||
 	    seng_compile(s->seng, e, sizeof(e)) != 0) {
 		snprintf(err, errlen, "cannot load definitions: %s", e);
@@ -182,6 +211,7 @@ svc_clamav_load(struct svc *s, char *err, size_t errlen)
 		s->seng = NULL;
 		return -1;
 	}
+	svc_defs_unchanged(s, defs, "after");
 	close(s->defs_dir_fd);
 	s->defs_dir_fd = -1;
 	return 0;

@@ -313,8 +313,19 @@ svc_worker_clamav(struct svc *s)
 	/* RLIMIT_FSIZE (ampdaemon's): a write beyond it fails with EFBIG,
 	 * which libclamav reports as an error, instead of killing us */
 	signal(SIGXFSZ, SIG_IGN);
-	if (s->index_fd >= 0)
-		close(s->index_fd);   /* the builtin engine's; unused here */
+	if (s->index_fd >= 0) {
+		/* the builtin engine's index; here only its name of the set */
+		struct engine *ix = NULL;
+
+		if (engine_index_map_flags(s->index_fd, ENGINE_MAP_CHECKSUM_VERIFIED,
+		    &ix, err, sizeof(err)) != 0)
+			svc_die("index (fd %d): %s", s->index_fd, err);
+		engine_source_id(ix, s->defs_want);
+		s->defs_want_set = true;
+		engine_free(ix);
+		close(s->index_fd);
+		s->index_fd = -1;
+	}
 	svc_worker_clamav_load(s);
 	/* libclamav's temporary directory is ".": from here on */
 	if (fchdir(s->scratch_fd) != 0)

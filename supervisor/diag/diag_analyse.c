@@ -18,7 +18,8 @@
 bool
 diag_exit_in_window(const struct diag *g, const struct diag_exit *e)
 {
-	return e->t >= g->o->since_ms && strcmp(e->kind, EXITS_KIND_STOPPED) != 0;
+	return e->t >= g->o->since_ms && strcmp(e->kind, EXITS_KIND_STOPPED) != 0 &&
+	    strcmp(e->kind, EXITS_KIND_DEFS_CHANGED) != 0;
 }
 
 bool

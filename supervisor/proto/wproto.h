@@ -40,6 +40,12 @@
 #define WPROTO_MAX_NAMES 64
 #define WPROTO_MAX_DBS 64
 #define WPROTO_MAX_TYPES 16
+/*
+ * A worker's exit status when the definitions it was loading changed
+ * under it (an activation renaming files into active/): not a failure of
+ * the set; ampdaemon starts it again once the activation is over.
+ */
+#define WPROTO_EXIT_DEFS_CHANGED 75
 
 enum wproto_type {
 	WPROTO_READY = 1,

@@ -65,6 +65,9 @@
 #define EXITS_KIND_CRASH "crash"
 #define EXITS_KIND_START_FAILURE "start_failure"
 #define EXITS_KIND_STOPPED "stopped"
+/* a worker that found its definitions changing under it (an activation):
+ * neither a crash nor a start failure; started again at once */
+#define EXITS_KIND_DEFS_CHANGED "defs_changed"
 
 enum exits_err {
 	EXITS_OK = 0,

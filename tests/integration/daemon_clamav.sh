@@ -108,6 +108,20 @@ check "its scratch directory is removed once it is killed" gone "$dir"
 check "its slot comes back READY" dl_wait_ready 2 60
 check "the new worker's scratch directory is a fresh one" \
 	sh -c "ls -d '$SCR/worker-$slot-'* | grep -vqx '$dir'"
+
+# ---- active/ changed behind ampdaemon's back: a worker loads only the set
+# its index names (an activation renames files one by one; a worker started
+# in between must not load a mix).  Outside an update that is a start
+# failure, and fault 7's recovery re-checks the set and rebuilds the index.
+first=$(ls "$T_TMP/defs/active/"*.cvd | head -1)
+touch -d '2001-02-03 04:05:06' "$first"
+pid=$(dl_status_py "[w for w in s['workers'] if w['state'] == 'ready'][0]['pid']")
+kill -KILL "$pid"
+check "the next worker refuses the set its index does not name (start failure, 'definitions changed')" \
+	ev_wait "sum(1 for x in X if x.get('kind') == 'start_failure' and 'definitions changed before the load' in json.dumps(x)) >= 1" 30
+check "the definitions are checked again and every slot comes back READY" dl_wait_ready 2 60
+check "fault 7 is cleared" dl_wait "not any(f['id'] == 7 for f in s['faults'])" 30
+check "EICAR is still found" bash -c "'$AMPCTL' --socket '$DL_CTL' scan '$T_TMP/files/eicar.txt' | grep -q FOUND"
 dl_stop_checked
 check "every scratch directory is removed once ampdaemon stopped" \
 	sh -c "[ -z \"\$(ls -A '$SCR')\" ]"
@@ -131,6 +145,41 @@ check "ampscansvc.log: one line naming the file and the limit" \
 dl_stop_checked
 check "the metrics file counts it: ampscan_limits_exceeded_total 1" \
 	grep -qx 'ampscan_limits_exceeded_total 1' "$MET"
+
+# ---- a worker started in the middle of an activation ------------------------------------
+# (test builds: AMPSCAN_TEST_PAUSE_POINT=8 holds the update child 3 s just
+# after its first rename into active/): the worker sees a set its index
+# does not name, exits to be started again, and is started again quietly,
+# without fault 7, until the rollover brings the new index
+t_fresh
+dl_build_cvd "$T_TMP/defs/active/demo.cvd" 10
+dl_config CreateScanUser yes Engine clamav ScratchDir "$SCR" MaxRecursion 17
+export AMPSCAN_TEST_PAUSE_POINT=8
+check "ampdaemon starts (pause point 8: the first rename of an activation)" dl_start
+unset AMPSCAN_TEST_PAUSE_POINT
+check "both workers READY" dl_wait_ready 2
+mkdir -p "$T_TMP/v11"
+dl_build_cvd "$T_TMP/v11/demo.cvd" 11
+timeout 60 "$AMPCTL" --socket "$DL_CTL" update "$T_TMP/v11/demo.cvd" >"$T_TMP/upd.out" 2>&1 &
+upd=$!
+check "the update reaches its activation" dl_wait "s['update']['step'] == 'activating'" 30
+sleep 0.5
+pid=$(dl_status_py "[w for w in s['workers'] if w['state'] == 'ready'][0]['pid']")
+kill -KILL "$pid"
+wait "$upd"
+check "ampctl update: activated (exit 0)" test $? = 0
+sed 's/^/    update: /' "$T_TMP/upd.out"
+check "a worker started mid-activation exited as 'defs_changed' (not a crash, not a start failure)" \
+	ev_true "sum(1 for x in X if x.get('kind') == 'defs_changed') >= 1"
+check "no start failure, no fault 7 raised" \
+	ev_true "not any(x.get('kind') == 'start_failure' for x in X) and not any(e.get('event') == 'fault_raised' and e.get('fault') == 7 for e in E)"
+check "both workers READY on the new set (demo 11)" \
+	dl_wait "sum(w['state'] == 'ready' for w in s['workers']) == 2 and any(b['name'] == 'demo' and b['version'] == 11 for b in s['definitions']['databases']) and not s['update']['in_progress']" 30
+check "EICAR is found" bash -c "'$AMPCTL' --socket '$DL_CTL' scan '$T_TMP/files/eicar.txt' | grep -q FOUND"
+check "the log says why the worker was started again" \
+	grep -q "the definitions changed while it loaded them (an activation in progress)" "$DL_LOG"
+dl_stop_checked
+rm -rf "$T_TMP/defs/previous"   # the next case must have nothing to roll back to
 
 # ---- a scratch directory that is not writable: caught before READY ---------------------
 # (test builds: definitions detecting the marker make the worker chmod its
