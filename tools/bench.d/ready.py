@@ -27,6 +27,11 @@ Options:
                     descriptor, one at a time; report the time, the
                     verdicts and VmHWM afterwards
   --verdicts FILE   (worker, with --scan-list) write "path: OK" lines etc.
+  --open-fd N=PATH  (worker) PATH (a directory) opened read-only as fd N
+                    in the child: `--engine clamav --defs-dir-fd N`
+  --scratch N=ROOT  (worker) a new empty directory under ROOT for each run,
+                    opened as fd N in the child (`--scratch-fd N`) and
+                    removed after the run
 
 The engine is always stopped, on error and on SIGINT/SIGTERM too.
 """
@@ -34,11 +39,13 @@ import argparse
 import fcntl
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
 import struct
 import sys
+import tempfile
 import time
 
 WPROTO_MAGIC = 0x57504D41
@@ -136,13 +143,17 @@ def proc_mem(pid):
 class Engine:
     """A started engine process; stop() is safe to call more than once."""
 
-    def __init__(self, argv, log, pid_file, dup_to_3=None):
+    def __init__(self, argv, log, pid_file, dup_to_3=None, dirs=()):
         self.pid_file = pid_file
         lf = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
         acts = [(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
                 (os.POSIX_SPAWN_DUP2, lf, 1), (os.POSIX_SPAWN_DUP2, lf, 2)]
         if dup_to_3 is not None:
             acts.append((os.POSIX_SPAWN_DUP2, dup_to_3, 3))
+        # directories opened in the child at fixed numbers (not inherited
+        # descriptors: a POSIX_SPAWN_OPEN leaves close-on-exec clear)
+        for n, path in dirs:
+            acts.append((os.POSIX_SPAWN_OPEN, n, path, os.O_RDONLY | os.O_DIRECTORY, 0))
         try:
             self.pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=acts)
         finally:
@@ -185,9 +196,12 @@ def worker_run(a, scan=False):
     cfd = fcntl.fcntl(child.fileno(), fcntl.F_DUPFD_CLOEXEC, 10)
     child.close()
     eng = None
+    dirs = list(a.open_fd)
+    scratch = [(n, tempfile.mkdtemp(prefix="scratch-", dir=root)) for n, root in a.scratch]
+    dirs += scratch
     try:
         t0 = time.perf_counter_ns()
-        eng = Engine(a.cmd, a.log, a.pid_file, dup_to_3=cfd)
+        eng = Engine(a.cmd, a.log, a.pid_file, dup_to_3=cfd, dirs=dirs)
         os.close(cfd)
         cfd = -1
         parent.settimeout(a.timeout)
@@ -216,6 +230,8 @@ def worker_run(a, scan=False):
         parent.close()
         if eng:
             eng.stop(signal.SIGKILL)
+        for _n, d in scratch:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def worker_scan(a, sock, eng):
@@ -314,6 +330,13 @@ def clamd_run(a):
             eng.stop()
 
 
+def fd_path(v):
+    n, sep, path = v.partition("=")
+    if not sep or not n.isdigit() or int(n) < 4 or not path:
+        raise argparse.ArgumentTypeError("want N=PATH with N >= 4, not %r" % v)
+    return int(n), path
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("kind", choices=("worker", "clamd"))
@@ -325,6 +348,8 @@ def main():
     ap.add_argument("--sock")
     ap.add_argument("--scan-list")
     ap.add_argument("--verdicts")
+    ap.add_argument("--open-fd", type=fd_path, action="append", default=[])
+    ap.add_argument("--scratch", type=fd_path, action="append", default=[])
     ap.add_argument("cmd", nargs="+")
     a = ap.parse_args()
     if a.kind == "clamd" and not a.sock:

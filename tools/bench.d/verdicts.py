@@ -6,7 +6,16 @@
 OUT_A and OUT_B are clamscan-format outputs ("path: OK", "path: Name FOUND",
 "path: reason ERROR"; clamscan's "path: Empty file" counts as OK).  Every
 path in LIST must have a verdict in both.  Prints one summary line; the
-disagreements, one per line, go to DIFF (default: stderr, the first 20).
+disagreements, one per line, go to DIFF (default: stderr, the first 20),
+each line starting with its kind:
+
+  verdict:  one says OK, the other FOUND or ERROR (or missing)
+  name:     both FOUND, under other signature names
+  suffix:   both FOUND, the names differ only in libclamav's ".UNOFFICIAL"
+            (which it appends to a signature from a database it does not
+            count as official: plain files, containers not signed by
+            ClamAV's key)
+
 Exit 0 when they agree on every file, 1 when not.
 """
 import sys
@@ -38,6 +47,14 @@ def parse(path):
     return out
 
 
+def kind(va, vb):
+    if not (va.startswith("FOUND ") and vb.startswith("FOUND ")):
+        return "verdict"
+    if va.replace(".UNOFFICIAL", "") == vb.replace(".UNOFFICIAL", ""):
+        return "suffix"
+    return "name"
+
+
 def main(argv):
     if len(argv) not in (6, 7):
         sys.stderr.write(__doc__)
@@ -54,10 +71,13 @@ def main(argv):
             k = v.split(" ")[0]
             counts[n][k] = counts[n].get(k, 0) + 1
         if va != vb:
-            diffs.append("%s: %s=%s %s=%s" % (p, na, va, nb, vb))
+            diffs.append("%s: %s: %s=%s %s=%s" % (kind(va, vb), p, na, va, nb, vb))
     summ = "; ".join("%s %s" % (n, ", ".join("%d %s" % (c, k) for k, c in sorted(counts[n].items())))
                      for n in (na, nb))
-    print("verdicts: %d files, %d disagree (%s)" % (len(files), len(diffs), summ))
+    nk = {k: sum(d.startswith(k + ":") for d in diffs) for k in ("verdict", "name", "suffix")}
+    print("verdicts: %d files, %d disagree: %d in the verdict, %d in the signature name, "
+          "%d only in .UNOFFICIAL (%s)" % (len(files), len(diffs), nk["verdict"], nk["name"],
+                                          nk["suffix"], summ))
     if len(argv) == 7:
         with open(argv[6], "w", encoding="utf-8", errors="surrogateescape") as f:
             f.write("".join(d + "\n" for d in diffs))
