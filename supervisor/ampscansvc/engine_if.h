@@ -65,5 +65,14 @@ void seng_libclamav_version(char *out, size_t outlen);
 
 void seng_free(struct seng *e);
 
+#ifdef AMPSCAN_TEST_HOOKS
+/*
+ * Test builds: 0, or -1 with why in err when the loaded definitions detect
+ * AMPSCAN-TEST-NOSTART-MARKER (the worker must then fail to start: fault
+ * 7's tests).  seng_scan_fd also crashes or hangs on walk.c's markers.
+ */
+int seng_test_nostart(struct seng *e, char *err, size_t errlen);
+#endif
+
 
 #endif

@@ -320,25 +320,34 @@ stage_unofficial(struct stage *st, int fd, const char *path, int db,
 {
 	struct cvd_verify_opts uo = *vo;
 	struct cvd_result res;
-	char src[64];
+	char src[64], sub[16], dir[sizeof(st->path) + sizeof(sub)], m[256];
 	int rc = -1;
 
 	uo.no_sign = true;   /* checked already, on the same descriptor */
 	uo.sign_path = NULL;
 	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
 	memset(&res, 0, sizeof(res));
-	if (cvd_unpack_file(src, st->path, &uo, &res) != 0) {
+	/* each container in a directory of its own: two sets may have
+	 * members of the same name (demo.hdb in demo.cvd and in extra.cvd) */
+	snprintf(sub, sizeof(sub), "c%d", db);
+	snprintf(dir, sizeof(dir), "%s/%s", st->path, sub);
+	if (mkdirat(st->dirfd, sub, 0700) != 0) {
+		snprintf(err, errlen, "%s: cannot stage in %s: %s", path, dir,
+		    strerror(errno));
+		goto out;
+	}
+	if (cvd_unpack_file(src, dir, &uo, &res) != 0) {
 		snprintf(err, errlen, "%s: %s", path, res.message);
 		goto out;
 	}
 	for (size_t i = 0; i < res.nmembers; i++) {
-		const char *m = res.members[i].name;
-		int type = stage_type(m), mfd;
+		int type = stage_type(res.members[i].name), mfd;
 		uint64_t lines = 0, lo, hi;
 		struct linecount lc = { .at_start = true };
 		uint8_t buf[4096];
 		ssize_t n;
 
+		snprintf(m, sizeof(m), "%s/%s", sub, res.members[i].name);
 		if (type < 0) {   /* COPYING, NAME.info: not signatures */
 			unlinkat(st->dirfd, m, 0);
 			continue;
@@ -523,24 +532,41 @@ stage_sort(struct stage *st)
 	qsort(st->files, st->nfiles, sizeof(st->files[0]), stage_cmp);
 }
 
+/* Remove what dirfd holds; depth 1: also its directories' files. */
+static void
+stage_clear(int dirfd, int depth)
+{
+	struct dirent *de;
+	int fd = dup(dirfd), sub;
+	DIR *d;
+
+	if (fd < 0)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(dirfd, de->d_name, 0) == 0 || errno != EISDIR ||
+		    depth == 0)
+			continue;
+		if ((sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+			stage_clear(sub, depth - 1);
+			close(sub);
+		}
+		unlinkat(dirfd, de->d_name, AT_REMOVEDIR);
+	}
+	closedir(d);
+}
+
 void
 stage_close(struct stage *st)
 {
-	struct dirent *de;
-	DIR *d;
-
 	if (st->dirfd >= 0) {
-		int fd = dup(st->dirfd);
-
-		if (fd >= 0 && (d = fdopendir(fd)) != NULL) {
-			while ((de = readdir(d)) != NULL)
-				if (de->d_name[0] != '.' || (strcmp(de->d_name, ".") != 0 &&
-				    strcmp(de->d_name, "..") != 0))
-					unlinkat(st->dirfd, de->d_name, 0);
-			closedir(d);
-		} else if (fd >= 0) {
-			close(fd);
-		}
+		stage_clear(st->dirfd, 1);
 		close(st->dirfd);
 		st->dirfd = -1;
 		rmdir(st->path);
