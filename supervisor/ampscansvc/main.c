@@ -1359,7 +1359,7 @@ svc_worker_clamav(struct svc *s)
 		svc_die("scratch directory (fd %d): %s", s->scratch_fd, strerror(errno));
 #ifdef AMPSCAN_TEST_HOOKS
 	if (seng_test_nostart(s->seng, err, sizeof(err)) != 0)
-		svc_die("%s", err);
+		svc_fail(s, "%s", err);
 	{
 		/* Test builds: definitions that detect this marker make the
 		 * scratch directory read-only before the sandbox: the canaries
