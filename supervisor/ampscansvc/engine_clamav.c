@@ -185,11 +185,10 @@ clam_found(int fd, const char *virname, void *ctx)
 		if (!r->alert_limits)
 			return;
 	}
+	/* every match, a name twice too: clamd and clamscan --allmatch
+	 * print one line per signature that matched */
 	if (res->nnames == WPROTO_MAX_NAMES)
 		return;
-	for (uint32_t i = 0; i < res->nnames; i++)
-		if (strcmp(res->names[i].sig, virname) == 0)
-			return;
 	snprintf(res->names[res->nnames].sig, sizeof(res->names[0].sig), "%s",
 	    virname);
 	res->names[res->nnames++].path[0] = '\0';

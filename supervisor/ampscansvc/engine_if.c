@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The scan engine interface: backend selection and dispatch. */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "engine_if.h"
 #include "engine_int.h"
@@ -120,10 +122,59 @@ seng_check_canaries(struct seng *e, char *err, size_t errlen)
 	return seng_canaries(e, err, errlen);
 }
 
+#ifdef AMPSCAN_TEST_HOOKS
+/*
+ * Test builds, the clamav engine: walk.c's markers that make the worker
+ * crash or hang, looked for in the file's first SENG_TEST_HOOK_BYTES (the
+ * builtin engine's walk looks in every buffer it scans).
+ */
+#define SENG_TEST_HOOK_BYTES 65536
+
+static void
+seng_test_hooks_fd(int fd)
+{
+	static const char crash[] = "AMPSCAN-TEST-CRASH-MARKER";
+	static const char hang[] = "AMPSCAN-TEST-HANG-MARKER";
+	uint8_t *buf = malloc(SENG_TEST_HOOK_BYTES);
+	ssize_t n = buf != NULL ? pread(fd, buf, SENG_TEST_HOOK_BYTES, 0) : -1;
+	bool crashes = n > 0 && memmem(buf, (size_t)n, crash, sizeof(crash) - 1);
+	bool hangs = n > 0 && memmem(buf, (size_t)n, hang, sizeof(hang) - 1);
+
+	free(buf);
+	if (crashes) {
+		/* die by the signal even where a sanitizer catches SIGSEGV */
+		signal(SIGSEGV, SIG_DFL);
+		raise(SIGSEGV);
+	}
+	if (hangs)
+		for (;;)
+			pause();
+}
+
+int
+seng_test_nostart(struct seng *e, char *err, size_t errlen)
+{
+	static const char nostart[] = "AMPSCAN-TEST-NOSTART-MARKER";
+	struct wproto_result r;
+
+	seng_scan_mem(e, (const uint8_t *)nostart, sizeof(nostart) - 1,
+	    "nostart-probe", 0, &r);
+	if (r.verdict != WPROTO_FOUND)
+		return 0;
+	snprintf(err, errlen, "test hook: the definitions detect the no-start marker (%s); refusing to start",
+	    r.names[0].sig);
+	return -1;
+}
+#endif
+
 void
 seng_scan_fd(struct seng *e, int fd, const char *display, unsigned flags,
     struct wproto_result *res)
 {
+#ifdef AMPSCAN_TEST_HOOKS
+	if (e->backend == SENG_CLAMAV)
+		seng_test_hooks_fd(fd);
+#endif
 	e->ops->scan_fd(e, fd, display, flags, res);
 	seng_drop_canary(res);
 }

@@ -74,6 +74,14 @@ struct engine;
 uint64_t seng_builtin_gaps(const struct engine *e, char *out, size_t outlen);
 /* The builtin backend's engine once compiled; NULL for clamav. */
 const struct engine *seng_builtin_engine(const struct seng *e);
+#ifdef AMPSCAN_TEST_HOOKS
+/*
+ * Test builds: 0, or -1 with why in err when the loaded definitions detect
+ * AMPSCAN-TEST-NOSTART-MARKER (the worker must then fail to start: fault
+ * 7's tests).  seng_scan_fd also crashes or hangs on walk.c's markers.
+ */
+int seng_test_nostart(struct seng *e, char *err, size_t errlen);
+#endif
 
 
 #endif

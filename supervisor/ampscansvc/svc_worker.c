@@ -331,6 +331,8 @@ svc_worker_clamav(struct svc *s)
 	if (fchdir(s->scratch_fd) != 0)
 		svc_die("scratch directory (fd %d): %s", s->scratch_fd, strerror(errno));
 #ifdef AMPSCAN_TEST_HOOKS
+	if (seng_test_nostart(s->seng, err, sizeof(err)) != 0)
+		svc_fail(s, "%s", err);
 	{
 		/* Test builds: definitions that detect this marker make the
 		 * scratch directory read-only before the sandbox: the canaries

@@ -270,7 +270,7 @@ config_defaults(struct config *c)
 	c->max_files = 10000;
 	c->stream_max_length = 100ULL << 20;
 	c->certs_dir = CONFIG_DEFAULT_CERTS_DIR;
-	c->engine = CONFIG_ENGINE_BUILTIN;
+	c->engine = CONFIG_ENGINE_CLAMAV;
 	c->scratch_dir = CONFIG_DEFAULT_SCRATCH_DIR;
 	c->heuristic_alerts = true;   /* clamd's default */
 }

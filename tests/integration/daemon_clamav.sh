@@ -2,7 +2,8 @@
 # ampdaemon with `Engine clamav`: its workers scan with libclamav in their
 # sandbox, each with a private scratch directory under ScratchDir.
 #   - the 44 files of /usr/share/clamav-testfiles with test-6.cvd, through
-#     clamdscan (default, --fdpass, --stream) and `ampctl scan`: every
+#     clamdscan (default, --fdpass, --stream, --multiscan, --multiscan
+#     --fdpass) and `ampctl scan`: every
 #     verdict equal to `clamscan -d test-6.cvd`'s;
 #   - a worker's /proc status (Seccomp 2, NoNewPrivs 1, CapEff 0), no
 #     refused syscall in ampscansvc.log;
@@ -69,7 +70,7 @@ cmp_verdicts() {
 		diff "$T_TMP/want" "$2.sorted" | head -20 | sed 's/^/    /'
 	fi
 }
-for mode in "" "--fdpass" "--stream"; do
+for mode in "" "--fdpass" "--stream" "--multiscan" "--multiscan --fdpass"; do
 	# shellcheck disable=SC2086
 	timeout 120 clamdscan -c "$ACONF" --no-summary $mode "$F"/* >"$T_TMP/cd.out" 2>"$T_TMP/cd.err"
 	cmp_verdicts "clamdscan ${mode:-(default)}" "$T_TMP/cd.out"

@@ -107,6 +107,8 @@ dl_config() {
 		echo "ControlSocket $DL_CTL"
 		echo "TrustedKeys $T_TMP/keys/k.pub"
 		echo "CertsDir $T_TMP/certs"
+		# Engine clamav (the default): the workers' scratch directories
+		echo "ScratchDir $T_TMP/scratch"
 		echo "RestartDelayMin 20ms"
 		echo "RestartDelayMax 1s"
 		# the real test-N.cvd sets hold .ldb/.mdb lines the builtin engine

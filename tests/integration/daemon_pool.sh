@@ -47,7 +47,7 @@ done
 
 # ---- scanning through the pool -------------------------------------------------
 expect_status 1 "ampctl scan: a detection exits 1" dl_ctl scan files/eicar.txt files/clean.txt
-check "the detection is printed clamdscan-style" grep -q "files/eicar.txt: Eicar-Test-Signature FOUND" "$T_TMP/out"
+check "the detection is printed clamdscan-style" grep -q "files/eicar.txt: Eicar-Test-Signature.Body.UNOFFICIAL FOUND" "$T_TMP/out"
 check "the clean file is OK" grep -q "files/clean.txt: OK" "$T_TMP/out"
 expect_status 2 "ampctl scan: a missing file is an error (exit 2)" dl_ctl scan files/missing
 check "the error names the file" grep -q "files/missing: No such file or directory ERROR" "$T_TMP/out"

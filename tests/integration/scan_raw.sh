@@ -253,16 +253,16 @@ for cmd in (b'SCAN', b'CONTSCAN', b'MULTISCAN', b'ALLMATCHSCAN'):
             continue   # below: several lines
         data = pre + cmd + b' ' + E.encode() + term
         expect('%s of eicar (%s) -> FOUND' % (cmd.decode(), pre.decode()), data,
-               E.encode() + b': Eicar-Test-Signature FOUND' + term)
+               E.encode() + b': Eicar-Test-Signature.Body.UNOFFICIAL FOUND' + term)
     data = b'z' + cmd + b' ' + C.encode() + b'\0'
     expect('%s of the clean file -> OK' % cmd.decode(), data, C.encode() + b': OK\0')
 expect('bare SCAN of eicar (as Node clamscan sends it) -> FOUND\\n',
-       b'SCAN ' + E.encode(), E.encode() + b': Eicar-Test-Signature FOUND\n')
+       b'SCAN ' + E.encode(), E.encode() + b': Eicar-Test-Signature.Body.UNOFFICIAL FOUND\n')
 expect('bare SCAN of eicar with a newline -> FOUND\\n',
-       b'SCAN ' + E.encode() + b'\n', E.encode() + b': Eicar-Test-Signature FOUND\n')
+       b'SCAN ' + E.encode() + b'\n', E.encode() + b': Eicar-Test-Signature.Body.UNOFFICIAL FOUND\n')
 sp = FILES + '/sp ace.txt'
 expect('zSCAN of a path with a space -> FOUND', b'zSCAN ' + sp.encode() + b'\0',
-       sp.encode() + b': Eicar-Test-Signature FOUND\0')
+       sp.encode() + b': Eicar-Test-Signature.Body.UNOFFICIAL FOUND\0')
 
 # ALLMATCHSCAN: every signature that matches, one FOUND line each
 got, how = xchg(b'zALLMATCHSCAN ' + E.encode() + b'\0')
@@ -274,7 +274,7 @@ for l in lines:
     good = good and m is not None
     if m:
         names.add(m.group(1))
-res(good and names == {b'Eicar-Test-Signature', b'Eicar-Test-Signature.Body'},
+res(good and names == {b'Eicar-Test-Signature.UNOFFICIAL', b'Eicar-Test-Signature.Body.UNOFFICIAL'},
     'ALLMATCHSCAN of eicar lists every signature (the hash one and the body one)', repr((got, how)))
 
 # directories: a line per infected file, no OK at the end
@@ -286,7 +286,7 @@ for cmd in (b'CONTSCAN', b'MULTISCAN', b'ALLMATCHSCAN'):
     paths = set()
     good = how == 'eof' and got.endswith(b'\0')
     for l in lines:
-        m = re.fullmatch(rb'(.*): (Eicar-Test-Signature(\.Body)?) FOUND', l)
+        m = re.fullmatch(rb'(.*): (Eicar-Test-Signature(\.Body)?\.UNOFFICIAL) FOUND', l)
         good = good and m is not None
         if m:
             paths.add(m.group(1).decode())
@@ -299,7 +299,7 @@ for cmd in (b'CONTSCAN', b'MULTISCAN', b'ALLMATCHSCAN'):
         repr((got, how)))
 got, how = xchg(b'zSCAN ' + tree.encode() + b'\0', 30)
 lines = split_replies(got, b'\0')
-res(how == 'eof' and len(lines) == 1 and re.fullmatch(rb'.*: Eicar-Test-Signature FOUND', lines[0])
+res(how == 'eof' and len(lines) == 1 and re.fullmatch(rb'.*: Eicar-Test-Signature\.Body\.UNOFFICIAL FOUND', lines[0])
     and lines[0].split(b': ')[0].decode() in infected,
     'SCAN of a directory stops at the first detection (one FOUND line)', repr((got, how)))
 for cmd in (b'SCAN', b'CONTSCAN', b'MULTISCAN', b'ALLMATCHSCAN'):
@@ -340,15 +340,15 @@ for size in (1024, 2048):
     for pre, term in ((b'z', b'\0'), (b'n', b'\n')):
         expect('%sINSTREAM of eicar in %d-byte chunks -> stream: FOUND' % (pre.decode(), size),
                pre + b'INSTREAM' + term + chunks(EICAR, size),
-               b'stream: Eicar-Test-Signature FOUND' + term)
+               b'stream: Eicar-Test-Signature.Body.UNOFFICIAL FOUND' + term)
     expect('zINSTREAM of 42 kB clean in %d-byte chunks -> stream: OK' % size,
            b'zINSTREAM\0' + chunks(big_clean, size), b'stream: OK\0')
 # eicar at the end of a long stream, across a chunk boundary (body signature)
 data = big_clean + EICAR
 expect('zINSTREAM, eicar across 1 KiB chunk boundaries -> FOUND',
-       b'zINSTREAM\0' + chunks(data, 1000), b'stream: Eicar-Test-Signature.Body FOUND\0')
+       b'zINSTREAM\0' + chunks(data, 1000), b'stream: Eicar-Test-Signature.Body.UNOFFICIAL FOUND\0')
 expect('zINSTREAM of eicar in one chunk -> FOUND', b'zINSTREAM\0' + chunks(EICAR, 1 << 20),
-       b'stream: Eicar-Test-Signature FOUND\0')
+       b'stream: Eicar-Test-Signature.Body.UNOFFICIAL FOUND\0')
 expect('zINSTREAM of the clean file in one chunk -> OK', b'zINSTREAM\0' + chunks(CLEAN, 1 << 20),
        b'stream: OK\0')
 expect('zINSTREAM of nothing (only the zero length) -> OK', b'zINSTREAM\0' + struct.pack('>I', 0),
@@ -359,7 +359,7 @@ for b in b'zINSTREAM\0' + chunks(EICAR, 16):
     s.send(bytes([b]))
     time.sleep(0.002)
 got, how = read_all(s)
-res(got == b'stream: Eicar-Test-Signature FOUND\0' and how == 'eof',
+res(got == b'stream: Eicar-Test-Signature.Body.UNOFFICIAL FOUND\0' and how == 'eof',
     'zINSTREAM sent a byte at a time (headers split) -> FOUND', repr((got, how)))
 
 # StreamMaxLength 1M: exactly the limit is fine, a byte more is not
@@ -399,8 +399,8 @@ for pre, term in ((b'z', b'\0'), (b'n', b'\n')):
     s.sendall(pre + b'FILDES' + term)
     socket.send_fds(s, [b'x'], [fd])
     got, how = read_all(s)
-    res(re.fullmatch(rb'fd\[[0-9]+\]: Eicar-Test-Signature FOUND' + re.escape(term), got) is not None
-        and how == 'eof', '%sFILDES + eicar\'s fd -> "fd[N]: Eicar-Test-Signature FOUND"' % pre.decode(),
+    res(re.fullmatch(rb'fd\[[0-9]+\]: Eicar-Test-Signature\.Body\.UNOFFICIAL FOUND' + re.escape(term), got) is not None
+        and how == 'eof', '%sFILDES + eicar\'s fd -> "fd[N]: Eicar-Test-Signature.Body.UNOFFICIAL FOUND"' % pre.decode(),
         repr((got, how)))
 cfd = os.open(FILES + '/clean.txt', os.O_RDONLY)
 s = conn()
@@ -464,20 +464,20 @@ if rep is None:
 else:
     res(sorted(rep) == list(range(1, 12)), 'IDSESSION: one reply (or more for a directory) per id, 1 to 11',
         repr(sorted(rep)))
-    want = {1: [b'PONG'], 3: [E.encode() + b': Eicar-Test-Signature FOUND'],
-            4: [b'stream: Eicar-Test-Signature FOUND'], 6: [C.encode() + b': OK'],
+    want = {1: [b'PONG'], 3: [E.encode() + b': Eicar-Test-Signature.Body.UNOFFICIAL FOUND'],
+            4: [b'stream: Eicar-Test-Signature.Body.UNOFFICIAL FOUND'], 6: [C.encode() + b': OK'],
             7: [b'stream: OK'], 11: [b'PONG']}
     for i, w in want.items():
         res(rep.get(i) == w, 'IDSESSION: reply %d is %r' % (i, w), repr(rep.get(i)))
     res(len(rep.get(2, [])) == 1 and rep[2][0].startswith(b'ampscan '), 'IDSESSION: reply 2 is the version',
         repr(rep.get(2)))
-    res(len(rep.get(5, [])) == 1 and re.fullmatch(rb'fd\[[0-9]+\]: Eicar-Test-Signature FOUND', rep[5][0]),
+    res(len(rep.get(5, [])) == 1 and re.fullmatch(rb'fd\[[0-9]+\]: Eicar-Test-Signature\.Body\.UNOFFICIAL FOUND', rep[5][0]),
         'IDSESSION: reply 5 is the FILDES detection', repr(rep.get(5)))
     res(len(rep.get(8, [])) == 1 and rep[8][0].startswith(b'POOLS: ') and rep[8][0].endswith(b'\nEND'),
         'IDSESSION: reply 8 is STATS, ending with END', repr(rep.get(8)))
     res(len(rep.get(9, [])) == 1 and b'| COMMANDS: ' in rep[9][0], 'IDSESSION: reply 9 is VERSIONCOMMANDS',
         repr(rep.get(9)))
-    res(len(rep.get(10, [])) == 1 and rep[10][0].endswith(b': Eicar-Test-Signature FOUND'),
+    res(len(rep.get(10, [])) == 1 and rep[10][0].endswith(b': Eicar-Test-Signature.Body.UNOFFICIAL FOUND'),
         'IDSESSION: reply 10 is SCAN of the tree, one detection', repr(rep.get(10)))
 
 # an n session, and replies terminated as their own command was framed
@@ -504,7 +504,7 @@ except socket.timeout:
     second += b'<timeout>'
 s.sendall(b'zEND\0')
 rest, how = read_all(s)
-res(first == b'1: PONG\0' and second == b'2: ' + E.encode() + b': Eicar-Test-Signature FOUND\0'
+res(first == b'1: PONG\0' and second == b'2: ' + E.encode() + b': Eicar-Test-Signature.Body.UNOFFICIAL FOUND\0'
     and rest == b'' and how == 'eof', 'IDSESSION: replies arrive before END; END closes',
     repr((first, second, rest, how)))
 
@@ -514,7 +514,7 @@ s.sendall(b'zIDSESSION\0zPING\0zSCAN ' + E.encode() + b'\0')
 s.shutdown(socket.SHUT_WR)
 got, how = read_all(s)
 rep = by_id(split_replies(got, b'\0'))
-res(rep == {1: [b'PONG'], 2: [E.encode() + b': Eicar-Test-Signature FOUND']} and how == 'eof',
+res(rep == {1: [b'PONG'], 2: [E.encode() + b': Eicar-Test-Signature.Body.UNOFFICIAL FOUND']} and how == 'eof',
     'IDSESSION without END (the client shuts down writing): the replies due, then close', repr((got, how)))
 
 # commands refused inside a session: the error with its id, then the close
@@ -588,7 +588,7 @@ s.sendall(b'zSCAN ' + FILES.encode() + b'/eicar.txt\0')
 t0 = time.monotonic()
 got, how = read_all(s, 10)
 dt = time.monotonic() - t0
-res(got.endswith(b'Eicar-Test-Signature FOUND\0') and dt < 2,
+res(got.endswith(b'Eicar-Test-Signature.Body.UNOFFICIAL FOUND\0') and dt < 2,
     '500 idle connections: a SCAN answers promptly', 'got %r (%s) after %.2f s' % (got, how, dt))
 
 
@@ -672,9 +672,9 @@ res(timed == 500, 'the 500 idle connections were closed with COMMAND READ TIMED 
     '%d of 500' % timed)
 prompt_ping('after all the hostile clients: PING answers promptly')
 expect('after all of it: zSCAN of eicar -> FOUND', b'zSCAN ' + FILES.encode() + b'/eicar.txt\0',
-       FILES.encode() + b'/eicar.txt: Eicar-Test-Signature FOUND\0')
+       FILES.encode() + b'/eicar.txt: Eicar-Test-Signature.Body.UNOFFICIAL FOUND\0')
 expect('after all of it: zINSTREAM of eicar -> FOUND', b'zINSTREAM\0' + chunks(EICAR, 1024),
-       b'stream: Eicar-Test-Signature FOUND\0')
+       b'stream: Eicar-Test-Signature.Body.UNOFFICIAL FOUND\0')
 EOF
 check "ampdaemon is alive after the hostile clients" kill -0 "$DL_PID"
 expect_status 0 "ampctl status still works" dl_ctl status
@@ -726,7 +726,7 @@ check "its workers become READY" dl_wait_ready 2
 py_checks <<'EOF'
 from raw import *
 expect('the new ampdaemon scans: zSCAN of eicar -> FOUND', b'zSCAN ' + FILES.encode() + b'/eicar.txt\0',
-       FILES.encode() + b'/eicar.txt: Eicar-Test-Signature FOUND\0')
+       FILES.encode() + b'/eicar.txt: Eicar-Test-Signature.Body.UNOFFICIAL FOUND\0')
 EOF
 expect_status 0 "ampctl status works on the new ampdaemon" dl_ctl status
 dl_stop

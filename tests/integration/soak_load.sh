@@ -50,7 +50,8 @@ WORKERS=2
 SOCK=$T_TMP/run/clamd.sock
 EICAR=$T_TMP/files/eicar.txt
 CLEAN=$T_TMP/files/clean.txt
-SIG=Eicar-Test-Signature
+# libclamav's name (Engine clamav) for the demo set's EICAR, as clamscan's
+SIG=Eicar-Test-Signature.Body.UNOFFICIAL
 export SOCK
 
 # descriptors: the load holds a socket and, for FILDES, a file per client;
@@ -722,7 +723,7 @@ while :; do
 		printf 'ampscan soak update %d\n' "$version" >"files/upd.txt"
 		chmod 644 files/upd.txt
 		check "round $r: the update's own signature (Upd.Test.$version) detects" \
-			test "$(zreq "SCAN $T_TMP/files/upd.txt")" = "$T_TMP/files/upd.txt: Upd.Test.$version FOUND"
+			test "$(zreq "SCAN $T_TMP/files/upd.txt")" = "$T_TMP/files/upd.txt: Upd.Test.$version.UNOFFICIAL FOUND"
 	fi
 	[ "$rounds" -ge "$SOAK_KILL_ROUNDS" ] && [ $(($(date +%s) - t_kill0)) -ge $((2 * SOAK_SECONDS)) ] && break
 	[ "$rounds" -ge 200 ] && break

@@ -71,7 +71,7 @@ elif sys.argv[1] == 'load':
         n += 1
         try:
             r = scan(eicar)
-            good = r == eicar + ': Eicar-Test-Signature FOUND'
+            good = r == eicar + ': Eicar-Test-Signature.Body.UNOFFICIAL FOUND'
             print('%s SCAN %s' % ('ok' if good else 'FAIL', r), flush=True)
             data = b'clean bytes %d\n' % n
             r = instream(data)
@@ -91,7 +91,7 @@ load_ctl() {
 		rc=0
 		timeout 60 "$AMPCTL" --socket "$DL_CTL" scan "$T_TMP/files/eicar2.txt" \
 			"$T_TMP/files/clean.txt" >"$2.last" 2>&1 || rc=$?
-		if [ "$rc" = 1 ] && grep -q "eicar2.txt: Eicar-Test-Signature FOUND" "$2.last" &&
+		if [ "$rc" = 1 ] && grep -q "eicar2.txt: Eicar-Test-Signature.Body.UNOFFICIAL FOUND" "$2.last" &&
 			grep -q "clean.txt: OK" "$2.last"; then
 			echo "ok ampctl"
 		else

@@ -90,6 +90,9 @@ fake_daemon(unsigned n)
 	d->cfg.workers = n;
 	d->cfg.state_dir = fk.dir;
 	d->cfg.definitions_dir = fk.dir;
+	/* Engine clamav (the default): each spawn makes a scratch directory */
+	snprintf(fk.scratch, sizeof(fk.scratch), "%s/scratch", fk.dir);
+	d->cfg.scratch_dir = fk.scratch;
 	d->log.fd = open(fk.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	d->svclog.fd = -1;
 	d->lock_fd = -1;

@@ -23,6 +23,7 @@ struct fake {
 	struct daemon *d;
 	char dir[128];                   /* StateDir and DefinitionsDir */
 	char log[160];                   /* ampdaemon.log */
+	char scratch[160];               /* ScratchDir (Engine clamav) */
 	int peer[FAKE_PIDS];             /* the worker's end, by pid */
 	unsigned spawns;
 	bool spawn_fails;

@@ -241,7 +241,7 @@ test_config_defaults_every_key(void **state)
 		{ CONFIG_TRIAL_MEMORY_LIMIT, "TrialMemoryLimit", "4G" },
 		{ CONFIG_METRICS_FILE, "MetricsFile", "(none)" },
 		{ CONFIG_FAULT_COMMAND, "FaultCommand", "(none)" },
-		{ CONFIG_ENGINE, "Engine", "builtin" },
+		{ CONFIG_ENGINE, "Engine", "clamav" },
 		{ CONFIG_SCRATCH_DIR, "ScratchDir", "/var/lib/ampscan/scratch" },
 		{ CONFIG_CORE_DUMPS, "CoreDumps", "no" },
 		{ CONFIG_ENABLE_SHUTDOWN_COMMAND, "EnableShutdownCommand", "no" },
@@ -1210,7 +1210,8 @@ test_config_print_everything_set_round_trip(void **state)
 		struct config d;
 
 		config_defaults(&d);
-		if (k != CONFIG_WORKERS || d.workers != 7)
+		/* Engine clamav is the default, and the heuristics above need it */
+		if ((k != CONFIG_WORKERS || d.workers != 7) && k != CONFIG_ENGINE)
 			assert_false(config_value_equal(&c, &d, (enum config_key)k));
 		assert_int_not_equal(c.line[k], 0);
 	}
@@ -1389,11 +1390,15 @@ test_config_heuristics_need_clamav(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		snprintf(text, sizeof(text), "%s yes\n", keys[i]);
+		snprintf(text, sizeof(text), "Engine builtin\n%s yes\n", keys[i]);
 		assert_int_equal(parse(text, &c, err, sizeof(err)), CONFIG_ECONFLICT);
 		assert_non_null(strstr(err, keys[i]));
 		assert_non_null(strstr(err, "builtin engine has no heuristics"));
 		snprintf(text, sizeof(text), "Engine clamav\n%s yes\n", keys[i]);
+		assert_int_equal(parse(text, &c, err, sizeof(err)), 0);
+		config_free(&c);
+		/* Engine clamav is the default */
+		snprintf(text, sizeof(text), "%s yes\n", keys[i]);
 		assert_int_equal(parse(text, &c, err, sizeof(err)), 0);
 		config_free(&c);
 	}
