@@ -55,8 +55,8 @@ static const char svc_usage[] =
 "\n"
 "  --scan              scan files (and directories with -r), print `path: OK`,\n"
 "                      `path: Name FOUND` or `path: reason ERROR` like clamscan\n"
-"  --engine NAME       --scan: clamav (libclamav, the default) or builtin;\n"
-"                      --worker, --trial, --check: builtin (the default) or clamav\n"
+"  --engine NAME       --scan, --check: clamav (libclamav, the default) or builtin;\n"
+"                      --worker, --trial: builtin (the default) or clamav\n"
 "  --defs-dir-fd N     (--worker/--trial --engine clamav) the definitions directory\n"
 "  --scratch-fd N      (--worker/--trial --engine clamav) the private scratch directory:\n"
 "                      libclamav's temporary files, the staged definitions\n"
@@ -332,13 +332,16 @@ svc_args(struct svc *s, int argc, char **argv)
 		exit(2);
 	}
 	/*
-	 * --scan defaults to clamav; --worker, --trial and --check to builtin
-	 * (ampdaemon's Engine default).  --build-index is the builtin's.
+	 * --scan and --check default to clamav (ampdaemon's Engine default: an
+	 * operator's --check loads a set the way the daemon will); --worker and
+	 * --trial to builtin (ampdaemon always names clamav to them).
+	 * --build-index is the builtin's.
 	 */
 	if (s->backend_set && s->mode == SVC_BUILD)
 		svc_die("--engine is not for --build-index (the index is the builtin engine's)");
 	if (!s->backend_set)
-		s->backend = s->mode == SVC_SCAN ? SENG_CLAMAV : SENG_BUILTIN;
+		s->backend = s->mode == SVC_SCAN || s->mode == SVC_CHECK ?
+		    SENG_CLAMAV : SENG_BUILTIN;
 	if ((s->mode == SVC_WORKER || s->mode == SVC_TRIAL) &&
 	    s->backend == SENG_CLAMAV && (s->defs_dir_fd < 0 || s->scratch_fd < 0))
 		svc_die("--%s --engine clamav needs --defs-dir-fd N and --scratch-fd N",

@@ -51,9 +51,9 @@ check "--check --engine clamav on test-6: it says OK (clamav) test-6-6" grep -q 
 check "--check --engine clamav, stdout a device: no call refused by its sandbox" \
 	bash -c "! grep -q 'refused syscall' '$T_TMP/err'"
 expect_status 2 "--check (builtin) on the refused set: refused too (it cannot load 61{2}62)" \
-	"$SVC" --check bad --trusted-key keys/k.pub
+	"$SVC" --check bad --engine builtin --trusted-key keys/k.pub
 expect_status 0 "--check --allow-partial (builtin) on the refused set: accepted" \
-	"$SVC" --check bad --trusted-key keys/k.pub --allow-partial
+	"$SVC" --check bad --engine builtin --trusted-key keys/k.pub --allow-partial
 expect_status 2 "--check --engine clamav on the refused set: refused" \
 	"$SVC" --check bad --engine clamav --trusted-key keys/k.pub
 check "--check --engine clamav: libclamav's reason" grep -q 'FAILED: .*libclamav refuses it' err

@@ -33,10 +33,10 @@ expect_status 1 "--scan --engine builtin --allow-partial: scans" \
 check "--allow-partial: the loadable signature is FOUND" grep -q 'f.txt: Amp.Fine FOUND' "$T_TMP/out"
 check "--allow-partial: a note says what was left out" grep -q 'note: the builtin engine does not load 3 signatures' "$T_TMP/err"
 expect_status 2 "--check DIR (builtin), a target-1 .ndb: refused" \
-	"$SVC" --check "$T_TMP/p" --allow-unsigned
+	"$SVC" --check "$T_TMP/p" --engine builtin --allow-unsigned
 check "--check: FAILED with the types and counts" grep -qF \
 	"check $T_TMP/p: FAILED: the builtin engine cannot load 1 signatures of $T_TMP/p: 1 ndb" "$T_TMP/err"
-expect_status 0 "--check DIR --allow-partial: OK" "$SVC" --check "$T_TMP/p" --allow-unsigned --allow-partial
+expect_status 0 "--check DIR --allow-partial: OK" "$SVC" --check "$T_TMP/p" --engine builtin --allow-unsigned --allow-partial
 check "--check --allow-partial: the usual OK line" grep -q "^check $T_TMP/p: OK (built) x.ndb-0 ndb=1/1" "$T_TMP/out"
 
 # ---- ampdaemon, Engine builtin -------------------------------------------------------

@@ -25,7 +25,7 @@ import os, re, socket, sys
 SOCK = os.environ['SOCK']
 FILES = os.environ['FILES']
 EICAR = FILES + '/eicar.txt'
-FOUND = rb'Eicar-Test-Signature(\.UNOFFICIAL)? FOUND'
+FOUND = rb'Eicar-Test-Signature(\.Body)?(\.UNOFFICIAL)? FOUND'
 
 
 def res(good, what, detail=''):

@@ -36,22 +36,22 @@ expect_status 2 "--scan: a plain .hdb needs --allow-unsigned" "$SVC" --scan --en
 check "--scan: says why" grep -q 'unsigned' "$T_TMP/err"
 expect_status 1 "--scan: plain files with --allow-unsigned" "$SVC" --scan --engine builtin --allow-unsigned --defs "$SRC/tools/demo-defs/demo.hdb" files/eicar.com
 
-expect_status 0 "--check: a good set" "$SVC" --check defs --trusted-key k.pub
+expect_status 0 "--check: a good set" "$SVC" --check defs --engine builtin --trusted-key k.pub
 check "--check: reports built (no index yet) and the version" grep -q 'OK (built) demo-4' "$T_TMP/out"
 expect_status 0 "--build-index" "$SVC" --build-index defs --trusted-key k.pub
 check "--build-index wrote ampscan.idx" [ -s defs/ampscan.idx ]
-expect_status 0 "--check: uses the fresh index" "$SVC" --check defs --trusted-key k.pub
+expect_status 0 "--check: uses the fresh index" "$SVC" --check defs --engine builtin --trusted-key k.pub
 check "--check: (index)" grep -q 'OK (index)' "$T_TMP/out"
 touch -d '2001-01-01' defs/demo.cvd
-expect_status 0 "--check: a changed container makes the index stale" "$SVC" --check defs --trusted-key k.pub
+expect_status 0 "--check: a changed container makes the index stale" "$SVC" --check defs --engine builtin --trusted-key k.pub
 check "--check: (built) again" grep -q 'OK (built)' "$T_TMP/out"
 cp defs/demo.cvd defs/bad.cvd
 flip_byte defs/bad.cvd 700
-expect_status 2 "--check: a corrupt container fails the check" "$SVC" --check defs --trusted-key k.pub
+expect_status 2 "--check: a corrupt container fails the check" "$SVC" --check defs --engine builtin --trusted-key k.pub
 check "--check: names the file and the reason" grep -q 'bad.cvd.*MD5' "$T_TMP/err"
 rm defs/bad.cvd
 printf 'garbage' >defs/ampscan.idx
-expect_status 0 "--check: a corrupt index is ignored (rebuilt in memory)" "$SVC" --check defs --trusted-key k.pub
+expect_status 0 "--check: a corrupt index is ignored (rebuilt in memory)" "$SVC" --check defs --engine builtin --trusted-key k.pub
 expect_status 2 "no mode is a usage error" "$SVC"
 expect_status 0 "--help" "$SVC" --help
 expect_status 0 "--version" "$SVC" --version
