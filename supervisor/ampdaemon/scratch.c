@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -67,6 +68,7 @@ remove_at(int dirfd, const char *name, unsigned depth)
 		fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
+	(void)fchmod(fd, SCRATCH_MODE);   /* one the worker made 0500 */
 	if (empty_dir(fd, depth) != 0)
 		return -1;
 	if (unlinkat(dirfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
@@ -74,10 +76,37 @@ remove_at(int dirfd, const char *name, unsigned depth)
 	return 0;
 }
 
+/*
+ * Remove root/name.  A root ampdaemon empties a worker's directory with the
+ * worker's own file-system identity (setfsuid/setfsgid: the owner may
+ * chmod and unlink what it made), not with CAP_DAC_OVERRIDE and
+ * CAP_FOWNER, which the shipped unit does not grant; the empty directory
+ * itself goes as root (ScratchDir is root's).
+ */
 int
 scratch_remove(int root, const char *name)
 {
-	return remove_at(root, name, 0);
+	struct stat st;
+	int fd, rc, e;
+
+	if (geteuid() != 0 || fstatat(root, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISDIR(st.st_mode) || st.st_uid == 0)
+		return remove_at(root, name, 0);
+	fd = openat(root, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return remove_at(root, name, 0);
+	setfsgid(st.st_gid);
+	setfsuid(st.st_uid);
+	(void)fchmod(fd, SCRATCH_MODE);
+	rc = empty_dir(fd, 0);   /* closes fd */
+	e = errno;
+	setfsuid(0);
+	setfsgid(0);
+	if (rc != 0)   /* not all the worker's own: what root can do, then */
+		return remove_at(root, name, 0) == 0 ? 0 : (errno = e, -1);
+	if (unlinkat(root, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
+		return -1;
+	return 0;
 }
 
 /* Remove every worker-* entry of root (what a crash left). */
@@ -145,8 +174,10 @@ scratch_make(int root, const char *name, bool chown_it, uid_t uid, gid_t gid,
 		return -1;
 	}
 	fd = openat(root, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || (chown_it && fchown(fd, uid, gid) != 0) ||
-	    fchmod(fd, SCRATCH_MODE) != 0) {
+	/* the mode first: once the directory is the scan user's, a root
+	 * without CAP_FOWNER (the shipped unit) may no longer change it */
+	if (fd < 0 || fchmod(fd, SCRATCH_MODE) != 0 ||
+	    (chown_it && fchown(fd, uid, gid) != 0)) {
 		snprintf(err, errlen, "scratch directory %s: %s", name, strerror(errno));
 		if (fd >= 0)
 			close(fd);

@@ -226,15 +226,16 @@ out:
 }
 
 static int
-store_dir_make(const char *path, char *err, size_t errlen)
+store_dir_make(const char *path, mode_t mode, bool force_mode, char *err,
+    size_t errlen)
 {
 	struct stat st;
 	int fd;
 
-	if (mkdir(path, STORE_DIR_MODE) == 0) {
+	if (mkdir(path, mode) == 0 || (force_mode && errno == EEXIST)) {
 		/* exactly the mode, whatever the umask; not through a link */
 		if ((fd = open(path, STORE_OPEN_DIR)) < 0 ||
-		    fchmod(fd, STORE_DIR_MODE) != 0) {
+		    fchmod(fd, mode) != 0) {
 			str_seterr(err, errlen, STORE_ERR_IO, "%s: chmod: %s",
 			    path, strerror(errno));
 			if (fd >= 0)
@@ -269,12 +270,16 @@ store_dirs_create(const char *defs_dir, char *err, size_t errlen)
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
-	if ((rc = store_dir_make(defs_dir, err, errlen)) != 0)
+	if ((rc = store_dir_make(defs_dir, STORE_DIR_MODE, false, err, errlen)) != 0)
 		return rc;
-	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		bool active = i == 0;
+
 		if ((rc = store_join(path, sizeof(path), defs_dir, subs[i], err,
-		    errlen)) != 0 || (rc = store_dir_make(path, err, errlen)) != 0)
+		    errlen)) != 0 || (rc = store_dir_make(path, active ?
+		    STORE_ACTIVE_MODE : STORE_DIR_MODE, active, err, errlen)) != 0)
 			return rc;
+	}
 	return 0;
 }
 

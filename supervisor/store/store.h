@@ -46,6 +46,13 @@
 #define STORE_DIR_PREVIOUS "previous"
 #define STORE_DIR_QUARANTINE "quarantine"
 #define STORE_DIR_MODE 0750
+/*
+ * active/ alone is 0755: clamav workers read the set through the
+ * descriptor ampdaemon hands them (/proc/self/fd/N/NAME), which needs
+ * search and read on active/ itself.  Nobody reaches it by path: defs/
+ * above it stays 0750 root's, so the descriptor is the only way in.
+ */
+#define STORE_ACTIVE_MODE 0755
 
 #define STORE_PATH_MAX 4096          /* any path built here */
 #define STORE_NAME_MAX 255           /* a file name in a store directory */
@@ -97,8 +104,9 @@ int store_trust_new(const struct store_trust *t, struct cvd_trust **out,
 
 /*
  * Create defs_dir (its parent must exist) and its five subdirectories
- * when missing, mode STORE_DIR_MODE (exactly, whatever the umask).
- * Existing ones are kept as they are (their mode too).  A symlink or a
+ * when missing, mode STORE_DIR_MODE (exactly, whatever the umask), active/
+ * STORE_ACTIVE_MODE.  Existing ones are kept as they are (their mode too),
+ * but active/, which is set to STORE_ACTIVE_MODE.  A symlink or a
  * non-directory at any of the six paths is STORE_ERR_TYPE naming the
  * path: nothing is followed, nothing is replaced.
  */

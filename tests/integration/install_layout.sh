@@ -98,9 +98,12 @@ elif command -v systemd-tmpfiles >/dev/null; then
 	check "systemd-tmpfiles --create" systemd-tmpfiles --root="$R" --create \
 		"$R/usr/lib/tmpfiles.d/ampscan.conf"
 	for d in var/lib/ampscan var/lib/ampscan/defs var/lib/ampscan/state \
-	    var/lib/ampscan/defs/{active,incoming,staging,previous,quarantine} var/log/ampscan; do
+	    var/lib/ampscan/defs/{incoming,staging,previous,quarantine} var/log/ampscan; do
 		check "$d: a directory, root, 750" [ "$(stat -c '%F %U %a' "$R/$d" 2>/dev/null)" = "directory root 750" ]
 	done
+	# read by the clamav workers through their descriptor; defs/ above stays 750
+	check "var/lib/ampscan/defs/active: a directory, root, 755" \
+		[ "$(stat -c '%F %U %a' "$R/var/lib/ampscan/defs/active" 2>/dev/null)" = "directory root 755" ]
 	check "run/ampscan: root, 755" [ "$(stat -c '%U %a' "$R/run/ampscan" 2>/dev/null)" = "root 755" ]
 else
 	echo "skip - tmpfiles.d (systemd-tmpfiles is not installed)"

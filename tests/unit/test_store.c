@@ -743,10 +743,14 @@ test_store_dirs_create_makes_all_with_mode(void **state)
 	for (size_t i = 0; i < 5; i++) {
 		assert_int_equal(lstat(tu_path(dir, subs[i]), &st), 0);
 		assert_true(S_ISDIR(st.st_mode));
-		assert_int_equal(st.st_mode & 07777, STORE_DIR_MODE);
+		assert_int_equal(st.st_mode & 07777, i == 0 ? STORE_ACTIVE_MODE :
+		    STORE_DIR_MODE);
 	}
-	/* again: nothing to do */
+	/* again: nothing to do; an active/ of another mode is set right */
+	assert_int_equal(chmod(tu_path(dir, "active"), 0700), 0);
 	assert_int_equal(store_dirs_create(dir, err, sizeof(err)), 0);
+	assert_int_equal(lstat(tu_path(dir, "active"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, STORE_ACTIVE_MODE);
 }
 
 static void
