@@ -473,7 +473,13 @@ int update_submit(struct daemon *d, const char *path, const char *sign,
     bool force, bool incoming, bool reload,
     void (*done)(struct daemon *d, void *arg, int status, const char *text),
     void *arg, char *err, size_t errlen);
-bool update_busy(const struct daemon *d);
+/* An update (or reload) in the pipeline or rolling over.  Inline: the
+ * pool's workers ask too, and they sit below update.c. */
+static inline bool
+update_busy(const struct daemon *d)
+{
+	return d->upd.cur != NULL || task_is_running(&d->upd.task);
+}
 /* A definitions check finished (main.c makes it the pool's listener). */
 void update_defs_done(struct daemon *d, bool ok, const char *error);
 /* path is the update running or waiting in the queue. */

@@ -295,11 +295,6 @@ update_next(struct daemon *d)
 	}
 }
 
-bool
-update_busy(const struct daemon *d)
-{
-	return d->upd.cur != NULL || task_is_running(&d->upd.task);
-}
 
 int
 update_submit(struct daemon *d, const char *path, const char *sign, bool force,
