@@ -91,7 +91,7 @@ void svc_info_ready(const struct engine *e, struct wproto_ready *m);
 void svc_print_loaded(const struct wproto_ready *m, char sep, bool types);
 int svc_clamav_load(struct svc *s, char *err, size_t errlen);
 int svc_clamav_sandbox(struct svc *s, char *err, size_t errlen);
-void svc_scratch_probe(void);
+void svc_scratch_probe(struct svc *s);
 void svc_whole_set(const struct svc *s, const struct engine *e,
     const char *prefix, const char *what);
 

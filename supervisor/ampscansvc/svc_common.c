@@ -224,24 +224,24 @@ svc_clamav_load(struct svc *s, char *err, size_t errlen)
  * still found then), so this is checked on its own.
  */
 void
-svc_scratch_probe(void)
+svc_scratch_probe(struct svc *s)
 {
 	static const char name[] = "ampscan-scratch-probe";
 	int fd = openat(AT_FDCWD, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0600);
 
 	if (fd < 0)
-		svc_die("scratch directory not writable in the sandbox: %s", strerror(errno));
+		svc_fail(s, "scratch directory not writable in the sandbox: %s", strerror(errno));
 	if (write(fd, "x", 1) != 1) {
 		int e = errno;
 
 		close(fd);
 		unlinkat(AT_FDCWD, name, 0);
-		svc_die("scratch directory: cannot write a file in the sandbox: %s", strerror(e));
+		svc_fail(s, "scratch directory: cannot write a file in the sandbox: %s", strerror(e));
 	}
 	close(fd);
 	if (unlinkat(AT_FDCWD, name, 0) != 0)
-		svc_die("scratch directory: cannot remove a file in the sandbox: %s", strerror(errno));
+		svc_fail(s, "scratch directory: cannot remove a file in the sandbox: %s", strerror(errno));
 }
 
 /*
@@ -267,7 +267,7 @@ svc_clamav_sandbox(struct svc *s, char *err, size_t errlen)
 		return -1;
 	}
 	svc_sandboxed = true;
-	svc_scratch_probe();
+	svc_scratch_probe(s);
 	if (seng_check_canaries(s->seng, e, sizeof(e)) != 0) {
 		snprintf(err, errlen, "canary check in the sandbox failed: %s", e);
 		return -1;

@@ -355,11 +355,11 @@ svc_worker_clamav(struct svc *s)
 	if (sandbox_enter_opts(&(struct sandbox_opts){
 	    .flags = SANDBOX_SCRATCH | SANDBOX_LOCALTIME,
 	    .scratch_fd = s->scratch_fd, .sock_fd = s->sock_fd }, err, sizeof(err)) != 0)
-		svc_die("sandbox: %s", err);
+		svc_fail(s, "sandbox: %s", err);
 	svc_sandboxed = true;
-	svc_scratch_probe();
+	svc_scratch_probe(s);
 	if (seng_check_canaries(s->seng, err, sizeof(err)) != 0)
-		svc_die("canary check in the sandbox failed: %s", err);
+		svc_fail(s, "canary check in the sandbox failed: %s", err);
 	memset(&m, 0, sizeof(m));
 	m.proto = WPROTO_VERSION;
 	snprintf(m.version, sizeof(m.version), "%s", AMPSCAN_VERSION);

@@ -169,6 +169,7 @@ worker_start(struct worker *w)
 	close(sv[1]);
 	w->sock = sv[0];
 }
+#ifdef AMPSCAN_TEST_HOOKS   /* its tests use the test hooks */
 
 /*
  * A clamav worker as ampdaemon starts one: the definitions directory on
@@ -214,6 +215,7 @@ worker_start_clamav(struct worker *w, const char *scratch)
 	close(sv[1]);
 	w->sock = sv[0];
 }
+#endif
 
 /* Receive one message within 20 s; returns its length. */
 static ssize_t
