@@ -174,6 +174,7 @@ svc_test_misbehave(struct svc *s, enum svc_misdeed how, uint64_t id,
 		}
 		buf[0] = 'G';   /* never the magic */
 		fprintf(stderr, "ampscansvc: test hook: garbage marker: replying with 4096 random bytes\n");
+		fflush(stderr);
 		n = send(s->sock_fd, buf, 4096, MSG_NOSIGNAL);
 		break;
 	case SVC_HUGELEN:
@@ -182,10 +183,14 @@ svc_test_misbehave(struct svc *s, enum svc_misdeed how, uint64_t id,
 		wproto_begin(out, WPROTO_RESULT, id);
 		memcpy(big, out->data, WPROTO_HDR);
 		memset(big + 8, 0xff, 4);   /* body length 4 GiB - 1 */
+		/* said before the send: ampdaemon kills us as soon as it reads it */
+		fprintf(stderr, "ampscansvc: test hook: huge length marker: sending a %zu-byte packet claiming a 4 GiB body\n",
+		    len);
+		fflush(stderr);
 		n = send(s->sock_fd, big, len, MSG_NOSIGNAL);
 		if (n < 0 && errno == EMSGSIZE)   /* a small SO_SNDBUF: the maximum */
 			n = send(s->sock_fd, big, len = WPROTO_MAX_MSG, MSG_NOSIGNAL);
-		fprintf(stderr, "ampscansvc: test hook: huge length marker: sent a %zu-byte packet claiming a 4 GiB body (%s)\n",
+		fprintf(stderr, "ampscansvc: test hook: huge length marker: sent %zu bytes (%s)\n",
 		    len, n < 0 ? strerror(errno) : "sent");
 		free(big);
 		break;

@@ -186,7 +186,7 @@ t_case hang AMPSCAN-TEST-HANG-MARKER "hang.txt outlived ScanTimeout \\(${SCAN_TI
 t_case garbage AMPSCAN-TEST-GARBAGE-MARKER "worker [0-9]+ \\(pid [0-9]+\\): malformed message: killing it" 0 2.5
 t_case hugelen AMPSCAN-TEST-HUGELEN-MARKER "worker [0-9]+ \\(pid [0-9]+\\): oversized message \\(longer than 65536 bytes, or with descriptors\\): killing it" 0 2.5
 t_case close AMPSCAN-TEST-CLOSE-MARKER "worker [0-9]+ \\(pid [0-9]+\\): closed its socket but did not exit: killing it" 0 2.5
-check "the hooks ran (ampscansvc.log)" bash -c "grep -q 'test hook: garbage marker' '$DL_SVCLOG' && grep -q 'test hook: huge length marker: sent a 131072-byte packet' '$DL_SVCLOG' && grep -q 'test hook: close marker' '$DL_SVCLOG'"
+check "the hooks ran (ampscansvc.log)" bash -c "grep -q 'test hook: garbage marker' '$DL_SVCLOG' && grep -q 'test hook: huge length marker: sending a 131072-byte packet' '$DL_SVCLOG' && grep -q 'test hook: close marker' '$DL_SVCLOG'"
 expect_status 1 "after all that: a detection is found" dl_ctl scan files/eicar.txt
 expect_status 0 "and a clean file is OK" dl_ctl scan files/clean.txt
 dl_stop_checked
