@@ -30,17 +30,25 @@ svc_exit(int status)
 	exit(status);
 }
 
+static _Noreturn void svc_vdie(const char *fmt, va_list ap)
+    __attribute__((format(printf, 1, 0)));
+
+static void
+svc_vdie(const char *fmt, va_list ap)
+{
+	fputs("ampscansvc: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	svc_exit(2);
+}
+
 void
 svc_die(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("ampscansvc: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	svc_exit(2);
+	svc_vdie(fmt, ap);
 }
 
 /* svc_die, after freeing the engine and removing the scratch directory. */
@@ -52,12 +60,8 @@ svc_fail(struct svc *s, const char *fmt, ...)
 	seng_free(s->seng);
 	s->seng = NULL;
 	svc_remove_scratch(s);
-	fputs("ampscansvc: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	svc_exit(2);
+	svc_vdie(fmt, ap);
 }
 
 /* --scan: a private scratch directory under $TMPDIR (libclamav's files). */
