@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,11 +121,20 @@ struct sconn {
 	uint64_t streamed;
 	uint32_t chunk_left;
 	bool in_chunk;
+	/* the client (SO_PEERCRED at accept); trusted: root or a
+	 * TrustedScanUsers account, served with ampdaemon's rights */
+	pid_t peer_pid;
+	uid_t peer_uid;
+	gid_t peer_gid;
+	bool trusted;
 };
 
 struct scansock {
 	struct connset set;
 	uint64_t served;
+	/* TrustedScanUsers, resolved at the start (root is trusted too) */
+	uid_t trusted[CONFIG_NAMES_MAX];
+	size_t ntrusted;
 };
 
 static void sconn_process(struct sconn *c);
@@ -1123,6 +1133,34 @@ sconn_on_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 	conn_flush(&c->conn);
 }
 
+/* Whether uid is root or one of TrustedScanUsers. */
+static bool
+scansock_trusts(const struct scansock *s, uid_t uid)
+{
+	if (uid == 0)
+		return true;
+	for (size_t i = 0; i < s->ntrusted; i++)
+		if (s->trusted[i] == uid)
+			return true;
+	return false;
+}
+
+/* Who the client is (the kernel's word, taken at connect). */
+static bool
+sconn_peer(struct sconn *c)
+{
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+
+	if (getsockopt(c->conn.fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0)
+		return false;
+	c->peer_pid = cred.pid;
+	c->peer_uid = cred.uid;
+	c->peer_gid = cred.gid;
+	c->trusted = scansock_trusts(c->d->scansock, cred.uid);
+	return true;
+}
+
 /* A new client: its input buffer, and its command, which is usually
  * there already: read now rather than after another turn of the loop. */
 static void
@@ -1132,6 +1170,12 @@ sconn_accepted(struct conn *cn)
 
 	c->d = cn->set->d;
 	c->memfd = -1;
+	if (!sconn_peer(c)) {
+		dlog(&c->d->log, DLOG_WARNING, "scan socket: SO_PEERCRED: %s; connection closed",
+		    strerror(errno));
+		conn_close(cn);
+		return;
+	}
 	if ((c->in = malloc(SCAN_IN_MAX)) == NULL) {
 		conn_close(cn);
 		return;
@@ -1147,6 +1191,39 @@ static const struct connset_ops scansock_ops = {
 };
 
 /* ---- the socket ---------------------------------------------------------- */
+
+/* TrustedScanUsers' names as uids; an unknown name is an error. */
+static int
+trusted_resolve(const char *names, struct scansock *s, char *err,
+    size_t errlen)
+{
+	char name[CONFIG_NAME_MAX + 1], pbuf[4096];
+	struct passwd pw, *res;
+	size_t i = 0, start, len;
+
+	while (names != NULL && names[i] != '\0') {
+		while (names[i] == ',' || names[i] == ' ' || names[i] == '\t')
+			i++;
+		if (names[i] == '\0')
+			break;
+		start = i;
+		while (names[i] != '\0' && names[i] != ',' && names[i] != ' ' &&
+		    names[i] != '\t')
+			i++;
+		len = i - start < CONFIG_NAME_MAX ? i - start : CONFIG_NAME_MAX;
+		memcpy(name, names + start, len);
+		name[len] = '\0';
+		res = NULL;
+		if (getpwnam_r(name, &pw, pbuf, sizeof(pbuf), &res) != 0 ||
+		    res == NULL) {
+			str_fmt(err, errlen, "TrustedScanUsers: %s: no such user", name);
+			return -1;
+		}
+		if (s->ntrusted < CONFIG_NAMES_MAX)
+			s->trusted[s->ntrusted++] = pw.pw_uid;
+	}
+	return 0;
+}
 
 int
 scansock_open(struct daemon *d, char *err, size_t errlen)
@@ -1167,6 +1244,10 @@ scansock_open(struct daemon *d, char *err, size_t errlen)
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		str_fmt(err, errlen, "%s: %s", d->cfg.local_socket, strerror(errno));
+		return -1;
+	}
+	if (trusted_resolve(d->cfg.trusted_scan_users, s, err, errlen) != 0) {
+		free(s);
 		return -1;
 	}
 	if (connset_open(&s->set, d, &scansock_ops, d->cfg.local_socket,

@@ -30,6 +30,7 @@ enum ctype {
 	CT_SIZE,        /* uint64_t bytes */
 	CT_MODE,        /* unsigned, octal */
 	CT_ENGINE,      /* unsigned: CONFIG_ENGINE_BUILTIN or _CLAMAV, by name */
+	CT_NAMES,       /* user names separated by commas or blanks */
 };
 
 struct keydef {
@@ -126,6 +127,8 @@ static const struct keydef keydefs[CONFIG_KEY_COUNT] = {
 	    F(allow_partial_engine), 0, 0 },
 	[CONFIG_MAX_SCAN_TIME] = { "MaxScanTime", CT_SIZE,
 	    F(max_scan_time_ms), 1, CONFIG_SCAN_TIME_MAX_MS },
+	[CONFIG_TRUSTED_SCAN_USERS] = { "TrustedScanUsers", CT_NAMES,
+	    F(trusted_scan_users), 0, 0 },
 };
 
 /* clamd.conf names an operator may bring along, and ours. */
@@ -184,7 +187,7 @@ static bool
 is_string_type(enum ctype t)
 {
 	return t == CT_NAME || t == CT_PATH || t == CT_SOCKET ||
-	    t == CT_COMMAND;
+	    t == CT_COMMAND || t == CT_NAMES;
 }
 
 /* ---- public small things ---- */
@@ -635,6 +638,40 @@ name_is_valid(const char *s, size_t n)
 	return true;
 }
 
+/* A list of user names: each valid, at most CONFIG_NAMES_MAX of them. */
+static int
+check_names(struct parse *p, enum config_key k, const char *v, size_t n)
+{
+	char shown[SHOW_MAX];
+	size_t i = 0, start, count = 0;
+
+	while (i < n) {
+		while (i < n && (v[i] == ',' || is_blank(v[i])))
+			i++;
+		if (i == n)
+			break;
+		start = i;
+		while (i < n && v[i] != ',' && !is_blank(v[i]))
+			i++;
+		if (!name_is_valid(v + start, i - start)) {
+			char one[CONFIG_NAME_MAX + 1];
+			size_t len = i - start < CONFIG_NAME_MAX ? i - start :
+			    CONFIG_NAME_MAX;
+
+			memcpy(one, v + start, len);
+			one[len] = '\0';
+			return perr(p, CONFIG_EVALUE, "%s: '%s' is not a valid user name",
+			    keydefs[k].name, show(one, len, shown));
+		}
+		if (++count > CONFIG_NAMES_MAX)
+			return perr(p, CONFIG_EVALUE, "%s: more than %d names",
+			    keydefs[k].name, CONFIG_NAMES_MAX);
+	}
+	if (count == 0)
+		return perr(p, CONFIG_EVALUE, "%s: no user name given", keydefs[k].name);
+	return 0;
+}
+
 /* A string value's own rules; 0 or an error. */
 static int
 check_string(struct parse *p, enum config_key k, const char *v, size_t n)
@@ -643,6 +680,8 @@ check_string(struct parse *p, enum config_key k, const char *v, size_t n)
 	char shown[SHOW_MAX];
 
 	show(v, n, shown);
+	if (d->type == CT_NAMES)
+		return check_names(p, k, v, n);
 	if (d->type == CT_NAME) {
 		if (!name_is_valid(v, n))
 			return perr(p, CONFIG_EVALUE, "%s: '%s' is not a valid name (letters, digits, '_', '.', '-', starting with a letter or '_'; at most %d bytes)",

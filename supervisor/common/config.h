@@ -94,6 +94,7 @@
 #define CONFIG_SOCKET_PATH_MAX 107     /* sizeof(sun_path) - 1 */
 #define CONFIG_NAME_MAX 32             /* user/group names (useradd) */
 #define CONFIG_TRUSTED_KEYS_MAX 16     /* TrustedKeys lines */
+#define CONFIG_NAMES_MAX 16            /* names in TrustedScanUsers */
 
 /* Ranges. */
 #define CONFIG_WORKERS_MAX 64
@@ -171,6 +172,7 @@ enum config_key {
 	CONFIG_ALERT_EXCEEDS_MAX,
 	CONFIG_ALLOW_PARTIAL_ENGINE,
 	CONFIG_MAX_SCAN_TIME,
+	CONFIG_TRUSTED_SCAN_USERS,
 	CONFIG_KEY_COUNT
 };
 
@@ -228,6 +230,13 @@ struct config {
 	 * kills it: by default ScanTimeout - config_scan_time_margin().
 	 */
 	uint64_t max_scan_time_ms;
+	/*
+	 * TrustedScanUsers: users (besides root) whose path commands on the
+	 * scan socket are served with ampdaemon's rights, the connector's;
+	 * everyone else's with their own (SO_PEERCRED).  NULL: none.  Names
+	 * separated by commas or blanks, at most CONFIG_NAMES_MAX.
+	 */
+	const char *trusted_scan_users;
 	const char *scratch_dir;         /* the workers' scratch directories */
 	bool core_dumps;
 	bool enable_shutdown_command;

@@ -255,6 +255,7 @@ test_config_defaults_every_key(void **state)
 		{ CONFIG_ALERT_EXCEEDS_MAX, "AlertExceedsMax", "no" },
 		{ CONFIG_ALLOW_PARTIAL_ENGINE, "AllowPartialEngine", "no" },
 		{ CONFIG_MAX_SCAN_TIME, "MaxScanTime", "110000" },
+		{ CONFIG_TRUSTED_SCAN_USERS, "TrustedScanUsers", "(none)" },
 	};
 	struct config c;
 	char buf[256];
@@ -727,7 +728,7 @@ test_config_duplicate_keys_name_both_lines(void **state)
 		config_defaults(&d);
 		config_value_format(&d, (enum config_key)k, v, sizeof(v));
 		if (k == CONFIG_LOCAL_SOCKET_GROUP || k == CONFIG_FAULT_COMMAND ||
-		    k == CONFIG_METRICS_FILE)
+		    k == CONFIG_METRICS_FILE || k == CONFIG_TRUSTED_SCAN_USERS)
 			snprintf(v, sizeof(v), "%s", k == CONFIG_FAULT_COMMAND ?
 			    "/bin/true" : k == CONFIG_METRICS_FILE ? "/m/a.prom" :
 			    "staff");
@@ -1115,6 +1116,28 @@ test_config_print_defaults_round_trip(void **state)
 
 /* MaxScanTime: clamd's syntax (ms, K/M), a default below ScanTimeout. */
 static void
+test_config_trusted_scan_users(void **state)
+{
+	struct config c;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(parse("TrustedScanUsers amp,\tbackup  ops\n", &c, err,
+	    sizeof(err)), 0);
+	assert_string_equal(c.trusted_scan_users, "amp,\tbackup  ops");
+	config_free(&c);
+	assert_int_equal(parse("TrustedScanUsers amp 9lives\n", &c, err,
+	    sizeof(err)), CONFIG_EVALUE);
+	assert_non_null(strstr(err, "'9lives' is not a valid user name"));
+	assert_int_equal(parse("TrustedScanUsers , ,\n", &c, err, sizeof(err)),
+	    CONFIG_EVALUE);
+	assert_non_null(strstr(err, "no user name given"));
+	assert_int_equal(parse("TrustedScanUsers a b c d e f g h i j k l m n o p q\n",
+	    &c, err, sizeof(err)), CONFIG_EVALUE);
+	assert_non_null(strstr(err, "more than 16 names"));
+}
+
+static void
 test_config_max_scan_time(void **state)
 {
 	struct config c;
@@ -1189,7 +1212,8 @@ test_config_print_everything_set_round_trip(void **state)
 	    "AlertEncryptedDoc yes\n"
 	    "AlertExceedsMax yes\n"
 	    "AllowPartialEngine yes\n"
-	    "MaxScanTime 60000\n";
+	    "MaxScanTime 60000\n"
+	    "TrustedScanUsers connector, backup\n";
 	struct config c;
 	char err[512];
 
@@ -1498,6 +1522,7 @@ main(void)
 		cmocka_unit_test(test_config_print_defaults_round_trip),
 		cmocka_unit_test(test_config_print_everything_set_round_trip),
 		cmocka_unit_test(test_config_max_scan_time),
+		cmocka_unit_test(test_config_trusted_scan_users),
 		cmocka_unit_test(test_config_value_format_and_equal),
 		cmocka_unit_test(test_config_load_reads_a_file),
 		cmocka_unit_test(test_config_load_refuses_unsafe_or_odd_files),
