@@ -290,6 +290,44 @@ status_json_faults(struct daemon *d, struct jsonw *w)
 	jsonw_arr_end(w);
 }
 
+
+/* The clean-file cache's counters (cleancache.h). */
+static void
+cache_json(struct jsonw *w, const struct cleancache *c)
+{
+	const struct cc_counters *n = &c->n;
+
+	jsonw_key_uint(w, "entries", c->cached);
+	jsonw_key_uint(w, "max_entries", c->cap);
+	jsonw_key_uint(w, "pending", c->pending);
+	jsonw_key_uint(w, "hits", n->hits);
+	jsonw_key_uint(w, "misses", n->misses);
+	jsonw_key(w, "not_cached");
+	jsonw_obj_begin(w);
+	jsonw_key_uint(w, "no_lease", n->no_lease);
+	jsonw_key_uint(w, "short_read", n->short_read);
+	jsonw_key_uint(w, "lease_broke", n->broke);
+	jsonw_key_uint(w, "full", n->full);
+	jsonw_obj_end(w);
+	jsonw_key_uint(w, "dropped", n->dropped);
+	jsonw_key_str_or_null(w, "last_lease_error",
+	    c->lease_error[0] ? c->lease_error : NULL);
+}
+
+static void
+cache_text(struct strbuf *sb, const struct cleancache *c)
+{
+	const struct cc_counters *n = &c->n;
+
+	strbuf_printf(sb, "clean-file cache: %u of %u entries leased, %llu hits, %llu misses; not cached: %llu no lease, %llu short read, %llu lease broke, %llu full\n",
+	    c->cached, c->cap, (unsigned long long)n->hits,
+	    (unsigned long long)n->misses, (unsigned long long)n->no_lease,
+	    (unsigned long long)n->short_read, (unsigned long long)n->broke,
+	    (unsigned long long)n->full);
+	if (c->lease_error[0])
+		strbuf_printf(sb, "  last lease refused: %s\n", c->lease_error);
+}
+
 static void
 status_json(struct daemon *d, struct strbuf *sb, int64_t now)
 {
@@ -306,8 +344,7 @@ status_json(struct daemon *d, struct strbuf *sb, int64_t now)
 	jsonw_key_bool(&w, "unavailable", pool_is_unavailable(d));
 	jsonw_key(&w, "clean_cache");
 	jsonw_obj_begin(&w);
-	jsonw_key_uint(&w, "hits", d->pool.cache_hits);
-	jsonw_key_uint(&w, "misses", d->pool.cache_misses);
+	cache_json(&w, &d->pool.cc);
 	jsonw_obj_end(&w);
 	jsonw_key(&w, "workers");
 	jsonw_arr_begin(&w);
@@ -344,9 +381,7 @@ status_text(struct daemon *d, struct strbuf *sb, int64_t now)
 	strbuf_printf(sb, "scan service: %s; %u of %u workers ready; %zu request(s) queued\n",
 	    pool_is_unavailable(d) ? "UNAVAILABLE" : ready ? "running" : "starting",
 	    ready, d->pool.n, d->pool.queued);
-	strbuf_printf(sb, "clean-file cache: %llu hits, %llu scanned (since start or new definitions: emptied)\n",
-	    (unsigned long long)d->pool.cache_hits,
-	    (unsigned long long)d->pool.cache_misses);
+	cache_text(sb, &d->pool.cc);
 	strbuf_printf(sb, "\n  %-4s %-9s %-8s %-7s %-9s %-8s %s\n", "#", "state",
 	    "pid", "uid", "uptime", "scans", "restarts");
 	for (i = 0; i < POOL_SLOTS(&d->pool); i++) {

@@ -41,6 +41,7 @@
 #include "task.h"
 #include "wproto.h"
 #include "activate.h"
+#include "cleancache.h"
 
 #define DAEMON_STOP_GRACE_MS 5000      /* TERM, then KILL after this */
 #define DAEMON_DEFS_TIMEOUT_MS (15 * 60 * 1000)  /* the definitions check */
@@ -61,20 +62,7 @@
 
 /* ---- scan requests (pool.c) ------------------------------------------ */
 
-/*
- * The clean-file cache (pool.c): a file a worker found clean is not
- * scanned again while its identity is unchanged and the definitions are
- * the same.  The identity is what the kernel changes on any write: device,
- * inode, size, mtime and ctime (ns); ctime cannot be set back by a user.
- * Direct-mapped, POOL_CACHE_SLOTS entries (a collision replaces), emptied
- * whenever the definitions are checked again.  Only clean verdicts with no
- * note (no limit hit, nothing encrypted, no error) are kept.
- */
-#define POOL_CACHE_SLOTS 32768           /* power of two; 40 B each */
-struct clean_key {
-	uint64_t dev, ino, size;
-	int64_t mtime_ns, ctime_ns;
-};
+/* The clean-file cache: cleancache.h (struct clean_key, the leases). */
 
 struct scan_req;
 /*
@@ -98,6 +86,7 @@ struct scan_req {
 	unsigned attempts;               /* workers it was handed to */
 	struct clean_key key;            /* the file's identity at submit */
 	bool have_key;
+	int cc_slot;                     /* its pending lease, -1: none */
 	struct scan_req *next;
 };
 
@@ -227,14 +216,13 @@ struct pool {
 	struct wproto_ready ready_tmp;
 	bool have_ready;
 	struct wproto_result *res;       /* decode buffer (large) */
-	struct clean_key *cache;         /* POOL_CACHE_SLOTS, NULL: none */
+	struct cleancache cc;            /* the clean-file cache, its leases */
 	/* counters since start, for the metrics file */
 	uint64_t scans_total, detections_total, scan_errors_total;
 	uint64_t limits_exceeded_total;   /* results with a WPROTO_NOTE_LIMIT note */
 	uint64_t crashes_total;
 	struct { char sig[16]; uint64_t count; } crash_kinds[POOL_CRASH_KINDS_MAX];
 	size_t ncrash_kinds;
-	uint64_t cache_hits, cache_misses;
 	uint8_t *msg;                    /* receive buffer */
 	struct wbuf out;                 /* send buffer */
 	void (*all_stopped)(struct daemon *d);

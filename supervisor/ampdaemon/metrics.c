@@ -107,7 +107,21 @@ metrics_text(struct daemon *d, struct strbuf *sb)
 	    (unsigned long long)p->limits_exceeded_total);
 	head(sb, "ampscan_clean_cache_hits_total", "counter", "requests answered from the clean-file cache");
 	strbuf_printf(sb, "ampscan_clean_cache_hits_total %llu\n",
-	    (unsigned long long)p->cache_hits);
+	    (unsigned long long)p->cc.n.hits);
+	head(sb, "ampscan_clean_cache_misses_total", "counter", "cacheable requests a worker had to scan");
+	strbuf_printf(sb, "ampscan_clean_cache_misses_total %llu\n",
+	    (unsigned long long)p->cc.n.misses);
+	head(sb, "ampscan_clean_cache_entries", "gauge", "clean verdicts held, each with a read lease");
+	strbuf_printf(sb, "ampscan_clean_cache_entries %u\n", p->cc.cached);
+	head(sb, "ampscan_clean_cache_not_cached_total", "counter", "clean verdicts not kept, by reason");
+	strbuf_printf(sb, "ampscan_clean_cache_not_cached_total{reason=\"no_lease\"} %llu\n",
+	    (unsigned long long)p->cc.n.no_lease);
+	strbuf_printf(sb, "ampscan_clean_cache_not_cached_total{reason=\"short_read\"} %llu\n",
+	    (unsigned long long)p->cc.n.short_read);
+	strbuf_printf(sb, "ampscan_clean_cache_not_cached_total{reason=\"lease_broke\"} %llu\n",
+	    (unsigned long long)p->cc.n.broke);
+	strbuf_printf(sb, "ampscan_clean_cache_not_cached_total{reason=\"full\"} %llu\n",
+	    (unsigned long long)p->cc.n.full);
 	head(sb, "ampscan_queue_length", "gauge", "scan requests waiting for a worker");
 	strbuf_printf(sb, "ampscan_queue_length %zu\n", p->queued);
 

@@ -230,6 +230,9 @@ pool_init(struct daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	cc_init(&p->cc, CC_ENTRIES_MAX);
+	if (cc_attach(&p->cc, d->loop) != 0 && d->loop != NULL)
+		dlog(&d->log, DLOG_WARNING, "clean-file cache off: %s", p->cc.lease_error);
 	p->hooks.may_start = pool_may_start;
 	p->hooks.changed = pool_worker_changed;
 	p->hooks.send_failed = worker_send_failed;
@@ -243,7 +246,7 @@ pool_init(struct daemon *d, char *err, size_t errlen)
 void
 pool_free(struct daemon *d)
 {
-	pool_cache_clear(d);
+	cc_free(&d->pool.cc);
 	free(d->pool.res);
 	free(d->pool.msg);
 	d->pool.res = NULL;
@@ -410,6 +413,7 @@ pool_stop(struct daemon *d, void (*cb)(struct daemon *d))
 
 	d->pool.paused = true;
 	d->pool.all_stopped = cb;
+	pool_cache_clear(d);   /* no lease is held past a stop */
 	defs_retry_cancel(d);
 	for (i = 0; i < POOL_SLOTS(&d->pool); i++) {
 		w = &d->pool.w[i];

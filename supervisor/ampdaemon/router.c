@@ -13,60 +13,13 @@
 
 #include "pool_int.h"
 
-/* ---- the clean-file cache (daemon.h) ------------------------------------ */
-
-static size_t
-cache_slot(const struct clean_key *k)
-{
-	uint64_t h = 1469598103934665603ull;   /* FNV-1a over the fields */
-	const uint64_t v[5] = { k->dev, k->ino, k->size, (uint64_t)k->mtime_ns,
-	    (uint64_t)k->ctime_ns };
-
-	for (size_t i = 0; i < 5; i++) {
-		h ^= v[i];
-		h *= 1099511628211ull;
-		h ^= h >> 29;
-	}
-	return (size_t)(h & (POOL_CACHE_SLOTS - 1));
-}
-
-static bool
-cache_key_of(int fd, struct clean_key *k)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink == 0)
-		return false;   /* unlinked files: their inode may come back */
-	k->dev = (uint64_t)st.st_dev;
-	k->ino = (uint64_t)st.st_ino;
-	k->size = (uint64_t)st.st_size;
-	k->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-	k->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
-	return true;
-}
-
-static bool
-cache_has(const struct pool *p, const struct clean_key *k)
-{
-	return p->cache != NULL &&
-	    memcmp(&p->cache[cache_slot(k)], k, sizeof(*k)) == 0;
-}
-
-static void
-cache_put(struct pool *p, const struct clean_key *k)
-{
-	if (p->cache == NULL &&
-	    (p->cache = calloc(POOL_CACHE_SLOTS, sizeof(*p->cache))) == NULL)
-		return;   /* no cache: every file is scanned */
-	p->cache[cache_slot(k)] = *k;
-}
+/* ---- the clean-file cache (cleancache.h) ------------------------------- */
 
 /* New definitions: nothing found clean before stays trusted. */
 void
 pool_cache_clear(struct daemon *d)
 {
-	free(d->pool.cache);
-	d->pool.cache = NULL;
+	cc_clear(&d->pool.cc);
 }
 
 /* ---- requests ----------------------------------------------------------- */
@@ -86,6 +39,9 @@ req_finish(struct daemon *d, struct scan_req *req,
 	    strlen(WPROTO_NOTE_LIMIT)) == 0)
 		p->limits_exceeded_total++;
 	metrics_touch(d);
+	if (req->cc_slot >= 0)   /* not kept (router_result keeps it) */
+		cc_settle(&d->pool.cc, req->cc_slot, false, false, 0);
+	req->cc_slot = -1;
 	if (req->fd >= 0)
 		close(req->fd);
 	req->fd = -1;
@@ -299,6 +255,7 @@ pool_submit(struct daemon *d, struct scan_req *req)
 
 	req->id = ++d->pool.next_id;
 	req->attempts = 0;
+	req->cc_slot = -1;
 	req->next = NULL;
 	if (d->stopping) {
 		req_finish(d, req, NULL, "ampdaemon is stopping");
@@ -329,12 +286,11 @@ pool_submit(struct daemon *d, struct scan_req *req)
 		return;
 	}
 	req->have_key = !req->no_cache && st == POISON_CLEAN &&
-	    cache_key_of(req->fd, &req->key);
-	if (req->have_key && cache_has(&d->pool, &req->key)) {
+	    cc_key_of(req->fd, &req->key);
+	if (req->have_key && cc_lookup(&d->pool.cc, &req->key)) {
 		/* unchanged since a worker found it clean with these definitions */
 		struct wproto_result *res = d->pool.res;
 
-		d->pool.cache_hits++;
 		res->id = req->id;
 		res->verdict = WPROTO_CLEAN;
 		res->nnames = 0;
@@ -342,11 +298,12 @@ pool_submit(struct daemon *d, struct scan_req *req)
 		req_finish(d, req, res, NULL);
 		return;
 	}
-	d->pool.cache_misses++;
 	if (d->pool.queued >= POOL_QUEUE_MAX) {
 		req_finish(d, req, NULL, "scan queue full: try again later");
 		return;
 	}
+	if (req->have_key)   /* leased before a worker reads it */
+		req->cc_slot = cc_acquire(&d->pool.cc, req->fd, &req->key);
 	queue_push(&d->pool, req, false);
 	pool_dispatch(d);
 }
@@ -355,8 +312,11 @@ void
 router_result(struct daemon *d, struct worker *w, struct scan_req *req,
     const struct wproto_result *res)
 {
-	if (req->have_key && res->verdict == WPROTO_CLEAN &&
-	    res->note[0] == '\0' && worker_is_current(w))
-		cache_put(&d->pool, &req->key);
+	if (req->cc_slot >= 0) {
+		cc_settle(&d->pool.cc, req->cc_slot, res->verdict == WPROTO_CLEAN &&
+		    res->note[0] == '\0' && worker_is_current(w),
+		    (res->rflags & WPROTO_RES_WHOLE) != 0, res->read_bytes);
+		req->cc_slot = -1;
+	}
 	req_finish(d, req, res, NULL);
 }

@@ -283,6 +283,11 @@ clam_scan(struct seng *e, struct clam_reader *r, const char *display,
 	}
 	if (r->limit[0] != '\0' && res->verdict != WPROTO_ERROR)
 		clam_limit_hit(r, display, res);
+	else if (res->verdict == WPROTO_CLEAN && r->err == 0 && !r->short_read) {
+		/* no limit hit: libclamav went through the whole file */
+		res->rflags |= WPROTO_RES_WHOLE;
+		res->read_bytes = r->size;
+	}
 }
 
 static void

@@ -400,5 +400,9 @@ walk_scan_fd(struct walk *w, int fd, const char *display, unsigned flags,
 	}
 	walk_buffer(w, buf, len, display, 0);
 	free(buf);
+	if (len == (size_t)st.st_size) {   /* every byte of it was read */
+		res->rflags |= WPROTO_RES_WHOLE;
+		res->read_bytes = len;
+	}
 	return 0;
 }

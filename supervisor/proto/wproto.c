@@ -160,6 +160,8 @@ wproto_encode_result(struct wbuf *b, const struct wproto_result *m)
 		wproto_put_str(&b->b, m->names[i].path);
 	}
 	wproto_put_str(&b->b, m->note);
+	buf_put_le32(&b->b, m->rflags);
+	buf_put_le64(&b->b, m->read_bytes);
 	return wproto_end(b) ? 0 : -EMSGSIZE;
 }
 
@@ -176,6 +178,10 @@ wproto_decode_result(struct buf *r, uint64_t id, struct wproto_result *m)
 		wproto_get_str(r, m->names[i].path, sizeof(m->names[i].path));
 	}
 	wproto_get_str(r, m->note, sizeof(m->note));
+	buf_get_le32(r, &m->rflags);
+	buf_get_le64(r, &m->read_bytes);
+	if (m->rflags & ~WPROTO_RES_WHOLE)
+		return -EPROTO;
 	return wproto_done(r);
 }
 

@@ -19,7 +19,8 @@
  * SCAN    supervisor -> worker, with one fd: u64 id, u32 flags, str name
  *         (the path shown in results; the worker never opens it)
  * RESULT  worker -> supervisor: u64 id, u32 verdict, u32 nnames,
- *         nnames x (str signature, str path inside the file), str note
+ *         nnames x (str signature, str path inside the file), str note,
+ *         u32 rflags (WPROTO_RES_*), u64 read_bytes
  * str = u16 length + bytes (no NUL), at most WPROTO_STR_MAX.
  */
 #ifndef AMPSCAN_WPROTO_H
@@ -32,7 +33,7 @@
 
 #include "buf.h"
 
-#define WPROTO_VERSION 1
+#define WPROTO_VERSION 2
 #define WPROTO_MAGIC 0x57504d41u        /* "AMPW" little-endian */
 #define WPROTO_HDR 24
 #define WPROTO_MAX_MSG 65536
@@ -101,7 +102,17 @@ struct wproto_result {
 	uint32_t nnames;
 	struct wproto_match names[WPROTO_MAX_NAMES];
 	char note[WPROTO_STR_MAX + 1];   /* error reason, limits, encryption */
+	uint32_t rflags;                 /* WPROTO_RES_* */
+	uint64_t read_bytes;             /* with WPROTO_RES_WHOLE */
 };
+
+/*
+ * rflags: the worker read the whole file, read_bytes bytes, the size it
+ * had at the scan (builtin: the bytes its reader read; clamav: the size,
+ * when libclamav hit no limit and every read succeeded).  Without it the
+ * clean-file cache never keeps the verdict.
+ */
+#define WPROTO_RES_WHOLE 0x1u
 
 /*
  * A RESULT's note starting with this: a scan limit was hit (clamav: the

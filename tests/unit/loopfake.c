@@ -207,12 +207,21 @@ fake_recv_scan(struct worker *w, char *name, size_t len)
 void
 fake_result(struct worker *w, uint64_t id, uint32_t verdict)
 {
+	fake_result_read(w, id, verdict, 0, 0);
+}
+
+void
+fake_result_read(struct worker *w, uint64_t id, uint32_t verdict,
+    uint32_t rflags, uint64_t read_bytes)
+{
 	static struct wbuf b;
 	static struct wproto_result m;
 
 	memset(&m, 0, sizeof(m));
 	m.id = id;
 	m.verdict = verdict;
+	m.rflags = rflags;
+	m.read_bytes = read_bytes;
 	if (verdict == WPROTO_FOUND) {
 		m.nnames = 1;
 		snprintf(m.names[0].sig, sizeof(m.names[0].sig), "Test.Sig");

@@ -45,6 +45,9 @@ void fake_ready(struct worker *w, const char *version);
 uint64_t fake_recv_scan(struct worker *w, char *name, size_t len);
 /* w answers request id with verdict (WPROTO_CLEAN, WPROTO_FOUND, ...). */
 void fake_result(struct worker *w, uint64_t id, uint32_t verdict);
+/* A RESULT with the worker's read confirmation (WPROTO_RES_*). */
+void fake_result_read(struct worker *w, uint64_t id, uint32_t verdict,
+    uint32_t rflags, uint64_t read_bytes);
 /* w closes its socket. */
 void fake_eof(struct worker *w);
 /* w exits with wait status ws. */

@@ -4,6 +4,7 @@
  * READY workers, answered from the clean-file cache, retried after a
  * crash, refused.  Synthetic workers (loopfake.h), no process.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -136,6 +138,8 @@ test_round_robin(void **state)
 	test_free(b);
 }
 
+#define FILE_BYTES 6   /* "hello\n" */
+
 static void
 test_clean_file_is_cached(void **state)
 {
@@ -145,20 +149,154 @@ test_clean_file_is_cached(void **state)
 
 	fake_ready(w, NULL);
 	a = submit(d, false);
-	fake_result(w, a->req.id, WPROTO_CLEAN);
-	assert_int_equal(d->pool.cache_misses, 1);
+	assert_int_equal(d->pool.cc.pending, 1);   /* leased before the read */
+	fake_result_read(w, a->req.id, WPROTO_CLEAN, WPROTO_RES_WHOLE, FILE_BYTES);
+	assert_int_equal(d->pool.cc.n.misses, 1);
+	assert_int_equal(d->pool.cc.cached, 1);
+	assert_int_equal(d->pool.cc.pending, 0);
 	b = submit(d, false);               /* unchanged: from the cache */
 	assert_int_equal(b->a.calls, 1);
 	assert_int_equal(b->a.verdict, WPROTO_CLEAN);
 	assert_null(w->req);
-	assert_int_equal(d->pool.cache_hits, 1);
+	assert_int_equal(d->pool.cc.n.hits, 1);
 	pool_cache_clear(d);                /* new definitions */
+	assert_int_equal(d->pool.cc.cached, 0);
 	c = submit(d, false);
 	assert_int_equal(c->a.calls, 0);
 	assert_ptr_equal(w->req, &c->req);
 	test_free(a);
 	test_free(b);
 	test_free(c);
+}
+
+/* Scanned and answered clean; a is the first request, still allocated. */
+static struct treq *
+scanned_clean(struct daemon *d, uint32_t rflags, uint64_t bytes)
+{
+	struct worker *w = &d->pool.w[0];
+	struct treq *a = submit(d, false);
+
+	assert_ptr_equal(w->req, &a->req);
+	fake_result_read(w, a->req.id, WPROTO_CLEAN, rflags, bytes);
+	assert_int_equal(a->a.calls, 1);
+	return a;
+}
+
+/* Another scan of the file goes to a worker (not from the cache). */
+static void
+assert_scanned_again(struct daemon *d)
+{
+	struct worker *w = &d->pool.w[0];
+	struct treq *b = submit(d, false);
+
+	assert_int_equal(b->a.calls, 0);
+	assert_ptr_equal(w->req, &b->req);
+	fake_result(w, b->req.id, WPROTO_FOUND);
+	test_free(b);
+}
+
+static void
+test_short_read_not_cached(void **state)
+{
+	struct daemon *d = *state;
+	struct treq *a, *b;
+
+	fake_ready(&d->pool.w[0], NULL);
+	a = scanned_clean(d, 0, FILE_BYTES);          /* not confirmed whole */
+	b = scanned_clean(d, WPROTO_RES_WHOLE, 3);    /* fewer bytes */
+	assert_int_equal(d->pool.cc.n.short_read, 2);
+	assert_int_equal(d->pool.cc.cached, 0);
+	assert_int_equal(d->pool.cc.pending, 0);
+	assert_scanned_again(d);
+	test_free(a);
+	test_free(b);
+}
+
+static void
+test_writer_breaks_the_lease(void **state)
+{
+	struct daemon *d = *state;
+	struct treq *a;
+	int fd;
+
+	fake_ready(&d->pool.w[0], NULL);
+	a = scanned_clean(d, WPROTO_RES_WHOLE, FILE_BYTES);
+	assert_int_equal(d->pool.cc.cached, 1);
+	/* a writer: the kernel holds its open back and signals the break */
+	fd = open(file_path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	assert_int_equal(fd, -1);
+	assert_int_equal(errno, EWOULDBLOCK);
+	assert_scanned_again(d);          /* no hit while the lease breaks */
+	assert_int_equal(d->pool.cc.n.hits, 0);
+	/* the signal releases the file at once: the writer's open succeeds */
+	ev_run(d->loop, EVRUN_NOWAIT);
+	fd = open(file_path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	assert_true(fd >= 0);
+	close(fd);
+	test_free(a);
+}
+
+static void
+test_writable_mapping_not_cached(void **state)
+{
+	struct daemon *d = *state;
+	struct treq *a;
+	int fd = open(file_path, O_RDWR | O_CLOEXEC);
+	char *m;
+
+	assert_true(fd >= 0);
+	m = mmap(NULL, FILE_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(m != MAP_FAILED);
+	close(fd);                        /* the mapping alone keeps it writable */
+	fake_ready(&d->pool.w[0], NULL);
+	a = scanned_clean(d, WPROTO_RES_WHOLE, FILE_BYTES);
+	assert_int_equal(d->pool.cc.n.no_lease, 1);
+	assert_int_equal(d->pool.cc.cached, 0);
+	m[0] = 'J';                       /* same size, maybe the same mtime */
+	assert_scanned_again(d);
+	munmap(m, FILE_BYTES);
+	test_free(a);
+}
+
+static void
+test_lease_broken_in_flight_not_cached(void **state)
+{
+	struct daemon *d = *state;
+	struct worker *w = &d->pool.w[0];
+	struct treq *a;
+	int fd;
+
+	fake_ready(w, NULL);
+	a = submit(d, false);
+	fd = open(file_path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	assert_int_equal(fd, -1);          /* breaks the pending lease */
+	ev_run(d->loop, EVRUN_NOWAIT);     /* released at once */
+	fd = open(file_path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	assert_true(fd >= 0);
+	close(fd);
+	fake_result_read(w, a->req.id, WPROTO_CLEAN, WPROTO_RES_WHOLE, FILE_BYTES);
+	assert_int_equal(d->pool.cc.n.broke, 1);
+	assert_int_equal(d->pool.cc.cached, 0);
+	assert_int_equal(d->pool.cc.pending, 0);
+	assert_scanned_again(d);
+	test_free(a);
+}
+
+static void
+test_unlinked_entry_swept(void **state)
+{
+	struct daemon *d = *state;
+	struct treq *a;
+
+	fake_ready(&d->pool.w[0], NULL);
+	a = scanned_clean(d, WPROTO_RES_WHOLE, FILE_BYTES);
+	assert_int_equal(d->pool.cc.cached, 1);
+	cc_sweep(&d->pool.cc, 0);
+	assert_int_equal(d->pool.cc.cached, 1);   /* still linked, young */
+	assert_int_equal(unlink(file_path), 0);
+	cc_sweep(&d->pool.cc, 0);
+	assert_int_equal(d->pool.cc.cached, 0);   /* deleted: let go */
+	test_free(a);
 }
 
 static void
@@ -298,6 +436,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_queued_until_ready_then_answered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_round_robin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clean_file_is_cached, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_short_read_not_cached, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_breaks_the_lease, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writable_mapping_not_cached, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lease_broken_in_flight_not_cached, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unlinked_entry_swept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_in_flight_retried_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_poison_after_threshold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_timeout_kills_and_answers, setup, teardown),

@@ -577,6 +577,12 @@ test_clamav_worker_without_landlock(void **state)
 	assert_int_equal(res.verdict, WPROTO_FOUND);
 	worker_scan(&w, tu_path(g_dir, "clean.txt"), 0, &res);
 	assert_int_equal(res.verdict, WPROTO_CLEAN);
+	/* the worker confirms it read the whole file (the cache needs it) */
+	struct stat cst;
+
+	assert_int_equal(stat(tu_path(g_dir, "clean.txt"), &cst), 0);
+	assert_true(res.rflags & WPROTO_RES_WHOLE);
+	assert_int_equal(res.read_bytes, (uint64_t)cst.st_size);
 	close(w.sock);
 	assert_int_equal(WEXITSTATUS(worker_wait(&w)), 0);
 	assert_int_equal(worker_refused(w.log, 8), 8);
@@ -858,10 +864,38 @@ test_worker_refuses_root_without_allow_root(void **state)
 	assert_int_equal(tu_sh("%s", cmd), 2);
 }
 
+/* RESULT carries the read confirmation; unknown rflags are malformed. */
+static void
+test_wproto_result_read_bytes(void **state)
+{
+	static struct wbuf b;
+	static struct wproto_result m, got;
+	struct buf r;
+	uint16_t type;
+	uint64_t id;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.id = 7;
+	m.verdict = WPROTO_CLEAN;
+	m.rflags = WPROTO_RES_WHOLE;
+	m.read_bytes = 0x123456789ull;
+	assert_int_equal(wproto_encode_result(&b, &m), 0);
+	assert_int_equal(wproto_open(b.data, b.b.len, &type, &id, &r), 0);
+	assert_int_equal(wproto_decode_result(&r, id, &got), 0);
+	assert_int_equal(got.rflags, WPROTO_RES_WHOLE);
+	assert_int_equal(got.read_bytes, 0x123456789ull);
+	m.rflags = 0x2;
+	assert_int_equal(wproto_encode_result(&b, &m), 0);
+	assert_int_equal(wproto_open(b.data, b.b.len, &type, &id, &r), 0);
+	assert_int_equal(wproto_decode_result(&r, id, &got), -EPROTO);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_wproto_result_read_bytes),
 		cmocka_unit_test(test_worker_ready_reports_definitions),
 		cmocka_unit_test(test_worker_scans_passed_descriptors),
 		cmocka_unit_test(test_worker_sandbox_seen_from_outside),
