@@ -244,6 +244,7 @@ void
 pool_free(struct daemon *d)
 {
 	pool_cache_clear(d);
+	poisonq_free(d);
 	free(d->pool.res);
 	free(d->pool.msg);
 	d->pool.res = NULL;
