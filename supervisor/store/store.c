@@ -16,6 +16,7 @@
 #include "ampscan/sigs.h"
 #include "defs.h"
 #include "fdio.h"
+#include "dirtrust.h"
 #include "store.h"
 #include "statefile.h"
 #include "strbuf.h"
@@ -31,6 +32,7 @@ store_strerror(int code)
 	case STORE_ERR_TYPE: return "not a directory";
 	case STORE_ERR_TRUST: return "trust configuration unusable";
 	case STORE_ERR_LIMIT: return "limit exceeded";
+	case STORE_ERR_UNSAFE: return "directory not safe";
 	}
 	return "unknown error";
 }
@@ -256,6 +258,8 @@ store_dir_make(const char *path, mode_t mode, bool force_mode, char *err,
 	if (!S_ISDIR(st.st_mode))
 		return str_seterr(err, errlen, STORE_ERR_TYPE,
 		    "%s: not a directory", path);
+	if (dir_trusted(path, err, errlen) != 0)
+		return STORE_ERR_UNSAFE;
 	return 0;
 }
 
