@@ -197,6 +197,18 @@ int store_rollback(const char *defs_dir, const char *why,
 
 /* Write qfd/QNAME.reason holding why (nothing when why is NULL). */
 void store_reason_file(int qfd, const char *qname, const char *why);
+
+/*
+ * Make quarantine/QNAME (qfd) a file of its own, mode STORE_QUARANTINE_MODE,
+ * root's, once the name it was hard-linked from is gone: an inode that is
+ * ours alone (root's, one link) is chmod'ed; one linked elsewhere too, or
+ * another user's (a file dropped into incoming/), is replaced by a copy,
+ * never changed.  Anything but a regular file is removed from quarantine/.
+ * Returns 0 or a negative STORE_ERR_* with err naming the file.
+ */
+#define STORE_QUARANTINE_MODE 0600
+int store_quarantine_seal(int qfd, const char *qname, char *err,
+    size_t errlen);
 /* "20260102T030405Z": now, UTC (quarantine names). */
 void store_rb_stamp(char *buf, size_t len);
 
