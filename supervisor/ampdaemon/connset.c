@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The control and scan sockets' connections (connset.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "connset.h"
+#include "dirtrust.h"
 #include "daemon.h"
 
 #define CONNSET_ACCEPT_BURST 64       /* accepts per wake-up */
@@ -221,51 +224,131 @@ sock_clear_stale(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Bind fd to path with the mode and group already right: the umask
+ * leaves exactly mode, and (as root) the fs group id is gid while bind
+ * creates the inode, so nothing is changed by path afterwards.
+ */
+static int
+sock_bind(int fd, const struct sockaddr_un *sa, mode_t mode, gid_t gid)
+{
+	mode_t old = umask((mode_t)(~mode & 0777));
+	bool as_root = geteuid() == 0;
+	int rc, e;
+
+	if (as_root)
+		setfsgid(gid);
+	rc = bind(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	e = errno;
+	if (as_root)
+		setfsgid(getegid());
+	umask(old);
+	errno = e;
+	return rc;
+}
+
+/*
+ * What bind made, seen through the directory's descriptor: a socket with
+ * our uid, the mode and the group.  A set-group-ID directory gives its
+ * own group: corrected by name in the trusted directory, not by path.
+ */
+static int
+sock_verify(int dirfd, const char *name, const char *path, mode_t mode,
+    gid_t gid, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISSOCK(st.st_mode) || st.st_uid != geteuid()) {
+		str_fmt(err, errlen, "%s: not the socket just bound", path);
+		return -1;
+	}
+	if (geteuid() == 0 && st.st_gid != gid &&
+	    fchownat(dirfd, name, 0, gid, AT_SYMLINK_NOFOLLOW) != 0) {
+		str_fmt(err, errlen, "%s: chown: %s", path, strerror(errno));
+		return -1;
+	}
+	if ((st.st_mode & 07777) != mode) {
+		str_fmt(err, errlen, "%s: bound with mode %04o, not %04o", path,
+		    (unsigned)(st.st_mode & 07777), (unsigned)mode);
+		return -1;
+	}
+	return 0;
+}
+
+/* The socket's directory, made if missing (0755), open, and trusted. */
+static int
+sock_dir_open(const char *path, char *dir, size_t dirlen, const char **name,
+    char *err, size_t errlen)
+{
+	char *slash;
+	int fd;
+
+	str_fmt(dir, dirlen, "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL) {
+		str_fmt(err, errlen, "%s: not an absolute path", path);
+		return -1;
+	}
+	*name = path + (slash - dir) + 1;
+	if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		str_fmt(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0) {
+		str_fmt(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (dir_trusted_fd(fd, dir, err, errlen) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int
 connset_open(struct connset *s, struct daemon *d,
     const struct connset_ops *ops, const char *path, mode_t mode, gid_t gid,
     int backlog, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[sizeof(sa.sun_path)], *slash;
-	mode_t old;
-	int fd;
+	char dir[sizeof(sa.sun_path)];
+	const char *name = NULL;
+	int fd = -1, dirfd;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		str_fmt(err, errlen, "%s: path too long", path);
 		return -1;
 	}
-	str_fmt(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-			str_fmt(err, errlen, "%s: %s", dir, strerror(errno));
-			return -1;
-		}
-	}
+	if ((dirfd = sock_dir_open(path, dir, sizeof(dir), &name, err,
+	    errlen)) < 0)
+		return -1;
 	/* another daemon (another StateDir) may serve this path: not taken */
 	if (sock_clear_stale(path, err, errlen) != 0)
-		return -1;
+		goto fail;
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0) {
 		str_fmt(err, errlen, "socket: %s", strerror(errno));
-		return -1;
+		goto fail;
 	}
-	old = umask(0177);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		umask(old);
+	if (sock_bind(fd, &sa, mode & 0777, gid) != 0) {
 		str_fmt(err, errlen, "%s: bind: %s", path, strerror(errno));
-		close(fd);
-		return -1;
+		goto fail;
 	}
-	umask(old);
-	if ((geteuid() == 0 && chown(path, 0, gid) != 0) ||
-	    chmod(path, mode) != 0 || listen(fd, backlog) != 0) {
-		str_fmt(err, errlen, "%s: %s", path, strerror(errno));
-		close(fd);
-		unlink(path);
-		return -1;
+	if (sock_verify(dirfd, name, path, mode & 0777, gid, err, errlen) != 0) {
+		unlinkat(dirfd, name, 0);
+		goto fail;
 	}
+	if (listen(fd, backlog) != 0) {
+		str_fmt(err, errlen, "%s: listen: %s", path, strerror(errno));
+		unlinkat(dirfd, name, 0);
+		goto fail;
+	}
+	close(dirfd);
 	memset(s, 0, sizeof(*s));
 	s->d = d;
 	s->ops = ops;
@@ -279,6 +362,11 @@ connset_open(struct connset *s, struct daemon *d,
 	s->resume.data = s;
 	ev_io_start(d->loop, &s->io);
 	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	close(dirfd);
+	return -1;
 }
 
 void

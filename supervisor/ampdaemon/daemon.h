@@ -217,6 +217,7 @@ struct pool {
 	bool have_ready;
 	struct wproto_result *res;       /* decode buffer (large) */
 	struct cleancache cc;            /* the clean-file cache, its leases */
+	struct poisonq *pq;              /* poisonq.c: hashes under way */
 	/* counters since start, for the metrics file */
 	uint64_t scans_total, detections_total, scan_errors_total;
 	uint64_t limits_exceeded_total;   /* results with a WPROTO_NOTE_LIMIT note */

@@ -32,6 +32,7 @@
 #include <ev.h>
 
 #include "daemon.h"
+#include "dirtrust.h"
 #include "killpoint.h"
 #include "num.h"
 #include "store.h"
@@ -115,11 +116,14 @@ static void
 daemon_mkdir(struct daemon *d, const char *dir)
 {
 	struct stat st;
+	char err[1024];
 
 	if (mkdir(dir, DAEMON_DIR_MODE) != 0 && errno != EEXIST)
 		daemon_die(d, "%s: %s", dir, strerror(errno));
 	if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
 		daemon_die(d, "%s: not a directory", dir);
+	if (dir_trusted(dir, err, sizeof(err)) != 0)
+		daemon_die(d, "%s", err);
 }
 
 /* The single-instance lock: an flock on StateDir/ampdaemon.pid. */
@@ -305,6 +309,7 @@ static void
 daemon_start(struct daemon *d)
 {
 	char err[1024];
+	int rc;
 
 	d->started_ms = walltime_now_ms();
 	daemon_mkdir(d, d->cfg.state_dir);
@@ -356,7 +361,13 @@ daemon_start(struct daemon *d)
 		daemon_die(d, "scan socket: %s", err);
 	}
 	update_init(d);
-	if (store_dirs_create(d->cfg.definitions_dir, err, sizeof(err)) != 0)
+	rc = store_dirs_create(d->cfg.definitions_dir, err, sizeof(err));
+	if (rc == STORE_ERR_UNSAFE) {
+		scansock_close(d);
+		ctl_close(d);
+		daemon_die(d, "%s", err);
+	}
+	if (rc != 0)
 		dlog(&d->log, DLOG_ERROR, "%s", err);   /* the check says it too */
 	else if (incoming_init(d, err, sizeof(err)) != 0)
 		dlog(&d->log, DLOG_ERROR, "%s: files dropped into incoming/ are not noticed; use `ampctl update`",

@@ -247,6 +247,7 @@ void
 pool_free(struct daemon *d)
 {
 	cc_free(&d->pool.cc);
+	poisonq_free(d);
 	free(d->pool.res);
 	free(d->pool.msg);
 	d->pool.res = NULL;

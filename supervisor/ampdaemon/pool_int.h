@@ -73,6 +73,26 @@ void router_result(struct daemon *d, struct worker *w, struct scan_req *req,
  * then retry it once on another worker or answer it. */
 void router_crashed(struct daemon *d, struct worker *w, int64_t now);
 
+/*
+ * poisonq.c: the poison check's hash, off the loop.  poisonq_wait: req's
+ * file must be hashed (poison_lookup said POISON_NEED_HASH; now is its
+ * identity): req waits for the hash of that identity (one child per
+ * distinct file), then done(d, req, verdict, crashes, NULL) is called, or
+ * done(..., error) if the hash could not be had.  Returns 0, or -1 with
+ * why set (too many waiting, fork failed): req is still the caller's.
+ */
+typedef void poisonq_done_fn(struct daemon *d, struct scan_req *req,
+    int verdict, unsigned crashes, const char *error);
+int poisonq_wait(struct daemon *d, struct scan_req *req,
+    const struct poison_id *now, poisonq_done_fn *done, char *why,
+    size_t whylen);
+/* Every waiting request gets done(..., why); the children are killed. */
+void poisonq_drain(struct daemon *d, const char *why);
+/* Release everything (the daemon exits). */
+void poisonq_free(struct daemon *d);
+/* Requests waiting for a hash (status, tests). */
+size_t poisonq_waiting(const struct daemon *d);
+
 /* crashes.c: fault 6 */
 void crashes_init(struct daemon *d);
 /* A crash of pid by sig ("SIGSEGV", "timeout", "exit 2"): counted, fault

@@ -124,6 +124,7 @@ pool_fail_queue(struct daemon *d, const char *why)
 void
 pool_drain(struct daemon *d, const char *why)
 {
+	poisonq_drain(d, why);
 	pool_fail_queue(d, why);
 }
 
@@ -246,32 +247,20 @@ pool_dispatch(struct daemon *d)
 	}
 }
 
-void
-pool_submit(struct daemon *d, struct scan_req *req)
+/* The rest of pool_submit, once the poison verdict is known. */
+static void
+router_admit(struct daemon *d, struct scan_req *req, int st,
+    unsigned crashes, const char *error)
 {
-	const struct poison_entry *pe = NULL;
 	char msg[FAULTS_DETAIL_MAX + 128];
-	int st;
 
-	req->id = ++d->pool.next_id;
-	req->attempts = 0;
-	req->cc_slot = -1;
-	req->next = NULL;
-	if (d->stopping) {
-		req_finish(d, req, NULL, "ampdaemon is stopping");
+	if (error != NULL) {
+		req_finish(d, req, NULL, error);
 		return;
-	}
-	st = poison_check(&d->poison, req->fd, &pe, msg, sizeof(msg));
-	if (st < 0)
-		dlog(&d->log, DLOG_WARNING, "%s: poison check: %s", req->name, msg);
-	if (d->poison.dirty && poison_save(&d->poison, d->cfg.state_dir, msg,
-	    sizeof(msg)) != 0) {   /* a changed file left the list */
-		dlog(&d->log, DLOG_ERROR, "%s", msg);
-		daemon_state_retry(d);
 	}
 	if (st == POISON_POISON) {
 		snprintf(msg, sizeof(msg), "poison file: the scanner crashed %u times on it; it is not scanned again until it changes",
-		    pe != NULL ? pe->crashes : d->cfg.poison_threshold);
+		    crashes > 0 ? crashes : d->cfg.poison_threshold);
 		req_finish(d, req, NULL, msg);
 		return;
 	}
@@ -306,6 +295,44 @@ pool_submit(struct daemon *d, struct scan_req *req)
 		req->cc_slot = cc_acquire(&d->pool.cc, req->fd, &req->key);
 	queue_push(&d->pool, req, false);
 	pool_dispatch(d);
+}
+
+/*
+ * A submitted file: judged against the poison list by its identity (fstat)
+ * when the list knows it; one that must be hashed waits for poisonq.c.
+ */
+void
+pool_submit(struct daemon *d, struct scan_req *req)
+{
+	const struct poison_entry *pe = NULL;
+	struct poison_id now;
+	char msg[FAULTS_DETAIL_MAX + 128];
+	int st;
+
+	req->id = ++d->pool.next_id;
+	req->attempts = 0;
+	req->cc_slot = -1;
+	req->next = NULL;
+	if (d->stopping) {
+		req_finish(d, req, NULL, "ampdaemon is stopping");
+		return;
+	}
+	st = poison_lookup(&d->poison, req->fd, &now, &pe, msg, sizeof(msg));
+	if (st < 0)
+		dlog(&d->log, DLOG_WARNING, "%s: poison check: %s", req->name, msg);
+	if (d->poison.dirty && poison_save(&d->poison, d->cfg.state_dir, msg,
+	    sizeof(msg)) != 0) {   /* a changed file left the list */
+		dlog(&d->log, DLOG_ERROR, "%s", msg);
+		daemon_state_retry(d);
+	}
+	if (st == POISON_NEED_HASH) {
+		if (poisonq_wait(d, req, &now, router_admit, msg,
+		    sizeof(msg)) == 0)
+			return;
+		router_admit(d, req, st, 0, msg);
+		return;
+	}
+	router_admit(d, req, st, pe != NULL ? pe->crashes : 0, NULL);
 }
 
 void

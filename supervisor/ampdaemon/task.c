@@ -99,7 +99,7 @@ task_on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 static void
-task_child(task_fn *fn, void *arg, int fd, pid_t parent)
+task_child(task_fn *fn, void *arg, int fd, int in, pid_t parent)
 {
 	int fds[3] = { -1, -1, -1 }, keep = fd, bad = -1, nul;
 
@@ -109,7 +109,7 @@ task_child(task_fn *fn, void *arg, int fd, pid_t parent)
 		_exit(126);
 	if ((nul = open("/dev/null", O_RDWR)) < 0)
 		_exit(126);
-	fds[0] = nul;
+	fds[0] = in > STDERR_FILENO ? in : nul;
 	fds[1] = nul;
 	fds[2] = STDERR_FILENO;
 	if (spawn_child_fds(fds, 3, &keep, &bad) != 0)
@@ -132,7 +132,7 @@ task_start(struct ev_loop *loop, struct task *t, task_fn *fn, void *arg,
 	pid = fork();
 	if (pid == 0) {
 		close(p[0]);
-		task_child(fn, arg, p[1], parent);
+		task_child(fn, arg, p[1], t->child_in, parent);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(p[1]);

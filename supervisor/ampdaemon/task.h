@@ -42,6 +42,8 @@ struct task {
 	/* optional: each line of output as it arrives (without its '\n'; a
 	 * last line without one comes just before done) */
 	void (*line)(struct task *t, char *line);
+	/* optional: an fd (> 2) the child gets as its stdin, else /dev/null */
+	int child_in;
 	/* private */
 	struct ev_loop *loop;
 	ev_child child;

@@ -90,8 +90,8 @@ child_reject(struct update_child *c, const char *staged, const char *why)
 {
 	const struct config *cfg = &c->d->cfg;
 	char q[STORE_PATH_MAX], qname[STORE_NAME_MAX + 1], stamp[32];
-	char dst[STORE_PATH_MAX + 300], rerr[256];
-	int qfd;
+	char dst[STORE_PATH_MAX + 300], rerr[STORE_PATH_MAX + 64];
+	int qfd = -1;
 
 	qname[0] = '\0';
 	snprintf(q, sizeof(q), "%s/%s", cfg->definitions_dir, STORE_DIR_QUARANTINE);
@@ -111,11 +111,8 @@ child_reject(struct update_child *c, const char *staged, const char *why)
 			if (errno != EEXIST)
 				break;
 		}
-		if (qname[0] != '\0') {
+		if (qname[0] != '\0')
 			store_reason_file(qfd, qname, why);
-			(void)fsync(qfd);
-		}
-		close(qfd);
 	}
 	if (c->job->incoming) {
 		unlink(c->job->path);
@@ -124,6 +121,16 @@ child_reject(struct update_child *c, const char *staged, const char *why)
 	}
 	if (c->stage[0] != '\0')
 		(void)activation_rmtree(c->stage, rerr, sizeof(rerr));
+	if (qfd >= 0) {
+		/* the names it was linked from are gone: 0600, ours alone */
+		if (qname[0] != '\0' &&
+		    store_quarantine_seal(qfd, qname, rerr, sizeof(rerr)) != 0) {
+			unlinkat(qfd, qname, 0);   /* never a link others share */
+			qname[0] = '\0';
+		}
+		(void)fsync(qfd);
+		close(qfd);
+	}
 	child_say(c, "rejected", why, qname, NULL, NULL);
 	return 0;
 }

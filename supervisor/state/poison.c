@@ -43,7 +43,7 @@ poison_clearerr(char *err, size_t errlen)
 /* ---- identity ---- */
 
 /* SHA-256 of the first n bytes of fd, by pread: the offset is not moved. */
-static int
+int
 poison_sha_fd(int fd, uint64_t n, uint8_t out[POISON_SHA256_LEN], char *err,
     size_t errlen)
 {
@@ -112,6 +112,8 @@ poison_stat_fd(int fd, struct poison_id *id, char *err, size_t errlen)
 	id->size = st.st_size > 0 ? (uint64_t)st.st_size : 0;
 	id->mtime_sec = (int64_t)st.st_mtim.tv_sec;
 	id->mtime_nsec = (uint32_t)st.st_mtim.tv_nsec;
+	id->ctime_sec = (int64_t)st.st_ctim.tv_sec;
+	id->ctime_nsec = (uint32_t)st.st_ctim.tv_nsec;
 	return POISON_OK;
 }
 
@@ -246,6 +248,9 @@ poison_note_crash(struct poison_list *list, const struct poison_id *id,
 	e = &list->e[i];
 	free(e->path);
 	e->path = p;
+	e->id.ctime_sec = id->ctime_sec;     /* hashed just now, at this ctime */
+	e->id.ctime_nsec = id->ctime_nsec;
+	e->confirmed = true;
 	if (e->crashes < POISON_CRASHES_MAX)
 		e->crashes++;
 	e->last_ms = now_ms;
@@ -257,41 +262,95 @@ poison_note_crash(struct poison_list *list, const struct poison_id *id,
 	return (int)e->crashes;
 }
 
+static bool
+poison_ctime_equal(const struct poison_id *a, const struct poison_id *b)
+{
+	return a->ctime_sec == b->ctime_sec && a->ctime_nsec == b->ctime_nsec;
+}
+
+static int
+poison_verdict_of(const struct poison_entry *e)
+{
+	return e->poison ? POISON_POISON : POISON_SUSPECT;
+}
+
 int
-poison_check(struct poison_list *list, int fd,
+poison_lookup(struct poison_list *list, int fd, struct poison_id *now,
     const struct poison_entry **entry, char *err, size_t errlen)
 {
-	struct poison_id now;
-	uint8_t sha[POISON_SHA256_LEN];
 	struct poison_entry *e;
 	ptrdiff_t i;
 	int rc;
 
 	*entry = NULL;
-	memset(&now, 0, sizeof(now));
+	memset(now, 0, sizeof(*now));
 	poison_clearerr(err, errlen);
-	if ((rc = poison_stat_fd(fd, &now, err, errlen)) != POISON_OK) {
+	if ((rc = poison_stat_fd(fd, now, err, errlen)) != POISON_OK) {
 		if (rc != POISON_ERR_INVAL)
 			return rc;
 		poison_clearerr(err, errlen);
 		return POISON_CLEAN;    /* only regular files are recorded */
 	}
-	if ((i = poison_find(list, now.dev, now.ino)) < 0)
+	if ((i = poison_find(list, now->dev, now->ino)) < 0)
 		return POISON_CLEAN;
 	e = &list->e[i];
-	if (!poison_meta_equal(&e->id, &now)) {
+	if (!poison_meta_equal(&e->id, now)) {
 		poison_remove(list, (size_t)i);
 		return POISON_CLEAN;
 	}
-	if ((rc = poison_sha_fd(fd, e->id.hashed, sha, err, errlen)) !=
-	    POISON_OK)
-		return rc;
-	if (memcmp(sha, e->id.sha256, sizeof(sha)) != 0) {
+	if (e->confirmed && poison_ctime_equal(&e->id, now)) {
+		*entry = e;
+		return poison_verdict_of(e);
+	}
+	now->hashed = e->id.hashed;
+	return POISON_NEED_HASH;
+}
+
+int
+poison_confirm(struct poison_list *list, const struct poison_id *now,
+    const uint8_t sha[POISON_SHA256_LEN], bool stable,
+    const struct poison_entry **entry)
+{
+	struct poison_entry *e;
+	ptrdiff_t i;
+
+	*entry = NULL;
+	if ((i = poison_find(list, now->dev, now->ino)) < 0)
+		return POISON_CLEAN;
+	e = &list->e[i];
+	if (!poison_meta_equal(&e->id, now) || e->id.hashed != now->hashed)
+		return POISON_CLEAN;    /* the entry is another version's */
+	if (memcmp(sha, e->id.sha256, POISON_SHA256_LEN) != 0) {
 		poison_remove(list, (size_t)i);
 		return POISON_CLEAN;
+	}
+	if (stable) {
+		e->id.ctime_sec = now->ctime_sec;
+		e->id.ctime_nsec = now->ctime_nsec;
+		e->confirmed = true;
 	}
 	*entry = e;
-	return e->poison ? POISON_POISON : POISON_SUSPECT;
+	return poison_verdict_of(e);
+}
+
+int
+poison_check(struct poison_list *list, int fd,
+    const struct poison_entry **entry, char *err, size_t errlen)
+{
+	struct poison_id now, after;
+	uint8_t sha[POISON_SHA256_LEN];
+	int rc;
+
+	rc = poison_lookup(list, fd, &now, entry, err, errlen);
+	if (rc != POISON_NEED_HASH)
+		return rc;
+	if ((rc = poison_sha_fd(fd, now.hashed, sha, err, errlen)) != POISON_OK)
+		return rc;
+	memset(&after, 0, sizeof(after));
+	rc = poison_stat_fd(fd, &after, NULL, 0);
+	return poison_confirm(list, &now, sha, rc == POISON_OK &&
+	    poison_meta_equal(&after, &now) && poison_ctime_equal(&after, &now),
+	    entry);
 }
 
 size_t

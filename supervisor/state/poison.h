@@ -16,6 +16,16 @@
  * is the whole file unless it was larger than the max_bytes given when the
  * entry was made).  Only regular files have an identity.
  *
+ * Hashing once.  An entry remembers the change time (ctime) under which
+ * its hash was last confirmed (at the crash, or by poison_confirm()).  A
+ * file whose device, inode, size, mtime and ctime all match a confirmed
+ * entry is judged without reading it: only the kernel sets ctime, and any
+ * change to the content or the metadata through a system call moves it.
+ * What it does not see (a write through a shared mapping made before the
+ * confirmation) can only keep a file refused, never get it scanned as
+ * clean.  The confirmation is not saved: after a restart each entry is
+ * hashed once more on first use.
+ *
  * The list holds at most POISON_MAX entries, one per (device, inode).  When
  * it is full, a new file replaces the entry crashed least recently among
  * the suspects, or among the poison files if there is no suspect.
@@ -78,6 +88,7 @@ enum poison_verdict {
 	POISON_CLEAN = 0,            /* not in the list (or it changed) */
 	POISON_SUSPECT = 1,          /* in flight during fewer crashes */
 	POISON_POISON = 2,           /* refuse it */
+	POISON_NEED_HASH = 3,        /* poison_lookup: hash, then confirm */
 };
 
 struct poison_id {
@@ -89,6 +100,9 @@ struct poison_id {
 	bool has_sha;                /* sha256 and hashed are set */
 	uint64_t hashed;             /* bytes hashed: < size if cut at max_bytes */
 	uint8_t sha256[POISON_SHA256_LEN];
+	/* set by fstat, never saved nor compared: the confirmation's key */
+	int64_t ctime_sec;
+	uint32_t ctime_nsec;
 };
 
 struct poison_entry {
@@ -98,6 +112,8 @@ struct poison_entry {
 	int64_t first_ms;            /* first crash with this content */
 	int64_t last_ms;
 	bool poison;                 /* crashes reached the threshold */
+	/* the hash was confirmed with the file at this ctime (id's ctime) */
+	bool confirmed;
 };
 
 struct poison_list {
@@ -134,8 +150,9 @@ int poison_note_crash(struct poison_list *list, const struct poison_id *id,
 
 /*
  * Whether the open file fd is a suspect or poison.  Cheap first: only when
- * device, inode, size and mtime match an entry is the SHA-256 computed (of
- * the entry's `hashed` bytes) to confirm it.  An entry whose file changed
+ * device, inode, size and mtime match an entry, and the entry was not
+ * confirmed at fd's ctime, is the SHA-256 computed (of the entry's
+ * `hashed` bytes) to confirm it.  An entry whose file changed
  * (same device and inode, anything else different) is dropped, and the
  * file is POISON_CLEAN: it may be scanned again.  Returns a poison_verdict
  * with *entry set for SUSPECT and POISON (NULL otherwise), or a negative
@@ -144,6 +161,35 @@ int poison_note_crash(struct poison_list *list, const struct poison_id *id,
  */
 int poison_check(struct poison_list *list, int fd,
     const struct poison_entry **entry, char *err, size_t errlen);
+
+/*
+ * poison_check() in two halves, so that the hash can be computed away from
+ * the event loop.  poison_lookup() only fstats fd: it returns
+ * POISON_CLEAN, or POISON_SUSPECT / POISON_POISON with *entry set (a
+ * confirmed entry whose identity, ctime included, is fd's), or
+ * POISON_NEED_HASH: *now is fd's identity, now->hashed the number of bytes
+ * to hash from offset 0; an entry whose file changed is dropped as in
+ * poison_check().  Negative: fstat failed.
+ */
+int poison_lookup(struct poison_list *list, int fd, struct poison_id *now,
+    const struct poison_entry **entry, char *err, size_t errlen);
+
+/*
+ * The SHA-256 of now->hashed bytes of the file poison_lookup() identified
+ * as now (the list may have changed since).  stable: the file's identity
+ * was still now once hashed.  Same bytes as the entry: the entry is
+ * confirmed at now's ctime (when stable) and the verdict returned with
+ * *entry set; other bytes: the entry is dropped, POISON_CLEAN.  No entry
+ * for now (any more), or one for other metadata: POISON_CLEAN.
+ */
+int poison_confirm(struct poison_list *list, const struct poison_id *now,
+    const uint8_t sha[POISON_SHA256_LEN], bool stable,
+    const struct poison_entry **entry);
+
+/* The SHA-256 of the first n bytes of fd (pread; the offset is kept);
+ * returns 0 or POISON_ERR_IO / POISON_ERR_NOMEM with err set. */
+int poison_sha_fd(int fd, uint64_t n, uint8_t out[POISON_SHA256_LEN],
+    char *err, size_t errlen);
 
 /* Drop the entries whose path is path, or all if path is NULL (an
  * administrator's request); returns how many were dropped. */

@@ -16,6 +16,7 @@
 #include "ampscan/sigs.h"
 #include "defs.h"
 #include "fdio.h"
+#include "dirtrust.h"
 #include "store.h"
 #include "statefile.h"
 #include "strbuf.h"
@@ -31,6 +32,7 @@ store_strerror(int code)
 	case STORE_ERR_TYPE: return "not a directory";
 	case STORE_ERR_TRUST: return "trust configuration unusable";
 	case STORE_ERR_LIMIT: return "limit exceeded";
+	case STORE_ERR_UNSAFE: return "directory not safe";
 	}
 	return "unknown error";
 }
@@ -256,6 +258,8 @@ store_dir_make(const char *path, mode_t mode, bool force_mode, char *err,
 	if (!S_ISDIR(st.st_mode))
 		return str_seterr(err, errlen, STORE_ERR_TYPE,
 		    "%s: not a directory", path);
+	if (dir_trusted(path, err, errlen) != 0)
+		return STORE_ERR_UNSAFE;
 	return 0;
 }
 
@@ -795,6 +799,74 @@ store_reason_file(int qfd, const char *qname, const char *why)
 	statefile_abort(&t);
 }
 
+/* Copy fd over qfd/qname, STORE_QUARANTINE_MODE, atomically. */
+static int
+store_quarantine_copy(int fd, int qfd, const char *qname, char *err,
+    size_t errlen)
+{
+	struct statefile_tmp t;
+	char buf[65536];
+	ssize_t n;
+	int rc;
+
+	if ((rc = statefile_open_at(&t, qfd, STORE_DIR_QUARANTINE, qname,
+	    STORE_QUARANTINE_MODE, 0, err, errlen)) != STATEFILE_OK)
+		return STORE_ERR_IO;
+	rc = STORE_ERR_IO;
+	for (;;) {
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			str_seterr(err, errlen, rc, "%s/%s: read: %s",
+			    STORE_DIR_QUARANTINE, qname, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (statefile_write_all(t.fd, buf, (size_t)n) != 0) {
+			str_seterr(err, errlen, rc, "%s/%s: write: %s",
+			    STORE_DIR_QUARANTINE, qname, strerror(errno));
+			goto out;
+		}
+	}
+	if (statefile_commit(&t, err, errlen) == STATEFILE_OK)
+		rc = 0;
+out:
+	statefile_abort(&t);
+	return rc;
+}
+
+int
+store_quarantine_seal(int qfd, const char *qname, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd, rc = 0;
+
+	fd = openat(qfd, qname, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		rc = str_seterr(err, errlen, STORE_ERR_TYPE,
+		    "%s/%s: not a regular file: removed", STORE_DIR_QUARANTINE,
+		    qname);
+		unlinkat(qfd, qname, 0);
+		goto out;
+	}
+	if (st.st_nlink == 1 && st.st_uid == 0) {
+		/* ours alone: nobody else sees the mode change */
+		if (fchown(fd, 0, 0) != 0 ||
+		    fchmod(fd, STORE_QUARANTINE_MODE) != 0)
+			rc = str_seterr(err, errlen, STORE_ERR_IO,
+			    "%s/%s: chmod: %s", STORE_DIR_QUARANTINE, qname,
+			    strerror(errno));
+		goto out;
+	}
+	rc = store_quarantine_copy(fd, qfd, qname, err, errlen);
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 /* Hard-link active/name into quarantine/ under a fresh name; never replace. */
 static int
 store_rb_link(struct store_rollback *rb, const char *name, char *qname,
@@ -819,6 +891,22 @@ store_rb_link(struct store_rollback *rb, const char *name, char *qname,
 	return str_seterr(rb->err, rb->errlen, STORE_ERR_LIMIT,
 	    "%s/%s.%s: %d names taken", rb->quarantine, name, rb->stamp,
 	    STORE_QUARANTINE_TRIES);
+}
+
+/* The rollback goes on if sealing fails (the file is kept as it is): the
+ * reason says so. */
+static void
+store_rb_seal(struct store_rollback *rb, const char *qname, char *reason,
+    size_t len)
+{
+	char err[STORE_REASON_MAX / 2];
+	size_t n;
+
+	if (store_quarantine_seal(rb->qfd, qname, err, sizeof(err)) == 0)
+		return;
+	n = strlen(reason);
+	if (n < len)
+		str_fmt(reason + n, len - n, " (not made 0600: %s)", err);
 }
 
 /* Step 2: each copy over its name, the file it replaces into quarantine/. */
@@ -858,6 +946,7 @@ store_rb_install(struct store_rollback *rb)
 		snprintf(reason, sizeof(reason),
 		    "replaced by %s/%s; moved to %s/%s", STORE_DIR_PREVIOUS, name,
 		    STORE_DIR_QUARANTINE, qname);
+		store_rb_seal(rb, qname, reason, sizeof(reason));
 		store_report(&rb->rep, STORE_EVENT_QUARANTINED, STORE_DIR_ACTIVE,
 		    name, reason);
 	}
@@ -888,6 +977,7 @@ store_rb_evict(struct store_rollback *rb)
 		rb->changed = true;
 		snprintf(reason, sizeof(reason), "not in %s/; moved to %s/%s",
 		    STORE_DIR_PREVIOUS, STORE_DIR_QUARANTINE, qname);
+		store_rb_seal(rb, qname, reason, sizeof(reason));
 		store_report(&rb->rep, STORE_EVENT_QUARANTINED, STORE_DIR_ACTIVE,
 		    name, reason);
 	}

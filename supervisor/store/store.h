@@ -77,6 +77,8 @@ enum store_err {
 	                         * directory must be */
 	STORE_ERR_TRUST = -4,   /* a trusted key or the certs dir is unusable */
 	STORE_ERR_LIMIT = -5,   /* a path or name too long, too many files */
+	STORE_ERR_UNSAFE = -6,  /* a directory not root's, or writable by its
+	                         * group or others (dirtrust.h) */
 };
 
 const char *store_strerror(int code);
@@ -108,7 +110,8 @@ int store_trust_new(const struct store_trust *t, struct cvd_trust **out,
  * STORE_ACTIVE_MODE.  Existing ones are kept as they are (their mode too),
  * but active/, which is set to STORE_ACTIVE_MODE.  A symlink or a
  * non-directory at any of the six paths is STORE_ERR_TYPE naming the
- * path: nothing is followed, nothing is replaced.
+ * path: nothing is followed, nothing is replaced.  One that is not root's
+ * or is writable by its group or others is STORE_ERR_UNSAFE.
  */
 int store_dirs_create(const char *defs_dir, char *err, size_t errlen);
 
@@ -194,6 +197,18 @@ int store_rollback(const char *defs_dir, const char *why,
 
 /* Write qfd/QNAME.reason holding why (nothing when why is NULL). */
 void store_reason_file(int qfd, const char *qname, const char *why);
+
+/*
+ * Make quarantine/QNAME (qfd) a file of its own, mode STORE_QUARANTINE_MODE,
+ * root's, once the name it was hard-linked from is gone: an inode that is
+ * ours alone (root's, one link) is chmod'ed; one linked elsewhere too, or
+ * another user's (a file dropped into incoming/), is replaced by a copy,
+ * never changed.  Anything but a regular file is removed from quarantine/.
+ * Returns 0 or a negative STORE_ERR_* with err naming the file.
+ */
+#define STORE_QUARANTINE_MODE 0600
+int store_quarantine_seal(int qfd, const char *qname, char *err,
+    size_t errlen);
 /* "20260102T030405Z": now, UTC (quarantine names). */
 void store_rb_stamp(char *buf, size_t len);
 

@@ -264,6 +264,53 @@ check "after the restart the poison file is still refused" grep -q "crash-copy.t
 sleep 0.3
 check "without reaching a worker (restarts stay $r0)" test "$(t_restarts)" = "$r0"
 
+# 60 pipelined SCANs of a poison file the list has not confirmed since the
+# restart (its ctime moved: a chmod), while another client PINGs: the hash
+# runs once, off the loop; every SCAN gets the poison error, every PING its
+# PONG (a generous timeout: the latency itself is tools/bench's business)
+chmod 640 files/crash-copy.txt
+h0=$(grep -c "crash-copy.txt: hashing it in a child" "$DL_LOG" || true)
+cat >"$T_TMP/pipeline.py" <<'EOF'
+import socket, sys, threading, time
+sock, path, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+pongs, pings = [], [0]
+done = threading.Event()
+def pinger():
+    while not done.is_set():
+        c = socket.socket(socket.AF_UNIX); c.settimeout(20); c.connect(sock)
+        c.sendall(b'zPING\0'); pings[0] += 1
+        r = b''
+        while not r.endswith(b'\0'):
+            b = c.recv(100)
+            if not b: break
+            r += b
+        c.close()
+        if r == b'PONG\0': pongs.append(1)
+t = threading.Thread(target=pinger); t.start()
+c = socket.socket(socket.AF_UNIX); c.settimeout(60); c.connect(sock)
+c.sendall(b'zIDSESSION\0' + b''.join(b'zSCAN ' + path.encode() + b'\0' for _ in range(n)))
+buf = b''
+while buf.count(b'\0') < n:
+    b = c.recv(65536)
+    if not b: break
+    buf += b
+c.sendall(b'zEND\0'); c.close()
+time.sleep(0.2); done.set(); t.join()
+replies = buf.split(b'\0')[:-1]
+good = sum(b'poison file: the scanner crashed 2 times on it' in r and r.endswith(b'ERROR') for r in replies)
+print(len(replies), good, pings[0], len(pongs))
+EOF
+read -r n_rep n_good n_ping n_pong < <(timeout 120 python3 "$T_TMP/pipeline.py" "$T_TMP/run/clamd.sock" "$T_TMP/files/crash-copy.txt" 60)
+echo "    $n_rep replies, $n_good poison errors, $n_pong of $n_ping PINGs answered"
+check "60 pipelined SCANs of the poison file: 60 replies" test "${n_rep:-0}" = 60
+check "every one the poison error" test "${n_good:-0}" = 60
+check "every PING of the other client answered" bash -c "[ '${n_ping:-0}' -ge 1 ] && [ '${n_ping:-0}' = '${n_pong:-x}' ]"
+check "the file was hashed once, in a child" test "$(($(grep -c "crash-copy.txt: hashing it in a child" "$DL_LOG") - h0))" = 1
+t_scan files/crash-copy.txt
+check "then judged by its identity: no more hashing" test "$(($(grep -c "crash-copy.txt: hashing it in a child" "$DL_LOG") - h0))" = 1
+check "still refused" grep -q "crash-copy.txt: poison file: the scanner crashed 2 times on it" "$T_TMP/out"
+check "no worker reached (restarts stay $r0)" test "$(t_restarts)" = "$r0"
+
 # ---- a hanging scan: ScanTimeout 1s ----
 check "workers READY" dl_wait_ready 2
 expect_status 0 "a clean file scans before the hang test" dl_ctl scan files/clean.txt

@@ -90,6 +90,8 @@ cp "$T_TMP/good-demo.cvd" defs/previous/demo.cvd
 rm -f defs/active/*
 dl_build_cvd defs/active/demo.cvd 11 "Ampscan.Test.NoStart:0:*:$(hex AMPSCAN-TEST-NOSTART-MARKER)"
 cp defs/active/demo.cvd "$T_TMP/nostart-demo.cvd"
+chmod 644 defs/active/demo.cvd
+ln defs/active/demo.cvd "$T_TMP/nostart-link.cvd"   # the inode has another name
 check "the no-start container verifies (the hook is in the worker, not in the file)" \
 	bash -c "'$CVDTOOL' verify --trusted-key keys/k.pub defs/active/demo.cvd >/dev/null"
 # the first retry (and with it the rollback) waits RestartDelayMin: 3 s to
@@ -116,6 +118,8 @@ check "status: no fault 7" test "$(dl_fault_raised 7)" = False
 check "active/ now holds previous's file" cmp -s defs/active/demo.cvd defs/previous/demo.cvd
 q=$(ls defs/quarantine/demo.cvd.* 2>/dev/null | head -1)
 check "the bad one is in quarantine/ ($q)" cmp -s "${q:-/nonexistent}" "$T_TMP/nostart-demo.cvd"
+check "quarantined as 0600 root, a file of its own" test "$(stat -c '%a %U %h' "${q:-/nonexistent}")" = "600 root 1"
+check "the inode's other name is left 0644" test "$(stat -c '%a %h' "$T_TMP/nostart-link.cvd")" = "644 1"
 check "the workers run version 10 again" test "$(dl_status_py "[(d['name'], d['version']) for d in s['definitions']['databases']]")" = "[('demo', 10)]"
 check "the log tells of the rollback check" grep -q "checking the active definitions (rollback to previous/ allowed)" "$DL_LOG"
 check "fault 7 raised only once" ev_true "sum(e['event'] == 'fault_raised' and e.get('fault') == 7 for e in E) == 1"

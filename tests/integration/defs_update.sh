@@ -141,6 +141,8 @@ flip_byte "$T_TMP/tampered-7.cvd" 3000
 rejected "a tampered container" "MD5|mismatch" "$T_TMP/tampered-7.cvd"
 check "a tampered container: kept in quarantine/ with a reason file" \
 	bash -c "ls defs/quarantine/ | grep -q '^tampered-7.cvd\..*\.reason$'"
+check "a tampered container: its quarantined copy is 0600 root" \
+	test "$(stat -c '%a %U' "$(ls defs/quarantine/tampered-7.cvd.* | grep -v '\.reason$' | head -1)")" = "600 root"
 
 cp "$REAL/test-5.cdiff" "$T_TMP/test-7.cdiff"
 flip_byte "$T_TMP/test-7.cdiff" 200
@@ -224,9 +226,17 @@ with open('$T_TMP/big/big.ndb', 'w') as f:
 	check "restarted" dl_wait_ready 2 30
 fi
 
-echo "not a container" >defs/incoming/README.txt
+# a stray file, 0644, hard-linked elsewhere too (someone else's name for it)
+echo "not a container" >"$T_TMP/README.keep"
+chmod 644 "$T_TMP/README.keep"
+ln "$T_TMP/README.keep" defs/incoming/.tmp && mv defs/incoming/.tmp defs/incoming/README.txt
 check "a stray file in incoming/: rejected, moved out" ev_wait "any(e['event'] == 'definitions_rejected' and 'README.txt' in e['file'] for e in E)" 10
 check "a stray file in incoming/: gone from incoming/" bash -c "for i in \$(seq 50); do [ ! -e defs/incoming/README.txt ] && exit 0; sleep 0.1; done; exit 1"
+qr=$(ls defs/quarantine/README.txt.* 2>/dev/null | grep -v '\.reason$' | head -1)
+check "its quarantined copy ($qr) is 0600 root, a file of its own" \
+	test "$(stat -c '%a %U %h' "${qr:-/nonexistent}")" = "600 root 1"
+check "with its bytes" cmp -s "${qr:-/nonexistent}" "$T_TMP/README.keep"
+check "the other name for it is left as it was (0644)" test "$(stat -c '%a' "$T_TMP/README.keep")" = 644
 
 # ---- reload, RELOAD -------------------------------------------------------------
 pids=$(dl_worker_pids)

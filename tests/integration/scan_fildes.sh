@@ -119,6 +119,54 @@ res(re.fullmatch(re.escape((d + '/x\\nforged: OK').encode()) + rb': ' + FOUND + 
     'nCONTSCAN of EICAR named "x<newline>forged: OK" -> one FOUND line, the newline as \\n', got)
 os.unlink(forged)
 
+# control characters in names are escaped in every framing and every
+# command that names files: newline, carriage return, ESC, DEL, and a name
+# that carries a whole forged "...: Eicar... FOUND" reply
+d = FILES + '/ctl'
+os.makedirs(d, exist_ok=True)
+names = ['x\nforged: OK', 'y\rz: Eicar-Test-Signature FOUND', 'c\x01\x1b[2K\x7fd']
+shown = [b'x\\nforged: OK', b'y\\rz: Eicar-Test-Signature FOUND', b'c\\x01\\x1b[2K\\x7fd']
+for n in names:
+    with open(d + '/' + n, 'wb') as out:
+        out.write(open(EICAR, 'rb').read())
+want = sorted(d.encode() + b'/' + s for s in shown)
+
+
+def lines_ok(got, term, prefix=rb''):
+    parts = got.split(term)
+    if parts[-1] != b'':
+        return False
+    seen = []
+    for p in parts[:-1]:
+        m = re.fullmatch(prefix + rb'(.*): ' + FOUND, p, re.S)
+        if m is None:
+            return False
+        seen.append(m.group(1))
+    return sorted(set(seen)) == want   # ALLMATCHSCAN: a line per match
+
+
+for cmd in (b'CONTSCAN', b'MULTISCAN', b'ALLMATCHSCAN'):
+    for frame, term in ((b'n', b'\n'), (b'z', b'\0'), (b'', b'\n')):
+        got = ask(frame + cmd + b' ' + d.encode() + (b'\0' if frame == b'z' else b'\n'))
+        res(lines_ok(got, term),
+            '%s%s of 3 EICAR files with control characters in their names -> 3 FOUND lines, escaped' %
+            (frame.decode() or 'bare ', cmd.decode()), got)
+got = ask(b'zIDSESSION\0' + b''.join(b'zSCAN ' + d.encode() + b'/' + n.encode() + b'\0'
+                                     for n in names) + b'zEND\0')
+parts = got.split(b'\0')
+byid = {p.split(b': ', 1)[0]: p for p in parts[:-1]}   # any order
+ok = len(parts) == 4 and parts[3] == b'' and all(
+    re.fullmatch(b'%d: ' % (i + 1) + re.escape(d.encode() + b'/' + shown[i]) + rb': ' + FOUND,
+                 byid.get(b'%d' % (i + 1), b'')) is not None for i in range(3))
+res(ok, 'IDSESSION: zSCAN of each -> "N: <name escaped>: FOUND", ids kept', got)
+bad = d + '/gone\n' + d + '/x: OK'
+for frame, term in ((b'z', b'\0'),):
+    got = ask(frame + b'SCAN ' + bad.encode() + b'\0')
+    res(re.fullmatch(re.escape((d + '/gone\\n' + d + '/x: OK').encode()) + rb': [^\n\0]+ ERROR\0', got) is not None,
+        'zSCAN of a missing path with a newline -> one ERROR reply, the newline as \\n', got)
+for n in names:
+    os.unlink(d + '/' + n)
+
 # after all that, EICAR by path and by a readable descriptor: still FOUND
 got = ask(b'zSCAN ' + EICAR.encode() + b'\0')
 res(re.fullmatch(re.escape(EICAR.encode()) + rb': ' + FOUND + rb'\0', got) is not None,

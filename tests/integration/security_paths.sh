@@ -101,4 +101,49 @@ timeout 10 "$AMPCTL" --socket "$DL_CTL" scan "$T_TMP/p/link-secret" >"$T_TMP/out
 check "ampctl scan of a symlink (root's tool): a verdict on its target" grep -qx "$T_TMP/p/link-secret: OK" "$T_TMP/out"
 check "ampctl scan of the symlink: nothing of the content in the output" bash -c "! grep -q SECRET '$T_TMP/out'"
 dl_stop
+
+# ---- the sockets: made with their mode and group at bind; their directory
+# and the state directories must be root's and closed to group and others
+echo "# sockets and trusted directories"
+dl_new_user SOCKU s
+useradd -M -N -s /usr/sbin/nologin "$SOCKU" 2>/dev/null
+groupadd "$SOCKU" 2>/dev/null
+dl_config LocalSocketGroup "$SOCKU" LocalSocketMode 640
+check "ampdaemon starts with LocalSocketGroup $SOCKU, LocalSocketMode 640" dl_start
+check "the control socket: 600, root:root" test "$(stat -c '%a %U %G' "$DL_CTL")" = "600 root root"
+check "the scan socket: 640, root:$SOCKU" test "$(stat -c '%a %U %G' "$T_TMP/run/clamd.sock")" = "640 root $SOCKU"
+dl_stop
+# t_refused WHAT REASON: ampdaemon does not start, saying REASON
+t_refused() {
+	: >"$T_TMP/daemon.out"
+	if dl_start; then
+		dl_stop
+		not_ok "$1: ampdaemon must not start"
+		return
+	fi
+	check "$1: ampdaemon refuses to start" bash -c "! kill -0 $DL_PID 2>/dev/null"
+	check "$1: the reason is said" grep -q -- "$2" "$T_TMP/daemon.out"
+}
+chmod 777 run
+t_refused "the sockets' directory mode 0777" "run: writable by others (mode 0777): refused"
+chmod 775 run
+t_refused "the sockets' directory mode 0775" "run: writable by its group (mode 0775): refused"
+chmod 755 run
+chown "$SOCKU" run
+t_refused "the sockets' directory owned by $SOCKU" "run: owned by uid $(id -u "$SOCKU"), not root: refused"
+chown root run
+chmod 1777 state
+t_refused "StateDir mode 1777" "state: writable by others (mode 1777): refused"
+chmod 750 state
+chmod 770 defs/incoming
+t_refused "DefinitionsDir/incoming mode 0770" "incoming: writable by its group (mode 0770): refused"
+chmod 750 defs/incoming
+chown "$SOCKU" log
+t_refused "LogDir owned by $SOCKU" "log: owned by uid $(id -u "$SOCKU"), not root: refused"
+chown root log
+check "with every directory put right, ampdaemon starts again" dl_start
+check "workers READY" dl_wait_ready 2
+dl_stop
+userdel "$SOCKU" 2>/dev/null
+groupdel "$SOCKU" 2>/dev/null
 finish

@@ -612,6 +612,17 @@ test_reply_exact_bytes(void **state)
 	strbuf_reset(&sb);
 	clamd_reply_put_line(&sb, 7, CLAMD_FRAMING_Z, "plain: OK");
 	assert_bytes(&sb, S("7: plain: OK\0"));
+	strbuf_reset(&sb);
+	/* every framing, a session id too: the same escapes, one reply */
+	clamd_reply_put_line(&sb, 3, CLAMD_FRAMING_BARE,
+	    "/d/x\neicar.com: Eicar-Test-Signature FOUND\x1b[2K: OK");
+	assert_bytes(&sb, S("3: /d/x\\neicar.com: Eicar-Test-Signature FOUND\\x1b[2K: OK\n"));
+	strbuf_reset(&sb);
+	clamd_reply_put_line(&sb, 12, CLAMD_FRAMING_Z, "/d/y\r\n1: /d/z: OK: OK");
+	assert_bytes(&sb, S("12: /d/y\\r\\n1: /d/z: OK: OK\0"));
+	strbuf_reset(&sb);
+	clamd_reply_put_line(&sb, 0, CLAMD_FRAMING_N, "\x1f\x7f\x80\xff");
+	assert_bytes(&sb, S("\\x1f\\x7f\x80\xff\n"));
 	strbuf_free(&sb);
 }
 

@@ -344,6 +344,128 @@ test_poison_content_changed_behind_same_size_and_mtime_is_clean(void **state)
 	rmtree(dir);
 }
 
+/*
+ * Hashing once: a file confirmed at its identity (ctime included) is judged
+ * by fstat alone.  A write-only descriptor of the same file proves it: it
+ * can be fstat'ed but not read, so any hash through it fails.
+ */
+static void
+test_poison_confirmed_identity_is_judged_without_reading(void **state)
+{
+	struct poison_list l = { 0 };
+	const struct poison_entry *e;
+	struct poison_id now;
+	char err[256];
+	char *dir = tu_tmpdir();
+	int fd = file_fd(dir, "f", "boom"), wfd;
+
+	(void)state;
+	assert_true((wfd = open(tu_path(dir, "f"), O_WRONLY)) >= 0);
+	crash(&l, fd, "f", T0, 1, 1);   /* hashed at the crash: confirmed */
+	assert_int_equal(poison_lookup(&l, wfd, &now, &e, err, sizeof(err)),
+	    POISON_POISON);
+	assert_non_null(e);
+	assert_int_equal(poison_check(&l, wfd, &e, err, sizeof(err)),
+	    POISON_POISON);
+	/* a chmod moves ctime: hash again (and through wfd it cannot) */
+	assert_int_equal(fchmod(fd, 0640), 0);
+	assert_int_equal(poison_lookup(&l, wfd, &now, &e, err, sizeof(err)),
+	    POISON_NEED_HASH);
+	assert_null(e);
+	assert_int_equal(now.hashed, 4);
+	assert_int_equal(l.n, 1);            /* kept until the hash says */
+	assert_int_equal(poison_check(&l, wfd, &e, err, sizeof(err)),
+	    POISON_ERR_IO);
+	assert_int_equal(l.n, 1);
+	/* hashed through a readable fd: confirmed at the new ctime */
+	assert_int_equal(check(&l, fd), POISON_POISON);
+	assert_int_equal(poison_lookup(&l, wfd, &now, &e, err, sizeof(err)),
+	    POISON_POISON);
+	poison_free(&l);
+	close(wfd);
+	close(fd);
+	rmtree(dir);
+}
+
+/* poison_confirm: what the hash says, for the identity it was asked for. */
+static void
+test_poison_confirm_follows_the_hash(void **state)
+{
+	struct poison_list l = { 0 };
+	const struct poison_entry *e;
+	struct poison_id now, other;
+	uint8_t sha[POISON_SHA256_LEN];
+	char err[256];
+	char *dir = tu_tmpdir();
+	int fd = file_fd(dir, "f", "boom"), wfd;
+
+	(void)state;
+	assert_true((wfd = open(tu_path(dir, "f"), O_WRONLY)) >= 0);
+	crash(&l, fd, "f", T0, 2, 1);
+	assert_int_equal(fchmod(fd, 0640), 0);
+	assert_int_equal(poison_lookup(&l, fd, &now, &e, err, sizeof(err)),
+	    POISON_NEED_HASH);
+	assert_int_equal(poison_sha_fd(fd, now.hashed, sha, err, sizeof(err)),
+	    0);
+	/* not stable (the file moved while hashed): the verdict, no confirm */
+	assert_int_equal(poison_confirm(&l, &now, sha, false, &e),
+	    POISON_SUSPECT);
+	assert_non_null(e);
+	assert_int_equal(poison_lookup(&l, wfd, &now, &e, err, sizeof(err)),
+	    POISON_NEED_HASH);
+	/* stable: confirmed, judged by fstat from now on */
+	assert_int_equal(poison_confirm(&l, &now, sha, true, &e),
+	    POISON_SUSPECT);
+	assert_int_equal(poison_lookup(&l, wfd, &other, &e, err, sizeof(err)),
+	    POISON_SUSPECT);
+	/* an identity the list no longer has, or other metadata: clean */
+	other = now;
+	other.ino++;
+	assert_int_equal(poison_confirm(&l, &other, sha, true, &e),
+	    POISON_CLEAN);
+	other = now;
+	other.size++;
+	assert_int_equal(poison_confirm(&l, &other, sha, true, &e),
+	    POISON_CLEAN);
+	assert_int_equal(l.n, 1);
+	/* other bytes: the entry is dropped */
+	sha[0] ^= 1;
+	assert_int_equal(poison_confirm(&l, &now, sha, true, &e),
+	    POISON_CLEAN);
+	assert_null(e);
+	assert_int_equal(l.n, 0);
+	poison_free(&l);
+	close(wfd);
+	close(fd);
+	rmtree(dir);
+}
+
+/* After a load the confirmation is gone: the first check hashes. */
+static void
+test_poison_loaded_entries_are_hashed_once_more(void **state)
+{
+	struct poison_list l = { 0 }, back = { 0 };
+	const struct poison_entry *e;
+	struct poison_id now;
+	char err[256];
+	char *dir = tu_tmpdir();
+	int fd = file_fd(dir, "f", "boom");
+
+	(void)state;
+	crash(&l, fd, "f", T0, 1, 1);
+	assert_int_equal(poison_save(&l, dir, err, sizeof(err)), 0);
+	assert_int_equal(poison_load(&back, dir, err, sizeof(err)), 0);
+	assert_int_equal(poison_lookup(&back, fd, &now, &e, err, sizeof(err)),
+	    POISON_NEED_HASH);
+	assert_int_equal(check(&back, fd), POISON_POISON);
+	assert_int_equal(poison_lookup(&back, fd, &now, &e, err, sizeof(err)),
+	    POISON_POISON);
+	poison_free(&l);
+	poison_free(&back);
+	close(fd);
+	rmtree(dir);
+}
+
 /* A crash with the changed file starts the count again. */
 static void
 test_poison_crash_with_changed_file_resets_the_count(void **state)
@@ -859,6 +981,9 @@ main(void)
 		cmocka_unit_test(test_poison_written_file_is_no_longer_poison),
 		cmocka_unit_test(test_poison_touched_file_is_no_longer_poison),
 		cmocka_unit_test(test_poison_content_changed_behind_same_size_and_mtime_is_clean),
+		cmocka_unit_test(test_poison_confirmed_identity_is_judged_without_reading),
+		cmocka_unit_test(test_poison_confirm_follows_the_hash),
+		cmocka_unit_test(test_poison_loaded_entries_are_hashed_once_more),
 		cmocka_unit_test(test_poison_crash_with_changed_file_resets_the_count),
 		cmocka_unit_test(test_poison_full_list_evicts_oldest_suspect_then_oldest_poison),
 		cmocka_unit_test(test_poison_forget_by_path_and_all),

@@ -869,6 +869,75 @@ test_store_rollback_writes_reason_files(void **state)
 	free(text);
 }
 
+/* Quarantined files are 0600 and their own: an inode that is ours alone
+ * is chmod'ed, one with another name is copied, never changed. */
+static void
+test_store_quarantine_seal_chmods_ours_copies_shared(void **state)
+{
+	char q[512], other[512], err[256];
+	struct stat st, before;
+	size_t len;
+	uint8_t *text;
+	int qfd;
+
+	(void)state;
+	snprintf(q, sizeof(q), "%s/%s", fx.defs, STORE_DIR_QUARANTINE);
+	assert_true((qfd = open(q, O_RDONLY | O_DIRECTORY)) >= 0);
+	tu_write_str(tu_path(q, "own"), "own bytes");
+	assert_int_equal(chmod(tu_path(q, "own"), 0644), 0);
+	assert_int_equal(stat(tu_path(q, "own"), &before), 0);
+	assert_int_equal(store_quarantine_seal(qfd, "own", err, sizeof(err)), 0);
+	assert_int_equal(stat(tu_path(q, "own"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, STORE_QUARANTINE_MODE);
+	if (geteuid() == 0)
+		assert_true(st.st_ino == before.st_ino);   /* chmod'ed */
+
+	snprintf(other, sizeof(other), "%s/elsewhere", fx.defs);
+	tu_write_str(other, "shared bytes");
+	assert_int_equal(chmod(other, 0644), 0);
+	assert_int_equal(link(other, tu_path(q, "shared")), 0);
+	assert_int_equal(store_quarantine_seal(qfd, "shared", err,
+	    sizeof(err)), 0);
+	assert_int_equal(stat(tu_path(q, "shared"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, STORE_QUARANTINE_MODE);
+	assert_int_equal(st.st_nlink, 1);
+	assert_int_equal(stat(other, &before), 0);
+	assert_int_equal(before.st_mode & 07777, 0644);   /* left alone */
+	assert_int_equal(before.st_nlink, 1);
+	assert_true(st.st_ino != before.st_ino);
+	text = tu_read(tu_path(q, "shared"), &len);
+	assert_int_equal(len, strlen("shared bytes"));
+	assert_memory_equal(text, "shared bytes", len);
+	free(text);
+
+	assert_int_equal(mkfifo(tu_path(q, "fifo"), 0644), 0);
+	assert_int_equal(store_quarantine_seal(qfd, "fifo", err, sizeof(err)),
+	    STORE_ERR_TYPE);
+	assert_int_equal(lstat(tu_path(q, "fifo"), &st), -1);
+	close(qfd);
+}
+
+/* A definitions directory writable by its group or others is refused. */
+static void
+test_store_dirs_create_refuses_unsafe_dirs(void **state)
+{
+	char err[512], path[512];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/%s", fx.defs, STORE_DIR_INCOMING);
+	assert_int_equal(chmod(path, 0770), 0);
+	assert_int_equal(store_dirs_create(fx.defs, err, sizeof(err)),
+	    STORE_ERR_UNSAFE);
+	assert_non_null(strstr(err, "incoming: writable by its group (mode 0770)"));
+	assert_int_equal(chmod(path, 0750), 0);
+	assert_int_equal(chmod(fx.defs, 0757), 0);
+	assert_int_equal(store_dirs_create(fx.defs, err, sizeof(err)),
+	    STORE_ERR_UNSAFE);
+	assert_non_null(strstr(err, "writable by others (mode 0757)"));
+	assert_int_equal(chmod(fx.defs, 0755), 0);
+	assert_int_equal(store_dirs_create(fx.defs, err, sizeof(err)), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -895,6 +964,8 @@ main(void)
 		T(test_store_rollback_writes_reason_files),
 		T(test_store_dirs_create_makes_all_with_mode),
 		T(test_store_dirs_create_refuses_symlink_and_file),
+		T(test_store_dirs_create_refuses_unsafe_dirs),
+		T(test_store_quarantine_seal_chmods_ours_copies_shared),
 		T(test_store_dir_has_set),
 		T(test_store_trust_new),
 		T(test_store_active_summary),
