@@ -271,11 +271,50 @@ struct updates {
 	bool rolling;
 	ev_timer roll_timer;             /* the rollover's deadline */
 	char roll_file[4096], roll_text[1536];
+	/*
+	 * The reload (ampctl reload, RELOAD): never in the queue above, so a
+	 * flood of RELOADs cannot refuse an update.  At most one waits; every
+	 * later ask joins it (its waiters: ampctl's answers), whoever sends
+	 * it.  An untrusted RELOAD runs ReloadInterval after the last reload
+	 * ended at the earliest; root's (and ampctl's) makes it due at once.
+	 */
+	bool reload_pending, reload_urgent;
+	struct update_job *reload_waiters;   /* answered with its verdict */
+	int64_t reload_end_ms;               /* the last reload ended (0 none) */
+	ev_timer reload_timer;               /* the pending reload is due */
 	/* the last verdict, for status */
 	bool have_last, last_ok;
 	int64_t last_ms;
 	char last_file[4096], last_text[1536];
 };
+
+/* ---- the service's budgets (issue 17; docs/scan-protocol.md) ------------ */
+
+/* Each kind of budget hit: an error for that client only, logged
+ * (at most one line a second per kind) and counted for the metrics. */
+enum budget {
+	BUDGET_STREAM_MEMORY,            /* StreamMemoryLimit */
+	BUDGET_CONNS_PER_USER,           /* MaxConnectionsPerUser */
+	BUDGET_RESERVED_SLOTS,           /* the slots kept for trusted clients */
+	BUDGET_SESSION_TIME,             /* MaxSessionTime */
+	BUDGET_RELOAD_COALESCED,         /* a RELOAD joined the pending one */
+	BUDGET_COUNT
+};
+
+struct budgets {
+	uint64_t refused[BUDGET_COUNT];
+	/* INSTREAM bytes held now (received, or announced by a chunk header
+	 * being received, until the scan of their memfd is over): all
+	 * clients, and the untrusted ones' share of it */
+	uint64_t stream_held, stream_held_untrusted;
+	int64_t logged_ms[BUDGET_COUNT]; /* the last line in the log */
+	uint64_t unlogged[BUDGET_COUNT]; /* hits since, not logged */
+};
+
+/* The metrics' label of a budget ("stream_memory", ...). */
+const char *budget_name(enum budget b);
+/* Count a hit of b and log it (rate-limited): what, with the client's uid. */
+void budget_hit(struct daemon *d, enum budget b, uid_t uid, const char *what);
 
 /* ---- incoming/ (incoming.c) ---------------------------------------------- */
 
@@ -356,6 +395,7 @@ struct daemon {
 	bool scratch_open;
 	int scratch_root;
 	struct updates upd;
+	struct budgets budgets;
 	struct incoming inc;
 	ev_timer metrics_timer;          /* a metrics write pending */
 	int kill_point;                  /* test builds: AMPSCAN_TEST_KILL_POINT */
@@ -460,6 +500,17 @@ void update_free(struct daemon *d);
  * (ctl.c keeps the connection, counted busy, until it has). */
 int update_submit(struct daemon *d, const char *path, const char *sign,
     bool force, bool incoming, bool reload,
+    void (*done)(struct daemon *d, void *arg, int status, const char *text),
+    void *arg, char *err, size_t errlen);
+/*
+ * Ask for a reload: the active set re-verified and the workers rolled over.
+ * It joins the pending one if there is one (BUDGET_RELOAD_COALESCED is
+ * counted for an untrusted one); urgent (root, TrustedScanUsers, ampctl)
+ * makes it due at once, else it waits for ReloadInterval.  done, when not
+ * NULL, gets the verdict of the reload that serves it.  0, or -1 (out of
+ * memory) with err set.
+ */
+int update_reload(struct daemon *d, bool urgent, uid_t uid,
     void (*done)(struct daemon *d, void *arg, int status, const char *text),
     void *arg, char *err, size_t errlen);
 /* An update (or reload) in the pipeline or rolling over.  Inline: the

@@ -23,6 +23,7 @@
 
 #define METRICS_DELAY_S 5.0
 #define METRICS_MAX (256 * 1024)
+#define BUDGET_LOG_EVERY_MS 1000     /* one line a second per kind of hit */
 
 static void
 label(struct strbuf *sb, const char *s)
@@ -124,6 +125,14 @@ metrics_text(struct daemon *d, struct strbuf *sb)
 	    (unsigned long long)p->cc.n.full);
 	head(sb, "ampscan_queue_length", "gauge", "scan requests waiting for a worker");
 	strbuf_printf(sb, "ampscan_queue_length %zu\n", p->queued);
+	head(sb, "ampscan_budget_refusals_total", "counter", "clients refused by a budget of the service (StreamMemoryLimit, MaxConnectionsPerUser, the reserved slots, MaxSessionTime; RELOADs coalesced)");
+	for (k = 0; k < BUDGET_COUNT; k++)
+		strbuf_printf(sb, "ampscan_budget_refusals_total{budget=\"%s\"} %llu\n",
+		    budget_name((enum budget)k),
+		    (unsigned long long)d->budgets.refused[k]);
+	head(sb, "ampscan_stream_bytes_held", "gauge", "INSTREAM bytes held now (at most StreamMemoryLimit)");
+	strbuf_printf(sb, "ampscan_stream_bytes_held %llu\n",
+	    (unsigned long long)d->budgets.stream_held);
 
 	/* the active containers (headers: cheap, no verification) */
 	head(sb, "ampscan_definitions_version", "gauge", "version of each active container");
@@ -158,6 +167,48 @@ metrics_text(struct daemon *d, struct strbuf *sb)
 		strbuf_printf(sb, "ampscan_last_update_time_seconds %lld\n",
 		    (long long)(u->last_ms / 1000));
 	}
+}
+
+const char *
+budget_name(enum budget b)
+{
+	static const char *const names[BUDGET_COUNT] = {
+		[BUDGET_STREAM_MEMORY] = "stream_memory",
+		[BUDGET_CONNS_PER_USER] = "connections_per_user",
+		[BUDGET_RESERVED_SLOTS] = "reserved_slots",
+		[BUDGET_SESSION_TIME] = "session_time",
+		[BUDGET_RELOAD_COALESCED] = "reload_coalesced",
+	};
+
+	return (unsigned)b < BUDGET_COUNT ? names[b] : "?";
+}
+
+/*
+ * A client that hits a budget again and again must not fill the log:
+ * the first hit of a kind is logged, then at most one a second, saying
+ * how many were not.
+ */
+void
+budget_hit(struct daemon *d, enum budget b, uid_t uid, const char *what)
+{
+	struct budgets *bg = &d->budgets;
+	int64_t now = walltime_now_ms();
+
+	bg->refused[b]++;
+	metrics_touch(d);
+	if (bg->logged_ms[b] != 0 && now - bg->logged_ms[b] < BUDGET_LOG_EVERY_MS) {
+		bg->unlogged[b]++;
+		return;
+	}
+	if (bg->unlogged[b] > 0)
+		dlog(&d->log, DLOG_WARNING, "budget %s: uid %u: %s (and %llu more such since the last line)",
+		    budget_name(b), (unsigned)uid, what,
+		    (unsigned long long)bg->unlogged[b]);
+	else
+		dlog(&d->log, DLOG_WARNING, "budget %s: uid %u: %s",
+		    budget_name(b), (unsigned)uid, what);
+	bg->logged_ms[b] = now;
+	bg->unlogged[b] = 0;
 }
 
 void

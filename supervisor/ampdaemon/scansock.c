@@ -53,6 +53,16 @@
 #define SCAN_IN_MAX (CLAMD_COMMAND_MAX + 65536)
 #define SCAN_PRODUCT "ampscan"
 #define SCAN_BACKLOG 512             /* listen(2) */
+/* the last connections, kept for root and TrustedScanUsers (the connector) */
+#define SCAN_CONNS_RESERVED (SCAN_CONNS_MAX - CONFIG_CONNS_PER_USER_MAX)
+#define SCAN_DRAIN_MAX 4096          /* bytes read and dropped before a refusal */
+#define SCAN_STATS_FILES_MAX 256     /* file lines in STATS (trusted clients) */
+
+/* The budgets' replies (clamd's style: what, then ERROR). */
+#define SCAN_REPLY_STREAM_MEMORY "INSTREAM: stream memory limit reached, try again later. ERROR"
+#define SCAN_REPLY_CONNS_PER_USER "Too many connections from this user (MaxConnectionsPerUser), try again later. ERROR"
+#define SCAN_REPLY_RESERVED "Server busy: the remaining connections are reserved, try again later. ERROR"
+#define SCAN_REPLY_SESSION_TIME "IDSESSION: session time limit reached (MaxSessionTime). ERROR"
 
 struct sconn;
 
@@ -92,6 +102,7 @@ struct sjob {
 	ev_idle step;
 	unsigned inflight, found, errors;
 	bool submitting;                 /* inside pool_submit: no re-entry */
+	uint64_t held;                   /* INSTREAM bytes, given back at its end */
 	struct sjob *next;
 };
 
@@ -127,6 +138,12 @@ struct sconn {
 	uid_t peer_uid;
 	gid_t peer_gid;
 	bool trusted;
+	/* StreamMemoryLimit: bytes of the stream being received, counted */
+	uint64_t held;
+	/* MaxSessionTime: the session's deadline; expired: no more commands */
+	ev_timer life;
+	enum clamd_framing session_framing;
+	bool expired;
 };
 
 struct scansock {
@@ -141,6 +158,8 @@ static void sconn_process(struct sconn *c);
 static void job_pump(struct sjob *j);
 static void job_free(struct sjob *j);
 static void wlevel_pop(struct sjob *j);
+static void stream_unhold(struct daemon *d, bool trusted, uint64_t *held);
+static void sconn_session_drained(struct sconn *c);
 
 /* ---- connections ----------------------------------------------------- */
 
@@ -158,6 +177,8 @@ sconn_release(struct conn *cn)
 		close(c->fds[i]);
 	if (c->memfd >= 0)
 		close(c->memfd);
+	stream_unhold(c->d, c->trusted, &c->held);
+	ev_timer_stop(c->d->loop, &c->life);
 	free(c->in);
 }
 
@@ -186,6 +207,154 @@ sconn_reply(struct sconn *c, unsigned id, enum clamd_framing f,
 	sconn_reply_as(c, id, f, text, false);
 }
 
+/* ---- budgets (docs/scan-protocol.md, "Budgets") ------------------------ */
+
+/*
+ * StreamMemoryLimit: take len more bytes of INSTREAM data for c, announced
+ * by a chunk header, before a byte of it is read.  Untrusted clients
+ * together hold at most three quarters of the limit: the last quarter is
+ * for root and TrustedScanUsers, so the connector's streams go on while
+ * other users exhaust theirs.  false: over the budget, nothing taken.
+ */
+static bool
+stream_hold(struct sconn *c, uint64_t len)
+{
+	struct budgets *b = &c->d->budgets;
+	uint64_t lim = c->d->cfg.stream_memory_limit;
+
+	if (b->stream_held + len > lim)
+		return false;
+	if (!c->trusted && b->stream_held_untrusted + len > lim - lim / 4)
+		return false;
+	b->stream_held += len;
+	if (!c->trusted)
+		b->stream_held_untrusted += len;
+	c->held += len;
+	metrics_touch(c->d);
+	return true;
+}
+
+/* Give back what *held counts (a stream scanned, dropped or refused). */
+static void
+stream_unhold(struct daemon *d, bool trusted, uint64_t *held)
+{
+	struct budgets *b = &d->budgets;
+
+	if (*held == 0)
+		return;
+	b->stream_held -= *held;
+	if (!trusted)
+		b->stream_held_untrusted -= *held;
+	*held = 0;
+	metrics_touch(d);
+}
+
+/* The stream being received is dropped: its memfd and its bytes. */
+static void
+sconn_stream_drop(struct sconn *c)
+{
+	if (c->memfd >= 0)
+		close(c->memfd);
+	c->memfd = -1;
+	stream_unhold(c->d, c->trusted, &c->held);
+	c->state = SC_CMD;
+	c->inlen = 0;
+}
+
+/*
+ * A session with nothing in flight: END closes it; past MaxSessionTime it
+ * ends with its error line, after the replies that were due (called when
+ * the last job of the connection finishes, and when the time is up).
+ */
+static void
+sconn_session_drained(struct sconn *c)
+{
+	if (!c->session || c->conn.busy > 0 || c->conn.closing || c->conn.dead)
+		return;
+	if (c->expired) {
+		sconn_reply(c, 0, c->session_framing, SCAN_REPLY_SESSION_TIME);
+		c->conn.closing = true;
+	} else if (c->ended) {
+		c->conn.closing = true;
+	}
+}
+
+/* MaxSessionTime is up: no more commands; the error once replies are out. */
+static void
+sconn_on_life(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct sconn *c = t->data;
+	char what[96];
+
+	(void)revents;
+	if (c->conn.dead || c->conn.closing)
+		return;
+	c->expired = true;
+	c->paused = false;   /* a finishing job must not start reading again */
+	ev_io_stop(loop, &c->conn.rio);
+	ev_timer_stop(loop, &c->conn.timer);
+	sconn_stream_drop(c);   /* a stream half received is not scanned */
+	str_fmt(what, sizeof(what), "IDSESSION ended after MaxSessionTime (%.0f s)",
+	    (double)c->d->cfg.max_session_time_ms / 1000.0);
+	budget_hit(c->d, BUDGET_SESSION_TIME, c->peer_uid, what);
+	sconn_session_drained(c);
+	conn_flush(&c->conn);
+}
+
+/*
+ * Refuse a new connection with a line: what the client sent already is
+ * read and dropped first, so that closing does not reset the connection
+ * before the client reads the reply.  '\n': its framing is not known.
+ */
+static void
+sconn_refuse(struct sconn *c, enum budget b, const char *reply,
+    const char *what)
+{
+	char junk[SCAN_DRAIN_MAX];
+
+	(void)recv(c->conn.fd, junk, sizeof(junk), MSG_DONTWAIT);
+	budget_hit(c->d, b, c->peer_uid, what);
+	ev_io_stop(c->d->loop, &c->conn.rio);
+	sconn_reply(c, 0, CLAMD_FRAMING_N, reply);
+	c->conn.closing = true;
+	conn_flush(&c->conn);
+}
+
+/*
+ * MaxConnectionsPerUser and the reserved slots, for an untrusted client
+ * just accepted: true when it was refused.  Closed connections not yet
+ * freed do not count.
+ */
+static bool
+sconn_over_budget(struct sconn *c)
+{
+	const struct connset *set = c->conn.set;
+	const struct conn *o;
+	unsigned mine = 0, live = 0, max = c->d->cfg.max_connections_per_user;
+	char what[128];
+
+	for (o = set->conns; o != NULL; o = o->next) {
+		if (o->dead)
+			continue;
+		live++;
+		if (o != &c->conn && ((const struct sconn *)o)->peer_uid == c->peer_uid)
+			mine++;
+	}
+	if (mine >= max) {
+		str_fmt(what, sizeof(what), "%u connections open (MaxConnectionsPerUser %u): refused",
+		    mine, max);
+		sconn_refuse(c, BUDGET_CONNS_PER_USER, SCAN_REPLY_CONNS_PER_USER, what);
+		return true;
+	}
+	if (live > SCAN_CONNS_MAX - SCAN_CONNS_RESERVED) {
+		str_fmt(what, sizeof(what), "%u connections open: the last %d are for root and TrustedScanUsers: refused",
+		    live - 1, SCAN_CONNS_RESERVED);
+		sconn_refuse(c, BUDGET_RESERVED_SLOTS, SCAN_REPLY_RESERVED, what);
+		return true;
+	}
+	return false;
+}
+
 /* ---- jobs ------------------------------------------------------------ */
 
 static void
@@ -195,6 +364,7 @@ job_free(struct sjob *j)
 	struct sjob **pp;
 
 	ev_idle_stop(c->d->loop, &j->step);
+	stream_unhold(c->d, c->trusted, &j->held);
 	while (j->depth > 0)
 		wlevel_pop(j);
 	for (pp = &c->joblist; *pp != NULL; pp = &(*pp)->next)
@@ -229,8 +399,7 @@ job_finish(struct sjob *j)
 		if (c->conn.dead)
 			return;
 	}
-	if (c->session && c->ended && c->conn.busy == 0)
-		c->conn.closing = true;
+	sconn_session_drained(c);
 	if (c->session && !c->conn.closing && c->conn.busy == 0 &&
 	    !ev_is_active(&c->conn.timer)) {
 		/* an idle session is bounded in time like a command */
@@ -690,6 +859,8 @@ job_start_fd(struct sconn *c, unsigned id, enum clamd_framing f,
 	}
 	str_fmt(j->root, sizeof(j->root), "%s", name);
 	j->walk_done = true;
+	j->held = c->held;   /* INSTREAM: its memfd's bytes, until the scan ends */
+	c->held = 0;
 	job_submit(j, fd, name);
 	job_pump(j);
 }
@@ -729,8 +900,44 @@ version_text(struct daemon *d, char *buf, size_t len)
 	}
 }
 
+/*
+ * The files in flight, one line each ("\tSCAN <seconds> <name>" for those
+ * a worker has, "\tQUEUED <name>" for those waiting), clamd's way of
+ * listing its queue; names escaped as in replies.  Trusted clients only:
+ * the names are other clients' files.
+ */
 static void
-stats_text(struct daemon *d, struct strbuf *sb)
+stats_files(struct daemon *d, struct strbuf *sb)
+{
+	const struct scan_req *r;
+	char line[POOL_SCAN_NAME_MAX + 64];
+	unsigned i, n = 0;
+	double secs;
+
+	for (i = 0; i < POOL_SLOTS(&d->pool) && n < SCAN_STATS_FILES_MAX; i++) {
+		struct worker *w = &d->pool.w[i];
+
+		if (w->req == NULL)
+			continue;
+		secs = (double)d->cfg.scan_timeout_ms / 1000.0;
+		if (ev_is_active(&w->scan_timer))
+			secs -= ev_timer_remaining(d->loop, &w->scan_timer);
+		str_fmt(line, sizeof(line), "SCAN %.6f %s", secs < 0 ? 0 : secs,
+		    w->req->name);
+		strbuf_puts(sb, "\t");
+		clamd_reply_put_line(sb, 0, CLAMD_FRAMING_N, line);
+		n++;
+	}
+	for (r = d->pool.queue_head; r != NULL && n < SCAN_STATS_FILES_MAX;
+	    r = r->next, n++) {
+		str_fmt(line, sizeof(line), "QUEUED %s", r->name);
+		strbuf_puts(sb, "\t");
+		clamd_reply_put_line(sb, 0, CLAMD_FRAMING_N, line);
+	}
+}
+
+static void
+stats_text(struct daemon *d, struct strbuf *sb, bool trusted)
 {
 	unsigned i, live = 0, idle = 0;
 
@@ -745,7 +952,10 @@ stats_text(struct daemon *d, struct strbuf *sb)
 	strbuf_printf(sb, "THREADS: live %u  idle %u max %u idle-timeout %d\n",
 	    live, idle, d->pool.n, (int)SCAN_READ_TIMEOUT);
 	strbuf_printf(sb, "QUEUE: %zu items\n", d->pool.queued);
-	strbuf_printf(sb, "\tSCANNED %llu\n\n", (unsigned long long)d->scansock->served);
+	strbuf_printf(sb, "\tSCANNED %llu\n", (unsigned long long)d->scansock->served);
+	if (trusted)
+		stats_files(d, sb);
+	strbuf_puts(sb, "\n");
 	strbuf_puts(sb, "MEMSTATS: heap N/A mmap N/A used N/A free N/A releasable N/A pools N/A pools_used N/A pools_total N/A\n");
 	strbuf_puts(sb, CLAMD_REPLY_END);
 }
@@ -793,15 +1003,15 @@ sconn_command(struct sconn *c, const struct clamd_request *rq)
 		strbuf_free(&sb);
 		break;
 	case CLAMD_CMD_RELOAD:
+		/* never queued beside updates: at most one pending, which every
+		 * RELOAD joins; an untrusted one waits for ReloadInterval */
 		sconn_reply(c, id, rq->framing, CLAMD_REPLY_RELOADING);
-		dlog(&d->log, DLOG_INFO, "scan socket: RELOAD: re-verifying the active definitions and rolling the workers over");
-		{
-			char err[256];
-
-			if (update_submit(d, NULL, NULL, false, false, true, NULL, NULL,
-			    err, sizeof(err)) != 0)
-				dlog(&d->log, DLOG_WARNING, "scan socket: RELOAD: %s", err);
-		}
+		if (c->trusted)
+			dlog(&d->log, DLOG_INFO, "scan socket: RELOAD (uid %u): re-verifying the active definitions and rolling the workers over",
+			    (unsigned)c->peer_uid);
+		if (update_reload(d, c->trusted, c->peer_uid, NULL, NULL, text,
+		    sizeof(text)) != 0)
+			dlog(&d->log, DLOG_WARNING, "scan socket: RELOAD: %s", text);
 		break;
 	case CLAMD_CMD_SHUTDOWN:
 		if (!d->cfg.enable_shutdown_command) {
@@ -813,13 +1023,18 @@ sconn_command(struct sconn *c, const struct clamd_request *rq)
 		kill(getpid(), SIGTERM);
 		return false;
 	case CLAMD_CMD_STATS:
-		strbuf_init(&sb, 4096);
-		stats_text(d, &sb);
+		strbuf_init(&sb, SCAN_OUT_MAX / 4);
+		stats_text(d, &sb, c->trusted);
 		sconn_reply_as(c, id, rq->framing, strbuf_str(&sb), true);
 		strbuf_free(&sb);
 		break;
 	case CLAMD_CMD_IDSESSION:
 		c->session = true;
+		c->session_framing = rq->framing;
+		ev_timer_init(&c->life, sconn_on_life,
+		    (double)d->cfg.max_session_time_ms / 1000.0, 0.);
+		c->life.data = c;
+		ev_timer_start(d->loop, &c->life);
 		return true;
 	case CLAMD_CMD_END:
 		c->ended = true;
@@ -871,7 +1086,7 @@ sconn_instream(struct sconn *c)
 	uint32_t len;
 	size_t take;
 	ssize_t w;
-	char line[128];
+	char line[160];
 
 	if (!c->in_chunk) {
 		if (clamd_chunk_header(c->in, c->inlen, &len) == 0)
@@ -886,6 +1101,9 @@ sconn_instream(struct sconn *c)
 			lseek(fd, 0, SEEK_SET);
 			job_start_fd(c, c->cmd_id, c->cmd_framing, CLAMD_CMD_INSTREAM,
 			    fd, CLAMD_NAME_STREAM);
+			/* the job holds the bytes until its scan ends; if it
+			 * could not start, they are free now */
+			stream_unhold(c->d, c->trusted, &c->held);
 			if (!c->session)
 				c->conn.closing = true;
 			return true;
@@ -894,8 +1112,17 @@ sconn_instream(struct sconn *c)
 			sconn_reply(c, c->cmd_id, c->cmd_framing,
 			    CLAMD_REPLY_STREAM_LIMIT);
 			c->conn.closing = true;
-			c->state = SC_CMD;
-			c->inlen = 0;
+			sconn_stream_drop(c);
+			return false;
+		}
+		if (!stream_hold(c, len)) {
+			str_fmt(line, sizeof(line), "INSTREAM: a chunk of %u bytes after %llu would pass StreamMemoryLimit: refused",
+			    len, (unsigned long long)c->streamed);
+			budget_hit(c->d, BUDGET_STREAM_MEMORY, c->peer_uid, line);
+			sconn_reply(c, c->cmd_id, c->cmd_framing,
+			    SCAN_REPLY_STREAM_MEMORY);
+			c->conn.closing = true;
+			sconn_stream_drop(c);
 			return false;
 		}
 		c->chunk_left = len;
@@ -910,8 +1137,7 @@ sconn_instream(struct sconn *c)
 		    w < 0 ? strerror(errno) : "short write");
 		sconn_reply(c, c->cmd_id, c->cmd_framing, line);
 		c->conn.closing = true;
-		c->state = SC_CMD;
-		c->inlen = 0;
+		sconn_stream_drop(c);
 		return false;
 	}
 	memmove(c->in, c->in + take, c->inlen - take);
@@ -1176,6 +1402,8 @@ sconn_accepted(struct conn *cn)
 		conn_close(cn);
 		return;
 	}
+	if (!c->trusted && sconn_over_budget(c))
+		return;
 	if ((c->in = malloc(SCAN_IN_MAX)) == NULL) {
 		conn_close(cn);
 		return;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Definitions updates (docs/updates.md):
- * the queue of updates (files dropped into incoming/ (incoming.c),
- * `ampctl update`, `ampctl reload` and RELOAD), one child for each
+ * the queue of updates (files dropped into incoming/ (incoming.c) and
+ * `ampctl update`) and, beside it, the one pending reload (`ampctl
+ * reload`, RELOAD: coalesced, rate-limited), one child for each update
  * (update_child.c: stage, verify, apply a cdiff, version, candidate set,
  * trial, index, activation), and what the loop does with its verdict
  * (events, the rollover of the workers, the answer to ampctl).
@@ -32,6 +33,21 @@
 
 static void update_next(struct daemon *d);
 
+/* Answer a job and free it; a reload's chain of coalesced asks too. */
+static void
+job_answer(struct daemon *d, struct update_job *job, int status,
+    const char *text)
+{
+	struct update_job *next;
+
+	for (; job != NULL; job = next) {
+		next = job->reload ? job->next : NULL;
+		if (job->done != NULL)
+			job->done(d, job->arg, status, text);
+		free(job);
+	}
+}
+
 static void
 update_verdict(struct daemon *d, int status, const char *file,
     const char *text)
@@ -50,11 +66,9 @@ update_verdict(struct daemon *d, int status, const char *file,
 	u->cur = NULL;
 	u->rolling = false;
 	ev_timer_stop(d->loop, &u->roll_timer);
-	if (job != NULL) {
-		if (job->done != NULL)
-			job->done(d, job->arg, status, text);
-		free(job);
-	}
+	if (job != NULL && job->reload)
+		u->reload_end_ms = walltime_now_ms();
+	job_answer(d, job, status, text);
 	defs_run_pending(d);
 	update_next(d);
 }
@@ -238,6 +252,87 @@ update_defs_done(struct daemon *d, bool ok, const char *error)
 	start_rollover(d, "active", "definitions re-verified");
 }
 
+/*
+ * Whether the pending reload may run now; when it must wait for
+ * ReloadInterval, the timer is armed for the moment it may.
+ */
+static bool
+reload_due(struct daemon *d)
+{
+	struct updates *u = &d->upd;
+	int64_t now = walltime_now_ms(), at;
+
+	if (!u->reload_pending)
+		return false;
+	at = u->reload_end_ms + (int64_t)d->cfg.reload_interval_ms;
+	if (u->reload_urgent || u->reload_end_ms == 0 || now >= at || now <
+	    u->reload_end_ms)   /* the clock was set back: do not wait on it */
+		return true;
+	if (!ev_is_active(&u->reload_timer)) {
+		ev_timer_set(&u->reload_timer, (double)(at - now) / 1000.0, 0.);
+		ev_timer_start(d->loop, &u->reload_timer);
+	}
+	return false;
+}
+
+/* The pending reload becomes the current job, with every ask it gathered. */
+static void
+reload_start(struct daemon *d)
+{
+	struct updates *u = &d->upd;
+	struct update_job *job = calloc(1, sizeof(*job));
+
+	if (job == NULL)
+		return;   /* it stays pending; the next verdict or ask retries */
+	job->reload = true;
+	job->next = u->reload_waiters;   /* answered with this verdict */
+	u->reload_waiters = NULL;
+	u->reload_pending = u->reload_urgent = false;
+	ev_timer_stop(d->loop, &u->reload_timer);
+	u->cur = job;
+	u->step_ms = walltime_now_ms();
+	str_fmt(u->step, sizeof(u->step), "re-verifying");
+	dlog(&d->log, DLOG_INFO, "reload: re-verifying the active definitions");
+	pool_cache_clear(d);
+	pool_check_defs(d, false);
+}
+
+static void
+reload_on_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	update_next(t->data);
+}
+
+int
+update_reload(struct daemon *d, bool urgent, uid_t uid,
+    void (*done)(struct daemon *d, void *arg, int status, const char *text),
+    void *arg, char *err, size_t errlen)
+{
+	struct updates *u = &d->upd;
+	struct update_job *w = NULL;
+
+	if (done != NULL) {
+		if ((w = calloc(1, sizeof(*w))) == NULL) {
+			str_fmt(err, errlen, "out of memory");
+			return -1;
+		}
+		w->reload = true;
+		w->done = done;
+		w->arg = arg;
+		w->next = u->reload_waiters;
+		u->reload_waiters = w;
+	}
+	if (u->reload_pending && !urgent)
+		budget_hit(d, BUDGET_RELOAD_COALESCED, uid,
+		    "RELOAD joined the reload already waiting");
+	u->reload_pending = true;
+	u->reload_urgent = u->reload_urgent || urgent;
+	update_next(d);
+	return 0;
+}
+
 static void
 update_next(struct daemon *d)
 {
@@ -248,7 +343,13 @@ update_next(struct daemon *d)
 	/* after the check at start, and never beside one; a failed check
 	 * (fault 7: e.g. no definitions yet) does not keep updates out */
 	if (u->cur != NULL || d->stopping || defs_running(d) ||
-	    !defs_checked(d) || u->head == NULL)
+	    !defs_checked(d))
+		return;
+	if (reload_due(d)) {
+		reload_start(d);
+		return;
+	}
+	if (u->head == NULL)
 		return;
 	job = u->head;
 	u->head = job->next;
@@ -257,13 +358,6 @@ update_next(struct daemon *d)
 	u->n--;
 	u->cur = job;
 	u->step_ms = walltime_now_ms();
-	if (job->reload) {
-		str_fmt(u->step, sizeof(u->step), "re-verifying");
-		dlog(&d->log, DLOG_INFO, "reload: re-verifying the active definitions");
-		pool_cache_clear(d);
-		pool_check_defs(d, false);
-		return;
-	}
 	dlog(&d->log, DLOG_INFO, "definitions update %s%s%s%s", job->path,
 	    job->sign[0] ? " with " : "", job->sign, job->force ? " (--force)" : "");
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
@@ -305,6 +399,8 @@ update_submit(struct daemon *d, const char *path, const char *sign, bool force,
 	struct updates *u = &d->upd;
 	struct update_job *job;
 
+	if (reload)   /* ampctl reload: root's, at once; never in the queue */
+		return update_reload(d, true, 0, done, arg, err, errlen);
 	if (u->n >= UPDATE_QUEUE_MAX) {
 		str_fmt(err, errlen, "%u updates are waiting already; try again later",
 		    UPDATE_QUEUE_MAX);
@@ -353,6 +449,8 @@ update_init(struct daemon *d)
 
 	ev_init(&u->roll_timer, roll_timeout);
 	u->roll_timer.data = d;
+	ev_init(&u->reload_timer, reload_on_timer);
+	u->reload_timer.data = d;
 }
 
 void
@@ -362,6 +460,11 @@ update_free(struct daemon *d)
 	struct update_job *j, *next;
 
 	ev_timer_stop(d->loop, &u->roll_timer);
+	ev_timer_stop(d->loop, &u->reload_timer);
+	job_answer(d, u->reload_waiters, UPDATE_DONE_STOPPING,
+	    "ampdaemon is stopping");
+	u->reload_waiters = NULL;
+	u->reload_pending = false;
 	task_release(&u->task);
 	free(u->task.data2);
 	u->task.data2 = NULL;
@@ -374,11 +477,6 @@ update_free(struct daemon *d)
 	}
 	u->head = u->tail = NULL;
 	u->n = 0;
-	if (u->cur != NULL) {
-		if (u->cur->done != NULL)
-			u->cur->done(d, u->cur->arg, UPDATE_DONE_STOPPING,
-			    "ampdaemon is stopping");
-		free(u->cur);
-		u->cur = NULL;
-	}
+	job_answer(d, u->cur, UPDATE_DONE_STOPPING, "ampdaemon is stopping");
+	u->cur = NULL;
 }

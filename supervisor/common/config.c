@@ -129,6 +129,14 @@ static const struct keydef keydefs[CONFIG_KEY_COUNT] = {
 	    F(max_scan_time_ms), 1, CONFIG_SCAN_TIME_MAX_MS },
 	[CONFIG_TRUSTED_SCAN_USERS] = { "TrustedScanUsers", CT_NAMES,
 	    F(trusted_scan_users), 0, 0 },
+	[CONFIG_STREAM_MEMORY_LIMIT] = { "StreamMemoryLimit", CT_SIZE,
+	    F(stream_memory_limit), 1, SMAX },
+	[CONFIG_MAX_CONNECTIONS_PER_USER] = { "MaxConnectionsPerUser", CT_UINT,
+	    F(max_connections_per_user), 1, CONFIG_CONNS_PER_USER_MAX },
+	[CONFIG_MAX_SESSION_TIME] = { "MaxSessionTime", CT_DURATION,
+	    F(max_session_time_ms), CONFIG_SESSION_TIME_MIN_MS, DMAX },
+	[CONFIG_RELOAD_INTERVAL] = { "ReloadInterval", CT_DURATION,
+	    F(reload_interval_ms), CONFIG_RELOAD_INTERVAL_MIN_MS, DMAX },
 };
 
 /* clamd.conf names an operator may bring along, and ours. */
@@ -272,6 +280,10 @@ config_defaults(struct config *c)
 	c->max_recursion = 17;   /* clamd 1.x's default (man clamd.conf) */
 	c->max_files = 10000;
 	c->stream_max_length = 100ULL << 20;
+	c->stream_memory_limit = 256ULL << 20;
+	c->max_connections_per_user = 64;
+	c->max_session_time_ms = 30 * 60 * 1000;
+	c->reload_interval_ms = 60 * 1000;
 	c->certs_dir = CONFIG_DEFAULT_CERTS_DIR;
 	c->engine = CONFIG_ENGINE_CLAMAV;
 	c->scratch_dir = CONFIG_DEFAULT_SCRATCH_DIR;
@@ -984,7 +996,7 @@ check_scan_time(struct parse *p)
 static int
 check_conflicts(struct parse *p)
 {
-	const struct config *c = p->c;
+	struct config *c = p->c;
 	int rc;
 
 	if ((rc = check_scan_time(p)) != 0)
@@ -999,6 +1011,12 @@ check_conflicts(struct parse *p)
 	if (c->stream_max_length > c->max_file_size)
 		return conflict(p, CONFIG_STREAM_MAX_LENGTH, "is greater than",
 		    CONFIG_MAX_FILE_SIZE, "a stream that long would be received and then not scanned");
+	if (c->line[CONFIG_STREAM_MEMORY_LIMIT] == 0 &&
+	    c->stream_memory_limit < c->stream_max_length)
+		c->stream_memory_limit = c->stream_max_length;   /* follows it */
+	else if (c->stream_memory_limit < c->stream_max_length)
+		return conflict(p, CONFIG_STREAM_MEMORY_LIMIT, "is less than",
+		    CONFIG_STREAM_MAX_LENGTH, "a stream of the longest length allowed could never be held");
 	if (strcmp(c->local_socket, c->control_socket) == 0)
 		return conflict(p, CONFIG_LOCAL_SOCKET, "is the same path as",
 		    CONFIG_CONTROL_SOCKET, "the scan and control sockets must differ");

@@ -51,6 +51,9 @@
  *   tenth of it (at least 1 ms, at most 10 s): 120 s -> 110 s, 30 s -> 27 s
  *   MaxFileSize, MaxScanSize, StreamMaxLength 1..CONFIG_SIZE_LIMIT
  *   TrialMemoryLimit CONFIG_TRIAL_MEMORY_MIN..CONFIG_SIZE_LIMIT
+ *   StreamMemoryLimit 1..CONFIG_SIZE_LIMIT, MaxConnectionsPerUser
+ *   1..CONFIG_CONNS_PER_USER_MAX, MaxSessionTime from
+ *   CONFIG_SESSION_TIME_MIN_MS, ReloadInterval from CONFIG_RELOAD_INTERVAL_MIN_MS
  *   durations 1ms..CONFIG_DURATION_MAX_MS, except InterventionAfter,
  *   which may be 0 (needs intervention as soon as fault 6 is raised).
  *   Zero is refused elsewhere because ReadyTimeout/ScanTimeout 0 would
@@ -64,6 +67,9 @@
  *   - StreamMaxLength > MaxFileSize: the worker refuses a file bigger than
  *     MaxFileSize, so a longer INSTREAM would be received and not scanned
  *     (this implies StreamMaxLength <= MaxScanSize too).
+ *   - StreamMemoryLimit given below StreamMaxLength: a stream of the
+ *     longest length allowed could never be held.  Not given, it is
+ *     256M or StreamMaxLength, whichever is larger.
  *   - LocalSocket == ControlSocket: one path cannot be both sockets.
  *   - LocalSocketGroup == ScanGroup: the scan account could then ask
  *     ampdaemon (root) to open any file, undoing the privilege separation.
@@ -107,6 +113,10 @@
 #define CONFIG_SCAN_TIME_MAX_MS 0x7fffffffULL /* what ampscansvc/libclamav take */
 /* 365 days: long enough for any setting, small enough that a duration
  * added to a millisecond timestamp never overflows. */
+/* the scan socket's budgets (issue 17) */
+#define CONFIG_CONNS_PER_USER_MAX 960  /* the slots not reserved for trusted clients */
+#define CONFIG_SESSION_TIME_MIN_MS 1000
+#define CONFIG_RELOAD_INTERVAL_MIN_MS 1000
 #define CONFIG_DURATION_MAX_MS (365ULL * 24 * 3600 * 1000)
 
 /* Defaults (docs/configuration.md). */
@@ -173,6 +183,10 @@ enum config_key {
 	CONFIG_ALLOW_PARTIAL_ENGINE,
 	CONFIG_MAX_SCAN_TIME,
 	CONFIG_TRUSTED_SCAN_USERS,
+	CONFIG_STREAM_MEMORY_LIMIT,
+	CONFIG_MAX_CONNECTIONS_PER_USER,
+	CONFIG_MAX_SESSION_TIME,
+	CONFIG_RELOAD_INTERVAL,
 	CONFIG_KEY_COUNT
 };
 
@@ -237,6 +251,16 @@ struct config {
 	 * separated by commas or blanks, at most CONFIG_NAMES_MAX.
 	 */
 	const char *trusted_scan_users;
+	/*
+	 * The scan socket's budgets for the whole service: INSTREAM bytes
+	 * held at once (a quarter kept for root and TrustedScanUsers),
+	 * connections per untrusted uid, an IDSESSION's lifetime, and how
+	 * often a RELOAD from an untrusted client may run.
+	 */
+	uint64_t stream_memory_limit;
+	unsigned max_connections_per_user;
+	uint64_t max_session_time_ms;
+	uint64_t reload_interval_ms;
 	const char *scratch_dir;         /* the workers' scratch directories */
 	bool core_dumps;
 	bool enable_shutdown_command;

@@ -256,6 +256,10 @@ test_config_defaults_every_key(void **state)
 		{ CONFIG_ALLOW_PARTIAL_ENGINE, "AllowPartialEngine", "no" },
 		{ CONFIG_MAX_SCAN_TIME, "MaxScanTime", "110000" },
 		{ CONFIG_TRUSTED_SCAN_USERS, "TrustedScanUsers", "(none)" },
+		{ CONFIG_STREAM_MEMORY_LIMIT, "StreamMemoryLimit", "256M" },
+		{ CONFIG_MAX_CONNECTIONS_PER_USER, "MaxConnectionsPerUser", "64" },
+		{ CONFIG_MAX_SESSION_TIME, "MaxSessionTime", "1800s" },
+		{ CONFIG_RELOAD_INTERVAL, "ReloadInterval", "60s" },
 	};
 	struct config c;
 	char buf[256];
@@ -693,6 +697,14 @@ test_config_error_messages_name_file_and_line(void **state)
 		  NAME ":2: MaxScanTime 120000 (line 2) is not below ScanTimeout 120s (default): ampdaemon would kill the worker before libclamav stops the scan (MaxScanTime is in milliseconds)" },
 		{ "MaxScanTime 200000\nScanTimeout 5s\n", CONFIG_ECONFLICT,
 		  NAME ":2: MaxScanTime 200000 (line 1) is not below ScanTimeout 5s (line 2): ampdaemon would kill the worker before libclamav stops the scan (MaxScanTime is in milliseconds)" },
+		{ "\nStreamMemoryLimit 50M\n", CONFIG_ECONFLICT,
+		  NAME ":2: StreamMemoryLimit 50M (line 2) is less than StreamMaxLength 100M (default): a stream of the longest length allowed could never be held" },
+		{ "MaxConnectionsPerUser 961\n", CONFIG_EVALUE,
+		  NAME ":1: MaxConnectionsPerUser: '961' is out of range (1 to 960)" },
+		{ "MaxSessionTime 999ms\n", CONFIG_EVALUE,
+		  NAME ":1: MaxSessionTime: '999ms' is out of range (1s to 8760h)" },
+		{ "ReloadInterval 0\n", CONFIG_EVALUE,
+		  NAME ":1: ReloadInterval: '0' is out of range (1s to 8760h)" },
 		{ "MaxScanTime 0\n", CONFIG_EVALUE,
 		  NAME ":1: MaxScanTime: '0' is out of range (1 to 2147483647)" },
 		{ "ScanUser aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", CONFIG_EVALUE,
@@ -1213,7 +1225,11 @@ test_config_print_everything_set_round_trip(void **state)
 	    "AlertExceedsMax yes\n"
 	    "AllowPartialEngine yes\n"
 	    "MaxScanTime 60000\n"
-	    "TrustedScanUsers connector, backup\n";
+	    "TrustedScanUsers connector, backup\n"
+	    "StreamMemoryLimit 2K\n"
+	    "MaxConnectionsPerUser 3\n"
+	    "MaxSessionTime 5m\n"
+	    "ReloadInterval 2s\n";
 	struct config c;
 	char err[512];
 
@@ -1240,6 +1256,27 @@ test_config_print_everything_set_round_trip(void **state)
 		assert_int_not_equal(c.line[k], 0);
 	}
 	check_round_trip(&c);
+	config_free(&c);
+}
+
+/* StreamMemoryLimit not given follows a StreamMaxLength above 256M. */
+static void
+test_config_stream_memory_follows_stream_max_length(void **state)
+{
+	struct config c;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(parse("MaxFileSize 1G\nMaxScanSize 1G\nStreamMaxLength 300M\n",
+	    &c, err, sizeof(err)), 0);
+	assert_int_equal(c.stream_memory_limit, 300 * M);
+	config_free(&c);
+	assert_int_equal(parse("StreamMaxLength 10M\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(c.stream_memory_limit, 256 * M);
+	config_free(&c);
+	assert_int_equal(parse("StreamMemoryLimit 10M\nStreamMaxLength 10M\n", &c,
+	    err, sizeof(err)), 0);
+	assert_int_equal(c.stream_memory_limit, 10 * M);
 	config_free(&c);
 }
 
@@ -1524,6 +1561,7 @@ main(void)
 		cmocka_unit_test(test_config_max_scan_time),
 		cmocka_unit_test(test_config_trusted_scan_users),
 		cmocka_unit_test(test_config_value_format_and_equal),
+		cmocka_unit_test(test_config_stream_memory_follows_stream_max_length),
 		cmocka_unit_test(test_config_load_reads_a_file),
 		cmocka_unit_test(test_config_load_refuses_unsafe_or_odd_files),
 		cmocka_unit_test(test_config_allocation_failure_at_every_step),
