@@ -30,6 +30,7 @@ enum ctype {
 	CT_SIZE,        /* uint64_t bytes */
 	CT_MODE,        /* unsigned, octal */
 	CT_ENGINE,      /* unsigned: CONFIG_ENGINE_BUILTIN or _CLAMAV, by name */
+	CT_LAUNCH,      /* unsigned: CONFIG_LAUNCH_EXEC or _LOADER, by name */
 	CT_NAMES,       /* user names separated by commas or blanks */
 };
 
@@ -129,6 +130,10 @@ static const struct keydef keydefs[CONFIG_KEY_COUNT] = {
 	    F(max_scan_time_ms), 1, CONFIG_SCAN_TIME_MAX_MS },
 	[CONFIG_TRUSTED_SCAN_USERS] = { "TrustedScanUsers", CT_NAMES,
 	    F(trusted_scan_users), 0, 0 },
+	[CONFIG_WORKER_LAUNCH] = { "WorkerLaunch", CT_LAUNCH, F(worker_launch), 0,
+	    CONFIG_LAUNCH_LOADER },
+	[CONFIG_LOAD_TIMEOUT] = { "LoadTimeout", CT_DURATION, F(load_timeout_ms),
+	    1, DMAX },
 };
 
 /* clamd.conf names an operator may bring along, and ours. */
@@ -164,6 +169,7 @@ cnum(const struct config *c, enum config_key k)
 	case CT_BOOL: return *(const bool *)p;
 	case CT_UINT:
 	case CT_ENGINE:
+	case CT_LAUNCH:
 	case CT_MODE: return *(const unsigned *)p;
 	default: return *(const uint64_t *)p;
 	}
@@ -178,6 +184,7 @@ set_num(struct config *c, enum config_key k, uint64_t v)
 	case CT_BOOL: *(bool *)p = v != 0; break;
 	case CT_UINT:
 	case CT_ENGINE:
+	case CT_LAUNCH:
 	case CT_MODE: *(unsigned *)p = (unsigned)v; break;
 	default: *(uint64_t *)p = v; break;
 	}
@@ -211,6 +218,12 @@ const char *
 config_engine_name(unsigned engine)
 {
 	return engine == CONFIG_ENGINE_CLAMAV ? "clamav" : "builtin";
+}
+
+const char *
+config_launch_name(unsigned launch)
+{
+	return launch == CONFIG_LAUNCH_LOADER ? "loader" : "exec";
 }
 
 const char *
@@ -274,6 +287,8 @@ config_defaults(struct config *c)
 	c->stream_max_length = 100ULL << 20;
 	c->certs_dir = CONFIG_DEFAULT_CERTS_DIR;
 	c->engine = CONFIG_ENGINE_CLAMAV;
+	c->worker_launch = CONFIG_LAUNCH_EXEC;
+	c->load_timeout_ms = 300 * 1000;
 	c->scratch_dir = CONFIG_DEFAULT_SCRATCH_DIR;
 	c->heuristic_alerts = true;   /* clamd's default */
 }
@@ -376,6 +391,7 @@ fmt_number(enum config_key k, uint64_t v, char *buf, size_t len)
 	case CT_DURATION: fmt_duration(v, buf, len); break;
 	case CT_SIZE: fmt_size(v, buf, len); break;
 	case CT_ENGINE: snprintf(buf, len, "%s", config_engine_name((unsigned)v)); break;
+	case CT_LAUNCH: snprintf(buf, len, "%s", config_launch_name((unsigned)v)); break;
 	default: snprintf(buf, len, "%llu", (unsigned long long)v); break;
 	}
 }
@@ -573,6 +589,18 @@ parse_engine(const char *s, uint64_t *out)
 	return NUM_SYNTAX;
 }
 
+/* "exec" or "loader", exactly. */
+static enum num_rc
+parse_launch(const char *s, uint64_t *out)
+{
+	for (unsigned e = 0; e <= CONFIG_LAUNCH_LOADER; e++)
+		if (strcmp(s, config_launch_name(e)) == 0) {
+			*out = e;
+			return NUM_OK;
+		}
+	return NUM_SYNTAX;
+}
+
 static const char *
 type_hint(enum ctype t)
 {
@@ -583,6 +611,7 @@ type_hint(enum ctype t)
 	case CT_SIZE: return "is not a size (use K, M or G)";
 	case CT_MODE: return "is not an octal mode (e.g. 660)";
 	case CT_ENGINE: return "is not an engine (use clamav or builtin)";
+	case CT_LAUNCH: return "is not a way to start workers (use exec or loader)";
 	default: return "is not valid";
 	}
 }
@@ -601,6 +630,7 @@ set_number(struct parse *p, enum config_key k, const char *v, size_t n)
 	case CT_DURATION: rc = num_duration_ms(v, n, &x); break;
 	case CT_SIZE: rc = num_size(v, n, &x); break;
 	case CT_ENGINE: rc = parse_engine(v, &x); break;
+	case CT_LAUNCH: rc = parse_launch(v, &x); break;
 	default: rc = parse_mode(v, n, &x); break;
 	}
 	if (rc == NUM_SYNTAX)

@@ -256,6 +256,8 @@ test_config_defaults_every_key(void **state)
 		{ CONFIG_ALLOW_PARTIAL_ENGINE, "AllowPartialEngine", "no" },
 		{ CONFIG_MAX_SCAN_TIME, "MaxScanTime", "110000" },
 		{ CONFIG_TRUSTED_SCAN_USERS, "TrustedScanUsers", "(none)" },
+		{ CONFIG_WORKER_LAUNCH, "WorkerLaunch", "exec" },
+		{ CONFIG_LOAD_TIMEOUT, "LoadTimeout", "300s" },
 	};
 	struct config c;
 	char buf[256];
@@ -1213,7 +1215,9 @@ test_config_print_everything_set_round_trip(void **state)
 	    "AlertExceedsMax yes\n"
 	    "AllowPartialEngine yes\n"
 	    "MaxScanTime 60000\n"
-	    "TrustedScanUsers connector, backup\n";
+	    "TrustedScanUsers connector, backup\n"
+	    "WorkerLaunch loader\n"
+	    "LoadTimeout 2m\n";
 	struct config c;
 	char err[512];
 
