@@ -139,10 +139,7 @@ svc_loader(struct svc *s)
 	if (sandbox_check_identity(s->allow_root, err, sizeof(err)) != 0)
 		svc_die("%s", err);
 	if (svc_clamav(s)) {
-		svc_worker_clamav_load(s);
-		if (fchdir(s->scratch_fd) != 0)
-			svc_fail(s, "scratch directory (fd %d): %s", s->scratch_fd,
-			    strerror(errno));
+		svc_worker_clamav_load(s);   /* and into its scratch directory */
 		flags |= SANDBOX_SCRATCH | SANDBOX_LOCALTIME;
 	} else {
 		svc_worker_builtin_load(s);

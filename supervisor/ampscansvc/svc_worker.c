@@ -337,6 +337,10 @@ svc_worker_clamav_load(struct svc *s)
 	}
 	if (svc_clamav_load(s, err, sizeof(err)) != 0)
 		svc_die("%s", err);
+	/* libclamav's temporary directory is ".": from here on (the hook's
+	 * scan below needs it) */
+	if (fchdir(s->scratch_fd) != 0)
+		svc_die("scratch directory (fd %d): %s", s->scratch_fd, strerror(errno));
 #ifdef AMPSCAN_TEST_HOOKS
 	if (seng_test_nostart(s->seng, err, sizeof(err)) != 0)
 		svc_fail(s, "%s", err);
