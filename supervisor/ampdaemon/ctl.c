@@ -328,6 +328,26 @@ cache_text(struct strbuf *sb, const struct cleancache *c)
 		strbuf_printf(sb, "  last lease refused: %s\n", c->lease_error);
 }
 
+/* WorkerLaunch loader: the current loader, and how often one loaded. */
+static void
+status_json_loader(struct daemon *d, struct jsonw *w, int64_t now)
+{
+	static const char *const st[] = { "down", "starting", "ready", "backoff",
+	    "stopping" };
+	const struct loaders *ls = &d->pool.loaders;
+	const struct loader *l = &ls->l[ls->cur];
+
+	jsonw_key(w, "loader");
+	jsonw_obj_begin(w);
+	jsonw_key_str(w, "state", st[l->st]);
+	jsonw_key_int(w, "pid", l->pid > 0 ? l->pid : 0);
+	jsonw_key_uint(w, "loads", ls->loads);
+	jsonw_key_uint(w, "last_load_ms", ls->last_load_ms);
+	jsonw_key_uint(w, "forks", l->forks);
+	jsonw_key_int(w, "uptime_ms", l->pid > 0 ? now - l->started_ms : 0);
+	jsonw_obj_end(w);
+}
+
 static void
 status_json(struct daemon *d, struct strbuf *sb, int64_t now)
 {
@@ -353,6 +373,8 @@ status_json(struct daemon *d, struct strbuf *sb, int64_t now)
 			status_json_worker(&w, &d->pool.w[i], now);
 	}
 	jsonw_arr_end(&w);
+	if (d->cfg.worker_launch == CONFIG_LAUNCH_LOADER)
+		status_json_loader(d, &w, now);
 	update_json(d, &w);
 	status_json_defs(d, &w);
 	status_json_faults(d, &w);

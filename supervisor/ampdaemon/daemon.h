@@ -160,6 +160,43 @@ struct worker {
 	int64_t defs_changed_ms;         /* first WPROTO_EXIT_DEFS_CHANGED of a row */
 };
 
+/* ---- the loader (WorkerLaunch loader, loader.c, docs/loader.md) ---------- */
+
+enum loader_state { LS_DOWN, LS_STARTING, LS_READY, LS_BACKOFF, LS_STOPPING };
+
+struct loader {
+	struct daemon *d;
+	enum loader_state st;
+	bool killed;                     /* LoadTimeout, or a bad reply */
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	bool as_root;
+	int sock;                        /* our end of its socketpair */
+	int log_fd;
+	ev_io sock_io, log_io;
+	ev_child child;
+	ev_timer timer;                  /* LoadTimeout, backoff, stop grace */
+	int64_t started_ms, ready_ms;
+	uint64_t delay_ms;               /* the next backoff */
+	uint64_t defs_gen;               /* the definitions check it loaded after */
+	uint64_t forks;                  /* workers forked */
+	char logbuf[POOL_LOG_LINE_MAX];
+	size_t loglen;
+	char last_line[512];
+	char scratch[48];                /* Engine clamav: worker-0-GEN */
+};
+
+struct loaders {
+	struct loader l[2];              /* the current one, and one retired */
+	unsigned cur;
+	unsigned generation;             /* of the scratch directory names */
+	uint64_t loads;                  /* loaders that became READY */
+	uint64_t defs_gen;               /* definitions checks that ended well */
+	uint64_t last_load_ms;           /* how long the last load took */
+	uint64_t fork_id;
+};
+
 /* ---- the pool's shared state (pool.c) --------------------------------- */
 
 struct crash_ring {
@@ -185,6 +222,8 @@ struct worker_hooks {
 	void (*changed)(struct worker *w, enum worker_note note);
 	/* the router could not send w a request: kill it */
 	void (*send_failed)(struct worker *w, const char *why);
+	/* loader.c: the loader became READY, or a loader exited */
+	void (*loader_changed)(struct daemon *d, bool ready);
 };
 
 struct pool {
@@ -203,6 +242,7 @@ struct pool {
 	bool roll_rolled_back;           /* a rollback happened during it */
 	bool paused;                     /* repair-account, stop */
 	struct worker_hooks hooks;       /* pool.c's, for worker.c and router.c */
+	struct loaders loaders;          /* WorkerLaunch loader */
 	void (*on_defs)(struct daemon *d, bool ok, const char *error);
 	struct scan_req *queue_head, *queue_tail;
 	size_t queued;

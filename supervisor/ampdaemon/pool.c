@@ -29,7 +29,7 @@ pool_check_stopped(struct daemon *d)
 	unsigned i;
 	void (*cb)(struct daemon *d);
 
-	if (d->pool.all_stopped == NULL)
+	if (d->pool.all_stopped == NULL || !loader_all_down(d))
 		return;
 	for (i = 0; i < POOL_SLOTS(&d->pool); i++)
 		if (d->pool.w[i].st != WS_IDLE)
@@ -184,7 +184,45 @@ pool_may_start(struct worker *w, struct account *acct, bool *as_root)
 	}
 	if (!defs_ready(d) || defs_running(d))
 		return false;
-	return worker_account(w, acct, as_root);
+	if (!worker_account(w, acct, as_root))
+		return false;
+	if (d->cfg.worker_launch == CONFIG_LAUNCH_LOADER && !loader_ready(d)) {
+		loader_ensure(d, acct, *as_root);   /* the workers wait for it */
+		return false;
+	}
+	return true;
+}
+
+/* Kick the slots that wait (definitions, account, the loader). */
+static void
+pool_kick_waiting(struct daemon *d)
+{
+	if (d->pool.paused || d->stopping)
+		return;
+	for (unsigned i = 0; i < POOL_SLOTS(&d->pool); i++)
+		if (d->pool.w[i].st == WS_WAITING)
+			worker_handle(&d->pool.w[i], WE_START, NULL);
+}
+
+/*
+ * The hook of loader.c: READY (the waiting slots get their workers), or
+ * a loader exited or its backoff is over: a new one loads now, so a
+ * worker's replacement never waits for a load.
+ */
+static void
+pool_loader_changed(struct daemon *d, bool ready)
+{
+	struct account acct = { .uid = 0 };
+	bool as_root = false;
+
+	if (!ready) {
+		pool_check_stopped(d);
+		if (d->pool.paused || d->stopping || !defs_ready(d) || defs_running(d))
+			return;
+		if (worker_account(&d->pool.w[0], &acct, &as_root))
+			loader_ensure(d, &acct, as_root);
+	}
+	pool_kick_waiting(d);
 }
 
 /* The hook of worker.c: w became READY, or IDLE. */
@@ -236,6 +274,8 @@ pool_init(struct daemon *d, char *err, size_t errlen)
 	p->hooks.may_start = pool_may_start;
 	p->hooks.changed = pool_worker_changed;
 	p->hooks.send_failed = worker_send_failed;
+	p->hooks.loader_changed = pool_loader_changed;
+	loader_init(d);
 	for (i = 0; i < POOL_SLOTS(p); i++)
 		worker_init(&p->w[i], d, i + 1);
 	crashes_init(d);
@@ -315,6 +355,8 @@ pool_on_defs(struct daemon *d, void *arg, const struct defs_report *r)
 		pool_defs_failed(d, r);
 	} else {
 		pool_cache_clear(d);   /* the definitions may have changed */
+		if (d->cfg.worker_launch == CONFIG_LAUNCH_LOADER)
+			loader_defs_changed(d);
 		if (!d->pool.paused && !d->stopping)
 			for (i = 0; i < POOL_SLOTS(&d->pool); i++)
 				if (d->pool.w[i].st == WS_WAITING)
@@ -390,6 +432,8 @@ pool_rollover(struct daemon *d, void (*cb)(struct daemon *d, int outcome))
 	p->old_base = p->base;
 	p->base = p->base ? 0 : p->n;
 	pool_cache_clear(d);
+	if (d->cfg.worker_launch == CONFIG_LAUNCH_LOADER)
+		loader_defs_changed(d);   /* the new half forks from a new loader */
 	dlog(&d->log, DLOG_INFO, "rollover: starting %u worker(s) on the new definitions; the old ones serve until they are READY",
 	    p->n);
 	for (i = p->old_base; i < p->old_base + p->n; i++)
@@ -420,6 +464,7 @@ pool_stop(struct daemon *d, void (*cb)(struct daemon *d))
 		w = &d->pool.w[i];
 		worker_handle(w, WE_STOP, NULL);
 	}
+	loader_stop(d);
 	pool_check_stopped(d);
 }
 

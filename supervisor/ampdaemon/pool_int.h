@@ -50,6 +50,47 @@ worker_is_current(const struct worker *w)
 	return i >= p->base && i < p->base + p->n;
 }
 
+struct account;
+/* worker.c: starting a process of the pool by exec (a worker, a loader) */
+struct launch_target {
+	struct daemon *d;
+	bool loader;                     /* --loader, else --worker */
+	unsigned slot;                   /* its scratch directory's name: */
+	unsigned *generation;            /* SCRATCH_PREFIX "SLOT-GEN" */
+	char *scratch;
+	size_t scratchlen;
+};
+struct launch_out {
+	pid_t pid;
+	int sock, log_fd;
+	uid_t uid;
+	gid_t gid;
+};
+int launch_exec(const struct launch_target *t, const struct account *acct,
+    bool as_root, struct launch_out *o, char *err, size_t errlen);
+int launch_scratch_make(struct daemon *d, unsigned slot, unsigned *gen,
+    char *out, size_t outlen, uid_t uid, gid_t gid, char *err, size_t errlen);
+void launch_scratch_wipe(struct daemon *d, char *name, size_t namelen);
+
+/* loader.c (WorkerLaunch loader) */
+void loader_init(struct daemon *d);
+/* The pool may start workers: make sure a loader runs (or is on its way). */
+void loader_ensure(struct daemon *d, const struct account *acct, bool as_root);
+bool loader_ready(const struct daemon *d);
+/* The READY loader's uid and gid; -1 when none is READY. */
+int loader_identity(const struct daemon *d, uid_t *uid, gid_t *gid);
+/* Ask the READY loader for a worker with these fds (socket, log pipe,
+ * scratch directory); *pid, or -1 + err (the loader is then killed). */
+int loader_fork(struct daemon *d, const int *fds, size_t nfds, pid_t *pid,
+    char *err, size_t errlen);
+/* The definitions changed (a check ended well, a rollover): the current
+ * loader is retired (it exits; its workers serve on) and a new one loads. */
+void loader_defs_changed(struct daemon *d);
+/* The pool stops: every loader is asked to exit. */
+void loader_stop(struct daemon *d);
+/* No loader process is left. */
+bool loader_all_down(const struct daemon *d);
+
 /* worker.c */
 void worker_init(struct worker *w, struct daemon *d, unsigned slot);
 void worker_handle(struct worker *w, enum worker_event ev,

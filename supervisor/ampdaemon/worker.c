@@ -216,37 +216,41 @@ worker_record_exit(struct worker *w, int ws, const char *kind, int64_t now)
 /* RLIMIT_FSIZE of a clamav worker: no file it writes beyond this. */
 #define WORKER_FSIZE_SLACK (1ull << 20)
 
-/* The scratch directory's name for this start of w, ScratchDir open. */
-static int
-worker_scratch_make(struct worker *w, uid_t uid, gid_t gid, char *err,
-    size_t errlen)
+/* A scratch directory SCRATCH_PREFIX "SLOT-GEN" (name into out), ScratchDir
+ * open; its fd, or -1 + err.  The loader's is slot 0. */
+int
+launch_scratch_make(struct daemon *d, unsigned slot, unsigned *gen, char *out,
+    size_t outlen, uid_t uid, gid_t gid, char *err, size_t errlen)
 {
-	struct daemon *d = w->d;
-
 	if (!d->scratch_open) {
 		if ((d->scratch_root = scratch_root_open(d->cfg.scratch_dir, err,
 		    errlen)) < 0)
 			return -1;
 		d->scratch_open = true;
 	}
-	snprintf(w->scratch, sizeof(w->scratch), SCRATCH_PREFIX "%u-%u", w->slot,
-	    ++w->generation);
-	return scratch_make(d->scratch_root, w->scratch, geteuid() == 0, uid,
+	snprintf(out, outlen, SCRATCH_PREFIX "%u-%u", slot, ++*gen);
+	return scratch_make(d->scratch_root, out, geteuid() == 0, uid,
 	    gid, err, errlen);
+}
+
+/* Wipe a scratch directory (its process exited, or never started). */
+void
+launch_scratch_wipe(struct daemon *d, char *name, size_t namelen)
+{
+	(void)namelen;
+	if (name[0] == '\0' || !d->scratch_open)
+		return;
+	if (scratch_remove(d->scratch_root, name) != 0)
+		dlog(&d->log, DLOG_WARNING, "cannot remove the scratch directory %s/%s: %s",
+		    d->cfg.scratch_dir, name, strerror(errno));
+	name[0] = '\0';
 }
 
 /* Wipe w's scratch directory (it exited, or never started). */
 static void
 worker_scratch_wipe(struct worker *w)
 {
-	struct daemon *d = w->d;
-
-	if (w->scratch[0] == '\0' || !d->scratch_open)
-		return;
-	if (scratch_remove(d->scratch_root, w->scratch) != 0)
-		dlog(&d->log, DLOG_WARNING, "worker %u: cannot remove its scratch directory %s/%s: %s",
-		    w->slot, d->cfg.scratch_dir, w->scratch, strerror(errno));
-	w->scratch[0] = '\0';
+	launch_scratch_wipe(w->d, w->scratch, sizeof(w->scratch));
 }
 
 /*
@@ -255,16 +259,16 @@ worker_scratch_wipe(struct worker *w)
  * the caller's to close.  0, or -1 + err.
  */
 struct worker_clamav_args {
-	int fds[3 + CONFIG_TRUSTED_KEYS_MAX];
+	int fds[4 + CONFIG_TRUSTED_KEYS_MAX];
 	size_t nfds;
-	char num[3 + CONFIG_TRUSTED_KEYS_MAX][24];
+	char num[4 + CONFIG_TRUSTED_KEYS_MAX][24];
 };
 
 static int
-worker_clamav_fds(struct worker *w, uid_t uid, gid_t gid,
+worker_clamav_fds(const struct launch_target *t, uid_t uid, gid_t gid,
     struct worker_clamav_args *a, char *err, size_t errlen)
 {
-	struct daemon *d = w->d;
+	struct daemon *d = t->d;
 	char active[4200];
 
 	snprintf(active, sizeof(active), "%s/active", d->cfg.definitions_dir);
@@ -273,7 +277,8 @@ worker_clamav_fds(struct worker *w, uid_t uid, gid_t gid,
 		return -1;
 	}
 	a->nfds++;
-	if ((a->fds[a->nfds] = worker_scratch_make(w, uid, gid, err, errlen)) < 0)
+	if ((a->fds[a->nfds] = launch_scratch_make(d, t->slot, t->generation,
+	    t->scratch, t->scratchlen, uid, gid, err, errlen)) < 0)
 		return -1;
 	a->nfds++;
 	for (size_t i = 0; i < d->cfg.ntrusted_keys; i++) {
@@ -281,6 +286,14 @@ worker_clamav_fds(struct worker *w, uid_t uid, gid_t gid,
 		    O_RDONLY | O_CLOEXEC)) < 0) {
 			snprintf(err, errlen, "%s: %s", d->cfg.trusted_keys[i],
 			    strerror(errno));
+			return -1;
+		}
+		a->nfds++;
+	}
+	/* the loader: ScratchDir, for its Landlock rule (its workers' too) */
+	if (t->loader) {
+		if ((a->fds[a->nfds] = fcntl(d->scratch_root, F_DUPFD_CLOEXEC, 0)) < 0) {
+			snprintf(err, errlen, "ScratchDir: dup: %s", strerror(errno));
 			return -1;
 		}
 		a->nfds++;
@@ -314,11 +327,11 @@ worker_heur_argv(const struct config *c, char **argv, int n)
 	return n;
 }
 
-static int
-worker_spawn(struct worker *w, const struct account *acct, bool as_root,
-    char *err, size_t errlen)
+int
+launch_exec(const struct launch_target *t, const struct account *acct,
+    bool as_root, struct launch_out *o, char *err, size_t errlen)
 {
-	struct daemon *d = w->d;
+	struct daemon *d = t->d;
 	char fsz[32], ssz[32], rec[16], files[16], idx[8], sockfd[8], mst[32];
 	char *argv[SPAWN_ARGV_MAX];
 	struct spawn_req req = { .argv = argv, .as_root = as_root,
@@ -337,7 +350,7 @@ worker_spawn(struct worker *w, const struct account *acct, bool as_root,
 	snprintf(idx, sizeof(idx), "%d", SPAWN_INDEX_FD);
 	snprintf(sockfd, sizeof(sockfd), "%d", SPAWN_SOCK_FD);
 	argv[n++] = d->scansvc;
-	argv[n++] = (char *)"--worker";
+	argv[n++] = (char *)(t->loader ? "--loader" : "--worker");
 	argv[n++] = (char *)"--index-fd";
 	argv[n++] = idx;
 	argv[n++] = (char *)"--index-verified";   /* defstask.c checked it */
@@ -357,7 +370,7 @@ worker_spawn(struct worker *w, const struct account *acct, bool as_root,
 		argv[n++] = (char *)"--allow-partial";   /* issue 15 */
 	if (clamav) {
 		/* the index (fd 4) stays: spawn's extra fds follow it; unused */
-		if (worker_clamav_fds(w, req.uid, req.gid, &ca, err, errlen) != 0)
+		if (worker_clamav_fds(t, req.uid, req.gid, &ca, err, errlen) != 0)
 			goto out;
 		argv[n++] = (char *)"--engine";
 		argv[n++] = (char *)"clamav";
@@ -365,7 +378,11 @@ worker_spawn(struct worker *w, const struct account *acct, bool as_root,
 		argv[n++] = ca.num[0];
 		argv[n++] = (char *)"--scratch-fd";
 		argv[n++] = ca.num[1];
-		for (size_t i = 2; i < ca.nfds &&
+		if (t->loader) {
+			argv[n++] = (char *)"--scratch-root-fd";
+			argv[n++] = ca.num[ca.nfds - 1];
+		}
+		for (size_t i = 2; i < ca.nfds - (t->loader ? 1 : 0) &&
 		    n < SPAWN_ARGV_MAX - 5 - WORKER_HEUR_ARGS; i++) {
 			argv[n++] = (char *)"--trusted-key-fd";
 			argv[n++] = ca.num[i];
@@ -392,13 +409,12 @@ worker_spawn(struct worker *w, const struct account *acct, bool as_root,
 	if (spawn_worker(&req, &res, err, errlen) != SPAWN_OK)
 		goto out;
 	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
-	w->sock = sv[0];
+	o->sock = sv[0];
 	sv[0] = -1;
-	w->log_fd = res.log_fd;
-	w->pid = res.pid;
-	w->uid = req.uid;
-	w->gid = req.gid;
-	w->as_root = as_root;
+	o->log_fd = res.log_fd;
+	o->pid = res.pid;
+	o->uid = req.uid;
+	o->gid = req.gid;
 	rc = 0;
 out:
 	for (size_t i = 0; i < ca.nfds; i++)
@@ -408,9 +424,84 @@ out:
 	if (sv[1] >= 0)
 		close(sv[1]);
 	if (rc != 0)
+		launch_scratch_wipe(d, t->scratch, t->scratchlen);
+	return rc;
+}
+
+/*
+ * WorkerLaunch loader: the worker's socketpair, log pipe and (clamav)
+ * scratch directory go to the loader, which forks it (loader_fork).
+ */
+static int
+worker_fork(struct worker *w, char *err, size_t errlen)
+{
+	struct daemon *d = w->d;
+	struct launch_out o;
+	int sv[2] = { -1, -1 }, logp[2] = { -1, -1 }, fds[3], scr = -1, rc = -1;
+	size_t n = 2;
+
+	if (loader_identity(d, &o.uid, &o.gid) != 0) {
+		snprintf(err, errlen, "no loader is READY");
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0 ||
+	    pipe2(logp, O_CLOEXEC) != 0) {
+		snprintf(err, errlen, "socketpair/pipe: %s", strerror(errno));
+		goto out;
+	}
+	fds[0] = sv[1];
+	fds[1] = logp[1];
+	if (d->cfg.engine == CONFIG_ENGINE_CLAMAV) {
+		if ((scr = launch_scratch_make(d, w->slot, &w->generation, w->scratch,
+		    sizeof(w->scratch), o.uid, o.gid, err, errlen)) < 0)
+			goto out;
+		fds[n++] = scr;
+	}
+	if (loader_fork(d, fds, n, &w->pid, err, errlen) != 0)
+		goto out;
+	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+	fcntl(logp[0], F_SETFL, O_NONBLOCK);
+	w->sock = sv[0];
+	w->log_fd = logp[0];
+	sv[0] = logp[0] = -1;
+	w->uid = o.uid;
+	w->gid = o.gid;
+	rc = 0;
+out:
+	for (int *f = (int[]){ sv[0], sv[1], logp[0], logp[1], scr }, i = 0;
+	    i < 5; i++)
+		if (f[i] >= 0)
+			close(f[i]);
+	if (rc != 0)
 		worker_scratch_wipe(w);
 	return rc;
 }
+
+static int
+worker_spawn(struct worker *w, const struct account *acct, bool as_root,
+    char *err, size_t errlen)
+{
+	struct launch_target t = { .d = w->d, .loader = false, .slot = w->slot,
+	    .generation = &w->generation, .scratch = w->scratch,
+	    .scratchlen = sizeof(w->scratch) };
+	struct launch_out o;
+
+	if (w->d->cfg.worker_launch == CONFIG_LAUNCH_LOADER) {
+		w->as_root = as_root;
+		return worker_fork(w, err, errlen);
+	}
+	if (launch_exec(&t, acct, as_root, &o, err, errlen) != 0)
+		return -1;
+	w->sock = o.sock;
+	w->log_fd = o.log_fd;
+	w->pid = o.pid;
+	w->uid = o.uid;
+	w->gid = o.gid;
+	w->as_root = as_root;
+	return 0;
+}
+
+
 
 
 /* ---- helpers of the actions --------------------------------------------- */

@@ -47,6 +47,7 @@ static const char svc_usage[] =
 "       ampscansvc --build-index DIR [-o FILE]\n"
 "       ampscansvc --worker --defs DIR [--sock-fd N] [--index-fd N [--index-verified]] [--allow-root]\n"
 "       ampscansvc --worker --engine clamav --defs-dir-fd N --scratch-fd N [--sock-fd N] [--allow-root]\n"
+"       ampscansvc --loader [the options of --worker] [--scratch-root-fd N]\n"
 "       ampscansvc --trial --defs-fd N:NAME... [--trusted-key-fd N]... [--index-out-fd N --source-id HEX]\n"
 "                  [--engine clamav --defs-dir-fd N --scratch-fd N] [--allow-unsigned] [--allow-partial] [--allow-root]\n"
 "\n"
@@ -56,7 +57,7 @@ static const char svc_usage[] =
 "  --scan              scan files (and directories with -r), print `path: OK`,\n"
 "                      `path: Name FOUND` or `path: reason ERROR` like clamscan\n"
 "  --engine NAME       --scan, --check: clamav (libclamav, the default) or builtin;\n"
-"                      --worker, --trial: builtin (the default) or clamav\n"
+"                      --worker, --loader, --trial: builtin (the default) or clamav\n"
 "  --defs-dir-fd N     (--worker/--trial --engine clamav) the definitions directory\n"
 "  --scratch-fd N      (--worker/--trial --engine clamav) the private scratch directory:\n"
 "                      libclamav's temporary files, the staged definitions\n"
@@ -88,6 +89,9 @@ static const char svc_usage[] =
 "                      exit 0 only if all is well, 2 with the reason if not\n"
 "  --build-index DIR   write DIR/" DEFS_INDEX_NAME " (or -o FILE)\n"
 "  --worker            serve ampdaemon on --sock-fd (default 3)\n"
+"  --loader            (ampdaemon's WorkerLaunch loader) the worker's options;\n"
+"                      load once, then fork workers on request (docs/loader.md)\n"
+"  --scratch-root-fd N (--loader --engine clamav) ScratchDir: its workers' directories\n"
 "  --trial             (ampdaemon's update task) load the definitions given as\n"
 "                      descriptors, enter the sandbox, scan the canary; exit 0\n"
 "                      only if all is well\n"
@@ -131,7 +135,7 @@ enum {
 	OPT_ENGINE, OPT_MAX_SCAN_TIME, OPT_DEFS_DIR_FD, OPT_SCRATCH_FD,
 	OPT_DETECT_PUA, OPT_HEUR_ALERTS, OPT_HEUR_PRECEDENCE, OPT_ALERT_BROKEN,
 	OPT_ALERT_ENCRYPTED, OPT_ALERT_ENC_ARCHIVE, OPT_ALERT_ENC_DOC,
-	OPT_ALERT_EXCEEDS_MAX, OPT_ALLOW_PARTIAL,
+	OPT_ALERT_EXCEEDS_MAX, OPT_ALLOW_PARTIAL, OPT_LOADER, OPT_SCRATCH_ROOT_FD,
 };
 
 static const struct option svc_opts[] = {
@@ -140,6 +144,8 @@ static const struct option svc_opts[] = {
 	{ "build-index", required_argument, NULL, OPT_BUILD },
 	{ "worker", no_argument, NULL, OPT_WORKER },
 	{ "trial", no_argument, NULL, OPT_TRIAL },
+	{ "loader", no_argument, NULL, OPT_LOADER },
+	{ "scratch-root-fd", required_argument, NULL, OPT_SCRATCH_ROOT_FD },
 	{ "defs-fd", required_argument, NULL, OPT_DEFS_FD },
 	{ "trusted-key-fd", required_argument, NULL, OPT_TRUSTED_KEY_FD },
 	{ "index-out-fd", required_argument, NULL, OPT_INDEX_OUT_FD },
@@ -194,7 +200,7 @@ static void
 svc_set_mode(struct svc *s, enum svc_mode m, const char *dir)
 {
 	if (s->mode != SVC_NONE)
-		svc_die("give one of --scan, --check, --build-index, --worker, --trial");
+		svc_die("give one of --scan, --check, --build-index, --worker, --loader, --trial");
 	s->mode = m;
 	s->dir = dir;
 }
@@ -210,7 +216,7 @@ svc_check_heur(const struct svc *s)
 {
 	const struct seng_heur *h = &s->heur;
 	bool clamav_mode = s->backend == SENG_CLAMAV &&
-	    (s->mode == SVC_SCAN || s->mode == SVC_WORKER);
+	    (s->mode == SVC_SCAN || s->mode == SVC_WORKER || s->mode == SVC_LOADER);
 
 	if (clamav_mode)
 		return;
@@ -234,6 +240,10 @@ svc_args(struct svc *s, int argc, char **argv)
 		case OPT_BUILD: svc_set_mode(s, SVC_BUILD, optarg); break;
 		case OPT_WORKER: svc_set_mode(s, SVC_WORKER, NULL); break;
 		case OPT_TRIAL: svc_set_mode(s, SVC_TRIAL, NULL); break;
+		case OPT_LOADER: svc_set_mode(s, SVC_LOADER, NULL); break;
+		case OPT_SCRATCH_ROOT_FD:
+			s->scratch_root_fd = (int)svc_uint("--scratch-root-fd", optarg);
+			break;
 		case OPT_DEFS_FD: {
 			char *colon = strchr(optarg, ':');
 
@@ -342,10 +352,13 @@ svc_args(struct svc *s, int argc, char **argv)
 	if (!s->backend_set)
 		s->backend = s->mode == SVC_SCAN || s->mode == SVC_CHECK ?
 		    SENG_CLAMAV : SENG_BUILTIN;
-	if ((s->mode == SVC_WORKER || s->mode == SVC_TRIAL) &&
+	if ((s->mode == SVC_WORKER || s->mode == SVC_TRIAL || s->mode == SVC_LOADER) &&
 	    s->backend == SENG_CLAMAV && (s->defs_dir_fd < 0 || s->scratch_fd < 0))
 		svc_die("--%s --engine clamav needs --defs-dir-fd N and --scratch-fd N",
-		    s->mode == SVC_WORKER ? "worker" : "trial");
+		    s->mode == SVC_WORKER ? "worker" : s->mode == SVC_LOADER ?
+		    "loader" : "trial");
+	if (s->mode == SVC_LOADER && s->backend == SENG_CLAMAV && s->scratch_root_fd < 0)
+		svc_die("--loader --engine clamav needs --scratch-root-fd N (ScratchDir)");
 	svc_check_heur(s);
 }
 
@@ -387,6 +400,7 @@ main(int argc, char **argv)
 {
 	struct svc s = { .sock_fd = SVC_DEFAULT_SOCK_FD, .index_fd = -1,
 	    .index_out_fd = -1, .defs_dir_fd = -1, .scratch_fd = -1,
+	    .scratch_root_fd = -1,
 	    .heur = SENG_HEUR_DEFAULTS };
 	int rc = 2;
 
@@ -402,6 +416,7 @@ main(int argc, char **argv)
 		    svc_worker(&s);
 		break;
 	case SVC_TRIAL: rc = svc_trial(&s); break;
+	case SVC_LOADER: rc = svc_loader(&s); break;
 	case SVC_NONE: break;
 	}
 	walk_free(s.walk);

@@ -606,6 +606,33 @@ sb_eq32(unsigned arg, uint32_t v)
 	return sb_arg(arg, SCMP_CMP_MASKED_EQ, 0xffffffffu, v);
 }
 
+/* SANDBOX_LOADER: what the loader and a worker before its own sandbox need. */
+static int
+sandbox_loader_calls(scmp_filter_ctx ctx, char *err, size_t errlen)
+{
+	static const int any[] = { SCMP_SYS(dup2), SCMP_SYS(dup3),
+	    SCMP_SYS(close_range), SCMP_SYS(getppid), SCMP_SYS(seccomp),
+	    SCMP_SYS(landlock_create_ruleset), SCMP_SYS(landlock_add_rule),
+	    SCMP_SYS(landlock_restrict_self), SCMP_SYS(kill), SCMP_SYS(tgkill) };
+	static const int pr[] = { PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS,
+	    PR_SET_PDEATHSIG, PR_SET_SECCOMP };
+
+	for (size_t i = 0; i < sizeof(any) / sizeof(any[0]); i++)
+		if (SB_RULE(ctx, any[i], 0))
+			return -1;
+	for (size_t i = 0; i < sizeof(pr) / sizeof(pr[0]); i++)
+		if (SB_RULE(ctx, SCMP_SYS(prctl), 1, sb_eq32(0, (uint32_t)pr[i])))
+			return -1;
+	/* a fork whose parent is ampdaemon, nothing else (no thread, no
+	 * namespace): the whole register compared */
+	if (SB_RULE(ctx, SCMP_SYS(clone), 1, sb_arg(0, SCMP_CMP_EQ,
+	    CLONE_PARENT | SIGCHLD, 0)))
+		return -1;
+	/* the worker's test builds read (never change) SIGSYS's handler */
+	return SB_RULE(ctx, SCMP_SYS(rt_sigaction), 2,
+	    sb_eq32(0, SIGSYS), sb_arg(1, SCMP_CMP_EQ, 0, 0));
+}
+
 /* Allowed only with the arguments shown. */
 static int
 sandbox_filtered(scmp_filter_ctx ctx, const struct sandbox_opts *o,
@@ -617,9 +644,11 @@ sandbox_filtered(scmp_filter_ctx ctx, const struct sandbox_opts *o,
 	    SB_RULE(ctx, SCMP_SYS(mprotect), 1,
 	    sb_arg(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)))
 		return -1;
+	if ((o->flags & SANDBOX_LOADER) && sandbox_loader_calls(ctx, err, errlen) != 0)
+		return -1;
 	/* signals to ourselves only: raise() and abort() (tgkill), kill(self) */
-	if (SB_RULE(ctx, SCMP_SYS(kill), 1, sb_eq32(0, self)) ||
-	    SB_RULE(ctx, SCMP_SYS(tgkill), 1, sb_eq32(0, self)))
+	if (!(o->flags & SANDBOX_LOADER) && (SB_RULE(ctx, SCMP_SYS(kill), 1,
+	    sb_eq32(0, self)) || SB_RULE(ctx, SCMP_SYS(tgkill), 1, sb_eq32(0, self))))
 		return -1;
 	/* a handler may change, but not the one that reports refused calls
 	 * (whole register compared: SIGSYS with high bits set passes; that
@@ -698,6 +727,10 @@ sandbox_trap_handler(char *err, size_t errlen)
 {
 	struct sigaction sa;
 
+	/* a worker forked from the loader has it already (and may not set it) */
+	if (sigaction(SIGSYS, NULL, &sa) == 0 && (sa.sa_flags & SA_SIGINFO) &&
+	    sa.sa_sigaction == sandbox_sigsys)
+		return 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = sandbox_sigsys;
 	sa.sa_flags = SA_SIGINFO;
@@ -790,6 +823,11 @@ sandbox_enter_opts(const struct sandbox_opts *o, char *err, size_t errlen)
 	}
 	if (sandbox_ll_refused(abi, err, errlen) != 0)
 		return -1;
+	if ((o->flags & SANDBOX_LOADER) && abi < 0) {
+		snprintf(err, errlen, "Landlock unavailable (%s): a loader has no mount-namespace fallback (its workers' directories lie outside any one root); use WorkerLaunch exec",
+		    sandbox_errname(-abi));
+		return -1;
+	}
 	sandbox_pin_timezone();
 	if (abi < 0 && sandbox_mountns(o, -abi, err, errlen) != 0)
 		return -1;

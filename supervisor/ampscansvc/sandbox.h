@@ -26,6 +26,18 @@ enum {
 	SANDBOX_SCRATCH = 1u << 0,
 	/* Read /etc/localtime (libclamav's log and date code calls localtime) */
 	SANDBOX_LOCALTIME = 1u << 1,
+	/*
+	 * The loader (docs/loader.md), with SANDBOX_SCRATCH on ScratchDir
+	 * itself: its workers' directories lie beneath it.  Adds what a
+	 * worker does between the loader's clone and its own sandbox:
+	 * clone(CLONE_PARENT|SIGCHLD) only, dup2/dup3, close_range,
+	 * getppid, prctl (DUMPABLE, NO_NEW_PRIVS, PDEATHSIG, SECCOMP),
+	 * landlock_*, seccomp, kill/tgkill of any pid (a worker's raise()
+	 * names its own pid, unknown when the loader's filter is built),
+	 * and reading SIGSYS's handler.  Landlock is required: no
+	 * mount-namespace fallback for a loader.
+	 */
+	SANDBOX_LOADER = 1u << 2,
 };
 
 struct sandbox_opts {

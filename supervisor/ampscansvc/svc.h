@@ -24,7 +24,8 @@
 
 #define SVC_MAX_DEFS 32
 
-enum svc_mode { SVC_NONE, SVC_SCAN, SVC_CHECK, SVC_BUILD, SVC_WORKER, SVC_TRIAL };
+enum svc_mode { SVC_NONE, SVC_SCAN, SVC_CHECK, SVC_BUILD, SVC_WORKER, SVC_TRIAL,
+    SVC_LOADER };
 
 struct svc {
 	enum svc_mode mode;
@@ -49,6 +50,7 @@ struct svc {
 	uint8_t defs_want[32];       /* ... must have this identity (the index's) */
 	bool defs_want_set;
 	int scratch_fd;              /* ... and the scratch directory */
+	int scratch_root_fd;         /* --loader --engine clamav: ScratchDir */
 	bool index_verified;   /* ampdaemon checked the index's checksum */
 	struct walk_limits lim;
 	struct cvd_trust *trust;
@@ -102,5 +104,12 @@ int svc_build(struct svc *s);
 int svc_trial(struct svc *s);                         /* svc_trial.c */
 int svc_worker(struct svc *s);                        /* svc_worker.c */
 int svc_worker_clamav(struct svc *s);
+/* the halves of a worker: load (exec'd worker, loader), serve (exec'd
+ * worker, a worker forked from the loader) */
+void svc_worker_builtin_load(struct svc *s);
+_Noreturn void svc_worker_builtin_serve(struct svc *s);
+void svc_worker_clamav_load(struct svc *s);
+_Noreturn void svc_worker_clamav_serve(struct svc *s);
+int svc_loader(struct svc *s);                        /* svc_loader.c */
 
 #endif

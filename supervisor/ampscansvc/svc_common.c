@@ -291,7 +291,8 @@ void
 svc_whole_set(const struct svc *s, const struct engine *e, const char *prefix,
     const char *what)
 {
-	bool daemon = s->mode == SVC_TRIAL || s->mode == SVC_WORKER;
+	bool daemon = s->mode == SVC_TRIAL || s->mode == SVC_WORKER ||
+	    s->mode == SVC_LOADER;
 	char gaps[256];
 	unsigned long long n;
 

@@ -260,23 +260,29 @@ reply:
 	return true;
 }
 
-int
-svc_worker(struct svc *s)
+/* The builtin engine loaded: what a worker does before it serves. */
+void
+svc_worker_builtin_load(struct svc *s)
+{
+	svc_worker_load(s);
+	svc_whole_set(s, s->engine, "", s->ndefs == 1 ? s->defs[0] : "the index");
+	if (walk_new(s->engine, &s->lim, &s->walk) != 0)
+		svc_die("out of memory");
+	svc_warm_up(s);
+}
+
+/* Builtin: sandbox, READY, serve (exec'd, or forked by the loader). */
+_Noreturn void
+svc_worker_builtin_serve(struct svc *s)
 {
 	struct wproto_ready m;
 	struct wbuf *b;
 	uint8_t *buf;
 	char err[512];
 
-	if (sandbox_check_identity(s->allow_root, err, sizeof(err)) != 0)
-		svc_die("%s", err);
-	svc_worker_load(s);
-	svc_whole_set(s, s->engine, "", s->ndefs == 1 ? s->defs[0] : "the index");
-	if (walk_new(s->engine, &s->lim, &s->walk) != 0 ||
-	    (buf = malloc(WPROTO_MAX_MSG + sizeof(struct wbuf))) == NULL ||
+	if ((buf = malloc(WPROTO_MAX_MSG + sizeof(struct wbuf))) == NULL ||
 	    (b = malloc(sizeof(*b))) == NULL)
 		svc_die("out of memory");
-	svc_warm_up(s);
 #ifdef AMPSCAN_TEST_HOOKS
 	svc_parent = getppid();
 #endif
@@ -293,28 +299,26 @@ svc_worker(struct svc *s)
 	svc_exit(0);
 }
 
-static void
+int
+svc_worker(struct svc *s)
+{
+	char err[512];
+
+	if (sandbox_check_identity(s->allow_root, err, sizeof(err)) != 0)
+		svc_die("%s", err);
+	svc_worker_builtin_load(s);
+	svc_worker_builtin_serve(s);
+}
+
+/*
+ * Clamav: before the load, RLIMIT_FSIZE's signal ignored and the set's
+ * identity taken from the index; then libclamav loads and compiles it.
+ */
+void
 svc_worker_clamav_load(struct svc *s)
 {
 	char err[1200];
 
-	if (svc_clamav_load(s, err, sizeof(err)) != 0)
-		svc_die("%s", err);
-}
-
-int
-svc_worker_clamav(struct svc *s)
-{
-	struct wproto_ready m;
-	struct wbuf *b;
-	uint8_t *buf;
-	char err[1024];
-
-	if (sandbox_check_identity(s->allow_root, err, sizeof(err)) != 0)
-		svc_die("%s", err);
-	if ((buf = malloc(WPROTO_MAX_MSG + sizeof(struct wbuf))) == NULL ||
-	    (b = malloc(sizeof(*b))) == NULL)
-		svc_die("out of memory");
 	/* RLIMIT_FSIZE (ampdaemon's): a write beyond it fails with EFBIG,
 	 * which libclamav reports as an error, instead of killing us */
 	signal(SIGXFSZ, SIG_IGN);
@@ -331,13 +335,37 @@ svc_worker_clamav(struct svc *s)
 		close(s->index_fd);
 		s->index_fd = -1;
 	}
-	svc_worker_clamav_load(s);
-	/* libclamav's temporary directory is ".": from here on */
+	if (svc_clamav_load(s, err, sizeof(err)) != 0)
+		svc_die("%s", err);
+	/* libclamav's temporary directory is ".": from here on (the hook's
+	 * scan below needs it) */
 	if (fchdir(s->scratch_fd) != 0)
 		svc_die("scratch directory (fd %d): %s", s->scratch_fd, strerror(errno));
 #ifdef AMPSCAN_TEST_HOOKS
 	if (seng_test_nostart(s->seng, err, sizeof(err)) != 0)
 		svc_fail(s, "%s", err);
+#endif
+}
+
+/*
+ * Clamav, the engine loaded: into the scratch directory (libclamav's
+ * temporary directory is "."), the sandbox, the scratch probe, the
+ * canaries, READY, serve (exec'd, or forked by the loader).
+ */
+_Noreturn void
+svc_worker_clamav_serve(struct svc *s)
+{
+	struct wproto_ready m;
+	struct wbuf *b;
+	uint8_t *buf;
+	char err[1024];
+
+	if ((buf = malloc(WPROTO_MAX_MSG + sizeof(struct wbuf))) == NULL ||
+	    (b = malloc(sizeof(*b))) == NULL)
+		svc_die("out of memory");
+	if (fchdir(s->scratch_fd) != 0)
+		svc_die("scratch directory (fd %d): %s", s->scratch_fd, strerror(errno));
+#ifdef AMPSCAN_TEST_HOOKS
 	{
 		/* Test builds: definitions that detect this marker make the
 		 * scratch directory read-only before the sandbox: the canaries
@@ -353,8 +381,6 @@ svc_worker_clamav(struct svc *s)
 				svc_die("fchmod scratch: %s", strerror(errno));
 		}
 	}
-#endif
-#ifdef AMPSCAN_TEST_HOOKS
 	svc_parent = getppid();
 #endif
 	if (sandbox_enter_opts(&(struct sandbox_opts){
@@ -375,4 +401,15 @@ svc_worker_clamav(struct svc *s)
 	while (svc_serve_one(s, buf))
 		;
 	svc_exit(0);
+}
+
+int
+svc_worker_clamav(struct svc *s)
+{
+	char err[1024];
+
+	if (sandbox_check_identity(s->allow_root, err, sizeof(err)) != 0)
+		svc_die("%s", err);
+	svc_worker_clamav_load(s);
+	svc_worker_clamav_serve(s);
 }

@@ -30,6 +30,7 @@ enum ctype {
 	CT_SIZE,        /* uint64_t bytes */
 	CT_MODE,        /* unsigned, octal */
 	CT_ENGINE,      /* unsigned: CONFIG_ENGINE_BUILTIN or _CLAMAV, by name */
+	CT_LAUNCH,      /* unsigned: CONFIG_LAUNCH_EXEC or _LOADER, by name */
 	CT_NAMES,       /* user names separated by commas or blanks */
 };
 
@@ -137,6 +138,10 @@ static const struct keydef keydefs[CONFIG_KEY_COUNT] = {
 	    F(max_session_time_ms), CONFIG_SESSION_TIME_MIN_MS, DMAX },
 	[CONFIG_RELOAD_INTERVAL] = { "ReloadInterval", CT_DURATION,
 	    F(reload_interval_ms), CONFIG_RELOAD_INTERVAL_MIN_MS, DMAX },
+	[CONFIG_WORKER_LAUNCH] = { "WorkerLaunch", CT_LAUNCH, F(worker_launch), 0,
+	    CONFIG_LAUNCH_LOADER },
+	[CONFIG_LOAD_TIMEOUT] = { "LoadTimeout", CT_DURATION, F(load_timeout_ms),
+	    1, DMAX },
 };
 
 /* clamd.conf names an operator may bring along, and ours. */
@@ -172,6 +177,7 @@ cnum(const struct config *c, enum config_key k)
 	case CT_BOOL: return *(const bool *)p;
 	case CT_UINT:
 	case CT_ENGINE:
+	case CT_LAUNCH:
 	case CT_MODE: return *(const unsigned *)p;
 	default: return *(const uint64_t *)p;
 	}
@@ -186,6 +192,7 @@ set_num(struct config *c, enum config_key k, uint64_t v)
 	case CT_BOOL: *(bool *)p = v != 0; break;
 	case CT_UINT:
 	case CT_ENGINE:
+	case CT_LAUNCH:
 	case CT_MODE: *(unsigned *)p = (unsigned)v; break;
 	default: *(uint64_t *)p = v; break;
 	}
@@ -219,6 +226,12 @@ const char *
 config_engine_name(unsigned engine)
 {
 	return engine == CONFIG_ENGINE_CLAMAV ? "clamav" : "builtin";
+}
+
+const char *
+config_launch_name(unsigned launch)
+{
+	return launch == CONFIG_LAUNCH_LOADER ? "loader" : "exec";
 }
 
 const char *
@@ -286,6 +299,8 @@ config_defaults(struct config *c)
 	c->reload_interval_ms = 60 * 1000;
 	c->certs_dir = CONFIG_DEFAULT_CERTS_DIR;
 	c->engine = CONFIG_ENGINE_CLAMAV;
+	c->worker_launch = CONFIG_LAUNCH_EXEC;
+	c->load_timeout_ms = 300 * 1000;
 	c->scratch_dir = CONFIG_DEFAULT_SCRATCH_DIR;
 	c->heuristic_alerts = true;   /* clamd's default */
 }
@@ -388,6 +403,7 @@ fmt_number(enum config_key k, uint64_t v, char *buf, size_t len)
 	case CT_DURATION: fmt_duration(v, buf, len); break;
 	case CT_SIZE: fmt_size(v, buf, len); break;
 	case CT_ENGINE: snprintf(buf, len, "%s", config_engine_name((unsigned)v)); break;
+	case CT_LAUNCH: snprintf(buf, len, "%s", config_launch_name((unsigned)v)); break;
 	default: snprintf(buf, len, "%llu", (unsigned long long)v); break;
 	}
 }
@@ -585,6 +601,18 @@ parse_engine(const char *s, uint64_t *out)
 	return NUM_SYNTAX;
 }
 
+/* "exec" or "loader", exactly. */
+static enum num_rc
+parse_launch(const char *s, uint64_t *out)
+{
+	for (unsigned e = 0; e <= CONFIG_LAUNCH_LOADER; e++)
+		if (strcmp(s, config_launch_name(e)) == 0) {
+			*out = e;
+			return NUM_OK;
+		}
+	return NUM_SYNTAX;
+}
+
 static const char *
 type_hint(enum ctype t)
 {
@@ -595,6 +623,7 @@ type_hint(enum ctype t)
 	case CT_SIZE: return "is not a size (use K, M or G)";
 	case CT_MODE: return "is not an octal mode (e.g. 660)";
 	case CT_ENGINE: return "is not an engine (use clamav or builtin)";
+	case CT_LAUNCH: return "is not a way to start workers (use exec or loader)";
 	default: return "is not valid";
 	}
 }
@@ -613,6 +642,7 @@ set_number(struct parse *p, enum config_key k, const char *v, size_t n)
 	case CT_DURATION: rc = num_duration_ms(v, n, &x); break;
 	case CT_SIZE: rc = num_size(v, n, &x); break;
 	case CT_ENGINE: rc = parse_engine(v, &x); break;
+	case CT_LAUNCH: rc = parse_launch(v, &x); break;
 	default: rc = parse_mode(v, n, &x); break;
 	}
 	if (rc == NUM_SYNTAX)

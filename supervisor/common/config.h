@@ -134,6 +134,9 @@
 /* Engine: the workers' scan engine (ampscansvc --engine). */
 enum { CONFIG_ENGINE_BUILTIN = 0, CONFIG_ENGINE_CLAMAV = 1 };
 
+/* WorkerLaunch: exec each worker, or fork them from a loader (docs/loader.md). */
+enum { CONFIG_LAUNCH_EXEC = 0, CONFIG_LAUNCH_LOADER = 1 };
+
 /* The keys, in the order config_print() writes them. */
 enum config_key {
 	CONFIG_SCAN_USER,
@@ -187,6 +190,8 @@ enum config_key {
 	CONFIG_MAX_CONNECTIONS_PER_USER,
 	CONFIG_MAX_SESSION_TIME,
 	CONFIG_RELOAD_INTERVAL,
+	CONFIG_WORKER_LAUNCH,
+	CONFIG_LOAD_TIMEOUT,
 	CONFIG_KEY_COUNT
 };
 
@@ -234,6 +239,8 @@ struct config {
 	const char *metrics_file;        /* NULL: none */
 	const char *fault_command;       /* NULL: none */
 	unsigned engine;                 /* CONFIG_ENGINE_* */
+	unsigned worker_launch;          /* CONFIG_LAUNCH_* */
+	uint64_t load_timeout_ms;        /* a loader's load, to READY */
 	/* Engine builtin: use a set it cannot load all of (issue 15); else
 	 * the trial rejects it and a worker does not start on it */
 	bool allow_partial_engine;
@@ -303,6 +310,8 @@ const char *config_strerror(int rc);
 
 /* "builtin" or "clamav" for a CONFIG_ENGINE_* value. */
 const char *config_engine_name(unsigned engine);
+/* "exec" or "loader" for a CONFIG_LAUNCH_* value. */
+const char *config_launch_name(unsigned launch);
 
 /* "ScanUser" ... for a key; NULL for a value out of range. */
 const char *config_key_name(enum config_key k);

@@ -188,24 +188,32 @@ wproto_decode_result(struct buf *r, uint64_t id, struct wproto_result *m)
 int
 wproto_send(int sock, const struct wbuf *b, int fd)
 {
+	return wproto_send_fds(sock, b, &fd, fd >= 0 ? 1 : 0);
+}
+
+int
+wproto_send_fds(int sock, const struct wbuf *b, const int *fds, size_t nfds)
+{
 	union {
 		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(WPROTO_MAX_FDS * sizeof(int))];
 	} u;
 	struct iovec iov = { (void *)(uintptr_t)b->data, b->b.len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
 
-	if (fd >= 0) {
+	if (nfds > WPROTO_MAX_FDS)
+		return -EINVAL;
+	if (nfds > 0) {
 		memset(&u, 0, sizeof(u));
 		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
+		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
 		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
 	}
 	do {
 		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
@@ -215,10 +223,11 @@ wproto_send(int sock, const struct wbuf *b, int fd)
 	return (size_t)n == b->b.len ? 0 : -EMSGSIZE;
 }
 
-/* Close every descriptor a control message carries except the first. */
+/* Keep the first max descriptors a control message carries, close the rest. */
 static void
-wproto_take_fds(struct msghdr *mh, int *fd)
+wproto_take_fds(struct msghdr *mh, int *fds, size_t max, size_t *nfds)
 {
+	*nfds = 0;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
@@ -228,8 +237,8 @@ wproto_take_fds(struct msghdr *mh, int *fd)
 			int f;
 
 			memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (*fd < 0)
-				*fd = f;
+			if (*nfds < max)
+				fds[(*nfds)++] = f;
 			else
 				close(f);
 		}
@@ -237,29 +246,60 @@ wproto_take_fds(struct msghdr *mh, int *fd)
 }
 
 ssize_t
-wproto_recv(int sock, uint8_t *buf, size_t cap, int *fd)
+wproto_recv_fds(int sock, uint8_t *buf, size_t cap, int *fds, size_t *nfds)
 {
 	union {
 		struct cmsghdr h;
-		char buf[CMSG_SPACE(4 * sizeof(int))];
+		char buf[CMSG_SPACE(WPROTO_MAX_FDS * sizeof(int))];
 	} u;
 	struct iovec iov = { buf, cap };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 	    .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
 	ssize_t n;
 
-	*fd = -1;
+	*nfds = 0;
 	do {
 		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
-	wproto_take_fds(&mh, fd);
+	wproto_take_fds(&mh, fds, WPROTO_MAX_FDS, nfds);
 	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
-		if (*fd >= 0)
-			close(*fd);
-		*fd = -1;
+		for (size_t i = 0; i < *nfds; i++)
+			close(fds[i]);
+		*nfds = 0;
 		return -EMSGSIZE;
 	}
 	return n;
+}
+
+ssize_t
+wproto_recv(int sock, uint8_t *buf, size_t cap, int *fd)
+{
+	int fds[WPROTO_MAX_FDS];
+	size_t n = 0;
+	ssize_t r = wproto_recv_fds(sock, buf, cap, fds, &n);
+
+	*fd = n > 0 ? fds[0] : -1;
+	for (size_t i = 1; i < n; i++)
+		close(fds[i]);
+	return r;
+}
+
+int
+wproto_encode_forked(struct wbuf *b, uint64_t id, int32_t pid)
+{
+	wproto_begin(b, WPROTO_FORKED, id);
+	buf_put_le32(&b->b, (uint32_t)pid);
+	return wproto_end(b) ? 0 : -EMSGSIZE;
+}
+
+int
+wproto_decode_forked(struct buf *r, int32_t *pid)
+{
+	uint32_t v = 0;
+
+	buf_get_le32(r, &v);
+	*pid = (int32_t)v;
+	return wproto_done(r);
 }

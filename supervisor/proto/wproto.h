@@ -52,6 +52,11 @@ enum wproto_type {
 	WPROTO_READY = 1,
 	WPROTO_SCAN = 2,
 	WPROTO_RESULT = 3,
+	/* the loader's socket (docs/loader.md): ampdaemon asks for a worker,
+	 * the worker's socket, log pipe and scratch directory attached; the
+	 * loader answers FORKED: an i32, the worker's pid or -errno */
+	WPROTO_FORK = 4,
+	WPROTO_FORKED = 5,
 #ifdef AMPSCAN_TEST_HOOKS
 	WPROTO_PROBE = 100,   /* test builds: try forbidden syscalls, report */
 #endif
@@ -161,5 +166,15 @@ int wproto_decode_result(struct buf *r, uint64_t id,
  */
 int wproto_send(int sock, const struct wbuf *b, int fd);
 ssize_t wproto_recv(int sock, uint8_t *buf, size_t cap, int *fd);
+
+/* The same with up to WPROTO_MAX_FDS descriptors (the loader's FORK):
+ * the receiver gets them in order in fds[0 .. *nfds); more are closed. */
+#define WPROTO_MAX_FDS 4
+int wproto_send_fds(int sock, const struct wbuf *b, const int *fds, size_t nfds);
+ssize_t wproto_recv_fds(int sock, uint8_t *buf, size_t cap, int *fds,
+    size_t *nfds);
+/* FORKED: the worker's pid (> 0) or -errno. */
+int wproto_encode_forked(struct wbuf *b, uint64_t id, int32_t pid);
+int wproto_decode_forked(struct buf *r, int32_t *pid);
 
 #endif

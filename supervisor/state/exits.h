@@ -68,6 +68,11 @@
 /* a worker that found its definitions changing under it (an activation):
  * neither a crash nor a start failure; started again at once */
 #define EXITS_KIND_DEFS_CHANGED "defs_changed"
+/* a loader's exit (WorkerLaunch loader, docs/loader.md): after READY and
+ * not asked (counts toward CrashThreshold), before READY, or as asked */
+#define EXITS_KIND_LOADER_CRASH "loader_crash"
+#define EXITS_KIND_LOADER_START_FAILURE "loader_start_failure"
+#define EXITS_KIND_LOADER_STOPPED "loader_stopped"
 
 enum exits_err {
 	EXITS_OK = 0,

@@ -260,6 +260,8 @@ test_config_defaults_every_key(void **state)
 		{ CONFIG_MAX_CONNECTIONS_PER_USER, "MaxConnectionsPerUser", "64" },
 		{ CONFIG_MAX_SESSION_TIME, "MaxSessionTime", "1800s" },
 		{ CONFIG_RELOAD_INTERVAL, "ReloadInterval", "60s" },
+		{ CONFIG_WORKER_LAUNCH, "WorkerLaunch", "exec" },
+		{ CONFIG_LOAD_TIMEOUT, "LoadTimeout", "300s" },
 	};
 	struct config c;
 	char buf[256];
@@ -1229,7 +1231,9 @@ test_config_print_everything_set_round_trip(void **state)
 	    "StreamMemoryLimit 2K\n"
 	    "MaxConnectionsPerUser 3\n"
 	    "MaxSessionTime 5m\n"
-	    "ReloadInterval 2s\n";
+	    "ReloadInterval 2s\n"
+	    "WorkerLaunch loader\n"
+	    "LoadTimeout 2m\n";
 	struct config c;
 	char err[512];
 

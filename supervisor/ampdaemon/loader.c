@@ -1,0 +1,560 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * WorkerLaunch loader (docs/loader.md): one `ampscansvc --loader` per
+ * definitions set loads the engine once; workers are forked from it on
+ * request (loader_fork), with CLONE_PARENT, so they are our children and
+ * worker.c supervises them unchanged.  The loader is supervised here: its
+ * READY within LoadTimeout, its exit recorded (exits.jsonl, kind
+ * loader_*; a crash counts toward fault 6, a failed load is fault 7),
+ * restarted with backoff.  When the definitions change, the loader is
+ * retired (it exits at once; the workers forked from it serve on: they
+ * no longer need it) and a new one loads the new set.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "account.h"
+#include "pool_int.h"
+
+#define LOADER_OF(ptr, member) \
+	((struct loader *)((char *)(ptr) - offsetof(struct loader, member)))
+#define LOADER_FORK_TIMEOUT_MS 5000   /* a clone and a reply: milliseconds */
+#define LOADER_SLOT 0                 /* its scratch directory: worker-0-GEN */
+
+static struct loader *
+cur(struct daemon *d)
+{
+	return &d->pool.loaders.l[d->pool.loaders.cur];
+}
+
+static void
+loader_timer(struct loader *l, uint64_t ms)
+{
+	ev_timer_stop(l->d->loop, &l->timer);
+	ev_timer_set(&l->timer, ms_to_s(ms), 0.);
+	ev_timer_start(l->d->loop, &l->timer);
+}
+
+/* ---- its stderr -> ampscansvc.log ---------------------------------------- */
+
+static void
+loader_log_line(struct loader *l, const char *s, size_t len)
+{
+	char line[POOL_LOG_LINE_MAX + 128], when[WALLTIME_LEN];
+	struct daemon *d = l->d;
+	int n;
+
+	while (len > 0 && (s[len - 1] == '\r' || s[len - 1] == '\n'))
+		len--;
+	if (len == 0)
+		return;
+	walltime_format(walltime_now_ms(), when);
+	n = snprintf(line, sizeof(line), "%s ampscansvc[%d]: %.*s\n", when,
+	    (int)l->pid, (int)len, s);
+	if (n > (int)sizeof(line) - 1)
+		n = (int)sizeof(line) - 1;
+	if (d->svclog.fd >= 0 && write(d->svclog.fd, line, (size_t)n) != n)
+		d->svclog.failures++;
+	if (d->foreground && write(STDERR_FILENO, line, (size_t)n) < 0)
+		(void)0;
+	snprintf(l->last_line, sizeof(l->last_line), "%.*s", (int)len, s);
+}
+
+/* false at EOF or error */
+static bool
+loader_log_read(struct loader *l)
+{
+	char buf[4096];
+	ssize_t n;
+
+	for (;;) {
+		n = read(l->log_fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return true;
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == '\n' || l->loglen == sizeof(l->logbuf)) {
+				loader_log_line(l, l->logbuf, l->loglen);
+				l->loglen = 0;
+			}
+			if (buf[i] != '\n')
+				l->logbuf[l->loglen++] = buf[i];
+		}
+	}
+	if (l->loglen > 0)
+		loader_log_line(l, l->logbuf, l->loglen);
+	l->loglen = 0;
+	return false;
+}
+
+static void
+loader_on_log(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct loader *l = LOADER_OF(io, log_io);
+
+	(void)revents;
+	if (!loader_log_read(l)) {
+		ev_io_stop(loop, io);
+		close(l->log_fd);
+		l->log_fd = -1;
+	}
+}
+
+static void
+loader_close(struct loader *l)
+{
+	struct ev_loop *loop = l->d->loop;
+
+	ev_timer_stop(loop, &l->timer);
+	ev_io_stop(loop, &l->sock_io);
+	if (l->sock >= 0)
+		close(l->sock);
+	l->sock = -1;
+	if (l->log_fd >= 0) {
+		ev_io_stop(loop, &l->log_io);
+		loader_log_read(l);
+		close(l->log_fd);
+		l->log_fd = -1;
+	}
+}
+
+static void
+loader_kill(struct loader *l, const char *why)
+{
+	if (l->pid > 0) {
+		dlog(&l->d->log, DLOG_WARNING, "loader (pid %d): %s: killing it",
+		    (int)l->pid, why);
+		kill(l->pid, SIGKILL);
+	}
+	l->killed = true;
+	ev_io_stop(l->d->loop, &l->sock_io);
+}
+
+/* Ask it to exit: EOF on its socket (it exits 0), SIGTERM, SIGKILL later. */
+static void
+loader_retire(struct loader *l)
+{
+	if (l->pid <= 0) {
+		ev_timer_stop(l->d->loop, &l->timer);
+		l->st = LS_DOWN;
+		return;
+	}
+	l->st = LS_STOPPING;
+	ev_io_stop(l->d->loop, &l->sock_io);
+	shutdown(l->sock, SHUT_RDWR);
+	kill(l->pid, SIGTERM);
+	loader_timer(l, DAEMON_STOP_GRACE_MS);
+}
+
+/* ---- its exit ------------------------------------------------------------ */
+
+static void
+loader_record_exit(struct loader *l, int ws, const char *kind, int64_t now)
+{
+	struct daemon *d = l->d;
+	struct event ev;
+	char err[512];
+
+	events_worker_exited(&ev, now, l->pid, ws, now - l->started_ms, NULL, 0);
+	events_add_str(&ev, "kind", kind);
+	events_add_bool(&ev, "loader", true);
+	events_add_int(&ev, "worker", 0);
+	events_add_int(&ev, "uid", l->uid);
+	if (l->last_line[0] && strcmp(kind, EXITS_KIND_LOADER_STOPPED) != 0)
+		events_add_str(&ev, "last_stderr", l->last_line);
+	if (d->exits_open && exits_append(&d->exits, &ev, err, sizeof(err)) != 0) {
+		dlog(&d->log, DLOG_ERROR, "%s", err);
+		daemon_state_retry(d);
+	}
+	daemon_event(d, &ev);
+}
+
+static uint64_t
+loader_next_delay(struct loader *l)
+{
+	uint64_t c = l->delay_ms, max = l->d->cfg.restart_delay_max_ms;
+
+	l->delay_ms = c > max / 2 ? max : c * 2;
+	if (l->delay_ms < l->d->cfg.restart_delay_min_ms)
+		l->delay_ms = l->d->cfg.restart_delay_min_ms;
+	return c;
+}
+
+/* "exit status 2", "SIGKILL": for the log and fault 7. */
+static void
+loader_status_text(int ws, char *sig, size_t len)
+{
+	char s[16];
+
+	if (WIFSIGNALED(ws))
+		snprintf(sig, len, "%s", events_signal_name(WTERMSIG(ws), s, sizeof(s)));
+	else
+		snprintf(sig, len, "exit %d", WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+}
+
+static void
+loader_exited(struct loader *l, int ws)
+{
+	struct daemon *d = l->d;
+	int64_t now = walltime_now_ms();
+	char how[32], detail[FAULTS_DETAIL_MAX];
+	enum loader_state was = l->st;
+	uint64_t delay;
+
+	loader_status_text(ws, how, sizeof(how));
+	if (was == LS_STOPPING) {
+		loader_record_exit(l, ws, EXITS_KIND_LOADER_STOPPED, now);
+		dlog(&d->log, DLOG_INFO, "loader (pid %d) exited (%s) as asked", (int)l->pid, how);
+		l->st = LS_DOWN;
+	} else if (was == LS_READY) {
+		loader_record_exit(l, ws, EXITS_KIND_LOADER_CRASH, now);
+		if (l->ready_ms > 0 && now - l->ready_ms >= (int64_t)d->cfg.stable_after_ms)
+			l->delay_ms = d->cfg.restart_delay_min_ms;
+		delay = loader_next_delay(l);
+		dlog(&d->log, DLOG_WARNING, "loader (pid %d) crashed: %s; its workers serve on; a new loader in %.3f s",
+		    (int)l->pid, how, ms_to_s(delay));
+		crashes_note(d, now, how, l->pid);
+		l->st = LS_BACKOFF;
+		loader_timer(l, delay);
+	} else {
+		loader_record_exit(l, ws, EXITS_KIND_LOADER_START_FAILURE, now);
+		delay = loader_next_delay(l);
+		str_fmt(detail, sizeof(detail), "loader: %s%s%s", l->killed &&
+		    WIFSIGNALED(ws) ? "no READY within LoadTimeout" : how,
+		    l->last_line[0] ? ": " : "", l->last_line);
+		dlog(&d->log, DLOG_ERROR, "the loader could not load: %s; retrying in %.3f s",
+		    detail, ms_to_s(delay));
+		fault_raise(&d->faults, FAULT_SCAN_START_FAILED, detail,
+		    l->pid > 0 ? l->pid : 0, now);
+		d->pool.recovery_needed = true;
+		router_fail_if_unavailable(d);
+		l->st = LS_BACKOFF;
+		loader_timer(l, delay);
+	}
+	l->pid = -1;
+	if (l != cur(d) && l->st == LS_BACKOFF) {
+		ev_timer_stop(d->loop, &l->timer);   /* a retired one: not again */
+		l->st = LS_DOWN;
+	}
+	d->pool.hooks.loader_changed(d, false);
+}
+
+static void
+loader_on_exit(struct ev_loop *loop, ev_child *c, int revents)
+{
+	struct loader *l = LOADER_OF(c, child);
+
+	(void)revents;
+	ev_child_stop(loop, c);
+	loader_close(l);
+	launch_scratch_wipe(l->d, l->scratch, sizeof(l->scratch));
+	loader_exited(l, c->rstatus);
+}
+
+/* ---- READY --------------------------------------------------------------- */
+
+static void
+loader_got_ready(struct loader *l, struct buf *r)
+{
+	struct daemon *d = l->d;
+	struct wproto_ready *m = &d->pool.ready_tmp;
+	int64_t now = walltime_now_ms();
+	struct event ev;
+
+	if (wproto_decode_ready(r, m) != 0 || m->proto != WPROTO_VERSION) {
+		loader_kill(l, "malformed READY, or another protocol");
+		return;
+	}
+	ev_timer_stop(d->loop, &l->timer);
+	l->st = LS_READY;
+	l->ready_ms = now;
+	d->pool.loaders.loads++;
+	d->pool.loaders.last_load_ms = (uint64_t)(now - l->started_ms);
+	dlog(&d->log, DLOG_INFO, "loader (pid %d) READY after %.3f s (load %llu)",
+	    (int)l->pid, ms_to_s(d->pool.loaders.last_load_ms),
+	    (unsigned long long)d->pool.loaders.loads);
+	events_begin(&ev, EVENT_WORKER_READY, now);
+	events_add_int(&ev, "pid", l->pid);
+	events_add_int(&ev, "worker", 0);
+	events_add_bool(&ev, "loader", true);
+	events_add_int(&ev, "uid", l->uid);
+	events_add_int(&ev, "start_ms", now - l->started_ms);
+	daemon_event(d, &ev);
+	d->pool.hooks.loader_changed(d, true);
+}
+
+static void
+loader_on_sock(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct loader *l = LOADER_OF(io, sock_io);
+	struct daemon *d = l->d;
+	struct buf r;
+	uint16_t type;
+	uint64_t id;
+	int fd = -1;
+	ssize_t n = wproto_recv(l->sock, d->pool.msg, WPROTO_MAX_MSG, &fd);
+
+	(void)revents;
+	if (fd >= 0)
+		close(fd);
+	if (n == -EAGAIN || n == -EINTR)
+		return;
+	if (n <= 0) {
+		ev_io_stop(loop, io);   /* EOF: its exit follows */
+		return;
+	}
+	if (wproto_open(d->pool.msg, (size_t)n, &type, &id, &r) != 0 ||
+	    type != WPROTO_READY || l->st != LS_STARTING) {
+		loader_kill(l, "unexpected message");
+		return;
+	}
+	loader_got_ready(l, &r);
+}
+
+static void
+loader_on_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct loader *l = LOADER_OF(t, timer);
+
+	(void)loop;
+	(void)revents;
+	switch (l->st) {
+	case LS_STARTING:
+		loader_kill(l, "no READY within LoadTimeout");
+		break;
+	case LS_STOPPING:
+		if (l->pid > 0)
+			kill(l->pid, SIGKILL);
+		break;
+	case LS_BACKOFF:
+		l->st = LS_DOWN;
+		l->d->pool.hooks.loader_changed(l->d, false);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- starting one -------------------------------------------------------- */
+
+static void
+loader_start(struct daemon *d, const struct account *acct, bool as_root)
+{
+	struct loader *l = cur(d);
+	struct launch_target t = { .d = d, .loader = true, .slot = LOADER_SLOT,
+	    .generation = &d->pool.loaders.generation, .scratch = l->scratch,
+	    .scratchlen = sizeof(l->scratch) };
+	struct launch_out o;
+	char err[1024], detail[FAULTS_DETAIL_MAX];
+	int64_t now = walltime_now_ms();
+	struct event ev;
+
+	l->started_ms = now;
+	l->ready_ms = 0;
+	l->killed = false;
+	l->last_line[0] = '\0';
+	l->loglen = 0;
+	l->defs_gen = d->pool.loaders.defs_gen;
+	if (launch_exec(&t, acct, as_root, &o, err, sizeof(err)) != 0) {
+		uint64_t delay = loader_next_delay(l);
+
+		str_fmt(detail, sizeof(detail), "loader: %s", err);
+		dlog(&d->log, DLOG_ERROR, "cannot start the loader: %s; retrying in %.3f s",
+		    err, ms_to_s(delay));
+		fault_raise(&d->faults, FAULT_SCAN_START_FAILED, detail, 0, now);
+		d->pool.recovery_needed = true;
+		router_fail_if_unavailable(d);
+		l->st = LS_BACKOFF;
+		loader_timer(l, delay);
+		return;
+	}
+	l->pid = o.pid;
+	l->sock = o.sock;
+	l->log_fd = o.log_fd;
+	l->uid = o.uid;
+	l->gid = o.gid;
+	l->as_root = as_root;
+	l->st = LS_STARTING;
+	ev_child_set(&l->child, l->pid, 0);
+	ev_child_start(d->loop, &l->child);
+	ev_io_set(&l->sock_io, l->sock, EV_READ);
+	ev_io_start(d->loop, &l->sock_io);
+	ev_io_set(&l->log_io, l->log_fd, EV_READ);
+	ev_io_start(d->loop, &l->log_io);
+	loader_timer(l, d->cfg.load_timeout_ms);
+	events_begin(&ev, EVENT_WORKER_STARTED, now);
+	events_add_int(&ev, "pid", l->pid);
+	events_add_int(&ev, "worker", 0);
+	events_add_bool(&ev, "loader", true);
+	events_add_int(&ev, "uid", l->uid);
+	events_add_bool(&ev, "as_root", as_root);
+	daemon_event(d, &ev);
+	dlog(&d->log, DLOG_INFO, "loader (pid %d) started: loading the definitions once for the workers",
+	    (int)l->pid);
+}
+
+void
+loader_ensure(struct daemon *d, const struct account *acct, bool as_root)
+{
+	struct loader *l = cur(d);
+
+	if (l->st == LS_DOWN)
+		loader_start(d, acct, as_root);
+}
+
+bool
+loader_ready(const struct daemon *d)
+{
+	return d->pool.loaders.l[d->pool.loaders.cur].st == LS_READY;
+}
+
+int
+loader_identity(const struct daemon *d, uid_t *uid, gid_t *gid)
+{
+	const struct loader *l = &d->pool.loaders.l[d->pool.loaders.cur];
+
+	if (l->st != LS_READY)
+		return -1;
+	*uid = l->uid;
+	*gid = l->gid;
+	return 0;
+}
+
+/* ---- a worker ------------------------------------------------------------ */
+
+/* Its FORKED reply: the pid, or -1 + err. */
+static int
+loader_reply(struct loader *l, uint64_t id, pid_t *pid, char *err, size_t errlen)
+{
+	struct daemon *d = l->d;
+	struct pollfd p = { .fd = l->sock, .events = POLLIN };
+	struct buf r;
+	uint16_t type;
+	uint64_t got;
+	int32_t v;
+	int fd = -1, pr;
+	ssize_t n;
+
+	do
+		pr = poll(&p, 1, LOADER_FORK_TIMEOUT_MS);
+	while (pr < 0 && errno == EINTR);
+	if (pr <= 0) {
+		snprintf(err, errlen, "loader: no answer to FORK within %d ms", LOADER_FORK_TIMEOUT_MS);
+		return -1;
+	}
+	n = wproto_recv(l->sock, d->pool.msg, WPROTO_MAX_MSG, &fd);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0 || wproto_open(d->pool.msg, (size_t)n, &type, &got, &r) != 0 ||
+	    type != WPROTO_FORKED || got != id || wproto_decode_forked(&r, &v) != 0) {
+		snprintf(err, errlen, "loader: %s", n == 0 ? "closed its socket" :
+		    "malformed answer to FORK");
+		return -1;
+	}
+	if (v <= 0) {
+		snprintf(err, errlen, "loader: clone: %s", strerror(-v));
+		return -2;
+	}
+	*pid = (pid_t)v;
+	return 0;
+}
+
+int
+loader_fork(struct daemon *d, const int *fds, size_t nfds, pid_t *pid,
+    char *err, size_t errlen)
+{
+	struct loader *l = cur(d);
+	uint64_t id = ++d->pool.loaders.fork_id;
+	int rc;
+
+	if (l->st != LS_READY) {
+		snprintf(err, errlen, "no loader is READY");
+		return -1;
+	}
+	wproto_begin(&d->pool.out, WPROTO_FORK, id);
+	if (!wproto_end(&d->pool.out) ||
+	    (rc = wproto_send_fds(l->sock, &d->pool.out, fds, nfds)) != 0) {
+		snprintf(err, errlen, "loader: sending FORK: %s", strerror(errno));
+		loader_kill(l, "cannot send it FORK");
+		return -1;
+	}
+	if ((rc = loader_reply(l, id, pid, err, errlen)) == -1)
+		loader_kill(l, err);
+	if (rc != 0)
+		return -1;
+	l->forks++;
+	return 0;
+}
+
+/* ---- changes, stop ------------------------------------------------------- */
+
+void
+loader_defs_changed(struct daemon *d)
+{
+	struct loaders *ls = &d->pool.loaders;
+	struct loader *l = cur(d), *old;
+
+	ls->defs_gen++;
+	if (l->st == LS_DOWN || l->defs_gen == ls->defs_gen)
+		return;
+	old = &ls->l[ls->cur ^ 1u];
+	if (old->pid > 0) {
+		/* two changes within a stop grace: the older one goes now */
+		kill(old->pid, SIGKILL);
+		ev_child_stop(d->loop, &old->child);
+		loader_close(old);
+		old->pid = -1;
+		old->st = LS_DOWN;
+	}
+	dlog(&d->log, DLOG_INFO, "the definitions changed: the loader (pid %d) is retired; a new one loads them",
+	    (int)l->pid);
+	loader_retire(l);
+	ls->cur ^= 1u;
+	cur(d)->st = LS_DOWN;
+	cur(d)->delay_ms = d->cfg.restart_delay_min_ms;
+}
+
+void
+loader_stop(struct daemon *d)
+{
+	for (unsigned i = 0; i < 2; i++)
+		loader_retire(&d->pool.loaders.l[i]);
+}
+
+bool
+loader_all_down(const struct daemon *d)
+{
+	for (unsigned i = 0; i < 2; i++)
+		if (d->pool.loaders.l[i].pid > 0)
+			return false;
+	return true;
+}
+
+void
+loader_init(struct daemon *d)
+{
+	for (unsigned i = 0; i < 2; i++) {
+		struct loader *l = &d->pool.loaders.l[i];
+
+		l->d = d;
+		l->st = LS_DOWN;
+		l->pid = -1;
+		l->sock = -1;
+		l->log_fd = -1;
+		l->delay_ms = d->cfg.restart_delay_min_ms;
+		ev_init(&l->timer, loader_on_timer);
+		ev_init(&l->sock_io, loader_on_sock);
+		ev_init(&l->log_io, loader_on_log);
+		ev_child_init(&l->child, loader_on_exit, 0, 0);
+	}
+}
