@@ -50,7 +50,8 @@ metrics_text(struct daemon *d, struct strbuf *sb)
 	const struct pool *p = &d->pool;
 	const struct updates *u = &d->upd;
 	struct store_container sc[64];
-	size_t n = 0, k;
+	size_t n = 0, k, walk_held;
+	uint64_t walk_refused;
 	unsigned i, ready = 0, restarts = 0;
 	char err[256];
 
@@ -108,6 +109,12 @@ metrics_text(struct daemon *d, struct strbuf *sb)
 	head(sb, "ampscan_clean_cache_hits_total", "counter", "requests answered from the clean-file cache");
 	strbuf_printf(sb, "ampscan_clean_cache_hits_total %llu\n",
 	    (unsigned long long)p->cache_hits);
+	scansock_walk_stats(d, &walk_held, &walk_refused);
+	head(sb, "ampscan_walk_memory_bytes", "gauge", "bytes of directory listings held by the scan socket's walks");
+	strbuf_printf(sb, "ampscan_walk_memory_bytes %zu\n", walk_held);
+	head(sb, "ampscan_walk_budget_refusals_total", "counter", "directories not walked whole: the walks' memory budget was spent");
+	strbuf_printf(sb, "ampscan_walk_budget_refusals_total %llu\n",
+	    (unsigned long long)walk_refused);
 	head(sb, "ampscan_queue_length", "gauge", "scan requests waiting for a worker");
 	strbuf_printf(sb, "ampscan_queue_length %zu\n", p->queued);
 
