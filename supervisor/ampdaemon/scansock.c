@@ -463,7 +463,7 @@ open_regular(struct sconn *c, int dirfd, const char *name, char *err,
 
 	if (fd < 0) {
 		str_fmt(err, errlen, "%s", errno == ELOOP ? "Not a regular file" :
-		    errno == EACCES ? "Access denied" : strerror(errno));
+		    errno == EACCES ? "Access denied." : strerror(errno));
 		return -1;
 	}
 	if (scannable_fd(fd, err, errlen) != 0) {
