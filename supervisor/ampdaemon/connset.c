@@ -34,8 +34,25 @@ conn_free(struct conn *c)
 	free(c);
 }
 
-void
-conn_close(struct conn *c)
+/* Read and drop what the protocol left in the queue (a clean end). */
+static void
+conn_drop_held(struct conn *c)
+{
+	char sink[4096];
+	ssize_t n;
+
+	while (c->held > 0) {
+		n = recv(c->fd, sink, c->held < sizeof(sink) ? c->held : sizeof(sink),
+		    MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		c->held -= (size_t)n;
+	}
+	c->held = 0;
+}
+
+static void
+conn_shut(struct conn *c)
 {
 	struct ev_loop *loop = c->set->d->loop;
 
@@ -48,6 +65,28 @@ conn_close(struct conn *c)
 	}
 	c->dead = true;
 	ev_prepare_start(loop, &c->set->reaper);
+	if (c->throttled) {
+		c->throttled = false;
+		c->set->ops->unthrottled(c);
+	}
+}
+
+void
+conn_close(struct conn *c)
+{
+	if (c->fd >= 0)
+		conn_drop_held(c);
+	conn_shut(c);
+}
+
+void
+conn_reset(struct conn *c)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	if (c->fd >= 0)
+		(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	conn_shut(c);
 }
 
 void
@@ -73,6 +112,16 @@ connset_on_reap(struct ev_loop *loop, ev_prepare *w, int revents)
 	}
 }
 
+/* A throttled connection whose output fell to the low-water mark. */
+static void
+conn_check_drained(struct conn *c)
+{
+	if (c->throttled && c->out.len <= c->set->ops->out_low) {
+		c->throttled = false;
+		c->set->ops->unthrottled(c);
+	}
+}
+
 void
 conn_flush(struct conn *c)
 {
@@ -87,6 +136,7 @@ conn_flush(struct conn *c)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
 			ev_io_start(loop, &c->wio);
+			conn_check_drained(c);
 			return;
 		}
 		if (n <= 0) {
@@ -98,7 +148,8 @@ conn_flush(struct conn *c)
 		c->out.buf[c->out.len] = '\0';
 	}
 	ev_io_stop(loop, &c->wio);
-	if (c->closing && c->busy == 0)
+	conn_check_drained(c);
+	if (c->closing && c->busy == 0 && !c->dead)
 		conn_close(c);
 }
 

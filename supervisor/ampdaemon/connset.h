@@ -34,6 +34,12 @@ struct connset_ops {
 	/* Free what the protocol's part owns (not c): from the reaper, or from
 	 * connset_close, where c may still be busy. */
 	void (*release)(struct conn *c);
+	/* Optional (NULL: not used).  c was throttled (the protocol set it
+	 * when out grew past its high-water mark) and out is now at most
+	 * out_low bytes, or c was closed: resume what paused.  Called from
+	 * conn_flush and conn_close; it must not flush or close c itself. */
+	void (*unthrottled)(struct conn *c);
+	size_t out_low;
 };
 
 struct conn {
@@ -45,6 +51,11 @@ struct conn {
 	bool closing;                 /* close once out is written and busy is 0 */
 	bool dead;                    /* closed; freed once busy is 0 */
 	unsigned busy;                /* work in flight that refers to c */
+	bool throttled;               /* the protocol waits for out to drain */
+	/* bytes of the client's input the protocol left in the socket's
+	 * queue: conn_close reads them first (the client sees a clean end),
+	 * conn_reset does not (the client's reads fail with ECONNRESET) */
+	size_t held;
 	struct conn *next;
 };
 
@@ -81,6 +92,13 @@ void connset_close(struct connset *s);
 /* Stop watching c and close it; it is freed from the loop once busy is 0,
  * so callers up the stack may still look at c->dead. */
 void conn_close(struct conn *c);
+/*
+ * Close c so that the client sees an error, not a clean end, after what
+ * it already received: SO_LINGER 0 (a reset on TCP), and c->held bytes of
+ * its input left unread (on a unix socket, the peer's reads then fail
+ * with ECONNRESET).  For a client whose replies could not all be kept.
+ */
+void conn_reset(struct conn *c);
 /* Write what the socket takes, the rest when it is writable; close c on an
  * error, or once all is written when closing and busy is 0. */
 void conn_flush(struct conn *c);

@@ -600,6 +600,10 @@ void defs_run_pending(struct daemon *d);
 /* scansock.c: the clamd protocol on LocalSocket */
 int scansock_open(struct daemon *d, char *err, size_t errlen);
 void scansock_stop_accepting(struct daemon *d);
+/* The directory walks' listings: bytes held now, listings cut by the
+ * budget since the start (the metrics). */
+void scansock_walk_stats(const struct daemon *d, size_t *held,
+    uint64_t *refused);
 void scansock_close(struct daemon *d);
 
 /* ctl.c */

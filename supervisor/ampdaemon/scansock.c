@@ -33,6 +33,7 @@
 #include <unistd.h>
 #include <linux/magic.h>
 
+#include "asuser.h"
 #include "clamdproto.h"
 #include "connset.h"
 #include "daemon.h"
@@ -48,7 +49,12 @@
 #define SCAN_WALK_STEP 256           /* directory entries per loop iteration */
 #define SCAN_WALK_DEPTH 64           /* nesting of directories walked */
 #define SCAN_DIR_ENTRIES_MAX (1u << 20) /* entries of one directory listed */
-#define SCAN_OUT_MAX (4u << 20)      /* reply bytes waiting for a slow client */
+#define SCAN_OUT_MAX (4u << 20)      /* reply bytes waiting: past it, a reset */
+#define SCAN_OUT_HIGH (64u << 10)    /* replies waiting: walks and reading pause */
+#define SCAN_OUT_LOW (16u << 10)     /* ... until the client has taken this much */
+#define SCAN_WALK_MEM_MAX (64u << 20) /* bytes of all walks' listings at once */
+#define SCAN_WALK_DIR_COST 32768u    /* an open directory stream (glibc's buffer) */
+#define SCAN_WENT_OVERHEAD 16u       /* malloc's share of an entry's name */
 #define SCAN_FDS_MAX 16              /* descriptors received, not yet claimed */
 #define SCAN_IN_MAX (CLAMD_COMMAND_MAX + 65536)
 #define SCAN_PRODUCT "ampscan"
@@ -82,6 +88,7 @@ struct wlevel {
 	size_t plen;                     /* length of its path */
 	struct went *e;
 	size_t n, cap, pos;
+	size_t bytes;                    /* charged to the walks' budget */
 	bool listed;
 };
 
@@ -99,6 +106,9 @@ struct sjob {
 	int depth;                       /* open directories */
 	char path[PATH_MAX];
 	bool walk_done, stop;
+	bool blocked;                    /* waiting for the client to read */
+	bool incomplete;                 /* a listing was cut: no "<dir>: OK" */
+	bool budget_logged;
 	ev_idle step;
 	unsigned inflight, found, errors;
 	bool submitting;                 /* inside pool_submit: no re-entry */
@@ -121,6 +131,7 @@ struct sconn {
 	size_t inlen;
 	enum sconn_state state;
 	bool session, ended, paused;
+	bool read_blocked;               /* reading paused: replies not taken */
 	unsigned next_id;
 	struct sjob *joblist;
 	int fds[SCAN_FDS_MAX];           /* descriptors received (FILDES) */
@@ -144,6 +155,7 @@ struct sconn {
 	ev_timer life;
 	enum clamd_framing session_framing;
 	bool expired;
+	struct asuser_cred cred;         /* untrusted: opens and lists with it */
 };
 
 struct scansock {
@@ -152,6 +164,9 @@ struct scansock {
 	/* TrustedScanUsers, resolved at the start (root is trusted too) */
 	uid_t trusted[CONFIG_NAMES_MAX];
 	size_t ntrusted;
+	size_t walk_bytes;               /* held by all walks' listings */
+	uint64_t walk_refused;           /* listings cut by SCAN_WALK_MEM_MAX */
+	struct connset_ops ops;
 };
 
 static void sconn_process(struct sconn *c);
@@ -180,6 +195,7 @@ sconn_release(struct conn *cn)
 	stream_unhold(c->d, c->trusted, &c->held);
 	ev_timer_stop(c->d->loop, &c->life);
 	free(c->in);
+	asuser_cred_free(&c->cred);
 }
 
 /* One reply: "<id>: text" and the terminator of its command's framing. */
@@ -194,8 +210,11 @@ sconn_reply_as(struct sconn *c, unsigned id, enum clamd_framing f,
 	else
 		clamd_reply_put_line(&c->conn.out, id, f, text);
 	if (c->conn.out.failed) {
-		dlog(&c->d->log, DLOG_WARNING, "scan socket: a client does not read its replies; closing it");
-		conn_close(&c->conn);
+		/* not a clean close: the replies it would read next are lost,
+		 * and a client must never take a cut list for the whole */
+		dlog(&c->d->log, DLOG_WARNING, "scan socket: a client (uid %u) does not read its replies (%zu bytes waiting); connection reset",
+		    (unsigned)c->peer_uid, c->conn.out.len);
+		conn_reset(&c->conn);
 	}
 }
 
@@ -382,7 +401,7 @@ job_finish(struct sjob *j)
 	struct sconn *c = j->c;
 	char line[PATH_MAX + 32];
 
-	if (j->is_dir && j->found == 0 && !c->conn.dead) {
+	if (j->is_dir && j->found == 0 && !j->incomplete && !c->conn.dead) {
 		str_fmt(line, sizeof(line), "%s: OK", j->root);
 		sconn_reply(c, j->id, j->framing, line);
 	}
@@ -542,16 +561,78 @@ scannable_fd(int fd, char *err, size_t errlen)
 	return 0;
 }
 
-/* Open a regular file below dir without following links or blocking. */
-static int
-open_regular(int dirfd, const char *name, char *err, size_t errlen)
+/*
+ * Whose rights (asuser.h): an untrusted client's lookups are made with its
+ * own filesystem identity, a trusted client's (root, TrustedScanUsers) with
+ * ampdaemon's.  false with errno set when the identity could not be taken
+ * (nothing is done then).
+ */
+static bool
+as_client(struct sconn *c)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	if (c->trusted)
+		return true;
+	if (asuser_enter(&c->cred) == 0)
+		return true;
+	dlog(&c->d->log, DLOG_ERROR, "scan socket: cannot take the rights of uid %u: %s; its paths are refused",
+	    (unsigned)c->peer_uid, strerror(errno));
+	return false;
+}
+
+static void
+as_self(struct sconn *c)
+{
+	int e = errno;
+
+	if (c->trusted)
+		return;
+	if (asuser_leave() != 0) {
+		dlog(&c->d->log, DLOG_ERROR, "scan socket: cannot give back the rights of uid %u; stopping at once",
+		    (unsigned)c->peer_uid);
+		abort();
+	}
+	errno = e;
+}
+
+static int
+sc_openat(struct sconn *c, int dirfd, const char *name, int flags)
+{
+	int fd;
+
+	if (!as_client(c))
+		return -1;
+	fd = openat(dirfd, name, flags);
+	as_self(c);
+	return fd;
+}
+
+static int
+sc_fstatat(struct sconn *c, int dirfd, const char *name, struct stat *st)
+{
+	int rc;
+
+	if (!as_client(c))
+		return -1;
+	rc = fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW);
+	as_self(c);
+	return rc;
+}
+
+/*
+ * Open a regular file below dir without following links or blocking, with
+ * the client's rights.  A file it may not read is "Access denied", clamd's
+ * word for it.
+ */
+static int
+open_regular(struct sconn *c, int dirfd, const char *name, char *err,
+    size_t errlen)
+{
+	int fd = sc_openat(c, dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC | O_NOCTTY);
 
 	if (fd < 0) {
 		str_fmt(err, errlen, "%s", errno == ELOOP ? "Not a regular file" :
-		    strerror(errno));
+		    errno == EACCES ? "Access denied." : strerror(errno));
 		return -1;
 	}
 	if (scannable_fd(fd, err, errlen) != 0) {
@@ -567,6 +648,7 @@ wlevel_pop(struct sjob *j)
 	struct wlevel *l = &j->lv[--j->depth];
 	size_t i;
 
+	j->c->d->scansock->walk_bytes -= l->bytes;
 	for (i = 0; i < l->n; i++)
 		free(l->e[i].name);
 	free(l->e);
@@ -584,6 +666,51 @@ went_cmp(const void *a, const void *b)
 	return x->ino < y->ino ? -1 : x->ino > y->ino;
 }
 
+/* Charge n bytes of a listing to the walks' budget; false when spent. */
+static bool
+walk_charge(struct sjob *j, struct wlevel *l, size_t n)
+{
+	struct scansock *s = j->c->d->scansock;
+
+	if (n > SCAN_WALK_MEM_MAX - s->walk_bytes)
+		return false;
+	s->walk_bytes += n;
+	l->bytes += n;
+	return true;
+}
+
+/*
+ * A directory (j->path up to its plen) is not walked whole: its error line,
+ * and the walk's summary is no longer "OK".
+ */
+static void
+walk_dir_error(struct sjob *j, size_t plen, const char *why)
+{
+	char line[PATH_MAX + 300];
+
+	j->errors++;
+	j->incomplete = true;
+	str_fmt(line, sizeof(line), "%.*s: %s ERROR", plen ? (int)plen : 1,
+	    plen ? j->path : "/", why);
+	sconn_reply(j->c, j->id, j->framing, line);
+}
+
+/* The walks' budget is spent: the directory's error, the log, the count. */
+static void
+walk_over_budget(struct sjob *j, size_t plen)
+{
+	struct scansock *s = j->c->d->scansock;
+
+	s->walk_refused++;
+	if (!j->budget_logged)
+		dlog(&j->c->d->log, DLOG_WARNING, "scan socket: %.*s: not walked whole: directory walks hold %zu bytes of listings (at most %u); uid %u",
+		    plen ? (int)plen : 1, plen ? j->path : "/", s->walk_bytes,
+		    SCAN_WALK_MEM_MAX, (unsigned)j->c->peer_uid);
+	j->budget_logged = true;
+	walk_dir_error(j, plen, "Not scanned: directory walks use all their memory now (try again later)");
+}
+
+/* false: too deep (dir not taken), or over budget (said; dir not taken) */
 static bool
 wlevel_push(struct sjob *j, DIR *dir, size_t plen)
 {
@@ -591,10 +718,46 @@ wlevel_push(struct sjob *j, DIR *dir, size_t plen)
 
 	if (j->depth == SCAN_WALK_DEPTH)
 		return false;
-	l = &j->lv[j->depth++];
+	l = &j->lv[j->depth];
 	memset(l, 0, sizeof(*l));
+	if (!walk_charge(j, l, SCAN_WALK_DIR_COST)) {
+		walk_over_budget(j, plen);
+		return false;
+	}
+	j->depth++;
 	l->dir = dir;
 	l->plen = plen;
+	return true;
+}
+
+/*
+ * Room in l for one more entry whose name is nlen bytes, charged to the
+ * walks' budget; false (the directory's error said) when it is spent or
+ * memory is short.
+ */
+static bool
+wlevel_room(struct sjob *j, struct wlevel *l, size_t nlen)
+{
+	struct went *ne;
+	size_t nc;
+
+	if (l->n == l->cap) {
+		nc = l->cap ? l->cap * 2 : 64;
+		if (!walk_charge(j, l, (nc - l->cap) * sizeof(*ne))) {
+			walk_over_budget(j, l->plen);
+			return false;
+		}
+		if ((ne = realloc(l->e, nc * sizeof(*ne))) == NULL) {
+			walk_dir_error(j, l->plen, "Not scanned whole: out of memory");
+			return false;
+		}
+		l->e = ne;
+		l->cap = nc;
+	}
+	if (!walk_charge(j, l, nlen + 1 + SCAN_WENT_OVERHEAD)) {
+		walk_over_budget(j, l->plen);
+		return false;
+	}
 	return true;
 }
 
@@ -604,14 +767,15 @@ wlevel_list(struct sjob *j, unsigned *budget)
 {
 	struct wlevel *l = &j->lv[j->depth - 1];
 	struct dirent *de;
-	struct went *ne;
 	struct stat st;
 	bool dir;
 
 	while (!l->listed) {
 		if ((*budget)-- == 0)
 			return false;
-		if ((de = readdir(l->dir)) == NULL || l->n == SCAN_DIR_ENTRIES_MAX) {
+		if (l->n == SCAN_DIR_ENTRIES_MAX)
+			walk_dir_error(j, l->plen, "Not scanned whole: more than 1048576 entries");
+		if (l->n == SCAN_DIR_ENTRIES_MAX || (de = readdir(l->dir)) == NULL) {
 			l->listed = true;
 			if (l->n > 1)   /* an empty directory has no array at all */
 				qsort(l->e, l->n, sizeof(l->e[0]), went_cmp);
@@ -623,27 +787,58 @@ wlevel_list(struct sjob *j, unsigned *budget)
 			dir = true;
 		else if (de->d_type == DT_REG)
 			dir = false;
-		else if (de->d_type == DT_UNKNOWN && fstatat(dirfd(l->dir),
-		    de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		else if (de->d_type == DT_UNKNOWN && sc_fstatat(j->c, dirfd(l->dir),
+		    de->d_name, &st) == 0 &&
 		    (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)))
 			dir = S_ISDIR(st.st_mode);
 		else
 			continue;   /* links, devices, FIFOs, sockets: skipped */
-		if (l->n == l->cap) {
-			size_t nc = l->cap ? l->cap * 2 : 64;
-
-			if ((ne = realloc(l->e, nc * sizeof(*ne))) == NULL)
-				continue;
-			l->e = ne;
-			l->cap = nc;
+		if (!wlevel_room(j, l, strlen(de->d_name))) {
+			l->listed = true;   /* the entries so far are still scanned */
+			if (l->n > 1)
+				qsort(l->e, l->n, sizeof(l->e[0]), went_cmp);
+			break;
 		}
-		if ((l->e[l->n].name = strdup(de->d_name)) == NULL)
+		if ((l->e[l->n].name = strdup(de->d_name)) == NULL) {
+			walk_dir_error(j, l->plen, "Not scanned whole: out of memory");
 			continue;
+		}
 		l->e[l->n].ino = de->d_ino;
 		l->e[l->n].dir = dir;
 		l->n++;
 	}
 	return true;
+}
+
+/*
+ * Go down into the subdirectory name of l (j->path set to it, plen long),
+ * with the client's rights.  One it may not list gets clamd's line for it;
+ * one gone or replaced by a link since it was listed is skipped.
+ */
+static void
+walk_enter(struct sjob *j, struct wlevel *l, const char *name, size_t plen)
+{
+	char line[PATH_MAX + 300];
+	int sub;
+	DIR *sd;
+
+	sub = sc_openat(j->c, dirfd(l->dir), name, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (sub < 0) {
+		if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR)
+			return;
+		j->errors++;
+		str_fmt(line, sizeof(line), "%s: File path check failure: %s. ERROR",
+		    j->path, strerror(errno));
+		sconn_reply(j->c, j->id, j->framing, line);
+		return;
+	}
+	if ((sd = fdopendir(sub)) == NULL) {
+		close(sub);
+		return;
+	}
+	if (!wlevel_push(j, sd, plen))
+		closedir(sd);
 }
 
 /*
@@ -660,11 +855,11 @@ walk_next(struct sjob *j, int *fd)
 	struct wlevel *l;
 	struct went *e;
 	size_t nlen;
-	int sub;
-	DIR *sd;
 
 	while (j->depth > 0) {
 		l = &j->lv[j->depth - 1];
+		if (j->c->conn.out.len >= SCAN_OUT_HIGH)
+			return 2;   /* job_pump sees the client is behind */
 		if (!wlevel_list(j, &budget))
 			return 2;
 		if (l->pos == l->n) {
@@ -675,24 +870,20 @@ walk_next(struct sjob *j, int *fd)
 			return 2;
 		e = &l->e[l->pos++];
 		nlen = strlen(e->name);
-		if (l->plen + 1 + nlen >= sizeof(j->path))
+		if (l->plen + 1 + nlen >= sizeof(j->path)) {
+			j->errors++;
+			str_fmt(line, sizeof(line), "%.*s/%.64s...: File name too long ERROR",
+			    l->plen ? (int)l->plen : 0, j->path, e->name);
+			sconn_reply(j->c, j->id, j->framing, line);
 			continue;
+		}
 		j->path[l->plen] = '/';
 		memcpy(j->path + l->plen + 1, e->name, nlen + 1);
 		if (e->dir) {
-			sub = openat(dirfd(l->dir), e->name, O_RDONLY | O_DIRECTORY |
-			    O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-			if (sub < 0)
-				continue;
-			if ((sd = fdopendir(sub)) == NULL) {
-				close(sub);
-				continue;
-			}
-			if (!wlevel_push(j, sd, l->plen + 1 + nlen))
-				closedir(sd);
+			walk_enter(j, l, e->name, l->plen + 1 + nlen);
 			continue;
 		}
-		*fd = open_regular(dirfd(l->dir), e->name, err, sizeof(err));
+		*fd = open_regular(j->c, dirfd(l->dir), e->name, err, sizeof(err));
 		if (*fd >= 0)
 			return 1;
 		if (strcmp(err, "Not a regular file") == 0)
@@ -714,19 +905,47 @@ job_on_step(struct ev_loop *loop, ev_idle *w, int revents)
 	job_pump(j);
 }
 
-/* Keep the job's files flowing to the pool; finish it when all are done. */
+/*
+ * Whether the client is behind with its replies (SCAN_OUT_HIGH waiting
+ * after a flush): then the job waits, blocked, until connset says the
+ * output drained (sconn_unthrottled) or the connection is gone.
+ */
+static bool
+job_throttled(struct sjob *j)
+{
+	struct conn *cn = &j->c->conn;
+
+	if (cn->out.len < SCAN_OUT_HIGH)
+		return false;
+	conn_flush(cn);
+	if (cn->dead || cn->out.len < SCAN_OUT_HIGH)
+		return false;
+	cn->throttled = true;
+	j->blocked = true;
+	return true;
+}
+
+/*
+ * Keep the job's files flowing to the pool, as fast as the client takes
+ * the replies; finish it when all are done.
+ */
 static void
 job_pump(struct sjob *j)
 {
 	unsigned limit = j->cmd == CLAMD_CMD_MULTISCAN ? j->c->d->pool.n : 1;
 	int fd, rc;
 
-	if (j->c->conn.dead)
-		j->stop = true;   /* nobody to answer: walk no further */
 	while (!j->stop && !j->walk_done && j->inflight < limit) {
+		if (j->c->conn.dead) {
+			j->stop = true;   /* nobody to answer: walk no further */
+			break;
+		}
+		if (job_throttled(j))
+			return;
 		rc = walk_next(j, &fd);
 		if (rc == 2) {
-			ev_idle_start(j->c->d->loop, &j->step);
+			if (!job_throttled(j))
+				ev_idle_start(j->c->d->loop, &j->step);
 			return;
 		}
 		if (rc == 0) {
@@ -735,8 +954,32 @@ job_pump(struct sjob *j)
 		}
 		job_submit(j, fd, j->path);
 	}
-	if (j->inflight == 0 && (j->walk_done || j->stop))
+	if (j->c->conn.dead)
+		j->stop = true;
+	if (j->inflight == 0 && (j->walk_done || j->stop)) {
 		job_finish(j);
+		return;
+	}
+	conn_flush(&j->c->conn);   /* replies flow as they come */
+}
+
+/* connset: the client took its replies (or is gone): resume what waits. */
+static void
+sconn_unthrottled(struct conn *cn)
+{
+	struct sconn *c = (struct sconn *)cn;
+	struct sjob *j;
+
+	for (j = c->joblist; j != NULL; j = j->next)
+		if (j->blocked) {
+			j->blocked = false;
+			ev_idle_start(c->d->loop, &j->step);
+		}
+	if (c->read_blocked) {
+		c->read_blocked = false;
+		if (!cn->dead && !cn->closing && !c->paused)
+			ev_io_start(c->d->loop, &cn->rio);
+	}
 }
 
 static struct sjob *
@@ -790,7 +1033,7 @@ job_start_path(struct sconn *c, unsigned id, const struct clamd_request *rq)
 		job_finish(j);
 		return;
 	}
-	if (lstat(path, &st) != 0) {
+	if (sc_fstatat(c, AT_FDCWD, path, &st) != 0) {
 		str_fmt(line, sizeof(line), "%s: File path check failure: %s. ERROR",
 		    path, strerror(errno));
 		sconn_reply(c, id, rq->framing, line);
@@ -798,7 +1041,8 @@ job_start_path(struct sconn *c, unsigned id, const struct clamd_request *rq)
 		return;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		fd = sc_openat(c, AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC | O_NONBLOCK);
 		DIR *top = NULL;
 
 		const char *fs = fd >= 0 ? pseudo_fs(fd) : NULL;
@@ -814,8 +1058,8 @@ job_start_path(struct sconn *c, unsigned id, const struct clamd_request *rq)
 		if (fd < 0 || (top = fdopendir(fd)) == NULL) {
 			if (fd >= 0)
 				close(fd);
-			str_fmt(line, sizeof(line), "%s: %s ERROR", path,
-			    strerror(errno));
+			str_fmt(line, sizeof(line), "%s: File path check failure: %s. ERROR",
+			    path, strerror(errno));
 			sconn_reply(c, id, rq->framing, line);
 			job_finish(j);
 			return;
@@ -827,11 +1071,12 @@ job_start_path(struct sconn *c, unsigned id, const struct clamd_request *rq)
 			j->path[--plen] = '\0';
 		if (plen == 1)   /* "/": children are "/x", not "//x" */
 			plen = 0;
-		wlevel_push(j, top, plen);
+		if (!wlevel_push(j, top, plen))
+			closedir(top);   /* over the walks' budget: said */
 		job_pump(j);
 		return;
 	}
-	fd = open_regular(AT_FDCWD, path, err, sizeof(err));
+	fd = open_regular(c, AT_FDCWD, path, err, sizeof(err));
 	if (fd < 0) {
 		str_fmt(line, sizeof(line), "%s: %s ERROR", path, err);
 		sconn_reply(c, id, rq->framing, line);
@@ -1192,6 +1437,18 @@ sconn_process(struct sconn *c)
 	int rc;
 
 	while (!c->conn.dead && !c->conn.closing) {
+		if (c->conn.out.len >= SCAN_OUT_HIGH) {
+			conn_flush(&c->conn);
+			if (c->conn.dead)
+				return;
+		}
+		if (c->conn.out.len >= SCAN_OUT_HIGH) {
+			/* the client is behind: read on once it took its replies */
+			c->conn.throttled = true;
+			c->read_blocked = true;
+			ev_io_stop(c->d->loop, &c->conn.rio);
+			return;
+		}
 		if (c->conn.busy >= SCAN_JOBS_MAX) {
 			c->paused = true;   /* read again when a job ends */
 			ev_io_stop(c->d->loop, &c->conn.rio);
@@ -1264,6 +1521,35 @@ sconn_process(struct sconn *c)
 	conn_flush(&c->conn);
 }
 
+/*
+ * Outside a session, input is read with MSG_PEEK and taken off the socket
+ * after it was processed; while the command's job runs, its last byte is
+ * left there (conn.held).  A clean end reads it first; a reset (the
+ * replies could not all be kept) closes with it unread, so the client's
+ * reads fail with ECONNRESET after what it received instead of ending as
+ * if the list were whole (a unix socket has no other way to say it).
+ */
+static void
+sconn_consume(struct sconn *c)
+{
+	size_t keep, want;
+	char sink[4096];
+	ssize_t n;
+
+	if (c->conn.held == 0 || c->conn.dead)
+		return;
+	keep = c->conn.closing && c->conn.busy > 0 ? 1 : 0;
+	want = c->conn.held - keep;
+	while (want > 0) {
+		n = recv(c->conn.fd, sink, want < sizeof(sink) ? want : sizeof(sink),
+		    MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		want -= (size_t)n;
+	}
+	c->conn.held = want == 0 ? keep : 0;
+}
+
 static void
 sconn_on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -1291,7 +1577,8 @@ sconn_on_read(struct ev_loop *loop, ev_io *w, int revents)
 	msg.msg_iovlen = 1;
 	msg.msg_control = cm.buf;
 	msg.msg_controllen = sizeof(cm.buf);
-	n = recvmsg(c->conn.fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	n = recvmsg(c->conn.fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT |
+	    (c->session ? 0 : MSG_PEEK));
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	for (h = CMSG_FIRSTHDR(&msg); h != NULL; h = CMSG_NXTHDR(&msg, h)) {
@@ -1320,7 +1607,10 @@ sconn_on_read(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	c->inlen += (size_t)n;
+	if (!c->session)   /* peeked: a close now reads them first */
+		c->conn.held = (size_t)n;
 	sconn_process(c);
+	sconn_consume(c);
 	/*
 	 * A read ends with the segment that carried descriptors (the kernel
 	 * stops there), so descriptors that came with the bytes of the FILDES
@@ -1384,7 +1674,10 @@ sconn_peer(struct sconn *c)
 	c->peer_uid = cred.uid;
 	c->peer_gid = cred.gid;
 	c->trusted = scansock_trusts(c->d->scansock, cred.uid);
-	return true;
+	c->cred.uid = cred.uid;
+	c->cred.gid = cred.gid;
+	/* an untrusted client's lookups are made with its groups too */
+	return c->trusted || asuser_peer_groups(c->conn.fd, &c->cred) == 0;
 }
 
 /* A new client: its input buffer, and its command, which is usually
@@ -1397,7 +1690,7 @@ sconn_accepted(struct conn *cn)
 	c->d = cn->set->d;
 	c->memfd = -1;
 	if (!sconn_peer(c)) {
-		dlog(&c->d->log, DLOG_WARNING, "scan socket: SO_PEERCRED: %s; connection closed",
+		dlog(&c->d->log, DLOG_WARNING, "scan socket: SO_PEERCRED/SO_PEERGROUPS: %s; connection closed",
 		    strerror(errno));
 		conn_close(cn);
 		return;
@@ -1416,6 +1709,7 @@ static const struct connset_ops scansock_ops = {
 	.conns_max = SCAN_CONNS_MAX, .out_max = SCAN_OUT_MAX, .timeout = SCAN_READ_TIMEOUT,
 	.on_read = sconn_on_read, .on_timeout = sconn_on_timeout,
 	.accepted = sconn_accepted, .release = sconn_release,
+	.unthrottled = sconn_unthrottled, .out_low = SCAN_OUT_LOW,
 };
 
 /* ---- the socket ---------------------------------------------------------- */
@@ -1474,17 +1768,35 @@ scansock_open(struct daemon *d, char *err, size_t errlen)
 		str_fmt(err, errlen, "%s: %s", d->cfg.local_socket, strerror(errno));
 		return -1;
 	}
-	if (trusted_resolve(d->cfg.trusted_scan_users, s, err, errlen) != 0) {
+	if (trusted_resolve(d->cfg.trusted_scan_users, s, err, errlen) != 0 ||
+	    asuser_init(err, errlen) != 0) {
 		free(s);
 		return -1;
 	}
-	if (connset_open(&s->set, d, &scansock_ops, d->cfg.local_socket,
+	s->ops = scansock_ops;
+#ifdef AMPSCAN_TEST_HOOKS
+	{
+		/* a cap a test can reach without megabytes of replies */
+		const char *om = getenv("AMPSCAN_TEST_SCAN_OUT_MAX");
+
+		if (om != NULL && strtoul(om, NULL, 10) > 0)
+			s->ops.out_max = strtoul(om, NULL, 10);
+	}
+#endif
+	if (connset_open(&s->set, d, &s->ops, d->cfg.local_socket,
 	    d->cfg.local_socket_mode, gid, SCAN_BACKLOG, err, errlen) != 0) {
 		free(s);
 		return -1;
 	}
 	d->scansock = s;
 	return 0;
+}
+
+void
+scansock_walk_stats(const struct daemon *d, size_t *held, uint64_t *refused)
+{
+	*held = d->scansock != NULL ? d->scansock->walk_bytes : 0;
+	*refused = d->scansock != NULL ? d->scansock->walk_refused : 0;
 }
 
 void
