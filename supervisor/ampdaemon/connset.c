@@ -57,6 +57,7 @@ conn_shut(struct conn *c)
 	struct ev_loop *loop = c->set->d->loop;
 
 	ev_timer_stop(loop, &c->timer);
+	ev_timer_stop(loop, &c->stall);
 	if (c->fd >= 0) {
 		ev_io_stop(loop, &c->rio);
 		ev_io_stop(loop, &c->wio);
@@ -136,6 +137,8 @@ conn_flush(struct conn *c)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
 			ev_io_start(loop, &c->wio);
+			if (!ev_is_active(&c->stall))   /* since the last progress */
+				ev_timer_start(loop, &c->stall);
 			conn_check_drained(c);
 			return;
 		}
@@ -146,11 +149,28 @@ conn_flush(struct conn *c)
 		memmove(c->out.buf, c->out.buf + n, c->out.len - (size_t)n);
 		c->out.len -= (size_t)n;
 		c->out.buf[c->out.len] = '\0';
+		ev_timer_stop(loop, &c->stall);   /* it reads: not stalled */
 	}
 	ev_io_stop(loop, &c->wio);
 	conn_check_drained(c);
 	if (c->closing && c->busy == 0 && !c->dead)
 		conn_close(c);
+}
+
+/* The client took none of its output for CONNSET_STALL_TIMEOUT. */
+static void
+conn_on_stall(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct conn *c = t->data;
+
+	(void)loop;
+	(void)revents;
+	if (c->dead)
+		return;
+	dlog(&c->set->d->log, DLOG_WARNING, "%s: a client took none of its %zu bytes of replies for %.0f s; connection reset",
+	    c->set->ops->name, c->out.len, c->set->ops->stall_timeout > 0 ?
+	    c->set->ops->stall_timeout : CONNSET_STALL_TIMEOUT);
+	conn_reset(c);
 }
 
 static void
@@ -219,7 +239,9 @@ connset_accept_one(struct connset *s)
 	ev_io_init(&c->rio, s->ops->on_read, fd, EV_READ);
 	ev_io_init(&c->wio, conn_on_write, fd, EV_WRITE);
 	ev_timer_init(&c->timer, s->ops->on_timeout, s->ops->timeout, 0.);
-	c->rio.data = c->wio.data = c->timer.data = c;
+	ev_timer_init(&c->stall, conn_on_stall, s->ops->stall_timeout > 0 ?
+	    s->ops->stall_timeout : CONNSET_STALL_TIMEOUT, 0.);
+	c->rio.data = c->wio.data = c->timer.data = c->stall.data = c;
 	c->next = s->conns;
 	s->conns = c;
 	s->nconns++;

@@ -40,6 +40,7 @@ struct connset_ops {
 	 * conn_flush and conn_close; it must not flush or close c itself. */
 	void (*unthrottled)(struct conn *c);
 	size_t out_low;
+	double stall_timeout;         /* s; 0: CONNSET_STALL_TIMEOUT */
 };
 
 struct conn {
@@ -47,6 +48,10 @@ struct conn {
 	int fd;                       /* -1 once closed */
 	ev_io rio, wio;               /* rio the protocol's to stop and start */
 	ev_timer timer;               /* the protocol's; stopped by conn_close */
+	/* output waits and none of it was taken for CONNSET_STALL_TIMEOUT:
+	 * the client stopped reading; it is reset (a paused walk, its
+	 * descriptors and its share of the budgets are let go) */
+	ev_timer stall;
 	struct strbuf out;            /* written by conn_flush */
 	bool closing;                 /* close once out is written and busy is 0 */
 	bool dead;                    /* closed; freed once busy is 0 */
@@ -102,6 +107,10 @@ void conn_reset(struct conn *c);
 /* Write what the socket takes, the rest when it is writable; close c on an
  * error, or once all is written when closing and busy is 0. */
 void conn_flush(struct conn *c);
+/* Seconds a client may take none of its waiting output before it is reset
+ * (clamd drops such a client after SendBufTimeout, 500 ms by default). */
+#define CONNSET_STALL_TIMEOUT 30.0
+
 /* busy--: a piece of work that referred to c is over (a dead c is reaped). */
 void conn_release(struct conn *c);
 

@@ -671,8 +671,12 @@ static bool
 walk_charge(struct sjob *j, struct wlevel *l, size_t n)
 {
 	struct scansock *s = j->c->d->scansock;
+	/* the last quarter is kept for root and TrustedScanUsers, so that
+	 * other users' walks cannot leave the connector none */
+	size_t cap = j->c->trusted ? SCAN_WALK_MEM_MAX :
+	    SCAN_WALK_MEM_MAX / 4 * 3;
 
-	if (n > SCAN_WALK_MEM_MAX - s->walk_bytes)
+	if (s->walk_bytes > cap || n > cap - s->walk_bytes)
 		return false;
 	s->walk_bytes += n;
 	l->bytes += n;
@@ -1779,8 +1783,13 @@ scansock_open(struct daemon *d, char *err, size_t errlen)
 		/* a cap a test can reach without megabytes of replies */
 		const char *om = getenv("AMPSCAN_TEST_SCAN_OUT_MAX");
 
+		const char *st = getenv("AMPSCAN_TEST_STALL_S");
+
 		if (om != NULL && strtoul(om, NULL, 10) > 0)
 			s->ops.out_max = strtoul(om, NULL, 10);
+		/* a stalled client reset in seconds rather than 30 */
+		if (st != NULL && strtoul(st, NULL, 10) > 0)
+			s->ops.stall_timeout = (double)strtoul(st, NULL, 10);
 	}
 #endif
 	if (connset_open(&s->set, d, &s->ops, d->cfg.local_socket,

@@ -176,4 +176,34 @@ check "a client that never read past the cap: ECONNRESET after $n detections, no
 	test "$how" = reset
 check "the reset is logged" grep -q "connection reset" "$DL_LOG"
 dl_stop_checked
+
+# a client that stops reading below the cap is reset once it has taken
+# nothing for the stall timeout (30 s; 2 s here, test builds): its paused
+# walk does not hold a connection and a share of the budgets for ever
+AMPSCAN_TEST_STALL_S=2 dl_start
+check "ampdaemon starts with a 2 s stall timeout" dl_wait_ready 2
+/usr/bin/python3 - "$SOCK" "$FLOOD" >"$T_TMP/stall.out" 2>&1 <<'PYEOF'
+import socket, sys, time
+sock, flood = sys.argv[1:]
+c = socket.socket(socket.AF_UNIX)
+c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+c.connect(sock)
+c.sendall(b'zCONTSCAN ' + flood.encode() + b'\0')
+time.sleep(10)
+c.settimeout(60)
+how, n = 'eof', 0
+try:
+    while True:
+        b = c.recv(1 << 16)
+        if not b:
+            break
+        n += b.count(b' FOUND')
+except ConnectionResetError:
+    how = 'reset'
+print(how, n)
+PYEOF
+read -r how n <"$T_TMP/stall.out"
+check "a client that stopped reading: reset after $n detections ($how)" test "$how" = reset
+check "the stall is logged" grep -q "took none of its .* bytes of replies for 2 s" "$DL_LOG"
+dl_stop_checked
 finish
