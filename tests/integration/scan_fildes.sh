@@ -13,7 +13,11 @@ cd "$T_TMP"
 
 SOCK=$T_TMP/run/clamd.sock
 export SOCK FILES=$T_TMP/files
-dl_config CreateScanUser yes
+# an unprivileged client, in the socket's group (attack 1 of issue 17 as
+# a local user would try it: O_PATH needs only search permission)
+dl_new_user CU c
+useradd -M -d /nonexistent -s /usr/sbin/nologin -U "$CU" || skip_all "useradd $CU failed"
+dl_config CreateScanUser yes LocalSocketGroup "$CU"
 check "ampdaemon starts" dl_start
 check "both workers become READY" dl_wait_ready 2
 
@@ -187,6 +191,40 @@ while IFS=$'\t' read -r st what detail; do
 	*) not_ok "client: $st $what ${detail:-}" ;;
 	esac
 done <"$T_TMP/fildes.out"
+# the same attack by the unprivileged user, on a root-only EICAR file in a
+# directory it may search: refused, and root's scans still find it after
+install -d -m 755 "$T_TMP/files/secret"
+install -m 600 "$FILES/eicar.txt" "$T_TMP/files/secret/eicar.txt"
+cat >"$T_TMP/opath.py" <<'EOF'
+import os, socket, sys
+sock, path = sys.argv[1:]
+for rnd in (1, 2):
+    fd = os.open(path, os.O_PATH)
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(20)
+    s.connect(sock)
+    s.sendall(b'zFILDES\0')
+    socket.send_fds(s, [b'x'], [fd])
+    got = b''
+    while True:
+        b = s.recv(4096)
+        if not b:
+            break
+        got += b
+    os.close(fd)
+    print(got.decode(errors='replace').rstrip('\0'))
+EOF
+out=$(timeout 60 setpriv --reuid "$CU" --regid "$CU" --init-groups \
+	/usr/bin/python3 "$T_TMP/opath.py" "$SOCK" "$T_TMP/files/secret/eicar.txt" 2>&1)
+check "unprivileged FILDES of an O_PATH descriptor of a root-only EICAR, twice: refused, never OK ($out)" \
+	test "$(grep -c 'Descriptor not open for reading ERROR' <<<"$out")" = 2
+out=$(dl_ctl scan "$T_TMP/files/secret/eicar.txt" 2>&1)
+check "root's ampctl scan of that file afterwards: FOUND ($out)" grep -q 'FOUND' <<<"$out"
+out=$(printf 'zSCAN %s\0' "$T_TMP/files/secret/eicar.txt" | timeout 60 /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.stdin.buffer.read())
+print(s.recv(4096).decode(errors="replace"))' "$SOCK")
+check "root's zSCAN of that file afterwards: FOUND ($out)" grep -q 'FOUND' <<<"$out"
 check "the client ran its checks (18 or more lines)" test "$(grep -c '' "$T_TMP/fildes.out")" -ge 18
 check "ampdaemon.log: no worker was handed any of them (no scan of fd ERROR in the workers)" \
 	bash -c "! grep -q 'Descriptor not open\\|Not scanned' '$DL_SVCLOG'"
