@@ -46,7 +46,8 @@
 #define SCAN_CONNS_MAX 1024          /* connections at once */
 #define SCAN_READ_TIMEOUT 30.0       /* s for a command (clamd's CommandReadTimeout) */
 #define SCAN_JOBS_MAX 64             /* jobs in flight on one connection */
-#define SCAN_WALK_STEP 256           /* directory entries per loop iteration */
+#define SCAN_WALK_STEP 256           /* directory entries per loop iteration, all walks */
+#define SCAN_WALK_STEP_MIN 8         /* a walk's share of it, at least */
 #define SCAN_WALK_DEPTH 64           /* nesting of directories walked */
 #define SCAN_DIR_ENTRIES_MAX (1u << 20) /* entries of one directory listed */
 #define SCAN_OUT_MAX (4u << 20)      /* reply bytes waiting: past it, a reset */
@@ -166,6 +167,9 @@ struct scansock {
 	size_t ntrusted;
 	size_t walk_bytes;               /* held by all walks' listings */
 	uint64_t walk_refused;           /* listings cut by SCAN_WALK_MEM_MAX */
+	unsigned walks;                  /* directory walks under way: they share
+	                                  * SCAN_WALK_STEP, so that 40 walks cost a
+	                                  * turn of the loop what one does */
 	struct connset_ops ops;
 };
 
@@ -384,6 +388,8 @@ job_free(struct sjob *j)
 
 	ev_idle_stop(c->d->loop, &j->step);
 	stream_unhold(c->d, c->trusted, &j->held);
+	if (j->is_dir)
+		c->d->scansock->walks--;
 	while (j->depth > 0)
 		wlevel_pop(j);
 	for (pp = &c->joblist; *pp != NULL; pp = &(*pp)->next)
@@ -854,7 +860,9 @@ walk_enter(struct sjob *j, struct wlevel *l, const char *name, size_t plen)
 static int
 walk_next(struct sjob *j, int *fd)
 {
-	unsigned budget = SCAN_WALK_STEP;
+	unsigned walks = j->c->d->scansock->walks;
+	unsigned budget = walks > SCAN_WALK_STEP / SCAN_WALK_STEP_MIN ?
+	    SCAN_WALK_STEP_MIN : SCAN_WALK_STEP / (walks ? walks : 1);
 	char err[256], line[PATH_MAX + 300];
 	struct wlevel *l;
 	struct went *e;
@@ -1069,6 +1077,7 @@ job_start_path(struct sconn *c, unsigned id, const struct clamd_request *rq)
 			return;
 		}
 		j->is_dir = true;
+		c->d->scansock->walks++;
 		str_fmt(j->path, sizeof(j->path), "%s", path);
 		plen = strlen(j->path);
 		while (plen > 1 && j->path[plen - 1] == '/')
