@@ -215,6 +215,7 @@ pool_loader_changed(struct daemon *d, bool ready)
 	struct account acct = { .uid = 0 };
 	bool as_root = false;
 
+	poolmem_touch(d);   /* a loader came or went: the Pss shares moved */
 	if (!ready) {
 		pool_check_stopped(d);
 		if (d->pool.paused || d->stopping || !defs_ready(d) || defs_running(d))

@@ -98,6 +98,8 @@ void loader_mem_ask(struct daemon *d);
 /* poolmem.c: memory reports and WorkerMemoryLimit */
 void poolmem_init(struct daemon *d);
 void poolmem_free(struct daemon *d);
+/* Something changed (READY, an exit, a result): ask again in a while. */
+void poolmem_touch(struct daemon *d);
 /* Send MEMQ on sock: 0 or -errno. */
 int poolmem_ask(struct daemon *d, int sock);
 /* A MEM message into *m and *at (now); 0, or -1 when malformed. */

@@ -4,8 +4,10 @@
  * reports its own smaps_rollup figures (wproto MEM: a worker is not
  * dumpable and runs as another user, so ampdaemon could not read them
  * under the shipped unit, which grants no CAP_SYS_PTRACE); ampdaemon reads
- * its own.  Idle READY workers and READY loaders are asked every
- * POOL_MEM_POLL_MS; a busy worker's SCAN asks when its figure is
+ * its own.  POOL_MEM_POLL_MS after something changed (a worker or loader
+ * READY or gone, a scan answered: nothing else moves the figures; no
+ * timer runs while the pool is idle), idle READY workers and the READY
+ * loader are asked again; a busy worker's SCAN asks when its figure is
  * POOL_MEM_REFRESH_MS old, and the MEM comes right before the RESULT, so
  * WorkerMemoryLimit (worker.c) retires it after that request.
  */
@@ -82,9 +84,17 @@ poolmem_init(struct daemon *d)
 		dlog(&d->log, DLOG_WARNING, "%s: %s: ampdaemon's own memory is not reported",
 		    PROCMEM_PATH, strerror(errno));
 	ev_init(&p->mem_timer, poolmem_on_timer);
-	p->mem_timer.repeat = (double)POOL_MEM_POLL_MS / 1000.0;
-	if (d->loop != NULL)
-		ev_timer_again(d->loop, &p->mem_timer);
+}
+
+void
+poolmem_touch(struct daemon *d)
+{
+	ev_timer *t = &d->pool.mem_timer;
+
+	if (d->loop == NULL || ev_is_active(t))
+		return;
+	ev_timer_set(t, (double)POOL_MEM_POLL_MS / 1000.0, 0.);
+	ev_timer_start(d->loop, t);
 }
 
 void

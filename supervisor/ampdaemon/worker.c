@@ -745,6 +745,7 @@ act_ready(struct worker *w, const struct worker_input *in)
 	ready_announce(w, &d->pool.ready, now);
 	/* its memory, once loaded (a failed send shows at its next request) */
 	(void)poolmem_ask(d, w->sock);
+	poolmem_touch(d);   /* and the others', whose Pss it changed */
 	d->pool.hooks.changed(w, WN_READY);
 }
 
@@ -807,6 +808,7 @@ act_result(struct worker *w, const struct worker_input *in)
 	ev_timer_stop(d->loop, &w->scan_timer);
 	w->req = NULL;
 	w->scans++;
+	poolmem_touch(d);
 	router_result(d, w, req, d->pool.res);
 	if (w->st == WS_RETIRING)
 		worker_stop(w, WS_STOPPING_OLD);
@@ -1176,6 +1178,7 @@ worker_on_exit(struct ev_loop *loop, ev_child *c, int revents)
 	ev_child_stop(loop, c);
 	worker_close(w);
 	worker_scratch_wipe(w);
+	poolmem_touch(w->d);   /* its pages' other holders' Pss rose */
 	worker_handle(w, WE_EXIT, &in);
 }
 
