@@ -7,6 +7,8 @@
  *   STARTING -EOF-> START_EOF -TIMER-> START_KILLED -EXIT-> BACKOFF (fault 7)
  *   READY -EOF-> READY_EOF -TIMER-> KILLED -EXIT-> BACKOFF (a crash)
  *   READY (busy) -RETIRE-> RETIRING -RESULT-> STOPPING_OLD -EXIT-> IDLE
+ *   READY -MEM over WorkerMemoryLimit-> (busy: MEM_RETIRING -RESULT->)
+ *         STOPPING_MEM -EXIT-> STARTING (a fresh one, not a crash)
  *   running -STOP-> STOPPING -EXIT-> IDLE; -TIMER-> SIGKILL
  *
  * Faults decided here: 2 (the worker's protocol or version), 7 (start
