@@ -212,6 +212,53 @@ update_text(struct daemon *d, struct strbuf *sb, int64_t now)
 	}
 }
 
+/* "memory": a process's last report (MEM), or null. */
+static void
+mem_json(struct jsonw *w, const struct wproto_mem *m, int64_t at, int64_t now)
+{
+	char e[64];
+
+	jsonw_key(w, "memory");
+	if (at == 0) {
+		jsonw_null(w);
+		return;
+	}
+	jsonw_obj_begin(w);
+	jsonw_key_uint(w, "rss", m->rss);
+	jsonw_key_uint(w, "pss", m->pss);
+	jsonw_key_uint(w, "private", m->priv);
+	jsonw_key_int(w, "at_ms", at);
+	jsonw_key_int(w, "age_ms", now - at);
+	if (m->err != 0)
+		snprintf(e, sizeof(e), "%s", strerror((int)m->err));
+	jsonw_key_str_or_null(w, "error", m->err != 0 ? e : NULL);
+	jsonw_obj_end(w);
+}
+
+/* "memory": the pool's Pss, and its parts (poolmem.c). */
+static void
+pool_mem_json(struct daemon *d, struct jsonw *w)
+{
+	struct pool_mem m;
+
+	poolmem_totals(d, &m);
+	jsonw_key(w, "memory");
+	jsonw_obj_begin(w);
+	jsonw_key_uint(w, "pool_pss", m.pss);
+	jsonw_key_uint(w, "ampdaemon_pss", m.ampdaemon_pss);
+	jsonw_key_uint(w, "ampdaemon_rss", m.ampdaemon_rss);
+	jsonw_key_uint(w, "ampdaemon_private", m.ampdaemon_priv);
+	jsonw_key_uint(w, "loaders_pss", m.loaders_pss);
+	jsonw_key_uint(w, "workers_pss", m.workers_pss);
+	jsonw_key_uint(w, "workers_private", m.workers_priv);
+	jsonw_key_uint(w, "processes", m.processes);
+	jsonw_key_uint(w, "unreported", m.unknown);
+	jsonw_key_int(w, "oldest_at_ms", m.oldest_ms);
+	jsonw_key_uint(w, "worker_memory_limit", d->cfg.worker_memory_limit);
+	jsonw_key_uint(w, "retired", d->pool.retired_memory_total);
+	jsonw_obj_end(w);
+}
+
 static void
 status_json_worker(struct jsonw *w, const struct worker *wk, int64_t now)
 {
@@ -229,6 +276,7 @@ status_json_worker(struct jsonw *w, const struct worker *wk, int64_t now)
 	jsonw_key_int(w, "uptime_ms", running ? now - wk->started_ms : 0);
 	jsonw_key_uint(w, "scans", wk->scans);
 	jsonw_key_uint(w, "restarts", wk->restarts);
+	mem_json(w, &wk->mem, running ? wk->mem_ms : 0, now);
 	jsonw_obj_end(w);
 }
 
@@ -345,6 +393,8 @@ status_json_loader(struct daemon *d, struct jsonw *w, int64_t now)
 	jsonw_key_uint(w, "last_load_ms", ls->last_load_ms);
 	jsonw_key_uint(w, "forks", l->forks);
 	jsonw_key_int(w, "uptime_ms", l->pid > 0 ? now - l->started_ms : 0);
+	mem_json(w, &l->mem, l->pid > 0 ? l->mem_ms : 0, now);
+	jsonw_key_uint(w, "pss_at_ready", l->pss_at_ready);
 	jsonw_obj_end(w);
 }
 
@@ -375,12 +425,33 @@ status_json(struct daemon *d, struct strbuf *sb, int64_t now)
 	jsonw_arr_end(&w);
 	if (d->cfg.worker_launch == CONFIG_LAUNCH_LOADER)
 		status_json_loader(d, &w, now);
+	pool_mem_json(d, &w);
 	update_json(d, &w);
 	status_json_defs(d, &w);
 	status_json_faults(d, &w);
 	jsonw_key(&w, "poison");
 	poison_json(&w, &d->poison);
 	jsonw_obj_end(&w);
+	strbuf_puts(sb, "\n");
+}
+
+/* "memory: pool Pss 612.3 MiB (ampdaemon 3.1, loader 120.0, 4 workers 489.2); ..." */
+static void
+status_mem_text(struct daemon *d, struct strbuf *sb)
+{
+	struct pool_mem m;
+	const double mib = 1 << 20;
+
+	poolmem_totals(d, &m);
+	strbuf_printf(sb, "memory: pool Pss %.1f MiB (ampdaemon %.1f, loaders %.1f, workers %.1f)",
+	    (double)m.pss / mib, (double)m.ampdaemon_pss / mib,
+	    (double)m.loaders_pss / mib, (double)m.workers_pss / mib);
+	if (m.unknown > 0)
+		strbuf_printf(sb, ", %u process(es) not reported yet", m.unknown);
+	if (d->cfg.worker_memory_limit > 0)
+		strbuf_printf(sb, "; WorkerMemoryLimit %.1f MiB private, %llu retired",
+		    (double)d->cfg.worker_memory_limit / mib,
+		    (unsigned long long)d->pool.retired_memory_total);
 	strbuf_puts(sb, "\n");
 }
 
@@ -404,13 +475,14 @@ status_text(struct daemon *d, struct strbuf *sb, int64_t now)
 	    pool_is_unavailable(d) ? "UNAVAILABLE" : ready ? "running" : "starting",
 	    ready, d->pool.n, d->pool.queued);
 	cache_text(sb, &d->pool.cc);
-	strbuf_printf(sb, "\n  %-4s %-9s %-8s %-7s %-9s %-8s %s\n", "#", "state",
-	    "pid", "uid", "uptime", "scans", "restarts");
+	status_mem_text(d, sb);
+	strbuf_printf(sb, "\n  %-4s %-9s %-8s %-7s %-9s %-8s %-8s %s\n", "#", "state",
+	    "pid", "uid", "uptime", "scans", "restarts", "private");
 	for (i = 0; i < POOL_SLOTS(&d->pool); i++) {
 		const struct worker *w = &d->pool.w[i];
 		bool running = worker_phase(w) == WORKER_STARTING ||
 		    worker_phase(w) == WORKER_READY || worker_phase(w) == WORKER_STOPPING;
-		char pid[16] = "-", uid[16] = "-";
+		char pid[16] = "-", uid[16] = "-", priv[24] = "-";
 
 		if (!slot_shown(d, i))
 			continue;
@@ -419,12 +491,15 @@ status_text(struct daemon *d, struct strbuf *sb, int64_t now)
 			snprintf(uid, sizeof(uid), "%d%s", (int)w->uid,
 			    w->as_root ? "!" : "");
 			fmt_duration(now - w->started_ms, up, sizeof(up));
+			if (w->mem_ms > 0 && w->mem.err == 0)
+				snprintf(priv, sizeof(priv), "%.1fM",
+				    (double)w->mem.priv / (1 << 20));
 		} else {
 			snprintf(up, sizeof(up), "-");
 		}
-		strbuf_printf(sb, "  %-4u %-9s %-8s %-7s %-9s %-8llu %u\n", w->slot,
+		strbuf_printf(sb, "  %-4u %-9s %-8s %-7s %-9s %-8llu %-8u %s\n", w->slot,
 		    w->req ? "busy" : worker_state_name(worker_phase(w)), pid, uid, up,
-		    (unsigned long long)w->scans, w->restarts);
+		    (unsigned long long)w->scans, w->restarts, priv);
 	}
 	strbuf_puts(sb, "\ndefinitions:");
 	if (!d->pool.have_ready)

@@ -55,6 +55,14 @@
 #define POOL_EOF_GRACE_MS 50               /* its socket closed: exit by then */
 #define DAEMON_STATE_RETRY_MS 1000         /* unwritten state: try again */
 #define POOL_SCAN_NAME_MAX 4096
+/* memory (poolmem.c): idle workers and the loaders are asked every
+ * POOL_MEM_POLL_MS; a busy worker's SCAN asks for it when its last
+ * report is POOL_MEM_REFRESH_MS old (one smaps_rollup walk: ~1 ms for a
+ * large engine) */
+#define POOL_MEM_POLL_MS 5000
+#define POOL_MEM_REFRESH_MS 1000
+/* loaders and workers: the OOM killer takes them before ampdaemon */
+#define POOL_OOM_SCORE_ADJ 500
 #define POOL_CRASH_KINDS_MAX 16            /* crash counters by signal */
 /* A suspect's SHA-256 covers at most its first 64 MiB (with device, inode,
  * size and mtime): hashing runs in the loop, so it is bounded (~0.1 s). */
@@ -111,11 +119,13 @@ enum wstate {
 	WS_START_KILLED,   /* starting: killed, its exit not yet seen */
 	WS_READY,          /* ready: serving (busy when req != NULL) */
 	WS_RETIRING,       /* ready, busy: a rollover stops it after its request */
+	WS_MEM_RETIRING,   /* ready, busy: past WorkerMemoryLimit, replaced after it */
 	WS_READY_EOF,      /* ready: its socket closed; killed after a grace */
 	WS_KILLED,         /* ready: killed, its exit not yet seen */
 	WS_BACKOFF,        /* backoff: exited, restart timer running */
 	WS_STOPPING,       /* stopping: asked to exit, SIGKILL after the grace */
 	WS_STOPPING_OLD,   /* stopping: a rollover's old worker (a kill point) */
+	WS_STOPPING_MEM,   /* stopping: past WorkerMemoryLimit; a fresh one follows */
 	WS_NSTATES
 };
 
@@ -158,6 +168,8 @@ struct worker {
 	char scratch[48];
 	unsigned generation;             /* starts of this slot */
 	int64_t defs_changed_ms;         /* first WPROTO_EXIT_DEFS_CHANGED of a row */
+	struct wproto_mem mem;           /* its last memory report (MEM) */
+	int64_t mem_ms;                  /* when it came; 0: none since its start */
 };
 
 /* ---- the loader (WorkerLaunch loader, loader.c, docs/loader.md) ---------- */
@@ -185,6 +197,9 @@ struct loader {
 	size_t loglen;
 	char last_line[512];
 	char scratch[48];                /* Engine clamav: worker-0-GEN */
+	struct wproto_mem mem;           /* its last memory report (MEM) */
+	int64_t mem_ms;                  /* when it came; 0: none since its start */
+	uint64_t pss_at_ready;           /* its first report: one engine, alone */
 };
 
 struct loaders {
@@ -262,6 +277,9 @@ struct pool {
 	uint64_t scans_total, detections_total, scan_errors_total;
 	uint64_t limits_exceeded_total;   /* results with a WPROTO_NOTE_LIMIT note */
 	uint64_t crashes_total;
+	uint64_t retired_memory_total;   /* workers retired by WorkerMemoryLimit */
+	ev_timer mem_timer;              /* poolmem.c: POOL_MEM_POLL_MS */
+	int mem_fd;                      /* our own smaps_rollup, -1: none */
 	struct { char sig[16]; uint64_t count; } crash_kinds[POOL_CRASH_KINDS_MAX];
 	size_t ncrash_kinds;
 	uint8_t *msg;                    /* receive buffer */
@@ -494,6 +512,17 @@ int pool_repair_account(struct daemon *d,
 void pool_submit(struct daemon *d, struct scan_req *req);
 /* Forget every file found clean (new definitions). */
 void pool_cache_clear(struct daemon *d);
+
+/* poolmem.c: the pool's memory (ampdaemon, loaders, workers). */
+struct pool_mem {
+	uint64_t pss;                    /* the sum of the Pss below */
+	uint64_t ampdaemon_pss, ampdaemon_rss, ampdaemon_priv;
+	uint64_t loaders_pss, workers_pss, workers_priv;
+	unsigned processes;              /* running ones, ampdaemon included */
+	unsigned unknown;                /* ... of which no figure is known */
+	int64_t oldest_ms;               /* the oldest figure summed (0: none) */
+};
+void poolmem_totals(struct daemon *d, struct pool_mem *m);
 /* Whether a request would be answered at once with "unavailable". */
 bool pool_is_unavailable(const struct daemon *d);
 /* Answer every queued request with why (the daemon is stopping). */
@@ -511,10 +540,12 @@ worker_phase(const struct worker *w)
 	case WS_WAITING: return WORKER_WAITING;
 	case WS_STARTING: case WS_START_EOF: case WS_START_KILLED:
 		return WORKER_STARTING;
-	case WS_READY: case WS_RETIRING: case WS_READY_EOF: case WS_KILLED:
+	case WS_READY: case WS_RETIRING: case WS_MEM_RETIRING: case WS_READY_EOF:
+	case WS_KILLED:
 		return WORKER_READY;
 	case WS_BACKOFF: return WORKER_BACKOFF;
-	case WS_STOPPING: case WS_STOPPING_OLD: case WS_NSTATES:
+	case WS_STOPPING: case WS_STOPPING_OLD: case WS_STOPPING_MEM:
+	case WS_NSTATES:
 		break;
 	}
 	return WORKER_STOPPING;

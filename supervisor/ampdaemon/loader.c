@@ -290,7 +290,29 @@ loader_got_ready(struct loader *l, struct buf *r)
 	events_add_int(&ev, "uid", l->uid);
 	events_add_int(&ev, "start_ms", now - l->started_ms);
 	daemon_event(d, &ev);
+	(void)poolmem_ask(d, l->sock);   /* one engine's memory, before any fork */
 	d->pool.hooks.loader_changed(d, true);
+}
+
+/* MEM (poolmem.c): its memory; the first is one engine's, alone. */
+static void
+loader_got_mem(struct loader *l, struct buf *r)
+{
+	if (poolmem_got(r, &l->mem, &l->mem_ms) != 0) {
+		loader_kill(l, "malformed MEM");
+		return;
+	}
+	if (l->pss_at_ready == 0 && l->mem.err == 0)
+		l->pss_at_ready = l->mem.pss;
+}
+
+void
+loader_mem_ask(struct daemon *d)
+{
+	struct loader *l = cur(d);
+
+	if (l->st == LS_READY && poolmem_ask(d, l->sock) != 0)
+		loader_kill(l, "cannot ask for its memory");
 }
 
 static void
@@ -311,6 +333,11 @@ loader_on_sock(struct ev_loop *loop, ev_io *io, int revents)
 		return;
 	if (n <= 0) {
 		ev_io_stop(loop, io);   /* EOF: its exit follows */
+		return;
+	}
+	if (wproto_open(d->pool.msg, (size_t)n, &type, &id, &r) == 0 &&
+	    type == WPROTO_MEM && l->st == LS_READY) {
+		loader_got_mem(l, &r);
 		return;
 	}
 	if (wproto_open(d->pool.msg, (size_t)n, &type, &id, &r) != 0 ||
@@ -364,6 +391,8 @@ loader_start(struct daemon *d, const struct account *acct, bool as_root)
 	l->killed = false;
 	l->last_line[0] = '\0';
 	l->loglen = 0;
+	l->mem_ms = 0;
+	l->pss_at_ready = 0;
 	l->defs_gen = d->pool.loaders.defs_gen;
 	if (launch_exec(&t, acct, as_root, &o, err, sizeof(err)) != 0) {
 		uint64_t delay = loader_next_delay(l);
@@ -445,6 +474,7 @@ loader_reply(struct loader *l, uint64_t id, pid_t *pid, char *err, size_t errlen
 	int fd = -1, pr;
 	ssize_t n;
 
+again:
 	do
 		pr = poll(&p, 1, LOADER_FORK_TIMEOUT_MS);
 	while (pr < 0 && errno == EINTR);
@@ -455,6 +485,16 @@ loader_reply(struct loader *l, uint64_t id, pid_t *pid, char *err, size_t errlen
 	n = wproto_recv(l->sock, d->pool.msg, WPROTO_MAX_MSG, &fd);
 	if (fd >= 0)
 		close(fd);
+	/* a MEM asked for before this FORK comes first */
+	if (n > 0 && wproto_open(d->pool.msg, (size_t)n, &type, &got, &r) == 0 &&
+	    type == WPROTO_MEM) {
+		loader_got_mem(l, &r);
+		if (l->killed) {
+			snprintf(err, errlen, "loader: malformed MEM");
+			return -1;
+		}
+		goto again;
+	}
 	if (n <= 0 || wproto_open(d->pool.msg, (size_t)n, &type, &got, &r) != 0 ||
 	    type != WPROTO_FORKED || got != id || wproto_decode_forked(&r, &v) != 0) {
 		snprintf(err, errlen, "loader: %s", n == 0 ? "closed its socket" :

@@ -45,6 +45,42 @@ head(struct strbuf *sb, const char *name, const char *type, const char *help)
 	strbuf_printf(sb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* The pool's memory (poolmem.c): Pss by process kind, each worker's. */
+static void
+metrics_memory(struct daemon *d, struct strbuf *sb)
+{
+	struct pool *p = &d->pool;
+	struct pool_mem m;
+
+	poolmem_totals(d, &m);
+	head(sb, "ampscan_pool_pss_bytes", "gauge", "Pss of ampdaemon, the loaders and the workers (each one's last report)");
+	strbuf_printf(sb, "ampscan_pool_pss_bytes %llu\n", (unsigned long long)m.pss);
+	head(sb, "ampscan_pool_pss_by_process_bytes", "gauge", "the pool's Pss by kind of process");
+	strbuf_printf(sb, "ampscan_pool_pss_by_process_bytes{process=\"ampdaemon\"} %llu\n",
+	    (unsigned long long)m.ampdaemon_pss);
+	strbuf_printf(sb, "ampscan_pool_pss_by_process_bytes{process=\"loader\"} %llu\n",
+	    (unsigned long long)m.loaders_pss);
+	strbuf_printf(sb, "ampscan_pool_pss_by_process_bytes{process=\"worker\"} %llu\n",
+	    (unsigned long long)m.workers_pss);
+	head(sb, "ampscan_pool_memory_unreported", "gauge", "running pool processes whose memory is not known yet");
+	strbuf_printf(sb, "ampscan_pool_memory_unreported %u\n", m.unknown);
+	head(sb, "ampscan_worker_private_bytes", "gauge", "a worker's private memory (Private_Clean + Private_Dirty), by slot");
+	head(sb, "ampscan_worker_pss_bytes", "gauge", "a worker's Pss, by slot");
+	for (unsigned i = 0; i < POOL_SLOTS(p); i++) {
+		const struct worker *w = &p->w[i];
+
+		if (w->pid <= 0 || w->mem_ms == 0 || w->mem.err != 0)
+			continue;
+		strbuf_printf(sb, "ampscan_worker_private_bytes{worker=\"%u\"} %llu\n",
+		    w->slot, (unsigned long long)w->mem.priv);
+		strbuf_printf(sb, "ampscan_worker_pss_bytes{worker=\"%u\"} %llu\n",
+		    w->slot, (unsigned long long)w->mem.pss);
+	}
+	head(sb, "ampscan_workers_retired_total", "counter", "workers replaced after a request, by reason (memory: WorkerMemoryLimit)");
+	strbuf_printf(sb, "ampscan_workers_retired_total{reason=\"memory\"} %llu\n",
+	    (unsigned long long)p->retired_memory_total);
+}
+
 static void
 metrics_text(struct daemon *d, struct strbuf *sb)
 {
@@ -95,6 +131,7 @@ metrics_text(struct daemon *d, struct strbuf *sb)
 	}
 	if (p->ncrash_kinds == 0)
 		strbuf_puts(sb, "ampscan_worker_crashes_total{signal=\"none\"} 0\n");
+	metrics_memory(d, sb);
 
 	head(sb, "ampscan_scans_total", "counter", "scan requests answered (files, streams, descriptors)");
 	strbuf_printf(sb, "ampscan_scans_total %llu\n", (unsigned long long)p->scans_total);

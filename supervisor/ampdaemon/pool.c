@@ -215,6 +215,7 @@ pool_loader_changed(struct daemon *d, bool ready)
 	struct account acct = { .uid = 0 };
 	bool as_root = false;
 
+	poolmem_touch(d);   /* a loader came or went: the Pss shares moved */
 	if (!ready) {
 		pool_check_stopped(d);
 		if (d->pool.paused || d->stopping || !defs_ready(d) || defs_running(d))
@@ -276,6 +277,7 @@ pool_init(struct daemon *d, char *err, size_t errlen)
 	p->hooks.send_failed = worker_send_failed;
 	p->hooks.loader_changed = pool_loader_changed;
 	loader_init(d);
+	poolmem_init(d);
 	for (i = 0; i < POOL_SLOTS(p); i++)
 		worker_init(&p->w[i], d, i + 1);
 	crashes_init(d);
@@ -287,6 +289,7 @@ void
 pool_free(struct daemon *d)
 {
 	cc_free(&d->pool.cc);
+	poolmem_free(d);
 	poisonq_free(d);
 	free(d->pool.res);
 	free(d->pool.msg);

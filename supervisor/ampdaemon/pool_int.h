@@ -23,13 +23,14 @@ enum worker_event {
 	WE_EXIT,           /* it exited (ws in the input) */
 	WE_STOP,           /* the pool stops */
 	WE_RETIRE,         /* a rollover retires it */
+	WE_MEM_MSG,        /* it sent MEM (its memory) */
 	WE_NEVENTS
 };
 
 struct buf;
 struct worker_input {
 	const char *why;                 /* WE_KILL */
-	struct buf *r;               /* WE_READY_MSG, WE_RESULT_MSG */
+	struct buf *r;               /* WE_READY_MSG, WE_RESULT_MSG, WE_MEM_MSG */
 	uint64_t id;                     /* WE_RESULT_MSG */
 	int ws;                          /* WE_EXIT: its wait status */
 };
@@ -90,6 +91,23 @@ void loader_defs_changed(struct daemon *d);
 void loader_stop(struct daemon *d);
 /* No loader process is left. */
 bool loader_all_down(const struct daemon *d);
+
+/* loader.c: ask the READY loaders for MEM (poolmem.c's timer) */
+void loader_mem_ask(struct daemon *d);
+
+/* poolmem.c: memory reports and WorkerMemoryLimit */
+void poolmem_init(struct daemon *d);
+void poolmem_free(struct daemon *d);
+/* Something changed (READY, an exit, a result): ask again in a while. */
+void poolmem_touch(struct daemon *d);
+/* Send MEMQ on sock: 0 or -errno. */
+int poolmem_ask(struct daemon *d, int sock);
+/* A MEM message into *m and *at (now); 0, or -1 when malformed. */
+int poolmem_got(struct buf *r, struct wproto_mem *m, int64_t *at);
+/* Whether w's next SCAN should ask for MEM (its figure is old). */
+bool poolmem_due(const struct worker *w, int64_t now);
+/* Whether w's last report is past WorkerMemoryLimit. */
+bool poolmem_over(const struct worker *w);
 
 /* worker.c */
 void worker_init(struct worker *w, struct daemon *d, unsigned slot);

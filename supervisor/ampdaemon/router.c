@@ -232,6 +232,8 @@ pool_dispatch(struct daemon *d)
 		memset(&m, 0, sizeof(m));
 		m.id = req->id;
 		m.flags = req->flags;
+		if (poolmem_due(w, walltime_now_ms()))
+			m.flags |= WPROTO_SCAN_MEM;   /* its memory with the RESULT */
 		snprintf(m.name, sizeof(m.name), "%s", req->name);
 		if (wproto_encode_scan(&d->pool.out, &m) != 0 ||
 		    wproto_send(w->sock, &d->pool.out, req->fd) != 0) {

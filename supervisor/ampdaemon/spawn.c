@@ -28,6 +28,7 @@ enum spawn_step {
 	STEP_SETSID,
 	STEP_FDS,
 	STEP_RLIMIT,
+	STEP_OOM,
 	STEP_CAPBSET,
 	STEP_SETGROUPS,
 	STEP_SETRESGID,
@@ -80,6 +81,8 @@ struct spawn_plan {
 	uid_t uid;
 	gid_t gid;
 	pid_t parent;
+	char oom[16];            /* oom_score_adj to write, "" none */
+	size_t oomlen;
 };
 
 const char *
@@ -292,6 +295,22 @@ child_ids(const struct spawn_plan *p, int st)
 	}
 }
 
+/* /proc/self/oom_score_adj = p->oom; 0 or -1 + errno. */
+static int
+child_oom(const struct spawn_plan *p)
+{
+	int fd = open(SPAWN_OOM_PATH, O_WRONLY | O_CLOEXEC), e;
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, p->oom, p->oomlen);
+	e = errno;
+	close(fd);
+	errno = e;
+	return n == (ssize_t)p->oomlen ? 0 : -1;
+}
+
 static _Noreturn void
 child_run(const struct spawn_plan *p)
 {
@@ -310,6 +329,10 @@ child_run(const struct spawn_plan *p)
 		if (setrlimit(p->lim[i].resource, &rl) != 0)
 			child_fail(st, STEP_RLIMIT, errno, i);
 	}
+	/* raised before the uid change (the file is ours while we are root
+	 * and dumpable); raising needs no capability */
+	if (p->oomlen > 0 && child_oom(p) != 0)
+		child_fail(st, STEP_OOM, errno, 0);
 	if (!p->as_self && capbset_drop(&cap) != 0)   /* needs CAP_SETPCAP */
 		child_fail(st, STEP_CAPBSET, errno, cap);
 	child_ids(p, st);
@@ -380,6 +403,7 @@ step_message(const struct spawn_plan *p, const int64_t rec[3], char *err,
 	case STEP_VERIFY_CAPS: snprintf(err, errlen, "verify: capabilities left after dropping them all"); break;
 	case STEP_VERIFY_SETUID0: snprintf(err, errlen, "verify: setuid(0) succeeded after dropping to uid %lld", arg); break;
 	case STEP_VERIFY_SETGID0: snprintf(err, errlen, "verify: setgid(0) succeeded after dropping to gid %lld", arg); break;
+	case STEP_OOM: snprintf(err, errlen, "%s = %s: %s", SPAWN_OOM_PATH, p->oom, es); break;
 	case STEP_PDEATHSIG: snprintf(err, errlen, "prctl(PR_SET_PDEATHSIG): %s", es); break;
 	case STEP_PARENT: snprintf(err, errlen, "the supervisor died before the worker could exec"); break;
 	case STEP_NNP: snprintf(err, errlen, "prctl(PR_SET_NO_NEW_PRIVS): %s", es); break;
@@ -446,6 +470,14 @@ plan_prepare(const struct spawn_req *req, struct spawn_plan *p, char *err,
 	p->uid = req->as_root ? 0 : req->as_self ? getuid() : req->uid;
 	p->gid = req->as_root ? 0 : req->as_self ? getgid() : req->gid;
 	p->parent = getpid();
+	p->oomlen = 0;
+	if (req->oom_score_adj != 0) {
+		if (req->oom_score_adj < SPAWN_OOM_MIN || req->oom_score_adj > SPAWN_OOM_MAX) {
+			snprintf(err, errlen, "spawn: oom_score_adj %d out of range", req->oom_score_adj);
+			return -1;
+		}
+		p->oomlen = (size_t)snprintf(p->oom, sizeof(p->oom), "%d", req->oom_score_adj);
+	}
 
 	p->envp[ne++] = SPAWN_PATH_ENV;
 	for (size_t i = 0; i < SPAWN_PASS_N; i++)

@@ -19,6 +19,9 @@
  *   4. rlimits, soft = hard, so the worker cannot raise them again:
  *      RLIMIT_CORE 0 (or its hard limit when core dumps are allowed),
  *      RLIMIT_NOFILE, and RLIMIT_AS / RLIMIT_CPU / RLIMIT_FSIZE when asked;
+ *      then req->oom_score_adj into /proc/self/oom_score_adj when not 0
+ *      (while we are still the file's owner; raising it needs no
+ *      capability, lowering it would need CAP_SYS_RESOURCE);
  *   5. the capability bounding set is emptied (needs CAP_SETPCAP, so
  *      before the uid change);
  *   6. setgroups(0), setresgid(gid x3), setresuid(uid x3);
@@ -80,6 +83,9 @@
 #define SPAWN_DEFS_DIR_FD 5
 #define SPAWN_SCRATCH_FD 6
 #define SPAWN_KEYS_FD 7
+#define SPAWN_OOM_PATH "/proc/self/oom_score_adj"
+#define SPAWN_OOM_MIN (-1000)
+#define SPAWN_OOM_MAX 1000
 
 enum spawn_err {
 	SPAWN_OK = 0,
@@ -110,6 +116,7 @@ struct spawn_req {
 	rlim_t as_bytes;         /* RLIMIT_AS; 0 = inherited */
 	rlim_t cpu_seconds;      /* RLIMIT_CPU; 0 = inherited */
 	rlim_t fsize_bytes;      /* RLIMIT_FSIZE; 0 = inherited */
+	int oom_score_adj;       /* 0 = inherited; else written (-1000..1000) */
 };
 
 struct spawn_result {

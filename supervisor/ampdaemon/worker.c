@@ -7,6 +7,8 @@
  *   STARTING -EOF-> START_EOF -TIMER-> START_KILLED -EXIT-> BACKOFF (fault 7)
  *   READY -EOF-> READY_EOF -TIMER-> KILLED -EXIT-> BACKOFF (a crash)
  *   READY (busy) -RETIRE-> RETIRING -RESULT-> STOPPING_OLD -EXIT-> IDLE
+ *   READY -MEM over WorkerMemoryLimit-> (busy: MEM_RETIRING -RESULT->)
+ *         STOPPING_MEM -EXIT-> STARTING (a fresh one, not a crash)
  *   running -STOP-> STOPPING -EXIT-> IDLE; -TIMER-> SIGKILL
  *
  * Faults decided here: 2 (the worker's protocol or version), 7 (start
@@ -189,6 +191,8 @@ worker_record_exit(struct worker *w, int ws, const char *kind, int64_t now)
 	events_add_int(&ev, "uid", w->uid);
 	if (w->killed == WK_SCAN_TIMEOUT)
 		events_add_bool(&ev, "scan_timeout", true);
+	if (w->st == WS_STOPPING_MEM)
+		events_add_str(&ev, "retired", "memory");
 	if (w->last_line[0] && strcmp(kind, "stopped") != 0)
 		events_add_str(&ev, "last_stderr", w->last_line);
 	if (strcmp(kind, "stopped") != 0) {
@@ -337,7 +341,10 @@ launch_exec(const struct launch_target *t, const struct account *acct,
 	struct spawn_req req = { .argv = argv, .as_root = as_root,
 	    .as_self = geteuid() != 0,
 	    .uid = as_root ? 0 : acct->uid, .gid = as_root ? 0 : acct->gid,
-	    .index_fd = d->index_fd, .core_dumps = d->cfg.core_dumps };
+	    .index_fd = d->index_fd, .core_dumps = d->cfg.core_dumps,
+	    /* the OOM killer takes a worker or loader before ampdaemon; a
+	     * worker forked from the loader inherits the loader's */
+	    .oom_score_adj = POOL_OOM_SCORE_ADJ };
 	struct worker_clamav_args ca = { .nfds = 0 };
 	bool clamav = d->cfg.engine == CONFIG_ENGINE_CLAMAV;
 	struct spawn_result res;
@@ -707,6 +714,7 @@ act_start(struct worker *w, const struct worker_input *in)
 	w->bad_ready[0] = '\0';
 	w->last_line[0] = '\0';
 	w->loglen = 0;
+	w->mem_ms = 0;
 	w->uid = as_root ? 0 : acct.uid;
 	if (worker_spawn(w, &acct, as_root, err, sizeof(err)) != 0) {
 		w->pid = -1;
@@ -737,7 +745,53 @@ act_ready(struct worker *w, const struct worker_input *in)
 	d->pool.have_ready = true;
 	definitions_text(&d->pool.ready, w->defs, sizeof(w->defs));
 	ready_announce(w, &d->pool.ready, now);
+	/* its memory, once loaded (a failed send shows at its next request) */
+	(void)poolmem_ask(d, w->sock);
+	poolmem_touch(d);   /* and the others', whose Pss it changed */
 	d->pool.hooks.changed(w, WN_READY);
+}
+
+/* Past WorkerMemoryLimit: the worker_retired event and the log line. */
+static void
+worker_mem_retire(struct worker *w)
+{
+	struct daemon *d = w->d;
+	struct event ev;
+
+	d->pool.retired_memory_total++;
+	dlog(&d->log, DLOG_INFO, "worker %u (pid %d): private memory %llu KiB is past WorkerMemoryLimit (%llu KiB): retired %s, replaced by a fresh one",
+	    w->slot, (int)w->pid, (unsigned long long)(w->mem.priv >> 10),
+	    (unsigned long long)(d->cfg.worker_memory_limit >> 10),
+	    w->req != NULL ? "after its request" : "now");
+	events_begin(&ev, EVENT_WORKER_RETIRED, walltime_now_ms());
+	events_add_int(&ev, "pid", w->pid);
+	events_add_int(&ev, "worker", w->slot);
+	events_add_str(&ev, "reason", "memory");
+	events_add_int(&ev, "private_bytes", (int64_t)w->mem.priv);
+	events_add_int(&ev, "rss_bytes", (int64_t)w->mem.rss);
+	events_add_int(&ev, "limit_bytes", (int64_t)d->cfg.worker_memory_limit);
+	events_add_int(&ev, "scans", (int64_t)w->scans);
+	daemon_event(d, &ev);
+}
+
+/* READY phase: its memory.  Past WorkerMemoryLimit it is replaced: now
+ * when idle, after its request when busy. */
+static void
+act_mem(struct worker *w, const struct worker_input *in)
+{
+	struct worker_input kill_in = { .why = "malformed MEM" };
+
+	if (poolmem_got(in->r, &w->mem, &w->mem_ms) != 0) {
+		worker_handle(w, WE_KILL, &kill_in);
+		return;
+	}
+	if (w->st != WS_READY || !poolmem_over(w))
+		return;
+	worker_mem_retire(w);
+	if (w->req == NULL)
+		worker_stop(w, WS_STOPPING_MEM);
+	else
+		w->st = WS_MEM_RETIRING;
 }
 
 /* READY, RETIRING: the result of its request. */
@@ -756,9 +810,12 @@ act_result(struct worker *w, const struct worker_input *in)
 	ev_timer_stop(d->loop, &w->scan_timer);
 	w->req = NULL;
 	w->scans++;
+	poolmem_touch(d);
 	router_result(d, w, req, d->pool.res);
 	if (w->st == WS_RETIRING)
 		worker_stop(w, WS_STOPPING_OLD);
+	else if (w->st == WS_MEM_RETIRING)
+		worker_stop(w, WS_STOPPING_MEM);
 	pool_dispatch(d);
 }
 
@@ -904,6 +961,30 @@ act_exit_stopped(struct worker *w, const struct worker_input *in)
 	pool_dispatch(d);
 }
 
+/* STOPPING_MEM: it exited as asked; a fresh one at once (no backoff). */
+static void
+act_exit_retired(struct worker *w, const struct worker_input *in)
+{
+	struct daemon *d = w->d;
+
+	worker_record_exit(w, in->ws, "stopped", walltime_now_ms());
+	w->pid = -1;
+	if (w->req != NULL) {
+		struct scan_req *req = w->req;
+
+		w->req = NULL;
+		router_requeue(d, req);
+	}
+	if (!worker_is_current(w)) {
+		/* a rollover's old half: its replacement is on the way */
+		w->st = WS_IDLE;
+		d->pool.hooks.changed(w, WN_GONE);
+	} else {
+		act_start(w, in);
+	}
+	pool_dispatch(d);
+}
+
 /*
  * A worker that exited WPROTO_EXIT_DEFS_CHANGED while an update is under
  * way read active/ in the middle of an activation: it starts again every
@@ -1036,27 +1117,37 @@ act_retire_ready(struct worker *w, const struct worker_input *in)
 	(void)in;
 	if (w->req == NULL)
 		worker_stop(w, WS_STOPPING_OLD);
-	else if (w->st == WS_READY)
-		w->st = WS_RETIRING;
+	else if (w->st == WS_READY || w->st == WS_MEM_RETIRING)
+		w->st = WS_RETIRING;   /* the rollover's: no replacement in this slot */
+}
+
+/* STOPPING_MEM: the pool stops; no replacement then. */
+static void
+act_mark_stopping(struct worker *w, const struct worker_input *in)
+{
+	(void)in;
+	w->st = WS_STOPPING;
 }
 
 /* ---- the table ------------------------------------------------------------ */
 
 #define N act_none
 static worker_action *const actions[WS_NSTATES][WE_NEVENTS] = {
-	/*                 START     READY_MSG  RESULT_MSG      OTHER_MSG       KILL               EOF               TIMER                SCAN_TIMEOUT      EXIT               STOP          RETIRE */
-	[WS_IDLE] =        { act_start, N,      N,              N,              N,                 N,                N,                   N,                N,                 act_to_idle,  act_to_idle },
-	[WS_WAITING] =     { act_start, N,      N,              N,              N,                 N,                N,                   N,                N,                 act_to_idle,  act_to_idle },
-	[WS_STARTING] =    { N, act_ready,      act_unexpected, act_unexpected, act_kill_starting, act_eof_starting, act_ready_timeout,   N,                act_exit_starting, act_stop,     act_stop_old },
-	[WS_START_EOF] =   { N, N,              N,              N,              act_kill_starting, N,                act_eof_grace_over,  N,                act_exit_starting, act_stop,     act_stop_old },
-	[WS_START_KILLED] = { N, N,             N,              N,              act_kill_starting, N,                act_ready_timeout,   N,                act_exit_starting, act_stop,     act_stop_old },
-	[WS_READY] =       { N, act_unexpected, act_result,     act_unexpected, act_kill_ready,    act_eof_ready,    N,                   act_scan_timeout, act_exit_crash,    act_stop,     act_retire_ready },
-	[WS_RETIRING] =    { N, act_unexpected, act_result,     act_unexpected, act_kill_ready,    act_eof_ready,    N,                   act_scan_timeout, act_exit_crash,    act_stop_old, act_retire_ready },
-	[WS_READY_EOF] =   { N, N,              N,              N,              act_kill_ready,    N,                act_eof_grace_over,  act_scan_timeout, act_exit_crash,    act_stop,     act_retire_ready },
-	[WS_KILLED] =      { N, N,              N,              N,              act_kill_ready,    N,                N,                   act_scan_timeout, act_exit_crash,    act_stop,     act_retire_ready },
-	[WS_BACKOFF] =     { act_start, N,      N,              N,              N,                 N,                act_backoff_over,    N,                N,                 act_to_idle,  act_to_idle },
-	[WS_STOPPING] =    { N, N,              N,              N,              act_kill_stopping, N,                act_stop_grace_over, N,                act_exit_stopped,  N,            act_mark_old },
-	[WS_STOPPING_OLD] = { N, N,             N,              N,              act_kill_stopping, N,                act_stop_grace_over, N,                act_exit_stopped,  N,            N },
+	/*                 START     READY_MSG  RESULT_MSG      OTHER_MSG       KILL               EOF               TIMER                SCAN_TIMEOUT      EXIT               STOP               RETIRE            MEM_MSG */
+	[WS_IDLE] =        { act_start, N,      N,              N,              N,                 N,                N,                   N,                N,                 act_to_idle,       act_to_idle,      N },
+	[WS_WAITING] =     { act_start, N,      N,              N,              N,                 N,                N,                   N,                N,                 act_to_idle,       act_to_idle,      N },
+	[WS_STARTING] =    { N, act_ready,      act_unexpected, act_unexpected, act_kill_starting, act_eof_starting, act_ready_timeout,   N,                act_exit_starting, act_stop,          act_stop_old,     act_unexpected },
+	[WS_START_EOF] =   { N, N,              N,              N,              act_kill_starting, N,                act_eof_grace_over,  N,                act_exit_starting, act_stop,          act_stop_old,     N },
+	[WS_START_KILLED] = { N, N,             N,              N,              act_kill_starting, N,                act_ready_timeout,   N,                act_exit_starting, act_stop,          act_stop_old,     N },
+	[WS_READY] =       { N, act_unexpected, act_result,     act_unexpected, act_kill_ready,    act_eof_ready,    N,                   act_scan_timeout, act_exit_crash,    act_stop,          act_retire_ready, act_mem },
+	[WS_RETIRING] =    { N, act_unexpected, act_result,     act_unexpected, act_kill_ready,    act_eof_ready,    N,                   act_scan_timeout, act_exit_crash,    act_stop_old,      act_retire_ready, act_mem },
+	[WS_MEM_RETIRING] = { N, act_unexpected, act_result,    act_unexpected, act_kill_ready,    act_eof_ready,    N,                   act_scan_timeout, act_exit_crash,    act_stop,          act_retire_ready, act_mem },
+	[WS_READY_EOF] =   { N, N,              N,              N,              act_kill_ready,    N,                act_eof_grace_over,  act_scan_timeout, act_exit_crash,    act_stop,          act_retire_ready, N },
+	[WS_KILLED] =      { N, N,              N,              N,              act_kill_ready,    N,                N,                   act_scan_timeout, act_exit_crash,    act_stop,          act_retire_ready, N },
+	[WS_BACKOFF] =     { act_start, N,      N,              N,              N,                 N,                act_backoff_over,    N,                N,                 act_to_idle,       act_to_idle,      N },
+	[WS_STOPPING] =    { N, N,              N,              N,              act_kill_stopping, N,                act_stop_grace_over, N,                act_exit_stopped,  N,                 act_mark_old,     N },
+	[WS_STOPPING_OLD] = { N, N,             N,              N,              act_kill_stopping, N,                act_stop_grace_over, N,                act_exit_stopped,  N,                 N,                N },
+	[WS_STOPPING_MEM] = { N, N,             N,              N,              act_kill_stopping, N,                act_stop_grace_over, N,                act_exit_retired,  act_mark_stopping, act_mark_old,     N },
 };
 #undef N
 
@@ -1089,6 +1180,7 @@ worker_on_exit(struct ev_loop *loop, ev_child *c, int revents)
 	ev_child_stop(loop, c);
 	worker_close(w);
 	worker_scratch_wipe(w);
+	poolmem_touch(w->d);   /* its pages' other holders' Pss rose */
 	worker_handle(w, WE_EXIT, &in);
 }
 
@@ -1129,7 +1221,8 @@ worker_on_sock(struct ev_loop *loop, ev_io *io, int revents)
 	}
 	in.r = &r;
 	worker_handle(w, type == WPROTO_READY ? WE_READY_MSG :
-	    type == WPROTO_RESULT ? WE_RESULT_MSG : WE_OTHER_MSG, &in);
+	    type == WPROTO_RESULT ? WE_RESULT_MSG : type == WPROTO_MEM ?
+	    WE_MEM_MSG : WE_OTHER_MSG, &in);
 }
 
 static void

@@ -400,7 +400,7 @@ main(int argc, char **argv)
 {
 	struct svc s = { .sock_fd = SVC_DEFAULT_SOCK_FD, .index_fd = -1,
 	    .index_out_fd = -1, .defs_dir_fd = -1, .scratch_fd = -1,
-	    .scratch_root_fd = -1,
+	    .scratch_root_fd = -1, .mem_fd = -1,
 	    .heur = SENG_HEUR_DEFAULTS };
 	int rc = 2;
 

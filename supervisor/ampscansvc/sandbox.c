@@ -71,6 +71,7 @@ struct sandbox_ll_attr {
 	LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG | \
 	LANDLOCK_ACCESS_FS_REFER | LANDLOCK_ACCESS_FS_TRUNCATE)
 #define SANDBOX_LOCALTIME_PATH "/etc/localtime"
+#define SANDBOX_PROC_PATH "/proc"
 
 int
 sandbox_landlock_abi(void)
@@ -124,7 +125,7 @@ sandbox_landlock(const struct sandbox_opts *o, int abi, char *err,
     size_t errlen)
 {
 	struct sandbox_ll_attr attr;
-	int ruleset = -1, tz = -1, rc = -1;
+	int ruleset = -1, tz = -1, proc = -1, rc = -1;
 	size_t attrlen;
 
 	attrlen = sandbox_ll_handled(abi, &attr);
@@ -150,12 +151,28 @@ sandbox_landlock(const struct sandbox_opts *o, int abi, char *err,
 		    errlen) != 0)
 			goto out;
 	}
+	/* the loader: reading beneath /proc, so that a worker it forks can
+	 * open its own smaps_rollup before stacking its own layer, which
+	 * allows no /proc (procmem.h; the ptrace checks still apply) */
+	if (o->flags & SANDBOX_LOADER) {
+		if ((proc = open(SANDBOX_PROC_PATH, O_PATH | O_DIRECTORY |
+		    O_CLOEXEC)) < 0) {
+			snprintf(err, errlen, "%s: %s", SANDBOX_PROC_PATH,
+			    strerror(errno));
+			goto out;
+		}
+		if (sandbox_ll_rule(ruleset, proc, LANDLOCK_ACCESS_FS_READ_FILE,
+		    attr.handled_access_fs, SANDBOX_PROC_PATH, err, errlen) != 0)
+			goto out;
+	}
 	if (syscall(SYS_landlock_restrict_self, ruleset, 0) != 0) {
 		snprintf(err, errlen, "Landlock restrict_self: %s", strerror(errno));
 		goto out;
 	}
 	rc = 0;
 out:
+	if (proc >= 0)
+		close(proc);
 	if (tz >= 0)
 		close(tz);
 	if (ruleset >= 0)
@@ -608,7 +625,8 @@ sb_eq32(unsigned arg, uint32_t v)
 
 /* SANDBOX_LOADER: what the loader and a worker before its own sandbox need. */
 static int
-sandbox_loader_calls(scmp_filter_ctx ctx, char *err, size_t errlen)
+sandbox_loader_calls(scmp_filter_ctx ctx, unsigned flags, char *err,
+    size_t errlen)
 {
 	static const int any[] = { SCMP_SYS(dup2), SCMP_SYS(dup3),
 	    SCMP_SYS(close_range), SCMP_SYS(getppid), SCMP_SYS(seccomp),
@@ -628,6 +646,11 @@ sandbox_loader_calls(scmp_filter_ctx ctx, char *err, size_t errlen)
 	if (SB_RULE(ctx, SCMP_SYS(clone), 1, sb_arg(0, SCMP_CMP_EQ,
 	    CLONE_PARENT | SIGCHLD, 0)))
 		return -1;
+	/* a forked worker opens its smaps_rollup (Landlock: /proc only, read);
+	 * with SANDBOX_SCRATCH openat is allowed anyway */
+	if (!(flags & SANDBOX_SCRATCH) && SB_RULE(ctx, SCMP_SYS(openat), 1,
+	    sb_arg(2, SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY)))
+		return -1;
 	/* the worker's test builds read (never change) SIGSYS's handler */
 	return SB_RULE(ctx, SCMP_SYS(rt_sigaction), 2,
 	    sb_eq32(0, SIGSYS), sb_arg(1, SCMP_CMP_EQ, 0, 0));
@@ -644,7 +667,8 @@ sandbox_filtered(scmp_filter_ctx ctx, const struct sandbox_opts *o,
 	    SB_RULE(ctx, SCMP_SYS(mprotect), 1,
 	    sb_arg(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)))
 		return -1;
-	if ((o->flags & SANDBOX_LOADER) && sandbox_loader_calls(ctx, err, errlen) != 0)
+	if ((o->flags & SANDBOX_LOADER) && sandbox_loader_calls(ctx, o->flags,
+	    err, errlen) != 0)
 		return -1;
 	/* signals to ourselves only: raise() and abort() (tgkill), kill(self) */
 	if (!(o->flags & SANDBOX_LOADER) && (SB_RULE(ctx, SCMP_SYS(kill), 1,

@@ -34,8 +34,10 @@ enum {
 	 * getppid, prctl (DUMPABLE, NO_NEW_PRIVS, PDEATHSIG, SECCOMP),
 	 * landlock_*, seccomp, kill/tgkill of any pid (a worker's raise()
 	 * names its own pid, unknown when the loader's filter is built),
-	 * and reading SIGSYS's handler.  Landlock is required: no
-	 * mount-namespace fallback for a loader.
+	 * and reading SIGSYS's handler; reading files beneath /proc (Landlock)
+	 * and a read-only openat, so that a worker it forks can open its own
+	 * /proc/self/smaps_rollup before its own layer closes /proc again.
+	 * Landlock is required: no mount-namespace fallback for a loader.
 	 */
 	SANDBOX_LOADER = 1u << 2,
 };

@@ -51,6 +51,8 @@ struct svc {
 	bool defs_want_set;
 	int scratch_fd;              /* ... and the scratch directory */
 	int scratch_root_fd;         /* --loader --engine clamav: ScratchDir */
+	int mem_fd;                  /* its /proc/self/smaps_rollup, or -1 */
+	int mem_err;                 /* ... why not (an errno) */
 	bool index_verified;   /* ampdaemon checked the index's checksum */
 	struct walk_limits lim;
 	struct cvd_trust *trust;
@@ -94,6 +96,10 @@ void svc_print_loaded(const struct wproto_ready *m, char sep, bool types);
 int svc_clamav_load(struct svc *s, char *err, size_t errlen);
 int svc_clamav_sandbox(struct svc *s, char *err, size_t errlen);
 void svc_scratch_probe(struct svc *s);
+/* Before the sandbox: open this process's smaps_rollup (procmem.h). */
+void svc_mem_open(struct svc *s);
+/* Send MEM (its memory now) for the request id; 0 or -errno. */
+int svc_mem_send(struct svc *s, uint64_t id, struct wbuf *out);
 void svc_whole_set(const struct svc *s, const struct engine *e,
     const char *prefix, const char *what);
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "procmem.h"
 #include "sandbox.h"
 #include "svc.h"
 
@@ -306,4 +307,37 @@ svc_whole_set(const struct svc *s, const struct engine *e, const char *prefix,
 	svc_die("%sthe builtin engine cannot load %llu signatures of %s: %s (use %s)",
 	    prefix, n, what, gaps, daemon ? "Engine clamav, or AllowPartialEngine yes" :
 	    "--engine clamav, or --allow-partial");
+}
+
+void
+svc_mem_open(struct svc *s)
+{
+	if (s->mem_fd >= 0)
+		close(s->mem_fd);
+	s->mem_fd = procmem_open();
+	s->mem_err = s->mem_fd < 0 ? errno : 0;
+	if (s->mem_fd < 0)
+		fprintf(stderr, "ampscansvc: %s: %s (its memory is not reported)\n",
+		    PROCMEM_PATH, strerror(errno));
+}
+
+int
+svc_mem_send(struct svc *s, uint64_t id, struct wbuf *out)
+{
+	struct wproto_mem m = { .err = (uint32_t)s->mem_err };
+	struct procmem pm;
+	int rc;
+
+	if (s->mem_fd >= 0) {
+		if ((rc = procmem_read(s->mem_fd, &pm)) == 0) {
+			m.rss = pm.rss;
+			m.pss = pm.pss;
+			m.priv = pm.priv;
+		} else {
+			m.err = (uint32_t)-rc;
+		}
+	}
+	if (wproto_encode_mem(out, id, &m) != 0)
+		return -EMSGSIZE;
+	return wproto_send(s->sock_fd, out, -1);
 }

@@ -60,6 +60,7 @@ svc_loader_child(struct svc *s, const int *fds, size_t nfds, pid_t ampd,
 	} else if (syscall(SYS_close_range, 4u, ~0u, 0u) != 0) {
 		_exit(2);
 	}
+	s->mem_fd = -1;   /* the loader's, closed above: the worker opens its own */
 	/* with ampdaemon, not with the loader; ampdaemon may be gone already */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != ampd)
 		_exit(2);
@@ -110,6 +111,12 @@ svc_loader_serve(struct svc *s, pid_t ampd)
 
 		if (n == 0)
 			svc_exit(0);   /* ampdaemon retired us, or is gone */
+		if (n > 0 && wproto_open(buf, (size_t)n, &type, &id, &r) == 0 &&
+		    type == WPROTO_MEMQ && nfds == 0) {
+			if (svc_mem_send(s, id, out) != 0)
+				svc_die("loader: cannot answer ampdaemon: %s", strerror(errno));
+			continue;
+		}
 		if (n < 0 || wproto_open(buf, (size_t)n, &type, &id, &r) != 0 ||
 		    type != WPROTO_FORK || nfds != want)
 			svc_die("loader: malformed request from ampdaemon (%zd bytes, type %u, %zu fds)",
@@ -144,6 +151,7 @@ svc_loader(struct svc *s)
 	} else {
 		svc_worker_builtin_load(s);
 	}
+	svc_mem_open(s);   /* its own memory, read again at each report */
 	/* Landlock: beneath ScratchDir (its own directory and its workers') */
 	if (sandbox_enter_opts(&(struct sandbox_opts){ .flags = flags,
 	    .scratch_fd = svc_clamav(s) ? s->scratch_root_fd : -1,

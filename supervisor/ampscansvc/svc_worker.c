@@ -137,19 +137,39 @@ svc_warm_up(struct svc *s)
  *   HUGELEN  one packet of 2 x WPROTO_MAX_MSG bytes whose header (right
  *            magic, type and id) claims a body of 4 GiB - 1 (a packet the
  *            supervisor's 64 KiB buffer truncates), then it serves on;
- *   CLOSE    closes its socket and runs on, never exiting.
+ *   CLOSE    closes its socket and runs on, never exiting;
+ *   HOG      answers as usual, but first allocates SVC_TEST_HOG_BYTES and
+ *            writes every page, kept until it exits (WorkerMemoryLimit).
  */
-enum svc_misdeed { SVC_BEHAVE, SVC_GARBAGE, SVC_HUGELEN, SVC_CLOSE };
+#define SVC_TEST_HOG_BYTES (64u << 20)
+
+static void
+svc_test_hog(void)
+{
+	static uint8_t *hogs[64];
+	static size_t nhogs;
+	uint8_t *p;
+
+	if (nhogs == sizeof(hogs) / sizeof(hogs[0]) ||
+	    (p = malloc(SVC_TEST_HOG_BYTES)) == NULL)
+		svc_die("test hook: hog marker: out of memory");
+	memset(p, 0xa5, SVC_TEST_HOG_BYTES);
+	hogs[nhogs++] = p;
+	fprintf(stderr, "ampscansvc: test hook: hog marker: holding %zu MiB more\n",
+	    nhogs * (SVC_TEST_HOG_BYTES >> 20));
+	fflush(stderr);
+}
+enum svc_misdeed { SVC_BEHAVE, SVC_GARBAGE, SVC_HUGELEN, SVC_CLOSE, SVC_HOG };
 
 static enum svc_misdeed
 svc_test_misdeed(int fd, uint8_t *buf)
 {
 	static const char *const marker[] = { NULL,
 	    "AMPSCAN-TEST-GARBAGE-MARKER", "AMPSCAN-TEST-HUGELEN-MARKER",
-	    "AMPSCAN-TEST-CLOSE-MARKER" };
+	    "AMPSCAN-TEST-CLOSE-MARKER", "AMPSCAN-TEST-HOG-MARKER" };
 	ssize_t n = pread(fd, buf, WPROTO_MAX_MSG, 0);
 
-	for (int k = SVC_GARBAGE; n > 0 && k <= SVC_CLOSE; k++)
+	for (int k = SVC_GARBAGE; n > 0 && k <= SVC_HOG; k++)
 		if (memmem(buf, (size_t)n, marker[k], strlen(marker[k])) != NULL)
 			return (enum svc_misdeed)k;
 	return SVC_BEHAVE;
@@ -200,6 +220,7 @@ svc_test_misbehave(struct svc *s, enum svc_misdeed how, uint64_t id,
 		close(s->sock_fd);
 		for (;;)
 			pause();
+	case SVC_HOG:
 	case SVC_BEHAVE:
 		break;
 	}
@@ -218,6 +239,7 @@ svc_serve_one(struct svc *s, uint8_t *buf)
 	uint16_t type;
 	uint64_t id;
 	int fd;
+	bool mem;
 	ssize_t n = wproto_recv(s->sock_fd, buf, WPROTO_MAX_MSG, &fd);
 
 	if (n == 0)
@@ -234,8 +256,15 @@ svc_serve_one(struct svc *s, uint8_t *buf)
 		goto reply;
 	}
 #endif
+	if (type == WPROTO_MEMQ) {
+		if (fd >= 0)
+			close(fd);
+		return svc_mem_send(s, id, out) == 0;
+	}
 	if (type != WPROTO_SCAN || wproto_decode_scan(&r, id, &req) != 0 || fd < 0)
 		svc_die("unexpected message type %u from the supervisor", type);
+	mem = (req.flags & WPROTO_SCAN_MEM) != 0;
+	req.flags &= ~(uint32_t)WPROTO_SCAN_MEM;
 	if (s->seng != NULL)
 		seng_scan_fd(s->seng, fd, req.name, req.flags, &res);
 	else
@@ -243,7 +272,9 @@ svc_serve_one(struct svc *s, uint8_t *buf)
 #ifdef AMPSCAN_TEST_HOOKS
 	enum svc_misdeed misdeed = svc_test_misdeed(fd, buf);
 
-	if (misdeed != SVC_BEHAVE) {
+	if (misdeed == SVC_HOG) {
+		svc_test_hog();
+	} else if (misdeed != SVC_BEHAVE) {
 		close(fd);
 		svc_test_misbehave(s, misdeed, id, buf, out);
 		return true;
@@ -251,6 +282,10 @@ svc_serve_one(struct svc *s, uint8_t *buf)
 #endif
 	close(fd);
 	res.id = id;
+	/* the memory after this scan, before its RESULT: ampdaemon decides
+	 * on WorkerMemoryLimit when the RESULT comes */
+	if (mem && svc_mem_send(s, id, out) != 0)
+		return false;
 #ifdef AMPSCAN_TEST_HOOKS
 reply:
 #endif
@@ -286,6 +321,7 @@ svc_worker_builtin_serve(struct svc *s)
 #ifdef AMPSCAN_TEST_HOOKS
 	svc_parent = getppid();
 #endif
+	svc_mem_open(s);   /* its own memory, read again at each report */
 	if (sandbox_enter_opts(&(struct sandbox_opts){ .flags = 0,
 	    .scratch_fd = -1, .sock_fd = s->sock_fd }, err, sizeof(err)) != 0)
 		svc_die("sandbox: %s", err);
@@ -383,6 +419,7 @@ svc_worker_clamav_serve(struct svc *s)
 	}
 	svc_parent = getppid();
 #endif
+	svc_mem_open(s);   /* its own memory, read again at each report */
 	if (sandbox_enter_opts(&(struct sandbox_opts){
 	    .flags = SANDBOX_SCRATCH | SANDBOX_LOCALTIME,
 	    .scratch_fd = s->scratch_fd, .sock_fd = s->sock_fd }, err, sizeof(err)) != 0)

@@ -142,6 +142,8 @@ static const struct keydef keydefs[CONFIG_KEY_COUNT] = {
 	    CONFIG_LAUNCH_LOADER },
 	[CONFIG_LOAD_TIMEOUT] = { "LoadTimeout", CT_DURATION, F(load_timeout_ms),
 	    1, DMAX },
+	[CONFIG_WORKER_MEMORY_LIMIT] = { "WorkerMemoryLimit", CT_SIZE,
+	    F(worker_memory_limit), 0, SMAX },
 };
 
 /* clamd.conf names an operator may bring along, and ours. */
@@ -301,6 +303,7 @@ config_defaults(struct config *c)
 	c->engine = CONFIG_ENGINE_CLAMAV;
 	c->worker_launch = CONFIG_LAUNCH_EXEC;
 	c->load_timeout_ms = 300 * 1000;
+	c->worker_memory_limit = 512ULL << 20;
 	c->scratch_dir = CONFIG_DEFAULT_SCRATCH_DIR;
 	c->heuristic_alerts = true;   /* clamd's default */
 }

@@ -192,6 +192,7 @@ enum config_key {
 	CONFIG_RELOAD_INTERVAL,
 	CONFIG_WORKER_LAUNCH,
 	CONFIG_LOAD_TIMEOUT,
+	CONFIG_WORKER_MEMORY_LIMIT,
 	CONFIG_KEY_COUNT
 };
 
@@ -241,6 +242,9 @@ struct config {
 	unsigned engine;                 /* CONFIG_ENGINE_* */
 	unsigned worker_launch;          /* CONFIG_LAUNCH_* */
 	uint64_t load_timeout_ms;        /* a loader's load, to READY */
+	/* a worker whose private memory (smaps_rollup's Private_*) passes
+	 * this is retired after its request and replaced; 0: never */
+	uint64_t worker_memory_limit;
 	/* Engine builtin: use a set it cannot load all of (issue 15); else
 	 * the trial rejects it and a worker does not start on it */
 	bool allow_partial_engine;

@@ -186,6 +186,35 @@ wproto_decode_result(struct buf *r, uint64_t id, struct wproto_result *m)
 }
 
 int
+wproto_encode_memq(struct wbuf *b, uint64_t id)
+{
+	wproto_begin(b, WPROTO_MEMQ, id);
+	return wproto_end(b) ? 0 : -EMSGSIZE;
+}
+
+int
+wproto_encode_mem(struct wbuf *b, uint64_t id, const struct wproto_mem *m)
+{
+	wproto_begin(b, WPROTO_MEM, id);
+	buf_put_le32(&b->b, m->err);
+	buf_put_le64(&b->b, m->rss);
+	buf_put_le64(&b->b, m->pss);
+	buf_put_le64(&b->b, m->priv);
+	return wproto_end(b) ? 0 : -EMSGSIZE;
+}
+
+int
+wproto_decode_mem(struct buf *r, struct wproto_mem *m)
+{
+	memset(m, 0, sizeof(*m));
+	buf_get_le32(r, &m->err);
+	buf_get_le64(r, &m->rss);
+	buf_get_le64(r, &m->pss);
+	buf_get_le64(r, &m->priv);
+	return wproto_done(r);
+}
+
+int
 wproto_send(int sock, const struct wbuf *b, int fd)
 {
 	return wproto_send_fds(sock, b, &fd, fd >= 0 ? 1 : 0);

@@ -21,6 +21,12 @@
  * RESULT  worker -> supervisor: u64 id, u32 verdict, u32 nnames,
  *         nnames x (str signature, str path inside the file), str note,
  *         u32 rflags (WPROTO_RES_*), u64 read_bytes
+ * MEMQ    supervisor -> worker or loader: no body; answered by MEM
+ * MEM     worker or loader -> supervisor: u32 err (0, or the errno of
+ *         reading its /proc/self/smaps_rollup), u64 rss, u64 pss, u64 priv
+ *         (bytes; procmem.h).  Sent for a MEMQ, and by a worker right
+ *         before the RESULT of a SCAN flagged WPROTO_SCAN_MEM (the id of
+ *         the SCAN or MEMQ it answers).
  * str = u16 length + bytes (no NUL), at most WPROTO_STR_MAX.
  */
 #ifndef AMPSCAN_WPROTO_H
@@ -33,7 +39,7 @@
 
 #include "buf.h"
 
-#define WPROTO_VERSION 2
+#define WPROTO_VERSION 3
 #define WPROTO_MAGIC 0x57504d41u        /* "AMPW" little-endian */
 #define WPROTO_HDR 24
 #define WPROTO_MAX_MSG 65536
@@ -57,12 +63,17 @@ enum wproto_type {
 	 * loader answers FORKED: an i32, the worker's pid or -errno */
 	WPROTO_FORK = 4,
 	WPROTO_FORKED = 5,
+	/* memory: the supervisor asks, a worker or loader reports its own */
+	WPROTO_MEMQ = 6,
+	WPROTO_MEM = 7,
 #ifdef AMPSCAN_TEST_HOOKS
 	WPROTO_PROBE = 100,   /* test builds: try forbidden syscalls, report */
 #endif
 };
 
 #define WPROTO_SCAN_ALLMATCH 0x1
+/* SCAN: send MEM (the memory after this scan) right before the RESULT */
+#define WPROTO_SCAN_MEM 0x2
 
 enum wproto_verdict {
 	WPROTO_CLEAN = 0,
@@ -111,6 +122,11 @@ struct wproto_result {
 	uint64_t read_bytes;             /* with WPROTO_RES_WHOLE */
 };
 
+struct wproto_mem {
+	uint32_t err;                    /* 0, or why it could not be read */
+	uint64_t rss, pss, priv;         /* bytes */
+};
+
 /*
  * rflags: the worker read the whole file, read_bytes bytes, the size it
  * had at the scan (builtin: the bytes its reader read; clamav: the size,
@@ -157,6 +173,10 @@ int wproto_decode_scan(struct buf *r, uint64_t id, struct wproto_scan *m);
 int wproto_encode_result(struct wbuf *b, const struct wproto_result *m);
 int wproto_decode_result(struct buf *r, uint64_t id,
     struct wproto_result *m);
+
+int wproto_encode_memq(struct wbuf *b, uint64_t id);
+int wproto_encode_mem(struct wbuf *b, uint64_t id, const struct wproto_mem *m);
+int wproto_decode_mem(struct buf *r, struct wproto_mem *m);
 
 /*
  * Send one message (with fd >= 0 attached as SCM_RIGHTS); 0 or -errno.

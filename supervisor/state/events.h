@@ -17,6 +17,8 @@
  *   worker_exited          pid, exit_code | signal ("SIGSEGV"), core_dumped,
  *                          uptime_ms, files (list: in flight when it died);
  *                          events_worker_exited() builds it
+ *   worker_retired         pid, worker, reason ("memory": WorkerMemoryLimit),
+ *                          private_bytes, rss_bytes, limit_bytes, scans
  *   definitions_rejected   file, reason
  *   definitions_deleted    file, reason
  *   definitions_activated  versions (list, "daily:27432")
@@ -106,6 +108,7 @@
 #define EVENT_DAEMON_STOPPED "daemon_stopped"
 #define EVENT_ACTIVATION_RECOVERED "activation_recovered"
 #define EVENT_EVENTS_DROPPED "events_dropped"
+#define EVENT_WORKER_RETIRED "worker_retired"
 
 enum events_err {
 	EVENTS_OK = 0,
@@ -140,6 +143,7 @@ enum event_type {
 	EVENT_T_DAEMON_STARTED,
 	EVENT_T_DAEMON_STOPPED,
 	EVENT_T_ACTIVATION_RECOVERED,
+	EVENT_T_WORKER_RETIRED,
 	EVENT_T_COUNT
 };
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Fuzz the worker protocol decoders: a packet as either side may receive
- * it (READY and RESULT from a worker, SCAN from the supervisor), and the
+ * it (READY, RESULT and MEM from a worker, SCAN from the supervisor), and the
  * re-encoding of whatever decoded, which must give back the packet's
  * bytes (all but the header's reserved ones, which are not read).
  */
@@ -36,6 +36,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct wproto_ready ready;
 	static struct wproto_scan scan;
 	static struct wproto_result result;
+	static struct wproto_mem mem;
 	static struct wbuf out;
 	struct buf r;
 	uint16_t type;
@@ -58,6 +59,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (wproto_decode_result(&r, id, &result) == 0)
 			same_bytes(data, size, wproto_encode_result(&out,
 			    &result), &out);
+		break;
+	case WPROTO_MEM:
+		if (wproto_decode_mem(&r, &mem) == 0)
+			same_bytes(data, size, wproto_encode_mem(&out, id, &mem),
+			    &out);
 		break;
 	default:
 		break;

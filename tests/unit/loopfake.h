@@ -44,6 +44,8 @@ void fake_ready(struct worker *w, const char *version);
 /* w's scan request as w received it: the request's id, name in name. */
 uint64_t fake_recv_scan(struct worker *w, char *name, size_t len);
 /* w answers request id with verdict (WPROTO_CLEAN, WPROTO_FOUND, ...). */
+/* Its memory report (MEM): private memory priv bytes. */
+void fake_mem(struct worker *w, uint64_t id, uint64_t priv);
 void fake_result(struct worker *w, uint64_t id, uint32_t verdict);
 /* A RESULT with the worker's read confirmation (WPROTO_RES_*). */
 void fake_result_read(struct worker *w, uint64_t id, uint32_t verdict,

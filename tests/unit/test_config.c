@@ -262,6 +262,7 @@ test_config_defaults_every_key(void **state)
 		{ CONFIG_RELOAD_INTERVAL, "ReloadInterval", "60s" },
 		{ CONFIG_WORKER_LAUNCH, "WorkerLaunch", "exec" },
 		{ CONFIG_LOAD_TIMEOUT, "LoadTimeout", "300s" },
+		{ CONFIG_WORKER_MEMORY_LIMIT, "WorkerMemoryLimit", "512M" },
 	};
 	struct config c;
 	char buf[256];
@@ -1233,7 +1234,8 @@ test_config_print_everything_set_round_trip(void **state)
 	    "MaxSessionTime 5m\n"
 	    "ReloadInterval 2s\n"
 	    "WorkerLaunch loader\n"
-	    "LoadTimeout 2m\n";
+	    "LoadTimeout 2m\n"
+	    "WorkerMemoryLimit 0\n";
 	struct config c;
 	char err[512];
 

@@ -278,6 +278,73 @@ test_rollover_busy_old_worker_retires_after_its_request(void **state)
 	test_free(req);
 }
 
+static unsigned mem_answered;
+static uint32_t mem_verdict;
+
+static void
+mem_done(struct scan_req *req, const struct wproto_result *res,
+    const char *error)
+{
+	(void)req;
+	assert_null(error);
+	mem_answered++;
+	mem_verdict = res->verdict;
+}
+
+/* WorkerMemoryLimit: past it, replaced after its request, no crash. */
+static void
+test_memory_limit_retires_after_its_request(void **state)
+{
+	struct daemon *d = *state;
+	struct worker *w = ready_worker(d);
+	struct scan_req *req = test_calloc(1, sizeof(*req));
+	char name[256];
+	uint64_t id;
+	pid_t pid = w->pid;
+
+	d->cfg.worker_memory_limit = 100u << 20;
+	fake_mem(w, 0, 50u << 20);               /* under: nothing happens */
+	assert_int_equal(w->st, WS_READY);
+	assert_int_equal(w->mem.priv, 50u << 20);
+	req->fd = open("/dev/null", 0);
+	req->no_cache = true;
+	snprintf(req->name, sizeof(req->name), "hog-file");
+	req->done = mem_done;
+	mem_answered = 0;
+	pool_submit(d, req);
+	id = fake_recv_scan(w, name, sizeof(name));
+	assert_int_not_equal(id, 0);
+	fake_mem(w, id, 200u << 20);             /* over, before its RESULT */
+	assert_int_equal(w->st, WS_MEM_RETIRING);
+	assert_int_equal(fake_signal(w), 0);
+	assert_true(fake_log_has("\"event\":\"worker_retired\""));
+	assert_true(fake_log_has("\"reason\":\"memory\""));
+	fake_result(w, id, WPROTO_FOUND);
+	assert_int_equal(mem_answered, 1);       /* the request was answered */
+	assert_int_equal(mem_verdict, WPROTO_FOUND);
+	assert_int_equal(w->st, WS_STOPPING_MEM);
+	assert_int_equal(fake_signal(w), SIGTERM);
+	fake_exit(w, EXITED(0));
+	assert_int_equal(w->st, WS_STARTING);    /* a fresh one, no backoff */
+	assert_int_not_equal(w->pid, pid);
+	assert_int_equal(fk.spawns, 2);
+	assert_int_equal(w->restarts, 0);
+	assert_int_equal(d->pool.crashes_total, 0);
+	assert_int_equal(d->pool.retired_memory_total, 1);
+	assert_true(fake_log_has("\"retired\":\"memory\""));
+	/* idle and over: retired at once */
+	fake_ready(w, NULL);
+	fake_mem(w, 0, 101u << 20);
+	assert_int_equal(w->st, WS_STOPPING_MEM);
+	/* the pool stops meanwhile: no replacement */
+	pool_stop(d, NULL);
+	assert_int_equal(w->st, WS_STOPPING);
+	fake_exit(w, EXITED(0));
+	assert_int_equal(w->st, WS_IDLE);
+	assert_int_equal(fk.spawns, 2);
+	test_free(req);
+}
+
 static void
 test_defs_failure_retries_with_backoff(void **state)
 {
@@ -321,6 +388,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rollover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollover_busy_old_worker_retires_after_its_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defs_failure_retries_with_backoff, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_memory_limit_retires_after_its_request, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
