@@ -59,6 +59,9 @@ struct launch_target {
 	unsigned *generation;            /* SCRATCH_PREFIX "SLOT-GEN" */
 	char *scratch;
 	size_t scratchlen;
+	/* NULL: active/ and the daemon's index; else an update's candidate
+	 * set, and its ampscan.idx as the index (loader_candidate_start) */
+	const char *defs_dir;
 };
 struct launch_out {
 	pid_t pid;
@@ -90,6 +93,8 @@ void loader_defs_changed(struct daemon *d);
 void loader_stop(struct daemon *d);
 /* No loader process is left. */
 bool loader_all_down(const struct daemon *d);
+/* pool.c: the identity a loader runs as, as a worker's (false: wait) */
+bool pool_loader_account(struct daemon *d, struct account *acct, bool *as_root);
 
 /* worker.c */
 void worker_init(struct worker *w, struct daemon *d, unsigned slot);

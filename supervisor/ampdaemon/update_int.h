@@ -20,6 +20,9 @@ struct update_child {
 	int fd;
 	char stage[STORE_PATH_MAX];
 	struct cvd_trust *trust;
+	/* WorkerLaunch loader: the loop's verdict on the candidate's loader
+	 * ("ok", "no TAB why", "io TAB why"), and the loop's end (closed) */
+	int go_fd, go_w;
 };
 
 /* The child's body (task.c's fn): the whole pipeline; 0 when it ran to
