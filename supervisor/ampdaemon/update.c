@@ -10,7 +10,10 @@
  *
  * The child reports on its pipe, one record a line, tab-separated:
  *
- *   step <TAB> staging|verifying|trial|index|activating
+ *   step <TAB> staging|verifying|trial|index|loading|activating
+ *   note <TAB> the trial's last line (for the log)
+ *   candidate <TAB> set   (WorkerLaunch loader: start its loader, answer
+ *                          on the child's stdin: update_child.c)
  *   event <TAB> type <TAB> file <TAB> reason
  *   rejected <TAB> reason <TAB> quarantined-as
  *   activated <TAB> name <TAB> old versions <TAB> new versions <TAB> forced(0|1)
@@ -335,6 +338,8 @@ child_line(struct task *t, char *line)
 			str_fmt(out, outlen, "rejected: %s%s%s%s", f[1],
 			    f[2][0] ? " (kept as " STORE_DIR_QUARANTINE "/" : "", f[2],
 			    f[2][0] ? ")" : "");
+	} else if (strcmp(f[0], "note") == 0) {
+		dlog(&d->log, DLOG_INFO, "update %s: %s", u->cur->path, f[1]);
 	} else if (strcmp(f[0], "candidate") == 0) {
 		str_fmt(u->cand_set, sizeof(u->cand_set), "%s", f[1]);
 		candidate_try(d);
@@ -533,7 +538,7 @@ update_next(struct daemon *d)
 	}
 	c->d = d;
 	c->job = job;
-	c->go_fd = c->go_w = -1;
+	c->go_fd = -1;
 	if (d->cfg.worker_launch == CONFIG_LAUNCH_LOADER) {
 		int p[2];
 
@@ -543,8 +548,8 @@ update_next(struct daemon *d)
 			    "cannot run the update: pipe failed");
 			return;
 		}
-		c->go_fd = p[0];
-		c->go_w = u->go_fd = p[1];
+		c->go_fd = p[0];   /* the child's stdin (task.c: child_in) */
+		u->go_fd = p[1];
 	}
 	u->task.name = "definitions update";
 	u->task.done = update_task_done;
@@ -556,6 +561,7 @@ update_next(struct daemon *d)
 	u->task.data2 = c;
 	str_fmt(u->step, sizeof(u->step), "staging");
 	defs_hold(d, true);   /* a check never runs beside an activation */
+	u->task.child_in = c->go_fd >= 0 ? c->go_fd : -1;
 	if (task_start(d->loop, &u->task, update_child_fn, c,
 	    DAEMON_UPDATE_TIMEOUT_MS) != 0) {
 		char why[256];
@@ -566,14 +572,16 @@ update_next(struct daemon *d)
 		    strerror(errno));
 		if (c->go_fd >= 0)
 			close(c->go_fd);
+		u->task.child_in = -1;
 		free(c);
 		go_close(d);
 		update_verdict(d, UPDATE_DONE_FAILED, job->path, why);
 		return;
 	}
-	if (c->go_fd >= 0) {   /* the child's end */
+	u->task.child_in = -1;
+	if (c->go_fd >= 0) {   /* the child's end: its stdin now */
 		close(c->go_fd);
-		c->go_fd = -1;
+		c->go_fd = STDIN_FILENO;
 	}
 }
 

@@ -434,6 +434,8 @@ child_trial(struct update_child *c, const char *set, int index_fd,
 		goto out;
 	}
 	if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0) {
+		if (reason[0] != '\0')   /* its verdict line, for the log */
+			child_say(c, "note", reason, NULL, NULL, NULL);
 		rc = 0;
 		goto out;
 	}
@@ -750,8 +752,8 @@ update_child_fn(void *arg, int out_fd)
 	int fd, rc;
 
 	c->fd = out_fd;
-	if (c->go_w >= 0)
-		close(c->go_w);   /* the loop's: its EOF must reach us */
+	if (c->go_fd >= 0)
+		c->go_fd = STDIN_FILENO;   /* task.c moved it there */
 	staged[0] = sstaged[0] = '\0';
 	child_step(c, "staging");
 	if (store_trust_new(&st, &c->trust, err, sizeof(err)) != 0)

@@ -21,8 +21,8 @@ struct update_child {
 	char stage[STORE_PATH_MAX];
 	struct cvd_trust *trust;
 	/* WorkerLaunch loader: the loop's verdict on the candidate's loader
-	 * ("ok", "no TAB why", "io TAB why"), and the loop's end (closed) */
-	int go_fd, go_w;
+	 * ("ok", "no TAB why", "io TAB why"), the child's stdin; else -1 */
+	int go_fd;
 };
 
 /* The child's body (task.c's fn): the whole pipeline; 0 when it ran to
