@@ -12,7 +12,8 @@
 #     the update waits (status reason, update_waiting event), and goes on
 #     once the fake is lifted; with the wait bounded to 0 it gives up;
 #   - a loader that cannot load the ACTIVE set at start: fault 7, the
-#     re-verification and the rollback to previous/, READY again.
+#     re-verification and the rollback to previous/, READY again;
+#   - status (JSON and text) and diag name the loader: pid, set, load.
 #   pool_loader_update.sh BUILD_DIR SOURCE_DIR
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
@@ -68,6 +69,10 @@ check "the old loader exited as asked" \
 	ev_wait "any(e['event'] == 'loader_exited' and e['pid'] == $lpid and e['kind'] == 'loader_stopped' for e in E)" 20
 check "the old loader is gone" bash -c "! kill -0 $lpid 2>/dev/null"
 expect_status 1 "EICAR FOUND on the new set" dl_ctl scan files/eicar.txt
+timeout 60 "$AMPCTL" --socket "$DL_CTL" diag >"$T_TMP/diag.txt" 2>&1
+check "ampctl diag names the loader: pid, set, load time" \
+	grep -Eq "^  READY: pid $cpid \(an update's candidate\), holds demo:11, loaded .* in [0-9.]+ (ms|s)$" "$T_TMP/diag.txt"
+check "ampctl diag: the old loader's exit" grep -Eq "^  last exit: pid $lpid at .*, loader_stopped \((exit 0|SIGTERM)\)" "$T_TMP/diag.txt"
 
 # ---- a set libclamav refuses: the candidate's loader rejects it --------------
 loads1=$(dl_status_py "s['loader']['loads']")
