@@ -174,6 +174,7 @@ update_json(struct daemon *d, struct jsonw *w)
 	jsonw_key_str_or_null(w, "file", u->cur == NULL ? NULL :
 	    u->cur->reload ? "(reload)" : u->cur->path);
 	jsonw_key_str_or_null(w, "step", u->cur != NULL ? u->step : NULL);
+	jsonw_key_str_or_null(w, "waiting", u->mem_waiting ? u->wait_reason : NULL);
 	jsonw_key(w, "last");
 	if (!u->have_last) {
 		jsonw_null(w);
@@ -199,6 +200,8 @@ update_text(struct daemon *d, struct strbuf *sb, int64_t now)
 		fmt_duration(now - u->step_ms, dur, sizeof(dur));
 		strbuf_printf(sb, "IN PROGRESS: %s, %s (for %s)", u->cur->reload ?
 		    "reload" : u->cur->path, u->step, dur);
+		if (u->mem_waiting)
+			strbuf_printf(sb, "\n  waiting: %s", u->wait_reason);
 	} else {
 		strbuf_puts(sb, "none in progress");
 	}
@@ -385,16 +388,38 @@ status_json_loader(struct daemon *d, struct jsonw *w, int64_t now)
 	const struct loaders *ls = &d->pool.loaders;
 	const struct loader *l = &ls->l[ls->cur];
 
+	const struct loader *o = &ls->l[ls->cur ^ 1u];
+
 	jsonw_key(w, "loader");
 	jsonw_obj_begin(w);
 	jsonw_key_str(w, "state", st[l->st]);
 	jsonw_key_int(w, "pid", l->pid > 0 ? l->pid : 0);
+	jsonw_key_str_or_null(w, "definitions", l->st == LS_READY ? l->defs : NULL);
+	if (l->st == LS_READY)
+		ctl_json_time(w, "loaded", l->ready_ms);
+	else {
+		jsonw_key(w, "loaded");
+		jsonw_null(w);
+	}
+	jsonw_key_uint(w, "load_ms", l->st == LS_READY ? l->load_ms : 0);
 	jsonw_key_uint(w, "loads", ls->loads);
 	jsonw_key_uint(w, "last_load_ms", ls->last_load_ms);
 	jsonw_key_uint(w, "forks", l->forks);
 	jsonw_key_int(w, "uptime_ms", l->pid > 0 ? now - l->started_ms : 0);
 	mem_json(w, &l->mem, l->pid > 0 ? l->mem_ms : 0, now);
 	jsonw_key_uint(w, "pss_at_ready", l->pss_at_ready);
+	/* an update's candidate (the trial), or the one retired, exiting */
+	jsonw_key(w, "other");
+	if (o->pid <= 0) {
+		jsonw_null(w);
+	} else {
+		jsonw_obj_begin(w);
+		jsonw_key_str(w, "role", o->candidate ? "candidate" : "retired");
+		jsonw_key_str(w, "state", st[o->st]);
+		jsonw_key_int(w, "pid", o->pid);
+		jsonw_key_str_or_null(w, "definitions", o->st == LS_READY ? o->defs : NULL);
+		jsonw_obj_end(w);
+	}
 	jsonw_obj_end(w);
 }
 
@@ -453,6 +478,38 @@ status_mem_text(struct daemon *d, struct strbuf *sb)
 		    (double)d->cfg.worker_memory_limit / mib,
 		    (unsigned long long)d->pool.retired_memory_total);
 	strbuf_puts(sb, "\n");
+}
+
+/* WorkerLaunch loader: which set it holds, its pid, its load. */
+static void
+loader_text(struct daemon *d, struct strbuf *sb, int64_t now)
+{
+	static const char *const st[] = { "down", "starting", "ready", "backoff",
+	    "stopping" };
+	const struct loaders *ls = &d->pool.loaders;
+	const struct loader *l = &ls->l[ls->cur], *o = &ls->l[ls->cur ^ 1u];
+	char when[WALLTIME_LEN], up[32];
+
+	if (l->st == LS_READY) {
+		walltime_format(l->ready_ms, when);
+		strbuf_printf(sb, "\nloader: pid %d, ready, holds %s; loaded %s in %.3f s; %llu fork(s); %llu load(s) since start\n",
+		    (int)l->pid, l->defs[0] ? l->defs : "(no set named)", when,
+		    (double)l->load_ms / 1000.0, (unsigned long long)l->forks,
+		    (unsigned long long)ls->loads);
+	} else {
+		fmt_duration(l->pid > 0 ? now - l->started_ms : 0, up, sizeof(up));
+		if (l->pid > 0)
+			strbuf_printf(sb, "\nloader: pid %d, %s (for %s); %llu load(s) since start\n",
+			    (int)l->pid, st[l->st], up, (unsigned long long)ls->loads);
+		else
+			strbuf_printf(sb, "\nloader: %s; %llu load(s) since start\n",
+			    st[l->st], (unsigned long long)ls->loads);
+	}
+	if (o->pid > 0)
+		strbuf_printf(sb, "  %s loader: pid %d, %s%s%s\n",
+		    o->candidate ? "the update's candidate" : "a retired", (int)o->pid,
+		    st[o->st], o->st == LS_READY ? ", holds " : "",
+		    o->st == LS_READY ? o->defs : "");
 }
 
 static void
@@ -516,6 +573,8 @@ status_text(struct daemon *d, struct strbuf *sb, int64_t now)
 			    r->types[k].not_loaded ? " (+ not loaded)" : "");
 		strbuf_puts(sb, "\n");
 	}
+	if (d->cfg.worker_launch == CONFIG_LAUNCH_LOADER)
+		loader_text(d, sb, now);
 	update_text(d, sb, now);
 	strbuf_puts(sb, "\nfaults:");
 	for (k = 0; k < fault_def_count(); k++) {

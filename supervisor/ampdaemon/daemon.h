@@ -200,6 +200,13 @@ struct loader {
 	struct wproto_mem mem;           /* its last memory report (MEM) */
 	int64_t mem_ms;                  /* when it came; 0: none since its start */
 	uint64_t pss_at_ready;           /* its first report: one engine, alone */
+	char defs[256];                  /* the set its READY named */
+	uint64_t load_ms;                /* started to READY */
+	/* an update's candidate (loader_candidate_start): the trial */
+	bool candidate;
+	bool adopt;                      /* activated: the next change adopts it */
+	char set_dir[4200];              /* where it loads from ("" active/) */
+	void (*cand_done)(struct daemon *d, bool ok, const char *why);
 };
 
 struct loaders {
@@ -328,6 +335,13 @@ struct updates {
 	int64_t step_ms;
 	bool rolling;
 	ev_timer roll_timer;             /* the rollover's deadline */
+	/* WorkerLaunch loader: the candidate set's loader is the trial */
+	int go_fd;                       /* to the child: its verdict (-1) */
+	char cand_set[4200];             /* the candidate set, for its loader */
+	bool mem_waiting;                /* MemAvailable cannot hold it yet */
+	int64_t mem_wait_ms;             /* since */
+	char wait_reason[512];
+	ev_timer mem_timer;
 	char roll_file[4096], roll_text[1536];
 	/*
 	 * The reload (ampctl reload, RELOAD): never in the queue above, so a
@@ -593,6 +607,23 @@ update_busy(const struct daemon *d)
 }
 /* A definitions check finished (main.c makes it the pool's listener). */
 void update_defs_done(struct daemon *d, bool ok, const char *error);
+
+/*
+ * WorkerLaunch loader, an update's candidate (loader.c): start a loader
+ * on the set in set_dir (its ampscan.idx, its files) beside the serving
+ * one; done(d, true, NULL) at its READY (its canaries passed: the
+ * trial), done(d, false, why) if it exits or times out first.  0, or -1
+ * + err (it could not be started; done is not called).
+ */
+int loader_candidate_start(struct daemon *d, const char *set_dir,
+    void (*done)(struct daemon *d, bool ok, const char *why), char *err,
+    size_t errlen);
+/* The candidate's set was activated: the rollover adopts it. */
+void loader_candidate_activated(struct daemon *d);
+/* The update ended otherwise: the candidate (if any) is retired. */
+void loader_candidate_drop(struct daemon *d);
+/* The serving loader's resident engine, in bytes (0: unknown). */
+uint64_t loader_engine_bytes(const struct daemon *d);
 /* path is the update running or waiting in the queue. */
 bool update_is_queued(const struct daemon *d, const char *path);
 

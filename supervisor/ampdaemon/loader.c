@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -170,12 +171,19 @@ loader_record_exit(struct loader *l, int ws, const char *kind, int64_t now)
 	events_add_bool(&ev, "loader", true);
 	events_add_int(&ev, "worker", 0);
 	events_add_int(&ev, "uid", l->uid);
+	if (l->candidate)
+		events_add_bool(&ev, "candidate", true);
+	if (l->defs[0])
+		events_add_str(&ev, "definitions", l->defs);
 	if (l->last_line[0] && strcmp(kind, EXITS_KIND_LOADER_STOPPED) != 0)
 		events_add_str(&ev, "last_stderr", l->last_line);
+	/* exits.jsonl keeps its one kind of line (the crash history: diag
+	 * reads it as worker_exited with "loader"); the event is the loader's */
 	if (d->exits_open && exits_append(&d->exits, &ev, err, sizeof(err)) != 0) {
 		dlog(&d->log, DLOG_ERROR, "%s", err);
 		daemon_state_retry(d);
 	}
+	ev.type = EVENT_T_LOADER_EXITED;
 	daemon_event(d, &ev);
 }
 
@@ -202,6 +210,38 @@ loader_status_text(int ws, char *sig, size_t len)
 		snprintf(sig, len, "exit %d", WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
 }
 
+/*
+ * An update's candidate ended before it was adopted: before READY, the
+ * set is not loadable (the update is rejected: the trial failed); after,
+ * it crashed (the update's rollover starts a loader of its own).  Never
+ * fault 6 or 7: nothing serves from it.
+ */
+static void
+loader_candidate_exited(struct loader *l, int ws, const char *how, int64_t now)
+{
+	struct daemon *d = l->d;
+	void (*done)(struct daemon *, bool, const char *) = l->cand_done;
+	char why[FAULTS_DETAIL_MAX];
+	bool before_ready = l->st == LS_STARTING;
+
+	loader_record_exit(l, ws, before_ready ? EXITS_KIND_LOADER_START_FAILURE :
+	    EXITS_KIND_LOADER_CRASH, now);
+	str_fmt(why, sizeof(why), "%s%s%s", l->killed && WIFSIGNALED(ws) &&
+	    before_ready ? "no READY within LoadTimeout" : how,
+	    l->last_line[0] ? ": " : "", l->last_line);
+	dlog(&d->log, before_ready ? DLOG_ERROR : DLOG_WARNING,
+	    "the candidate's loader (pid %d) %s: %s", (int)l->pid,
+	    before_ready ? "could not load the new set" : "exited", why);
+	ev_timer_stop(d->loop, &l->timer);
+	l->pid = -1;
+	l->st = LS_DOWN;
+	l->candidate = l->adopt = false;
+	l->cand_done = NULL;
+	if (before_ready && done != NULL)
+		done(d, false, why);
+	d->pool.hooks.loader_changed(d, false);
+}
+
 static void
 loader_exited(struct loader *l, int ws)
 {
@@ -212,8 +252,13 @@ loader_exited(struct loader *l, int ws)
 	uint64_t delay;
 
 	loader_status_text(ws, how, sizeof(how));
+	if (l->candidate && was != LS_STOPPING) {
+		loader_candidate_exited(l, ws, how, now);
+		return;
+	}
 	if (was == LS_STOPPING) {
 		loader_record_exit(l, ws, EXITS_KIND_LOADER_STOPPED, now);
+		l->candidate = l->adopt = false;
 		dlog(&d->log, DLOG_INFO, "loader (pid %d) exited (%s) as asked", (int)l->pid, how);
 		l->st = LS_DOWN;
 	} else if (was == LS_READY) {
@@ -263,6 +308,18 @@ loader_on_exit(struct ev_loop *loop, ev_child *c, int revents)
 
 /* ---- READY --------------------------------------------------------------- */
 
+/* "daily:27012 main:62": the set its READY names. */
+static void
+loader_defs_text(const struct wproto_ready *r, char *out, size_t len)
+{
+	size_t off = 0;
+
+	out[0] = '\0';
+	for (size_t k = 0; k < r->ndbs && off < len; k++)
+		off += (size_t)snprintf(out + off, len - off, "%s%s:%u",
+		    k ? " " : "", r->dbs[k].name, r->dbs[k].version);
+}
+
 static void
 loader_got_ready(struct loader *l, struct buf *r)
 {
@@ -278,19 +335,27 @@ loader_got_ready(struct loader *l, struct buf *r)
 	ev_timer_stop(d->loop, &l->timer);
 	l->st = LS_READY;
 	l->ready_ms = now;
+	l->load_ms = (uint64_t)(now - l->started_ms);
+	loader_defs_text(m, l->defs, sizeof(l->defs));
 	d->pool.loaders.loads++;
-	d->pool.loaders.last_load_ms = (uint64_t)(now - l->started_ms);
-	dlog(&d->log, DLOG_INFO, "loader (pid %d) READY after %.3f s (load %llu)",
-	    (int)l->pid, ms_to_s(d->pool.loaders.last_load_ms),
-	    (unsigned long long)d->pool.loaders.loads);
-	events_begin(&ev, EVENT_WORKER_READY, now);
+	d->pool.loaders.last_load_ms = l->load_ms;
+	dlog(&d->log, DLOG_INFO, "%s (pid %d) READY on %s after %.3f s (load %llu)",
+	    l->candidate ? "the candidate's loader" : "loader", (int)l->pid,
+	    l->defs, ms_to_s(l->load_ms), (unsigned long long)d->pool.loaders.loads);
+	events_begin(&ev, EVENT_LOADER_READY, now);
 	events_add_int(&ev, "pid", l->pid);
-	events_add_int(&ev, "worker", 0);
-	events_add_bool(&ev, "loader", true);
 	events_add_int(&ev, "uid", l->uid);
-	events_add_int(&ev, "start_ms", now - l->started_ms);
+	events_add_str(&ev, "definitions", l->defs);
+	events_add_int(&ev, "load_ms", (int64_t)l->load_ms);
+	events_add_bool(&ev, "candidate", l->candidate);
 	daemon_event(d, &ev);
 	(void)poolmem_ask(d, l->sock);   /* one engine's memory, before any fork */
+	if (l->candidate) {
+		if (l->cand_done != NULL)
+			l->cand_done(d, true, NULL);
+		l->cand_done = NULL;
+		return;
+	}
 	d->pool.hooks.loader_changed(d, true);
 }
 
@@ -374,13 +439,15 @@ loader_on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 
 /* ---- starting one -------------------------------------------------------- */
 
-static void
-loader_start(struct daemon *d, const struct account *acct, bool as_root)
+/* l: the current slot (active/), or a candidate's (set_dir); 0 or -1. */
+static int
+loader_start_at(struct daemon *d, struct loader *l, const struct account *acct,
+    bool as_root, char *cerr, size_t cerrlen)
 {
-	struct loader *l = cur(d);
 	struct launch_target t = { .d = d, .loader = true, .slot = LOADER_SLOT,
 	    .generation = &d->pool.loaders.generation, .scratch = l->scratch,
-	    .scratchlen = sizeof(l->scratch) };
+	    .scratchlen = sizeof(l->scratch),
+	    .defs_dir = l->set_dir[0] ? l->set_dir : NULL };
 	struct launch_out o;
 	char err[1024], detail[FAULTS_DETAIL_MAX];
 	int64_t now = walltime_now_ms();
@@ -390,12 +457,22 @@ loader_start(struct daemon *d, const struct account *acct, bool as_root)
 	l->ready_ms = 0;
 	l->killed = false;
 	l->last_line[0] = '\0';
+	l->defs[0] = '\0';
+	l->load_ms = 0;
+	l->forks = 0;
 	l->loglen = 0;
 	l->mem_ms = 0;
 	l->pss_at_ready = 0;
 	l->defs_gen = d->pool.loaders.defs_gen;
 	if (launch_exec(&t, acct, as_root, &o, err, sizeof(err)) != 0) {
 		uint64_t delay = loader_next_delay(l);
+
+		if (l->candidate) {   /* the update says why; nothing else */
+			str_fmt(cerr, cerrlen, "cannot start the candidate's loader: %s", err);
+			l->candidate = false;
+			l->set_dir[0] = '\0';
+			return -1;
+		}
 
 		str_fmt(detail, sizeof(detail), "loader: %s", err);
 		dlog(&d->log, DLOG_ERROR, "cannot start the loader: %s; retrying in %.3f s",
@@ -405,7 +482,7 @@ loader_start(struct daemon *d, const struct account *acct, bool as_root)
 		router_fail_if_unavailable(d);
 		l->st = LS_BACKOFF;
 		loader_timer(l, delay);
-		return;
+		return -1;
 	}
 	l->pid = o.pid;
 	l->sock = o.sock;
@@ -421,24 +498,32 @@ loader_start(struct daemon *d, const struct account *acct, bool as_root)
 	ev_io_set(&l->log_io, l->log_fd, EV_READ);
 	ev_io_start(d->loop, &l->log_io);
 	loader_timer(l, d->cfg.load_timeout_ms);
-	events_begin(&ev, EVENT_WORKER_STARTED, now);
+	events_begin(&ev, EVENT_LOADER_STARTED, now);
 	events_add_int(&ev, "pid", l->pid);
-	events_add_int(&ev, "worker", 0);
-	events_add_bool(&ev, "loader", true);
 	events_add_int(&ev, "uid", l->uid);
 	events_add_bool(&ev, "as_root", as_root);
+	events_add_bool(&ev, "candidate", l->candidate);
 	daemon_event(d, &ev);
-	dlog(&d->log, DLOG_INFO, "loader (pid %d) started: loading the definitions once for the workers",
-	    (int)l->pid);
+	if (l->candidate)
+		dlog(&d->log, DLOG_INFO, "the candidate's loader (pid %d) started: the update's trial, loading %s",
+		    (int)l->pid, l->set_dir);
+	else
+		dlog(&d->log, DLOG_INFO, "loader (pid %d) started: loading the definitions once for the workers",
+		    (int)l->pid);
+	return 0;
 }
 
 void
 loader_ensure(struct daemon *d, const struct account *acct, bool as_root)
 {
 	struct loader *l = cur(d);
+	char err[8];
 
-	if (l->st == LS_DOWN)
-		loader_start(d, acct, as_root);
+	if (l->st == LS_DOWN) {
+		l->set_dir[0] = '\0';
+		l->candidate = false;
+		(void)loader_start_at(d, l, acct, as_root, err, sizeof(err));
+	}
 }
 
 bool
@@ -545,9 +630,21 @@ loader_defs_changed(struct daemon *d)
 	struct loader *l = cur(d), *old;
 
 	ls->defs_gen++;
+	old = &ls->l[ls->cur ^ 1u];
+	if (old->candidate && old->adopt && old->st == LS_READY) {
+		/* the update's trial serves: its set was loaded once */
+		dlog(&d->log, DLOG_INFO, "the candidate's loader (pid %d) serves the new definitions; the loader (pid %d) is retired",
+		    (int)old->pid, (int)l->pid);
+		old->candidate = old->adopt = false;
+		old->set_dir[0] = '\0';
+		old->defs_gen = ls->defs_gen;
+		old->delay_ms = d->cfg.restart_delay_min_ms;
+		loader_retire(l);
+		ls->cur ^= 1u;
+		return;
+	}
 	if (l->st == LS_DOWN || l->defs_gen == ls->defs_gen)
 		return;
-	old = &ls->l[ls->cur ^ 1u];
 	if (old->pid > 0) {
 		/* two changes within a stop grace: the older one goes now */
 		kill(old->pid, SIGKILL);
@@ -556,6 +653,8 @@ loader_defs_changed(struct daemon *d)
 		old->pid = -1;
 		old->st = LS_DOWN;
 	}
+	old->candidate = old->adopt = false;
+	old->set_dir[0] = '\0';
 	dlog(&d->log, DLOG_INFO, "the definitions changed: the loader (pid %d) is retired; a new one loads them",
 	    (int)l->pid);
 	loader_retire(l);
@@ -597,4 +696,115 @@ loader_init(struct daemon *d)
 		ev_init(&l->log_io, loader_on_log);
 		ev_child_init(&l->child, loader_on_exit, 0, 0);
 	}
+}
+
+/* ---- an update's candidate (the trial) ------------------------------------ */
+
+int
+loader_candidate_start(struct daemon *d, const char *set_dir,
+    void (*done)(struct daemon *d, bool ok, const char *why), char *err,
+    size_t errlen)
+{
+	struct loaders *ls = &d->pool.loaders;
+	struct loader *l = &ls->l[ls->cur ^ 1u];
+	struct account acct = { .uid = 0 };
+	bool as_root = false;
+
+	if (!pool_loader_account(d, &acct, &as_root)) {
+		str_fmt(err, errlen, "the scan account is not ready for the candidate's loader");
+		return -1;
+	}
+	if (l->pid > 0) {   /* a retired loader still in its stop grace */
+		kill(l->pid, SIGKILL);
+		ev_child_stop(d->loop, &l->child);
+		loader_close(l);
+		launch_scratch_wipe(d, l->scratch, sizeof(l->scratch));
+		l->pid = -1;
+	}
+	ev_timer_stop(d->loop, &l->timer);
+	l->st = LS_DOWN;
+	l->candidate = true;
+	l->adopt = false;
+	l->cand_done = done;
+	str_fmt(l->set_dir, sizeof(l->set_dir), "%s", set_dir);
+	if (loader_start_at(d, l, &acct, as_root, err, errlen) != 0) {
+		l->candidate = false;
+		l->cand_done = NULL;
+		l->set_dir[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+void
+loader_candidate_activated(struct daemon *d)
+{
+	struct loader *l = &d->pool.loaders.l[d->pool.loaders.cur ^ 1u];
+
+	if (l->candidate)
+		l->adopt = true;
+}
+
+void
+loader_candidate_drop(struct daemon *d)
+{
+	struct loader *l = &d->pool.loaders.l[d->pool.loaders.cur ^ 1u];
+
+	if (!l->candidate)
+		return;
+	l->cand_done = NULL;
+	if (l->pid > 0)
+		dlog(&d->log, DLOG_INFO, "the candidate's loader (pid %d) is not needed: retired",
+		    (int)l->pid);
+	l->candidate = l->adopt = false;
+	l->set_dir[0] = '\0';
+	loader_retire(l);
+}
+
+/* A "Key:   N kB" line of a /proc file; bytes, or 0. */
+static uint64_t
+proc_kb(const char *path, const char *key)
+{
+	char line[256];
+	size_t klen = strlen(key);
+	uint64_t v = 0;
+	FILE *f = fopen(path, "re");
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, key, klen) == 0) {
+			v = strtoull(line + klen, NULL, 10) * 1024u;
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+/*
+ * The serving loader's engine: its resident memory (all of it is the
+ * loaded set, or nearly: it never scans), from smaps_rollup, else
+ * status's VmRSS.  Under the shipped unit /proc of another user may be
+ * hidden (ProtectProc): 0, unknown (the worker protocol's self-report,
+ * issue 16's memory accounting, is the better source there).
+ */
+uint64_t
+loader_engine_bytes(const struct daemon *d)
+{
+	const struct loader *l = &d->pool.loaders.l[d->pool.loaders.cur];
+	char path[64];
+	uint64_t v;
+
+	if (l->pid <= 0 || l->st != LS_READY)
+		return 0;
+	/* its own report first (MEM, poolmem.c): under the shipped unit
+	 * (ProtectProc, no CAP_SYS_PTRACE) /proc of the scan user is hidden */
+	if (l->mem_ms > 0 && l->mem.err == 0 && l->mem.rss > 0)
+		return l->mem.rss;
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)l->pid);
+	if ((v = proc_kb(path, "Rss:")) > 0)
+		return v;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)l->pid);
+	return proc_kb(path, "VmRSS:");
 }

@@ -193,6 +193,12 @@ pool_may_start(struct worker *w, struct account *acct, bool *as_root)
 	return true;
 }
 
+bool
+pool_loader_account(struct daemon *d, struct account *acct, bool *as_root)
+{
+	return worker_account(&d->pool.w[0], acct, as_root);
+}
+
 /* Kick the slots that wait (definitions, account, the loader). */
 static void
 pool_kick_waiting(struct daemon *d)

@@ -60,6 +60,9 @@ struct launch_target {
 	unsigned *generation;            /* SCRATCH_PREFIX "SLOT-GEN" */
 	char *scratch;
 	size_t scratchlen;
+	/* NULL: active/ and the daemon's index; else an update's candidate
+	 * set, and its ampscan.idx as the index (loader_candidate_start) */
+	const char *defs_dir;
 };
 struct launch_out {
 	pid_t pid;
@@ -91,6 +94,8 @@ void loader_defs_changed(struct daemon *d);
 void loader_stop(struct daemon *d);
 /* No loader process is left. */
 bool loader_all_down(const struct daemon *d);
+/* pool.c: the identity a loader runs as, as a worker's (false: wait) */
+bool pool_loader_account(struct daemon *d, struct account *acct, bool *as_root);
 
 /* loader.c: ask the READY loaders for MEM (poolmem.c's timer) */
 void loader_mem_ask(struct daemon *d);

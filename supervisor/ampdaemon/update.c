@@ -10,7 +10,10 @@
  *
  * The child reports on its pipe, one record a line, tab-separated:
  *
- *   step <TAB> staging|verifying|trial|index|activating
+ *   step <TAB> staging|verifying|trial|index|loading|activating
+ *   note <TAB> the trial's last line (for the log)
+ *   candidate <TAB> set   (WorkerLaunch loader: start its loader, answer
+ *                          on the child's stdin: update_child.c)
  *   event <TAB> type <TAB> file <TAB> reason
  *   rejected <TAB> reason <TAB> quarantined-as
  *   activated <TAB> name <TAB> old versions <TAB> new versions <TAB> forced(0|1)
@@ -32,6 +35,166 @@
 /* ---- the loop's side -------------------------------------------------------- */
 
 static void update_next(struct daemon *d);
+
+/*
+ * WorkerLaunch loader: the candidate set's loader is the trial.  The
+ * child waits on a pipe (update_child.c: child_candidate) while the loop
+ * starts that loader; it is told "ok" at its READY, else why not.
+ */
+#define UPDATE_MEM_RETRY_MS 2000                  /* MemAvailable, again */
+#define UPDATE_MEM_WAIT_MAX_MS (30 * 60 * 1000)   /* then: not installed */
+
+static void
+go_answer(struct daemon *d, const char *verdict, const char *why)
+{
+	struct updates *u = &d->upd;
+	char line[1200];
+
+	ev_timer_stop(d->loop, &u->mem_timer);
+	u->mem_waiting = false;
+	u->wait_reason[0] = '\0';
+	if (u->go_fd < 0)
+		return;
+	str_fmt(line, sizeof(line), "%s%s%s\n", verdict, why ? "\t" : "",
+	    why ? why : "");
+	for (char *p = line + strlen(verdict) + 1; why != NULL && *p; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+	if (write(u->go_fd, line, strlen(line)) < 0)
+		dlog(&d->log, DLOG_WARNING, "update: cannot answer the pipeline: %s",
+		    strerror(errno));
+	close(u->go_fd);
+	u->go_fd = -1;
+}
+
+/* No answer (the child is gone): the pipe closed, no wait left. */
+static void
+go_close(struct daemon *d)
+{
+	struct updates *u = &d->upd;
+
+	ev_timer_stop(d->loop, &u->mem_timer);
+	u->mem_waiting = false;
+	u->wait_reason[0] = '\0';
+	if (u->go_fd >= 0)
+		close(u->go_fd);
+	u->go_fd = -1;
+}
+
+static void
+candidate_done(struct daemon *d, bool ok, const char *why)
+{
+	if (ok)
+		go_answer(d, "ok", NULL);
+	else
+		go_answer(d, "no", why);
+}
+
+/* MemAvailable in bytes; -1 unknown.  Test builds: a file may fake it. */
+static int64_t
+mem_available(void)
+{
+	char line[256];
+	int64_t v = -1;
+	FILE *f;
+
+#ifdef AMPSCAN_TEST_HOOKS
+	const char *fake = getenv("AMPSCAN_TEST_MEMAVAILABLE_FILE");
+
+	if (fake != NULL && (f = fopen(fake, "re")) != NULL) {
+		if (fgets(line, sizeof(line), f) != NULL)
+			v = (int64_t)strtoll(line, NULL, 10) * 1024;
+		fclose(f);
+		return v;
+	}
+#endif
+	if ((f = fopen("/proc/meminfo", "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "MemAvailable:", 13) == 0) {
+			v = (int64_t)strtoll(line + 13, NULL, 10) * 1024;
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+static uint64_t
+mem_wait_max_ms(void)
+{
+#ifdef AMPSCAN_TEST_HOOKS
+	const char *e = getenv("AMPSCAN_TEST_MEM_WAIT_MAX_MS");
+
+	if (e != NULL)
+		return strtoull(e, NULL, 10);
+#endif
+	return UPDATE_MEM_WAIT_MAX_MS;
+}
+
+/*
+ * Start the candidate's loader when MemAvailable holds a second engine
+ * (the serving loader's resident size: loader_engine_bytes); else wait,
+ * with the reason in status and an update_waiting event, and give up
+ * after UPDATE_MEM_WAIT_MAX_MS (not installed, not the file's fault).
+ */
+static void
+candidate_try(struct daemon *d)
+{
+	struct updates *u = &d->upd;
+	uint64_t need = loader_engine_bytes(d);
+	int64_t avail = mem_available(), now = walltime_now_ms();
+	char err[1100];
+	struct event ev;
+
+	if (u->cur == NULL || u->go_fd < 0)
+		return;
+	if (need > 0 && avail >= 0 && (uint64_t)avail < need) {
+		str_fmt(u->wait_reason, sizeof(u->wait_reason),
+		    "MemAvailable (%llu MiB) cannot hold a second engine (the serving loader holds %llu MiB)",
+		    (unsigned long long)(avail >> 20), (unsigned long long)(need >> 20));
+		if (!u->mem_waiting) {
+			u->mem_waiting = true;
+			u->mem_wait_ms = now;
+			str_fmt(u->step, sizeof(u->step), "waiting for memory");
+			u->step_ms = now;
+			dlog(&d->log, DLOG_WARNING, "update %s waits: %s", u->cur->path,
+			    u->wait_reason);
+			events_begin(&ev, EVENT_UPDATE_WAITING, now);
+			events_add_str(&ev, "file", u->cur->path);
+			events_add_str(&ev, "reason", u->wait_reason);
+			events_add_int(&ev, "mem_available", avail);
+			events_add_int(&ev, "needed", (int64_t)need);
+			daemon_event(d, &ev);
+		} else if (now - u->mem_wait_ms >= (int64_t)mem_wait_max_ms()) {
+			str_fmt(err, sizeof(err), "not enough memory for a second engine: %s (waited %.0f s)",
+			    u->wait_reason, (double)(now - u->mem_wait_ms) / 1000.0);
+			go_answer(d, "io", err);
+			return;
+		}
+		ev_timer_stop(d->loop, &u->mem_timer);
+		ev_timer_set(&u->mem_timer, UPDATE_MEM_RETRY_MS / 1000.0, 0.);
+		ev_timer_start(d->loop, &u->mem_timer);
+		return;
+	}
+	if (u->mem_waiting)
+		dlog(&d->log, DLOG_INFO, "update %s: memory for a second engine, after %.1f s",
+		    u->cur->path, (double)(now - u->mem_wait_ms) / 1000.0);
+	u->mem_waiting = false;
+	u->wait_reason[0] = '\0';
+	str_fmt(u->step, sizeof(u->step), "loading");
+	u->step_ms = now;
+	if (loader_candidate_start(d, u->cand_set, candidate_done, err,
+	    sizeof(err)) != 0)
+		go_answer(d, "io", err);
+}
+
+static void
+mem_on_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	candidate_try(t->data);
+}
 
 /* Answer a job and free it; a reload's chain of coalesced asks too. */
 static void
@@ -175,8 +338,14 @@ child_line(struct task *t, char *line)
 			str_fmt(out, outlen, "rejected: %s%s%s%s", f[1],
 			    f[2][0] ? " (kept as " STORE_DIR_QUARANTINE "/" : "", f[2],
 			    f[2][0] ? ")" : "");
+	} else if (strcmp(f[0], "note") == 0) {
+		dlog(&d->log, DLOG_INFO, "update %s: %s", u->cur->path, f[1]);
+	} else if (strcmp(f[0], "candidate") == 0) {
+		str_fmt(u->cand_set, sizeof(u->cand_set), "%s", f[1]);
+		candidate_try(d);
 	} else if (strcmp(f[0], "activated") == 0) {
 		*kind = 2;
+		loader_candidate_activated(d);
 		events_begin(&ev, EVENT_DEFINITIONS_ACTIVATED, walltime_now_ms());
 		events_add_str(&ev, "file", f[1]);
 		events_add_str(&ev, "source", u->cur->path);
@@ -210,6 +379,9 @@ update_task_done(struct task *t, int ws, const char *out, size_t len)
 	(void)len;
 	free(t->data2);
 	t->data2 = NULL;
+	go_close(d);   /* the child is gone: no one waits */
+	if (kind != 2)
+		loader_candidate_drop(d);
 	if (u->cur != NULL && kind != 1 && kind != 2)
 		pool_check_defs(d, false);   /* held: it runs after the verdict */
 	defs_hold(d, false);
@@ -366,6 +538,19 @@ update_next(struct daemon *d)
 	}
 	c->d = d;
 	c->job = job;
+	c->go_fd = -1;
+	if (d->cfg.worker_launch == CONFIG_LAUNCH_LOADER) {
+		int p[2];
+
+		if (pipe2(p, O_CLOEXEC) != 0) {
+			free(c);
+			update_verdict(d, UPDATE_DONE_FAILED, job->path,
+			    "cannot run the update: pipe failed");
+			return;
+		}
+		c->go_fd = p[0];   /* the child's stdin (task.c: child_in) */
+		u->go_fd = p[1];
+	}
 	u->task.name = "definitions update";
 	u->task.done = update_task_done;
 	u->task.line = child_line;
@@ -376,16 +561,27 @@ update_next(struct daemon *d)
 	u->task.data2 = c;
 	str_fmt(u->step, sizeof(u->step), "staging");
 	defs_hold(d, true);   /* a check never runs beside an activation */
+	u->task.child_in = c->go_fd >= 0 ? c->go_fd : -1;
 	if (task_start(d->loop, &u->task, update_child_fn, c,
 	    DAEMON_UPDATE_TIMEOUT_MS) != 0) {
 		char why[256];
 
 		defs_hold(d, false);
-		free(c);
 		u->task.data2 = NULL;
 		snprintf(why, sizeof(why), "cannot run the update: fork: %s",
 		    strerror(errno));
+		if (c->go_fd >= 0)
+			close(c->go_fd);
+		u->task.child_in = -1;
+		free(c);
+		go_close(d);
 		update_verdict(d, UPDATE_DONE_FAILED, job->path, why);
+		return;
+	}
+	u->task.child_in = -1;
+	if (c->go_fd >= 0) {   /* the child's end: its stdin now */
+		close(c->go_fd);
+		c->go_fd = STDIN_FILENO;
 	}
 }
 
@@ -451,6 +647,9 @@ update_init(struct daemon *d)
 	u->roll_timer.data = d;
 	ev_init(&u->reload_timer, reload_on_timer);
 	u->reload_timer.data = d;
+	ev_init(&u->mem_timer, mem_on_timer);
+	u->mem_timer.data = d;
+	u->go_fd = -1;
 }
 
 void
@@ -461,6 +660,7 @@ update_free(struct daemon *d)
 
 	ev_timer_stop(d->loop, &u->roll_timer);
 	ev_timer_stop(d->loop, &u->reload_timer);
+	go_close(d);
 	job_answer(d, u->reload_waiters, UPDATE_DONE_STOPPING,
 	    "ampdaemon is stopping");
 	u->reload_waiters = NULL;

@@ -343,6 +343,8 @@ child_trial(struct update_child *c, const char *set, int index_fd,
 		argv[na++] = (char *)"--allow-unsigned";
 	if (cfg->allow_partial_engine && cfg->engine != CONFIG_ENGINE_CLAMAV)
 		argv[na++] = (char *)"--allow-partial";   /* issue 15 */
+	if (cfg->worker_launch == CONFIG_LAUNCH_LOADER)
+		argv[na++] = (char *)"--index-only";   /* the loader is the trial */
 	/* the worker's identity, as pool.c chooses it */
 	if (geteuid() != 0) {
 		req.as_self = true;
@@ -357,6 +359,7 @@ child_trial(struct update_child *c, const char *set, int index_fd,
 		argv[na++] = (char *)"--allow-root";
 	}
 	if (cfg->engine == CONFIG_ENGINE_CLAMAV &&
+	    cfg->worker_launch != CONFIG_LAUNCH_LOADER &&
 	    child_trial_clamav(c, set, &req, fds, &nfds, argv, args, &na, &root,
 	    sname, sizeof(sname), why, whylen) != 0)
 		goto out;
@@ -431,6 +434,8 @@ child_trial(struct update_child *c, const char *set, int index_fd,
 		goto out;
 	}
 	if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0) {
+		if (reason[0] != '\0')   /* its verdict line, for the log */
+			child_say(c, "note", reason, NULL, NULL, NULL);
 		rc = 0;
 		goto out;
 	}
@@ -503,6 +508,55 @@ child_check_index(int fd, const char *path, const uint8_t source[32],
 		rc = 0;
 	engine_free(e);
 	return rc;
+}
+
+/*
+ * WorkerLaunch loader: the set is ready (its index in it); the loop
+ * starts the candidate's loader on it (after MemAvailable allows a second
+ * engine) and answers on go_fd: "ok" (READY: its canaries passed),
+ * "no TAB why" (it could not load the set: rejected), "io TAB why" (not
+ * the set's fault).  0 to go on, else the verdict was reported.
+ */
+static int
+child_candidate(struct update_child *c, const char *set, const char *staged,
+    int *verdict)
+{
+	char buf[2048], why[2100];
+	size_t len = 0;
+	ssize_t n;
+	char *tab;
+
+	child_step(c, "loading");
+	/* the scan user lists it through /proc/self/fd/N: 0755 as active/ */
+	if (chmod(set, 0755) != 0) {
+		str_fmt(why, sizeof(why), "%s: chmod: %s", set, strerror(errno));
+		*verdict = child_fail_io(c, why);
+		return -1;
+	}
+	child_say(c, "candidate", set, NULL, NULL, NULL);
+	while (len < sizeof(buf) - 1 && memchr(buf, '\n', len) == NULL) {
+		n = read(c->go_fd, buf + len, sizeof(buf) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (strcmp(buf, "ok") == 0)
+		return 0;
+	tab = strchr(buf, '\t');
+	if (tab != NULL && strncmp(buf, "no\t", 3) == 0) {
+		str_fmt(why, sizeof(why), "the candidate's loader could not load it (the trial): %s",
+		    tab + 1);
+		*verdict = child_reject(c, staged, why);
+	} else {
+		str_fmt(why, sizeof(why), "%s", tab != NULL ? tab + 1 :
+		    "ampdaemon gave no verdict on the candidate's loader");
+		*verdict = child_fail_io(c, why);
+	}
+	return -1;
 }
 
 /* ---- the pipeline ---- */
@@ -698,6 +752,8 @@ update_child_fn(void *arg, int out_fd)
 	int fd, rc;
 
 	c->fd = out_fd;
+	if (c->go_fd >= 0)
+		c->go_fd = STDIN_FILENO;   /* task.c moved it there */
 	staged[0] = sstaged[0] = '\0';
 	child_step(c, "staging");
 	if (store_trust_new(&st, &c->trust, err, sizeof(err)) != 0)
@@ -810,6 +866,9 @@ update_child_fn(void *arg, int out_fd)
 	if (statefile_move(idx, name, why, sizeof(why)) != 0)
 		return child_fail_io(c, why);
 	child_kp(c, KP_SET_READY);
+	if (cfg->worker_launch == CONFIG_LAUNCH_LOADER &&
+	    child_candidate(c, set, staged, &rc) != 0)
+		return rc;
 
 	child_step(c, "activating");
 	versions_of(cfg->definitions_dir, oldset, sizeof(oldset));

@@ -20,6 +20,9 @@ struct update_child {
 	int fd;
 	char stage[STORE_PATH_MAX];
 	struct cvd_trust *trust;
+	/* WorkerLaunch loader: the loop's verdict on the candidate's loader
+	 * ("ok", "no TAB why", "io TAB why"), the child's stdin; else -1 */
+	int go_fd;
 };
 
 /* The child's body (task.c's fn): the whole pipeline; 0 when it ran to

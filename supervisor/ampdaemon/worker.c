@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "account.h"
+#include "defs.h"
 #include "killpoint.h"
 #include "pool_int.h"
 #include "scratch.h"
@@ -275,7 +276,10 @@ worker_clamav_fds(const struct launch_target *t, uid_t uid, gid_t gid,
 	struct daemon *d = t->d;
 	char active[4200];
 
-	snprintf(active, sizeof(active), "%s/active", d->cfg.definitions_dir);
+	if (t->defs_dir != NULL)
+		snprintf(active, sizeof(active), "%s", t->defs_dir);
+	else
+		snprintf(active, sizeof(active), "%s/active", d->cfg.definitions_dir);
 	if ((a->fds[a->nfds] = open(active, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		str_fmt(err, errlen, "%s: %s", active, strerror(errno));
 		return -1;
@@ -348,7 +352,7 @@ launch_exec(const struct launch_target *t, const struct account *acct,
 	struct worker_clamav_args ca = { .nfds = 0 };
 	bool clamav = d->cfg.engine == CONFIG_ENGINE_CLAMAV;
 	struct spawn_result res;
-	int sv[2] = { -1, -1 }, n = 0, rc = -1;
+	int sv[2] = { -1, -1 }, n = 0, rc = -1, own_index = -1;
 
 	snprintf(fsz, sizeof(fsz), "%llu", (unsigned long long)d->cfg.max_file_size);
 	snprintf(ssz, sizeof(ssz), "%llu", (unsigned long long)d->cfg.max_scan_size);
@@ -407,6 +411,16 @@ launch_exec(const struct launch_target *t, const struct account *acct,
 		req.fsize_bytes = d->cfg.max_scan_size + WORKER_FSIZE_SLACK;
 	}
 	argv[n] = NULL;
+	if (t->defs_dir != NULL) {   /* a candidate set: its own index */
+		char ip[4300];
+
+		snprintf(ip, sizeof(ip), "%s/%s", t->defs_dir, DEFS_INDEX_NAME);
+		if ((own_index = open(ip, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+			snprintf(err, errlen, "%s: %s", ip, strerror(errno));
+			goto out;
+		}
+		req.index_fd = own_index;
+	}
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
 		snprintf(err, errlen, "socketpair: %s", strerror(errno));
@@ -430,6 +444,8 @@ out:
 		close(sv[0]);
 	if (sv[1] >= 0)
 		close(sv[1]);
+	if (own_index >= 0)
+		close(own_index);
 	if (rc != 0)
 		launch_scratch_wipe(d, t->scratch, t->scratchlen);
 	return rc;

@@ -48,7 +48,7 @@ static const char svc_usage[] =
 "       ampscansvc --worker --defs DIR [--sock-fd N] [--index-fd N [--index-verified]] [--allow-root]\n"
 "       ampscansvc --worker --engine clamav --defs-dir-fd N --scratch-fd N [--sock-fd N] [--allow-root]\n"
 "       ampscansvc --loader [the options of --worker] [--scratch-root-fd N]\n"
-"       ampscansvc --trial --defs-fd N:NAME... [--trusted-key-fd N]... [--index-out-fd N --source-id HEX]\n"
+"       ampscansvc --trial --defs-fd N:NAME... [--trusted-key-fd N]... [--index-out-fd N --source-id HEX [--index-only]]\n"
 "                  [--engine clamav --defs-dir-fd N --scratch-fd N] [--allow-unsigned] [--allow-partial] [--allow-root]\n"
 "\n"
 "The scan worker of ampscan.  ampdaemon starts it with --worker; the other\n"
@@ -98,6 +98,8 @@ static const char svc_usage[] =
 "  --defs-fd N:NAME    (with --trial) descriptor N holds the definitions file NAME\n"
 "  --trusted-key-fd N  (with --trial) descriptor N holds a trusted key (PEM)\n"
 "  --index-out-fd N    (with --trial and --source-id HEX) write the compiled index\n"
+"  --index-only        (with --trial) only compile and write the index (the\n"
+"                      candidate's loader is the trial: WorkerLaunch loader)\n"
 "                      to descriptor N: what ampdaemon activates once it checked it\n"
 "  --index-verified    (with --index-fd) the index's checksum was checked by the\n"
 "                      caller (ampdaemon): only its structure is checked again\n"
@@ -135,7 +137,7 @@ enum {
 	OPT_ENGINE, OPT_MAX_SCAN_TIME, OPT_DEFS_DIR_FD, OPT_SCRATCH_FD,
 	OPT_DETECT_PUA, OPT_HEUR_ALERTS, OPT_HEUR_PRECEDENCE, OPT_ALERT_BROKEN,
 	OPT_ALERT_ENCRYPTED, OPT_ALERT_ENC_ARCHIVE, OPT_ALERT_ENC_DOC,
-	OPT_ALERT_EXCEEDS_MAX, OPT_ALLOW_PARTIAL, OPT_LOADER, OPT_SCRATCH_ROOT_FD,
+	OPT_ALERT_EXCEEDS_MAX, OPT_ALLOW_PARTIAL, OPT_INDEX_ONLY, OPT_LOADER, OPT_SCRATCH_ROOT_FD,
 };
 
 static const struct option svc_opts[] = {
@@ -153,6 +155,7 @@ static const struct option svc_opts[] = {
 	{ "defs", required_argument, NULL, OPT_DEFS },
 	{ "allow-unsigned", no_argument, NULL, OPT_ALLOW_UNSIGNED },
 	{ "allow-partial", no_argument, NULL, OPT_ALLOW_PARTIAL },
+	{ "index-only", no_argument, NULL, OPT_INDEX_ONLY },
 	{ "allmatch", no_argument, NULL, OPT_ALLMATCH },
 	{ "recursive", no_argument, NULL, 'r' },
 	{ "sock-fd", required_argument, NULL, OPT_SOCK_FD },
@@ -276,6 +279,7 @@ svc_args(struct svc *s, int argc, char **argv)
 			break;
 		case OPT_ALLOW_UNSIGNED: s->allow_unsigned = true; break;
 		case OPT_ALLOW_PARTIAL: s->allow_partial = true; break;
+		case OPT_INDEX_ONLY: s->index_only = true; break;
 		case OPT_ALLMATCH: s->allmatch = true; break;
 		case 'r': s->recursive = true; break;
 		case 'o': s->out = optarg; break;

@@ -38,6 +38,7 @@ struct svc {
 	size_t nkey_fds;
 	int defs_fds[SVC_MAX_DEFS];
 	int index_out_fd;          /* --trial: write the compiled index here */
+	bool index_only;           /* --trial --index-only: nothing but that */
 	uint8_t source_id[32];     /* ... naming the set it was built from */
 	bool have_source_id;
 	const char *defs_names[SVC_MAX_DEFS];

@@ -159,6 +159,14 @@ svc_trial(struct svc *s)
 	if (sandbox_check_identity(s->allow_root, err, sizeof(err)) != 0)
 		svc_die("%s", err);
 	svc_trial_load(s);
+	if (s->index_only) {
+		/* WorkerLaunch loader: the candidate's loader loads the set,
+		 * enters its sandbox and runs the canaries: the trial proper */
+		if (s->index_out_fd < 0)
+			svc_die("--index-only needs --index-out-fd");
+		printf("trial: index written (the candidate's loader loads the set)\n");
+		svc_exit(0);
+	}
 	if (s->backend == SENG_CLAMAV) {
 		svc_trial_clamav(s);
 	} else {

@@ -104,6 +104,13 @@ struct diag {
 	size_t dhhead, dhn;
 	unsigned root_starts;
 	int64_t last_root_start;
+	/* WorkerLaunch loader: its last loader_* events */
+	struct {
+		bool seen;
+		int64_t pid, started, ready, load_ms, exited, exit_pid;
+		bool candidate;
+		char defs[256], exit_kind[32], exit_how[48];
+	} loader;
 	int64_t line_no;             /* lines seen in the file being read */
 	bool whole_file;
 	const char *reading;

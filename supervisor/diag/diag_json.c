@@ -311,6 +311,37 @@ json_definitions(const struct diag *g, struct jsonw *w)
 	jsonw_obj_end(w);
 }
 
+/* "loader": its last loader_* events (null: none, WorkerLaunch exec) */
+static void
+json_loader(const struct diag *g, struct jsonw *w)
+{
+	jsonw_key(w, "loader");
+	if (!g->loader.seen) {
+		jsonw_null(w);
+		return;
+	}
+	jsonw_obj_begin(w);
+	jsonw_key_int(w, "pid", g->loader.pid);
+	json_time(w, "started", g->loader.started > 0 ? g->loader.started : -1);
+	json_time(w, "ready", g->loader.ready > 0 ? g->loader.ready : -1);
+	jsonw_key_int(w, "load_ms", g->loader.ready > 0 ? g->loader.load_ms : -1);
+	jsonw_key_str_or_null(w, "definitions", g->loader.ready > 0 ?
+	    g->loader.defs : NULL);
+	jsonw_key_bool(w, "candidate", g->loader.candidate);
+	jsonw_key(w, "last_exit");
+	if (g->loader.exited <= 0) {
+		jsonw_null(w);
+	} else {
+		jsonw_obj_begin(w);
+		jsonw_key_int(w, "pid", g->loader.exit_pid);
+		json_time(w, "time", g->loader.exited);
+		jsonw_key_str(w, "kind", g->loader.exit_kind);
+		jsonw_key_str(w, "how", g->loader.exit_how);
+		jsonw_obj_end(w);
+	}
+	jsonw_obj_end(w);
+}
+
 static void
 json_poison(const struct diag *g, struct jsonw *w)
 {
@@ -429,6 +460,7 @@ diag_report_json(const struct diag *g, struct strbuf *sb)
 	json_timeline(g, &w);
 	json_history(g, &w);
 	json_definitions(g, &w);
+	json_loader(g, &w);
 	json_poison(g, &w);
 	json_core_dumps(g, &w);
 	json_config(g, &w);

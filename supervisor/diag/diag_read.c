@@ -404,6 +404,37 @@ event_defs(struct diag *g, const char *type, int64_t t)
 		str_fmt(h->versions, sizeof(h->versions), "%s", s);
 }
 
+/* loader_started, loader_ready, loader_exited: the last of each. */
+static void
+event_loader(struct diag *g, const char *type, int64_t t)
+{
+	const char *s;
+	int64_t v;
+
+	g->loader.seen = true;
+	if (strcmp(type, EVENT_LOADER_STARTED) == 0) {
+		jsonr_int(g->j, "pid", &g->loader.pid);
+		g->loader.started = t;
+	} else if (strcmp(type, EVENT_LOADER_READY) == 0) {
+		jsonr_int(g->j, "pid", &g->loader.pid);
+		g->loader.ready = t;
+		g->loader.load_ms = jsonr_int(g->j, "load_ms", &v) ? v : -1;
+		g->loader.candidate = jsonr_true(g->j, "candidate");
+		s = jsonr_str(g->j, "definitions");
+		str_fmt(g->loader.defs, sizeof(g->loader.defs), "%s", s ? s : "");
+	} else if (strcmp(type, EVENT_LOADER_EXITED) == 0) {
+		jsonr_int(g->j, "pid", &g->loader.exit_pid);
+		g->loader.exited = t;
+		s = jsonr_str(g->j, "kind");
+		str_fmt(g->loader.exit_kind, sizeof(g->loader.exit_kind), "%s", s ? s : "");
+		if ((s = jsonr_str(g->j, "signal")) != NULL)
+			str_fmt(g->loader.exit_how, sizeof(g->loader.exit_how), "%s", s);
+		else if (jsonr_int(g->j, "exit_code", &v))
+			str_fmt(g->loader.exit_how, sizeof(g->loader.exit_how), "exit %lld",
+			    (long long)v);
+	}
+}
+
 static int
 events_cb(void *arg, const struct events_line *l)
 {
@@ -423,6 +454,8 @@ events_cb(void *arg, const struct events_line *l)
 	    jsonr_true(g->j, "as_root")) {
 		g->root_starts++;
 		g->last_root_start = t;
+	} else if (strncmp(type, "loader_", 7) == 0) {
+		event_loader(g, type, t);
 	} else if (strcmp(type, EVENT_WORKER_EXITED) == 0 && g->exits_from_events)
 		exit_add(g, g->j, t, jsonr_str(g->j, "time"));
 	else if (strcmp(type, EVENT_EVENTS_DROPPED) == 0)

@@ -284,6 +284,35 @@ text_poison(const struct diag *g, struct strbuf *sb)
 }
 
 
+/* WorkerLaunch loader: which set it held, its pid, when and how fast. */
+static void
+text_loader(const struct diag *g, struct strbuf *sb)
+{
+	char when[WALLTIME_LEN], dur[32];
+
+	if (!g->loader.seen)
+		return;
+	strbuf_puts(sb, "\nLOADER (WorkerLaunch loader; the last events)\n");
+	if (g->loader.ready > 0) {
+		diag_time_str(g->loader.ready, when);
+		fmt_dur(g->loader.load_ms, dur, sizeof(dur));
+		strbuf_printf(sb, "  READY: pid %lld%s, holds %s, loaded %s in %s\n",
+		    (long long)g->loader.pid, g->loader.candidate ?
+		    " (an update's candidate)" : "", g->loader.defs[0] ?
+		    g->loader.defs : "(no set named)", when, dur);
+	} else if (g->loader.started > 0) {
+		diag_time_str(g->loader.started, when);
+		strbuf_printf(sb, "  started: pid %lld at %s, never READY in the records\n",
+		    (long long)g->loader.pid, when);
+	}
+	if (g->loader.exited > 0) {
+		diag_time_str(g->loader.exited, when);
+		strbuf_printf(sb, "  last exit: pid %lld at %s, %s (%s)\n",
+		    (long long)g->loader.exit_pid, when, g->loader.exit_kind,
+		    g->loader.exit_how[0] ? g->loader.exit_how : "?");
+	}
+}
+
 static void
 text_defs(const struct diag *g, struct strbuf *sb)
 {
@@ -451,6 +480,7 @@ diag_report_text(const struct diag *g, struct strbuf *sb)
 	text_timeline(g, sb);
 	text_poison(g, sb);
 	text_defs(g, sb);
+	text_loader(g, sb);
 	text_cores(g, sb);
 	text_config(g, sb);
 	text_problems(g, sb);

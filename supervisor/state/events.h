@@ -109,6 +109,10 @@
 #define EVENT_ACTIVATION_RECOVERED "activation_recovered"
 #define EVENT_EVENTS_DROPPED "events_dropped"
 #define EVENT_WORKER_RETIRED "worker_retired"
+#define EVENT_LOADER_STARTED "loader_started"
+#define EVENT_LOADER_READY "loader_ready"
+#define EVENT_LOADER_EXITED "loader_exited"
+#define EVENT_UPDATE_WAITING "update_waiting"
 
 enum events_err {
 	EVENTS_OK = 0,
@@ -144,6 +148,10 @@ enum event_type {
 	EVENT_T_DAEMON_STOPPED,
 	EVENT_T_ACTIVATION_RECOVERED,
 	EVENT_T_WORKER_RETIRED,
+	EVENT_T_LOADER_STARTED,
+	EVENT_T_LOADER_READY,
+	EVENT_T_LOADER_EXITED,
+	EVENT_T_UPDATE_WAITING,
 	EVENT_T_COUNT
 };
 

@@ -297,7 +297,7 @@ static const char golden_json[] =
 	"\"intervention\":null,\"cleared\":null,\"duration_ms\":null,\"detail\":\"3 crashes in 2 s (SIGSEGV x2,"
 	" SIGABRT x1)\",\"cleared_detail\":null}],\"definitions\":{\"active\":null,"
 	"\"history\":[{\"time\":\"2026-11-24T02:40:00.000Z\",\"event\":\"definitions_activated\","
-	"\"file\":\"daily.cvd\",\"versions\":\"daily:27012\",\"reason\":\"\"}]},\"poison\":"
+	"\"file\":\"daily.cvd\",\"versions\":\"daily:27012\",\"reason\":\"\"}]},\"loader\":null,\"poison\":"
 	"[{\"path\":\"/srv/a b.zip\",\"dev\":64768,\"ino\":1234,\"size\":46,\"mtime\":"
 	"\"2026-11-24T02:40:00.005Z\",\"sha256\":\"67ba739d27e9b470a435460e3dd76725bdc434eb41b01feda28c1388129b7fa2\","
 	"\"hashed\":46,\"crashes\":2,\"first\":\"2026-11-24T02:50:00.000Z\",\"last\":"
