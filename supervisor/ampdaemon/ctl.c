@@ -392,6 +392,10 @@ status_json_loader(struct daemon *d, struct jsonw *w, int64_t now)
 
 	jsonw_key(w, "loader");
 	jsonw_obj_begin(w);
+	/* exec: no Landlock, the workers are exec'd; exec_fallback says why */
+	jsonw_key_str(w, "worker_launch", pool_uses_loader(d) ? "loader" : "exec");
+	jsonw_key_str_or_null(w, "exec_fallback",
+	    ls->exec_fallback ? ls->fallback_why : NULL);
 	jsonw_key_str(w, "state", st[l->st]);
 	jsonw_key_int(w, "pid", l->pid > 0 ? l->pid : 0);
 	jsonw_key_str_or_null(w, "definitions", l->st == LS_READY ? l->defs : NULL);
@@ -490,6 +494,11 @@ loader_text(struct daemon *d, struct strbuf *sb, int64_t now)
 	const struct loader *l = &ls->l[ls->cur], *o = &ls->l[ls->cur ^ 1u];
 	char when[WALLTIME_LEN], up[32];
 
+	if (ls->exec_fallback) {
+		strbuf_printf(sb, "\nloader: none, workers are exec'd (fallback): %s\n",
+		    ls->fallback_why);
+		return;
+	}
 	if (l->st == LS_READY) {
 		walltime_format(l->ready_ms, when);
 		strbuf_printf(sb, "\nloader: pid %d, ready, holds %s; loaded %s in %.3f s; %llu fork(s); %llu load(s) since start\n",

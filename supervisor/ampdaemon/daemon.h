@@ -217,6 +217,11 @@ struct loaders {
 	uint64_t defs_gen;               /* definitions checks that ended well */
 	uint64_t last_load_ms;           /* how long the last load took */
 	uint64_t fork_id;
+	/* WorkerLaunch loader on a kernel without Landlock: the loader said
+	 * so (WPROTO_EXIT_NO_LANDLOCK) and the workers are exec'd instead,
+	 * for as long as ampdaemon runs (docs/loader.md) */
+	bool exec_fallback;
+	char fallback_why[512];          /* the loader's line */
 };
 
 /* ---- the pool's shared state (pool.c) --------------------------------- */
@@ -604,6 +609,16 @@ static inline bool
 update_busy(const struct daemon *d)
 {
 	return d->upd.cur != NULL || task_is_running(&d->upd.task);
+}
+/*
+ * Workers are forked from a loader: WorkerLaunch loader, unless the loader
+ * found no Landlock (then they are exec'd: loaders.exec_fallback).
+ */
+static inline bool
+pool_uses_loader(const struct daemon *d)
+{
+	return d->cfg.worker_launch == CONFIG_LAUNCH_LOADER &&
+	    !d->pool.loaders.exec_fallback;
 }
 /* A definitions check finished (main.c makes it the pool's listener). */
 void update_defs_done(struct daemon *d, bool ok, const char *error);

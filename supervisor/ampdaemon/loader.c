@@ -242,6 +242,44 @@ loader_candidate_exited(struct loader *l, int ws, const char *how, int64_t now)
 	d->pool.hooks.loader_changed(d, false);
 }
 
+/*
+ * The loader found no Landlock (WPROTO_EXIT_NO_LANDLOCK, before loading
+ * anything): a loader has no other sandbox, so the pool's workers are
+ * exec'd from now on, each with its own sandbox (Landlock, else its
+ * private mount namespace, else it refuses: never unconfined).  Logged,
+ * an event, `ampctl status`; not a fault.
+ */
+static void
+loader_fall_back(struct loader *l, int ws, int64_t now)
+{
+	struct daemon *d = l->d;
+	struct loaders *ls = &d->pool.loaders;
+	struct event ev;
+
+	loader_record_exit(l, ws, EXITS_KIND_LOADER_NO_LANDLOCK, now);
+	ls->exec_fallback = true;
+	str_fmt(ls->fallback_why, sizeof(ls->fallback_why), "%s",
+	    l->last_line[0] ? l->last_line : "the loader found no Landlock");
+	dlog(&d->log, DLOG_WARNING, "WorkerLaunch loader: the loader (pid %d) found no Landlock; the workers are exec'd instead, each in its own sandbox: %s",
+	    (int)l->pid, ls->fallback_why);
+	events_begin(&ev, EVENT_LOADER_FALLBACK, now);
+	events_add_int(&ev, "pid", l->pid);
+	events_add_str(&ev, "worker_launch", "exec");
+	events_add_str(&ev, "reason", ls->fallback_why);
+	daemon_event(d, &ev);
+	ev_timer_stop(d->loop, &l->timer);
+	l->pid = -1;
+	l->st = LS_DOWN;
+	d->pool.hooks.loader_changed(d, false);
+}
+
+static bool
+loader_no_landlock(const struct loader *l, int ws)
+{
+	return l->st == LS_STARTING && !l->candidate && !l->killed &&
+	    WIFEXITED(ws) && WEXITSTATUS(ws) == WPROTO_EXIT_NO_LANDLOCK;
+}
+
 static void
 loader_exited(struct loader *l, int ws)
 {
@@ -252,6 +290,10 @@ loader_exited(struct loader *l, int ws)
 	uint64_t delay;
 
 	loader_status_text(ws, how, sizeof(how));
+	if (loader_no_landlock(l, ws)) {
+		loader_fall_back(l, ws, now);
+		return;
+	}
 	if (l->candidate && was != LS_STOPPING) {
 		loader_candidate_exited(l, ws, how, now);
 		return;
@@ -519,7 +561,7 @@ loader_ensure(struct daemon *d, const struct account *acct, bool as_root)
 	struct loader *l = cur(d);
 	char err[8];
 
-	if (l->st == LS_DOWN) {
+	if (l->st == LS_DOWN && pool_uses_loader(d)) {
 		l->set_dir[0] = '\0';
 		l->candidate = false;
 		(void)loader_start_at(d, l, acct, as_root, err, sizeof(err));

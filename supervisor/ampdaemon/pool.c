@@ -186,7 +186,7 @@ pool_may_start(struct worker *w, struct account *acct, bool *as_root)
 		return false;
 	if (!worker_account(w, acct, as_root))
 		return false;
-	if (d->cfg.worker_launch == CONFIG_LAUNCH_LOADER && !loader_ready(d)) {
+	if (pool_uses_loader(d) && !loader_ready(d)) {
 		loader_ensure(d, acct, *as_root);   /* the workers wait for it */
 		return false;
 	}
@@ -364,7 +364,7 @@ pool_on_defs(struct daemon *d, void *arg, const struct defs_report *r)
 		pool_defs_failed(d, r);
 	} else {
 		pool_cache_clear(d);   /* the definitions may have changed */
-		if (d->cfg.worker_launch == CONFIG_LAUNCH_LOADER)
+		if (pool_uses_loader(d))
 			loader_defs_changed(d);
 		if (!d->pool.paused && !d->stopping)
 			for (i = 0; i < POOL_SLOTS(&d->pool); i++)
@@ -441,7 +441,7 @@ pool_rollover(struct daemon *d, void (*cb)(struct daemon *d, int outcome))
 	p->old_base = p->base;
 	p->base = p->base ? 0 : p->n;
 	pool_cache_clear(d);
-	if (d->cfg.worker_launch == CONFIG_LAUNCH_LOADER)
+	if (pool_uses_loader(d))
 		loader_defs_changed(d);   /* the new half forks from a new loader */
 	dlog(&d->log, DLOG_INFO, "rollover: starting %u worker(s) on the new definitions; the old ones serve until they are READY",
 	    p->n);

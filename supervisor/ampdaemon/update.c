@@ -539,7 +539,7 @@ update_next(struct daemon *d)
 	c->d = d;
 	c->job = job;
 	c->go_fd = -1;
-	if (d->cfg.worker_launch == CONFIG_LAUNCH_LOADER) {
+	if (pool_uses_loader(d)) {
 		int p[2];
 
 		if (pipe2(p, O_CLOEXEC) != 0) {

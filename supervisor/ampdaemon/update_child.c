@@ -343,7 +343,7 @@ child_trial(struct update_child *c, const char *set, int index_fd,
 		argv[na++] = (char *)"--allow-unsigned";
 	if (cfg->allow_partial_engine && cfg->engine != CONFIG_ENGINE_CLAMAV)
 		argv[na++] = (char *)"--allow-partial";   /* issue 15 */
-	if (cfg->worker_launch == CONFIG_LAUNCH_LOADER)
+	if (pool_uses_loader(c->d))
 		argv[na++] = (char *)"--index-only";   /* the loader is the trial */
 	/* the worker's identity, as pool.c chooses it */
 	if (geteuid() != 0) {
@@ -359,7 +359,7 @@ child_trial(struct update_child *c, const char *set, int index_fd,
 		argv[na++] = (char *)"--allow-root";
 	}
 	if (cfg->engine == CONFIG_ENGINE_CLAMAV &&
-	    cfg->worker_launch != CONFIG_LAUNCH_LOADER &&
+	    !pool_uses_loader(c->d) &&
 	    child_trial_clamav(c, set, &req, fds, &nfds, argv, args, &na, &root,
 	    sname, sizeof(sname), why, whylen) != 0)
 		goto out;
@@ -866,7 +866,7 @@ update_child_fn(void *arg, int out_fd)
 	if (statefile_move(idx, name, why, sizeof(why)) != 0)
 		return child_fail_io(c, why);
 	child_kp(c, KP_SET_READY);
-	if (cfg->worker_launch == CONFIG_LAUNCH_LOADER &&
+	if (pool_uses_loader(c->d) &&
 	    child_candidate(c, set, staged, &rc) != 0)
 		return rc;
 

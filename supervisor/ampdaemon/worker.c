@@ -509,7 +509,7 @@ worker_spawn(struct worker *w, const struct account *acct, bool as_root,
 	    .scratchlen = sizeof(w->scratch) };
 	struct launch_out o;
 
-	if (w->d->cfg.worker_launch == CONFIG_LAUNCH_LOADER) {
+	if (pool_uses_loader(w->d)) {
 		w->as_root = as_root;
 		return worker_fork(w, err, errlen);
 	}

@@ -837,6 +837,21 @@ sandbox_pin_timezone(void)
 }
 
 int
+sandbox_loader_possible(char *err, size_t errlen)
+{
+	int abi = sandbox_ll_probe();
+
+	if (sandbox_ll_refused(abi, err, errlen) != 0)
+		return -1;
+	if (abi < 0) {
+		snprintf(err, errlen, "Landlock unavailable (%s): a loader has no mount-namespace fallback (its workers' directories lie outside any one root); its workers are to be exec'd",
+		    sandbox_errname(-abi));
+		return 1;
+	}
+	return 0;
+}
+
+int
 sandbox_enter_opts(const struct sandbox_opts *o, char *err, size_t errlen)
 {
 	int abi = sandbox_ll_probe();
@@ -847,11 +862,8 @@ sandbox_enter_opts(const struct sandbox_opts *o, char *err, size_t errlen)
 	}
 	if (sandbox_ll_refused(abi, err, errlen) != 0)
 		return -1;
-	if ((o->flags & SANDBOX_LOADER) && abi < 0) {
-		snprintf(err, errlen, "Landlock unavailable (%s): a loader has no mount-namespace fallback (its workers' directories lie outside any one root); use WorkerLaunch exec",
-		    sandbox_errname(-abi));
+	if ((o->flags & SANDBOX_LOADER) && sandbox_loader_possible(err, errlen) != 0)
 		return -1;
-	}
 	sandbox_pin_timezone();
 	if (abi < 0 && sandbox_mountns(o, -abi, err, errlen) != 0)
 		return -1;

@@ -76,4 +76,12 @@ int sandbox_enter(char *err, size_t errlen);
 /* The Landlock ABI version the kernel offers: > 0, or -errno. */
 int sandbox_landlock_abi(void);
 
+/*
+ * Can a loader be sandboxed here?  0: Landlock is there; 1: it does not
+ * exist (ENOSYS, EOPNOTSUPP; test builds: AMPSCAN_TEST_NO_LANDLOCK),
+ * err says so; -1: it is refused otherwise (EPERM: a seccomp filter
+ * above us), err says why.
+ */
+int sandbox_loader_possible(char *err, size_t errlen);
+
 #endif

@@ -145,6 +145,16 @@ svc_loader(struct svc *s)
 		svc_die("out of memory");
 	if (sandbox_check_identity(s->allow_root, err, sizeof(err)) != 0)
 		svc_die("%s", err);
+	/* before the load: without Landlock, ampdaemon execs the workers */
+	switch (sandbox_loader_possible(err, sizeof(err))) {
+	case 0:
+		break;
+	case 1:
+		fprintf(stderr, "ampscansvc: loader: %s\n", err);
+		svc_exit(WPROTO_EXIT_NO_LANDLOCK);
+	default:
+		svc_fail(s, "loader sandbox: %s", err);
+	}
 	if (svc_clamav(s)) {
 		svc_worker_clamav_load(s);   /* and into its scratch directory */
 		flags |= SANDBOX_SCRATCH | SANDBOX_LOCALTIME;

@@ -301,7 +301,7 @@ config_defaults(struct config *c)
 	c->reload_interval_ms = 60 * 1000;
 	c->certs_dir = CONFIG_DEFAULT_CERTS_DIR;
 	c->engine = CONFIG_ENGINE_CLAMAV;
-	c->worker_launch = CONFIG_LAUNCH_EXEC;
+	c->worker_launch = CONFIG_LAUNCH_LOADER;
 	c->load_timeout_ms = 300 * 1000;
 	c->worker_memory_limit = 512ULL << 20;
 	c->scratch_dir = CONFIG_DEFAULT_SCRATCH_DIR;

@@ -18,14 +18,19 @@
 bool
 diag_exit_in_window(const struct diag *g, const struct diag_exit *e)
 {
+	/* exits asked for, or a loader that found no Landlock (its workers
+	 * are exec'd): neither a crash nor a start failure */
 	return e->t >= g->o->since_ms && strcmp(e->kind, EXITS_KIND_STOPPED) != 0 &&
-	    strcmp(e->kind, EXITS_KIND_DEFS_CHANGED) != 0;
+	    strcmp(e->kind, EXITS_KIND_DEFS_CHANGED) != 0 &&
+	    strcmp(e->kind, EXITS_KIND_LOADER_STOPPED) != 0 &&
+	    strcmp(e->kind, EXITS_KIND_LOADER_NO_LANDLOCK) != 0;
 }
 
 bool
 diag_exit_is_crash(const struct diag_exit *e)
 {
-	return strcmp(e->kind, EXITS_KIND_CRASH) == 0;
+	return strcmp(e->kind, EXITS_KIND_CRASH) == 0 ||
+	    strcmp(e->kind, EXITS_KIND_LOADER_CRASH) == 0;
 }
 
 void

@@ -54,6 +54,14 @@
  */
 #define WPROTO_EXIT_DEFS_CHANGED 75
 
+/*
+ * A loader's exit status when the kernel has no Landlock (not built, or
+ * not in lsm=): a loader has no other sandbox, so it exits before it
+ * loads anything and ampdaemon launches that pool's workers by exec
+ * (docs/loader.md, "Without Landlock").  Not a failure of the set.
+ */
+#define WPROTO_EXIT_NO_LANDLOCK 76
+
 enum wproto_type {
 	WPROTO_READY = 1,
 	WPROTO_SCAN = 2,

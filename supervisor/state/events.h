@@ -113,6 +113,7 @@
 #define EVENT_LOADER_READY "loader_ready"
 #define EVENT_LOADER_EXITED "loader_exited"
 #define EVENT_UPDATE_WAITING "update_waiting"
+#define EVENT_LOADER_FALLBACK "loader_fallback"
 
 enum events_err {
 	EVENTS_OK = 0,
@@ -152,6 +153,7 @@ enum event_type {
 	EVENT_T_LOADER_READY,
 	EVENT_T_LOADER_EXITED,
 	EVENT_T_UPDATE_WAITING,
+	EVENT_T_LOADER_FALLBACK,
 	EVENT_T_COUNT
 };
 

@@ -73,6 +73,8 @@
 #define EXITS_KIND_LOADER_CRASH "loader_crash"
 #define EXITS_KIND_LOADER_START_FAILURE "loader_start_failure"
 #define EXITS_KIND_LOADER_STOPPED "loader_stopped"
+/* a loader that found no Landlock: the workers are exec'd instead */
+#define EXITS_KIND_LOADER_NO_LANDLOCK "loader_no_landlock"
 
 enum exits_err {
 	EXITS_OK = 0,

@@ -96,7 +96,10 @@ check "the no-start container verifies (the hook is in the worker, not in the fi
 	bash -c "'$CVDTOOL' verify --trusted-key keys/k.pub defs/active/demo.cvd >/dev/null"
 # the first retry (and with it the rollback) waits RestartDelayMin: 3 s to
 # look at fault 7 before it clears
-dl_config CreateScanUser yes RestartDelayMin 3s RestartDelayMax 6s ReadyTimeout 10s
+# WorkerLaunch exec: these look at each worker's start failure and retries
+# (a loader's are pool_loader_update.sh's; it re-checks at its first failure)
+dl_config CreateScanUser yes RestartDelayMin 3s RestartDelayMax 6s ReadyTimeout 10s \
+	WorkerLaunch exec
 check "ampdaemon starts" dl_start
 check "fault 7 raised" dl_wait "any(f['id'] == 7 for f in s['faults'])" 10
 t_refused_at_once "fault 7 with a rollback pending"
@@ -132,7 +135,8 @@ echo "# test 7: no-start definitions, previous/ empty"
 t_fresh
 rm -f defs/previous/* defs/quarantine/* defs/active/*
 cp "$T_TMP/nostart-demo.cvd" defs/active/demo.cvd
-dl_config CreateScanUser yes RestartDelayMin 100ms RestartDelayMax 800ms ReadyTimeout 10s
+dl_config CreateScanUser yes RestartDelayMin 100ms RestartDelayMax 800ms ReadyTimeout 10s \
+	WorkerLaunch exec
 check "ampdaemon starts" dl_start
 check "fault 7 raised" dl_wait "any(f['id'] == 7 for f in s['faults'])" 10
 t_refused_at_once "fault 7, nothing to roll back to"

@@ -126,11 +126,15 @@ dl_stop
 diag_json off.json --state-dir "$DL_STATE"
 check "offline (--state-dir, daemon stopped): exit 2 as online" test "$D_RC" = 2
 check "ampctl says it went offline" grep -q "offline" "$T_TMP/diag.err"
-check "offline diagnosis == online diagnosis (minus generated)" same_json on.json off.json
+# (minus loader: offline, its last exit is its stop with ampdaemon's)
+check "offline diagnosis == online diagnosis (minus generated)" same_json on.json off.json loader
+check "offline: the loader's last exit is its stop" \
+	dq_true off.json "J['loader']['last_exit']['kind'] == 'loader_stopped'"
+
 diag_json off2.json --config "$DL_CONF"
 check "daemon unreachable: falls back to offline (configuration's directories)" \
 	bash -c "grep -q 'cannot be reached' '$T_TMP/diag.err' && test '$D_RC' = 2"
-check "... with the same diagnosis" same_json on.json off2.json
+check "... with the same diagnosis" same_json on.json off2.json loader
 
 # ==== the bundle ===========================================================================
 echo "# the bundle"
@@ -144,7 +148,7 @@ check "no private key in it" bash -c "! tar tzf b.tar.gz | grep -q '\.key$' && !
 diag_json re.json --state-dir "$B/state"
 check "diag on the unpacked bundle: exit 2" test "$D_RC" = 2
 check "... the same diagnosis as the bundle's diag.json (minus generated, sources)" same_json "$B/diag.json" re.json sources
-check "... and as the online one" same_json on.json re.json sources
+check "... and as the online one" same_json on.json re.json sources loader
 
 # ==== damaged files ==========================================================================
 echo "# damaged state"

@@ -9,6 +9,11 @@
 #     fault 7 names both reasons, scans are refused;
 #   - AMPSCAN_TEST_NO_LANDLOCK=EPERM (a seccomp filter above us blocks
 #     Landlock): a misconfiguration, fault 7 says so, no fallback.
+# WorkerLaunch loader (the default): the loader finds no Landlock, exits
+# with its own status before loading, and the workers are exec'd instead
+# (logged, a loader_fallback event, ampctl status), each with the
+# sandbox above; a loader refused Landlock with EPERM is fault 7, no
+# fallback.  WorkerLaunch exec is run too, for the first case.
 #   daemon_sandbox_fallback.sh BUILD_DIR SOURCE_DIR
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
@@ -25,10 +30,33 @@ SCR=$T_TMP/scratch
 
 # ---- no Landlock: the mount namespace ---------------------------------------------
 export AMPSCAN_TEST_NO_LANDLOCK=1
-dl_config CreateScanUser yes Engine clamav ScratchDir "$SCR" Workers 1
-check "ampdaemon starts (AMPSCAN_TEST_NO_LANDLOCK=1)" dl_start
+for launch in loader exec; do
+[ "$launch" = exec ] && t_fresh
+dl_config CreateScanUser yes Engine clamav ScratchDir "$SCR" Workers 1 \
+	WorkerLaunch "$launch"
+check "ampdaemon starts (AMPSCAN_TEST_NO_LANDLOCK=1, WorkerLaunch $launch)" dl_start
 check "the worker passes its scratch check and canaries: READY" dl_wait_ready 1 60
 pid=$(dl_worker_pids)
+if [ "$launch" = loader ]; then
+	NOLL="Landlock unavailable (ENOSYS): a loader has no mount-namespace fallback"
+	check "the loader says why it does not load (ampscansvc.log)" \
+		grep -qF "ampscansvc: loader: $NOLL" "$DL_SVCLOG"
+	check "ampdaemon.log: the workers are exec'd instead" \
+		grep -q "found no Landlock; the workers are exec'd instead" "$DL_LOG"
+	check "a loader_fallback event with the reason" \
+		ev_true "any(e['event'] == 'loader_fallback' and e.get('worker_launch') == 'exec' and '$NOLL' in e.get('reason', '') for e in E)"
+	check "exits.jsonl: the loader's exit is loader_no_landlock, once" \
+		ev_true "sum(x.get('kind') == 'loader_no_landlock' for x in X) == 1 and not any(x.get('kind') == 'loader_start_failure' for x in X)"
+	check "status --json: loader.worker_launch exec, exec_fallback says why" \
+		test "$(dl_status_py "s['loader']['worker_launch'] == 'exec' and '$NOLL' in s['loader']['exec_fallback'] and s['loader']['pid'] == 0")" = True
+	check "status: 'workers are exec'd (fallback)'" \
+		sh -c "'$AMPCTL' --socket '$DL_CTL' status | grep -q \"loader: none, workers are exec'd (fallback): .*$NOLL\""
+	check "worker $pid: exec'd (its command line is ampscansvc --worker)" \
+		sh -c "tr '\\0' ' ' </proc/$pid/cmdline | grep -q -- '--worker'"
+else
+	check "status --json: no loader section with WorkerLaunch exec" \
+		test "$(dl_status_py "'loader' in s")" = False
+fi
 check "ampscansvc.log: confined to a mount namespace rooted at the scratch directory" \
 	grep -q "sandbox: Landlock unavailable (ENOSYS): confined to a private mount namespace whose root is the scratch directory" "$DL_SVCLOG"
 check "worker $pid: a mount namespace of its own" \
@@ -53,11 +81,14 @@ t_scan "$T_TMP/files/eicar.txt" "$T_TMP/files/clean.txt"
 check "EICAR: FOUND" grep -qxE "$T_TMP/files/eicar.txt: Eicar-Test-Signature[.A-Za-z]* FOUND" "$T_TMP/out"
 check "the clean file: OK" grep -qxF "$T_TMP/files/clean.txt: OK" "$T_TMP/out"
 check "no fault 7" test "$(dl_fault_raised 7)" = False
+check "no fault 7 at the end" test "$(dl_fault_raised 7)" = False
 dl_stop_checked
 check "the scratch directories are removed" sh -c "[ -z \"\$(ls -A '$SCR')\" ]"
+done
 
 # ---- neither Landlock nor a user namespace: no start, fault 7 ----------------------
 t_fresh
+dl_config CreateScanUser yes Engine clamav ScratchDir "$SCR" Workers 1
 export AMPSCAN_TEST_NO_USERNS=1
 REASON="Landlock unavailable (ENOSYS) and no mount namespace (unshare: EPERM): refusing to run unconfined"
 check "ampdaemon starts (no Landlock, no user namespace)" dl_start
@@ -80,6 +111,8 @@ check "ampdaemon starts (Landlock refused with EPERM)" dl_start
 check "fault 7 names the misconfiguration" \
 	dl_wait "any(f['id'] == 7 and 'misconfiguration' in f['detail'] and 'SystemCallFilter' in f['detail'] for f in s['faults'])" 60
 check "no mount namespace was tried (ampscansvc.log)" bash -c "! grep -q 'confined to a private mount namespace' '$DL_SVCLOG'"
+check "the loader refused it: no fallback to exec" \
+	ev_true "any(x.get('kind') == 'loader_start_failure' for x in X) and not any(e['event'] == 'loader_fallback' for e in E)"
 dl_stop_checked
 unset AMPSCAN_TEST_NO_LANDLOCK
 

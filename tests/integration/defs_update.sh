@@ -28,7 +28,11 @@ mkdir -p certs
 cp "$REAL/clamav-test.crt" certs/
 cp "$REAL/test-1.cvd" defs/active/test.cvd
 mkdir -p metrics
-dl_config TrialTimeout 60s MetricsFile "$T_TMP/metrics/ampscan.prom"
+# WorkerLaunch exec: these are the exec'd trial's cases (a crash, its memory
+# limit, a set whose workers fail after activation: rolled back); with the
+# loader (the default) the candidate's loader is the trial:
+# pool_loader_update.sh, defs_rollover.sh
+dl_config WorkerLaunch exec TrialTimeout 60s MetricsFile "$T_TMP/metrics/ampscan.prom"
 dl_start || { not_ok "ampdaemon starts"; finish; exit 1; }
 check "workers READY on test-1" dl_wait_ready 2
 
@@ -159,14 +163,14 @@ rm -f certs/*; cp "$REAL/clamav-test.crt" certs/
 dl_stop
 rm -f defs/active/* ; cp "$REAL/test-6.cvd" defs/active/test.cvd
 mkdir -p "$T_TMP/prodcerts"; cp "$REAL/clamav-prod.crt" "$T_TMP/prodcerts/"
-dl_config TrialTimeout 60s MetricsFile "$T_TMP/metrics/ampscan.prom" CertsDir "$T_TMP/prodcerts"
+dl_config WorkerLaunch exec TrialTimeout 60s MetricsFile "$T_TMP/metrics/ampscan.prom" CertsDir "$T_TMP/prodcerts"
 dl_start
 check "restarted on test-6.cvd, production root as CertsDir" dl_wait_ready 2 30
 snapshot() { (cd defs/active && sha256sum test.cvd ampscan.idx) >"$T_TMP/snap"; }
 snapshot
 rejected "a .sign chained to an untrusted root" "sign|certificate|verify" "$T_TMP/untrusted.cvd" "$T_TMP/untrusted.cvd.sign"
 dl_stop
-dl_config TrialTimeout 60s MetricsFile "$T_TMP/metrics/ampscan.prom"
+dl_config WorkerLaunch exec TrialTimeout 60s MetricsFile "$T_TMP/metrics/ampscan.prom"
 dl_start
 check "restarted with the test root" dl_wait_ready 2 30
 snapshot
@@ -219,10 +223,10 @@ with open('$T_TMP/big/big.ndb', 'w') as f:
         f.write('Test.Big-%d:0:*:%s\n' % (i, ''.join('%02x' % r.randrange(256) for _ in range(64))))
 "
 	"$CVDTOOL" build "$T_TMP/big.cvd" --from "$T_TMP/big" --key keys/k.key --version 4 >/dev/null
-	dl_stop; dl_config TrialTimeout 60s TrialMemoryLimit 64M MetricsFile "$T_TMP/metrics/ampscan.prom"; dl_start
+	dl_stop; dl_config WorkerLaunch exec TrialTimeout 60s TrialMemoryLimit 64M MetricsFile "$T_TMP/metrics/ampscan.prom"; dl_start
 	check "restarted with TrialMemoryLimit 64M" dl_wait_ready 2 30
 	rejected "a container that exhausts the trial's memory limit" "exhausted its limits|TrialMemoryLimit" "$T_TMP/big.cvd"
-	dl_stop; dl_config TrialTimeout 60s MetricsFile "$T_TMP/metrics/ampscan.prom"; dl_start
+	dl_stop; dl_config WorkerLaunch exec TrialTimeout 60s MetricsFile "$T_TMP/metrics/ampscan.prom"; dl_start
 	check "restarted" dl_wait_ready 2 30
 fi
 

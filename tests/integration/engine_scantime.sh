@@ -69,7 +69,9 @@ for alert in no yes; do
 		MaxScanTime 1 AlertExceedsMax $alert MetricsFile "$MET"
 	check "ampdaemon starts (MaxScanTime 1, AlertExceedsMax $alert)" dl_start
 	check "its worker becomes READY" dl_wait_ready 1 60
-	wpid=$(pgrep -u "$DL_USER" -f -- '--worker' | head -1)
+	# WorkerLaunch loader (the default): the worker is a fork of the
+	# loader, so its command line is the loader's (--loader ...)
+	wpid=$(dl_worker_pids | awk '{print $1}')
 	check "the worker was given --max-scan-time 1" \
 		bash -c "tr '\\0' ' ' </proc/$wpid/cmdline | grep -q -- '--max-scan-time 1 '"
 	timeout 60 clamdscan -c "$ACONF" --no-summary "$T_TMP/files/slow.zip" >v.out 2>&1 || true

@@ -254,8 +254,9 @@ check "c: with room again, every exit is in exits.jsonl without a new exit (10 s
 check "c: ampdaemon.log says the queued exits were written" grep -q "exits.jsonl: writable again: [0-9]* queued exit(s) written" "$DL_LOG"
 check "c: the kills are in exits.jsonl in the order of the kills" \
 	ev_true "[x['pid'] for x in X if x['event'] == 'worker_exited' and x['pid'] in $K] == $K"
-check "c: exits.jsonl since the fill: the worker_exited events of events.jsonl, pid for pid, in order" \
-	ev_true "[x['pid'] for x in X[$xlines0:]] == [e['pid'] for e in E[$lines0:] if e['event'] == 'worker_exited']"
+# (a loader's exit is a worker_exited line of exits.jsonl, a loader_exited event)
+check "c: exits.jsonl since the fill: the worker_exited and loader_exited events of events.jsonl, pid for pid, in order" \
+	ev_true "[x['pid'] for x in X[$xlines0:]] == [e['pid'] for e in E[$lines0:] if e['event'] in ('worker_exited', 'loader_exited')]"
 check "c: no events_dropped in exits.jsonl (the queue held them all)" \
 	ev_true "all(x['event'] == 'worker_exited' for x in X)"
 check "c: faults.state saved again: fault 6 in it (10 s)" \

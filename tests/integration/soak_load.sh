@@ -395,7 +395,8 @@ expect_status 1 "ampctl scan EICAR: found" dl_ctl scan "$EICAR"
 sleep 1
 fd0=$(t_nfds) rss0=$(t_rss_kb) kids0=$(t_nchildren) z0=$(t_zombies)
 echo "    baseline: $fd0 fds, VmRSS $rss0 kB, $kids0 children ($z0 zombies)"
-check "baseline: one child per worker" test "$kids0" = "$WORKERS"
+# WorkerLaunch loader (the default): the loader is a child too
+check "baseline: one child per worker, and the loader" test "$kids0" = "$((WORKERS + 1))"
 heap0=
 if command -v gdb >/dev/null && ! is_asan; then
 	heap0=$(heap_stats)
@@ -434,7 +435,7 @@ else
 	not_ok "RELOAD: the workers rolled over (pids $old -> $(ready_pids), want $WORKERS READY, none of the old)"
 fi
 check "RELOAD: logged in the new ampdaemon.log, not in the renamed one" \
-	bash -c "grep -q 'RELOAD: re-verifying' log/ampdaemon.log && ! grep -q 'RELOAD: re-verifying' log/ampdaemon.log.1"
+	bash -c "grep -Eq 'RELOAD \\(uid [0-9]+\\): re-verifying' log/ampdaemon.log && ! grep -Eq 'RELOAD \\(uid [0-9]+\\): re-verifying' log/ampdaemon.log.1"
 echo "    RELOAD done $(awk -v a="$t_load0" -v n="$(date +%s.%N)" 'BEGIN { printf "%.1f", n - a }') s into the load"
 
 for _ in $(seq $((SOAK_SECONDS * 10 + 600))); do kill -0 "$LOAD_PID" 2>/dev/null || break; sleep 0.1; done

@@ -88,6 +88,9 @@ fake_daemon(unsigned n)
 	snprintf(fk.log, sizeof(fk.log), "%s/ampdaemon.log", fk.dir);
 	config_defaults(&d->cfg);
 	d->cfg.workers = n;
+	/* the fakes stand in for exec'd workers; WorkerLaunch loader (the
+	 * default) is driven by the integration tests (pool_loader*.sh) */
+	d->cfg.worker_launch = CONFIG_LAUNCH_EXEC;
 	d->cfg.state_dir = fk.dir;
 	d->cfg.definitions_dir = fk.dir;
 	/* Engine clamav (the default): each spawn makes a scratch directory */

@@ -260,7 +260,7 @@ test_config_defaults_every_key(void **state)
 		{ CONFIG_MAX_CONNECTIONS_PER_USER, "MaxConnectionsPerUser", "64" },
 		{ CONFIG_MAX_SESSION_TIME, "MaxSessionTime", "1800s" },
 		{ CONFIG_RELOAD_INTERVAL, "ReloadInterval", "60s" },
-		{ CONFIG_WORKER_LAUNCH, "WorkerLaunch", "exec" },
+		{ CONFIG_WORKER_LAUNCH, "WorkerLaunch", "loader" },
 		{ CONFIG_LOAD_TIMEOUT, "LoadTimeout", "300s" },
 		{ CONFIG_WORKER_MEMORY_LIMIT, "WorkerMemoryLimit", "512M" },
 	};
@@ -1233,7 +1233,7 @@ test_config_print_everything_set_round_trip(void **state)
 	    "MaxConnectionsPerUser 3\n"
 	    "MaxSessionTime 5m\n"
 	    "ReloadInterval 2s\n"
-	    "WorkerLaunch loader\n"
+	    "WorkerLaunch exec\n"
 	    "LoadTimeout 2m\n"
 	    "WorkerMemoryLimit 0\n";
 	struct config c;
