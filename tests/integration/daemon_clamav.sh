@@ -114,6 +114,13 @@ check "the new worker's scratch directory is a fresh one" \
 # its index names (an activation renames files one by one; a worker started
 # in between must not load a mix).  Outside an update that is a start
 # failure, and fault 7's recovery re-checks the set and rebuilds the index.
+# Exec'd workers only (WorkerLaunch exec): a worker forked from the loader
+# does not load, so a change of active/ behind ampdaemon's back is not its
+# concern (the loader's load is checked the same way: pool_loader_update).
+dl_stop_checked
+dl_config CreateScanUser yes Engine clamav ScratchDir "$SCR" MaxRecursion 17 WorkerLaunch exec
+check "ampdaemon starts again, WorkerLaunch exec" dl_start
+check "both exec'd workers READY" dl_wait_ready 2 60
 first=$(ls "$T_TMP/defs/active/"*.cvd | head -1)
 touch -d '2001-02-03 04:05:06' "$first"
 pid=$(dl_status_py "[w for w in s['workers'] if w['state'] == 'ready'][0]['pid']")
@@ -148,13 +155,15 @@ check "the metrics file counts it: ampscan_limits_exceeded_total 1" \
 	grep -qx 'ampscan_limits_exceeded_total 1' "$MET"
 
 # ---- a worker started in the middle of an activation ------------------------------------
+# (exec'd workers: with the loader, the candidate's loader loads before the
+# activation and its workers never read active/)
 # (test builds: AMPSCAN_TEST_PAUSE_POINT=8 holds the update child 3 s just
 # after its first rename into active/): the worker sees a set its index
 # does not name, exits to be started again, and is started again quietly,
 # without fault 7, until the rollover brings the new index
 t_fresh
 dl_build_cvd "$T_TMP/defs/active/demo.cvd" 10
-dl_config CreateScanUser yes Engine clamav ScratchDir "$SCR" MaxRecursion 17
+dl_config CreateScanUser yes Engine clamav ScratchDir "$SCR" MaxRecursion 17 WorkerLaunch exec
 export AMPSCAN_TEST_PAUSE_POINT=8
 check "ampdaemon starts (pause point 8: the first rename of an activation)" dl_start
 unset AMPSCAN_TEST_PAUSE_POINT
@@ -183,12 +192,14 @@ dl_stop_checked
 rm -rf "$T_TMP/defs/previous"   # the next case must have nothing to roll back to
 
 # ---- a scratch directory that is not writable: caught before READY ---------------------
+# (exec'd workers: the hook chmods after the load, before the sandbox; a
+# forked worker is inside the loader's sandbox by then)
 # (test builds: definitions detecting the marker make the worker chmod its
 # scratch directory 0500 after loading, before the sandbox)
 t_fresh
 hex=$(printf 'AMPSCAN-TEST-ROSCRATCH-MARKER' | od -An -tx1 | tr -d ' \n')
 dl_build_cvd "$T_TMP/defs/active/demo.cvd" 10 "AmpTest.RoScratch:0:*:$hex"
-dl_config CreateScanUser yes Engine clamav ScratchDir "$SCR" MaxRecursion 17 Workers 1
+dl_config CreateScanUser yes Engine clamav ScratchDir "$SCR" MaxRecursion 17 WorkerLaunch exec Workers 1
 check "ampdaemon starts (read-only scratch marker in the definitions)" dl_start
 check "the worker's start fails: fault 7" dl_wait "any(f['id'] == 7 for f in s['faults'])" 60
 check "exits.jsonl: start failures naming the scratch directory" \

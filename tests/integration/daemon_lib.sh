@@ -215,7 +215,7 @@ dl_events_count() {
 # the lines of exits.jsonl (lists; a missing file is an empty one)
 evq() {
 	python3 - "$DL_STATE/events.jsonl" "$DL_STATE/exits.jsonl" "$1" <<'EOF' 2>/dev/null
-import json, sys
+import json, re, sys
 def load(path):
     try:
         return [json.loads(l) for l in open(path) if l.strip()]

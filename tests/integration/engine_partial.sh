@@ -49,9 +49,9 @@ dl_build_cvd "$T_TMP/partial.cvd" 11 "Amp.Target1:1:*:414d502d5441524745542d4f4e
 cp "$T_TMP/partial.cvd" "$T_TMP/partial2.cvd"
 (cd defs/active && sha256sum ./*) >snap
 expect_status 1 "ampctl update of a partial set: rejected" dl_ctl update "$T_TMP/partial.cvd"
-check "the verdict names the types and counts" grep -q "the builtin engine cannot load 1 signatures of the candidate set: 1 ndb" err
+check "the verdict names the types and counts" grep -Eq "the builtin engine cannot load 1 signatures of the (candidate set|index): 1 ndb" err
 check "a definitions_rejected event with that reason" \
-	ev_wait "any(e['event'] == 'definitions_rejected' and 'cannot load 1 signatures of the candidate set: 1 ndb' in json.dumps(e) and 'AllowPartialEngine yes' in json.dumps(e) for e in E)" 10
+	ev_wait "any(e['event'] == 'definitions_rejected' and re.search('cannot load 1 signatures of the (candidate set|index): 1 ndb', json.dumps(e)) and 'AllowPartialEngine yes' in json.dumps(e) for e in E)" 10
 check "the active set is unchanged" bash -c "cd defs/active && sha256sum -c --quiet '$T_TMP/snap'"
 check "the worker is still READY" dl_wait_ready 1 10
 dl_stop
