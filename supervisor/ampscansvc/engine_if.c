@@ -151,15 +151,21 @@ seng_test_hooks_fd(int fd)
 			pause();
 }
 
+bool
+seng_test_marker(struct seng *e, const char *marker, const char *display,
+    struct wproto_result *r)
+{
+	seng_scan_mem(e, (const uint8_t *)marker, strlen(marker), display, 0, r);
+	return r->verdict == WPROTO_FOUND && r->nnames > 0 &&
+	    strncmp(r->names[0].sig, "Heuristics.", 11) != 0;
+}
+
 int
 seng_test_nostart(struct seng *e, char *err, size_t errlen)
 {
-	static const char nostart[] = "AMPSCAN-TEST-NOSTART-MARKER";
 	struct wproto_result r;
 
-	seng_scan_mem(e, (const uint8_t *)nostart, sizeof(nostart) - 1,
-	    "nostart-probe", 0, &r);
-	if (r.verdict != WPROTO_FOUND)
+	if (!seng_test_marker(e, "AMPSCAN-TEST-NOSTART-MARKER", "nostart-probe", &r))
 		return 0;
 	snprintf(err, errlen, "test hook: the definitions detect the no-start marker (%s); refusing to start",
 	    r.names[0].sig);

@@ -81,6 +81,11 @@ const struct engine *seng_builtin_engine(const struct seng *e);
  * 7's tests).  seng_scan_fd also crashes or hangs on walk.c's markers.
  */
 int seng_test_nostart(struct seng *e, char *err, size_t errlen);
+/* Scan a test hook's marker: whether the definitions detect it by a
+ * signature of their own (a limit's Heuristics.Limits.Exceeded name, as
+ * MaxScanTime 1 gives a freshly forked worker, is not a detection). */
+bool seng_test_marker(struct seng *e, const char *marker, const char *display,
+    struct wproto_result *r);
 #endif
 
 

@@ -69,16 +69,15 @@ svc_trial_load(struct svc *s)
 
 /* Test builds' probes: the marker scanned by the trial's engine. */
 #ifdef AMPSCAN_TEST_HOOKS
-static void
+static bool
 svc_trial_probe(struct svc *s, const char *marker, const char *name,
     struct wproto_result *r)
 {
 	if (s->seng != NULL)
-		seng_scan_mem(s->seng, (const uint8_t *)marker, strlen(marker),
-		    name, 0, r);
-	else
-		walk_scan_buffer(s->walk, (const uint8_t *)marker, strlen(marker),
-		    name, 0, r);
+		return seng_test_marker(s->seng, marker, name, r);
+	walk_scan_buffer(s->walk, (const uint8_t *)marker, strlen(marker),
+	    name, 0, r);
+	return r->verdict == WPROTO_FOUND;
 }
 
 static void
@@ -88,16 +87,14 @@ svc_trial_hooks(struct svc *s)
 
 	/* definitions that detect this marker make the trial take 3 s (a
 	 * test sees the step in status) ... */
-	svc_trial_probe(s, "AMPSCAN-TEST-TRIALSLOW-MARKER", "trial-slow-probe", &r);
-	if (r.verdict == WPROTO_FOUND) {
+	if (svc_trial_probe(s, "AMPSCAN-TEST-TRIALSLOW-MARKER", "trial-slow-probe", &r)) {
 		struct timespec ts = { 3, 0 };
 
 		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 			;
 	}
 	/* ... and this one crash it (the rejection tests). */
-	svc_trial_probe(s, "AMPSCAN-TEST-TRIALCRASH-MARKER", "trial-crash-probe", &r);
-	if (r.verdict == WPROTO_FOUND) {
+	if (svc_trial_probe(s, "AMPSCAN-TEST-TRIALCRASH-MARKER", "trial-crash-probe", &r)) {
 		fprintf(stderr, "ampscansvc: test hook: the definitions detect the trial crash marker (%s)\n",
 		    r.names[0].sig);
 		fflush(stderr);

@@ -406,12 +406,10 @@ svc_worker_clamav_serve(struct svc *s)
 		/* Test builds: definitions that detect this marker make the
 		 * scratch directory read-only before the sandbox: the canaries
 		 * must then fail and the worker never become READY. */
-		static const char ro[] = "AMPSCAN-TEST-ROSCRATCH-MARKER";
 		struct wproto_result r;
 
-		seng_scan_mem(s->seng, (const uint8_t *)ro, sizeof(ro) - 1,
-		    "roscratch-probe", 0, &r);
-		if (r.verdict == WPROTO_FOUND) {
+		if (seng_test_marker(s->seng, "AMPSCAN-TEST-ROSCRATCH-MARKER",
+		    "roscratch-probe", &r)) {
 			fprintf(stderr, "ampscansvc: test hook: read-only scratch marker: making the scratch directory mode 0500\n");
 			if (fchmod(s->scratch_fd, 0500) != 0)
 				svc_die("fchmod scratch: %s", strerror(errno));
