@@ -63,7 +63,15 @@ print(m['pool_pss'], s['loader']['pss_at_ready'], m['loaders_pss'], m['workers_p
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 echo "# one engine (the loader alone, at READY): $(mib "$one"); pool Pss $(mib "$pool") (ampdaemon $(mib "$apss"), loader $(mib "$lpss"), 4 workers $(mib "$wpss"), their private memory $(mib "$wpriv"))"
 check "the engine dominates (one engine above 60 MiB)" test "$one" -gt $((60 << 20))
-check "pool Pss <= 1.3 x one engine" awk -v p="$pool" -v o="$one" 'BEGIN { exit !(p <= 1.3 * o) }'
+# The ratio is the release build's: under ASan each forked worker grows its
+# own shadow memory and allocator state (96 MiB private for 4 workers,
+# against 9 MiB in the plain build), which says nothing of the sharing.
+# The plain build (tools/check runs both) holds the 1.3x bound.
+if nm -D "$AMPDAEMON" 2>/dev/null | grep -q __asan_init; then
+	echo "# SKIP: pool Pss <= 1.3 x one engine (an ASan build; checked in the plain build): $(awk -v p="$pool" -v o="$one" 'BEGIN { printf "%.2f", p / o }')x here"
+else
+	check "pool Pss <= 1.3 x one engine" awk -v p="$pool" -v o="$one" 'BEGIN { exit !(p <= 1.3 * o) }'
+fi
 # from outside, as root: the same processes' smaps_rollup, summed
 proc_pss() {
 	local p t=0 v
