@@ -503,8 +503,6 @@ void daemon_state_retry_stop(struct daemon *d);
 
 /* metrics.c: the Prometheus text file (MetricsFile) */
 void metrics_init(struct daemon *d);
-/* Something counted changed: the file is rewritten within METRICS_DELAY_S. */
-void metrics_touch(struct daemon *d);
 /* Write it now (start, stop). */
 void metrics_write(struct daemon *d);
 void metrics_stop(struct daemon *d);
@@ -605,6 +603,23 @@ int update_reload(struct daemon *d, bool urgent, uid_t uid,
     void *arg, char *err, size_t errlen);
 /* An update (or reload) in the pipeline or rolling over.  Inline: the
  * pool's workers ask too, and they sit below update.c. */
+/*
+ * metrics.c's file: something counted changed, so it is rewritten within
+ * METRICS_DELAY_S (the timer's callback is metrics.c's).  Inline, so that
+ * the low modules that count (notify, router, scansock, poolmem) do not
+ * call up into metrics.c, which reads them.
+ */
+#define METRICS_DELAY_S 5.0
+static inline void
+metrics_touch(struct daemon *d)
+{
+	if (d->cfg.metrics_file == NULL || d->loop == NULL ||
+	    ev_is_active(&d->metrics_timer))
+		return;
+	ev_timer_set(&d->metrics_timer, METRICS_DELAY_S, 0.);
+	ev_timer_start(d->loop, &d->metrics_timer);
+}
+
 static inline bool
 update_busy(const struct daemon *d)
 {

@@ -21,7 +21,6 @@
 #include "statefile.h"
 #include "store.h"
 
-#define METRICS_DELAY_S 5.0
 #define METRICS_MAX (256 * 1024)
 #define BUDGET_LOG_EVERY_MS 1000     /* one line a second per kind of hit */
 
@@ -294,16 +293,6 @@ metrics_init(struct daemon *d)
 {
 	ev_init(&d->metrics_timer, metrics_on_timer);
 	d->metrics_timer.data = d;
-}
-
-void
-metrics_touch(struct daemon *d)
-{
-	if (d->cfg.metrics_file == NULL || d->loop == NULL ||
-	    ev_is_active(&d->metrics_timer))
-		return;
-	ev_timer_set(&d->metrics_timer, METRICS_DELAY_S, 0.);
-	ev_timer_start(d->loop, &d->metrics_timer);
 }
 
 void
