@@ -193,7 +193,8 @@ pool_may_start(struct worker *w, struct account *acct, bool *as_root)
 	return true;
 }
 
-bool
+/* The hook of loader.c: the identity a loader runs as, a worker's. */
+static bool
 pool_loader_account(struct daemon *d, struct account *acct, bool *as_root)
 {
 	return worker_account(&d->pool.w[0], acct, as_root);
@@ -282,6 +283,8 @@ pool_init(struct daemon *d, char *err, size_t errlen)
 	p->hooks.changed = pool_worker_changed;
 	p->hooks.send_failed = worker_send_failed;
 	p->hooks.loader_changed = pool_loader_changed;
+	p->hooks.loader_account = pool_loader_account;
+	p->hooks.unavailable = router_fail_if_unavailable;
 	loader_init(d);
 	poolmem_init(d);
 	for (i = 0; i < POOL_SLOTS(p); i++)

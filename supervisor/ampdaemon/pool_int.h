@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Inside the pool: what pool.c, worker.c, router.c and crashes.c share.
- * The order of the files, from the bottom: router.c and crashes.c, then
- * worker.c (the state machine), then pool.c.  A lower file reports up
- * through the hooks pool_init put in struct pool, never by calling up.
+ * Inside the pool: what pool.c, worker.c, router.c, poolmem.c, loader.c
+ * and crashes.c share.  The order of the files, from the bottom: launch.c
+ * (a process's start, log, exit: launch.h), loader.c and crashes.c, then
+ * poolmem.c, router.c, worker.c (the state machine), then pool.c.  A
+ * lower file reports up through the hooks pool_init put in struct pool,
+ * never by calling up.
  */
 #ifndef AMPSCAN_POOL_INT_H
 #define AMPSCAN_POOL_INT_H
@@ -51,32 +53,8 @@ worker_is_current(const struct worker *w)
 	return i >= p->base && i < p->base + p->n;
 }
 
-struct account;
-/* worker.c: starting a process of the pool by exec (a worker, a loader) */
-struct launch_target {
-	struct daemon *d;
-	bool loader;                     /* --loader, else --worker */
-	unsigned slot;                   /* its scratch directory's name: */
-	unsigned *generation;            /* SCRATCH_PREFIX "SLOT-GEN" */
-	char *scratch;
-	size_t scratchlen;
-	/* NULL: active/ and the daemon's index; else an update's candidate
-	 * set, and its ampscan.idx as the index (loader_candidate_start) */
-	const char *defs_dir;
-};
-struct launch_out {
-	pid_t pid;
-	int sock, log_fd;
-	uid_t uid;
-	gid_t gid;
-};
-int launch_exec(const struct launch_target *t, const struct account *acct,
-    bool as_root, struct launch_out *o, char *err, size_t errlen);
-int launch_scratch_make(struct daemon *d, unsigned slot, unsigned *gen,
-    char *out, size_t outlen, uid_t uid, gid_t gid, char *err, size_t errlen);
-void launch_scratch_wipe(struct daemon *d, char *name, size_t namelen);
-
-/* loader.c (WorkerLaunch loader) */
+/* loader.c (WorkerLaunch loader): up through hooks.loader_changed,
+ * hooks.loader_account and hooks.unavailable */
 void loader_init(struct daemon *d);
 /* The pool may start workers: make sure a loader runs (or is on its way). */
 void loader_ensure(struct daemon *d, const struct account *acct, bool as_root);
@@ -94,8 +72,6 @@ void loader_defs_changed(struct daemon *d);
 void loader_stop(struct daemon *d);
 /* No loader process is left. */
 bool loader_all_down(const struct daemon *d);
-/* pool.c: the identity a loader runs as, as a worker's (false: wait) */
-bool pool_loader_account(struct daemon *d, struct account *acct, bool *as_root);
 
 /* loader.c: ask the READY loaders for MEM (poolmem.c's timer) */
 void loader_mem_ask(struct daemon *d);
@@ -105,10 +81,6 @@ void poolmem_init(struct daemon *d);
 void poolmem_free(struct daemon *d);
 /* Something changed (READY, an exit, a result): ask again in a while. */
 void poolmem_touch(struct daemon *d);
-/* Send MEMQ on sock: 0 or -errno. */
-int poolmem_ask(struct daemon *d, int sock);
-/* A MEM message into *m and *at (now); 0, or -1 when malformed. */
-int poolmem_got(struct buf *r, struct wproto_mem *m, int64_t *at);
 /* Whether w's next SCAN should ask for MEM (its figure is old). */
 bool poolmem_due(const struct worker *w, int64_t now);
 /* Whether w's last report is past WorkerMemoryLimit. */
