@@ -356,6 +356,8 @@ struct updates {
 	/* WorkerLaunch loader: the candidate set's loader is the trial */
 	int go_fd;                       /* to the child: its verdict (-1) */
 	char cand_set[4200];             /* the candidate set, for its loader */
+	uint8_t cand_id[32];             /* Engine clamav: the set's identity */
+	bool have_cand_id;               /* (its "setid" record) */
 	bool mem_waiting;                /* MemAvailable cannot hold it yet */
 	int64_t mem_wait_ms;             /* since */
 	char wait_reason[512];
@@ -422,7 +424,8 @@ struct incoming {
 /* ---- the definitions check (defstask.c) --------------------------------- */
 
 enum defs_outcome {
-	DEFS_CHECKED,      /* an index is open (d->index_fd) */
+	DEFS_CHECKED,      /* an index is open (d->index_fd); Engine clamav:
+	                    * the set's identity is known (d->defs_id) */
 	DEFS_FAILED,       /* error says why; the retry timer runs */
 	DEFS_RETRY_DUE,    /* the retry timer fired: check again if you will */
 };
@@ -437,7 +440,8 @@ typedef void defs_done_fn(struct daemon *d, void *arg,
 
 struct defs_state {
 	struct task task;                /* the check's child */
-	bool ready;                      /* the check ran and an index is open */
+	bool ready;                      /* the check ran and an index is open
+	                                  * (clamav: d->defs_id is set) */
 	bool checked;                    /* a check has finished (ok or not) */
 	bool rolled_back;                /* this fault-7 episode rolled back */
 	bool held;                       /* an activation runs: checks wait */
@@ -484,7 +488,12 @@ struct daemon {
 	char scansvc[4096];              /* the worker binary */
 	/* definitions */
 	struct defs_state defs;
-	int index_fd;
+	int index_fd;                    /* the builtin's index; -1 for clamav */
+	/* Engine clamav, which has no index: the identity (defs_source_id) of
+	 * the set the check verified or the update activated, the workers'
+	 * --source-id (what the builtin's index names) */
+	uint8_t defs_id[32];
+	bool defs_id_set;
 	/* ScratchDir, open once opened (and its leftovers wiped) */
 	bool scratch_open;
 	int scratch_root;
@@ -586,7 +595,8 @@ worker_phase(const struct worker *w)
 }
 
 /*
- * Roll the workers over to d->index_fd: start N in the spare half, retire
+ * Roll the workers over to d->index_fd (clamav: d->defs_id): start N in
+ * the spare half, retire
  * each old one when its counterpart is READY; cb once all current workers
  * are READY (POOL_ROLLED_OVER) or after a rollback to previous/ made them
  * READY (POOL_ROLLED_BACK).

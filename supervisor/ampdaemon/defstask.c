@@ -5,14 +5,19 @@
  * definitions check"): re-verify every active definitions file and delete the invalid
  * ones; roll back to previous/ when allowed and previous/ holds a set that
  * differs; make the compiled index fresh (built only when missing or
- * stale).  The child reports on its pipe, one record a line, fields
- * separated by tabs (tabs and newlines inside a field become spaces):
+ * stale).  Engine clamav builds no index (its workers never read one): a
+ * stale ampscan.idx an earlier builtin run left is removed, and the set's
+ * identity (defs_source_id, what an index would name) is reported instead.
+ * The child reports on its pipe, one record a line, fields separated by
+ * tabs (tabs and newlines inside a field become spaces):
  *
  *   event <TAB> definitions_deleted|definitions_rolled_back|... <TAB> file <TAB> reason
- *   index <TAB> fresh|built <TAB> text
+ *   index <TAB> fresh|built|removed <TAB> text
+ *   setid <TAB> 64 hex digits  (Engine clamav: the identity of the set)
  *   fail <TAB> reason          (then exit 1)
  *
- * The parent turns events into events, opens the index and reports to the
+ * The parent turns events into events, opens the index (clamav: keeps the
+ * identity, d->defs_id) and reports to the
  * callback its caller gave (defs_check_start); it owns the state of the
  * checks (ready, checked, rolled back, the fault-7 retry) that the others
  * read through the accessors of daemon.h.
@@ -29,6 +34,7 @@
 #include "daemon.h"
 #include "defs.h"
 #include "faults.h"
+#include "num.h"
 #include "store.h"
 
 #define DEFS_REPORT_MAX 2048
@@ -87,6 +93,33 @@ index_is_fresh(const char *dir, const char *index_path)
 	return fresh;
 }
 
+/*
+ * Engine clamav: no index.  One left by an earlier builtin run goes (it
+ * names a set clamav's updates would make stale, and is hundreds of MB
+ * for a big set); the set's identity is what the workers check instead.
+ */
+static int
+defs_child_clamav(struct defs_child *c, const char *active, const char *index)
+{
+	uint8_t id[32];
+	char hex[65], err[1024], line[4400];
+
+	if (unlink(index) == 0) {
+		str_fmt(line, sizeof(line), "index\tremoved\t%s (Engine clamav does not use it)\n",
+		    index);
+		task_write(c->fd, line);
+	} else if (errno != ENOENT) {
+		str_fmt(err, sizeof(err), "%s: unlink: %s", index, strerror(errno));
+		return defs_fail(c, err);
+	}
+	if (defs_source_id(active, id, err, sizeof(err)) != 0)
+		return defs_fail(c, err);
+	num_hex(id, sizeof(id), hex);
+	str_fmt(line, sizeof(line), "setid\t%s\n", hex);
+	task_write(c->fd, line);
+	return 0;
+}
+
 static int
 defs_child_fn(void *arg, int out_fd)
 {
@@ -134,6 +167,8 @@ defs_child_fn(void *arg, int out_fd)
 		    active);
 		return defs_fail(c, msg);
 	}
+	if (cfg->engine == CONFIG_ENGINE_CLAMAV)
+		return defs_child_clamav(c, active, index);
 	if (index_is_fresh(active, index)) {
 		task_write(out_fd, "index\tfresh\t\n");
 		return 0;
@@ -156,6 +191,8 @@ struct defs_done_ctx {
 	struct daemon *d;
 	char fail[1024];
 	bool rolled_back;
+	uint8_t setid[32];     /* Engine clamav: the set's identity */
+	bool have_setid;
 };
 
 /* One line of the child's report. */
@@ -180,6 +217,9 @@ defs_line(void *arg, char *line)
 	} else if (strcmp(f[0], "index") == 0 && n >= 2) {
 		dlog(&d->log, DLOG_INFO, "definitions index: %s%s%s", f[1],
 		    n > 2 && f[2][0] ? " " : "", n > 2 ? f[2] : "");
+	} else if (strcmp(f[0], "setid") == 0 && n >= 2) {
+		x->have_setid = strlen(f[1]) == 2 * sizeof(x->setid) &&
+		    num_unhex(f[1], sizeof(x->setid), NUM_HEX_LOWER, x->setid);
 	} else if (strcmp(f[0], "fail") == 0 && n >= 2) {
 		snprintf(fail, faillen, "%s", f[1]);
 	}
@@ -213,6 +253,22 @@ defs_report_end(struct daemon *d, const char *error, bool rolled_back)
 		ds->done(d, ds->arg, &r);
 }
 
+/* Engine clamav: the check named the set; no index to open. */
+static void
+defs_done_clamav(struct daemon *d, const struct defs_done_ctx *x)
+{
+	if (!x->have_setid) {
+		defs_report_end(d, "the definitions check did not name the set",
+		    x->rolled_back);
+		return;
+	}
+	memcpy(d->defs_id, x->setid, sizeof(d->defs_id));
+	d->defs_id_set = true;
+	dlog(&d->log, DLOG_INFO, "definitions checked: set %02x%02x%02x%02x (Engine clamav: no index)",
+	    x->setid[0], x->setid[1], x->setid[2], x->setid[3]);
+	defs_report_end(d, NULL, x->rolled_back);
+}
+
 static void
 defs_done(struct task *t, int ws, const char *out, size_t len)
 {
@@ -231,6 +287,10 @@ defs_done(struct task *t, int ws, const char *out, size_t len)
 			    task_timed_out(t) ? "did not finish in time" :
 			    "died (see ampdaemon.log)");
 		defs_report_end(d, fail, x.rolled_back);
+		return;
+	}
+	if (d->cfg.engine == CONFIG_ENGINE_CLAMAV) {
+		defs_done_clamav(d, &x);
 		return;
 	}
 	snprintf(index, sizeof(index), "%s/active/%s", d->cfg.definitions_dir,

@@ -13,6 +13,7 @@
 #include "account.h"
 #include "defs.h"
 #include "launch.h"
+#include "num.h"
 #include "scratch.h"
 #include "spawn.h"
 
@@ -125,12 +126,46 @@ launch_heur_argv(const struct config *c, char **argv, int n)
 	return n;
 }
 
+/*
+ * Engine clamav has no index: fd 4 is /dev/null (spawn's extra fds follow
+ * it) and the set's identity goes as --source-id: the one the definitions
+ * check or the update named (d->defs_id), or a candidate set's own (it is
+ * the update's, which waits, unchanged, for this loader's verdict).
+ */
+static int
+launch_clamav_id(const struct launch_target *t, char *hex, int *null_fd,
+    char *err, size_t errlen)
+{
+	struct daemon *d = t->d;
+	uint8_t id[32];
+	char e[512];
+
+	if (t->defs_dir != NULL) {
+		if (defs_source_id(t->defs_dir, id, e, sizeof(e)) != 0) {
+			snprintf(err, errlen, "%s: %s", t->defs_dir, e);
+			return -1;
+		}
+	} else if (d->defs_id_set) {
+		memcpy(id, d->defs_id, sizeof(id));
+	} else {
+		snprintf(err, errlen, "the definitions were not checked yet");
+		return -1;
+	}
+	num_hex(id, sizeof(id), hex);
+	if ((*null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "/dev/null: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int
 launch_exec(const struct launch_target *t, const struct account *acct,
     bool as_root, struct launch_out *o, char *err, size_t errlen)
 {
 	struct daemon *d = t->d;
 	char fsz[32], ssz[32], rec[16], files[16], idx[8], sockfd[8], mst[32];
+	char setid[65];
 	char *argv[SPAWN_ARGV_MAX];
 	struct spawn_req req = { .argv = argv, .as_root = as_root,
 	    .as_self = geteuid() != 0,
@@ -152,9 +187,17 @@ launch_exec(const struct launch_target *t, const struct account *acct,
 	snprintf(sockfd, sizeof(sockfd), "%d", SPAWN_SOCK_FD);
 	argv[n++] = d->scansvc;
 	argv[n++] = (char *)(t->loader ? "--loader" : "--worker");
-	argv[n++] = (char *)"--index-fd";
-	argv[n++] = idx;
-	argv[n++] = (char *)"--index-verified";   /* defstask.c checked it */
+	if (clamav) {
+		if (launch_clamav_id(t, setid, &own_index, err, errlen) != 0)
+			goto out;
+		req.index_fd = own_index;   /* /dev/null */
+		argv[n++] = (char *)"--source-id";
+		argv[n++] = setid;
+	} else {
+		argv[n++] = (char *)"--index-fd";
+		argv[n++] = idx;
+		argv[n++] = (char *)"--index-verified";   /* defstask.c checked it */
+	}
 	argv[n++] = (char *)"--sock-fd";
 	argv[n++] = sockfd;
 	argv[n++] = (char *)"--max-file-size";
@@ -170,7 +213,6 @@ launch_exec(const struct launch_target *t, const struct account *acct,
 	if (!clamav && d->cfg.allow_partial_engine)
 		argv[n++] = (char *)"--allow-partial";   /* issue 15 */
 	if (clamav) {
-		/* the index (fd 4) stays: spawn's extra fds follow it; unused */
 		if (launch_clamav_fds(t, req.uid, req.gid, &ca, err, errlen) != 0)
 			goto out;
 		argv[n++] = (char *)"--engine";
@@ -201,7 +243,7 @@ launch_exec(const struct launch_target *t, const struct account *acct,
 		req.fsize_bytes = d->cfg.max_scan_size + LAUNCH_FSIZE_SLACK;
 	}
 	argv[n] = NULL;
-	if (t->defs_dir != NULL) {   /* a candidate set: its own index */
+	if (t->defs_dir != NULL && !clamav) {   /* a candidate set: its own index */
 		char ip[4300];
 
 		snprintf(ip, sizeof(ip), "%s/%s", t->defs_dir, DEFS_INDEX_NAME);

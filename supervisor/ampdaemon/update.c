@@ -12,6 +12,9 @@
  *
  *   step <TAB> staging|verifying|trial|index|loading|activating
  *   note <TAB> the trial's last line (for the log)
+ *   setid <TAB> 64 hex digits  (Engine clamav, which builds no index: the
+ *                          candidate set's identity, the workers' once
+ *                          it is active)
  *   candidate <TAB> set   (WorkerLaunch loader: start its loader, answer
  *                          on the child's stdin: update_child.c)
  *   event <TAB> type <TAB> file <TAB> reason
@@ -28,6 +31,7 @@
 
 #include "daemon.h"
 #include "defs.h"
+#include "num.h"
 #include "store.h"
 #include "update_int.h"
 
@@ -267,24 +271,55 @@ roll_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 	rollover_done(d, POOL_ROLL_TIMEOUT);
 }
 
-/* Open the new index and roll the workers over to it. */
-static void
-start_rollover(struct daemon *d, const char *file, const char *text)
+/*
+ * What the new workers start on: the new index, opened; Engine clamav
+ * (no index) the activated set's identity, which the child named (a
+ * reload: the definitions check named it, d->defs_id).  0, or -1 with the
+ * verdict given.
+ */
+static int
+install_new_set(struct daemon *d, bool reload, const char *file,
+    const char *text)
 {
 	struct updates *u = &d->upd;
 	char index[4200], why[1536];
 	int fd;
 
+	if (d->cfg.engine == CONFIG_ENGINE_CLAMAV && reload)
+		return 0;
+	if (d->cfg.engine == CONFIG_ENGINE_CLAMAV) {
+		if (!u->have_cand_id) {
+			str_fmt(why, sizeof(why), "%s; but the pipeline did not name the set",
+			    text);
+			update_verdict(d, UPDATE_DONE_FAILED, file, why);
+			return -1;
+		}
+		memcpy(d->defs_id, u->cand_id, sizeof(d->defs_id));
+		d->defs_id_set = true;
+		return 0;
+	}
 	str_fmt(index, sizeof(index), "%s/%s/%s", d->cfg.definitions_dir,
 	    STORE_DIR_ACTIVE, DEFS_INDEX_NAME);
 	if ((fd = open(index, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
 		str_fmt(why, sizeof(why), "%s; but %s: %s", text, index, strerror(errno));
 		update_verdict(d, UPDATE_DONE_FAILED, file, why);
-		return;
+		return -1;
 	}
 	if (d->index_fd >= 0)
 		close(d->index_fd);
 	d->index_fd = fd;
+	return 0;
+}
+
+/* Take the new set (install_new_set) and roll the workers over to it. */
+static void
+start_rollover(struct daemon *d, bool reload, const char *file,
+    const char *text)
+{
+	struct updates *u = &d->upd;
+
+	if (install_new_set(d, reload, file, text) != 0)
+		return;
 	pool_defs_installed(d);
 	str_fmt(u->roll_file, sizeof(u->roll_file), "%s", file);
 	str_fmt(u->roll_text, sizeof(u->roll_text), "%s", text);
@@ -340,6 +375,9 @@ child_line(struct task *t, char *line)
 			    f[2][0] ? ")" : "");
 	} else if (strcmp(f[0], "note") == 0) {
 		dlog(&d->log, DLOG_INFO, "update %s: %s", u->cur->path, f[1]);
+	} else if (strcmp(f[0], "setid") == 0) {
+		u->have_cand_id = strlen(f[1]) == 2 * sizeof(u->cand_id) &&
+		    num_unhex(f[1], sizeof(u->cand_id), NUM_HEX_LOWER, u->cand_id);
 	} else if (strcmp(f[0], "candidate") == 0) {
 		str_fmt(u->cand_set, sizeof(u->cand_set), "%s", f[1]);
 		candidate_try(d);
@@ -388,7 +426,7 @@ update_task_done(struct task *t, int ws, const char *out, size_t len)
 	if (u->cur == NULL)
 		return;
 	if (kind == 2) {
-		start_rollover(d, u->cur->path, text);
+		start_rollover(d, false, u->cur->path, text);
 		return;
 	}
 	if (kind == 0) {
@@ -421,7 +459,7 @@ update_defs_done(struct daemon *d, bool ok, const char *error)
 		update_verdict(d, UPDATE_DONE_FAILED, "active", text);
 		return;
 	}
-	start_rollover(d, "active", "definitions re-verified");
+	start_rollover(d, true, "active", "definitions re-verified");
 }
 
 /*
@@ -555,6 +593,7 @@ update_next(struct daemon *d)
 	u->task.done = update_task_done;
 	u->task.line = child_line;
 	u->out_kind = 0;
+	u->have_cand_id = false;
 	u->out_io = false;
 	u->out_text[0] = '\0';
 	u->task.data = d;

@@ -3,8 +3,9 @@
  * The pipeline of one definitions update, run in a child of ampdaemon
  * (task.c) as root: stage, verify, apply a cdiff, check the version,
  * build the candidate set, trial-load it as the scan user, check the
- * index, activate.  It reports each step on its pipe in the records
- * update.c's header lists; the loop decides what they mean.
+ * index (the builtin engine's; Engine clamav builds none), activate.
+ * It reports each step on its pipe in the records update.c's header
+ * lists; the loop decides what they mean.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include "daemon.h"
 #include "defs.h"
 #include "killpoint.h"
+#include "num.h"
 #include "scratch.h"
 #include "spawn.h"
 #include "statefile.h"
@@ -259,9 +261,11 @@ child_trial_clamav(struct update_child *c, const char *set,
 
 /*
  * Run `ampscansvc --trial` on the files of set, wait; 0 or why in why.
- * It writes the index it compiled to index_fd (built for source_hex, the
- * set's source identity): compiling happens once, in the sandbox.  With
- * Engine clamav it also loads the set with libclamav and runs the
+ * The builtin engine: it writes the index it compiled to index_fd (built
+ * for source_hex, the set's source identity): compiling happens once, in
+ * the sandbox.  Engine clamav (index_fd -1: no index, the files are not
+ * handed over one by one) instead loads the set with libclamav (its
+ * containers verified with the keys as they are staged) and runs the
  * canaries in a clamav worker's sandbox (child_trial_clamav): a set
  * libclamav refuses is rejected here, with its reason.
  */
@@ -287,7 +291,7 @@ child_trial(struct update_child *c, const char *set, int index_fd,
 	argv[na++] = c->d->scansvc;
 	argv[na++] = (char *)"--trial";
 	/* the set's files in name order (as defs_build_index loads a directory) */
-	if ((nnames = scandir(set, &names, NULL, alphasort)) < 0) {
+	if (index_fd >= 0 && (nnames = scandir(set, &names, NULL, alphasort)) < 0) {
 		str_fmt(why, whylen, "%s: %s", set, strerror(errno));
 		return -1;
 	}
@@ -320,14 +324,16 @@ child_trial(struct update_child *c, const char *set, int index_fd,
 		nfds++;
 	}
 	/* the index it compiles, written to a file of ours */
-	fds[nfds] = index_fd;
-	str_fmt(args[na], sizeof(args[0]), "--index-out-fd=%d",
-	    SPAWN_INDEX_FD + 1 + nfds);
-	argv[na] = args[na];
-	na++;
-	nfds++;
-	argv[na++] = (char *)"--source-id";
-	argv[na++] = source_hex;
+	if (index_fd >= 0) {
+		fds[nfds] = index_fd;
+		str_fmt(args[na], sizeof(args[0]), "--index-out-fd=%d",
+		    SPAWN_INDEX_FD + 1 + nfds);
+		argv[na] = args[na];
+		na++;
+		nfds++;
+		argv[na++] = (char *)"--source-id";
+		argv[na++] = source_hex;
+	}
 	for (size_t i = 0; i < cfg->ntrusted_keys; i++) {
 		if ((fds[nfds] = open(cfg->trusted_keys[i], O_RDONLY | O_CLOEXEC)) < 0) {
 			str_fmt(why, whylen, "%s: %s", cfg->trusted_keys[i], strerror(errno));
@@ -343,7 +349,7 @@ child_trial(struct update_child *c, const char *set, int index_fd,
 		argv[na++] = (char *)"--allow-unsigned";
 	if (cfg->allow_partial_engine && cfg->engine != CONFIG_ENGINE_CLAMAV)
 		argv[na++] = (char *)"--allow-partial";   /* issue 15 */
-	if (pool_uses_loader(c->d))
+	if (pool_uses_loader(c->d))   /* not for clamav: child_try_clamav */
 		argv[na++] = (char *)"--index-only";   /* the loader is the trial */
 	/* the worker's identity, as pool.c chooses it */
 	if (geteuid() != 0) {
@@ -359,7 +365,6 @@ child_trial(struct update_child *c, const char *set, int index_fd,
 		argv[na++] = (char *)"--allow-root";
 	}
 	if (cfg->engine == CONFIG_ENGINE_CLAMAV &&
-	    !pool_uses_loader(c->d) &&
 	    child_trial_clamav(c, set, &req, fds, &nfds, argv, args, &na, &root,
 	    sname, sizeof(sname), why, whylen) != 0)
 		goto out;
@@ -443,8 +448,10 @@ child_trial(struct update_child *c, const char *set, int index_fd,
 		events_signal_name(WTERMSIG(ws), how, sizeof(how));
 	else
 		snprintf(how, sizeof(how), "exit %d", WEXITSTATUS(ws));
+	/* ours, strerror's and libclamav's (mpool_malloc) words for ENOMEM */
 	if (strstr(reason, "out of memory") != NULL ||
 	    strstr(reason, "Cannot allocate memory") != NULL ||
+	    strstr(reason, "Can't allocate memory") != NULL ||
 	    (WIFSIGNALED(ws) && WTERMSIG(ws) == SIGXCPU))
 		str_fmt(why, whylen, "the trial load exhausted its limits (TrialMemoryLimit %llu MiB, TrialTimeout %.0f s): %s: %s",
 		    (unsigned long long)(cfg->trial_memory_limit >> 20),
@@ -457,7 +464,7 @@ out:
 		free(names[k]);
 	free(names);
 	for (int i = 0; i < nfds; i++)
-		if (fds[i] != index_fd)
+		if (index_fd < 0 || fds[i] != index_fd)
 			close(fds[i]);
 	if (null >= 0)
 		close(null);
@@ -557,6 +564,33 @@ child_candidate(struct update_child *c, const char *set, const char *staged,
 		*verdict = child_fail_io(c, why);
 	}
 	return -1;
+}
+
+/*
+ * Engine clamav: no index is built.  The set's identity (what an index
+ * would name) goes to the loop, whose workers check it; WorkerLaunch exec
+ * runs the clamav trial, WorkerLaunch loader the candidate's loader (the
+ * trial there, as for the builtin).  0 to go on, else the verdict was
+ * reported (*verdict).
+ */
+static int
+child_try_clamav(struct update_child *c, const char *set, const char *staged,
+    const char *source_hex, int *verdict)
+{
+	char why[2048];
+
+	child_say(c, "setid", source_hex, NULL, NULL, NULL);
+	if (!pool_uses_loader(c->d)) {
+		if (child_trial(c, set, -1, NULL, why, sizeof(why)) != 0) {
+			*verdict = child_reject(c, staged, why);
+			return -1;
+		}
+	}
+	child_kp(c, KP_TRIED);
+	child_kp(c, KP_SET_READY);
+	if (pool_uses_loader(c->d))
+		return child_candidate(c, set, staged, verdict);
+	return 0;
 }
 
 /* ---- the pipeline ---- */
@@ -749,6 +783,7 @@ update_child_fn(void *arg, int out_fd)
 	const char *consume[2];
 	size_t nconsume = 0;
 	bool forced = false, is_cdiff;
+	bool clamav = cfg->engine == CONFIG_ENGINE_CLAMAV;
 	int fd, rc;
 
 	c->fd = out_fd;
@@ -840,6 +875,16 @@ update_child_fn(void *arg, int out_fd)
 
 	child_step(c, "trial");
 	err[0] = '\0';
+	if (clamav) {
+		if (defs_source_id(set, source, err, sizeof(err)) != 0) {
+			str_fmt(why, sizeof(why), "%s: %s", set, err);
+			return child_fail_io(c, why);
+		}
+		num_hex(source, sizeof(source), source_hex);
+		if (child_try_clamav(c, set, staged, source_hex, &rc) != 0)
+			return rc;
+		goto activate;
+	}
 	str_fmt(idx, sizeof(idx), "%s/.%s.trial", c->stage, DEFS_INDEX_NAME);
 	if (defs_source_id(set, source, err, sizeof(err)) != 0 ||
 	    (fd = open(idx, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -870,6 +915,7 @@ update_child_fn(void *arg, int out_fd)
 	    child_candidate(c, set, staged, &rc) != 0)
 		return rc;
 
+activate:
 	child_step(c, "activating");
 	versions_of(cfg->definitions_dir, oldset, sizeof(oldset));
 	if (job->incoming) {
@@ -877,8 +923,9 @@ update_child_fn(void *arg, int out_fd)
 		if (job->sign[0] != '\0')
 			consume[nconsume++] = job->sign;
 	}
-	if (activation_run(cfg->definitions_dir, cfg->state_dir, set, consume,
-	    nconsume, child_kp, c, err, sizeof(err)) != 0) {
+	if (activation_run_flags(cfg->definitions_dir, cfg->state_dir, set,
+	    clamav ? ACTIVATION_NO_INDEX : 0, consume, nconsume, child_kp, c,
+	    err, sizeof(err)) != 0) {
 		child_say(c, "fail", err, NULL, NULL, NULL);
 		return 1;
 	}

@@ -126,8 +126,10 @@ svc_trial_builtin(struct svc *s)
 
 /*
  * --trial --engine clamav: what a worker will do with the set, the same
- * way.  The builtin index is written first (svc_trial_load) and freed, so
- * RLIMIT_AS (TrialMemoryLimit) bounds libclamav's load alone; then the
+ * way.  No builtin engine is compiled (ampdaemon asks for no index: its
+ * clamav workers do not use one) unless --index-out-fd asks for one, which
+ * is written first and freed, so RLIMIT_AS (TrialMemoryLimit) bounds
+ * libclamav's load alone; then the
  * candidate set (--defs-dir-fd) is loaded with libclamav, its counts
  * checked against the verified ones, the sandbox entered with the scratch
  * directory (--scratch-fd) and the canaries run under it.  A refusal
@@ -155,7 +157,10 @@ svc_trial(struct svc *s)
 
 	if (sandbox_check_identity(s->allow_root, err, sizeof(err)) != 0)
 		svc_die("%s", err);
-	svc_trial_load(s);
+	/* clamav: the containers are verified with the keys as they are
+	 * staged for libclamav (svc_clamav_load), the builtin is not needed */
+	if (s->backend != SENG_CLAMAV || s->index_out_fd >= 0)
+		svc_trial_load(s);
 	if (s->index_only) {
 		/* WorkerLaunch loader: the candidate's loader loads the set,
 		 * enters its sandbox and runs the canaries: the trial proper */

@@ -348,7 +348,9 @@ svc_worker(struct svc *s)
 
 /*
  * Clamav: before the load, RLIMIT_FSIZE's signal ignored and the set's
- * identity taken from the index; then libclamav loads and compiles it.
+ * identity taken from --source-id (what ampdaemon's definitions check or
+ * update named; Engine clamav has no builtin index) or, when given, from
+ * an index's name of its set; then libclamav loads and compiles it.
  */
 void
 svc_worker_clamav_load(struct svc *s)
@@ -370,6 +372,9 @@ svc_worker_clamav_load(struct svc *s)
 		engine_free(ix);
 		close(s->index_fd);
 		s->index_fd = -1;
+	} else if (s->have_source_id) {
+		memcpy(s->defs_want, s->source_id, sizeof(s->defs_want));
+		s->defs_want_set = true;
 	}
 	if (svc_clamav_load(s, err, sizeof(err)) != 0)
 		svc_die("%s", err);

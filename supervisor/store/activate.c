@@ -603,9 +603,10 @@ out:
 
 /* What changes: the set's files that differ from active/, and the names to go. */
 static int
-plan(const char *defs_dir, const char *set_dir, struct journal *j, char *err,
-    size_t errlen)
+plan(const char *defs_dir, const char *set_dir, unsigned flags,
+    struct journal *j, char *err, size_t errlen)
 {
+	bool no_index = (flags & ACTIVATION_NO_INDEX) != 0;
 	char active[STORE_PATH_MAX];
 	struct store_names act = { NULL, 0 }, set = { NULL, 0 };
 	struct stat st;
@@ -618,7 +619,7 @@ plan(const char *defs_dir, const char *set_dir, struct journal *j, char *err,
 	    (rc = store_list(afd, active, STORE_KINDS_ALL, &act, err, errlen)) != 0 ||
 	    (rc = store_list(sfd, set_dir, STORE_KINDS_ALL, &set, err, errlen)) != 0)
 		goto out;
-	if (fstatat(sfd, DEFS_INDEX_NAME, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+	if (!no_index && fstatat(sfd, DEFS_INDEX_NAME, &st, AT_SYMLINK_NOFOLLOW) != 0) {
 		rc = str_seterr(err, errlen, STORE_ERR_IO, "%s/%s: %s", set_dir,
 		    DEFS_INDEX_NAME, strerror(errno));
 		goto out;
@@ -640,8 +641,12 @@ plan(const char *defs_dir, const char *set_dir, struct journal *j, char *err,
 			snprintf(j->put.name[j->put.n++], sizeof(*j->put.name), "%s",
 			    set.name[i]);
 	/* the index last: until it is in place, the old one is stale */
-	snprintf(j->put.name[j->put.n++], sizeof(*j->put.name), "%s",
-	    DEFS_INDEX_NAME);
+	if (!no_index)
+		snprintf(j->put.name[j->put.n++], sizeof(*j->put.name), "%s",
+		    DEFS_INDEX_NAME);
+	else    /* an index left in active/ names another set: it goes */
+		snprintf(j->del.name[j->del.n++], sizeof(*j->del.name), "%s",
+		    DEFS_INDEX_NAME);
 	for (size_t i = 0; i < act.n; i++)
 		if (!store_names_has(&set, act.name[i]))
 			snprintf(j->del.name[j->del.n++], sizeof(*j->del.name), "%s",
@@ -679,6 +684,16 @@ activation_run(const char *defs_dir, const char *state_dir,
     const char *set_dir, const char *const *consume, size_t nconsume,
     activation_kp_fn *kp, void *kparg, char *err, size_t errlen)
 {
+	return activation_run_flags(defs_dir, state_dir, set_dir, 0, consume,
+	    nconsume, kp, kparg, err, errlen);
+}
+
+int
+activation_run_flags(const char *defs_dir, const char *state_dir,
+    const char *set_dir, unsigned flags, const char *const *consume,
+    size_t nconsume, activation_kp_fn *kp, void *kparg, char *err,
+    size_t errlen)
+{
 	struct journal j = { .active_step = false };
 	char stage[STORE_PATH_MAX], why[512];
 	int rc;
@@ -705,7 +720,7 @@ activation_run(const char *defs_dir, const char *state_dir,
 	for (size_t i = 0; i < nconsume; i++)
 		snprintf(j.consume[j.nconsume++], sizeof(j.consume[0]), "%s",
 		    consume[i]);
-	if ((rc = plan(defs_dir, set_dir, &j, err, errlen)) != 0 ||
+	if ((rc = plan(defs_dir, set_dir, flags, &j, err, errlen)) != 0 ||
 	    (rc = journal_write(state_dir, &j, err, errlen)) != 0)
 		goto out;
 	if (kp != NULL)

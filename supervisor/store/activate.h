@@ -118,6 +118,18 @@ int activation_run(const char *defs_dir, const char *state_dir,
     const char *set_dir, const char *const *consume, size_t nconsume,
     activation_kp_fn *kp, void *kparg, char *err, size_t errlen);
 
+/* Flags of activation_run_flags. */
+#define ACTIVATION_NO_INDEX 0x1u   /* the set has no index (Engine clamav
+                                    * builds none): active/'s, if any, is
+                                    * removed at step 4 instead of replaced */
+
+/* activation_run, with flags (0: as activation_run, which needs the
+ * set's index). */
+int activation_run_flags(const char *defs_dir, const char *state_dir,
+    const char *set_dir, unsigned flags, const char *const *consume,
+    size_t nconsume, activation_kp_fn *kp, void *kparg, char *err,
+    size_t errlen);
+
 /*
  * Finish or discard an activation interrupted by a crash, then empty
  * staging/.  report gets "activation_recovered" with what was done.  A

@@ -3,9 +3,11 @@
 # Engine clamav, the demo set (version 10) active:
 #   - ampctl update of version 11: the candidate's loader (started before
 #     the activation, its loader_ready naming demo:11) is the trial; the
-#     index-only trial never loads libclamav; after the update the
+#     exec'd trial neither loads libclamav nor compiles anything; after the update the
 #     workers are on 11, forked from that loader; loads went up by one;
-#     the old loader is gone (loader_exited, loader_stopped);
+#     the old loader is gone (loader_exited, loader_stopped); Engine
+#     clamav builds no builtin index, at start or in the update (issue 16:
+#     a stale one left by a builtin run is removed at start);
 #   - a signed container libclamav refuses: rejected by the candidate's
 #     loader, never activated, the serving loader untouched, no fault;
 #   - MemAvailable (faked, test builds) too small for a second engine:
@@ -32,6 +34,7 @@ printf 'AmpTest.Refused:0:*:61{2}62\nAmpTest.Fine:0:*:414d5053434f4e54524f4c\n' 
 	--version 1 --builder test >/dev/null
 
 dl_config Engine clamav WorkerLaunch loader Workers 2 StableAfter 1h
+echo "a stale index of an earlier builtin run" >defs/active/ampscan.idx
 check "ampdaemon starts" dl_start
 check "both workers become READY" dl_wait_ready 2 60
 if [ "$(dl_status_py "s['loader']['state']")" != ready ] &&
@@ -57,8 +60,12 @@ check "the candidate's loader READY on demo:11 before the activation" \
 check "it serves now" test "$(dl_status_py "s['loader']['pid']")" = "$cpid"
 check "status: the loader holds demo:11" test "$(dl_status_py "s['loader']['definitions']")" = demo:11
 check "the set was loaded once: loads + 1" test "$(dl_status_py "s['loader']['loads']")" = $((loads0 + 1))
-check "the trial only compiled the index (no libclamav load)" \
-	bash -c "grep -q 'v11/demo.cvd: trial: index written' '$DL_LOG' && ! grep -q 'trial: OK' '$DL_LOG'"
+check "no exec'd trial: the candidate's loader is the only load" \
+	bash -c "! grep -q 'trial: index written' '$DL_LOG' && ! grep -q 'trial: OK' '$DL_LOG'"
+check "Engine clamav built no index: none in active/, none in the log" \
+	bash -c "! ls defs/active defs/previous | grep -q ampscan.idx && ! grep -q 'definitions index: built' '$DL_LOG'"
+check "the stale index was removed at start (and said so)" \
+	grep -q "definitions index: removed .*ampscan.idx (Engine clamav does not use it)" "$DL_LOG"
 check "the log names the candidate's loader as the trial" \
 	grep -q "the candidate's loader (pid $cpid) started: the update's trial" "$DL_LOG"
 for p in $(dl_worker_pids); do

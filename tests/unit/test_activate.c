@@ -765,6 +765,29 @@ test_run_without_index_changes_nothing(void **state)
 }
 
 /*
+ * Engine clamav builds no index: ACTIVATION_NO_INDEX activates a set
+ * without one, and the index an earlier builtin run left in active/ (it
+ * names the old set) goes with the old files.
+ */
+static void
+test_run_no_index_removes_the_stale_one(void **state)
+{
+	const char *consume[] = { fx.in_cvd, fx.in_sign };
+	struct expect x;
+	char err[512];
+
+	(void)state;
+	old_active();
+	stage_set();
+	assert_int_equal(unlink(tu_path(fx.set, DEFS_INDEX_NAME)), 0);
+	expect_take(&x);
+	assert_int_equal(activation_run_flags(fx.defs, fx.state, fx.set,
+	    ACTIVATION_NO_INDEX, consume, 2, NULL, NULL, err, sizeof(err)), 0);
+	assert_false(tu_exists(dpath("active", DEFS_INDEX_NAME)));
+	assert_activated(&x);
+}
+
+/*
  * An error in step 2 (previous/daily.cvd is a directory: the link cannot
  * replace it): active/ is unchanged.  (activate.h says the journal is then
  * removed; activate.c keeps it so that recovery redoes step 2 -- see the
@@ -1295,6 +1318,7 @@ main(void)
 		T(test_run_activates_the_set),
 		T(test_run_without_consume_and_unchanged_files),
 		T(test_run_without_index_changes_nothing),
+		T(test_run_no_index_removes_the_stale_one),
 		T(test_run_error_in_previous_step),
 		T(test_crash_before_journal),
 		T(test_crash_journal),

@@ -159,13 +159,35 @@ test_activated_then_rolled_over(void **state)
 	snprintf(idx, sizeof(idx), "%s/active/ampscan.idx", fk.dir);
 	fd = open(idx, O_WRONLY | O_CREAT, 0600);
 	close(fd);
+	/* Engine clamav (the fake's): the set's identity, no index */
+	d->upd.task.line(&d->upd.task, (char[]){ "setid\t"
+	    "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100\t\t\t" });
 	fake_task_end(&d->upd.task, 0,
 	    "activated\tdaily.cld\tdaily:1 main:62\tdaily:2 main:62\t0\n");
 	assert_true(fake_log_has("\"event\":\"definitions_activated\""));
 	assert_int_equal(seen.calls, 0);       /* not before the workers are */
+	/* the workers start on the identity the pipeline named */
+	assert_true(d->defs_id_set);
+	assert_int_equal(d->defs_id[0], 0xff);
+	assert_int_equal(d->defs_id[31], 0x00);
 	finish_rollover(d);
 	assert_int_equal(seen.status, 0);
 	assert_string_equal(seen.text, "activated daily.cld (was: daily:1 main:62; now: daily:2 main:62); workers READY on it");
+}
+
+/* Engine clamav: an activation whose pipeline never named the set fails
+ * (no index to fall back on: the workers would not know what to check). */
+static void
+test_activated_without_setid_fails(void **state)
+{
+	struct daemon *d = *state;
+
+	assert_int_equal(submit_file(d, "/x/daily.cdiff"), 0);
+	fake_task_end(&d->upd.task, 0,
+	    "activated\tdaily.cld\tdaily:1 main:62\tdaily:2 main:62\t0\n");
+	assert_int_equal(seen.calls, 1);
+	assert_int_equal(seen.status, 1);
+	assert_non_null(strstr(seen.text, "the pipeline did not name the set"));
 }
 
 static void
@@ -263,6 +285,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reload_check_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollover_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_activated_then_rolled_over, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_activated_without_setid_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rejected_and_io_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incoming_retries_after_io_failure_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_activation_checks_after_verdict, setup, teardown),
