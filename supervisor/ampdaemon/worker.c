@@ -379,6 +379,9 @@ launch_exec(const struct launch_target *t, const struct account *acct,
 		argv[n++] = (char *)"--allow-root";
 	if (!clamav && d->cfg.allow_partial_engine)
 		argv[n++] = (char *)"--allow-partial";   /* issue 15 */
+	if (t->loader)   /* LoaderHugePages (docs/loader.md) */
+		argv[n++] = (char *)(d->cfg.loader_huge_pages ? "--huge-pages=yes" :
+		    "--huge-pages=no");
 	if (clamav) {
 		/* the index (fd 4) stays: spawn's extra fds follow it; unused */
 		if (worker_clamav_fds(t, req.uid, req.gid, &ca, err, errlen) != 0)
