@@ -406,6 +406,9 @@ status_json_loader(struct daemon *d, struct jsonw *w, int64_t now)
 		jsonw_null(w);
 	}
 	jsonw_key_uint(w, "load_ms", l->st == LS_READY ? l->load_ms : 0);
+	/* LoaderHugePages (docs/loader.md): what its READY said */
+	jsonw_key_uint(w, "huge_pages_mb", l->st == LS_READY ? l->huge_bytes >> 20 : 0);
+	jsonw_key_uint(w, "collapse_ms", l->st == LS_READY ? l->collapse_ms : 0);
 	jsonw_key_uint(w, "loads", ls->loads);
 	jsonw_key_uint(w, "last_load_ms", ls->last_load_ms);
 	jsonw_key_uint(w, "forks", l->forks);

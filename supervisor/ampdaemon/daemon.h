@@ -209,6 +209,8 @@ struct loader {
 	uint64_t pss_at_ready;           /* its first report: one engine, alone */
 	char defs[256];                  /* the set its READY named */
 	uint64_t load_ms;                /* started to READY */
+	uint64_t huge_bytes;             /* its READY: engine in huge pages */
+	uint32_t collapse_ms;            /* ... collapsing took (loader.md) */
 	/* an update's candidate (loader_candidate_start): the trial */
 	bool candidate;
 	bool adopt;                      /* activated: the next change adopts it */

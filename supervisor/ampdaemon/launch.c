@@ -212,6 +212,9 @@ launch_exec(const struct launch_target *t, const struct account *acct,
 		argv[n++] = (char *)"--allow-root";
 	if (!clamav && d->cfg.allow_partial_engine)
 		argv[n++] = (char *)"--allow-partial";   /* issue 15 */
+	if (t->loader)   /* LoaderHugePages (docs/loader.md) */
+		argv[n++] = (char *)(d->cfg.loader_huge_pages ? "--huge-pages=yes" :
+		    "--huge-pages=no");
 	if (clamav) {
 		if (launch_clamav_fds(t, req.uid, req.gid, &ca, err, errlen) != 0)
 			goto out;

@@ -297,6 +297,8 @@ loader_got_ready(struct loader *l, struct buf *r)
 	l->st = LS_READY;
 	l->ready_ms = now;
 	l->load_ms = (uint64_t)(now - l->started_ms);
+	l->huge_bytes = m->huge_bytes;
+	l->collapse_ms = m->collapse_ms;
 	launch_defs_text(m, l->defs, sizeof(l->defs));
 	d->pool.loaders.loads++;
 	d->pool.loaders.last_load_ms = l->load_ms;
@@ -420,6 +422,8 @@ loader_start_at(struct daemon *d, struct loader *l, const struct account *acct,
 	l->log.last_line[0] = '\0';
 	l->defs[0] = '\0';
 	l->load_ms = 0;
+	l->huge_bytes = 0;
+	l->collapse_ms = 0;
 	l->forks = 0;
 	l->log.len = 0;
 	l->mem_ms = 0;

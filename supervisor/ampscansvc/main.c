@@ -47,7 +47,7 @@ static const char svc_usage[] =
 "       ampscansvc --build-index DIR [-o FILE]\n"
 "       ampscansvc --worker --defs DIR [--sock-fd N] [--index-fd N [--index-verified]] [--allow-root]\n"
 "       ampscansvc --worker --engine clamav --defs-dir-fd N --scratch-fd N [--source-id HEX] [--sock-fd N] [--allow-root]\n"
-"       ampscansvc --loader [the options of --worker] [--scratch-root-fd N]\n"
+"       ampscansvc --loader [the options of --worker] [--scratch-root-fd N] [--huge-pages=yes|no]\n"
 "       ampscansvc --trial --defs-fd N:NAME... [--trusted-key-fd N]... [--index-out-fd N --source-id HEX [--index-only]]\n"
 "                  [--engine clamav --defs-dir-fd N --scratch-fd N] [--allow-unsigned] [--allow-partial] [--allow-root]\n"
 "\n"
@@ -92,6 +92,8 @@ static const char svc_usage[] =
 "  --loader            (ampdaemon's WorkerLaunch loader) the worker's options;\n"
 "                      load once, then fork workers on request (docs/loader.md)\n"
 "  --scratch-root-fd N (--loader --engine clamav) ScratchDir: its workers' directories\n"
+"  --huge-pages[=yes|no]  (--loader) collapse the loaded engine into transparent\n"
+"                      huge pages: faster forks and worker exits (default yes)\n"
 "  --trial             (ampdaemon's update task) load the definitions given as\n"
 "                      descriptors, enter the sandbox, scan the canary; exit 0\n"
 "                      only if all is well\n"
@@ -141,6 +143,7 @@ enum {
 	OPT_DETECT_PUA, OPT_HEUR_ALERTS, OPT_HEUR_PRECEDENCE, OPT_ALERT_BROKEN,
 	OPT_ALERT_ENCRYPTED, OPT_ALERT_ENC_ARCHIVE, OPT_ALERT_ENC_DOC,
 	OPT_ALERT_EXCEEDS_MAX, OPT_ALLOW_PARTIAL, OPT_INDEX_ONLY, OPT_LOADER, OPT_SCRATCH_ROOT_FD,
+	OPT_HUGE_PAGES,
 };
 
 static const struct option svc_opts[] = {
@@ -151,6 +154,7 @@ static const struct option svc_opts[] = {
 	{ "trial", no_argument, NULL, OPT_TRIAL },
 	{ "loader", no_argument, NULL, OPT_LOADER },
 	{ "scratch-root-fd", required_argument, NULL, OPT_SCRATCH_ROOT_FD },
+	{ "huge-pages", optional_argument, NULL, OPT_HUGE_PAGES },
 	{ "defs-fd", required_argument, NULL, OPT_DEFS_FD },
 	{ "trusted-key-fd", required_argument, NULL, OPT_TRUSTED_KEY_FD },
 	{ "index-out-fd", required_argument, NULL, OPT_INDEX_OUT_FD },
@@ -250,6 +254,7 @@ svc_args(struct svc *s, int argc, char **argv)
 		case OPT_SCRATCH_ROOT_FD:
 			s->scratch_root_fd = (int)svc_uint("--scratch-root-fd", optarg);
 			break;
+		case OPT_HUGE_PAGES: s->huge_pages = svc_yesno("huge-pages", optarg); break;
 		case OPT_DEFS_FD: {
 			char *colon = strchr(optarg, ':');
 
@@ -407,7 +412,7 @@ main(int argc, char **argv)
 {
 	struct svc s = { .sock_fd = SVC_DEFAULT_SOCK_FD, .index_fd = -1,
 	    .index_out_fd = -1, .defs_dir_fd = -1, .scratch_fd = -1,
-	    .scratch_root_fd = -1, .mem_fd = -1,
+	    .scratch_root_fd = -1, .mem_fd = -1, .huge_pages = true,
 	    .heur = SENG_HEUR_DEFAULTS };
 	int rc = 2;
 

@@ -52,6 +52,7 @@ struct svc {
 	bool defs_want_set;
 	int scratch_fd;              /* ... and the scratch directory */
 	int scratch_root_fd;         /* --loader --engine clamav: ScratchDir */
+	bool huge_pages;             /* --loader: collapse into huge pages */
 	int mem_fd;                  /* its /proc/self/smaps_rollup, or -1 */
 	int mem_err;                 /* ... why not (an errno) */
 	bool index_verified;   /* ampdaemon checked the index's checksum */

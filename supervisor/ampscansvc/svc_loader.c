@@ -21,6 +21,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "hugepages.h"
 #include "sandbox.h"
 #include "svc.h"
 
@@ -132,9 +133,29 @@ svc_loader_serve(struct svc *s, pid_t ampd)
 	}
 }
 
+/*
+ * The engine into transparent huge pages (hugepages.h), before the
+ * sandbox: one line in the log whatever happens, never a failure.
+ */
+static void
+svc_loader_huge_pages(const struct svc *s, struct hugepages_report *hp)
+{
+	char line[256];
+
+	memset(hp, 0, sizeof(*hp));
+	if (!s->huge_pages) {
+		fprintf(stderr, "ampscansvc: loader: huge pages: off (LoaderHugePages no)\n");
+		return;
+	}
+	hugepages_collapse(hp);
+	hugepages_describe(hp, line, sizeof(line));
+	fprintf(stderr, "ampscansvc: loader: huge pages: %s\n", line);
+}
+
 int
 svc_loader(struct svc *s)
 {
+	struct hugepages_report hp;
 	struct wproto_ready m;
 	struct wbuf *b = malloc(sizeof(*b));
 	unsigned flags = SANDBOX_LOADER;
@@ -161,6 +182,7 @@ svc_loader(struct svc *s)
 	} else {
 		svc_worker_builtin_load(s);
 	}
+	svc_loader_huge_pages(s, &hp);
 	svc_mem_open(s);   /* its own memory, read again at each report */
 	/* Landlock: beneath ScratchDir (its own directory and its workers') */
 	if (sandbox_enter_opts(&(struct sandbox_opts){ .flags = flags,
@@ -179,6 +201,8 @@ svc_loader(struct svc *s)
 	} else {
 		svc_info_ready(s->engine, &m);
 	}
+	m.huge_bytes = hp.collapsed;
+	m.collapse_ms = hp.ms;
 	if (wproto_encode_ready(b, &m) != 0 || wproto_send(s->sock_fd, b, -1) != 0)
 		svc_die("cannot send READY: %s", strerror(errno));
 	free(b);

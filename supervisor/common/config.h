@@ -193,6 +193,7 @@ enum config_key {
 	CONFIG_WORKER_LAUNCH,
 	CONFIG_LOAD_TIMEOUT,
 	CONFIG_WORKER_MEMORY_LIMIT,
+	CONFIG_LOADER_HUGE_PAGES,
 	CONFIG_KEY_COUNT
 };
 
@@ -245,6 +246,9 @@ struct config {
 	/* a worker whose private memory (smaps_rollup's Private_*) passes
 	 * this is retired after its request and replaced; 0: never */
 	uint64_t worker_memory_limit;
+	/* LoaderHugePages: the loader collapses its engine's anonymous
+	 * memory into transparent huge pages (docs/loader.md) */
+	bool loader_huge_pages;
 	/* Engine builtin: use a set it cannot load all of (issue 15); else
 	 * the trial rejects it and a worker does not start on it */
 	bool allow_partial_engine;

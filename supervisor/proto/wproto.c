@@ -103,6 +103,8 @@ wproto_encode_ready(struct wbuf *b, const struct wproto_ready *m)
 		buf_put_le64(&b->b, m->types[i].loaded);
 		buf_put_le64(&b->b, m->types[i].not_loaded);
 	}
+	buf_put_le64(&b->b, m->huge_bytes);
+	buf_put_le32(&b->b, m->collapse_ms);
 	return wproto_end(b) ? 0 : -EMSGSIZE;
 }
 
@@ -128,6 +130,8 @@ wproto_decode_ready(struct buf *r, struct wproto_ready *m)
 		buf_get_le64(r, &m->types[i].loaded);
 		buf_get_le64(r, &m->types[i].not_loaded);
 	}
+	buf_get_le64(r, &m->huge_bytes);
+	buf_get_le32(r, &m->collapse_ms);
 	return wproto_done(r);
 }
 

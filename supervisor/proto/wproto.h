@@ -15,7 +15,10 @@
  * READY   worker -> supervisor, once, after the definitions are loaded:
  *         u32 protocol version, str worker version, u32 ndbs,
  *         ndbs x (str name, u32 version, str kind),
- *         u32 ntypes, ntypes x (str type, u64 loaded, u64 not_loaded)
+ *         u32 ntypes, ntypes x (str type, u64 loaded, u64 not_loaded),
+ *         u64 huge_bytes, u32 collapse_ms (a loader's engine collapsed
+ *         into transparent huge pages, and how long that took; 0 from a
+ *         worker, or with LoaderHugePages no: docs/loader.md)
  * SCAN    supervisor -> worker, with one fd: u64 id, u32 flags, str name
  *         (the path shown in results; the worker never opens it)
  * RESULT  worker -> supervisor: u64 id, u32 verdict, u32 nnames,
@@ -39,7 +42,7 @@
 
 #include "buf.h"
 
-#define WPROTO_VERSION 3
+#define WPROTO_VERSION 4
 #define WPROTO_MAGIC 0x57504d41u        /* "AMPW" little-endian */
 #define WPROTO_HDR 24
 #define WPROTO_MAX_MSG 65536
@@ -107,6 +110,8 @@ struct wproto_ready {
 	struct wproto_db dbs[WPROTO_MAX_DBS];
 	uint32_t ntypes;
 	struct wproto_typecount types[WPROTO_MAX_TYPES];
+	uint64_t huge_bytes;             /* a loader's: in huge pages */
+	uint32_t collapse_ms;            /* ... collapsing them took */
 };
 
 struct wproto_scan {

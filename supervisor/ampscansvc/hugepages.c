@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Collapse the loader's engine into transparent huge pages (hugepages.h,
+ * docs/loader.md "Huge pages").  Every private anonymous writable mapping
+ * (the heap, libclamav's large allocations, anonymous names) is marked
+ * MADV_HUGEPAGE and collapsed with MADV_COLLAPSE over its 2 MiB-aligned
+ * part, HP_STEP at a time; a step the kernel refuses is retried 2 MiB at a
+ * time (one madvise stops at its first refused chunk), so one chunk it
+ * cannot collapse costs only itself.  Then MADV_NOHUGEPAGE: the huge
+ * pages stay, but nothing new is made huge after us (a worker's own
+ * allocations stay 4 KiB pages, and khugepaged leaves its memory alone).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hugepages.h"
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
+#define HP_SIZE ((uintptr_t)2 << 20)         /* a PMD's worth on x86-64, arm64 4K */
+#define HP_STEP ((uintptr_t)64 << 20)        /* one MADV_COLLAPSE at a time */
+#define HUGEPAGES_MAX_MS 20000u              /* then the rest stays in 4 KiB pages */
+#define HP_MAPS_MAX ((size_t)8 << 20)        /* /proc/self/maps read at most */
+#define HP_MAPS_CHUNK ((size_t)64 << 10)
+#define HP_MAX_RANGES 8192
+#define HP_THP_ENABLED "/sys/kernel/mm/transparent_hugepage/enabled"
+
+struct hp_range {
+	uintptr_t start, end;
+};
+
+static uint64_t
+hp_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Read a whole (small) file; NUL-terminated, or NULL with errno. */
+static char *
+hp_read(const char *path, size_t max)
+{
+	size_t len = 0, cap = 0;
+	char *buf = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), saved;
+	ssize_t n = 0;
+
+	if (fd < 0)
+		return NULL;
+	do {
+		if (len + 1 >= cap) {
+			char *nb = cap + HP_MAPS_CHUNK <= max ?
+			    realloc(buf, cap + HP_MAPS_CHUNK) : NULL;
+
+			if (nb == NULL) {
+				n = -1;
+				errno = cap + HP_MAPS_CHUNK > max ? EFBIG : ENOMEM;
+				break;
+			}
+			buf = nb;
+			cap += HP_MAPS_CHUNK;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n > 0)
+			len += (size_t)n;
+	} while (n > 0 || (n < 0 && errno == EINTR));
+	saved = errno;
+	close(fd);
+	if (n < 0) {
+		free(buf);
+		errno = saved;
+		return NULL;
+	}
+	if (buf == NULL && (buf = malloc(1)) == NULL)
+		return NULL;
+	buf[len] = '\0';
+	return buf;
+}
+
+/*
+ * "start-end rw-p offset 00:00 0 [name]": private, read-write, not
+ * executable, no file; nameless, the heap or a named anonymous mapping
+ * ("[anon:...]").  Not the stack, vvar, vdso, vsyscall or any file.
+ */
+static int
+hp_parse_line(const char *line, struct hp_range *out)
+{
+	char *p;
+	unsigned long long a, b;
+
+	a = strtoull(line, &p, 16);
+	if (*p != '-')
+		return 0;
+	b = strtoull(p + 1, &p, 16);
+	if (*p != ' ' || b <= a || strncmp(p + 1, "rw-p ", 5) != 0)
+		return 0;
+	(void)strtoull(p + 6, &p, 16);   /* the offset */
+	if (strncmp(p, " 00:00 ", 7) != 0)
+		return 0;
+	if (strtoull(p + 7, &p, 10) != 0)
+		return 0;
+	while (*p == ' ')
+		p++;
+	if (*p != '\0' && strcmp(p, "[heap]") != 0 && strncmp(p, "[anon:", 6) != 0)
+		return 0;
+	out->start = (uintptr_t)a;
+	out->end = (uintptr_t)b;
+	return 1;
+}
+
+/* The eligible mappings now (before any madvise changes them). */
+static int
+hp_ranges(struct hp_range *rs, size_t max, size_t *n)
+{
+	char *maps = hp_read("/proc/self/maps", HP_MAPS_MAX), *line, *nl;
+
+	*n = 0;
+	if (maps == NULL)
+		return -1;
+	for (line = maps; *line != '\0' && *n < max; line = nl + 1) {
+		if ((nl = strchr(line, '\n')) == NULL)
+			nl = line + strlen(line) - 1;   /* the last, unterminated */
+		else
+			*nl = '\0';
+		*n += (size_t)hp_parse_line(line, &rs[*n]);
+	}
+	free(maps);
+	return 0;
+}
+
+/* One step the kernel refused as a whole: 2 MiB at a time. */
+static void
+hp_chunks(struct hugepages_report *r, uintptr_t x, uintptr_t len)
+{
+	for (uintptr_t c = x; c < x + len; c += HP_SIZE) {
+		if (madvise((void *)c, HP_SIZE, MADV_COLLAPSE) == 0)
+			r->collapsed += HP_SIZE;
+		else
+			r->chunks_failed++;
+	}
+}
+
+static void
+hp_range(struct hugepages_report *r, const struct hp_range *m, uint64_t t0)
+{
+	uintptr_t s = (m->start + HP_SIZE - 1) & ~(HP_SIZE - 1);
+	uintptr_t e = m->end & ~(HP_SIZE - 1), len;
+
+	if (e <= s)
+		return;
+	r->eligible += e - s;
+	if (r->timed_out)
+		return;
+	/* the whole mapping, so its VMA is not split around the aligned part */
+	if (madvise((void *)m->start, m->end - m->start, MADV_HUGEPAGE) != 0) {
+		r->chunks_failed += (unsigned)((e - s) / HP_SIZE);
+		return;
+	}
+	for (uintptr_t x = s; x < e; x += len) {
+		len = e - x < HP_STEP ? e - x : HP_STEP;
+		if (hp_now_ms() - t0 >= HUGEPAGES_MAX_MS) {
+			r->timed_out = 1;
+			break;
+		}
+		if (madvise((void *)x, len, MADV_COLLAPSE) == 0)
+			r->collapsed += len;
+		else
+			hp_chunks(r, x, len);
+	}
+	(void)madvise((void *)m->start, m->end - m->start, MADV_NOHUGEPAGE);
+}
+
+/* "always [madvise] never": the administrator's never is respected. */
+static int
+hp_thp_never(int *err)
+{
+	char *s = hp_read(HP_THP_ENABLED, HP_MAPS_CHUNK);
+	int never;
+
+	if (s == NULL) {
+		*err = errno;
+		return -1;
+	}
+	never = strstr(s, "[never]") != NULL;
+	free(s);
+	return never;
+}
+
+void
+hugepages_collapse(struct hugepages_report *r)
+{
+	uint64_t t0 = hp_now_ms();
+	struct hp_range *rs = NULL;
+	size_t n = 0;
+	int never;
+
+	memset(r, 0, sizeof(*r));
+	r->state = HUGEPAGES_DONE;
+	if ((never = hp_thp_never(&r->err)) != 0) {
+		r->state = never > 0 ? HUGEPAGES_NEVER : HUGEPAGES_UNAVAILABLE;
+		goto out;
+	}
+	if ((rs = calloc(HP_MAX_RANGES, sizeof(*rs))) == NULL ||
+	    hp_ranges(rs, HP_MAX_RANGES, &n) != 0) {
+		r->state = HUGEPAGES_ERROR;
+		r->err = errno;
+		goto out;
+	}
+	/* length 0: the kernel only checks that it knows MADV_COLLAPSE */
+	if (n > 0 && madvise((void *)rs[0].start, 0, MADV_COLLAPSE) != 0) {
+		r->state = HUGEPAGES_UNAVAILABLE;
+		r->err = errno;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		hp_range(r, &rs[i], t0);
+out:
+	free(rs);
+	r->ms = (unsigned)(hp_now_ms() - t0);
+}
+
+void
+hugepages_describe(const struct hugepages_report *r, char *out, size_t len)
+{
+	switch (r->state) {
+	case HUGEPAGES_NEVER:
+		snprintf(out, len, "off: %s is never; the engine stays in 4 KiB pages",
+		    HP_THP_ENABLED);
+		return;
+	case HUGEPAGES_UNAVAILABLE:
+		snprintf(out, len, "not available (%s: %s); the engine stays in 4 KiB pages",
+		    r->err == ENOENT ? HP_THP_ENABLED : "MADV_COLLAPSE",
+		    strerror(r->err));
+		return;
+	case HUGEPAGES_ERROR:
+		snprintf(out, len, "not tried: /proc/self/maps: %s", strerror(r->err));
+		return;
+	case HUGEPAGES_DONE:
+		break;
+	}
+	snprintf(out, len, "%llu MiB of %llu MiB collapsed into 2 MiB pages, %u chunks failed, in %.3f s%s",
+	    (unsigned long long)(r->collapsed >> 20),
+	    (unsigned long long)(r->eligible >> 20), r->chunks_failed,
+	    (double)r->ms / 1000.0,
+	    r->timed_out ? " (stopped at its time bound: the rest stays in 4 KiB pages)" : "");
+}

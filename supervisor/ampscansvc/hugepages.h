@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The loader's engine in transparent huge pages (docs/loader.md, "Huge
+ * pages"): after the load, collapse the process's private anonymous
+ * writable mappings into 2 MiB pages, so that a fork copies (and a
+ * worker's exit tears down) one page-table entry per 2 MiB instead of
+ * 512.  Best effort: whatever goes wrong, the engine simply stays in
+ * 4 KiB pages.
+ */
+#ifndef AMPSCANSVC_HUGEPAGES_H
+#define AMPSCANSVC_HUGEPAGES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum hugepages_state {
+	HUGEPAGES_DONE,          /* tried: the figures say how far it got */
+	HUGEPAGES_NEVER,         /* transparent_hugepage/enabled is never */
+	HUGEPAGES_UNAVAILABLE,   /* no THP, or no MADV_COLLAPSE (err) */
+	HUGEPAGES_ERROR,         /* /proc/self/maps unreadable (err) */
+};
+
+struct hugepages_report {
+	enum hugepages_state state;
+	int err;                 /* an errno, for UNAVAILABLE and ERROR */
+	uint64_t eligible;       /* bytes: the 2 MiB-aligned parts */
+	uint64_t collapsed;      /* bytes now in huge pages by our hand */
+	unsigned chunks_failed;  /* 2 MiB chunks the kernel would not collapse */
+	unsigned ms;             /* time taken */
+	int timed_out;           /* stopped at HUGEPAGES_MAX_MS */
+};
+
+/* Collapse what it can (bounded in time); never fails the caller. */
+void hugepages_collapse(struct hugepages_report *r);
+/* One line for the log: "954 MiB of 960 MiB in 2 MiB pages ..." */
+void hugepages_describe(const struct hugepages_report *r, char *out,
+    size_t len);
+
+#endif
