@@ -31,7 +31,7 @@ pool_check_stopped(struct daemon *d)
 
 	if (d->pool.all_stopped == NULL || !loader_all_down(d))
 		return;
-	for (i = 0; i < POOL_SLOTS(&d->pool); i++)
+	for (i = 0; i < POOL_ALL(&d->pool); i++)
 		if (d->pool.w[i].st != WS_IDLE)
 			return;
 	cb = d->pool.all_stopped;
@@ -96,7 +96,7 @@ account_task_done(struct task *t, int ws, const char *out, size_t len)
 		cb(d, (int)rc, reason);
 	if (d->pool.paused)
 		return;
-	for (i = 0; i < POOL_SLOTS(&d->pool); i++)
+	for (i = 0; i < POOL_ALL(&d->pool); i++)
 		if (d->pool.w[i].st == WS_WAITING)
 			worker_handle(&d->pool.w[i], WE_START, NULL);
 }
@@ -205,7 +205,7 @@ pool_kick_waiting(struct daemon *d)
 {
 	if (d->pool.paused || d->stopping)
 		return;
-	for (unsigned i = 0; i < POOL_SLOTS(&d->pool); i++)
+	for (unsigned i = 0; i < POOL_ALL(&d->pool); i++)
 		if (d->pool.w[i].st == WS_WAITING)
 			worker_handle(&d->pool.w[i], WE_START, NULL);
 }
@@ -230,6 +230,7 @@ pool_loader_changed(struct daemon *d, bool ready)
 			loader_ensure(d, &acct, as_root);
 	}
 	pool_kick_waiting(d);
+	spares_check(d);
 }
 
 /* The hook of worker.c: w became READY, or IDLE. */
@@ -239,6 +240,13 @@ pool_worker_changed(struct worker *w, enum worker_note note)
 	struct daemon *d = w->d;
 	struct pool *p = &d->pool;
 
+	if (spare_is(w)) {
+		/* a spare serves nobody until it takes a slot */
+		if (note == WN_STOPPED)
+			pool_check_stopped(d);
+		spares_check(d);
+		return;
+	}
 	switch (note) {
 	case WN_READY:
 		if (p->rolling && worker_is_current(w)) {
@@ -284,7 +292,8 @@ pool_init(struct daemon *d, char *err, size_t errlen)
 	p->hooks.loader_changed = pool_loader_changed;
 	loader_init(d);
 	poolmem_init(d);
-	for (i = 0; i < POOL_SLOTS(p); i++)
+	spares_init(d);
+	for (i = 0; i < POOL_ALL(p); i++)
 		worker_init(&p->w[i], d, i + 1);
 	crashes_init(d);
 	defs_init(d);
@@ -367,7 +376,7 @@ pool_on_defs(struct daemon *d, void *arg, const struct defs_report *r)
 		if (pool_uses_loader(d))
 			loader_defs_changed(d);
 		if (!d->pool.paused && !d->stopping)
-			for (i = 0; i < POOL_SLOTS(&d->pool); i++)
+			for (i = 0; i < POOL_ALL(&d->pool); i++)
 				if (d->pool.w[i].st == WS_WAITING)
 					worker_handle(&d->pool.w[i], WE_START, NULL);
 	}
@@ -469,7 +478,7 @@ pool_stop(struct daemon *d, void (*cb)(struct daemon *d))
 	d->pool.all_stopped = cb;
 	pool_cache_clear(d);   /* no lease is held past a stop */
 	defs_retry_cancel(d);
-	for (i = 0; i < POOL_SLOTS(&d->pool); i++) {
+	for (i = 0; i < POOL_ALL(&d->pool); i++) {
 		w = &d->pool.w[i];
 		worker_handle(w, WE_STOP, NULL);
 	}

@@ -158,6 +158,20 @@ void poisonq_free(struct daemon *d);
 size_t poisonq_waiting(const struct daemon *d);
 
 /* crashes.c: fault 6 */
+/* spares.c: SpareWorkers (docs/loader.md) */
+static inline bool
+spare_is(const struct worker *w)
+{
+	const struct pool *p = &w->d->pool;
+
+	return (unsigned)(w - p->w) >= POOL_SLOTS(p);
+}
+void spares_init(struct daemon *d);
+void spares_check(struct daemon *d);
+struct worker *spares_take(struct daemon *d);
+bool worker_take_spare(struct worker *w, uint64_t refill_ms);
+pid_t loader_current_pid(const struct daemon *d);
+
 void crashes_init(struct daemon *d);
 /* A crash of pid by sig ("SIGSEGV", "timeout", "exit 2"): counted, fault
  * 6 raised past CrashThreshold in CrashWindow, the StableAfter timer

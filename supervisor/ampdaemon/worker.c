@@ -482,6 +482,7 @@ worker_fork(struct worker *w, char *err, size_t errlen)
 	}
 	if (loader_fork(d, fds, n, &w->pid, err, errlen) != 0)
 		goto out;
+	w->loader_pid = loader_current_pid(d);
 	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
 	fcntl(logp[0], F_SETFL, O_NONBLOCK);
 	w->sock = sv[0];
@@ -731,6 +732,7 @@ act_start(struct worker *w, const struct worker_input *in)
 	w->last_line[0] = '\0';
 	w->loglen = 0;
 	w->mem_ms = 0;
+	w->loader_pid = -1;
 	w->uid = as_root ? 0 : acct.uid;
 	if (worker_spawn(w, &acct, as_root, err, sizeof(err)) != 0) {
 		w->pid = -1;
@@ -995,7 +997,7 @@ act_exit_retired(struct worker *w, const struct worker_input *in)
 		/* a rollover's old half: its replacement is on the way */
 		w->st = WS_IDLE;
 		d->pool.hooks.changed(w, WN_GONE);
-	} else {
+	} else if (spare_is(w) || !worker_take_spare(w, 0)) {
 		act_start(w, in);
 	}
 	pool_dispatch(d);
@@ -1085,11 +1087,11 @@ act_exit_crash(struct worker *w, const struct worker_input *in)
 	if (w->req != NULL)
 		router_crashed(d, w, now);
 	w->pid = -1;
-	if (!worker_is_current(w)) {
+	if (!worker_is_current(w) && !spare_is(w)) {
 		/* a rollover's old worker: its replacement is on the way */
 		w->st = WS_IDLE;
 		d->pool.hooks.changed(w, WN_GONE);
-	} else {
+	} else if (spare_is(w) || !worker_take_spare(w, delay)) {
 		worker_schedule(w, delay);
 	}
 	pool_dispatch(d);
@@ -1257,6 +1259,89 @@ worker_on_scan_timer(struct ev_loop *loop, ev_timer *t, int revents)
 	worker_handle(WORKER_OF(t, scan_timer), WE_SCAN_TIMEOUT, NULL);
 }
 
+/* ---- SpareWorkers: a spare takes a slot (spares.c) ----------------------- */
+
+/* Move from's running process (READY, idle) into the empty slot to. */
+static void
+worker_move(struct worker *to, struct worker *from)
+{
+	struct ev_loop *loop = to->d->loop;
+
+	ev_child_stop(loop, &from->child);
+	ev_io_stop(loop, &from->sock_io);
+	ev_io_stop(loop, &from->log_io);
+	ev_timer_stop(loop, &from->timer);
+	ev_timer_stop(loop, &from->scan_timer);
+	to->pid = from->pid;
+	to->uid = from->uid;
+	to->gid = from->gid;
+	to->as_root = from->as_root;
+	to->sock = from->sock;
+	to->log_fd = from->log_fd;
+	to->started_ms = from->started_ms;
+	to->ready_ms = from->ready_ms;
+	to->loader_pid = from->loader_pid;
+	to->mem = from->mem;
+	to->mem_ms = from->mem_ms;
+	to->scans = 0;
+	to->req = NULL;
+	to->killed = WK_NONE;
+	to->bad_ready[0] = '\0';
+	to->defs_changed_ms = 0;
+	memcpy(to->logbuf, from->logbuf, from->loglen);
+	to->loglen = from->loglen;
+	memcpy(to->last_line, from->last_line, sizeof(to->last_line));
+	memcpy(to->defs, from->defs, sizeof(to->defs));
+	memcpy(to->scratch, from->scratch, sizeof(to->scratch));
+	to->st = WS_READY;
+	ev_child_set(&to->child, to->pid, 0);
+	ev_child_start(loop, &to->child);
+	ev_io_set(&to->sock_io, to->sock, EV_READ);
+	ev_io_start(loop, &to->sock_io);
+	ev_io_set(&to->log_io, to->log_fd, EV_READ);
+	ev_io_start(loop, &to->log_io);
+	from->pid = -1;
+	from->sock = from->log_fd = -1;
+	from->scratch[0] = '\0';
+	from->loglen = 0;
+	from->st = WS_IDLE;
+}
+
+/*
+ * w's worker died or was retired: a READY spare of the current loader
+ * takes its slot now (a worker_ready event for the slot, with `spare`:
+ * the spare's number), and a new spare is forked after refill_ms (the
+ * slot's backoff: a crash loop forks no faster than without spares).
+ * false: no spare, w starts as before.
+ */
+bool
+worker_take_spare(struct worker *w, uint64_t refill_ms)
+{
+	struct daemon *d = w->d;
+	struct worker *s = spares_take(d);
+	struct event ev;
+	int64_t now;
+
+	if (s == NULL || d->pool.paused || d->stopping)
+		return false;
+	now = walltime_now_ms();
+	worker_move(w, s);
+	events_begin(&ev, EVENT_WORKER_READY, now);
+	events_add_int(&ev, "pid", w->pid);
+	events_add_int(&ev, "worker", w->slot);
+	events_add_int(&ev, "uid", w->uid);
+	events_add_int(&ev, "start_ms", 0);
+	events_add_int(&ev, "spare", s->slot);
+	events_add_str(&ev, "definitions", w->defs);
+	daemon_event(d, &ev);
+	dlog(&d->log, DLOG_INFO, "worker %u: spare %u (pid %d) takes the slot; a new spare is forked in %.3f s",
+	    w->slot, s->slot, (int)w->pid, ms_to_s(refill_ms));
+	worker_schedule(s, refill_ms);
+	poolmem_touch(d);
+	d->pool.hooks.changed(w, WN_READY);
+	return true;
+}
+
 void
 worker_init(struct worker *w, struct daemon *d, unsigned slot)
 {
@@ -1266,6 +1351,7 @@ worker_init(struct worker *w, struct daemon *d, unsigned slot)
 	w->pid = -1;
 	w->sock = -1;
 	w->log_fd = -1;
+	w->loader_pid = -1;
 	w->delay_ms = d->cfg.restart_delay_min_ms;
 	ev_init(&w->timer, worker_on_timer);
 	ev_init(&w->scan_timer, worker_on_scan_timer);

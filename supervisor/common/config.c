@@ -144,6 +144,8 @@ static const struct keydef keydefs[CONFIG_KEY_COUNT] = {
 	    1, DMAX },
 	[CONFIG_WORKER_MEMORY_LIMIT] = { "WorkerMemoryLimit", CT_SIZE,
 	    F(worker_memory_limit), 0, SMAX },
+	[CONFIG_SPARE_WORKERS] = { "SpareWorkers", CT_UINT, F(spare_workers), 0,
+	    CONFIG_SPARES_MAX },
 };
 
 /* clamd.conf names an operator may bring along, and ours. */
@@ -304,6 +306,7 @@ config_defaults(struct config *c)
 	c->worker_launch = CONFIG_LAUNCH_LOADER;
 	c->load_timeout_ms = 300 * 1000;
 	c->worker_memory_limit = 512ULL << 20;
+	c->spare_workers = 1;
 	c->scratch_dir = CONFIG_DEFAULT_SCRATCH_DIR;
 	c->heuristic_alerts = true;   /* clamd's default */
 }

@@ -263,6 +263,7 @@ test_config_defaults_every_key(void **state)
 		{ CONFIG_WORKER_LAUNCH, "WorkerLaunch", "loader" },
 		{ CONFIG_LOAD_TIMEOUT, "LoadTimeout", "300s" },
 		{ CONFIG_WORKER_MEMORY_LIMIT, "WorkerMemoryLimit", "512M" },
+		{ CONFIG_SPARE_WORKERS, "SpareWorkers", "1" },
 	};
 	struct config c;
 	char buf[256];
@@ -1235,7 +1236,8 @@ test_config_print_everything_set_round_trip(void **state)
 	    "ReloadInterval 2s\n"
 	    "WorkerLaunch exec\n"
 	    "LoadTimeout 2m\n"
-	    "WorkerMemoryLimit 0\n";
+	    "WorkerMemoryLimit 0\n"
+	    "SpareWorkers 2\n";
 	struct config c;
 	char err[512];
 
