@@ -7,6 +7,10 @@
  *   pool.c        the pool: start, stop, rollover, faults 5 and 7, the
  *                 account task; it drives the workers' state machine
  *   worker.c      one worker's lifecycle: a (state x event) action table
+ *   loader.c      WorkerLaunch loader: one loaded engine that forks workers
+ *   poolmem.c     the pool's memory: MEM reports, WorkerMemoryLimit
+ *   launch.c      beneath worker.c and loader.c: a pool process's exec,
+ *                 scratch directory, stderr, exit record, MEM request
  *   crashes.c     fault 6: crashes counted in CrashWindow, StableAfter
  *   router.c      scan requests: the clean-file cache, the queue, dispatch
  *                 to idle READY workers, the retry of a crashed request
@@ -139,6 +143,15 @@ enum worker_kill_why {
 
 struct daemon;
 
+/* A worker's or loader's stdout+stderr pipe (launch.c reads it). */
+struct pool_log {
+	int fd;                          /* the read end, -1: closed */
+	ev_io io;
+	char buf[POOL_LOG_LINE_MAX];     /* a line not yet ended */
+	size_t len;
+	char last_line[512];             /* its last line, for faults, exits */
+};
+
 struct worker {
 	struct daemon *d;
 	unsigned slot;                   /* 1..2N: N current, N for rollovers */
@@ -149,8 +162,8 @@ struct worker {
 	gid_t gid;
 	bool as_root;
 	int sock;                        /* our end of its socketpair */
-	int log_fd;                      /* its stdout+stderr */
-	ev_io sock_io, log_io;
+	struct pool_log log;             /* its stdout+stderr */
+	ev_io sock_io;
 	ev_child child;
 	ev_timer timer;                  /* READY timeout, backoff, stop grace */
 	ev_timer scan_timer;             /* ScanTimeout of the request in flight */
@@ -160,9 +173,6 @@ struct worker {
 	uint64_t scans;
 	struct scan_req *req;            /* in flight */
 	char bad_ready[128];             /* why its READY was refused */
-	char logbuf[POOL_LOG_LINE_MAX];
-	size_t loglen;
-	char last_line[512];             /* its last stderr line, for faults */
 	char defs[256];                  /* the set its READY named */
 	/* Engine clamav: its scratch directory under ScratchDir ("" none) */
 	char scratch[48];
@@ -186,17 +196,14 @@ struct loader {
 	gid_t gid;
 	bool as_root;
 	int sock;                        /* our end of its socketpair */
-	int log_fd;
-	ev_io sock_io, log_io;
+	struct pool_log log;
+	ev_io sock_io;
 	ev_child child;
 	ev_timer timer;                  /* LoadTimeout, backoff, stop grace */
 	int64_t started_ms, ready_ms;
 	uint64_t delay_ms;               /* the next backoff */
 	uint64_t defs_gen;               /* the definitions check it loaded after */
 	uint64_t forks;                  /* workers forked */
-	char logbuf[POOL_LOG_LINE_MAX];
-	size_t loglen;
-	char last_line[512];
 	char scratch[48];                /* Engine clamav: worker-0-GEN */
 	struct wproto_mem mem;           /* its last memory report (MEM) */
 	int64_t mem_ms;                  /* when it came; 0: none since its start */
@@ -236,7 +243,8 @@ struct crash_ring {
 /* How a rollover ended (pool_rollover's callback). */
 enum { POOL_ROLLED_OVER, POOL_ROLLED_BACK, POOL_ROLL_TIMEOUT };
 
-/* What worker.c tells the pool (pool_init gives the hooks). */
+/* What worker.c, router.c, poolmem.c and loader.c tell the pool
+ * (pool_init gives the hooks). */
 enum worker_note {
 	WN_READY,          /* it became READY */
 	WN_STOPPED,        /* it exited after a stop: IDLE */
@@ -252,6 +260,11 @@ struct worker_hooks {
 	void (*send_failed)(struct worker *w, const char *why);
 	/* loader.c: the loader became READY, or a loader exited */
 	void (*loader_changed)(struct daemon *d, bool ready);
+	/* loader.c: the identity a loader runs as, a worker's (false: wait) */
+	bool (*loader_account)(struct daemon *d, struct account *acct,
+	    bool *as_root);
+	/* loader.c: fault 7 raised; with nobody READY the queue is answered */
+	void (*unavailable)(struct daemon *d);
 };
 
 struct pool {
@@ -270,7 +283,7 @@ struct pool {
 	void (*roll_next)(struct daemon *d, int outcome); /* the next rollover */
 	bool roll_rolled_back;           /* a rollback happened during it */
 	bool paused;                     /* repair-account, stop */
-	struct worker_hooks hooks;       /* pool.c's, for worker.c and router.c */
+	struct worker_hooks hooks;       /* pool.c's, for the files below it */
 	struct loaders loaders;          /* WorkerLaunch loader */
 	void (*on_defs)(struct daemon *d, bool ok, const char *error);
 	struct scan_req *queue_head, *queue_tail;
@@ -386,6 +399,10 @@ struct budgets {
 	 * being received, until the scan of their memfd is over): all
 	 * clients, and the untrusted ones' share of it */
 	uint64_t stream_held, stream_held_untrusted;
+	/* the scan socket's directory walks (SCAN_WALK_MEM_MAX): bytes of
+	 * listings held now; listings cut by it since the start */
+	size_t walk_bytes;
+	uint64_t walk_refused;
 	int64_t logged_ms[BUDGET_COUNT]; /* the last line in the log */
 	uint64_t unlogged[BUDGET_COUNT]; /* hits since, not logged */
 };
@@ -696,10 +713,6 @@ void defs_run_pending(struct daemon *d);
 /* scansock.c: the clamd protocol on LocalSocket */
 int scansock_open(struct daemon *d, char *err, size_t errlen);
 void scansock_stop_accepting(struct daemon *d);
-/* The directory walks' listings: bytes held now, listings cut by the
- * budget since the start (the metrics). */
-void scansock_walk_stats(const struct daemon *d, size_t *held,
-    uint64_t *refused);
 void scansock_close(struct daemon *d);
 
 /* ctl.c */

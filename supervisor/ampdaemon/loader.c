@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "account.h"
+#include "launch.h"
 #include "pool_int.h"
 
 #define LOADER_OF(ptr, member) \
@@ -46,69 +47,13 @@ loader_timer(struct loader *l, uint64_t ms)
 /* ---- its stderr -> ampscansvc.log ---------------------------------------- */
 
 static void
-loader_log_line(struct loader *l, const char *s, size_t len)
-{
-	char line[POOL_LOG_LINE_MAX + 128], when[WALLTIME_LEN];
-	struct daemon *d = l->d;
-	int n;
-
-	while (len > 0 && (s[len - 1] == '\r' || s[len - 1] == '\n'))
-		len--;
-	if (len == 0)
-		return;
-	walltime_format(walltime_now_ms(), when);
-	n = snprintf(line, sizeof(line), "%s ampscansvc[%d]: %.*s\n", when,
-	    (int)l->pid, (int)len, s);
-	if (n > (int)sizeof(line) - 1)
-		n = (int)sizeof(line) - 1;
-	if (d->svclog.fd >= 0 && write(d->svclog.fd, line, (size_t)n) != n)
-		d->svclog.failures++;
-	if (d->foreground && write(STDERR_FILENO, line, (size_t)n) < 0)
-		(void)0;
-	snprintf(l->last_line, sizeof(l->last_line), "%.*s", (int)len, s);
-}
-
-/* false at EOF or error */
-static bool
-loader_log_read(struct loader *l)
-{
-	char buf[4096];
-	ssize_t n;
-
-	for (;;) {
-		n = read(l->log_fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return true;
-		if (n <= 0)
-			break;
-		for (ssize_t i = 0; i < n; i++) {
-			if (buf[i] == '\n' || l->loglen == sizeof(l->logbuf)) {
-				loader_log_line(l, l->logbuf, l->loglen);
-				l->loglen = 0;
-			}
-			if (buf[i] != '\n')
-				l->logbuf[l->loglen++] = buf[i];
-		}
-	}
-	if (l->loglen > 0)
-		loader_log_line(l, l->logbuf, l->loglen);
-	l->loglen = 0;
-	return false;
-}
-
-static void
 loader_on_log(struct ev_loop *loop, ev_io *io, int revents)
 {
-	struct loader *l = LOADER_OF(io, log_io);
+	struct loader *l = LOADER_OF(io, log.io);
 
+	(void)loop;
 	(void)revents;
-	if (!loader_log_read(l)) {
-		ev_io_stop(loop, io);
-		close(l->log_fd);
-		l->log_fd = -1;
-	}
+	launch_log_on_read(l->d, l->pid, &l->log);
 }
 
 static void
@@ -121,12 +66,7 @@ loader_close(struct loader *l)
 	if (l->sock >= 0)
 		close(l->sock);
 	l->sock = -1;
-	if (l->log_fd >= 0) {
-		ev_io_stop(loop, &l->log_io);
-		loader_log_read(l);
-		close(l->log_fd);
-		l->log_fd = -1;
-	}
+	launch_log_drain(l->d, l->pid, &l->log);
 }
 
 static void
@@ -164,7 +104,6 @@ loader_record_exit(struct loader *l, int ws, const char *kind, int64_t now)
 {
 	struct daemon *d = l->d;
 	struct event ev;
-	char err[512];
 
 	events_worker_exited(&ev, now, l->pid, ws, now - l->started_ms, NULL, 0);
 	events_add_str(&ev, "kind", kind);
@@ -175,14 +114,11 @@ loader_record_exit(struct loader *l, int ws, const char *kind, int64_t now)
 		events_add_bool(&ev, "candidate", true);
 	if (l->defs[0])
 		events_add_str(&ev, "definitions", l->defs);
-	if (l->last_line[0] && strcmp(kind, EXITS_KIND_LOADER_STOPPED) != 0)
-		events_add_str(&ev, "last_stderr", l->last_line);
+	if (l->log.last_line[0] && strcmp(kind, EXITS_KIND_LOADER_STOPPED) != 0)
+		events_add_str(&ev, "last_stderr", l->log.last_line);
 	/* exits.jsonl keeps its one kind of line (the crash history: diag
 	 * reads it as worker_exited with "loader"); the event is the loader's */
-	if (d->exits_open && exits_append(&d->exits, &ev, err, sizeof(err)) != 0) {
-		dlog(&d->log, DLOG_ERROR, "%s", err);
-		daemon_state_retry(d);
-	}
+	launch_exit_append(d, &ev);
 	ev.type = EVENT_T_LOADER_EXITED;
 	daemon_event(d, &ev);
 }
@@ -190,12 +126,7 @@ loader_record_exit(struct loader *l, int ws, const char *kind, int64_t now)
 static uint64_t
 loader_next_delay(struct loader *l)
 {
-	uint64_t c = l->delay_ms, max = l->d->cfg.restart_delay_max_ms;
-
-	l->delay_ms = c > max / 2 ? max : c * 2;
-	if (l->delay_ms < l->d->cfg.restart_delay_min_ms)
-		l->delay_ms = l->d->cfg.restart_delay_min_ms;
-	return c;
+	return launch_next_delay(&l->d->cfg, &l->delay_ms);
 }
 
 /* "exit status 2", "SIGKILL": for the log and fault 7. */
@@ -228,7 +159,7 @@ loader_candidate_exited(struct loader *l, int ws, const char *how, int64_t now)
 	    EXITS_KIND_LOADER_CRASH, now);
 	str_fmt(why, sizeof(why), "%s%s%s", l->killed && WIFSIGNALED(ws) &&
 	    before_ready ? "no READY within LoadTimeout" : how,
-	    l->last_line[0] ? ": " : "", l->last_line);
+	    l->log.last_line[0] ? ": " : "", l->log.last_line);
 	dlog(&d->log, before_ready ? DLOG_ERROR : DLOG_WARNING,
 	    "the candidate's loader (pid %d) %s: %s", (int)l->pid,
 	    before_ready ? "could not load the new set" : "exited", why);
@@ -259,7 +190,7 @@ loader_fall_back(struct loader *l, int ws, int64_t now)
 	loader_record_exit(l, ws, EXITS_KIND_LOADER_NO_LANDLOCK, now);
 	ls->exec_fallback = true;
 	str_fmt(ls->fallback_why, sizeof(ls->fallback_why), "%s",
-	    l->last_line[0] ? l->last_line : "the loader found no Landlock");
+	    l->log.last_line[0] ? l->log.last_line : "the loader found no Landlock");
 	dlog(&d->log, DLOG_WARNING, "WorkerLaunch loader: the loader (pid %d) found no Landlock; the workers are exec'd instead, each in its own sandbox: %s",
 	    (int)l->pid, ls->fallback_why);
 	events_begin(&ev, EVENT_LOADER_FALLBACK, now);
@@ -318,13 +249,13 @@ loader_exited(struct loader *l, int ws)
 		delay = loader_next_delay(l);
 		str_fmt(detail, sizeof(detail), "loader: %s%s%s", l->killed &&
 		    WIFSIGNALED(ws) ? "no READY within LoadTimeout" : how,
-		    l->last_line[0] ? ": " : "", l->last_line);
+		    l->log.last_line[0] ? ": " : "", l->log.last_line);
 		dlog(&d->log, DLOG_ERROR, "the loader could not load: %s; retrying in %.3f s",
 		    detail, ms_to_s(delay));
 		fault_raise(&d->faults, FAULT_SCAN_START_FAILED, detail,
 		    l->pid > 0 ? l->pid : 0, now);
 		d->pool.recovery_needed = true;
-		router_fail_if_unavailable(d);
+		d->pool.hooks.unavailable(d);
 		l->st = LS_BACKOFF;
 		loader_timer(l, delay);
 	}
@@ -350,18 +281,6 @@ loader_on_exit(struct ev_loop *loop, ev_child *c, int revents)
 
 /* ---- READY --------------------------------------------------------------- */
 
-/* "daily:27012 main:62": the set its READY names. */
-static void
-loader_defs_text(const struct wproto_ready *r, char *out, size_t len)
-{
-	size_t off = 0;
-
-	out[0] = '\0';
-	for (size_t k = 0; k < r->ndbs && off < len; k++)
-		off += (size_t)snprintf(out + off, len - off, "%s%s:%u",
-		    k ? " " : "", r->dbs[k].name, r->dbs[k].version);
-}
-
 static void
 loader_got_ready(struct loader *l, struct buf *r)
 {
@@ -378,7 +297,7 @@ loader_got_ready(struct loader *l, struct buf *r)
 	l->st = LS_READY;
 	l->ready_ms = now;
 	l->load_ms = (uint64_t)(now - l->started_ms);
-	loader_defs_text(m, l->defs, sizeof(l->defs));
+	launch_defs_text(m, l->defs, sizeof(l->defs));
 	d->pool.loaders.loads++;
 	d->pool.loaders.last_load_ms = l->load_ms;
 	dlog(&d->log, DLOG_INFO, "%s (pid %d) READY on %s after %.3f s (load %llu)",
@@ -391,7 +310,7 @@ loader_got_ready(struct loader *l, struct buf *r)
 	events_add_int(&ev, "load_ms", (int64_t)l->load_ms);
 	events_add_bool(&ev, "candidate", l->candidate);
 	daemon_event(d, &ev);
-	(void)poolmem_ask(d, l->sock);   /* one engine's memory, before any fork */
+	(void)launch_mem_ask(d, l->sock);   /* one engine's memory, before any fork */
 	if (l->candidate) {
 		if (l->cand_done != NULL)
 			l->cand_done(d, true, NULL);
@@ -405,7 +324,7 @@ loader_got_ready(struct loader *l, struct buf *r)
 static void
 loader_got_mem(struct loader *l, struct buf *r)
 {
-	if (poolmem_got(r, &l->mem, &l->mem_ms) != 0) {
+	if (launch_mem_got(r, &l->mem, &l->mem_ms) != 0) {
 		loader_kill(l, "malformed MEM");
 		return;
 	}
@@ -418,7 +337,7 @@ loader_mem_ask(struct daemon *d)
 {
 	struct loader *l = cur(d);
 
-	if (l->st == LS_READY && poolmem_ask(d, l->sock) != 0)
+	if (l->st == LS_READY && launch_mem_ask(d, l->sock) != 0)
 		loader_kill(l, "cannot ask for its memory");
 }
 
@@ -498,11 +417,11 @@ loader_start_at(struct daemon *d, struct loader *l, const struct account *acct,
 	l->started_ms = now;
 	l->ready_ms = 0;
 	l->killed = false;
-	l->last_line[0] = '\0';
+	l->log.last_line[0] = '\0';
 	l->defs[0] = '\0';
 	l->load_ms = 0;
 	l->forks = 0;
-	l->loglen = 0;
+	l->log.len = 0;
 	l->mem_ms = 0;
 	l->pss_at_ready = 0;
 	l->defs_gen = d->pool.loaders.defs_gen;
@@ -521,14 +440,14 @@ loader_start_at(struct daemon *d, struct loader *l, const struct account *acct,
 		    err, ms_to_s(delay));
 		fault_raise(&d->faults, FAULT_SCAN_START_FAILED, detail, 0, now);
 		d->pool.recovery_needed = true;
-		router_fail_if_unavailable(d);
+		d->pool.hooks.unavailable(d);
 		l->st = LS_BACKOFF;
 		loader_timer(l, delay);
 		return -1;
 	}
 	l->pid = o.pid;
 	l->sock = o.sock;
-	l->log_fd = o.log_fd;
+	l->log.fd = o.log_fd;
 	l->uid = o.uid;
 	l->gid = o.gid;
 	l->as_root = as_root;
@@ -537,8 +456,8 @@ loader_start_at(struct daemon *d, struct loader *l, const struct account *acct,
 	ev_child_start(d->loop, &l->child);
 	ev_io_set(&l->sock_io, l->sock, EV_READ);
 	ev_io_start(d->loop, &l->sock_io);
-	ev_io_set(&l->log_io, l->log_fd, EV_READ);
-	ev_io_start(d->loop, &l->log_io);
+	ev_io_set(&l->log.io, l->log.fd, EV_READ);
+	ev_io_start(d->loop, &l->log.io);
 	loader_timer(l, d->cfg.load_timeout_ms);
 	events_begin(&ev, EVENT_LOADER_STARTED, now);
 	events_add_int(&ev, "pid", l->pid);
@@ -740,11 +659,11 @@ loader_init(struct daemon *d)
 		l->st = LS_DOWN;
 		l->pid = -1;
 		l->sock = -1;
-		l->log_fd = -1;
+		l->log.fd = -1;
 		l->delay_ms = d->cfg.restart_delay_min_ms;
 		ev_init(&l->timer, loader_on_timer);
 		ev_init(&l->sock_io, loader_on_sock);
-		ev_init(&l->log_io, loader_on_log);
+		ev_init(&l->log.io, loader_on_log);
 		ev_child_init(&l->child, loader_on_exit, 0, 0);
 	}
 }
@@ -761,7 +680,7 @@ loader_candidate_start(struct daemon *d, const char *set_dir,
 	struct account acct = { .uid = 0 };
 	bool as_root = false;
 
-	if (!pool_loader_account(d, &acct, &as_root)) {
+	if (!d->pool.hooks.loader_account(d, &acct, &as_root)) {
 		str_fmt(err, errlen, "the scan account is not ready for the candidate's loader");
 		return -1;
 	}

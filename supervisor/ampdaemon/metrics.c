@@ -86,8 +86,7 @@ metrics_text(struct daemon *d, struct strbuf *sb)
 	const struct pool *p = &d->pool;
 	const struct updates *u = &d->upd;
 	struct store_container sc[64];
-	size_t n = 0, k, walk_held;
-	uint64_t walk_refused;
+	size_t n = 0, k;
 	unsigned i, ready = 0, restarts = 0;
 	char err[256];
 
@@ -160,12 +159,11 @@ metrics_text(struct daemon *d, struct strbuf *sb)
 	    (unsigned long long)p->cc.n.broke);
 	strbuf_printf(sb, "ampscan_clean_cache_not_cached_total{reason=\"full\"} %llu\n",
 	    (unsigned long long)p->cc.n.full);
-	scansock_walk_stats(d, &walk_held, &walk_refused);
 	head(sb, "ampscan_walk_memory_bytes", "gauge", "bytes of directory listings held by the scan socket's walks");
-	strbuf_printf(sb, "ampscan_walk_memory_bytes %zu\n", walk_held);
+	strbuf_printf(sb, "ampscan_walk_memory_bytes %zu\n", d->budgets.walk_bytes);
 	head(sb, "ampscan_walk_budget_refusals_total", "counter", "directories not walked whole: the walks' memory budget was spent");
 	strbuf_printf(sb, "ampscan_walk_budget_refusals_total %llu\n",
-	    (unsigned long long)walk_refused);
+	    (unsigned long long)d->budgets.walk_refused);
 	head(sb, "ampscan_queue_length", "gauge", "scan requests waiting for a worker");
 	strbuf_printf(sb, "ampscan_queue_length %zu\n", p->queued);
 	head(sb, "ampscan_budget_refusals_total", "counter", "clients refused by a budget of the service (StreamMemoryLimit, MaxConnectionsPerUser, the reserved slots, MaxSessionTime; RELOADs coalesced)");

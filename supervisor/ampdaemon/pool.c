@@ -177,6 +177,8 @@ pool_may_start(struct worker *w, struct account *acct, bool *as_root)
 
 	if (d->pool.paused || d->stopping)
 		return false;
+	if (spare_is(w) && !pool_uses_loader(d))
+		return false;   /* exec'd workers have no spares (spares.c) */
 	if (d->pool.recovery_needed && !defs_running(d)) {
 		d->pool.recovery_needed = false;
 		defs_unready(d);
@@ -193,7 +195,8 @@ pool_may_start(struct worker *w, struct account *acct, bool *as_root)
 	return true;
 }
 
-bool
+/* The hook of loader.c: the identity a loader runs as, a worker's. */
+static bool
 pool_loader_account(struct daemon *d, struct account *acct, bool *as_root)
 {
 	return worker_account(&d->pool.w[0], acct, as_root);
@@ -290,6 +293,8 @@ pool_init(struct daemon *d, char *err, size_t errlen)
 	p->hooks.changed = pool_worker_changed;
 	p->hooks.send_failed = worker_send_failed;
 	p->hooks.loader_changed = pool_loader_changed;
+	p->hooks.loader_account = pool_loader_account;
+	p->hooks.unavailable = router_fail_if_unavailable;
 	loader_init(d);
 	poolmem_init(d);
 	spares_init(d);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Inside the pool: what pool.c, worker.c, router.c and crashes.c share.
- * The order of the files, from the bottom: router.c and crashes.c, then
- * worker.c (the state machine), then pool.c.  A lower file reports up
- * through the hooks pool_init put in struct pool, never by calling up.
+ * Inside the pool: what pool.c, worker.c, router.c, poolmem.c, loader.c
+ * and crashes.c share.  The order of the files, from the bottom: launch.c
+ * (a process's start, log, exit: launch.h), loader.c and crashes.c, then
+ * poolmem.c, router.c, worker.c (the state machine), then pool.c.  A
+ * lower file reports up through the hooks pool_init put in struct pool,
+ * never by calling up.
  */
 #ifndef AMPSCAN_POOL_INT_H
 #define AMPSCAN_POOL_INT_H
@@ -51,36 +53,15 @@ worker_is_current(const struct worker *w)
 	return i >= p->base && i < p->base + p->n;
 }
 
-struct account;
-/* worker.c: starting a process of the pool by exec (a worker, a loader) */
-struct launch_target {
-	struct daemon *d;
-	bool loader;                     /* --loader, else --worker */
-	unsigned slot;                   /* its scratch directory's name: */
-	unsigned *generation;            /* SCRATCH_PREFIX "SLOT-GEN" */
-	char *scratch;
-	size_t scratchlen;
-	/* NULL: active/ and the daemon's index; else an update's candidate
-	 * set, and its ampscan.idx as the index (loader_candidate_start) */
-	const char *defs_dir;
-};
-struct launch_out {
-	pid_t pid;
-	int sock, log_fd;
-	uid_t uid;
-	gid_t gid;
-};
-int launch_exec(const struct launch_target *t, const struct account *acct,
-    bool as_root, struct launch_out *o, char *err, size_t errlen);
-int launch_scratch_make(struct daemon *d, unsigned slot, unsigned *gen,
-    char *out, size_t outlen, uid_t uid, gid_t gid, char *err, size_t errlen);
-void launch_scratch_wipe(struct daemon *d, char *name, size_t namelen);
-
-/* loader.c (WorkerLaunch loader) */
+/* loader.c (WorkerLaunch loader): up through hooks.loader_changed,
+ * hooks.loader_account and hooks.unavailable */
 void loader_init(struct daemon *d);
 /* The pool may start workers: make sure a loader runs (or is on its way). */
 void loader_ensure(struct daemon *d, const struct account *acct, bool as_root);
 bool loader_ready(const struct daemon *d);
+/* The current loader's pid (the spares' owner: worker.loader_pid), -1:
+ * none. */
+pid_t loader_current_pid(const struct daemon *d);
 /* The READY loader's uid and gid; -1 when none is READY. */
 int loader_identity(const struct daemon *d, uid_t *uid, gid_t *gid);
 /* Ask the READY loader for a worker with these fds (socket, log pipe,
@@ -94,8 +75,6 @@ void loader_defs_changed(struct daemon *d);
 void loader_stop(struct daemon *d);
 /* No loader process is left. */
 bool loader_all_down(const struct daemon *d);
-/* pool.c: the identity a loader runs as, as a worker's (false: wait) */
-bool pool_loader_account(struct daemon *d, struct account *acct, bool *as_root);
 
 /* loader.c: ask the READY loaders for MEM (poolmem.c's timer) */
 void loader_mem_ask(struct daemon *d);
@@ -105,10 +84,6 @@ void poolmem_init(struct daemon *d);
 void poolmem_free(struct daemon *d);
 /* Something changed (READY, an exit, a result): ask again in a while. */
 void poolmem_touch(struct daemon *d);
-/* Send MEMQ on sock: 0 or -errno. */
-int poolmem_ask(struct daemon *d, int sock);
-/* A MEM message into *m and *at (now); 0, or -1 when malformed. */
-int poolmem_got(struct buf *r, struct wproto_mem *m, int64_t *at);
 /* Whether w's next SCAN should ask for MEM (its figure is old). */
 bool poolmem_due(const struct worker *w, int64_t now);
 /* Whether w's last report is past WorkerMemoryLimit. */
@@ -157,8 +132,8 @@ void poisonq_free(struct daemon *d);
 /* Requests waiting for a hash (status, tests). */
 size_t poisonq_waiting(const struct daemon *d);
 
-/* crashes.c: fault 6 */
-/* spares.c: SpareWorkers (docs/loader.md) */
+/* SpareWorkers (docs/loader.md): w[2N ..] are spares, READY workers
+ * forked from a loader and given no request until one takes a slot. */
 static inline bool
 spare_is(const struct worker *w)
 {
@@ -166,12 +141,12 @@ spare_is(const struct worker *w)
 
 	return (unsigned)(w - p->w) >= POOL_SLOTS(p);
 }
+/* spares.c, above worker.c: the pool's count of spares; the spares of
+ * another loader retired, the missing ones started. */
 void spares_init(struct daemon *d);
 void spares_check(struct daemon *d);
-struct worker *spares_take(struct daemon *d);
-bool worker_take_spare(struct worker *w, uint64_t refill_ms);
-pid_t loader_current_pid(const struct daemon *d);
 
+/* crashes.c: fault 6 */
 void crashes_init(struct daemon *d);
 /* A crash of pid by sig ("SIGSEGV", "timeout", "exit 2"): counted, fault
  * 6 raised past CrashThreshold in CrashWindow, the StableAfter timer

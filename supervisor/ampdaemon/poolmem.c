@@ -15,30 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "launch.h"
 #include "pool_int.h"
 #include "procmem.h"
-
-int
-poolmem_ask(struct daemon *d, int sock)
-{
-	if (sock < 0)
-		return -EBADF;
-	if (wproto_encode_memq(&d->pool.out, 0) != 0)
-		return -EMSGSIZE;
-	return wproto_send(sock, &d->pool.out, -1);
-}
-
-int
-poolmem_got(struct buf *r, struct wproto_mem *m, int64_t *at)
-{
-	struct wproto_mem got;
-
-	if (wproto_decode_mem(r, &got) != 0)
-		return -1;
-	*m = got;
-	*at = walltime_now_ms();
-	return 0;
-}
 
 bool
 poolmem_due(const struct worker *w, int64_t now)
@@ -67,7 +46,7 @@ poolmem_on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 
 		if (w->st != WS_READY || w->req != NULL)
 			continue;
-		if (poolmem_ask(d, w->sock) != 0)
+		if (launch_mem_ask(d, w->sock) != 0)
 			d->pool.hooks.send_failed(w, "cannot ask for its memory");
 	}
 	loader_mem_ask(d);

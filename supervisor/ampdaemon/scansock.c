@@ -165,8 +165,6 @@ struct scansock {
 	/* TrustedScanUsers, resolved at the start (root is trusted too) */
 	uid_t trusted[CONFIG_NAMES_MAX];
 	size_t ntrusted;
-	size_t walk_bytes;               /* held by all walks' listings */
-	uint64_t walk_refused;           /* listings cut by SCAN_WALK_MEM_MAX */
 	unsigned walks;                  /* directory walks under way: they share
 	                                  * SCAN_WALK_STEP, so that 40 walks cost a
 	                                  * turn of the loop what one does */
@@ -654,7 +652,7 @@ wlevel_pop(struct sjob *j)
 	struct wlevel *l = &j->lv[--j->depth];
 	size_t i;
 
-	j->c->d->scansock->walk_bytes -= l->bytes;
+	j->c->d->budgets.walk_bytes -= l->bytes;
 	for (i = 0; i < l->n; i++)
 		free(l->e[i].name);
 	free(l->e);
@@ -676,7 +674,7 @@ went_cmp(const void *a, const void *b)
 static bool
 walk_charge(struct sjob *j, struct wlevel *l, size_t n)
 {
-	struct scansock *s = j->c->d->scansock;
+	struct budgets *s = &j->c->d->budgets;
 	/* the last quarter is kept for root and TrustedScanUsers, so that
 	 * other users' walks cannot leave the connector none */
 	size_t cap = j->c->trusted ? SCAN_WALK_MEM_MAX :
@@ -709,7 +707,7 @@ walk_dir_error(struct sjob *j, size_t plen, const char *why)
 static void
 walk_over_budget(struct sjob *j, size_t plen)
 {
-	struct scansock *s = j->c->d->scansock;
+	struct budgets *s = &j->c->d->budgets;
 
 	s->walk_refused++;
 	if (!j->budget_logged)
@@ -1808,13 +1806,6 @@ scansock_open(struct daemon *d, char *err, size_t errlen)
 	}
 	d->scansock = s;
 	return 0;
-}
-
-void
-scansock_walk_stats(const struct daemon *d, size_t *held, uint64_t *refused)
-{
-	*held = d->scansock != NULL ? d->scansock->walk_bytes : 0;
-	*refused = d->scansock != NULL ? d->scansock->walk_refused : 0;
 }
 
 void

@@ -26,24 +26,47 @@ spares_init(struct daemon *d)
 		    d->cfg.spare_workers);
 }
 
-/* Is w a spare of the current, READY loader? */
-static bool
-spare_current(const struct worker *w)
+/*
+ * The loader found no Landlock (docs/loader.md, "Without Landlock"): the
+ * workers are exec'd, so there is nothing to fork spares from.  Said
+ * once; the count drops to 0 once no spare runs.
+ */
+static void
+spares_fallback(struct daemon *d)
 {
-	return w->pid > 0 && loader_ready(w->d) &&
-	    w->loader_pid == loader_current_pid(w->d);
+	struct pool *p = &d->pool;
+	bool running = false;
+
+	for (unsigned i = POOL_SLOTS(p); i < POOL_ALL(p); i++) {
+		struct worker *w = &p->w[i];
+		enum worker_state ph = worker_phase(w);
+
+		if (ph != WORKER_IDLE && ph != WORKER_STOPPING)
+			worker_handle(w, WE_STOP, NULL);
+		if (w->st != WS_IDLE)
+			running = true;   /* it exits: we are called again */
+	}
+	if (running)
+		return;
+	dlog(&d->log, DLOG_INFO, "SpareWorkers %u is ignored: the workers are exec'd (the loader found no Landlock)",
+	    p->nspares);
+	p->nspares = 0;
 }
 
 /*
  * After a loader came or went, or a spare changed: the spares of another
- * loader are retired; idle ones start (they wait in WAITING for a READY
- * loader, as a slot does).
+ * loader are retired (never promoted: spare_of_current); idle ones start
+ * (they wait in WAITING for a READY loader, as a slot does).
  */
 void
 spares_check(struct daemon *d)
 {
 	struct pool *p = &d->pool;
 
+	if (p->nspares > 0 && !pool_uses_loader(d)) {
+		spares_fallback(d);
+		return;
+	}
 	for (unsigned i = POOL_SLOTS(p); i < POOL_ALL(p); i++) {
 		struct worker *w = &p->w[i];
 		enum worker_state ph = worker_phase(w);
@@ -54,23 +77,8 @@ spares_check(struct daemon *d)
 			    w->slot, (int)w->pid);
 			worker_handle(w, WE_STOP, NULL);
 		} else if ((w->st == WS_IDLE || w->st == WS_WAITING) &&
-		    !p->paused && !d->stopping && pool_uses_loader(d)) {
+		    !p->paused && !d->stopping) {
 			worker_handle(w, WE_START, NULL);
 		}
 	}
-}
-
-/* A READY spare of the current loader, or NULL. */
-struct worker *
-spares_take(struct daemon *d)
-{
-	struct pool *p = &d->pool;
-
-	for (unsigned i = POOL_SLOTS(p); i < POOL_ALL(p); i++) {
-		struct worker *w = &p->w[i];
-
-		if (w->st == WS_READY && w->req == NULL && spare_current(w))
-			return w;
-	}
-	return NULL;
 }

@@ -26,11 +26,9 @@
 #include <unistd.h>
 
 #include "account.h"
-#include "defs.h"
 #include "killpoint.h"
+#include "launch.h"
 #include "pool_int.h"
-#include "scratch.h"
-#include "spawn.h"
 
 #ifndef AMPSCAN_VERSION
 #define AMPSCAN_VERSION "0.0.0"
@@ -83,88 +81,13 @@ wstatus_text(int ws, char *buf, size_t len)
 /* ---- the worker's stderr -> ampscansvc.log ----------------------------- */
 
 static void
-worker_log_line(struct worker *w, const char *s, size_t len)
-{
-	char line[POOL_LOG_LINE_MAX + 128], when[WALLTIME_LEN];
-	int n;
-
-	while (len > 0 && (s[len - 1] == '\r' || s[len - 1] == '\n'))
-		len--;
-	if (len == 0)
-		return;
-	walltime_format(walltime_now_ms(), when);
-	n = snprintf(line, sizeof(line), "%s ampscansvc[%d]: %.*s\n", when,
-	    (int)w->pid, (int)len, s);
-	if (n > (int)sizeof(line) - 1)
-		n = (int)sizeof(line) - 1;
-	if (w->d->svclog.fd >= 0 && write(w->d->svclog.fd, line, (size_t)n) != n)
-		w->d->svclog.failures++;
-	if (w->d->foreground) {
-		ssize_t r = write(STDERR_FILENO, line, (size_t)n);
-
-		(void)r;
-	}
-	snprintf(w->last_line, sizeof(w->last_line), "%.*s", (int)len, s);
-}
-
-/* Read what the worker wrote; returns false at EOF or error. */
-static bool
-worker_log_read(struct worker *w)
-{
-	char buf[4096];
-	ssize_t n;
-	size_t i, start;
-
-	for (;;) {
-		n = read(w->log_fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return true;
-		if (n <= 0)
-			break;
-		for (i = 0, start = 0; i < (size_t)n; i++) {
-			if (buf[i] != '\n' && w->loglen + (i - start) <
-			    sizeof(w->logbuf))
-				continue;
-			memcpy(w->logbuf + w->loglen, buf + start, i - start);
-			w->loglen += i - start;
-			worker_log_line(w, w->logbuf, w->loglen);
-			w->loglen = 0;
-			start = buf[i] == '\n' ? i + 1 : i;
-		}
-		memcpy(w->logbuf + w->loglen, buf + start, (size_t)n - start);
-		w->loglen += (size_t)n - start;
-	}
-	if (w->loglen > 0)
-		worker_log_line(w, w->logbuf, w->loglen);
-	w->loglen = 0;
-	return false;
-}
-
-static void
 worker_on_log(struct ev_loop *loop, ev_io *io, int revents)
 {
-	struct worker *w = WORKER_OF(io, log_io);
+	struct worker *w = WORKER_OF(io, log.io);
 
+	(void)loop;
 	(void)revents;
-	if (!worker_log_read(w)) {
-		ev_io_stop(loop, io);
-		close(w->log_fd);
-		w->log_fd = -1;
-	}
-}
-
-/* "daily:27012 main:62": the set of a READY message. */
-static void
-definitions_text(const struct wproto_ready *r, char *out, size_t len)
-{
-	size_t off = 0, k;
-
-	out[0] = '\0';
-	for (k = 0; k < r->ndbs && off < len; k++)
-		off += (size_t)snprintf(out + off, len - off, "%s%s:%u",
-		    k ? " " : "", r->dbs[k].name, r->dbs[k].version);
+	launch_log_on_read(w->d, w->pid, &w->log);
 }
 
 static void
@@ -172,17 +95,22 @@ pool_add_definitions(struct event *ev, const struct wproto_ready *r)
 {
 	char defs[512];
 
-	definitions_text(r, defs, sizeof(defs));
+	launch_defs_text(r, defs, sizeof(defs));
 	events_add_str(ev, "definitions", defs);
 }
 
+/*
+ * Its worker_exited event and exits.jsonl line.  taker: the spare that
+ * takes w's slot at once (its pid is `spare_pid`, the restart delay 0), or
+ * NULL.  A spare's own exit has `spare` true.
+ */
 static void
-worker_record_exit(struct worker *w, int ws, const char *kind, int64_t now)
+worker_record_exit_to(struct worker *w, int ws, const char *kind, int64_t now,
+    const struct worker *taker)
 {
 	struct daemon *d = w->d;
 	struct event ev;
 	const char *files[1];
-	char err[512];
 
 	files[0] = w->req != NULL ? w->req->name : NULL;
 	events_worker_exited(&ev, now, w->pid, ws, now - w->started_ms, files,
@@ -194,8 +122,8 @@ worker_record_exit(struct worker *w, int ws, const char *kind, int64_t now)
 		events_add_bool(&ev, "scan_timeout", true);
 	if (w->st == WS_STOPPING_MEM)
 		events_add_str(&ev, "retired", "memory");
-	if (w->last_line[0] && strcmp(kind, "stopped") != 0)
-		events_add_str(&ev, "last_stderr", w->last_line);
+	if (w->log.last_line[0] && strcmp(kind, "stopped") != 0)
+		events_add_str(&ev, "last_stderr", w->log.last_line);
 	if (strcmp(kind, "stopped") != 0) {
 		/* the delay worker_next_delay() is about to choose (for diag) */
 		uint64_t delay = w->delay_ms;
@@ -203,252 +131,38 @@ worker_record_exit(struct worker *w, int ws, const char *kind, int64_t now)
 		if (strcmp(kind, "crash") == 0 && w->ready_ms > 0 &&
 		    now - w->ready_ms >= (int64_t)d->cfg.stable_after_ms)
 			delay = d->cfg.restart_delay_min_ms;
-		events_add_int(&ev, "restart_delay_ms", (int64_t)delay);
+		events_add_int(&ev, "restart_delay_ms", taker != NULL ? 0 :
+		    (int64_t)delay);
 	}
+	if (taker != NULL)
+		events_add_int(&ev, "spare_pid", taker->pid);
+	if (spare_is(w))
+		events_add_bool(&ev, "spare", true);
 	/* which set a crash belongs to: the worker's own once it was READY
 	 * (after a rollover the pool's last READY is another set) */
 	if (w->ready_ms > 0 && w->defs[0] != '\0')
 		events_add_str(&ev, "definitions", w->defs);
 	else if (d->pool.have_ready)
 		pool_add_definitions(&ev, &d->pool.ready);
-	if (d->exits_open && exits_append(&d->exits, &ev, err, sizeof(err)) != 0) {
-		dlog(&d->log, DLOG_ERROR, "%s", err);
-		daemon_state_retry(d);   /* queued (or lost): written when there is room */
-	}
+	launch_exit_append(d, &ev);
 	daemon_event(d, &ev);
 }
 
-/* RLIMIT_FSIZE of a clamav worker: no file it writes beyond this. */
-#define WORKER_FSIZE_SLACK (1ull << 20)
-
-/* A scratch directory SCRATCH_PREFIX "SLOT-GEN" (name into out), ScratchDir
- * open; its fd, or -1 + err.  The loader's is slot 0. */
-int
-launch_scratch_make(struct daemon *d, unsigned slot, unsigned *gen, char *out,
-    size_t outlen, uid_t uid, gid_t gid, char *err, size_t errlen)
+static void
+worker_record_exit(struct worker *w, int ws, const char *kind, int64_t now)
 {
-	if (!d->scratch_open) {
-		if ((d->scratch_root = scratch_root_open(d->cfg.scratch_dir, err,
-		    errlen)) < 0)
-			return -1;
-		d->scratch_open = true;
-	}
-	snprintf(out, outlen, SCRATCH_PREFIX "%u-%u", slot, ++*gen);
-	return scratch_make(d->scratch_root, out, geteuid() == 0, uid,
-	    gid, err, errlen);
+	worker_record_exit_to(w, ws, kind, now, NULL);
 }
 
-/* Wipe a scratch directory (its process exited, or never started). */
-void
-launch_scratch_wipe(struct daemon *d, char *name, size_t namelen)
-{
-	(void)namelen;
-	if (name[0] == '\0' || !d->scratch_open)
-		return;
-	if (scratch_remove(d->scratch_root, name) != 0)
-		dlog(&d->log, DLOG_WARNING, "cannot remove the scratch directory %s/%s: %s",
-		    d->cfg.scratch_dir, name, strerror(errno));
-	name[0] = '\0';
-}
+static struct worker *worker_spare_ready(struct daemon *d);
+static void worker_take_spare(struct worker *w, struct worker *s,
+    uint64_t refill_ms);
 
 /* Wipe w's scratch directory (it exited, or never started). */
 static void
 worker_scratch_wipe(struct worker *w)
 {
 	launch_scratch_wipe(w->d, w->scratch, sizeof(w->scratch));
-}
-
-/*
- * Engine clamav: the extra fds (spawn.h: the active definitions directory,
- * the scratch directory, the TrustedKeys) and their arguments; fds[] are
- * the caller's to close.  0, or -1 + err.
- */
-struct worker_clamav_args {
-	int fds[4 + CONFIG_TRUSTED_KEYS_MAX];
-	size_t nfds;
-	char num[4 + CONFIG_TRUSTED_KEYS_MAX][24];
-};
-
-static int
-worker_clamav_fds(const struct launch_target *t, uid_t uid, gid_t gid,
-    struct worker_clamav_args *a, char *err, size_t errlen)
-{
-	struct daemon *d = t->d;
-	char active[4200];
-
-	if (t->defs_dir != NULL)
-		snprintf(active, sizeof(active), "%s", t->defs_dir);
-	else
-		snprintf(active, sizeof(active), "%s/active", d->cfg.definitions_dir);
-	if ((a->fds[a->nfds] = open(active, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		str_fmt(err, errlen, "%s: %s", active, strerror(errno));
-		return -1;
-	}
-	a->nfds++;
-	if ((a->fds[a->nfds] = launch_scratch_make(d, t->slot, t->generation,
-	    t->scratch, t->scratchlen, uid, gid, err, errlen)) < 0)
-		return -1;
-	a->nfds++;
-	for (size_t i = 0; i < d->cfg.ntrusted_keys; i++) {
-		if ((a->fds[a->nfds] = open(d->cfg.trusted_keys[i],
-		    O_RDONLY | O_CLOEXEC)) < 0) {
-			snprintf(err, errlen, "%s: %s", d->cfg.trusted_keys[i],
-			    strerror(errno));
-			return -1;
-		}
-		a->nfds++;
-	}
-	/* the loader: ScratchDir, for its Landlock rule (its workers' too) */
-	if (t->loader) {
-		if ((a->fds[a->nfds] = fcntl(d->scratch_root, F_DUPFD_CLOEXEC, 0)) < 0) {
-			snprintf(err, errlen, "ScratchDir: dup: %s", strerror(errno));
-			return -1;
-		}
-		a->nfds++;
-	}
-	for (size_t i = 0; i < a->nfds; i++)
-		snprintf(a->num[i], sizeof(a->num[i]), "%zu", SPAWN_DEFS_DIR_FD + i);
-	return 0;
-}
-
-/* clamd.conf's heuristic options (Engine clamav) as clamscan's options. */
-#define WORKER_HEUR_ARGS 7
-static int
-worker_heur_argv(const struct config *c, char **argv, int n)
-{
-	bool enc_archive = c->alert_encrypted || c->alert_encrypted_archive;
-	bool enc_doc = c->alert_encrypted || c->alert_encrypted_doc;
-
-	argv[n++] = (char *)(c->detect_pua ? "--detect-pua=yes" : "--detect-pua=no");
-	argv[n++] = (char *)(c->heuristic_alerts ? "--heuristic-alerts=yes" :
-	    "--heuristic-alerts=no");
-	argv[n++] = (char *)(c->heuristic_scan_precedence ?
-	    "--heuristic-scan-precedence=yes" : "--heuristic-scan-precedence=no");
-	argv[n++] = (char *)(c->alert_broken_executables ? "--alert-broken=yes" :
-	    "--alert-broken=no");
-	argv[n++] = (char *)(enc_archive ? "--alert-encrypted-archive=yes" :
-	    "--alert-encrypted-archive=no");
-	argv[n++] = (char *)(enc_doc ? "--alert-encrypted-doc=yes" :
-	    "--alert-encrypted-doc=no");
-	argv[n++] = (char *)(c->alert_exceeds_max ? "--alert-exceeds-max=yes" :
-	    "--alert-exceeds-max=no");
-	return n;
-}
-
-int
-launch_exec(const struct launch_target *t, const struct account *acct,
-    bool as_root, struct launch_out *o, char *err, size_t errlen)
-{
-	struct daemon *d = t->d;
-	char fsz[32], ssz[32], rec[16], files[16], idx[8], sockfd[8], mst[32];
-	char *argv[SPAWN_ARGV_MAX];
-	struct spawn_req req = { .argv = argv, .as_root = as_root,
-	    .as_self = geteuid() != 0,
-	    .uid = as_root ? 0 : acct->uid, .gid = as_root ? 0 : acct->gid,
-	    .index_fd = d->index_fd, .core_dumps = d->cfg.core_dumps,
-	    /* the OOM killer takes a worker or loader before ampdaemon; a
-	     * worker forked from the loader inherits the loader's */
-	    .oom_score_adj = POOL_OOM_SCORE_ADJ };
-	struct worker_clamav_args ca = { .nfds = 0 };
-	bool clamav = d->cfg.engine == CONFIG_ENGINE_CLAMAV;
-	struct spawn_result res;
-	int sv[2] = { -1, -1 }, n = 0, rc = -1, own_index = -1;
-
-	snprintf(fsz, sizeof(fsz), "%llu", (unsigned long long)d->cfg.max_file_size);
-	snprintf(ssz, sizeof(ssz), "%llu", (unsigned long long)d->cfg.max_scan_size);
-	snprintf(rec, sizeof(rec), "%u", d->cfg.max_recursion);
-	snprintf(files, sizeof(files), "%u", d->cfg.max_files);
-	snprintf(idx, sizeof(idx), "%d", SPAWN_INDEX_FD);
-	snprintf(sockfd, sizeof(sockfd), "%d", SPAWN_SOCK_FD);
-	argv[n++] = d->scansvc;
-	argv[n++] = (char *)(t->loader ? "--loader" : "--worker");
-	argv[n++] = (char *)"--index-fd";
-	argv[n++] = idx;
-	argv[n++] = (char *)"--index-verified";   /* defstask.c checked it */
-	argv[n++] = (char *)"--sock-fd";
-	argv[n++] = sockfd;
-	argv[n++] = (char *)"--max-file-size";
-	argv[n++] = fsz;
-	argv[n++] = (char *)"--max-scan-size";
-	argv[n++] = ssz;
-	argv[n++] = (char *)"--max-recursion";
-	argv[n++] = rec;
-	argv[n++] = (char *)"--max-files";
-	argv[n++] = files;
-	if (as_root)
-		argv[n++] = (char *)"--allow-root";
-	if (!clamav && d->cfg.allow_partial_engine)
-		argv[n++] = (char *)"--allow-partial";   /* issue 15 */
-	if (clamav) {
-		/* the index (fd 4) stays: spawn's extra fds follow it; unused */
-		if (worker_clamav_fds(t, req.uid, req.gid, &ca, err, errlen) != 0)
-			goto out;
-		argv[n++] = (char *)"--engine";
-		argv[n++] = (char *)"clamav";
-		argv[n++] = (char *)"--defs-dir-fd";
-		argv[n++] = ca.num[0];
-		argv[n++] = (char *)"--scratch-fd";
-		argv[n++] = ca.num[1];
-		if (t->loader) {
-			argv[n++] = (char *)"--scratch-root-fd";
-			argv[n++] = ca.num[ca.nfds - 1];
-		}
-		for (size_t i = 2; i < ca.nfds - (t->loader ? 1 : 0) &&
-		    n < SPAWN_ARGV_MAX - 5 - WORKER_HEUR_ARGS; i++) {
-			argv[n++] = (char *)"--trusted-key-fd";
-			argv[n++] = ca.num[i];
-		}
-		if (d->cfg.allow_unsigned)
-			argv[n++] = (char *)"--allow-unsigned";
-		/* MaxScanTime: below ScanTimeout (config.c), libclamav's own */
-		snprintf(mst, sizeof(mst), "%llu",
-		    (unsigned long long)d->cfg.max_scan_time_ms);
-		argv[n++] = (char *)"--max-scan-time";
-		argv[n++] = mst;
-		n = worker_heur_argv(&d->cfg, argv, n);
-		req.extra_fds = ca.fds;
-		req.nextra_fds = ca.nfds;
-		req.fsize_bytes = d->cfg.max_scan_size + WORKER_FSIZE_SLACK;
-	}
-	argv[n] = NULL;
-	if (t->defs_dir != NULL) {   /* a candidate set: its own index */
-		char ip[4300];
-
-		snprintf(ip, sizeof(ip), "%s/%s", t->defs_dir, DEFS_INDEX_NAME);
-		if ((own_index = open(ip, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-			snprintf(err, errlen, "%s: %s", ip, strerror(errno));
-			goto out;
-		}
-		req.index_fd = own_index;
-	}
-
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-		snprintf(err, errlen, "socketpair: %s", strerror(errno));
-		goto out;
-	}
-	req.sock_fd = sv[1];
-	if (spawn_worker(&req, &res, err, errlen) != SPAWN_OK)
-		goto out;
-	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
-	o->sock = sv[0];
-	sv[0] = -1;
-	o->log_fd = res.log_fd;
-	o->pid = res.pid;
-	o->uid = req.uid;
-	o->gid = req.gid;
-	rc = 0;
-out:
-	for (size_t i = 0; i < ca.nfds; i++)
-		close(ca.fds[i]);
-	if (sv[0] >= 0)
-		close(sv[0]);
-	if (sv[1] >= 0)
-		close(sv[1]);
-	if (own_index >= 0)
-		close(own_index);
-	if (rc != 0)
-		launch_scratch_wipe(d, t->scratch, t->scratchlen);
-	return rc;
 }
 
 /*
@@ -486,7 +200,7 @@ worker_fork(struct worker *w, char *err, size_t errlen)
 	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
 	fcntl(logp[0], F_SETFL, O_NONBLOCK);
 	w->sock = sv[0];
-	w->log_fd = logp[0];
+	w->log.fd = logp[0];
 	sv[0] = logp[0] = -1;
 	w->uid = o.uid;
 	w->gid = o.gid;
@@ -517,7 +231,7 @@ worker_spawn(struct worker *w, const struct account *acct, bool as_root,
 	if (launch_exec(&t, acct, as_root, &o, err, errlen) != 0)
 		return -1;
 	w->sock = o.sock;
-	w->log_fd = o.log_fd;
+	w->log.fd = o.log_fd;
 	w->pid = o.pid;
 	w->uid = o.uid;
 	w->gid = o.gid;
@@ -525,20 +239,12 @@ worker_spawn(struct worker *w, const struct account *acct, bool as_root,
 	return 0;
 }
 
-
-
-
 /* ---- helpers of the actions --------------------------------------------- */
 
 static uint64_t
 worker_next_delay(struct worker *w)
 {
-	uint64_t cur = w->delay_ms, max = w->d->cfg.restart_delay_max_ms;
-
-	w->delay_ms = cur > max / 2 ? max : cur * 2;
-	if (w->delay_ms < w->d->cfg.restart_delay_min_ms)
-		w->delay_ms = w->d->cfg.restart_delay_min_ms;
-	return cur;
+	return launch_next_delay(&w->d->cfg, &w->delay_ms);
 }
 
 /* -> BACKOFF: the restart timer runs. */
@@ -579,12 +285,7 @@ worker_close(struct worker *w)
 	if (w->sock >= 0)
 		close(w->sock);
 	w->sock = -1;
-	if (w->log_fd >= 0) {
-		ev_io_stop(loop, &w->log_io);
-		worker_log_read(w);   /* it has exited: all it wrote is in the pipe */
-		close(w->log_fd);
-		w->log_fd = -1;
-	}
+	launch_log_drain(w->d, w->pid, &w->log);   /* it has exited: all it wrote is in the pipe */
 }
 
 static void
@@ -626,7 +327,7 @@ start_failure_text(struct worker *w, int ws, char *why, size_t len)
 		snprintf(why, len, "%s", w->bad_ready);
 	else
 		str_fmt(why, len, "exited before READY (%s)%s%s",
-		    how, w->last_line[0] ? ": " : "", w->last_line);
+		    how, w->log.last_line[0] ? ": " : "", w->log.last_line);
 }
 
 /* Whether a READY is acceptable; if not, why is in w->bad_ready. */
@@ -688,8 +389,8 @@ worker_watch(struct worker *w, bool as_root, int64_t now)
 	ev_child_start(d->loop, &w->child);
 	ev_io_set(&w->sock_io, w->sock, EV_READ);
 	ev_io_start(d->loop, &w->sock_io);
-	ev_io_set(&w->log_io, w->log_fd, EV_READ);
-	ev_io_start(d->loop, &w->log_io);
+	ev_io_set(&w->log.io, w->log.fd, EV_READ);
+	ev_io_start(d->loop, &w->log.io);
 	timer_again(w, d->cfg.ready_timeout_ms);
 	events_begin(&ev, EVENT_WORKER_STARTED, now);
 	events_add_int(&ev, "pid", w->pid);
@@ -729,8 +430,8 @@ act_start(struct worker *w, const struct worker_input *in)
 	w->req = NULL;
 	w->killed = WK_NONE;
 	w->bad_ready[0] = '\0';
-	w->last_line[0] = '\0';
-	w->loglen = 0;
+	w->log.last_line[0] = '\0';
+	w->log.len = 0;
 	w->mem_ms = 0;
 	w->loader_pid = -1;
 	w->uid = as_root ? 0 : acct.uid;
@@ -761,10 +462,10 @@ act_ready(struct worker *w, const struct worker_input *in)
 	w->defs_changed_ms = 0;
 	d->pool.ready = d->pool.ready_tmp;
 	d->pool.have_ready = true;
-	definitions_text(&d->pool.ready, w->defs, sizeof(w->defs));
+	launch_defs_text(&d->pool.ready, w->defs, sizeof(w->defs));
 	ready_announce(w, &d->pool.ready, now);
 	/* its memory, once loaded (a failed send shows at its next request) */
-	(void)poolmem_ask(d, w->sock);
+	(void)launch_mem_ask(d, w->sock);
 	poolmem_touch(d);   /* and the others', whose Pss it changed */
 	d->pool.hooks.changed(w, WN_READY);
 }
@@ -799,7 +500,7 @@ act_mem(struct worker *w, const struct worker_input *in)
 {
 	struct worker_input kill_in = { .why = "malformed MEM" };
 
-	if (poolmem_got(in->r, &w->mem, &w->mem_ms) != 0) {
+	if (launch_mem_got(in->r, &w->mem, &w->mem_ms) != 0) {
 		worker_handle(w, WE_KILL, &kill_in);
 		return;
 	}
@@ -984,8 +685,9 @@ static void
 act_exit_retired(struct worker *w, const struct worker_input *in)
 {
 	struct daemon *d = w->d;
+	struct worker *s = worker_is_current(w) ? worker_spare_ready(d) : NULL;
 
-	worker_record_exit(w, in->ws, "stopped", walltime_now_ms());
+	worker_record_exit_to(w, in->ws, "stopped", walltime_now_ms(), s);
 	w->pid = -1;
 	if (w->req != NULL) {
 		struct scan_req *req = w->req;
@@ -993,11 +695,13 @@ act_exit_retired(struct worker *w, const struct worker_input *in)
 		w->req = NULL;
 		router_requeue(d, req);
 	}
-	if (!worker_is_current(w)) {
+	if (s != NULL) {
+		worker_take_spare(w, s, 0);
+	} else if (!worker_is_current(w) && !spare_is(w)) {
 		/* a rollover's old half: its replacement is on the way */
 		w->st = WS_IDLE;
 		d->pool.hooks.changed(w, WN_GONE);
-	} else if (spare_is(w) || !worker_take_spare(w, 0)) {
+	} else {
 		act_start(w, in);
 	}
 	pool_dispatch(d);
@@ -1067,31 +771,41 @@ act_exit_crash(struct worker *w, const struct worker_input *in)
 {
 	struct daemon *d = w->d;
 	int64_t now = walltime_now_ms();
-	char how[96], sig[16];
+	char how[96], sig[16], next[96];
 	uint64_t delay;
+	/* a READY spare serves the slot at once: no backoff for the slot */
+	struct worker *s = worker_is_current(w) ? worker_spare_ready(d) : NULL;
 
-	worker_record_exit(w, in->ws, "crash", now);
+	worker_record_exit_to(w, in->ws, "crash", now, s);
 	wstatus_text(in->ws, how, sizeof(how));
 	crash_kind(w, in->ws, sig, sizeof(sig));
 	if (w->ready_ms > 0 && now - w->ready_ms >= (int64_t)d->cfg.stable_after_ms)
 		w->delay_ms = d->cfg.restart_delay_min_ms;
 	delay = worker_next_delay(w);
-	dlog(&d->log, DLOG_WARNING, "worker %u (pid %d) crashed: %s after %.1f s%s%s; restarting in %.3f s",
-	    w->slot, (int)w->pid, w->killed == WK_SCAN_TIMEOUT ?
+	if (s != NULL)
+		snprintf(next, sizeof(next), "spare %u (pid %d) takes the slot",
+		    s->slot, (int)s->pid);
+	else
+		snprintf(next, sizeof(next), "%s in %.3f s", spare_is(w) ?
+		    "a new spare" : "restarting", ms_to_s(delay));
+	dlog(&d->log, DLOG_WARNING, "%s %u (pid %d) crashed: %s after %.1f s%s%s; %s",
+	    spare_is(w) ? "spare worker" : "worker", w->slot, (int)w->pid,
+	    w->killed == WK_SCAN_TIMEOUT ?
 	    "killed, its scan outlived ScanTimeout," : how,
 	    ms_to_s((uint64_t)(now - w->started_ms)),
-	    w->req ? " while scanning " : "", w->req ? w->req->name : "",
-	    ms_to_s(delay));
+	    w->req ? " while scanning " : "", w->req ? w->req->name : "", next);
 	w->restarts++;
 	crashes_note(d, now, sig, w->pid);
 	if (w->req != NULL)
 		router_crashed(d, w, now);
 	w->pid = -1;
-	if (!worker_is_current(w) && !spare_is(w)) {
+	if (s != NULL) {
+		worker_take_spare(w, s, delay);
+	} else if (!worker_is_current(w) && !spare_is(w)) {
 		/* a rollover's old worker: its replacement is on the way */
 		w->st = WS_IDLE;
 		d->pool.hooks.changed(w, WN_GONE);
-	} else if (spare_is(w) || !worker_take_spare(w, delay)) {
+	} else {
 		worker_schedule(w, delay);
 	}
 	pool_dispatch(d);
@@ -1269,7 +983,7 @@ worker_move(struct worker *to, struct worker *from)
 
 	ev_child_stop(loop, &from->child);
 	ev_io_stop(loop, &from->sock_io);
-	ev_io_stop(loop, &from->log_io);
+	ev_io_stop(loop, &from->log.io);
 	ev_timer_stop(loop, &from->timer);
 	ev_timer_stop(loop, &from->scan_timer);
 	to->pid = from->pid;
@@ -1277,7 +991,7 @@ worker_move(struct worker *to, struct worker *from)
 	to->gid = from->gid;
 	to->as_root = from->as_root;
 	to->sock = from->sock;
-	to->log_fd = from->log_fd;
+	to->log.fd = from->log.fd;
 	to->started_ms = from->started_ms;
 	to->ready_ms = from->ready_ms;
 	to->loader_pid = from->loader_pid;
@@ -1288,9 +1002,9 @@ worker_move(struct worker *to, struct worker *from)
 	to->killed = WK_NONE;
 	to->bad_ready[0] = '\0';
 	to->defs_changed_ms = 0;
-	memcpy(to->logbuf, from->logbuf, from->loglen);
-	to->loglen = from->loglen;
-	memcpy(to->last_line, from->last_line, sizeof(to->last_line));
+	memcpy(to->log.buf, from->log.buf, from->log.len);
+	to->log.len = from->log.len;
+	memcpy(to->log.last_line, from->log.last_line, sizeof(to->log.last_line));
 	memcpy(to->defs, from->defs, sizeof(to->defs));
 	memcpy(to->scratch, from->scratch, sizeof(to->scratch));
 	to->st = WS_READY;
@@ -1298,48 +1012,69 @@ worker_move(struct worker *to, struct worker *from)
 	ev_child_start(loop, &to->child);
 	ev_io_set(&to->sock_io, to->sock, EV_READ);
 	ev_io_start(loop, &to->sock_io);
-	ev_io_set(&to->log_io, to->log_fd, EV_READ);
-	ev_io_start(loop, &to->log_io);
+	ev_io_set(&to->log.io, to->log.fd, EV_READ);
+	ev_io_start(loop, &to->log.io);
 	from->pid = -1;
-	from->sock = from->log_fd = -1;
+	from->sock = from->log.fd = -1;
 	from->scratch[0] = '\0';
-	from->loglen = 0;
+	from->log.len = 0;
 	from->st = WS_IDLE;
 }
 
+/* Was s forked from the current loader, and is that loader READY?  Only
+ * such a spare may take a slot; any other is retired (spares.c). */
+static bool
+spare_of_current(const struct worker *s)
+{
+	return s->pid > 0 && s->loader_pid > 0 && loader_ready(s->d) &&
+	    s->loader_pid == loader_current_pid(s->d);
+}
+
+/* A READY, idle spare of the current, READY loader, or NULL (none, or
+ * the pool is paused or stopping). */
+static struct worker *
+worker_spare_ready(struct daemon *d)
+{
+	struct pool *p = &d->pool;
+
+	if (p->paused || d->stopping)
+		return NULL;
+	for (unsigned i = POOL_SLOTS(p); i < POOL_ALL(p); i++) {
+		struct worker *s = &p->w[i];
+
+		if (s->st == WS_READY && s->req == NULL && spare_of_current(s))
+			return s;
+	}
+	return NULL;
+}
+
 /*
- * w's worker died or was retired: a READY spare of the current loader
- * takes its slot now (a worker_ready event for the slot, with `spare`:
- * the spare's number), and a new spare is forked after refill_ms (the
- * slot's backoff: a crash loop forks no faster than without spares).
- * false: no spare, w starts as before.
+ * w's worker died or was retired: the spare s (worker_spare_ready) takes
+ * its slot now, a worker_ready event for the slot with `spare` true and
+ * `start_ms` 0, and a new spare is forked after refill_ms (the slot's
+ * backoff: a crash loop forks no faster than without spares).
  */
-bool
-worker_take_spare(struct worker *w, uint64_t refill_ms)
+static void
+worker_take_spare(struct worker *w, struct worker *s, uint64_t refill_ms)
 {
 	struct daemon *d = w->d;
-	struct worker *s = spares_take(d);
 	struct event ev;
-	int64_t now;
+	int64_t now = walltime_now_ms();
 
-	if (s == NULL || d->pool.paused || d->stopping)
-		return false;
-	now = walltime_now_ms();
 	worker_move(w, s);
 	events_begin(&ev, EVENT_WORKER_READY, now);
 	events_add_int(&ev, "pid", w->pid);
 	events_add_int(&ev, "worker", w->slot);
 	events_add_int(&ev, "uid", w->uid);
 	events_add_int(&ev, "start_ms", 0);
-	events_add_int(&ev, "spare", s->slot);
+	events_add_bool(&ev, "spare", true);
 	events_add_str(&ev, "definitions", w->defs);
 	daemon_event(d, &ev);
-	dlog(&d->log, DLOG_INFO, "worker %u: spare %u (pid %d) takes the slot; a new spare is forked in %.3f s",
+	dlog(&d->log, DLOG_INFO, "worker %u: spare %u (pid %d) took the slot; a new spare is forked in %.3f s",
 	    w->slot, s->slot, (int)w->pid, ms_to_s(refill_ms));
 	worker_schedule(s, refill_ms);
 	poolmem_touch(d);
 	d->pool.hooks.changed(w, WN_READY);
-	return true;
 }
 
 void
@@ -1350,12 +1085,12 @@ worker_init(struct worker *w, struct daemon *d, unsigned slot)
 	w->st = WS_IDLE;
 	w->pid = -1;
 	w->sock = -1;
-	w->log_fd = -1;
+	w->log.fd = -1;
 	w->loader_pid = -1;
 	w->delay_ms = d->cfg.restart_delay_min_ms;
 	ev_init(&w->timer, worker_on_timer);
 	ev_init(&w->scan_timer, worker_on_scan_timer);
 	ev_init(&w->sock_io, worker_on_sock);
-	ev_init(&w->log_io, worker_on_log);
+	ev_init(&w->log.io, worker_on_log);
 	ev_child_init(&w->child, worker_on_exit, 0, 0);
 }

@@ -108,8 +108,9 @@ struct diag {
 	struct {
 		bool seen;
 		int64_t pid, started, ready, load_ms, exited, exit_pid;
+		int64_t fallback;        /* loader_fallback: workers exec'd since */
 		bool candidate;
-		char defs[256], exit_kind[32], exit_how[48];
+		char defs[256], exit_kind[32], exit_how[48], fallback_why[256];
 	} loader;
 	int64_t line_no;             /* lines seen in the file being read */
 	bool whole_file;

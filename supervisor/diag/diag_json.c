@@ -339,6 +339,16 @@ json_loader(const struct diag *g, struct jsonw *w)
 		jsonw_key_str(w, "how", g->loader.exit_how);
 		jsonw_obj_end(w);
 	}
+	/* the workers are exec'd since (null: no fallback, or a READY since) */
+	jsonw_key(w, "fallback");
+	if (g->loader.fallback <= 0 || g->loader.fallback < g->loader.ready) {
+		jsonw_null(w);
+	} else {
+		jsonw_obj_begin(w);
+		json_time(w, "time", g->loader.fallback);
+		jsonw_key_str(w, "reason", g->loader.fallback_why);
+		jsonw_obj_end(w);
+	}
 	jsonw_obj_end(w);
 }
 

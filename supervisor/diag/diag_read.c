@@ -404,7 +404,7 @@ event_defs(struct diag *g, const char *type, int64_t t)
 		str_fmt(h->versions, sizeof(h->versions), "%s", s);
 }
 
-/* loader_started, loader_ready, loader_exited: the last of each. */
+/* loader_started, _ready, _exited, _fallback: the last of each. */
 static void
 event_loader(struct diag *g, const char *type, int64_t t)
 {
@@ -432,6 +432,11 @@ event_loader(struct diag *g, const char *type, int64_t t)
 		else if (jsonr_int(g->j, "exit_code", &v))
 			str_fmt(g->loader.exit_how, sizeof(g->loader.exit_how), "exit %lld",
 			    (long long)v);
+	} else if (strcmp(type, EVENT_LOADER_FALLBACK) == 0) {
+		g->loader.fallback = t;
+		s = jsonr_str(g->j, "reason");
+		str_fmt(g->loader.fallback_why, sizeof(g->loader.fallback_why), "%s",
+		    s ? s : "");
 	}
 }
 

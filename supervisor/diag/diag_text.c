@@ -311,6 +311,13 @@ text_loader(const struct diag *g, struct strbuf *sb)
 		    (long long)g->loader.exit_pid, when, g->loader.exit_kind,
 		    g->loader.exit_how[0] ? g->loader.exit_how : "?");
 	}
+	/* the last start's fallback, unless a loader was READY after it */
+	if (g->loader.fallback > 0 && g->loader.fallback >= g->loader.ready) {
+		diag_time_str(g->loader.fallback, when);
+		strbuf_printf(sb, "  fell back at %s: the workers are exec'd, each loading the definitions itself (%s)\n"
+		    "  what to do: a kernel with Landlock (5.13+, `lsm=` including landlock) gives the loader its sandbox back; until then every worker start is a full load\n",
+		    when, g->loader.fallback_why[0] ? g->loader.fallback_why : "no reason recorded");
+	}
 }
 
 static void

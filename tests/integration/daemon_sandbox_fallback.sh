@@ -51,6 +51,13 @@ if [ "$launch" = loader ]; then
 		test "$(dl_status_py "s['loader']['worker_launch'] == 'exec' and '$NOLL' in s['loader']['exec_fallback'] and s['loader']['pid'] == 0")" = True
 	check "status: 'workers are exec'd (fallback)'" \
 		sh -c "'$AMPCTL' --socket '$DL_CTL' status | grep -q \"loader: none, workers are exec'd (fallback): .*$NOLL\""
+	check "ampctl diag: LOADER says the workers are exec'd and why" \
+		sh -c "timeout 60 '$AMPCTL' --socket '$DL_CTL' diag >'$T_TMP/diagfb.txt' &&
+			grep 'fell back at .*: the workers are exec.d, each loading the definitions itself' '$T_TMP/diagfb.txt' |
+			grep -qF '$NOLL'"
+	check "ampctl diag --json: loader.fallback.reason" \
+		sh -c "timeout 60 '$AMPCTL' --socket '$DL_CTL' diag --json |
+			/usr/bin/python3 -c 'import json,sys; f=json.load(sys.stdin)[\"loader\"][\"fallback\"]; sys.exit(not f or \"$NOLL\" not in f[\"reason\"])'"
 	check "worker $pid: exec'd (its command line is ampscansvc --worker)" \
 		sh -c "tr '\\0' ' ' </proc/$pid/cmdline | grep -q -- '--worker'"
 else

@@ -126,12 +126,12 @@ fake_free(void)
 		ev_timer_stop(d->loop, &w->timer);
 		ev_timer_stop(d->loop, &w->scan_timer);
 		ev_io_stop(d->loop, &w->sock_io);
-		ev_io_stop(d->loop, &w->log_io);
+		ev_io_stop(d->loop, &w->log.io);
 		ev_child_stop(d->loop, &w->child);
 		if (w->sock >= 0)
 			close(w->sock);
-		if (w->log_fd >= 0)
-			close(w->log_fd);
+		if (w->log.fd >= 0)
+			close(w->log.fd);
 	}
 	ev_timer_stop(d->loop, &d->pool.stable_timer);
 	ev_timer_stop(d->loop, &d->pool.intervention_timer);
