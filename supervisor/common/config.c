@@ -306,7 +306,7 @@ config_defaults(struct config *c)
 	c->worker_launch = CONFIG_LAUNCH_LOADER;
 	c->load_timeout_ms = 300 * 1000;
 	c->worker_memory_limit = 512ULL << 20;
-	c->spare_workers = 1;
+	c->spare_workers = 0;   /* opt-in: a spare changes the crash backoff */
 	c->scratch_dir = CONFIG_DEFAULT_SCRATCH_DIR;
 	c->heuristic_alerts = true;   /* clamd's default */
 }

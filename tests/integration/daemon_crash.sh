@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # ampdaemon's crash handling, as the issue's tests 4 and 5 ask, scaled down
 # in time by configuration:
-#   (SpareWorkers 0: the backoff of a slot; a spare would take it at once)
 #   4. workers killed with SIGSEGV faster than CrashThreshold/CrashWindow:
 #      fault 6 raised exactly once with the right detail; each kill recorded
 #      (worker_exited, exits.jsonl); the restart delay of one slot doubles
@@ -54,7 +53,7 @@ chmod 644 files/*.txt
 # ==== 4: workers killed faster than the threshold ===================================
 echo "# test 4: SIGSEGV kills, fault 6, backoff, StableAfter"
 DMIN=0.050 DMAX=0.400
-dl_config CreateScanUser yes SpareWorkers 0 CrashThreshold 3 CrashWindow 60s \
+dl_config CreateScanUser yes CrashThreshold 3 CrashWindow 60s \
 	RestartDelayMin 50ms RestartDelayMax 400ms StableAfter 5s \
 	InterventionAfter 1h ReadyTimeout 10s
 check "ampdaemon starts" dl_start
@@ -162,7 +161,7 @@ expect_status 0 "scanning goes on: a clean file is OK" dl_ctl scan files/clean.t
 # ==== 4: InterventionAfter, and a suspect file refused ===================================
 echo "# test 4: InterventionAfter, suspects skipped"
 t_fresh
-dl_config CreateScanUser yes SpareWorkers 0 CrashThreshold 3 CrashWindow 60s StableAfter 1h \
+dl_config CreateScanUser yes CrashThreshold 3 CrashWindow 60s StableAfter 1h \
 	InterventionAfter 3s PoisonThreshold 3 ScanTimeout 20s ReadyTimeout 10s
 check "ampdaemon starts" dl_start
 check "both workers READY" dl_wait_ready 2
@@ -204,7 +203,7 @@ check "fault_raised for fault 6 only once" ev_true "sum(e['event'] == 'fault_rai
 # ==== 5: a poison file =========================================================================
 echo "# test 5: poison files, ScanTimeout"
 t_fresh
-dl_config CreateScanUser yes SpareWorkers 0 CrashThreshold 100 CrashWindow 60s StableAfter 1h \
+dl_config CreateScanUser yes CrashThreshold 100 CrashWindow 60s StableAfter 1h \
 	ScanTimeout 1s ReadyTimeout 10s
 check "ampdaemon starts" dl_start
 check "both workers READY" dl_wait_ready 2

@@ -7,7 +7,6 @@
 #     the signal;
 #   - the loader SIGKILLed: the workers go on answering, a new loader
 #     loads, later replacements are forked by it.
-#   (SpareWorkers 0: every replacement is a fork; spares: pool_spares.sh)
 #   pool_loader.sh BUILD_DIR SOURCE_DIR
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
@@ -15,7 +14,7 @@ dl_init "$1" "$2"
 cd "$T_TMP"
 
 # the loader needs Landlock (no mount-namespace fallback for it)
-dl_config Engine clamav WorkerLaunch loader Workers 2 StableAfter 1h SpareWorkers 0
+dl_config Engine clamav WorkerLaunch loader Workers 2 StableAfter 1h
 check "ampdaemon starts" dl_start
 check "both workers become READY (forked by the loader)" dl_wait_ready 2 60
 if [ "$(dl_status_py "s['loader']['state']")" != ready ] &&

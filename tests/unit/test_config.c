@@ -263,7 +263,7 @@ test_config_defaults_every_key(void **state)
 		{ CONFIG_WORKER_LAUNCH, "WorkerLaunch", "loader" },
 		{ CONFIG_LOAD_TIMEOUT, "LoadTimeout", "300s" },
 		{ CONFIG_WORKER_MEMORY_LIMIT, "WorkerMemoryLimit", "512M" },
-		{ CONFIG_SPARE_WORKERS, "SpareWorkers", "1" },
+		{ CONFIG_SPARE_WORKERS, "SpareWorkers", "0" },
 	};
 	struct config c;
 	char buf[256];
@@ -320,6 +320,7 @@ test_config_defaults_typed_fields(void **state)
 	assert_null(c.fault_command);
 	assert_false(c.core_dumps);
 	assert_false(c.enable_shutdown_command);
+	assert_int_equal(c.spare_workers, 0);   /* opt-in (docs/loader.md) */
 }
 
 static void
