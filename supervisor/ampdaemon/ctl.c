@@ -455,6 +455,12 @@ status_json(struct daemon *d, struct strbuf *sb, int64_t now)
 			status_json_worker(&w, &d->pool.w[i], now);
 	}
 	jsonw_arr_end(&w);
+	/* SpareWorkers: forked, READY, given no request (spares.c) */
+	jsonw_key(&w, "spares");
+	jsonw_arr_begin(&w);
+	for (i = POOL_SLOTS(&d->pool); i < POOL_ALL(&d->pool); i++)
+		status_json_worker(&w, &d->pool.w[i], now);
+	jsonw_arr_end(&w);
 	if (d->cfg.worker_launch == CONFIG_LAUNCH_LOADER)
 		status_json_loader(d, &w, now);
 	pool_mem_json(d, &w);
@@ -587,6 +593,11 @@ status_text(struct daemon *d, struct strbuf *sb, int64_t now)
 	}
 	if (d->cfg.worker_launch == CONFIG_LAUNCH_LOADER)
 		loader_text(d, sb, now);
+	for (i = POOL_SLOTS(&d->pool); i < POOL_ALL(&d->pool); i++)
+		strbuf_printf(sb, "%sspare %u: %s, pid %d%s", i == POOL_SLOTS(&d->pool) ?
+		    "" : "; ", d->pool.w[i].slot, worker_state_name(worker_phase(&d->pool.w[i])),
+		    d->pool.w[i].pid > 0 ? (int)d->pool.w[i].pid : 0,
+		    i + 1 == POOL_ALL(&d->pool) ? "\n" : "");
 	update_text(d, sb, now);
 	strbuf_puts(sb, "\nfaults:");
 	for (k = 0; k < fault_def_count(); k++) {

@@ -180,6 +180,7 @@ struct worker {
 	int64_t defs_changed_ms;         /* first WPROTO_EXIT_DEFS_CHANGED of a row */
 	struct wproto_mem mem;           /* its last memory report (MEM) */
 	int64_t mem_ms;                  /* when it came; 0: none since its start */
+	pid_t loader_pid;                /* the loader it was forked from, or -1 */
 };
 
 /* ---- the loader (WorkerLaunch loader, loader.c, docs/loader.md) ---------- */
@@ -274,8 +275,9 @@ struct pool {
 	 * starts workers in the other N and retires each old worker once its
 	 * counterpart is READY, then the other half becomes current.
 	 */
-	struct worker w[2 * CONFIG_WORKERS_MAX];
+	struct worker w[2 * CONFIG_WORKERS_MAX + CONFIG_SPARES_MAX];
 	unsigned n;                      /* Workers */
+	unsigned nspares;                /* SpareWorkers: w[2n .. 2n+nspares) */
 	unsigned base;                   /* 0 or n */
 	bool rolling;                    /* a rollover is under way */
 	unsigned old_base;               /* the half being retired */
@@ -609,6 +611,8 @@ void pool_rollover(struct daemon *d, void (*cb)(struct daemon *d, int outcome));
 void pool_defs_installed(struct daemon *d);
 /* The slots in use: current, and those of a rollover. */
 #define POOL_SLOTS(p) (2 * (p)->n)
+/* and the spares after them (SpareWorkers, spares.c) */
+#define POOL_ALL(p) (2 * (p)->n + (p)->nspares)
 
 /* update.c */
 void update_init(struct daemon *d);

@@ -509,6 +509,15 @@ loader_identity(const struct daemon *d, uid_t *uid, gid_t *gid)
 	return 0;
 }
 
+/* The current loader's pid (the spares' owner), -1: none. */
+pid_t
+loader_current_pid(const struct daemon *d)
+{
+	const struct loader *l = &d->pool.loaders.l[d->pool.loaders.cur];
+
+	return l->pid > 0 ? l->pid : -1;
+}
+
 /* ---- a worker ------------------------------------------------------------ */
 
 /* Its FORKED reply: the pid, or -1 + err. */

@@ -31,7 +31,7 @@ pool_check_stopped(struct daemon *d)
 
 	if (d->pool.all_stopped == NULL || !loader_all_down(d))
 		return;
-	for (i = 0; i < POOL_SLOTS(&d->pool); i++)
+	for (i = 0; i < POOL_ALL(&d->pool); i++)
 		if (d->pool.w[i].st != WS_IDLE)
 			return;
 	cb = d->pool.all_stopped;
@@ -96,7 +96,7 @@ account_task_done(struct task *t, int ws, const char *out, size_t len)
 		cb(d, (int)rc, reason);
 	if (d->pool.paused)
 		return;
-	for (i = 0; i < POOL_SLOTS(&d->pool); i++)
+	for (i = 0; i < POOL_ALL(&d->pool); i++)
 		if (d->pool.w[i].st == WS_WAITING)
 			worker_handle(&d->pool.w[i], WE_START, NULL);
 }
@@ -177,6 +177,8 @@ pool_may_start(struct worker *w, struct account *acct, bool *as_root)
 
 	if (d->pool.paused || d->stopping)
 		return false;
+	if (spare_is(w) && !pool_uses_loader(d))
+		return false;   /* exec'd workers have no spares (spares.c) */
 	if (d->pool.recovery_needed && !defs_running(d)) {
 		d->pool.recovery_needed = false;
 		defs_unready(d);
@@ -206,7 +208,7 @@ pool_kick_waiting(struct daemon *d)
 {
 	if (d->pool.paused || d->stopping)
 		return;
-	for (unsigned i = 0; i < POOL_SLOTS(&d->pool); i++)
+	for (unsigned i = 0; i < POOL_ALL(&d->pool); i++)
 		if (d->pool.w[i].st == WS_WAITING)
 			worker_handle(&d->pool.w[i], WE_START, NULL);
 }
@@ -231,6 +233,7 @@ pool_loader_changed(struct daemon *d, bool ready)
 			loader_ensure(d, &acct, as_root);
 	}
 	pool_kick_waiting(d);
+	spares_check(d);
 }
 
 /* The hook of worker.c: w became READY, or IDLE. */
@@ -240,6 +243,13 @@ pool_worker_changed(struct worker *w, enum worker_note note)
 	struct daemon *d = w->d;
 	struct pool *p = &d->pool;
 
+	if (spare_is(w)) {
+		/* a spare serves nobody until it takes a slot */
+		if (note == WN_STOPPED)
+			pool_check_stopped(d);
+		spares_check(d);
+		return;
+	}
 	switch (note) {
 	case WN_READY:
 		if (p->rolling && worker_is_current(w)) {
@@ -287,7 +297,8 @@ pool_init(struct daemon *d, char *err, size_t errlen)
 	p->hooks.unavailable = router_fail_if_unavailable;
 	loader_init(d);
 	poolmem_init(d);
-	for (i = 0; i < POOL_SLOTS(p); i++)
+	spares_init(d);
+	for (i = 0; i < POOL_ALL(p); i++)
 		worker_init(&p->w[i], d, i + 1);
 	crashes_init(d);
 	defs_init(d);
@@ -370,7 +381,7 @@ pool_on_defs(struct daemon *d, void *arg, const struct defs_report *r)
 		if (pool_uses_loader(d))
 			loader_defs_changed(d);
 		if (!d->pool.paused && !d->stopping)
-			for (i = 0; i < POOL_SLOTS(&d->pool); i++)
+			for (i = 0; i < POOL_ALL(&d->pool); i++)
 				if (d->pool.w[i].st == WS_WAITING)
 					worker_handle(&d->pool.w[i], WE_START, NULL);
 	}
@@ -472,7 +483,7 @@ pool_stop(struct daemon *d, void (*cb)(struct daemon *d))
 	d->pool.all_stopped = cb;
 	pool_cache_clear(d);   /* no lease is held past a stop */
 	defs_retry_cancel(d);
-	for (i = 0; i < POOL_SLOTS(&d->pool); i++) {
+	for (i = 0; i < POOL_ALL(&d->pool); i++) {
 		w = &d->pool.w[i];
 		worker_handle(w, WE_STOP, NULL);
 	}

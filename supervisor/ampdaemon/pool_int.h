@@ -59,6 +59,9 @@ void loader_init(struct daemon *d);
 /* The pool may start workers: make sure a loader runs (or is on its way). */
 void loader_ensure(struct daemon *d, const struct account *acct, bool as_root);
 bool loader_ready(const struct daemon *d);
+/* The current loader's pid (the spares' owner: worker.loader_pid), -1:
+ * none. */
+pid_t loader_current_pid(const struct daemon *d);
 /* The READY loader's uid and gid; -1 when none is READY. */
 int loader_identity(const struct daemon *d, uid_t *uid, gid_t *gid);
 /* Ask the READY loader for a worker with these fds (socket, log pipe,
@@ -128,6 +131,20 @@ void poisonq_drain(struct daemon *d, const char *why);
 void poisonq_free(struct daemon *d);
 /* Requests waiting for a hash (status, tests). */
 size_t poisonq_waiting(const struct daemon *d);
+
+/* SpareWorkers (docs/loader.md): w[2N ..] are spares, READY workers
+ * forked from a loader and given no request until one takes a slot. */
+static inline bool
+spare_is(const struct worker *w)
+{
+	const struct pool *p = &w->d->pool;
+
+	return (unsigned)(w - p->w) >= POOL_SLOTS(p);
+}
+/* spares.c, above worker.c: the pool's count of spares; the spares of
+ * another loader retired, the missing ones started. */
+void spares_init(struct daemon *d);
+void spares_check(struct daemon *d);
 
 /* crashes.c: fault 6 */
 void crashes_init(struct daemon *d);

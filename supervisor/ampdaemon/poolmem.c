@@ -41,7 +41,7 @@ poolmem_on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 
 	(void)loop;
 	(void)revents;
-	for (unsigned i = 0; i < POOL_SLOTS(&d->pool); i++) {
+	for (unsigned i = 0; i < POOL_ALL(&d->pool); i++) {
 		struct worker *w = &d->pool.w[i];
 
 		if (w->st != WS_READY || w->req != NULL)
@@ -126,7 +126,7 @@ poolmem_totals(struct daemon *d, struct pool_mem *m)
 		if (l->pid > 0)
 			poolmem_add(m, &l->mem, l->mem_ms, &m->loaders_pss);
 	}
-	for (unsigned i = 0; i < POOL_SLOTS(&d->pool); i++) {
+	for (unsigned i = 0; i < POOL_ALL(&d->pool); i++) {
 		const struct worker *w = &d->pool.w[i];
 
 		if (w->pid <= 0 || w->st == WS_BACKOFF || w->st == WS_IDLE ||

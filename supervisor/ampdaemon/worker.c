@@ -99,8 +99,14 @@ pool_add_definitions(struct event *ev, const struct wproto_ready *r)
 	events_add_str(ev, "definitions", defs);
 }
 
+/*
+ * Its worker_exited event and exits.jsonl line.  taker: the spare that
+ * takes w's slot at once (its pid is `spare_pid`, the restart delay 0), or
+ * NULL.  A spare's own exit has `spare` true.
+ */
 static void
-worker_record_exit(struct worker *w, int ws, const char *kind, int64_t now)
+worker_record_exit_to(struct worker *w, int ws, const char *kind, int64_t now,
+    const struct worker *taker)
 {
 	struct daemon *d = w->d;
 	struct event ev;
@@ -125,8 +131,13 @@ worker_record_exit(struct worker *w, int ws, const char *kind, int64_t now)
 		if (strcmp(kind, "crash") == 0 && w->ready_ms > 0 &&
 		    now - w->ready_ms >= (int64_t)d->cfg.stable_after_ms)
 			delay = d->cfg.restart_delay_min_ms;
-		events_add_int(&ev, "restart_delay_ms", (int64_t)delay);
+		events_add_int(&ev, "restart_delay_ms", taker != NULL ? 0 :
+		    (int64_t)delay);
 	}
+	if (taker != NULL)
+		events_add_int(&ev, "spare_pid", taker->pid);
+	if (spare_is(w))
+		events_add_bool(&ev, "spare", true);
 	/* which set a crash belongs to: the worker's own once it was READY
 	 * (after a rollover the pool's last READY is another set) */
 	if (w->ready_ms > 0 && w->defs[0] != '\0')
@@ -136,6 +147,16 @@ worker_record_exit(struct worker *w, int ws, const char *kind, int64_t now)
 	launch_exit_append(d, &ev);
 	daemon_event(d, &ev);
 }
+
+static void
+worker_record_exit(struct worker *w, int ws, const char *kind, int64_t now)
+{
+	worker_record_exit_to(w, ws, kind, now, NULL);
+}
+
+static struct worker *worker_spare_ready(struct daemon *d);
+static void worker_take_spare(struct worker *w, struct worker *s,
+    uint64_t refill_ms);
 
 /* Wipe w's scratch directory (it exited, or never started). */
 static void
@@ -175,6 +196,7 @@ worker_fork(struct worker *w, char *err, size_t errlen)
 	}
 	if (loader_fork(d, fds, n, &w->pid, err, errlen) != 0)
 		goto out;
+	w->loader_pid = loader_current_pid(d);
 	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
 	fcntl(logp[0], F_SETFL, O_NONBLOCK);
 	w->sock = sv[0];
@@ -411,6 +433,7 @@ act_start(struct worker *w, const struct worker_input *in)
 	w->log.last_line[0] = '\0';
 	w->log.len = 0;
 	w->mem_ms = 0;
+	w->loader_pid = -1;
 	w->uid = as_root ? 0 : acct.uid;
 	if (worker_spawn(w, &acct, as_root, err, sizeof(err)) != 0) {
 		w->pid = -1;
@@ -662,8 +685,9 @@ static void
 act_exit_retired(struct worker *w, const struct worker_input *in)
 {
 	struct daemon *d = w->d;
+	struct worker *s = worker_is_current(w) ? worker_spare_ready(d) : NULL;
 
-	worker_record_exit(w, in->ws, "stopped", walltime_now_ms());
+	worker_record_exit_to(w, in->ws, "stopped", walltime_now_ms(), s);
 	w->pid = -1;
 	if (w->req != NULL) {
 		struct scan_req *req = w->req;
@@ -671,7 +695,9 @@ act_exit_retired(struct worker *w, const struct worker_input *in)
 		w->req = NULL;
 		router_requeue(d, req);
 	}
-	if (!worker_is_current(w)) {
+	if (s != NULL) {
+		worker_take_spare(w, s, 0);
+	} else if (!worker_is_current(w) && !spare_is(w)) {
 		/* a rollover's old half: its replacement is on the way */
 		w->st = WS_IDLE;
 		d->pool.hooks.changed(w, WN_GONE);
@@ -745,27 +771,37 @@ act_exit_crash(struct worker *w, const struct worker_input *in)
 {
 	struct daemon *d = w->d;
 	int64_t now = walltime_now_ms();
-	char how[96], sig[16];
+	char how[96], sig[16], next[96];
 	uint64_t delay;
+	/* a READY spare serves the slot at once: no backoff for the slot */
+	struct worker *s = worker_is_current(w) ? worker_spare_ready(d) : NULL;
 
-	worker_record_exit(w, in->ws, "crash", now);
+	worker_record_exit_to(w, in->ws, "crash", now, s);
 	wstatus_text(in->ws, how, sizeof(how));
 	crash_kind(w, in->ws, sig, sizeof(sig));
 	if (w->ready_ms > 0 && now - w->ready_ms >= (int64_t)d->cfg.stable_after_ms)
 		w->delay_ms = d->cfg.restart_delay_min_ms;
 	delay = worker_next_delay(w);
-	dlog(&d->log, DLOG_WARNING, "worker %u (pid %d) crashed: %s after %.1f s%s%s; restarting in %.3f s",
-	    w->slot, (int)w->pid, w->killed == WK_SCAN_TIMEOUT ?
+	if (s != NULL)
+		snprintf(next, sizeof(next), "spare %u (pid %d) takes the slot",
+		    s->slot, (int)s->pid);
+	else
+		snprintf(next, sizeof(next), "%s in %.3f s", spare_is(w) ?
+		    "a new spare" : "restarting", ms_to_s(delay));
+	dlog(&d->log, DLOG_WARNING, "%s %u (pid %d) crashed: %s after %.1f s%s%s; %s",
+	    spare_is(w) ? "spare worker" : "worker", w->slot, (int)w->pid,
+	    w->killed == WK_SCAN_TIMEOUT ?
 	    "killed, its scan outlived ScanTimeout," : how,
 	    ms_to_s((uint64_t)(now - w->started_ms)),
-	    w->req ? " while scanning " : "", w->req ? w->req->name : "",
-	    ms_to_s(delay));
+	    w->req ? " while scanning " : "", w->req ? w->req->name : "", next);
 	w->restarts++;
 	crashes_note(d, now, sig, w->pid);
 	if (w->req != NULL)
 		router_crashed(d, w, now);
 	w->pid = -1;
-	if (!worker_is_current(w)) {
+	if (s != NULL) {
+		worker_take_spare(w, s, delay);
+	} else if (!worker_is_current(w) && !spare_is(w)) {
 		/* a rollover's old worker: its replacement is on the way */
 		w->st = WS_IDLE;
 		d->pool.hooks.changed(w, WN_GONE);
@@ -937,6 +973,110 @@ worker_on_scan_timer(struct ev_loop *loop, ev_timer *t, int revents)
 	worker_handle(WORKER_OF(t, scan_timer), WE_SCAN_TIMEOUT, NULL);
 }
 
+/* ---- SpareWorkers: a spare takes a slot (spares.c) ----------------------- */
+
+/* Move from's running process (READY, idle) into the empty slot to. */
+static void
+worker_move(struct worker *to, struct worker *from)
+{
+	struct ev_loop *loop = to->d->loop;
+
+	ev_child_stop(loop, &from->child);
+	ev_io_stop(loop, &from->sock_io);
+	ev_io_stop(loop, &from->log.io);
+	ev_timer_stop(loop, &from->timer);
+	ev_timer_stop(loop, &from->scan_timer);
+	to->pid = from->pid;
+	to->uid = from->uid;
+	to->gid = from->gid;
+	to->as_root = from->as_root;
+	to->sock = from->sock;
+	to->log.fd = from->log.fd;
+	to->started_ms = from->started_ms;
+	to->ready_ms = from->ready_ms;
+	to->loader_pid = from->loader_pid;
+	to->mem = from->mem;
+	to->mem_ms = from->mem_ms;
+	to->scans = 0;
+	to->req = NULL;
+	to->killed = WK_NONE;
+	to->bad_ready[0] = '\0';
+	to->defs_changed_ms = 0;
+	memcpy(to->log.buf, from->log.buf, from->log.len);
+	to->log.len = from->log.len;
+	memcpy(to->log.last_line, from->log.last_line, sizeof(to->log.last_line));
+	memcpy(to->defs, from->defs, sizeof(to->defs));
+	memcpy(to->scratch, from->scratch, sizeof(to->scratch));
+	to->st = WS_READY;
+	ev_child_set(&to->child, to->pid, 0);
+	ev_child_start(loop, &to->child);
+	ev_io_set(&to->sock_io, to->sock, EV_READ);
+	ev_io_start(loop, &to->sock_io);
+	ev_io_set(&to->log.io, to->log.fd, EV_READ);
+	ev_io_start(loop, &to->log.io);
+	from->pid = -1;
+	from->sock = from->log.fd = -1;
+	from->scratch[0] = '\0';
+	from->log.len = 0;
+	from->st = WS_IDLE;
+}
+
+/* Was s forked from the current loader, and is that loader READY?  Only
+ * such a spare may take a slot; any other is retired (spares.c). */
+static bool
+spare_of_current(const struct worker *s)
+{
+	return s->pid > 0 && s->loader_pid > 0 && loader_ready(s->d) &&
+	    s->loader_pid == loader_current_pid(s->d);
+}
+
+/* A READY, idle spare of the current, READY loader, or NULL (none, or
+ * the pool is paused or stopping). */
+static struct worker *
+worker_spare_ready(struct daemon *d)
+{
+	struct pool *p = &d->pool;
+
+	if (p->paused || d->stopping)
+		return NULL;
+	for (unsigned i = POOL_SLOTS(p); i < POOL_ALL(p); i++) {
+		struct worker *s = &p->w[i];
+
+		if (s->st == WS_READY && s->req == NULL && spare_of_current(s))
+			return s;
+	}
+	return NULL;
+}
+
+/*
+ * w's worker died or was retired: the spare s (worker_spare_ready) takes
+ * its slot now, a worker_ready event for the slot with `spare` true and
+ * `start_ms` 0, and a new spare is forked after refill_ms (the slot's
+ * backoff: a crash loop forks no faster than without spares).
+ */
+static void
+worker_take_spare(struct worker *w, struct worker *s, uint64_t refill_ms)
+{
+	struct daemon *d = w->d;
+	struct event ev;
+	int64_t now = walltime_now_ms();
+
+	worker_move(w, s);
+	events_begin(&ev, EVENT_WORKER_READY, now);
+	events_add_int(&ev, "pid", w->pid);
+	events_add_int(&ev, "worker", w->slot);
+	events_add_int(&ev, "uid", w->uid);
+	events_add_int(&ev, "start_ms", 0);
+	events_add_bool(&ev, "spare", true);
+	events_add_str(&ev, "definitions", w->defs);
+	daemon_event(d, &ev);
+	dlog(&d->log, DLOG_INFO, "worker %u: spare %u (pid %d) took the slot; a new spare is forked in %.3f s",
+	    w->slot, s->slot, (int)w->pid, ms_to_s(refill_ms));
+	worker_schedule(s, refill_ms);
+	poolmem_touch(d);
+	d->pool.hooks.changed(w, WN_READY);
+}
+
 void
 worker_init(struct worker *w, struct daemon *d, unsigned slot)
 {
@@ -946,6 +1086,7 @@ worker_init(struct worker *w, struct daemon *d, unsigned slot)
 	w->pid = -1;
 	w->sock = -1;
 	w->log.fd = -1;
+	w->loader_pid = -1;
 	w->delay_ms = d->cfg.restart_delay_min_ms;
 	ev_init(&w->timer, worker_on_timer);
 	ev_init(&w->scan_timer, worker_on_scan_timer);

@@ -146,6 +146,8 @@ static const struct keydef keydefs[CONFIG_KEY_COUNT] = {
 	    F(worker_memory_limit), 0, SMAX },
 	[CONFIG_LOADER_HUGE_PAGES] = { "LoaderHugePages", CT_BOOL,
 	    F(loader_huge_pages), 0, 0 },
+	[CONFIG_SPARE_WORKERS] = { "SpareWorkers", CT_UINT, F(spare_workers), 0,
+	    CONFIG_SPARES_MAX },
 };
 
 /* clamd.conf names an operator may bring along, and ours. */
@@ -307,6 +309,7 @@ config_defaults(struct config *c)
 	c->load_timeout_ms = 300 * 1000;
 	c->worker_memory_limit = 512ULL << 20;
 	c->loader_huge_pages = true;
+	c->spare_workers = 0;   /* opt-in: a spare changes the crash backoff */
 	c->scratch_dir = CONFIG_DEFAULT_SCRATCH_DIR;
 	c->heuristic_alerts = true;   /* clamd's default */
 }

@@ -104,6 +104,7 @@
 
 /* Ranges. */
 #define CONFIG_WORKERS_MAX 64
+#define CONFIG_SPARES_MAX 8           /* SpareWorkers */
 #define CONFIG_THRESHOLD_MAX 1000
 #define CONFIG_RECURSION_MAX 64
 #define CONFIG_FILES_MAX 1000000
@@ -194,6 +195,7 @@ enum config_key {
 	CONFIG_LOAD_TIMEOUT,
 	CONFIG_WORKER_MEMORY_LIMIT,
 	CONFIG_LOADER_HUGE_PAGES,
+	CONFIG_SPARE_WORKERS,
 	CONFIG_KEY_COUNT
 };
 
@@ -249,6 +251,9 @@ struct config {
 	/* LoaderHugePages: the loader collapses its engine's anonymous
 	 * memory into transparent huge pages (docs/loader.md) */
 	bool loader_huge_pages;
+	/* WorkerLaunch loader: workers forked and READY but given no
+	 * request; one takes a slot whose worker died (docs/loader.md) */
+	unsigned spare_workers;
 	/* Engine builtin: use a set it cannot load all of (issue 15); else
 	 * the trial rejects it and a worker does not start on it */
 	bool allow_partial_engine;

@@ -32,8 +32,9 @@ SCR=$T_TMP/scratch
 export AMPSCAN_TEST_NO_LANDLOCK=1
 for launch in loader exec; do
 [ "$launch" = exec ] && t_fresh
+# (SpareWorkers 1: a spare is never exec'd; the fallback says it is ignored)
 dl_config CreateScanUser yes Engine clamav ScratchDir "$SCR" Workers 1 \
-	WorkerLaunch "$launch"
+	WorkerLaunch "$launch" $([ "$launch" = loader ] && echo SpareWorkers 1)
 check "ampdaemon starts (AMPSCAN_TEST_NO_LANDLOCK=1, WorkerLaunch $launch)" dl_start
 check "the worker passes its scratch check and canaries: READY" dl_wait_ready 1 60
 pid=$(dl_worker_pids)
@@ -60,6 +61,10 @@ if [ "$launch" = loader ]; then
 			/usr/bin/python3 -c 'import json,sys; f=json.load(sys.stdin)[\"loader\"][\"fallback\"]; sys.exit(not f or \"$NOLL\" not in f[\"reason\"])'"
 	check "worker $pid: exec'd (its command line is ampscansvc --worker)" \
 		sh -c "tr '\\0' ' ' </proc/$pid/cmdline | grep -q -- '--worker'"
+	check "SpareWorkers is logged as ignored on the fallback" \
+		grep -q "SpareWorkers 1 is ignored: the workers are exec'd" "$DL_LOG"
+	check "no spare: status has none, one worker started" \
+		test "$(dl_status_py "s['spares'] == []")/$(dl_events_count worker_started)" = True/1
 else
 	check "status --json: no loader section with WorkerLaunch exec" \
 		test "$(dl_status_py "'loader' in s")" = False

@@ -240,7 +240,13 @@ root_eicar "root's clamdscan with the unreserved slots taken -> FOUND"
 exec 9>&- 6>&-
 wait "$RCLI" "$R2CLI"
 stop_pinger
-for _ in $(seq 100); do [ -n "$(metric session_time)" ] && [ "$(metric session_time)" -ge 1 ] && break; sleep 0.1; done
+# both counters: the file is rewritten up to 5 s after a change, so one
+# may be there before the other (metric_at_least BUDGET N)
+metric_at_least() { [ -n "$(metric "$1")" ] && [ "$(metric "$1")" -ge "$2" ]; }
+for _ in $(seq 150); do
+	metric_at_least session_time 1 && metric_at_least reserved_slots 5 && break
+	sleep 0.1
+done
 check "metrics: session_time $(metric session_time), reserved_slots $(metric reserved_slots)" \
 	test "$(metric session_time)" -ge 1 -a "$(metric reserved_slots)" -ge 5
 dl_stop_checked

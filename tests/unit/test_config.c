@@ -264,6 +264,7 @@ test_config_defaults_every_key(void **state)
 		{ CONFIG_LOAD_TIMEOUT, "LoadTimeout", "300s" },
 		{ CONFIG_WORKER_MEMORY_LIMIT, "WorkerMemoryLimit", "512M" },
 		{ CONFIG_LOADER_HUGE_PAGES, "LoaderHugePages", "yes" },
+		{ CONFIG_SPARE_WORKERS, "SpareWorkers", "0" },
 	};
 	struct config c;
 	char buf[256];
@@ -320,6 +321,7 @@ test_config_defaults_typed_fields(void **state)
 	assert_null(c.fault_command);
 	assert_false(c.core_dumps);
 	assert_false(c.enable_shutdown_command);
+	assert_int_equal(c.spare_workers, 0);   /* opt-in (docs/loader.md) */
 }
 
 static void
@@ -1237,13 +1239,16 @@ test_config_print_everything_set_round_trip(void **state)
 	    "WorkerLaunch exec\n"
 	    "LoadTimeout 2m\n"
 	    "WorkerMemoryLimit 0\n"
-	    "LoaderHugePages no\n";
+	    "LoaderHugePages no\n"
+	    "SpareWorkers 2\n";
 	struct config c;
 	char err[512];
 
 	(void)state;
 	assert_int_equal(parse(text, &c, err, sizeof(err)), 0);
 	assert_string_equal(c.definitions_dir, "/srv/defs with trailing blank ");
+	assert_false(c.loader_huge_pages);
+	assert_int_equal(c.spare_workers, 2);
 	assert_string_equal(c.state_dir, "/srv/state #1");
 	assert_string_equal(c.log_dir, "/srv/log\t#x\\\"");
 	assert_string_equal(c.local_socket, "/tmp/a b.sock");
