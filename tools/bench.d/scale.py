@@ -341,9 +341,10 @@ class Clamd:
 # ---- ampdaemon -------------------------------------------------------------------
 
 class Amp:
-    def __init__(self, a, launch):
-        self.a, self.launch = a, launch
-        self.dir = os.path.join(a.workdir, "amp-" + launch)
+    def __init__(self, a, launch, spares=0):
+        self.a, self.launch, self.spares = a, launch, spares
+        self.name = launch if spares == 0 else "%s-spare" % launch
+        self.dir = os.path.join(a.workdir, "amp-" + self.name)
         self.sock = os.path.join(self.dir, "clamd.sock")
         self.ctl = os.path.join(self.dir, "control.sock")
         self.conf = os.path.join(self.dir, "ampdaemon.conf")
@@ -366,6 +367,8 @@ class Amp:
                     "RestartDelayMin 1ms\nRestartDelayMax 1ms\nCrashThreshold 1000\nStableAfter 1s\n"
                     % (a.user, a.user, a.workers, self.launch, d, d, d, self.sock, self.ctl, a.pub,
                        d, a.limit, a.limit, a.limit))
+            if self.launch == "loader":
+                f.write("SpareWorkers %d\n" % self.spares)
         os.chmod(self.conf, 0o600)
         with open(self.cconf, "w") as f:
             f.write("LocalSocket %s\n" % self.sock)
@@ -437,7 +440,7 @@ class Amp:
         return self.mem()
 
     def run(self, full):
-        a, r = self.a, {"launch": self.launch}
+        a, r = self.a, {"launch": self.launch, "spares": self.spares}
         self.setup()
         t0 = self.start()
         r["serving_ms"] = r1(wait_serving(self.sock, a.probe, t0, a.limit, self.alive))
@@ -447,7 +450,7 @@ class Amp:
             r["pass1"] = scan_pass(self.cconf, a.list, os.path.join(a.workdir, "out-%s-1.txt" % self.launch))
             r["pass2"] = scan_pass(self.cconf, a.list, os.path.join(a.workdir, "out-%s-2.txt" % self.launch))
             r["mem_scanned"] = self.settle_mem()
-        r["respawn"] = self.respawn(a.kills if full else a.exec_kills)
+        r["respawn"] = self.respawn(a.kills if full or self.launch == "loader" else a.exec_kills)
         if full:
             r["update"] = self.update()
             r["mem_updated"] = self.settle_mem()
@@ -515,6 +518,7 @@ class Amp:
                         rec["pid"] = ev.get("pid")
                     elif ev.get("event") == "worker_ready":
                         rec["ready"] = ev_ms(ev["time"]) - t0
+                        rec["spare"] = bool(ev.get("spare"))
                         rec["start_ms"] = ev.get("start_ms")
                         rec["pid"] = ev.get("pid")
                         break
@@ -533,7 +537,8 @@ class Amp:
                             rec["child_line"] = t - rec["t_kill"]
                         break
         ready = [x["ready"] for x in recs]
-        out = {"kills": len(recs), "p50_ms": r1(statistics.median(ready)), "p99_ms": r1(pct(ready, 99)),
+        out = {"kills": len(recs), "by_spare": sum(1 for x in recs if x.get("spare")),
+               "p50_ms": r1(statistics.median(ready)), "p99_ms": r1(pct(ready, 99)),
                "min_ms": r1(min(ready)), "max_ms": r1(max(ready)),
                "times_ms": [r1(x) for x in ready]}
         started = [x["started"] for x in recs if "started" in x]
@@ -593,7 +598,7 @@ def main():
     ap.add_argument("--kills", type=int, default=20)
     ap.add_argument("--exec-kills", type=int, default=3)
     ap.add_argument("--limit", type=int, default=900, help="seconds any one step may take")
-    ap.add_argument("--only", default="clamd,loader,exec")
+    ap.add_argument("--only", default="clamd,loader,loader-spare,exec")
     a = ap.parse_args()
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -603,7 +608,12 @@ def main():
     try:
         for what in a.only.split(","):
             t = time.monotonic()
-            srv = Clamd(a) if what == "clamd" else Amp(a, what)
+            if what == "clamd":
+                srv = Clamd(a)
+            elif what == "loader-spare":   # serving, memory, respawn with a spare READY
+                srv = Amp(a, "loader", spares=1)
+            else:
+                srv = Amp(a, what)
             servers.append(srv)
             print("scale.py: %s ..." % what, file=sys.stderr, flush=True)
             res[what] = srv.run(True) if what in ("clamd", "loader") else srv.run(False)
