@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Staging definitions for libclamav (supervisor/ampscansvc/engine_stage.h):
+ * an unofficial container is verified and unpacked in one pass, and its
+ * members reach the stage only when the whole container verified; a
+ * container whose MD5 or signature fails leaves the stage empty, members
+ * written while it streamed included.  Counts follow the lines, comments
+ * and blanks left out, and a member name two containers share is staged
+ * as STEM-member.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ampscan/cvd.h"
+#include "engine_stage.h"
+#include "testutil.h"
+
+/* 3 signatures among comments, blanks and leading blanks; no last newline */
+static const char x_hdb[] =
+    "# a comment\n"
+    "\n"
+    "44d88612fea8a8f36de82e1278abb02f:68:Eicar-Test-Signature\n"
+    "  \t\r\n"
+    "aa15bcf478d165efd2065190eb473bcb:544:Test.File-1\n"
+    "\r\n"
+    "bb15bcf478d165efd2065190eb473bcb:545:Test.File-2";
+static const char y_ndb[] =
+    "Test.Body-1:0:*:414d5053434e2d54455354??00{2-4}ff\n"
+    "Test.Body-2:0:EOF-10:6578616d706c65\n";
+
+static struct {
+	char *tmp;
+	struct cvd_trust *tkey, *official_only;
+	unsigned seq;
+	struct stage st;
+	bool open;
+} fx;
+
+static int
+group_setup(void **state)
+{
+	const char *priv, *pub;
+	char err[CVD_ERRMSG_MAX];
+
+	(void)state;
+	fx.tmp = tu_tmpdir();
+	tu_key_files(fx.tmp, &priv, &pub);
+	if (cvd_trust_new(CVD_TRUST_NO_OFFICIAL, &fx.tkey) != 0 ||
+	    cvd_trust_add_key_file(fx.tkey, pub, err, sizeof(err)) != 0 ||
+	    cvd_trust_new(0, &fx.official_only) != 0)
+		return -1;
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	cvd_trust_free(fx.tkey);
+	cvd_trust_free(fx.official_only);
+	tu_rmtree(fx.tmp);
+	free(fx.tmp);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	if (fx.open)
+		stage_close(&fx.st);
+	fx.open = false;
+	return 0;
+}
+
+/* A new stage directory of its own for each test. */
+static void
+open_stage(const struct defs_opts *o)
+{
+	char dir[4200], err[1024];
+
+	snprintf(dir, sizeof(dir), "%s/stage-%u", fx.tmp, fx.seq++);
+	if (stage_open(&fx.st, dir, o, false, err, sizeof(err)) != 0)
+		fail_msg("stage_open: %s", err);
+	fx.open = true;
+}
+
+/* The stage directory's entries, sorted, one per line ("" when empty). */
+static char *
+listing(void)
+{
+	struct dirent **ents = NULL;
+	size_t len = 0;
+	char *out = calloc(1, 8192);
+	int n = scandir(fx.st.path, &ents, NULL, alphasort);
+
+	assert_non_null(out);
+	assert_true(n >= 0);
+	for (int i = 0; i < n; i++) {
+		if (strcmp(ents[i]->d_name, ".") != 0 &&
+		    strcmp(ents[i]->d_name, "..") != 0)
+			len += (size_t)snprintf(out + len, 8192 - len, "%s\n",
+			    ents[i]->d_name);
+		free(ents[i]);
+	}
+	free(ents);
+	return out;
+}
+
+static const char *
+craft(const char *name, const struct tu_member *ms, size_t n, bool cld)
+{
+	struct tu_craft c = { .members = ms, .n = n, .key = tu_key(),
+	    .md5_x = cld };
+	const char *path = tu_path(fx.tmp, name);
+
+	tu_craft_write(path, &c);
+	return path;
+}
+
+static const char *
+craft_default(const char *name, bool cld, bool plain_tar)
+{
+	const struct tu_member ms[] = {
+		{ .name = "COPYING", .data = "test data\n", .len = 10 },
+		{ .name = "test.info" },
+		{ .name = "x.hdb", .data = x_hdb, .len = sizeof(x_hdb) - 1 },
+		{ .name = "y.ndb", .data = y_ndb, .len = sizeof(y_ndb) - 1 },
+	};
+	struct tu_craft c = { .members = ms, .n = 4, .key = tu_key(),
+	    .md5_x = cld, .plain_tar = plain_tar };
+	const char *path = tu_path(fx.tmp, name);
+
+	tu_craft_write(path, &c);
+	return path;
+}
+
+static const struct stage_file *
+staged(const char *name)
+{
+	for (size_t i = 0; i < fx.st.nfiles; i++)
+		if (strcmp(fx.st.files[i].name, name) == 0)
+			return &fx.st.files[i];
+	fail_msg("%s: not staged", name);
+	return NULL;
+}
+
+static void
+expect_count(const char *name, uint64_t n)
+{
+	const struct stage_file *f = staged(name);
+
+	assert_int_equal(f->lo, n);
+	assert_int_equal(f->hi, n);
+}
+
+/* ---- tests ---- */
+
+static void
+test_operator_signed_cvd_stages_its_members_counted(void **state)
+{
+	struct defs_opts o = { .trust = fx.tkey };
+	char err[1024] = "", *l;
+
+	(void)state;
+	open_stage(&o);
+	if (stage_add(&fx.st, craft_default("main.cvd", false, false), err,
+	    sizeof(err)) != 0)
+		fail_msg("stage_add: %s", err);
+	l = listing();
+	/* no COPYING, no .info, no unpack directory left */
+	assert_string_equal(l, "x.hdb\ny.ndb\n");
+	free(l);
+	assert_int_equal(fx.st.nfiles, 2);
+	expect_count("x.hdb", 3);
+	expect_count("y.ndb", 2);
+	assert_int_equal(fx.st.ndbs, 1);
+	assert_string_equal(fx.st.dbs[0].name, "main");
+	assert_false(fx.st.dbs[0].official);
+	/* the staged bytes are the member's */
+	{
+		size_t len;
+		uint8_t *p = tu_read(tu_path(fx.st.path, "x.hdb"), &len);
+
+		assert_int_equal(len, sizeof(x_hdb) - 1);
+		assert_memory_equal(p, x_hdb, len);
+		free(p);
+	}
+}
+
+/* The last byte of name changed; staging it fails naming the MD5. */
+static void
+expect_altered_fails_empty(const char *name, bool plain_tar)
+{
+	struct defs_opts o = { .trust = fx.tkey };
+	const char *path = craft_default(name, false, plain_tar);
+	char err[1024] = "", *l;
+	struct stat sb;
+	uint8_t b;
+	int fd;
+
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true((fd = open(path, O_RDWR)) >= 0);
+	assert_int_equal(pread(fd, &b, 1, sb.st_size - 1), 1);
+	b ^= 0x5a;
+	assert_int_equal(pwrite(fd, &b, 1, sb.st_size - 1), 1);
+	close(fd);
+	open_stage(&o);
+	assert_int_not_equal(stage_add(&fx.st, path, err, sizeof(err)), 0);
+	if (strstr(err, name) == NULL || strstr(err, "MD5") == NULL)
+		fail_msg("%s: %s", name, err);
+	l = listing();
+	assert_string_equal(l, "");
+	free(l);
+	assert_int_equal(fx.st.nfiles, 0);
+}
+
+/* The gzip trailer changed: the inflate fails. */
+static void
+test_corrupt_last_byte_leaves_the_stage_empty(void **state)
+{
+	(void)state;
+	expect_altered_fails_empty("bad.cvd", false);
+}
+
+/* The plain tar's last padding byte: every member streams, then the MD5. */
+static void
+test_md5_checked_after_members_leaves_the_stage_empty(void **state)
+{
+	(void)state;
+	expect_altered_fails_empty("padded.cvd", true);
+}
+
+/* A .cld's DSIG is checked after its payload: nobody trusts this key. */
+static void
+test_untrusted_cld_dsig_leaves_the_stage_empty(void **state)
+{
+	struct defs_opts o = { .trust = fx.official_only };
+	char err[1024] = "", *l;
+
+	(void)state;
+	open_stage(&o);
+	assert_int_not_equal(stage_add(&fx.st, craft_default("main.cld", true, true),
+	    err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "main.cld"));
+	if (strstr(err, "DSIG") == NULL)
+		fail_msg("%s", err);
+	l = listing();
+	assert_string_equal(l, "");
+	free(l);
+}
+
+/* Two containers with a member of one name: the second is STEM-member. */
+static void
+test_shared_member_name_is_staged_under_the_stem(void **state)
+{
+	struct defs_opts o = { .trust = fx.tkey };
+	const struct tu_member ms[] = {
+		{ .name = "COPYING", .data = "c\n", .len = 2 },
+		{ .name = "test.info" },
+		{ .name = "y.ndb", .data = y_ndb, .len = sizeof(y_ndb) - 1 },
+	};
+	char err[1024] = "", *l;
+
+	(void)state;
+	open_stage(&o);
+	if (stage_add(&fx.st, craft_default("main.cvd", false, false), err,
+	    sizeof(err)) != 0 ||
+	    stage_add(&fx.st, craft("daily.cvd", ms, 3, false), err,
+	    sizeof(err)) != 0)
+		fail_msg("stage_add: %s", err);
+	l = listing();
+	assert_string_equal(l, "daily-y.ndb\nx.hdb\ny.ndb\n");
+	free(l);
+	expect_count("daily-y.ndb", 2);
+	assert_int_equal(staged("daily-y.ndb")->db, 1);
+}
+
+/* A member of many blocks: lines cut by the stream's blocks count once. */
+static void
+test_big_member_counts_every_line(void **state)
+{
+	struct defs_opts o = { .trust = fx.tkey };
+	enum { LINES = 60000 };
+	size_t cap = (size_t)LINES * 80, len = 0;
+	char *big = malloc(cap), err[1024] = "";
+	struct tu_member ms[] = {
+		{ .name = "COPYING", .data = "c\n", .len = 2 },
+		{ .name = "test.info" },
+		{ .name = "big.hdb" },
+	};
+
+	(void)state;
+	assert_non_null(big);
+	for (unsigned i = 0; i < LINES; i++) {
+		if (i % 7 == 0)
+			len += (size_t)snprintf(big + len, cap - len, "# comment %u\n", i);
+		if (i % 11 == 0)
+			len += (size_t)snprintf(big + len, cap - len, " \t\r\n");
+		len += (size_t)snprintf(big + len, cap - len, "%032x:%u:Test.Big-%u\n",
+		    i, 100 + i, i);
+	}
+	ms[2].data = big;
+	ms[2].len = len;
+	open_stage(&o);
+	if (stage_add(&fx.st, craft("big.cvd", ms, 3, false), err,
+	    sizeof(err)) != 0)
+		fail_msg("stage_add: %s", err);
+	expect_count("big.hdb", LINES);
+	free(big);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_operator_signed_cvd_stages_its_members_counted, teardown),
+		cmocka_unit_test_teardown(test_corrupt_last_byte_leaves_the_stage_empty, teardown),
+		cmocka_unit_test_teardown(test_md5_checked_after_members_leaves_the_stage_empty, teardown),
+		cmocka_unit_test_teardown(test_untrusted_cld_dsig_leaves_the_stage_empty, teardown),
+		cmocka_unit_test_teardown(test_shared_member_name_is_staged_under_the_stem, teardown),
+		cmocka_unit_test_teardown(test_big_member_counts_every_line, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
