@@ -161,6 +161,30 @@ ctl_json_time(struct jsonw *w, const char *key, int64_t ms)
 	jsonw_key_str(w, key, t);
 }
 
+/* "cdiffs_waiting": incoming/'s cdiffs whose base has not arrived */
+static void
+cdiffs_waiting_json(struct daemon *d, struct jsonw *w)
+{
+	const struct incoming *in = &d->inc;
+
+	jsonw_key(w, "cdiffs_waiting");
+	jsonw_arr_begin(w);
+	for (unsigned i = 0; i < in->ncd; i++) {
+		const struct incoming_cdiff *e = &in->cd[i];
+
+		if (e->waits_for == 0)
+			continue;
+		jsonw_obj_begin(w);
+		jsonw_key_str(w, "file", e->name);
+		jsonw_key_str(w, "database", e->db);
+		jsonw_key_uint(w, "version", e->version);
+		jsonw_key_uint(w, "waits_for", e->waits_for);
+		ctl_json_time(w, "since", e->since_ms);
+		jsonw_obj_end(w);
+	}
+	jsonw_arr_end(w);
+}
+
 /* "update": the one in progress, the queue, the last verdict */
 static void
 update_json(struct daemon *d, struct jsonw *w)
@@ -175,6 +199,7 @@ update_json(struct daemon *d, struct jsonw *w)
 	    u->cur->reload ? "(reload)" : u->cur->path);
 	jsonw_key_str_or_null(w, "step", u->cur != NULL ? u->step : NULL);
 	jsonw_key_str_or_null(w, "waiting", u->mem_waiting ? u->wait_reason : NULL);
+	cdiffs_waiting_json(d, w);
 	jsonw_key(w, "last");
 	if (!u->have_last) {
 		jsonw_null(w);
@@ -208,6 +233,16 @@ update_text(struct daemon *d, struct strbuf *sb, int64_t now)
 	if (u->n > 0)
 		strbuf_printf(sb, "; %u waiting", u->n);
 	strbuf_puts(sb, "\n");
+	for (unsigned i = 0; i < d->inc.ncd; i++) {
+		const struct incoming_cdiff *e = &d->inc.cd[i];
+
+		if (e->waits_for == 0)
+			continue;
+		walltime_format(e->since_ms, when);
+		fmt_duration(now - e->since_ms, dur, sizeof(dur));
+		strbuf_printf(sb, "  cdiff waiting: %s (%s version %u) waits for %s version %u, since %s (for %s)\n",
+		    e->name, e->db, e->version, e->db, e->waits_for, when, dur);
+	}
 	if (u->have_last) {
 		walltime_format(u->last_ms, when);
 		strbuf_printf(sb, "  last: %s %s: %s\n", when, u->last_file,

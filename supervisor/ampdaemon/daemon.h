@@ -338,6 +338,9 @@ struct update_job {
 	bool force;                      /* allow a downgrade */
 	bool incoming;                   /* from incoming/: consumed */
 	bool reload;                     /* ampctl reload / RELOAD: no file */
+	/* incoming/ decided it: staged, then rejected with this reason
+	 * (quarantined as any rejection); "" for a normal update */
+	char reject[512];
 	/* the answer (ampctl, incoming/), or NULL: enum update_done */
 	void (*done)(struct daemon *d, void *arg, int status, const char *text);
 	void *arg;
@@ -382,6 +385,9 @@ struct updates {
 	bool have_last, last_ok;
 	int64_t last_ms;
 	char last_file[4096], last_text[1536];
+	/* incoming.c: told when the queue is idle (nothing running or
+	 * waiting, no check): cdiffs held back may go now; NULL: nobody */
+	void (*on_idle)(struct daemon *d);
 };
 
 /* ---- the service's budgets (issue 17; docs/scan-protocol.md) ------------ */
@@ -418,11 +424,33 @@ void budget_hit(struct daemon *d, enum budget b, uid_t uid, const char *what);
 
 /* ---- incoming/ (incoming.c) ---------------------------------------------- */
 
+/*
+ * A .cdiff in incoming/ (NAME-VERSION.cdiff, its header saying VERSION),
+ * not yet submitted: in line behind the one applied now, or waiting for
+ * a version that has not arrived (docs/updates.md, "Ordering").
+ */
+#define INCOMING_CDIFF_TRACK 256          /* cdiffs incoming/ keeps in mind */
+#define INCOMING_CDIFF_WAIT_MAX 64u       /* of them waiting for a missing base */
+#define INCOMING_CDIFF_WAIT_MS (60 * 60 * 1000)  /* then rejected */
+struct incoming_cdiff {
+	char name[256];                  /* in incoming/ */
+	char db[64];                     /* NAME */
+	unsigned version;
+	unsigned waits_for;              /* the missing version; 0: not waiting */
+	int64_t since_ms;                /* waiting since (wall clock, status) */
+	int64_t since_mono;              /* the same, monotonic (the bound) */
+	bool seen;                       /* in the last listing */
+};
+
 struct incoming {
 	int ino_fd;                      /* inotify on incoming/, or -1 */
 	ev_io ino_io;
 	ev_timer settle;                 /* a quiet moment before reading it */
 	ev_timer retry;                  /* again after an I/O failure */
+	ev_timer wait_timer;             /* the first waiting cdiff's bound */
+	struct incoming_cdiff *cd;       /* INCOMING_CDIFF_TRACK of them */
+	unsigned ncd, nwaiting;
+	int64_t hold_until;              /* monotonic ms: an I/O failure, no cdiff before */
 };
 
 /* ---- the definitions check (defstask.c) --------------------------------- */
@@ -623,6 +651,17 @@ int update_submit(struct daemon *d, const char *path, const char *sign,
     bool force, bool incoming, bool reload,
     void (*done)(struct daemon *d, void *arg, int status, const char *text),
     void *arg, char *err, size_t errlen);
+/*
+ * incoming/ judged path already (a cdiff that waited too long for its
+ * base, or one a newer container made obsolete): it is staged and
+ * rejected with why, quarantined like any rejection.
+ */
+int update_submit_rejected(struct daemon *d, const char *path,
+    const char *sign, const char *why,
+    void (*done)(struct daemon *d, void *arg, int status, const char *text),
+    void *arg, char *err, size_t errlen);
+/* Nothing runs or waits in the queue, no definitions check runs. */
+bool update_idle(const struct daemon *d);
 /*
  * Ask for a reload: the active set re-verified and the workers rolled over.
  * It joins the pending one if there is one (BUDGET_RELOAD_COALESCED is

@@ -559,8 +559,11 @@ update_next(struct daemon *d)
 		reload_start(d);
 		return;
 	}
-	if (u->head == NULL)
+	if (u->head == NULL) {
+		if (u->on_idle != NULL)   /* incoming/'s cdiffs held back */
+			u->on_idle(d);
 		return;
+	}
 	job = u->head;
 	u->head = job->next;
 	if (u->head == NULL)
@@ -625,33 +628,32 @@ update_next(struct daemon *d)
 }
 
 
-int
-update_submit(struct daemon *d, const char *path, const char *sign, bool force,
-    bool incoming, bool reload,
-    void (*done)(struct daemon *d, void *arg, int status, const char *text),
-    void *arg, char *err, size_t errlen)
+/* A new job for the queue's tail; NULL (err set) when it is full. */
+static struct update_job *
+job_new(struct daemon *d, const char *path, const char *sign, char *err,
+    size_t errlen)
 {
-	struct updates *u = &d->upd;
 	struct update_job *job;
 
-	if (reload)   /* ampctl reload: root's, at once; never in the queue */
-		return update_reload(d, true, 0, done, arg, err, errlen);
-	if (u->n >= UPDATE_QUEUE_MAX) {
+	if (d->upd.n >= UPDATE_QUEUE_MAX) {
 		str_fmt(err, errlen, "%u updates are waiting already; try again later",
 		    UPDATE_QUEUE_MAX);
-		return -1;
+		return NULL;
 	}
 	if ((job = calloc(1, sizeof(*job))) == NULL) {
 		str_fmt(err, errlen, "out of memory");
-		return -1;
+		return NULL;
 	}
 	str_fmt(job->path, sizeof(job->path), "%s", path ? path : "");
 	str_fmt(job->sign, sizeof(job->sign), "%s", sign ? sign : "");
-	job->force = force;
-	job->incoming = incoming;
-	job->reload = reload;
-	job->done = done;
-	job->arg = arg;
+	return job;
+}
+
+static void
+job_queue(struct daemon *d, struct update_job *job)
+{
+	struct updates *u = &d->upd;
+
 	if (u->tail != NULL)
 		u->tail->next = job;
 	else
@@ -659,7 +661,51 @@ update_submit(struct daemon *d, const char *path, const char *sign, bool force,
 	u->tail = job;
 	u->n++;
 	update_next(d);
+}
+
+int
+update_submit(struct daemon *d, const char *path, const char *sign, bool force,
+    bool incoming, bool reload,
+    void (*done)(struct daemon *d, void *arg, int status, const char *text),
+    void *arg, char *err, size_t errlen)
+{
+	struct update_job *job;
+
+	if (reload)   /* ampctl reload: root's, at once; never in the queue */
+		return update_reload(d, true, 0, done, arg, err, errlen);
+	if ((job = job_new(d, path, sign, err, errlen)) == NULL)
+		return -1;
+	job->force = force;
+	job->incoming = incoming;
+	job->done = done;
+	job->arg = arg;
+	job_queue(d, job);
 	return 0;
+}
+
+int
+update_submit_rejected(struct daemon *d, const char *path, const char *sign,
+    const char *why,
+    void (*done)(struct daemon *d, void *arg, int status, const char *text),
+    void *arg, char *err, size_t errlen)
+{
+	struct update_job *job;
+
+	if ((job = job_new(d, path, sign, err, errlen)) == NULL)
+		return -1;
+	job->incoming = true;
+	str_fmt(job->reject, sizeof(job->reject), "%s", why);
+	job->done = done;
+	job->arg = arg;
+	job_queue(d, job);
+	return 0;
+}
+
+bool
+update_idle(const struct daemon *d)
+{
+	return d->upd.cur == NULL && d->upd.head == NULL && !d->stopping &&
+	    !defs_running(d) && defs_checked(d);
 }
 
 /* ---- the queue, as incoming/ sees it ---- */

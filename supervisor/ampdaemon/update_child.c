@@ -841,6 +841,8 @@ update_child_fn(void *arg, int out_fd)
 		str_fmt(sstaged, sizeof(sstaged), "%s/%s", c->stage, sname);
 	}
 	child_kp(c, KP_STAGED);
+	if (job->reject[0] != '\0')   /* incoming/ judged it (a cdiff's wait) */
+		return child_reject(c, staged, job->reject);
 
 	child_step(c, "verifying");
 	if (is_cdiff)
