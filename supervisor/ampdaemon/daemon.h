@@ -99,6 +99,12 @@ struct scan_req {
 	struct clean_key key;            /* the file's identity at submit */
 	bool have_key;
 	int cc_slot;                     /* its pending lease, -1: none */
+	/* for the scan log (scanlog.h), readable in done(): monotonic us at
+	 * submit and when a worker took it (0: none did), the worker's slot
+	 * (-1: none), answered by the clean-file cache */
+	int64_t t_submit_us, t_start_us;
+	int log_slot;
+	bool cached;
 	struct scan_req *next;
 };
 

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "pool_int.h"
+#include "scanlog.h"
 
 /* ---- the clean-file cache (cleancache.h) ------------------------------- */
 
@@ -242,6 +243,8 @@ pool_dispatch(struct daemon *d)
 			continue;
 		}
 		req->attempts++;
+		req->t_start_us = scanlog_now_us();
+		req->log_slot = (int)w->slot;
 		w->req = req;
 		ev_timer_stop(d->loop, &w->scan_timer);
 		ev_timer_set(&w->scan_timer, ms_to_s(d->cfg.scan_timeout_ms), 0.);
@@ -286,6 +289,7 @@ router_admit(struct daemon *d, struct scan_req *req, int st,
 		res->verdict = WPROTO_CLEAN;
 		res->nnames = 0;
 		res->note[0] = '\0';
+		req->cached = true;
 		req_finish(d, req, res, NULL);
 		return;
 	}
@@ -315,6 +319,10 @@ pool_submit(struct daemon *d, struct scan_req *req)
 	req->attempts = 0;
 	req->cc_slot = -1;
 	req->next = NULL;
+	req->t_submit_us = scanlog_now_us();
+	req->t_start_us = 0;
+	req->log_slot = -1;
+	req->cached = false;
 	if (d->stopping) {
 		req_finish(d, req, NULL, "ampdaemon is stopping");
 		return;

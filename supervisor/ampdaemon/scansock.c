@@ -37,6 +37,7 @@
 #include "clamdproto.h"
 #include "connset.h"
 #include "daemon.h"
+#include "scanlog.h"
 #include "store.h"
 
 #ifndef AMPSCAN_VERSION
@@ -114,6 +115,7 @@ struct sjob {
 	unsigned inflight, found, errors;
 	bool submitting;                 /* inside pool_submit: no re-entry */
 	uint64_t held;                   /* INSTREAM bytes, given back at its end */
+	char *logname;                   /* the log's name of a FILDES file, or NULL */
 	struct sjob *next;
 };
 
@@ -395,6 +397,7 @@ job_free(struct sjob *j)
 			*pp = j->next;
 			break;
 		}
+	free(j->logname);
 	free(j);
 }
 
@@ -465,6 +468,26 @@ job_reply_result(struct sjob *j, const char *name,
 	}
 }
 
+/* The result in the scan log (scanlog.h), as clamd logs it. */
+static void
+job_log_result(struct sjob *j, const struct scan_req *req,
+    const struct wproto_result *res, const char *error)
+{
+	const struct sconn *c = j->c;
+	const struct scanlog_client cl = {
+		.uid = c->peer_uid, .pid = c->peer_pid,
+		.cmd = clamd_cmd_name(j->cmd), .session_id = j->id,
+	};
+	const char *name = req->name;
+
+	if (j->cmd == CLAMD_CMD_INSTREAM)
+		name = SCANLOG_STREAM_LOCAL;
+	else if (j->logname != NULL)
+		name = j->logname;
+	scanlog_result(c->d, &cl, req, name, res, error,
+	    (j->flags & WPROTO_SCAN_ALLMATCH) != 0);
+}
+
 static void
 sreq_done(struct scan_req *req, const struct wproto_result *res,
     const char *error)
@@ -473,6 +496,7 @@ sreq_done(struct scan_req *req, const struct wproto_result *res,
 	struct sjob *j = r->job;
 
 	j->inflight--;
+	job_log_result(j, req, res, error);
 	if (!j->c->conn.dead)
 		job_reply_result(j, req->name, res, error);
 	free(r);
@@ -1099,6 +1123,25 @@ job_start_path(struct sconn *c, unsigned id, const struct clamd_request *rq)
 	job_pump(j);   /* finishes it if it was answered at once */
 }
 
+/*
+ * What the log calls a FILDES file, as clamd does: the path the kernel
+ * shows for the descriptor ("/srv/x", "/memfd:m (deleted)"), or NULL
+ * (then the reply's "fd[N]").
+ */
+static char *
+fd_log_name(int fd)
+{
+	char link[64], path[PATH_MAX];
+	ssize_t n;
+
+	str_fmt(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	if (n <= 0)
+		return NULL;
+	path[n] = '\0';
+	return strdup(path);
+}
+
 /* A descriptor (INSTREAM's memfd, FILDES's) as a one-file job. */
 static void
 job_start_fd(struct sconn *c, unsigned id, enum clamd_framing f,
@@ -1114,6 +1157,8 @@ job_start_fd(struct sconn *c, unsigned id, enum clamd_framing f,
 		return;
 	}
 	str_fmt(j->root, sizeof(j->root), "%s", name);
+	if (cmd == CLAMD_CMD_FILDES)
+		j->logname = fd_log_name(fd);
 	j->walk_done = true;
 	j->held = c->held;   /* INSTREAM: its memfd's bytes, until the scan ends */
 	c->held = 0;
@@ -1336,6 +1381,16 @@ sconn_command(struct sconn *c, const struct clamd_request *rq)
 }
 
 /* INSTREAM: chunks into the memfd; false when more bytes are needed. */
+/* The warning clamd writes when a stream passes StreamMaxLength. */
+static void
+stream_limit_log(const struct sconn *c, uint32_t len)
+{
+	dlog(&c->d->log, DLOG_WARNING, "%s: INSTREAM size limit exceeded: a chunk of %u bytes after %llu would pass StreamMaxLength (%llu bytes); stream refused (uid %u)",
+	    SCANLOG_STREAM_LOCAL, len, (unsigned long long)c->streamed,
+	    (unsigned long long)c->d->cfg.stream_max_length,
+	    (unsigned)c->peer_uid);
+}
+
 static bool
 sconn_instream(struct sconn *c)
 {
@@ -1365,6 +1420,7 @@ sconn_instream(struct sconn *c)
 			return true;
 		}
 		if (len > c->d->cfg.stream_max_length - c->streamed) {
+			stream_limit_log(c, len);
 			sconn_reply(c, c->cmd_id, c->cmd_framing,
 			    CLAMD_REPLY_STREAM_LIMIT);
 			c->conn.closing = true;

@@ -148,6 +148,8 @@ static const struct keydef keydefs[CONFIG_KEY_COUNT] = {
 	    F(loader_huge_pages), 0, 0 },
 	[CONFIG_SPARE_WORKERS] = { "SpareWorkers", CT_UINT, F(spare_workers), 0,
 	    CONFIG_SPARES_MAX },
+	[CONFIG_LOG_CLEAN] = { "LogClean", CT_BOOL, F(log_clean), 0, 0 },
+	[CONFIG_LOG_VERBOSE] = { "LogVerbose", CT_BOOL, F(log_verbose), 0, 0 },
 };
 
 /* clamd.conf names an operator may bring along, and ours. */

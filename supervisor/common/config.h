@@ -196,6 +196,8 @@ enum config_key {
 	CONFIG_WORKER_MEMORY_LIMIT,
 	CONFIG_LOADER_HUGE_PAGES,
 	CONFIG_SPARE_WORKERS,
+	CONFIG_LOG_CLEAN,
+	CONFIG_LOG_VERBOSE,
 	CONFIG_KEY_COUNT
 };
 
@@ -284,6 +286,13 @@ struct config {
 	const char *scratch_dir;         /* the workers' scratch directories */
 	bool core_dumps;
 	bool enable_shutdown_command;
+	/*
+	 * The scan log (clamd's keys): every detection is a line of
+	 * ampdaemon.log; LogClean adds the clean results, LogVerbose the
+	 * command, the worker and the times of each line.
+	 */
+	bool log_clean;
+	bool log_verbose;
 	/*
 	 * clamd.conf's heuristic and PUA options, its names and defaults
 	 * (Engine clamav only: the builtin engine has none and refuses a yes).

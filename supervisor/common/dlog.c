@@ -98,26 +98,56 @@ dlog_close(struct dlog *l)
 	l->fd = -1;
 }
 
+size_t
+dlog_escape(char *dst, size_t dstlen, const char *src)
+{
+	const unsigned char *p = (const unsigned char *)src;
+	size_t n = 0, k;
+	char esc[DLOG_ESCAPE_MAX + 1];
+
+	if (dstlen == 0)
+		return 0;
+	for (; *p != '\0'; p++) {
+		if (*p >= 0x20 && *p != 0x7f) {
+			esc[0] = (char)*p;
+			esc[1] = '\0';
+		} else if (*p == '\n') {
+			memcpy(esc, "\\n", 3);
+		} else if (*p == '\r') {
+			memcpy(esc, "\\r", 3);
+		} else if (*p == '\t') {
+			memcpy(esc, "\\t", 3);
+		} else {
+			snprintf(esc, sizeof(esc), "\\x%02x", *p);
+		}
+		k = strlen(esc);
+		if (n + k >= dstlen)
+			break;   /* never half an escape */
+		memcpy(dst + n, esc, k);
+		n += k;
+	}
+	dst[n] = '\0';
+	return n;
+}
+
 void
 dlog(struct dlog *l, enum dlog_level lvl, const char *fmt, ...)
 {
-	char line[DLOG_LINE_MAX], when[WALLTIME_LEN];
+	char line[DLOG_LINE_MAX], msg[DLOG_LINE_MAX], when[WALLTIME_LEN];
 	int saved = errno;
 	va_list ap;
-	int n, m, head;
+	int n, head;
 
 	walltime_format(walltime_now_ms(), when);
 	n = snprintf(line, sizeof(line), "%s ampdaemon[%d]: %s: ", when,
 	    (int)getpid(), dlog_levels[lvl]);
 	head = n - (int)strlen(dlog_levels[lvl]) - 2;   /* where "level: " starts */
 	va_start(ap, fmt);
-	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+		msg[0] = '\0';
 	va_end(ap);
-	if (m < 0)
-		m = 0;
-	n += m;
-	if ((size_t)n > sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
+	/* one message, one line: a file name's newline cannot forge another */
+	n += (int)dlog_escape(line + n, sizeof(line) - (size_t)n - 1, msg);
 	line[n++] = '\n';
 	if (l->fd >= 0) {
 		if (write(l->fd, line, (size_t)n) == n)

@@ -11,6 +11,11 @@
  * takes the priority from the <N> (3 error, 4 warning, 6 info, 7 debug),
  * so `journalctl -p warning` finds our warnings, and it keeps its own
  * time and pid.
+ *
+ * A message is always one line: its control characters (a file name's
+ * newline above all) are written escaped, as the scan socket's replies
+ * write them: \n, \r, \t, \xNN for the others and DEL.  Bytes from
+ * 0x80 up pass unchanged; a backslash stays a backslash.
  */
 #ifndef AMPSCAN_DLOG_H
 #define AMPSCAN_DLOG_H
@@ -44,6 +49,15 @@ int dlog_open_named(struct dlog *l, const char *log_dir, const char *name,
 /* Reopen after rotation; the old fd is closed only once the new one is open. */
 int dlog_reopen(struct dlog *l);
 void dlog_close(struct dlog *l);
+
+/* The longest escape of one byte ("\\xNN"). */
+#define DLOG_ESCAPE_MAX 4
+/*
+ * src with its control characters escaped (above) into dst, cut before an
+ * escape or a byte that would not fit; always NUL-terminated when dstlen
+ * > 0.  Returns the bytes written, the NUL not counted.
+ */
+size_t dlog_escape(char *dst, size_t dstlen, const char *src);
 
 void dlog(struct dlog *l, enum dlog_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -77,6 +77,8 @@ num(const struct config *c, enum config_key k)
 	case CONFIG_ENGINE: return c->engine;
 	case CONFIG_CORE_DUMPS: return c->core_dumps;
 	case CONFIG_ENABLE_SHUTDOWN_COMMAND: return c->enable_shutdown_command;
+	case CONFIG_LOG_CLEAN: return c->log_clean;
+	case CONFIG_LOG_VERBOSE: return c->log_verbose;
 	default: fail_msg("key %d is not numeric", (int)k);
 	}
 	return 0;
@@ -265,6 +267,8 @@ test_config_defaults_every_key(void **state)
 		{ CONFIG_WORKER_MEMORY_LIMIT, "WorkerMemoryLimit", "512M" },
 		{ CONFIG_LOADER_HUGE_PAGES, "LoaderHugePages", "yes" },
 		{ CONFIG_SPARE_WORKERS, "SpareWorkers", "0" },
+		{ CONFIG_LOG_CLEAN, "LogClean", "no" },
+		{ CONFIG_LOG_VERBOSE, "LogVerbose", "no" },
 	};
 	struct config c;
 	char buf[256];
@@ -321,6 +325,8 @@ test_config_defaults_typed_fields(void **state)
 	assert_null(c.fault_command);
 	assert_false(c.core_dumps);
 	assert_false(c.enable_shutdown_command);
+	assert_false(c.log_clean);      /* clamd's defaults */
+	assert_false(c.log_verbose);
 	assert_int_equal(c.spare_workers, 0);   /* opt-in (docs/loader.md) */
 }
 
@@ -483,6 +489,8 @@ test_config_booleans(void **state)
 		{ "CreateScanUser no", CONFIG_CREATE_SCAN_USER, 0, 0, NULL },
 		{ "AllowUnsigned yes", CONFIG_ALLOW_UNSIGNED, 0, 1, NULL },
 		{ "EnableShutdownCommand true", CONFIG_ENABLE_SHUTDOWN_COMMAND, 0, 1, NULL },
+		{ "LogClean yes", CONFIG_LOG_CLEAN, 0, 1, NULL },
+		{ "LogVerbose 1", CONFIG_LOG_VERBOSE, 0, 1, NULL },
 		{ "CoreDumps maybe", CONFIG_CORE_DUMPS, CONFIG_EVALUE, 0, "CoreDumps: 'maybe' is not a boolean (use yes or no)" },
 		{ "CoreDumps 2", CONFIG_CORE_DUMPS, CONFIG_EVALUE, 0, "is not a boolean" },
 		{ "CoreDumps on", CONFIG_CORE_DUMPS, CONFIG_EVALUE, 0, "is not a boolean" },
@@ -1240,7 +1248,9 @@ test_config_print_everything_set_round_trip(void **state)
 	    "LoadTimeout 2m\n"
 	    "WorkerMemoryLimit 0\n"
 	    "LoaderHugePages no\n"
-	    "SpareWorkers 2\n";
+	    "SpareWorkers 2\n"
+	    "LogClean yes\n"
+	    "LogVerbose yes\n";
 	struct config c;
 	char err[512];
 

@@ -186,6 +186,47 @@ test_journal_long_line(void **state)
 	free(big);
 }
 
+/* dlog_escape: the scan socket's escapes, never half of one */
+static void
+test_escape(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(dlog_escape(buf, sizeof(buf), "a\nb\rc\td\x01\x1b\x7f\\\xc3\xa9"), 25);
+	assert_string_equal(buf, "a\\nb\\rc\\td\\x01\\x1b\\x7f\\\xc3\xa9");
+	/* cut before an escape that would not fit */
+	assert_int_equal(dlog_escape(buf, 4, "ab\n"), 2);
+	assert_string_equal(buf, "ab");
+	assert_int_equal(dlog_escape(buf, 5, "ab\n"), 4);
+	assert_string_equal(buf, "ab\\n");
+	assert_int_equal(dlog_escape(buf, 1, "ab"), 0);
+	assert_string_equal(buf, "");
+	assert_int_equal(dlog_escape(buf, 0, "ab"), 0);
+}
+
+/* a message is one line, whatever its arguments hold (a file name) */
+static void
+test_message_escaped(void **state)
+{
+	struct fx *f = *state;
+	struct dlog l;
+	char err[256], path[4200];
+	const char *s, *nl;
+
+	assert_int_equal(dlog_open(&l, f->dir, true, err, sizeof(err)), 0);
+	dlog(&l, DLOG_INFO, "%s: Sig FOUND", "/srv/x\n2026-01-01T00:00:00.000Z ampdaemon[1]: info: /y: OK");
+	dlog_close(&l);
+	snprintf(path, sizeof(path), "%s/%s", f->dir, DLOG_NAME);
+	s = slurp(path);
+	nl = strchr(s, '\n');
+	assert_non_null(nl);
+	assert_int_equal(nl[1], '\0');   /* one line */
+	assert_non_null(strstr(s, "info: /srv/x\\n2026-01-01T00:00:00.000Z ampdaemon[1]: info: /y: OK: Sig FOUND\n"));
+	s = slurp(f->errpath);   /* stderr: the same */
+	assert_int_equal(strchr(s, '\n')[1], '\0');
+}
+
 int
 main(void)
 {
@@ -194,6 +235,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_journal_prefixes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_stream_must_match, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_long_line, setup, teardown),
+		cmocka_unit_test(test_escape),
+		cmocka_unit_test_setup_teardown(test_message_escaped, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
