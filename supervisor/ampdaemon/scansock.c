@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The scan socket: the clamd protocol (docs/scan-protocol.md) on LocalSocket,
- * so that clamdscan and the clamd client libraries work unchanged.
+ * and on TCP with TCPSocket (the same set of connections: a TCP peer is
+ * never trusted, has no uid, and gets no path commands unless
+ * TCPAllowPathCommands), so that clamdscan and the clamd client libraries
+ * work unchanged.
  *
  * A connection reads commands (clamdproto.c parses them), and each scan
  * command becomes a job: one file (a path, an INSTREAM into a memfd, a
