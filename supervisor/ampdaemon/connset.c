@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include "connset.h"
@@ -153,8 +155,80 @@ conn_flush(struct conn *c)
 	}
 	ev_io_stop(loop, &c->wio);
 	conn_check_drained(c);
+	if (c->lingering && !c->wr_shut && c->busy == 0 && !c->dead) {
+		/* the replies are out: the client reads them, then an end */
+		(void)shutdown(c->fd, SHUT_WR);
+		c->wr_shut = true;
+	}
 	if (c->closing && c->busy == 0 && !c->dead)
 		conn_close(c);
+}
+
+/* ---- lingering (conn_linger) ------------------------------------------- */
+
+/* The linger is over: close once the replies are out and nothing runs. */
+static void
+conn_linger_end(struct conn *c)
+{
+	ev_io_stop(c->set->d->loop, &c->rio);
+	ev_timer_stop(c->set->d->loop, &c->timer);
+	c->closing = true;
+	conn_flush(c);
+}
+
+static void
+conn_on_linger_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn *c = w->data;
+	char sink[65536];
+	ssize_t n;
+	int i;
+
+	(void)loop;
+	(void)revents;
+	for (i = 0; i < CONNSET_LINGER_BURST && !c->dead; i++) {
+		n = recv(c->fd, sink, c->linger_left < sizeof(sink) ?
+		    c->linger_left : sizeof(sink), MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {   /* the client closed (or failed): done */
+			conn_linger_end(c);
+			return;
+		}
+		c->linger_left -= (size_t)n;
+		if (c->linger_left == 0) {
+			conn_linger_end(c);
+			return;
+		}
+	}
+}
+
+static void
+conn_on_linger_timeout(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	conn_linger_end(t->data);
+}
+
+void
+conn_linger(struct conn *c, size_t max_bytes, double max_s)
+{
+	struct ev_loop *loop = c->set->d->loop;
+
+	if (c->dead || c->lingering)
+		return;
+	conn_drop_held(c);
+	c->lingering = true;
+	c->linger_left = max_bytes > 0 ? max_bytes : 1;
+	ev_io_stop(loop, &c->rio);
+	ev_set_cb(&c->rio, conn_on_linger_read);
+	ev_io_start(loop, &c->rio);
+	ev_timer_stop(loop, &c->timer);
+	ev_set_cb(&c->timer, conn_on_linger_timeout);
+	ev_timer_set(&c->timer, max_s, 0.);
+	ev_timer_start(loop, &c->timer);
+	conn_flush(c);
 }
 
 /* The client took none of its output for CONNSET_STALL_TIMEOUT. */
@@ -190,18 +264,47 @@ connset_on_resume(struct ev_loop *loop, ev_timer *t, int revents)
 
 	(void)revents;
 	if (!s->d->stopping)
-		ev_io_start(loop, &s->io);
+		for (size_t i = 0; i < s->nlis; i++)
+			ev_io_start(loop, &s->lis[i].io);
 }
 
-/* One connection off the backlog; false when there was none. */
+/* A TCP peer's address, and the address and port as text. */
+static void
+conn_peer_name(struct conn *c, const struct sockaddr_storage *sa)
+{
+	const void *a;
+	unsigned port;
+
+	if (sa->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+		a = &s6->sin6_addr;
+		port = ntohs(s6->sin6_port);
+	} else {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+		a = &s4->sin_addr;
+		port = ntohs(s4->sin_port);
+	}
+	if (inet_ntop(sa->ss_family, a, c->peer_addr, sizeof(c->peer_addr)) == NULL)
+		str_fmt(c->peer_addr, sizeof(c->peer_addr), "?");
+	str_fmt(c->peer, sizeof(c->peer), sa->ss_family == AF_INET6 ?
+	    "[%s]:%u" : "%s:%u", c->peer_addr, port);
+}
+
+/* One connection off l's backlog; false when there was none. */
 static bool
-connset_accept_one(struct connset *s)
+connset_accept_one(struct connset *s, const struct connset_listener *l)
 {
 	struct ev_loop *loop = s->d->loop;
+	struct sockaddr_storage sa;
+	socklen_t salen = sizeof(sa);
 	struct conn *c;
 	int fd;
 
-	fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	memset(&sa, 0, sizeof(sa));
+	fd = accept4(l->fd, (struct sockaddr *)&sa, &salen,
+	    SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0) {
 		if (errno == EMFILE || errno == ENFILE) {
 			/* the backlog would keep the socket readable and the
@@ -210,7 +313,8 @@ connset_accept_one(struct connset *s)
 				dlog(&s->d->log, DLOG_WARNING, "%s: accept: %s; pausing %.1f s at a time until descriptors are free",
 				    s->ops->name, strerror(errno), CONNSET_ACCEPT_PAUSE);
 			s->starved = true;
-			ev_io_stop(loop, &s->io);
+			for (size_t i = 0; i < s->nlis; i++)
+				ev_io_stop(loop, &s->lis[i].io);
 			ev_timer_set(&s->resume, CONNSET_ACCEPT_PAUSE, 0.);
 			ev_timer_start(loop, &s->resume);
 		}
@@ -235,6 +339,9 @@ connset_accept_one(struct connset *s)
 	}
 	c->set = s;
 	c->fd = fd;
+	c->tcp = l->tcp;
+	if (l->tcp)
+		conn_peer_name(c, &sa);
 	strbuf_init(&c->out, s->ops->out_max);
 	ev_io_init(&c->rio, s->ops->on_read, fd, EV_READ);
 	ev_io_init(&c->wio, conn_on_write, fd, EV_WRITE);
@@ -255,12 +362,16 @@ static void
 connset_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct connset *s = w->data;
+	const struct connset_listener *l = NULL;
 	int i;
 
 	(void)loop;
 	(void)revents;
-	for (i = 0; i < CONNSET_ACCEPT_BURST; i++)   /* a burst of clients */
-		if (!connset_accept_one(s))
+	for (size_t k = 0; k < s->nlis; k++)
+		if (&s->lis[k].io == w)
+			l = &s->lis[k];
+	for (i = 0; l != NULL && i < CONNSET_ACCEPT_BURST; i++)   /* a burst */
+		if (!connset_accept_one(s, l))
 			break;
 }
 
@@ -425,15 +536,16 @@ connset_open(struct connset *s, struct daemon *d,
 	memset(s, 0, sizeof(*s));
 	s->d = d;
 	s->ops = ops;
-	s->fd = fd;
+	s->lis[0].fd = fd;
+	s->nlis = 1;
 	memcpy(s->path, sa.sun_path, sizeof(s->path));
-	ev_io_init(&s->io, connset_on_accept, fd, EV_READ);
-	s->io.data = s;
+	ev_io_init(&s->lis[0].io, connset_on_accept, fd, EV_READ);
+	s->lis[0].io.data = s;
 	ev_prepare_init(&s->reaper, connset_on_reap);
 	s->reaper.data = s;
 	ev_init(&s->resume, connset_on_resume);
 	s->resume.data = s;
-	ev_io_start(d->loop, &s->io);
+	ev_io_start(d->loop, &s->lis[0].io);
 	return 0;
 fail:
 	if (fd >= 0)
@@ -442,10 +554,80 @@ fail:
 	return -1;
 }
 
+/* addr and port as a socket address; false: not a numeric address. */
+static bool
+tcp_sockaddr(const char *addr, unsigned port, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		*len = sizeof(*s4);
+		return true;
+	}
+	if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*s6);
+		return true;
+	}
+	return false;
+}
+
+int
+connset_listen_tcp(struct connset *s, const char *addr, unsigned port,
+    int backlog, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	struct connset_listener *l;
+	socklen_t len;
+	int fd = -1, one = 1;
+	char where[CONNSET_PEER_MAX + 8];
+
+	str_fmt(where, sizeof(where), strchr(addr, ':') != NULL ? "[%.*s]:%u" :
+	    "%.*s:%u", INET6_ADDRSTRLEN, addr, port);
+
+	if (s->nlis >= CONNSET_LISTEN_MAX || port == 0 || port > 65535 ||
+	    !tcp_sockaddr(addr, port, &ss, &len)) {
+		str_fmt(err, errlen, "%s: listen: %s", where, s->nlis >=
+		    CONNSET_LISTEN_MAX ? "too many addresses" :
+		    "not a numeric address and port");
+		return -1;
+	}
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) < 0) {
+		str_fmt(err, errlen, "%s: socket: %s", where, strerror(errno));
+		return -1;
+	}
+	/* a restart binds at once (no TIME_WAIT wait); a live listener
+	 * still makes bind fail: SO_REUSEPORT is not set */
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) != 0 ||
+	    listen(fd, backlog) != 0) {
+		str_fmt(err, errlen, "%s: bind: %s", where, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	l = &s->lis[s->nlis++];
+	l->fd = fd;
+	l->tcp = true;
+	ev_io_init(&l->io, connset_on_accept, fd, EV_READ);
+	l->io.data = s;
+	ev_io_start(s->d->loop, &l->io);
+	return 0;
+}
+
 void
 connset_stop_accepting(struct connset *s)
 {
-	ev_io_stop(s->d->loop, &s->io);
+	for (size_t i = 0; i < s->nlis; i++)
+		ev_io_stop(s->d->loop, &s->lis[i].io);
 	ev_timer_stop(s->d->loop, &s->resume);
 }
 
@@ -455,7 +637,9 @@ connset_close(struct connset *s)
 	struct conn *c;
 
 	connset_stop_accepting(s);
-	close(s->fd);
+	for (size_t i = 0; i < s->nlis; i++)
+		close(s->lis[i].fd);
+	s->nlis = 0;
 	unlink(s->path);
 	for (c = s->conns; c != NULL; c = c->next)
 		conn_close(c);

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * A listening unix socket and its connections, for the control socket
- * (ctl.c) and the scan socket (scansock.c): accepting (out of descriptors,
- * a pause rather than a spin on a readable backlog), the cap, the list,
- * writing each connection's output, and freeing closed connections once
- * nothing refers to them.  The protocol reads, times out and answers.
+ * A listening unix socket (and, for the scan socket, TCP listeners beside
+ * it) and their connections, for the control socket (ctl.c) and the scan
+ * socket (scansock.c): accepting (out of descriptors, a pause rather than
+ * a spin on a readable backlog), the cap (shared by all the set's
+ * listeners), the list, writing each connection's output, lingering after
+ * a refusal, and freeing closed connections once nothing refers to them.
+ * The protocol reads, times out and answers.
  */
 #ifndef AMPSCAN_CONNSET_H
 #define AMPSCAN_CONNSET_H
@@ -13,6 +15,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <ev.h>
 
@@ -20,6 +24,11 @@
 
 struct daemon;
 struct conn;
+
+#define CONNSET_LISTEN_MAX 9          /* the unix socket and 8 TCP addresses */
+/* a TCP peer as text: "[v6 address]:port" */
+#define CONNSET_PEER_MAX (INET6_ADDRSTRLEN + 8)
+#define CONNSET_LINGER_BURST 4        /* reads of 64 KiB per wake-up, lingering */
 
 struct connset_ops {
 	const char *name;             /* in the log: "control", "scan socket" */
@@ -61,15 +70,30 @@ struct conn {
 	 * queue: conn_close reads them first (the client sees a clean end),
 	 * conn_reset does not (the client's reads fail with ECONNRESET) */
 	size_t held;
+	/* the listener's transport: a TCP peer has no uid (SO_PEERCRED); it
+	 * is known by its address (peer_addr) and shown as addr:port (peer) */
+	bool tcp;
+	char peer_addr[INET6_ADDRSTRLEN];
+	char peer[CONNSET_PEER_MAX];
+	/* conn_linger: reading and dropping until the client stops */
+	bool lingering, wr_shut;
+	size_t linger_left;
 	struct conn *next;
+};
+
+/* A listening socket of a set. */
+struct connset_listener {
+	int fd;
+	ev_io io;
+	bool tcp;
 };
 
 struct connset {
 	struct daemon *d;
 	const struct connset_ops *ops;
-	int fd;
+	struct connset_listener lis[CONNSET_LISTEN_MAX];   /* lis[0]: path */
+	size_t nlis;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	ev_io io;
 	ev_timer resume;              /* accepting again after EMFILE */
 	/* frees closed connections at every turn of the loop, before it
 	 * waits: even a busy loop runs it (an ev_idle would wait for a quiet
@@ -89,6 +113,15 @@ struct connset {
 int connset_open(struct connset *s, struct daemon *d,
     const struct connset_ops *ops, const char *path, mode_t mode, gid_t gid,
     int backlog, char *err, size_t errlen);
+/*
+ * Listen on TCP too, on addr (a numeric IPv4 or IPv6 address; an IPv6
+ * socket takes IPv6 only) and port, into the set opened by connset_open:
+ * its connections are the set's, under its cap.  0, or -1 with err set,
+ * naming the address and port ("127.0.0.1:3310: bind: Address already in
+ * use"), and nothing left behind.
+ */
+int connset_listen_tcp(struct connset *s, const char *addr, unsigned port,
+    int backlog, char *err, size_t errlen);
 /* Take no more connections (the daemon is stopping); clients stay served. */
 void connset_stop_accepting(struct connset *s);
 /* Close the socket, remove its file, close and free every connection. */
@@ -104,6 +137,18 @@ void conn_close(struct conn *c);
  * with ECONNRESET).  For a client whose replies could not all be kept.
  */
 void conn_reset(struct conn *c);
+/*
+ * The protocol is done with c, but the client may still be sending (a
+ * stream refused at its limit): a close now would make its writes fail
+ * (EPIPE, ECONNRESET) before it reads its reply.  So: the replies waiting
+ * (and those of work still in flight) are written, then the write side is
+ * shut (the client reads its reply, then an end), and what the client
+ * still sends is read and dropped, CONNSET_LINGER_BURST reads a wake-up,
+ * until it closes, or max_bytes were dropped, or max_s passed; then c is
+ * closed.  Replaces conn.rio's and conn.timer's callbacks: the protocol
+ * must not restart its own reading or timer on c while c->lingering.
+ */
+void conn_linger(struct conn *c, size_t max_bytes, double max_s);
 /* Write what the socket takes, the rest when it is writable; close c on an
  * error, or once all is written when closing and busy is 0. */
 void conn_flush(struct conn *c);

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The scan socket: the clamd protocol (docs/scan-protocol.md) on LocalSocket,
- * so that clamdscan and the clamd client libraries work unchanged.
+ * and on TCP with TCPSocket (the same set of connections: a TCP peer is
+ * never trusted, has no uid, and gets no path commands unless
+ * TCPAllowPathCommands), so that clamdscan and the clamd client libraries
+ * work unchanged.
  *
  * A connection reads commands (clamdproto.c parses them), and each scan
  * command becomes a job: one file (a path, an INSTREAM into a memfd, a
@@ -65,12 +68,24 @@
 #define SCAN_CONNS_RESERVED (SCAN_CONNS_MAX - CONFIG_CONNS_PER_USER_MAX)
 #define SCAN_DRAIN_MAX 4096          /* bytes read and dropped before a refusal */
 #define SCAN_STATS_FILES_MAX 256     /* file lines in STATS (trusted clients) */
+/* A stream refused at its limit: what the client still sends is read and
+ * dropped for this long, or this many bytes, so that it reads the error
+ * rather than failing a write (EPIPE, ECONNRESET); then the close. */
+#define SCAN_LINGER_TIME 2.0         /* s */
+#define SCAN_LINGER_MAX (32u << 20)  /* bytes */
+/* TCP peers have no uid: path commands (TCPAllowPathCommands yes) are
+ * served with this account's rights, no supplementary groups */
+#define SCAN_TCP_USER "nobody"
+#define SCAN_TCP_UID_FALLBACK 65534
+#define SCAN_WHO_MAX (CONNSET_PEER_MAX + 16)
 
 /* The budgets' replies (clamd's style: what, then ERROR). */
 #define SCAN_REPLY_STREAM_MEMORY "INSTREAM: stream memory limit reached, try again later. ERROR"
 #define SCAN_REPLY_CONNS_PER_USER "Too many connections from this user (MaxConnectionsPerUser), try again later. ERROR"
 #define SCAN_REPLY_RESERVED "Server busy: the remaining connections are reserved, try again later. ERROR"
 #define SCAN_REPLY_SESSION_TIME "IDSESSION: session time limit reached (MaxSessionTime). ERROR"
+#define SCAN_REPLY_TCP_PATH "path commands are not accepted over TCP (TCPAllowPathCommands no). ERROR"
+#define SCAN_REPLY_TCP_FILDES "FILDES: not available over TCP (no descriptor can pass). ERROR"
 
 struct sconn;
 
@@ -152,6 +167,9 @@ struct sconn {
 	uid_t peer_uid;
 	gid_t peer_gid;
 	bool trusted;
+	/* for the log: "uid N", or "TCP addr:port" for a TCP peer, which is
+	 * never trusted and counts under MaxConnectionsPerUser by address */
+	char who[SCAN_WHO_MAX];
 	/* StreamMemoryLimit: bytes of the stream being received, counted */
 	uint64_t held;
 	/* MaxSessionTime: the session's deadline; expired: no more commands */
@@ -167,6 +185,8 @@ struct scansock {
 	/* TrustedScanUsers, resolved at the start (root is trusted too) */
 	uid_t trusted[CONFIG_NAMES_MAX];
 	size_t ntrusted;
+	uid_t tcp_uid;                   /* SCAN_TCP_USER: a TCP peer's rights */
+	gid_t tcp_gid;
 	unsigned walks;                  /* directory walks under way: they share
 	                                  * SCAN_WALK_STEP, so that 40 walks cost a
 	                                  * turn of the loop what one does */
@@ -216,8 +236,8 @@ sconn_reply_as(struct sconn *c, unsigned id, enum clamd_framing f,
 	if (c->conn.out.failed) {
 		/* not a clean close: the replies it would read next are lost,
 		 * and a client must never take a cut list for the whole */
-		dlog(&c->d->log, DLOG_WARNING, "scan socket: a client (uid %u) does not read its replies (%zu bytes waiting); connection reset",
-		    (unsigned)c->peer_uid, c->conn.out.len);
+		dlog(&c->d->log, DLOG_WARNING, "scan socket: a client (%s) does not read its replies (%zu bytes waiting); connection reset",
+		    c->who, c->conn.out.len);
 		conn_reset(&c->conn);
 	}
 }
@@ -231,6 +251,17 @@ sconn_reply(struct sconn *c, unsigned id, enum clamd_framing f,
 }
 
 /* ---- budgets (docs/scan-protocol.md, "Budgets") ------------------------ */
+
+/* budget_hit, naming a TCP peer (its uid is SCAN_TCP_USER's) */
+static void
+sconn_budget_hit(struct sconn *c, enum budget b, const char *what)
+{
+	char line[256];
+
+	if (c->conn.tcp)
+		str_fmt(line, sizeof(line), "%s (%s)", what, c->who);
+	budget_hit(c->d, b, c->peer_uid, c->conn.tcp ? line : what);
+}
 
 /*
  * StreamMemoryLimit: take len more bytes of INSTREAM data for c, announced
@@ -319,7 +350,7 @@ sconn_on_life(struct ev_loop *loop, ev_timer *t, int revents)
 	sconn_stream_drop(c);   /* a stream half received is not scanned */
 	str_fmt(what, sizeof(what), "IDSESSION ended after MaxSessionTime (%.0f s)",
 	    (double)c->d->cfg.max_session_time_ms / 1000.0);
-	budget_hit(c->d, BUDGET_SESSION_TIME, c->peer_uid, what);
+	sconn_budget_hit(c, BUDGET_SESSION_TIME, what);
 	sconn_session_drained(c);
 	conn_flush(&c->conn);
 }
@@ -336,11 +367,23 @@ sconn_refuse(struct sconn *c, enum budget b, const char *reply,
 	char junk[SCAN_DRAIN_MAX];
 
 	(void)recv(c->conn.fd, junk, sizeof(junk), MSG_DONTWAIT);
-	budget_hit(c->d, b, c->peer_uid, what);
+	sconn_budget_hit(c, b, what);
 	ev_io_stop(c->d->loop, &c->conn.rio);
 	sconn_reply(c, 0, CLAMD_FRAMING_N, reply);
 	c->conn.closing = true;
 	conn_flush(&c->conn);
+}
+
+/* The key of MaxConnectionsPerUser: the uid on the unix socket, the
+ * remote address (whatever its port) on TCP. */
+static bool
+sconn_same_peer(const struct sconn *a, const struct sconn *b)
+{
+	if (a->conn.tcp != b->conn.tcp)
+		return false;
+	if (a->conn.tcp)
+		return strcmp(a->conn.peer_addr, b->conn.peer_addr) == 0;
+	return a->peer_uid == b->peer_uid;
 }
 
 /*
@@ -360,7 +403,7 @@ sconn_over_budget(struct sconn *c)
 		if (o->dead)
 			continue;
 		live++;
-		if (o != &c->conn && ((const struct sconn *)o)->peer_uid == c->peer_uid)
+		if (o != &c->conn && sconn_same_peer((const struct sconn *)o, c))
 			mine++;
 	}
 	if (mine >= max) {
@@ -418,7 +461,7 @@ job_finish(struct sjob *j)
 		return;
 	if (!c->session)
 		c->conn.closing = true;
-	if (c->paused && c->conn.busy < SCAN_JOBS_MAX) {
+	if (c->paused && c->conn.busy < SCAN_JOBS_MAX && !c->conn.lingering) {
 		c->paused = false;
 		ev_io_start(c->d->loop, &c->conn.rio);
 		sconn_process(c);
@@ -426,8 +469,8 @@ job_finish(struct sjob *j)
 			return;
 	}
 	sconn_session_drained(c);
-	if (c->session && !c->conn.closing && c->conn.busy == 0 &&
-	    !ev_is_active(&c->conn.timer)) {
+	if (c->session && !c->conn.closing && !c->conn.lingering &&
+	    c->conn.busy == 0 && !ev_is_active(&c->conn.timer)) {
 		/* an idle session is bounded in time like a command */
 		ev_timer_set(&c->conn.timer, SCAN_READ_TIMEOUT, 0.);
 		ev_timer_start(c->d->loop, &c->conn.timer);
@@ -1011,7 +1054,7 @@ sconn_unthrottled(struct conn *cn)
 		}
 	if (c->read_blocked) {
 		c->read_blocked = false;
-		if (!cn->dead && !cn->closing && !c->paused)
+		if (!cn->dead && !cn->closing && !cn->lingering && !c->paused)
 			ev_io_start(c->d->loop, &cn->rio);
 	}
 }
@@ -1261,6 +1304,19 @@ stats_text(struct daemon *d, struct strbuf *sb, bool trusted)
 	strbuf_puts(sb, CLAMD_REPLY_END);
 }
 
+/* A path command from a TCP peer, TCPAllowPathCommands no: "<path>:
+ * <why> ERROR", as a path's other refusals. */
+static void
+sconn_tcp_path_refused(struct sconn *c, unsigned id,
+    const struct clamd_request *rq)
+{
+	char line[PATH_MAX + 128];
+
+	str_fmt(line, sizeof(line), "%.*s: %s", (int)rq->arglen, rq->arg,
+	    SCAN_REPLY_TCP_PATH);
+	sconn_reply(c, id, rq->framing, line);
+}
+
 /* One parsed command; false when the connection must stop reading. */
 static bool
 sconn_command(struct sconn *c, const struct clamd_request *rq)
@@ -1315,7 +1371,8 @@ sconn_command(struct sconn *c, const struct clamd_request *rq)
 			dlog(&d->log, DLOG_WARNING, "scan socket: RELOAD: %s", text);
 		break;
 	case CLAMD_CMD_SHUTDOWN:
-		if (!d->cfg.enable_shutdown_command) {
+		/* a TCP peer is anyone who can reach the port: never */
+		if (!d->cfg.enable_shutdown_command || c->conn.tcp) {
 			sconn_reply(c, id, rq->framing, CLAMD_REPLY_UNAVAILABLE);
 			break;
 		}
@@ -1346,7 +1403,10 @@ sconn_command(struct sconn *c, const struct clamd_request *rq)
 	case CLAMD_CMD_CONTSCAN:
 	case CLAMD_CMD_MULTISCAN:
 	case CLAMD_CMD_ALLMATCHSCAN:
-		job_start_path(c, id, rq);
+		if (c->conn.tcp && !d->cfg.tcp_allow_path_commands)
+			sconn_tcp_path_refused(c, id, rq);
+		else
+			job_start_path(c, id, rq);
 		break;
 	case CLAMD_CMD_INSTREAM:
 		c->state = SC_INSTREAM;
@@ -1378,6 +1438,21 @@ sconn_command(struct sconn *c, const struct clamd_request *rq)
 		return false;
 	}
 	return true;
+}
+
+/*
+ * A stream refused (its limit, the memory budget): the client is likely
+ * still writing it.  Its reply goes out, then what it sends is read and
+ * dropped for a bounded time (conn_linger), as clamd reads on a little,
+ * so that it reads the error instead of failing a write.
+ */
+static void
+sconn_stream_refused(struct sconn *c)
+{
+	sconn_stream_drop(c);
+	if (c->conn.dead)
+		return;
+	conn_linger(&c->conn, SCAN_LINGER_MAX, SCAN_LINGER_TIME);
 }
 
 /* INSTREAM: chunks into the memfd; false when more bytes are needed. */
@@ -1423,18 +1498,16 @@ sconn_instream(struct sconn *c)
 			stream_limit_log(c, len);
 			sconn_reply(c, c->cmd_id, c->cmd_framing,
 			    CLAMD_REPLY_STREAM_LIMIT);
-			c->conn.closing = true;
-			sconn_stream_drop(c);
+			sconn_stream_refused(c);
 			return false;
 		}
 		if (!stream_hold(c, len)) {
 			str_fmt(line, sizeof(line), "INSTREAM: a chunk of %u bytes after %llu would pass StreamMemoryLimit: refused",
 			    len, (unsigned long long)c->streamed);
-			budget_hit(c->d, BUDGET_STREAM_MEMORY, c->peer_uid, line);
+			sconn_budget_hit(c, BUDGET_STREAM_MEMORY, line);
 			sconn_reply(c, c->cmd_id, c->cmd_framing,
 			    SCAN_REPLY_STREAM_MEMORY);
-			c->conn.closing = true;
-			sconn_stream_drop(c);
+			sconn_stream_refused(c);
 			return false;
 		}
 		c->chunk_left = len;
@@ -1474,7 +1547,8 @@ sconn_fildes(struct sconn *c)
 	c->inlen--;
 	c->state = SC_CMD;
 	if (c->nfds == 0) {
-		sconn_reply(c, c->cmd_id, c->cmd_framing, CLAMD_REPLY_FILDES_NOFD);
+		sconn_reply(c, c->cmd_id, c->cmd_framing, c->conn.tcp ?
+		    SCAN_REPLY_TCP_FILDES : CLAMD_REPLY_FILDES_NOFD);
 		if (!c->session)
 			c->conn.closing = true;
 		return c->session;
@@ -1503,7 +1577,7 @@ sconn_process(struct sconn *c)
 	size_t used;
 	int rc;
 
-	while (!c->conn.dead && !c->conn.closing) {
+	while (!c->conn.dead && !c->conn.closing && !c->conn.lingering) {
 		if (c->conn.out.len >= SCAN_OUT_HIGH) {
 			conn_flush(&c->conn);
 			if (c->conn.dead)
@@ -1563,8 +1637,8 @@ sconn_process(struct sconn *c)
 				break;
 		}
 	}
-	if (c->conn.dead)
-		return;
+	if (c->conn.dead || c->conn.lingering)
+		return;   /* lingering: conn_linger reads and times c now */
 	if (c->conn.closing && c->conn.busy == 0) {
 		conn_flush(&c->conn);
 		return;
@@ -1728,6 +1802,28 @@ scansock_trusts(const struct scansock *s, uid_t uid)
 	return false;
 }
 
+/*
+ * A TCP peer: anyone who can reach the port, with no uid.  Never trusted;
+ * its path commands (TCPAllowPathCommands yes) run with SCAN_TCP_USER's
+ * rights and no supplementary groups: what everyone may read.
+ */
+static bool
+sconn_peer_tcp(struct sconn *c)
+{
+	const struct scansock *s = c->d->scansock;
+
+	c->peer_pid = 0;
+	c->peer_uid = s->tcp_uid;
+	c->peer_gid = s->tcp_gid;
+	c->trusted = false;
+	c->cred.uid = s->tcp_uid;
+	c->cred.gid = s->tcp_gid;
+	c->cred.groups = NULL;
+	c->cred.ngroups = 0;
+	str_fmt(c->who, sizeof(c->who), "TCP %s", c->conn.peer);
+	return true;
+}
+
 /* Who the client is (the kernel's word, taken at connect). */
 static bool
 sconn_peer(struct sconn *c)
@@ -1735,6 +1831,8 @@ sconn_peer(struct sconn *c)
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
 
+	if (c->conn.tcp)
+		return sconn_peer_tcp(c);
 	if (getsockopt(c->conn.fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0)
 		return false;
 	c->peer_pid = cred.pid;
@@ -1743,6 +1841,7 @@ sconn_peer(struct sconn *c)
 	c->trusted = scansock_trusts(c->d->scansock, cred.uid);
 	c->cred.uid = cred.uid;
 	c->cred.gid = cred.gid;
+	str_fmt(c->who, sizeof(c->who), "uid %u", (unsigned)cred.uid);
 	/* an untrusted client's lookups are made with its groups too */
 	return c->trusted || asuser_peer_groups(c->conn.fd, &c->cred) == 0;
 }
@@ -1814,6 +1913,65 @@ trusted_resolve(const char *names, struct scansock *s, char *err,
 	return 0;
 }
 
+/* SCAN_TCP_USER's uid and gid (its usual numbers when it is missing). */
+static void
+tcp_account(struct scansock *s)
+{
+	char pbuf[4096];
+	struct passwd pw, *res = NULL;
+
+	s->tcp_uid = SCAN_TCP_UID_FALLBACK;
+	s->tcp_gid = SCAN_TCP_UID_FALLBACK;
+	if (getpwnam_r(SCAN_TCP_USER, &pw, pbuf, sizeof(pbuf), &res) == 0 &&
+	    res != NULL && pw.pw_uid != 0) {
+		s->tcp_uid = pw.pw_uid;
+		s->tcp_gid = pw.pw_gid;
+	}
+}
+
+/*
+ * TCPSocket: a listener on each TCPAddr (CONFIG_DEFAULT_TCP_ADDR when
+ * none), into the scan socket's set: the same protocol, caps and budgets.
+ * A failure names the address ("127.0.0.1:3310: bind: Address already in
+ * use"); the caller closes the set.
+ */
+static int
+scansock_listen_tcp(struct daemon *d, struct scansock *s, char *err,
+    size_t errlen)
+{
+	const char *v = d->cfg.tcp_addr != NULL ? d->cfg.tcp_addr :
+	    CONFIG_DEFAULT_TCP_ADDR;
+	char addr[INET6_ADDRSTRLEN + 1], why[256];
+	size_t i = 0, start, len;
+
+	if (d->cfg.tcp_socket == 0)
+		return 0;
+	tcp_account(s);
+	while (v[i] != '\0') {
+		while (v[i] == ',' || v[i] == ' ' || v[i] == '\t')
+			i++;
+		if (v[i] == '\0')
+			break;
+		start = i;
+		while (v[i] != '\0' && v[i] != ',' && v[i] != ' ' && v[i] != '\t')
+			i++;
+		len = i - start < INET6_ADDRSTRLEN ? i - start : INET6_ADDRSTRLEN;
+		memcpy(addr, v + start, len);
+		addr[len] = '\0';
+		if (connset_listen_tcp(&s->set, addr, d->cfg.tcp_socket,
+		    SCAN_BACKLOG, why, sizeof(why)) != 0) {
+			str_fmt(err, errlen, "TCPSocket %u, TCPAddr %s: %s",
+			    d->cfg.tcp_socket, addr, why);
+			return -1;
+		}
+		dlog(&d->log, DLOG_INFO, "scan socket: listening on TCP %s%s%s:%u (path commands %s)",
+		    strchr(addr, ':') ? "[" : "", addr, strchr(addr, ':') ? "]" : "",
+		    d->cfg.tcp_socket, d->cfg.tcp_allow_path_commands ?
+		    "with the rights of " SCAN_TCP_USER : "refused");
+	}
+	return 0;
+}
+
 int
 scansock_open(struct daemon *d, char *err, size_t errlen)
 {
@@ -1861,6 +2019,10 @@ scansock_open(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	}
 	d->scansock = s;
+	if (scansock_listen_tcp(d, s, err, errlen) != 0) {
+		scansock_close(d);
+		return -1;
+	}
 	return 0;
 }
 

@@ -8,6 +8,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -32,6 +34,7 @@ enum ctype {
 	CT_ENGINE,      /* unsigned: CONFIG_ENGINE_BUILTIN or _CLAMAV, by name */
 	CT_LAUNCH,      /* unsigned: CONFIG_LAUNCH_EXEC or _LOADER, by name */
 	CT_NAMES,       /* user names separated by commas or blanks */
+	CT_ADDRS,       /* TCPAddr: IP addresses, repeatable, joined */
 };
 
 struct keydef {
@@ -150,6 +153,10 @@ static const struct keydef keydefs[CONFIG_KEY_COUNT] = {
 	    CONFIG_SPARES_MAX },
 	[CONFIG_LOG_CLEAN] = { "LogClean", CT_BOOL, F(log_clean), 0, 0 },
 	[CONFIG_LOG_VERBOSE] = { "LogVerbose", CT_BOOL, F(log_verbose), 0, 0 },
+	[CONFIG_TCP_SOCKET] = { "TCPSocket", CT_UINT, F(tcp_socket), 1, 65535 },
+	[CONFIG_TCP_ADDR] = { "TCPAddr", CT_ADDRS, F(tcp_addr), 0, 0 },
+	[CONFIG_TCP_ALLOW_PATH_COMMANDS] = { "TCPAllowPathCommands", CT_BOOL,
+	    F(tcp_allow_path_commands), 0, 0 },
 };
 
 /* clamd.conf names an operator may bring along, and ours. */
@@ -210,7 +217,7 @@ static bool
 is_string_type(enum ctype t)
 {
 	return t == CT_NAME || t == CT_PATH || t == CT_SOCKET ||
-	    t == CT_COMMAND || t == CT_NAMES;
+	    t == CT_COMMAND || t == CT_NAMES || t == CT_ADDRS;
 }
 
 /* ---- public small things ---- */
@@ -477,8 +484,12 @@ config_value_format(const struct config *c, enum config_key k, char *buf,
 			fmt_string(s, buf, len);
 		else if (k == CONFIG_LOCAL_SOCKET_GROUP)
 			snprintf(buf, len, "(root's primary group)");
+		else if (k == CONFIG_TCP_ADDR)
+			snprintf(buf, len, "(%s)", CONFIG_DEFAULT_TCP_ADDR);
 		else
 			snprintf(buf, len, "(none)");
+	} else if (k == CONFIG_TCP_SOCKET && c->tcp_socket == 0) {
+		snprintf(buf, len, "(off)");
 	} else {
 		fmt_number(k, cnum(c, k), buf, len);
 	}
@@ -539,8 +550,9 @@ config_print(FILE *f, const struct config *c)
 				    sizeof(buf));
 				fprintf(f, "%s %s\n", name, buf);
 			}
-		} else if (is_string_type(keydefs[k].type) &&
-		    cstr(c, k) == NULL) {
+		} else if ((is_string_type(keydefs[k].type) &&
+		    cstr(c, k) == NULL) ||
+		    (k == CONFIG_TCP_SOCKET && c->tcp_socket == 0)) {
 			fprintf(f, "#%s %s\n", name,
 			    config_value_format(c, k, buf, sizeof(buf)));
 		} else {
@@ -725,6 +737,50 @@ check_names(struct parse *p, enum config_key k, const char *v, size_t n)
 	return 0;
 }
 
+/* TCPAddr: numeric IPv4 or IPv6 addresses, each once, at most
+ * CONFIG_TCP_ADDRS_MAX (hostnames are not looked up: no DNS at start). */
+static int
+check_addrs(struct parse *p, enum config_key k, const char *v, size_t n)
+{
+	char shown[SHOW_MAX], one[INET6_ADDRSTRLEN + 1], seen[CONFIG_TCP_ADDRS_MAX][INET6_ADDRSTRLEN + 1];
+	unsigned char bin[sizeof(struct in6_addr)];
+	size_t i = 0, start, len, count = 0;
+	int fam;
+
+	while (i < n) {
+		while (i < n && (v[i] == ',' || is_blank(v[i])))
+			i++;
+		if (i == n)
+			break;
+		start = i;
+		while (i < n && v[i] != ',' && !is_blank(v[i]))
+			i++;
+		len = i - start < INET6_ADDRSTRLEN ? i - start : INET6_ADDRSTRLEN;
+		memcpy(one, v + start, len);
+		one[len] = '\0';
+		fam = inet_pton(AF_INET, one, bin) == 1 ? AF_INET :
+		    inet_pton(AF_INET6, one, bin) == 1 ? AF_INET6 : 0;
+		if (i - start > len || fam == 0)
+			return perr(p, CONFIG_EVALUE, "%s: '%s' is not a numeric IPv4 or IPv6 address (names are not looked up)",
+			    keydefs[k].name, show(v + start, i - start, shown));
+		/* compared in canonical form: ::1 and 0::1 are one address */
+		if (inet_ntop(fam, bin, one, sizeof(one)) == NULL)
+			return perr(p, CONFIG_EVALUE, "%s: inet_ntop failed", keydefs[k].name);
+		len = strlen(one);
+		for (size_t j = 0; j < count; j++)
+			if (strcmp(seen[j], one) == 0)
+				return perr(p, CONFIG_EVALUE, "%s: '%s' given twice",
+				    keydefs[k].name, show(one, len, shown));
+		if (count == CONFIG_TCP_ADDRS_MAX)
+			return perr(p, CONFIG_EVALUE, "%s: more than %d addresses",
+			    keydefs[k].name, CONFIG_TCP_ADDRS_MAX);
+		memcpy(seen[count++], one, len + 1);
+	}
+	if (count == 0)
+		return perr(p, CONFIG_EVALUE, "%s: no address given", keydefs[k].name);
+	return 0;
+}
+
 /* A string value's own rules; 0 or an error. */
 static int
 check_string(struct parse *p, enum config_key k, const char *v, size_t n)
@@ -735,6 +791,8 @@ check_string(struct parse *p, enum config_key k, const char *v, size_t n)
 	show(v, n, shown);
 	if (d->type == CT_NAMES)
 		return check_names(p, k, v, n);
+	if (d->type == CT_ADDRS)
+		return check_addrs(p, k, v, n);
 	if (d->type == CT_NAME) {
 		if (!name_is_valid(v, n))
 			return perr(p, CONFIG_EVALUE, "%s: '%s' is not a valid name (letters, digits, '_', '.', '-', starting with a letter or '_'; at most %d bytes)",
@@ -792,6 +850,30 @@ add_trusted_key(struct parse *p, const char *v, size_t n)
 	return 0;
 }
 
+/* A TCPAddr line after the first: its addresses added to the others. */
+static int
+add_addrs(struct parse *p, enum config_key k, const char *v, size_t n)
+{
+	const char *old = *fstr(p->c, k);
+	size_t olen = strlen(old), len = olen + 2 + n;
+	char *joined;
+	int rc;
+
+	if (len > CONFIG_VALUE_MAX)
+		return perr(p, CONFIG_EVALUE, "%s: the addresses of all lines are too long",
+		    keydefs[k].name);
+	if ((joined = malloc(len + 1)) == NULL)
+		return perr(p, CONFIG_ENOMEM, "out of memory");
+	memcpy(joined, old, olen);
+	memcpy(joined + olen, ", ", 2);
+	memcpy(joined + olen + 2, v, n + 1);
+	rc = check_addrs(p, k, joined, len);
+	if (rc == 0)
+		rc = keep_string(p, joined, len, fstr(p->c, k));
+	free(joined);
+	return rc;
+}
+
 /* v is NUL-terminated, n bytes, already unquoted. */
 static int
 set_value(struct parse *p, enum config_key k, const char *v, size_t n)
@@ -801,6 +883,11 @@ set_value(struct parse *p, enum config_key k, const char *v, size_t n)
 
 	if (!is_string_type(d->type) && d->type != CT_PATHLIST)
 		return set_number(p, k, v, n);
+	if (d->type == CT_ADDRS && *fstr(p->c, k) != NULL) {
+		if ((rc = check_string(p, k, v, n)) != 0)
+			return rc;
+		return add_addrs(p, k, v, n);
+	}
 	if ((rc = check_string(p, k, v, n)) != 0)
 		return rc;
 	if (d->type == CT_PATHLIST)
@@ -933,7 +1020,7 @@ parse_setting(struct parse *p, const char *s, size_t n)
 		klen++;
 	if ((k = key_find(s, klen)) < 0)
 		return unknown_key(p, s, klen);
-	if (k != CONFIG_TRUSTED_KEYS && p->c->line[k] != 0)
+	if (k != CONFIG_TRUSTED_KEYS && k != CONFIG_TCP_ADDR && p->c->line[k] != 0)
 		return perr(p, CONFIG_ESYNTAX, "%s: given twice (first on line %u)",
 		    keydefs[k].name, p->c->line[k]);
 	s += klen;
@@ -1065,6 +1152,9 @@ check_conflicts(struct parse *p)
 	    strcmp(c->local_socket_group, c->scan_group) == 0)
 		return conflict(p, CONFIG_LOCAL_SOCKET_GROUP, "is the same group as",
 		    CONFIG_SCAN_GROUP, "the scan account could make ampdaemon open any file as root");
+	if (c->tcp_addr != NULL && c->tcp_socket == 0)
+		return conflict(p, CONFIG_TCP_ADDR, "is given without",
+		    CONFIG_TCP_SOCKET, "addresses to listen on need a port (TCPSocket PORT)");
 	return check_heuristics(p);
 }
 

@@ -21,8 +21,9 @@
  *     byte order mark at the very start is skipped.  A NUL byte anywhere,
  *     a control byte other than tab outside comments, or a line longer
  *     than CONFIG_LINE_MAX bytes is an error naming the line.
- *   - Every key but TrustedKeys may appear once; a second one is an error
- *     naming both lines.  TrustedKeys may repeat (one PEM file a line).
+ *   - Every key but TrustedKeys and TCPAddr may appear once; a second one
+ *     is an error naming both lines.  TrustedKeys may repeat (one PEM file
+ *     a line), and TCPAddr (its addresses are added up, as clamd's lines).
  *   - An unknown key is an error, with a suggestion when a known key is
  *     close (different case, a typo, a clamd.conf name, "Key=Value").
  *
@@ -73,6 +74,7 @@
  *   - LocalSocket == ControlSocket: one path cannot be both sockets.
  *   - LocalSocketGroup == ScanGroup: the scan account could then ask
  *     ampdaemon (root) to open any file, undoing the privilege separation.
+ *   - TCPAddr without TCPSocket: addresses to listen on with no port.
  * Deliberately not errors:
  *   - CrashWindow shorter than the backoff a run of CrashThreshold crashes
  *     needs: with several workers crashes overlap and any window can
@@ -101,6 +103,7 @@
 #define CONFIG_NAME_MAX 32             /* user/group names (useradd) */
 #define CONFIG_TRUSTED_KEYS_MAX 16     /* TrustedKeys lines */
 #define CONFIG_NAMES_MAX 16            /* names in TrustedScanUsers */
+#define CONFIG_TCP_ADDRS_MAX 8         /* TCPAddr addresses, all lines */
 
 /* Ranges. */
 #define CONFIG_WORKERS_MAX 64
@@ -128,6 +131,7 @@
 #define CONFIG_DEFAULT_LOG_DIR "/var/log/ampscan"
 #define CONFIG_DEFAULT_LOCAL_SOCKET "/run/ampscan/clamd.sock"
 #define CONFIG_DEFAULT_CONTROL_SOCKET "/run/ampscan/control.sock"
+#define CONFIG_DEFAULT_TCP_ADDR "127.0.0.1"   /* TCPSocket without TCPAddr */
 #define CONFIG_DEFAULT_CERTS_DIR "/etc/ampscan/certs"
 /* On disk, not the /run tmpfs: N workers x MaxScanSize would be RAM. */
 #define CONFIG_DEFAULT_SCRATCH_DIR "/var/lib/ampscan/scratch"
@@ -198,6 +202,9 @@ enum config_key {
 	CONFIG_SPARE_WORKERS,
 	CONFIG_LOG_CLEAN,
 	CONFIG_LOG_VERBOSE,
+	CONFIG_TCP_SOCKET,
+	CONFIG_TCP_ADDR,
+	CONFIG_TCP_ALLOW_PATH_COMMANDS,
 	CONFIG_KEY_COUNT
 };
 
@@ -306,13 +313,24 @@ struct config {
 	bool alert_encrypted_archive;
 	bool alert_encrypted_doc;
 	bool alert_exceeds_max;
+	/*
+	 * TCPSocket: the scan socket's protocol on TCP too, on this port
+	 * (0: off, the default), on each address of TCPAddr: numeric IPv4 or
+	 * IPv6 addresses separated by commas or blanks, from one or several
+	 * lines (joined with ", "), at most CONFIG_TCP_ADDRS_MAX; NULL:
+	 * CONFIG_DEFAULT_TCP_ADDR.  A TCP peer has no uid: path commands
+	 * are refused on TCP unless TCPAllowPathCommands.
+	 */
+	unsigned tcp_socket;
+	const char *tcp_addr;
+	bool tcp_allow_path_commands;
 
 	/* line of the file each value came from; 0 = default.  For
 	 * TrustedKeys: its first line (each entry's is in trusted_keys_line) */
 	unsigned line[CONFIG_KEY_COUNT];
 
 	/* private: the copies string fields point into */
-	char *mem[CONFIG_KEY_COUNT + CONFIG_TRUSTED_KEYS_MAX];
+	char *mem[CONFIG_KEY_COUNT + CONFIG_TRUSTED_KEYS_MAX + CONFIG_TCP_ADDRS_MAX];
 	size_t nmem;
 };
 

@@ -269,6 +269,9 @@ test_config_defaults_every_key(void **state)
 		{ CONFIG_SPARE_WORKERS, "SpareWorkers", "0" },
 		{ CONFIG_LOG_CLEAN, "LogClean", "no" },
 		{ CONFIG_LOG_VERBOSE, "LogVerbose", "no" },
+		{ CONFIG_TCP_SOCKET, "TCPSocket", "(off)" },
+		{ CONFIG_TCP_ADDR, "TCPAddr", "(127.0.0.1)" },
+		{ CONFIG_TCP_ALLOW_PATH_COMMANDS, "TCPAllowPathCommands", "no" },
 	};
 	struct config c;
 	char buf[256];
@@ -744,15 +747,17 @@ test_config_duplicate_keys_name_both_lines(void **state)
 	char err[256], text[256];
 
 	(void)state;
-	/* every key but TrustedKeys, with a valid value twice */
+	/* every key but TrustedKeys and TCPAddr, with a valid value twice */
 	for (int k = 0; k < CONFIG_KEY_COUNT; k++) {
 		char v[64];
 		struct config d;
 
-		if (k == CONFIG_TRUSTED_KEYS)
+		if (k == CONFIG_TRUSTED_KEYS || k == CONFIG_TCP_ADDR)
 			continue;
 		config_defaults(&d);
 		config_value_format(&d, (enum config_key)k, v, sizeof(v));
+		if (k == CONFIG_TCP_SOCKET)
+			snprintf(v, sizeof(v), "3310");
 		if (k == CONFIG_LOCAL_SOCKET_GROUP || k == CONFIG_FAULT_COMMAND ||
 		    k == CONFIG_METRICS_FILE || k == CONFIG_TRUSTED_SCAN_USERS)
 			snprintf(v, sizeof(v), "%s", k == CONFIG_FAULT_COMMAND ?
@@ -1164,6 +1169,49 @@ test_config_trusted_scan_users(void **state)
 }
 
 static void
+test_config_tcp_socket_and_addresses(void **state)
+{
+	struct config c;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(parse("TCPSocket 3310\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(c.tcp_socket, 3310);
+	assert_null(c.tcp_addr);
+	assert_false(c.tcp_allow_path_commands);
+	config_free(&c);
+	/* several addresses on a line and several lines add up */
+	assert_int_equal(parse("TCPSocket 65535\nTCPAddr 127.0.0.1, ::1\n"
+	    "TCPAllowPathCommands yes\nTCPAddr 10.1.2.3\n", &c, err,
+	    sizeof(err)), 0);
+	assert_string_equal(c.tcp_addr, "127.0.0.1, ::1, 10.1.2.3");
+	assert_true(c.tcp_allow_path_commands);
+	assert_int_equal(c.line[CONFIG_TCP_ADDR], 2);
+	config_free(&c);
+	assert_int_equal(parse("TCPSocket 0\n", &c, err, sizeof(err)), CONFIG_EVALUE);
+	assert_non_null(strstr(err, "out of range (1 to 65535)"));
+	assert_int_equal(parse("TCPSocket 65536\n", &c, err, sizeof(err)),
+	    CONFIG_EVALUE);
+	assert_int_equal(parse("TCPSocket 3310\nTCPAddr localhost\n", &c, err,
+	    sizeof(err)), CONFIG_EVALUE);
+	assert_non_null(strstr(err, "'localhost' is not a numeric IPv4 or IPv6 address"));
+	assert_int_equal(parse("TCPSocket 3310\nTCPAddr 127.0.0.1:3310\n", &c, err,
+	    sizeof(err)), CONFIG_EVALUE);
+	/* the same address twice, also written differently, on two lines */
+	assert_int_equal(parse("TCPSocket 1\nTCPAddr ::1\nTCPAddr 0::1\n", &c, err,
+	    sizeof(err)), CONFIG_EVALUE);
+	assert_non_null(strstr(err, "ampdaemon.conf:3: TCPAddr: '::1' given twice"));
+	assert_int_equal(parse("TCPSocket 1\nTCPAddr 10.0.0.1 10.0.0.2 10.0.0.3 "
+	    "10.0.0.4 10.0.0.5\nTCPAddr 10.0.0.6 10.0.0.7 10.0.0.8 10.0.0.9\n",
+	    &c, err, sizeof(err)), CONFIG_EVALUE);
+	assert_non_null(strstr(err, "more than 8 addresses"));
+	/* addresses and no port: a contradiction naming both */
+	assert_int_equal(parse("TCPAddr 127.0.0.1\n", &c, err, sizeof(err)),
+	    CONFIG_ECONFLICT);
+	assert_non_null(strstr(err, "TCPAddr 127.0.0.1 (line 1) is given without TCPSocket (off) (default)"));
+}
+
+static void
 test_config_max_scan_time(void **state)
 {
 	struct config c;
@@ -1250,7 +1298,10 @@ test_config_print_everything_set_round_trip(void **state)
 	    "LoaderHugePages no\n"
 	    "SpareWorkers 2\n"
 	    "LogClean yes\n"
-	    "LogVerbose yes\n";
+	    "LogVerbose yes\n"
+	    "TCPSocket 3310\n"
+	    "TCPAddr 127.0.0.1, ::1\n"
+	    "TCPAllowPathCommands yes\n";
 	struct config c;
 	char err[512];
 
@@ -1583,6 +1634,7 @@ main(void)
 		cmocka_unit_test(test_config_print_everything_set_round_trip),
 		cmocka_unit_test(test_config_max_scan_time),
 		cmocka_unit_test(test_config_trusted_scan_users),
+		cmocka_unit_test(test_config_tcp_socket_and_addresses),
 		cmocka_unit_test(test_config_value_format_and_equal),
 		cmocka_unit_test(test_config_stream_memory_follows_stream_max_length),
 		cmocka_unit_test(test_config_load_reads_a_file),
