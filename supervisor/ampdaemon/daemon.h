@@ -95,6 +95,7 @@ struct scan_req {
 	bool no_cache;                   /* a stream (memfd): never cached */
 	/* private */
 	uint64_t id;
+	int64_t submitted_ms;            /* pool_submit's time (STATS) */
 	unsigned attempts;               /* workers it was handed to */
 	struct clean_key key;            /* the file's identity at submit */
 	bool have_key;
@@ -178,6 +179,7 @@ struct worker {
 	unsigned restarts;
 	uint64_t scans;
 	struct scan_req *req;            /* in flight */
+	int64_t idle_ms;                 /* its last RESULT (STATS: IDLE since) */
 	char bad_ready[128];             /* why its READY was refused */
 	char defs[256];                  /* the set its READY named */
 	/* Engine clamav: its scratch directory under ScratchDir ("" none) */

@@ -316,6 +316,7 @@ pool_submit(struct daemon *d, struct scan_req *req)
 	int st;
 
 	req->id = ++d->pool.next_id;
+	req->submitted_ms = walltime_now_ms();
 	req->attempts = 0;
 	req->cc_slot = -1;
 	req->next = NULL;

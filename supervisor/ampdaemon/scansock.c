@@ -1212,80 +1212,147 @@ job_start_fd(struct sconn *c, unsigned id, enum clamd_framing f,
 /* ---- commands ---------------------------------------------------------- */
 
 /*
- * VERSION, as clamd words it: "ampscan 0.1.0" and, when a database named
- * daily is loaded, "/<its version>/<its build time, asctime-style, local
- * time>" ("ClamAV 1.4.6/27012/Sun Nov 22 09:18:00 2026").  clamd shows the
- * definitions' version only for daily; clients parse the line that way.
+ * The engine's version for VERSION, after "ClamAV ": what libclamav
+ * reported in the last READY ("1.4.6"); with the builtin engine, or
+ * before any READY, ampscan's own version marked as such ("0.1.0-ampscan-
+ * builtin"): a number first, which clients parse as the engine's version
+ * (c-icap reads "%d.%d.%d" there; clamdtop keeps what precedes a '-').
+ */
+static void
+version_engine(struct daemon *d, char *buf, size_t len)
+{
+	if (d->cfg.engine == CONFIG_ENGINE_CLAMAV && d->pool.have_ready &&
+	    d->pool.ready.engine[0] != '\0')
+		str_fmt(buf, len, "%s", d->pool.ready.engine);
+	else
+		str_fmt(buf, len, "%s-%s%s", AMPSCAN_VERSION, SCAN_PRODUCT,
+		    d->cfg.engine == CONFIG_ENGINE_CLAMAV ? "" : "-builtin");
+}
+
+/* The container VERSION names: daily, else main, else the first by name. */
+static const struct store_container *
+version_db(const struct store_container *sc, size_t n)
+{
+	static const char *const pref[] = { "daily.", "main." };
+	size_t i, k;
+
+	for (k = 0; k < sizeof(pref) / sizeof(pref[0]); k++) {
+		for (i = 0; i < n; i++) {
+			if (sc[i].header_ok && sc[i].has_stime &&
+			    strncmp(sc[i].name, pref[k], strlen(pref[k])) == 0)
+				return &sc[i];
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (sc[i].header_ok && sc[i].has_stime)
+			return &sc[i];
+	}
+	return NULL;
+}
+
+/*
+ * VERSION, as clamd words it: "ClamAV <engine>/<version>/<build time>"
+ * ("ClamAV 1.4.6/27300/Sat Jun  7 09:33:03 2025"), the definitions read
+ * from active/ at each VERSION, as clamd reads daily's header; without
+ * any, "ClamAV <engine>".  ampscan's own version is in STATS and ampctl
+ * status.
  */
 static void
 version_text(struct daemon *d, char *buf, size_t len)
 {
 	struct store_container sc[16];
-	char err[256], when[64] = "";
-	size_t n = 0, i;
-	struct tm tm;
-	time_t t;
+	const struct store_container *db = NULL;
+	struct clamd_db_version v;
+	char err[256], engine[96];
+	size_t n = 0;
 
-	str_fmt(buf, len, "%s %s", SCAN_PRODUCT, AMPSCAN_VERSION);
+	version_engine(d, engine, sizeof(engine));
 	if (store_active_summary(d->cfg.definitions_dir, sc, 16, &n, err,
-	    sizeof(err)) != 0)
-		return;
-	for (i = 0; i < n; i++) {
-		if (!sc[i].header_ok || strncmp(sc[i].name, "daily.", 6) != 0)
-			continue;
-		if (sc[i].has_stime) {
-			t = (time_t)sc[i].stime;
-			if (localtime_r(&t, &tm) != NULL)
-				strftime(when, sizeof(when), "%a %b %e %H:%M:%S %Y", &tm);
-		}
-		str_fmt(buf, len, "%s %s/%u/%s", SCAN_PRODUCT, AMPSCAN_VERSION,
-		    sc[i].version, when[0] ? when : sc[i].time);
-		return;
+	    sizeof(err)) == 0)
+		db = version_db(sc, n);
+	if (db != NULL) {
+		v.version = db->version;
+		v.built = (int64_t)db->stime;
 	}
+	clamd_version_text(buf, len, engine, db != NULL ? &v : NULL);
+}
+
+/* The clamd command a request came from ("SCAN" for ampctl's). */
+static const char *
+stats_cmd(const struct scan_req *r)
+{
+	if (r->done == sreq_done)
+		return clamd_cmd_name(((const struct sreq *)r->data)->job->cmd);
+	return clamd_cmd_name(CLAMD_CMD_SCAN);
 }
 
 /*
- * The files in flight, one line each ("\tSCAN <seconds> <name>" for those
- * a worker has, "\tQUEUED <name>" for those waiting), clamd's way of
- * listing its queue; names escaped as in replies.  Trusted clients only:
- * the names are other clients' files.
+ * A line per worker and per waiting file, in clamd's shape: "\tIDLE
+ * <seconds idle> ", "\t<COMMAND> <seconds running> <file>", "\t<COMMAND>
+ * <seconds waiting> <file>"; the files (other clients' names) only for
+ * trusted clients.  SCAN_STATS_FILES_MAX lines at most.
  */
 static void
-stats_files(struct daemon *d, struct strbuf *sb)
+stats_tasks(struct daemon *d, struct strbuf *sb, bool trusted)
 {
 	const struct scan_req *r;
-	char line[POOL_SCAN_NAME_MAX + 64];
+	int64_t now = walltime_now_ms(), since;
 	unsigned i, n = 0;
 	double secs;
 
 	for (i = 0; i < POOL_SLOTS(&d->pool) && n < SCAN_STATS_FILES_MAX; i++) {
 		struct worker *w = &d->pool.w[i];
 
-		if (w->req == NULL)
+		if (worker_phase(w) != WORKER_READY)
 			continue;
+		n++;
+		if (w->req == NULL) {
+			since = w->idle_ms > w->ready_ms ? w->idle_ms : w->ready_ms;
+			clamd_stats_task(sb, "IDLE", (double)(now - since) / 1000.0, NULL);
+			continue;
+		}
 		secs = (double)d->cfg.scan_timeout_ms / 1000.0;
 		if (ev_is_active(&w->scan_timer))
 			secs -= ev_timer_remaining(d->loop, &w->scan_timer);
-		str_fmt(line, sizeof(line), "SCAN %.6f %s", secs < 0 ? 0 : secs,
-		    w->req->name);
-		strbuf_puts(sb, "\t");
-		clamd_reply_put_line(sb, 0, CLAMD_FRAMING_N, line);
-		n++;
+		clamd_stats_task(sb, stats_cmd(w->req), secs,
+		    trusted ? w->req->name : NULL);
 	}
 	for (r = d->pool.queue_head; r != NULL && n < SCAN_STATS_FILES_MAX;
-	    r = r->next, n++) {
-		str_fmt(line, sizeof(line), "QUEUED %s", r->name);
-		strbuf_puts(sb, "\t");
-		clamd_reply_put_line(sb, 0, CLAMD_FRAMING_N, line);
-	}
+	    r = r->next, n++)
+		clamd_stats_task(sb, stats_cmd(r),
+		    (double)(now - r->submitted_ms) / 1000.0, trusted ? r->name : NULL);
+}
+
+/*
+ * MEMSTATS with the pool's Pss (poolmem.c), in clamd's fields: heap the
+ * workers', mmap ampdaemon's, used their sum, pools the processes
+ * measured and pools_used/pools_total the loaders' (the engines forked
+ * from); clamdtop's MEM column (heap + mmap + pools_total) is then the
+ * pool's whole Pss.  free and releasable: 0 (no malloc arena is shared).
+ */
+static void
+stats_mem(struct daemon *d, struct strbuf *sb)
+{
+	struct clamd_memstats ms = { .known = false };
+	struct pool_mem m;
+
+	poolmem_totals(d, &m);
+	ms.pools = m.processes - m.unknown;
+	ms.known = ms.pools > 0;
+	ms.heap = m.workers_pss;
+	ms.mmap = m.ampdaemon_pss;
+	ms.used = ms.heap + ms.mmap;
+	ms.pools_used = ms.pools_total = m.loaders_pss;
+	clamd_stats_memstats(sb, &ms);
 }
 
 static void
 stats_text(struct daemon *d, struct strbuf *sb, bool trusted)
 {
 	unsigned i, live = 0, idle = 0;
+	char engine[96];
 
-	for (i = 0; i < d->pool.n; i++) {
+	for (i = 0; i < POOL_SLOTS(&d->pool); i++) {
 		if (worker_phase(&d->pool.w[i]) == WORKER_READY) {
 			live++;
 			idle += d->pool.w[i].req == NULL;
@@ -1296,11 +1363,13 @@ stats_text(struct daemon *d, struct strbuf *sb, bool trusted)
 	strbuf_printf(sb, "THREADS: live %u  idle %u max %u idle-timeout %d\n",
 	    live, idle, d->pool.n, (int)SCAN_READ_TIMEOUT);
 	strbuf_printf(sb, "QUEUE: %zu items\n", d->pool.queued);
-	strbuf_printf(sb, "\tSCANNED %llu\n", (unsigned long long)d->scansock->served);
-	if (trusted)
-		stats_files(d, sb);
+	stats_tasks(d, sb, trusted);
 	strbuf_puts(sb, "\n");
-	strbuf_puts(sb, "MEMSTATS: heap N/A mmap N/A used N/A free N/A releasable N/A pools N/A pools_used N/A pools_total N/A\n");
+	stats_mem(d, sb);
+	version_engine(d, engine, sizeof(engine));
+	strbuf_printf(sb, "AMPSCAN: version %s engine %s %s scanned %llu\n",
+	    AMPSCAN_VERSION, config_engine_name(d->cfg.engine), engine,
+	    (unsigned long long)d->scansock->served);
 	strbuf_puts(sb, CLAMD_REPLY_END);
 }
 
@@ -1371,12 +1440,14 @@ sconn_command(struct sconn *c, const struct clamd_request *rq)
 			dlog(&d->log, DLOG_WARNING, "scan socket: RELOAD: %s", text);
 		break;
 	case CLAMD_CMD_SHUTDOWN:
+	case CLAMD_CMD_QUIT:   /* clamd's alias */
 		/* a TCP peer is anyone who can reach the port: never */
 		if (!d->cfg.enable_shutdown_command || c->conn.tcp) {
 			sconn_reply(c, id, rq->framing, CLAMD_REPLY_UNAVAILABLE);
 			break;
 		}
-		dlog(&d->log, DLOG_INFO, "scan socket: SHUTDOWN (EnableShutdownCommand yes)");
+		dlog(&d->log, DLOG_INFO, "scan socket: %s (EnableShutdownCommand yes)",
+		    clamd_cmd_name(rq->cmd));
 		c->conn.closing = true;
 		kill(getpid(), SIGTERM);
 		return false;
@@ -1428,6 +1499,11 @@ sconn_command(struct sconn *c, const struct clamd_request *rq)
 		c->cmd_id = id;
 		c->cmd_framing = rq->framing;
 		return true;
+	case CLAMD_CMD_DETSTATS:
+	case CLAMD_CMD_DETSTATSCLEAR:
+		/* clamd 1.4 closes without a word */
+		c->conn.closing = true;
+		return false;
 	case CLAMD_CMD_UNKNOWN:
 		sconn_reply(c, id, rq->framing, CLAMD_REPLY_UNKNOWN);
 		c->conn.closing = true;

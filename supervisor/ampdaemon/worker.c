@@ -528,6 +528,7 @@ act_result(struct worker *w, const struct worker_input *in)
 	}
 	ev_timer_stop(d->loop, &w->scan_timer);
 	w->req = NULL;
+	w->idle_ms = walltime_now_ms();
 	w->scans++;
 	poolmem_touch(d);
 	router_result(d, w, req, d->pool.res);

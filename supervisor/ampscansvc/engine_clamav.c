@@ -436,6 +436,7 @@ clamav_info(const struct seng *e, struct wproto_ready *m)
 {
 	const struct seng_clamav *c = e->impl;
 
+	snprintf(m->engine, sizeof(m->engine), "%s", cl_retver());
 	for (size_t i = 0; i < c->st.ndbs && m->ndbs < WPROTO_MAX_DBS; i++) {
 		const struct stage_db *d = &c->st.dbs[i];
 

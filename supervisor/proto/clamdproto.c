@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The clamd protocol: command framing and parsing, chunk headers, replies. */
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "clamdproto.h"
@@ -34,6 +35,9 @@ static const struct clamd_cmd_def clamd_cmds[CLAMD_CMD_UNKNOWN] = {
 	[CLAMD_CMD_STATS] = CLAMD_DEF("STATS", false, true, true),
 	[CLAMD_CMD_IDSESSION] = CLAMD_DEF("IDSESSION", false, false, false),
 	[CLAMD_CMD_END] = CLAMD_DEF("END", false, true, true),
+	[CLAMD_CMD_QUIT] = CLAMD_DEF("QUIT", false, false, true),
+	[CLAMD_CMD_DETSTATS] = CLAMD_DEF("DETSTATS", false, false, true),
+	[CLAMD_CMD_DETSTATSCLEAR] = CLAMD_DEF("DETSTATSCLEAR", false, false, true),
 };
 
 const char *
@@ -215,13 +219,12 @@ clamd_reply_put(struct strbuf *sb, unsigned session_id,
 	clamd_reply_end(sb, f);
 }
 
-void
-clamd_reply_put_line(struct strbuf *sb, unsigned session_id,
-    enum clamd_framing f, const char *text)
+/* text with its control characters escaped (\n, \r, \t, \xNN) */
+static void
+clamd_put_escaped(struct strbuf *sb, const char *text)
 {
 	const unsigned char *p = (const unsigned char *)text;
 
-	clamd_reply_begin(sb, session_id);
 	while (*p != '\0') {
 		size_t n = 0;
 
@@ -241,6 +244,14 @@ clamd_reply_put_line(struct strbuf *sb, unsigned session_id,
 			strbuf_printf(sb, "\\x%02x", *p);
 		p++;
 	}
+}
+
+void
+clamd_reply_put_line(struct strbuf *sb, unsigned session_id,
+    enum clamd_framing f, const char *text)
+{
+	clamd_reply_begin(sb, session_id);
+	clamd_put_escaped(sb, text);
 	clamd_reply_end(sb, f);
 }
 
@@ -260,4 +271,62 @@ void
 clamd_reply_error(struct strbuf *sb, const char *name, const char *reason)
 {
 	strbuf_printf(sb, "%s: %s ERROR", name, reason);
+}
+
+/* ctime()'s layout, local time, no newline: "Wed Jun 23 01:34:05 2021" */
+#define CLAMD_TIME_FMT "%a %b %e %H:%M:%S %Y"
+
+void
+clamd_version_text(char *buf, size_t len, const char *engine,
+    const struct clamd_db_version *db)
+{
+	char eng[128], when[64] = "";
+	struct tm tm;
+	time_t t;
+	char *p;
+
+	str_fmt(eng, sizeof(eng), "%s", engine);
+	while ((p = strchr(eng, '/')) != NULL)
+		*p = '-';   /* clients split the line at the first '/' */
+	if (db == NULL) {
+		str_fmt(buf, len, "%s%s", CLAMD_VERSION_PRODUCT, eng);
+		return;
+	}
+	t = (time_t)db->built;
+	if (localtime_r(&t, &tm) == NULL ||
+	    strftime(when, sizeof(when), CLAMD_TIME_FMT, &tm) == 0)
+		str_fmt(when, sizeof(when), "%lld", (long long)db->built);
+	str_fmt(buf, len, "%s%s/%u/%s", CLAMD_VERSION_PRODUCT, eng, db->version,
+	    when);
+}
+
+void
+clamd_stats_task(struct strbuf *sb, const char *cmd, double seconds,
+    const char *file)
+{
+	strbuf_printf(sb, "\t%s %f ", cmd, seconds > 0 ? seconds : 0.0);
+	if (file != NULL)
+		clamd_put_escaped(sb, file);
+	strbuf_puts(sb, "\n");
+}
+
+/* bytes as clamd's "%.3fM" */
+static double
+clamd_mb(uint64_t bytes)
+{
+	return (double)bytes / (1024.0 * 1024.0);
+}
+
+void
+clamd_stats_memstats(struct strbuf *sb, const struct clamd_memstats *m)
+{
+	strbuf_puts(sb, "MEMSTATS: ");
+	if (m->known)
+		strbuf_printf(sb, "heap %.3fM mmap %.3fM used %.3fM free %.3fM releasable %.3fM ",
+		    clamd_mb(m->heap), clamd_mb(m->mmap), clamd_mb(m->used),
+		    clamd_mb(m->free), clamd_mb(m->releasable));
+	else
+		strbuf_puts(sb, "heap N/A mmap N/A used N/A free N/A releasable N/A ");
+	strbuf_printf(sb, "pools %u pools_used %.3fM pools_total %.3fM\n",
+	    m->pools, clamd_mb(m->pools_used), clamd_mb(m->pools_total));
 }

@@ -55,17 +55,39 @@
  *   as the path, possibly empty; the server judges it.
  *
  * Commands and replies (1.4.6)
- *   VERSION -> "ClamAV 1.4.6" (+ "/<defs version>/<date>" with a CVD).
+ *   VERSION -> "ClamAV 1.4.6" (libclamav's version), plus
+ *     "/<version>/<build time>" when a database named daily.cvd or
+ *     daily.cld is in DatabaseDirectory ("ClamAV 1.4.6/6/Wed Jun 23
+ *     01:34:05 2021": the header's build time in seconds, as ctime()
+ *     writes it in local time, day of month padded with a space).  We
+ *     name daily, else main, else the first active container by name
+ *     (clamd_version_text()).
  *   VERSIONCOMMANDS -> "ClamAV 1.4.6| COMMANDS: SCAN QUIT RELOAD PING
  *     CONTSCAN VERSIONCOMMANDS VERSION END SHUTDOWN MULTISCAN FILDES STATS
  *     IDSESSION INSTREAM DETSTATSCLEAR DETSTATS ALLMATCHSCAN" (no space
- *     before '|').  RELOAD -> "RELOADING".  STATS -> several lines ending
- *     "\nEND" then the terminator.
+ *     before '|'; the version with its "/db/date" when there is one).
+ *     RELOAD -> "RELOADING".
+ *   STATS (any framing: '\n' between the lines, the framing's
+ *     terminator after END):
+ *       "POOLS: 1\n\nSTATE: VALID PRIMARY\nTHREADS: live 2  idle 1 max 2
+ *       idle-timeout 30\nQUEUE: 0 items\n\tIDLE 0.000323 \n\tSTATS
+ *       0.000003 \n\nMEMSTATS: heap N/A mmap N/A used N/A free N/A
+ *       releasable N/A pools 1 pools_used 5.922M pools_total 5.999M\nEND"
+ *     A thread scanning: "\tSCAN 0.014256 /tmp/cv/big.bin".
+ *     One "\t<COMMAND> <seconds, %f> <file>" line per thread (IDLE and
+ *     its idle time for an idle one; the space before the empty file is
+ *     there, and clamdtop shows no row without it), queued jobs likewise
+ *     after them.  Two spaces after "live N".  clamdtop reads "live %u
+ *     idle %u max %u", "QUEUE: %u", the tab lines (a number after the
+ *     first space, the file after the second) and MEMSTATS either as
+ *     eight "%lfM"-style figures or as the N/A form above.
  *   QUIT is an alias of SHUTDOWN: it stops clamd, no reply.  clamd 1.4
  *     has no EnableShutdownCommand: SHUTDOWN always works there;
- *     "COMMAND UNAVAILABLE" is ampdaemon's own reply.  We do not parse
- *     QUIT (CLAMD_EUNKNOWN): one way to stop the service is enough.
- *   DETSTATS, DETSTATSCLEAR: clamd closes without a reply.  Not parsed.
+ *     "COMMAND UNAVAILABLE" is ampdaemon's own reply, to QUIT as well.
+ *   DETSTATS, DETSTATSCLEAR (bare too): clamd closes without a reply,
+ *     and so do we.  Inside IDSESSION they and QUIT are "Command invalid
+ *     inside IDSESSION".  "zDETSTATS x\0",
+ *     "nQUIT x\n" -> "UNKNOWN COMMAND".
  *   END outside a session -> "UNKNOWN COMMAND".
  *   Scan replies: "/f: Sig.Name FOUND", "/d: OK", "/f: File path check
  *     failure: No such file or directory. ERROR", "stream: OK",
@@ -147,6 +169,9 @@ enum clamd_cmd {
 	CLAMD_CMD_STATS,
 	CLAMD_CMD_IDSESSION,
 	CLAMD_CMD_END,
+	CLAMD_CMD_QUIT,         /* SHUTDOWN's alias */
+	CLAMD_CMD_DETSTATS,     /* closed without a reply */
+	CLAMD_CMD_DETSTATSCLEAR,
 	CLAMD_CMD_UNKNOWN,
 };
 
@@ -221,7 +246,8 @@ const char *clamd_cmd_name(enum clamd_cmd cmd);
  * Whether clamd accepts cmd inside IDSESSION (observed on 1.4.6, see
  * above): PING, VERSION, VERSIONCOMMANDS, STATS, SCAN, INSTREAM, FILDES,
  * END.  Not CONTSCAN, MULTISCAN, ALLMATCHSCAN (clamd refuses them
- * there), RELOAD, SHUTDOWN, IDSESSION or CLAMD_CMD_UNKNOWN.
+ * there), RELOAD, SHUTDOWN, QUIT, DETSTATS, DETSTATSCLEAR, IDSESSION or
+ * CLAMD_CMD_UNKNOWN.
  */
 bool clamd_cmd_allowed_in_session(enum clamd_cmd cmd);
 
@@ -250,9 +276,51 @@ bool clamd_cmd_allowed_in_session(enum clamd_cmd cmd);
 /*
  * What follows the version in the VERSIONCOMMANDS reply
  * ("<version>| COMMANDS: ..."): the commands clamd_parse() knows, in
- * clamd's order, without QUIT, DETSTATSCLEAR and DETSTATS.
+ * clamd 1.4.6's order and words.
  */
-#define CLAMD_COMMANDS_LIST "| COMMANDS: SCAN RELOAD PING CONTSCAN VERSIONCOMMANDS VERSION END SHUTDOWN MULTISCAN FILDES STATS IDSESSION INSTREAM ALLMATCHSCAN"
+#define CLAMD_COMMANDS_LIST "| COMMANDS: SCAN QUIT RELOAD PING CONTSCAN VERSIONCOMMANDS VERSION END SHUTDOWN MULTISCAN FILDES STATS IDSESSION INSTREAM DETSTATSCLEAR DETSTATS ALLMATCHSCAN"
+
+/* VERSION: what precedes the engine's version; clients require it. */
+#define CLAMD_VERSION_PRODUCT "ClamAV "
+
+/* The database VERSION names (clamd_version_text()). */
+struct clamd_db_version {
+	unsigned version;
+	int64_t built;                   /* build time, seconds since the epoch */
+};
+
+/*
+ * The VERSION text into buf (len bytes, always NUL-terminated):
+ * "ClamAV <engine>" and, when db is not NULL, "/<version>/<build time>",
+ * the time in local time as ctime() writes it without its newline ("Wed
+ * Jun 23 01:34:05 2021").  engine must hold no '/' (clients split the
+ * line at the first one): a '/' in it is written as '-'.
+ */
+void clamd_version_text(char *buf, size_t len, const char *engine,
+    const struct clamd_db_version *db);
+
+/*
+ * STATS, a thread or queue line: "\t<cmd> <seconds, %f> <file>\n",
+ * file NULL or "" giving an empty file after the space (as clamd); a
+ * control character in file escaped as in clamd_reply_put_line().
+ * Negative seconds are written as 0.
+ */
+void clamd_stats_task(struct strbuf *sb, const char *cmd, double seconds,
+    const char *file);
+
+/* STATS, the memory figures (bytes), or the N/A form when !known. */
+struct clamd_memstats {
+	bool known;                      /* false: "heap N/A ... releasable N/A" */
+	uint64_t heap, mmap, used, free, releasable;
+	unsigned pools;
+	uint64_t pools_used, pools_total;
+};
+
+/*
+ * "MEMSTATS: heap 1.500M mmap ... pools_total 3.000M\n": megabytes
+ * (2^20 bytes) with three decimals, the layout clamdtop parses.
+ */
+void clamd_stats_memstats(struct strbuf *sb, const struct clamd_memstats *m);
 
 /*
  * Reply building: the strbuf's cap and failed flag apply as usual (check

@@ -105,6 +105,7 @@ wproto_encode_ready(struct wbuf *b, const struct wproto_ready *m)
 	}
 	buf_put_le64(&b->b, m->huge_bytes);
 	buf_put_le32(&b->b, m->collapse_ms);
+	wproto_put_str(&b->b, m->engine);
 	return wproto_end(b) ? 0 : -EMSGSIZE;
 }
 
@@ -132,6 +133,7 @@ wproto_decode_ready(struct buf *r, struct wproto_ready *m)
 	}
 	buf_get_le64(r, &m->huge_bytes);
 	buf_get_le32(r, &m->collapse_ms);
+	wproto_get_str(r, m->engine, sizeof(m->engine));
 	return wproto_done(r);
 }
 

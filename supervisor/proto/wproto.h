@@ -18,7 +18,10 @@
  *         u32 ntypes, ntypes x (str type, u64 loaded, u64 not_loaded),
  *         u64 huge_bytes, u32 collapse_ms (a loader's engine collapsed
  *         into transparent huge pages, and how long that took; 0 from a
- *         worker, or with LoaderHugePages no: docs/loader.md)
+ *         worker, or with LoaderHugePages no: docs/loader.md),
+ *         str engine (the scan library's version as it reports itself,
+ *         cl_retver(): "1.4.6"; empty for the builtin engine; clamd's
+ *         VERSION reply names it)
  * SCAN    supervisor -> worker, with one fd: u64 id, u32 flags, str name
  *         (the path shown in results; the worker never opens it)
  * RESULT  worker -> supervisor: u64 id, u32 verdict, u32 nnames,
@@ -42,7 +45,7 @@
 
 #include "buf.h"
 
-#define WPROTO_VERSION 4
+#define WPROTO_VERSION 5
 #define WPROTO_MAGIC 0x57504d41u        /* "AMPW" little-endian */
 #define WPROTO_HDR 24
 #define WPROTO_MAX_MSG 65536
@@ -112,6 +115,7 @@ struct wproto_ready {
 	struct wproto_typecount types[WPROTO_MAX_TYPES];
 	uint64_t huge_bytes;             /* a loader's: in huge pages */
 	uint32_t collapse_ms;            /* ... collapsing them took */
+	char engine[64];                 /* libclamav's version, "" builtin */
 };
 
 struct wproto_scan {

@@ -132,6 +132,36 @@ fuzz_stream(const uint8_t *s, size_t n, uint32_t seed, struct strbuf *out)
 	}
 }
 
+/*
+ * STATS and VERSION texts with a client's path in them: a task line is
+ * one line whatever the name; the path as VERSION's engine never adds a
+ * '/' field (clients split the line there).
+ */
+static void
+fuzz_texts(const char *path)
+{
+	struct clamd_db_version db = { .version = 7, .built = 1624412045 };
+	char ver[256];
+	struct strbuf sb;
+	const char *p;
+	unsigned slashes = 0;
+
+	strbuf_init(&sb, 8 * FUZZ_FRAME_MAX);
+	clamd_stats_task(&sb, "SCAN", 1.5, path);
+	if (sb.failed || sb.len == 0 || sb.buf[0] != '\t' ||
+	    memchr(sb.buf, '\n', sb.len) != sb.buf + sb.len - 1 ||
+	    memchr(sb.buf, '\0', sb.len) != NULL)
+		abort();
+	strbuf_free(&sb);
+	clamd_version_text(ver, sizeof(ver), path, &db);
+	if (strncmp(ver, CLAMD_VERSION_PRODUCT, strlen(CLAMD_VERSION_PRODUCT)) != 0)
+		abort();
+	for (p = ver; *p != '\0'; p++)
+		slashes += *p == '/';
+	if (slashes > 2)
+		abort();
+}
+
 /* The replies a server would write for req, checked for their length. */
 static void
 fuzz_replies(const struct clamd_request *req, unsigned id)
@@ -142,6 +172,7 @@ fuzz_replies(const struct clamd_request *req, unsigned id)
 
 	if (clamd_request_path(req, path, sizeof(path)) != 0)
 		return;
+	fuzz_texts(path);
 	strbuf_init(&sb, 3 * FUZZ_FRAME_MAX);
 	clamd_reply_begin(&sb, id);
 	before = sb.len;

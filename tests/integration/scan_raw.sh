@@ -198,26 +198,28 @@ res(got == b'PONG\0' and how == 'eof', 'zPING\\0 sent a byte at a time -> PONG\\
 expect('zPING\\0zVERSION\\0 outside a session: one reply, then close', b'zPING\0zVERSION\0', b'PONG\0')
 expect('nPING\\nnPING\\n outside a session: one reply, then close', b'nPING\nnPING\n', b'PONG\n')
 
-# VERSION: "<product> <version>/<daily version>/<build time>" as clamd
+# VERSION: "ClamAV <libclamav version>/<daily version>/<build time>" as clamd
 # prints it ("ClamAV 1.4.6/27012/Sun Nov 22 09:18:00 2026": ctime)
-VER = rb'ampscan [0-9][^/\s]*/10/[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4}'
+VER = rb'ClamAV [0-9]+\.[0-9]+[^/\s]*/10/[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4}'
 for pre, term in ((b'z', b'\0'), (b'n', b'\n')):
     data = pre + b'VERSION' + term
     got, how = xchg(data)
     res(got.endswith(term) and got.count(term) == 1 and how == 'eof',
         '%r -> one reply ending with %r' % (data, term), repr((got, how)))
     res(re.fullmatch(VER + re.escape(term), got) is not None,
-        '%r: the product, the definitions version (10) and their date, clamd style' % data,
-        'got %r, want "ampscan <version>/10/<date as ctime, e.g. Tue Nov 24 02:22:00 2026>"' % got)
+        '%r: the engine, the definitions version (10) and their date, clamd style' % data,
+        'got %r, want "ClamAV <x.y.z>/10/<date as ctime, e.g. Tue Nov 24 02:22:00 2026>"' % got)
 
 for pre, term in ((b'z', b'\0'), (b'n', b'\n')):
     data = pre + b'VERSIONCOMMANDS' + term
     got, how = xchg(data)
-    want_tail = (b'| COMMANDS: SCAN RELOAD PING CONTSCAN VERSIONCOMMANDS VERSION END '
-                 b'SHUTDOWN MULTISCAN FILDES STATS IDSESSION INSTREAM ALLMATCHSCAN' + term)
-    res(got.startswith(b'ampscan ') and got.endswith(want_tail) and got.count(term) == 1
-        and b' |' not in got and how == 'eof',
-        '%r -> the version then "| COMMANDS: " and the command list' % data, repr((got, how)))
+    want_tail = (b'| COMMANDS: SCAN QUIT RELOAD PING CONTSCAN VERSIONCOMMANDS VERSION END '
+                 b'SHUTDOWN MULTISCAN FILDES STATS IDSESSION INSTREAM DETSTATSCLEAR '
+                 b'DETSTATS ALLMATCHSCAN' + term)
+    res(re.match(VER + rb'\|', got) is not None and got.endswith(want_tail)
+        and got.count(term) == 1 and b' |' not in got and how == 'eof',
+        '%r -> the version then "| COMMANDS: " and clamd 1.4\'s command list' % data,
+        repr((got, how)))
 
 for pre, term in ((b'z', b'\0'), (b'n', b'\n')):
     data = pre + b'STATS' + term
@@ -230,12 +232,20 @@ expect('zRELOAD\\0 -> RELOADING\\0', b'zRELOAD\0', b'RELOADING\0')
 expect('zSHUTDOWN\\0 with EnableShutdownCommand no -> COMMAND UNAVAILABLE\\0',
        b'zSHUTDOWN\0', b'COMMAND UNAVAILABLE\0')
 expect('nSHUTDOWN\\n -> COMMAND UNAVAILABLE\\n', b'nSHUTDOWN\n', b'COMMAND UNAVAILABLE\n')
+# QUIT: clamd's alias of SHUTDOWN, refused the same way
+expect('zQUIT\\0 with EnableShutdownCommand no -> COMMAND UNAVAILABLE\\0',
+       b'zQUIT\0', b'COMMAND UNAVAILABLE\0')
+expect('QUIT\\n (bare) -> COMMAND UNAVAILABLE\\n', b'QUIT\n', b'COMMAND UNAVAILABLE\n')
+# DETSTATS, DETSTATSCLEAR: clamd 1.4.6 closes without a reply
+for data in (b'zDETSTATS\0', b'nDETSTATSCLEAR\n', b'DETSTATS'):
+    expect('%r -> no reply, the close (as clamd 1.4.6)' % data, data, b'')
+expect('zDETSTATS x\\0 -> UNKNOWN COMMAND', b'zDETSTATS x\0', b'UNKNOWN COMMAND\0')
 
 # unknown commands and trailing garbage: UNKNOWN COMMAND and the close
 for data, term in ((b'zPINGX\0', b'\0'), (b'zPING extra\0', b'\0'), (b'zping\0', b'\0'),
                    (b'zFOO\0', b'\0'), (b'z\0', b'\0'), (b'nFOO\n', b'\n'), (b'FOO\n', b'\n'),
                    (b'zSCAN\0', b'\0'), (b'zINSTREAM x\0', b'\0'), (b'zEND\0', b'\0'),
-                   (b'zQUIT\0', b'\0')):
+                   (b'nQUIT x\n', b'\n')):
     expect('%r -> UNKNOWN COMMAND%r and close' % (data, term), data, b'UNKNOWN COMMAND' + term)
 # the close is real: what follows the unknown command is not answered
 expect('zPINGX\\0zPING\\0 -> only UNKNOWN COMMAND, then close', b'zPINGX\0zPING\0',
@@ -470,7 +480,7 @@ else:
             7: [b'stream: OK'], 11: [b'PONG']}
     for i, w in want.items():
         res(rep.get(i) == w, 'IDSESSION: reply %d is %r' % (i, w), repr(rep.get(i)))
-    res(len(rep.get(2, [])) == 1 and rep[2][0].startswith(b'ampscan '), 'IDSESSION: reply 2 is the version',
+    res(len(rep.get(2, [])) == 1 and rep[2][0].startswith(b'ClamAV '), 'IDSESSION: reply 2 is the version',
         repr(rep.get(2)))
     res(len(rep.get(5, [])) == 1 and re.fullmatch(rb'fd\[[0-9]+\]: Eicar-Test-Signature\.Body\.UNOFFICIAL FOUND', rep[5][0]),
         'IDSESSION: reply 5 is the FILDES detection', repr(rep.get(5)))
@@ -608,7 +618,7 @@ time.sleep(2.5)
 prompt_ping('a client sending a byte a second: PING from another client answers promptly')
 th.join()
 got, how = slow['r']
-res(got.startswith(b'ampscan ') and got.endswith(b'\0') and how == 'eof',
+res(got.startswith(b'ClamAV ') and got.endswith(b'\0') and how == 'eof',
     'the byte-a-second client gets its VERSION reply in the end', repr(slow['r']))
 
 # -- a client that disconnects mid-INSTREAM (inside a chunk, and between)

@@ -257,7 +257,7 @@ for w in wheres:
     got, how = xchg(w, b'zPING\0')
     res(got == b'PONG\0' and how == 'eof', w + ': zPING -> PONG', repr((got, how)))
     got, how = xchg(w, b'nVERSION\n')
-    res(got.startswith(b'ampscan ') and got.endswith(b'\n'), w + ': nVERSION', repr(got))
+    res(got.startswith(b'ClamAV ') and got.endswith(b'\n'), w + ': nVERSION', repr(got))
     got, how = xchg(w, b'zINSTREAM\0' + chunks(EICAR))
     res(got.startswith(b'stream: ') and got.endswith(b' FOUND\0'), w + ': INSTREAM of EICAR -> FOUND', repr(got))
     got, how = xchg(w, b'zINSTREAM\0' + chunks(b'a clean file\n' * 1000))
@@ -321,7 +321,7 @@ CS="timeout 60 clamdscan --config-file=$T_TMP/clamd-tcp.conf"
 expect_status 0 "clamdscan --ping over TCP" $CS --ping 1
 check "... says PONG" grep -q PONG "$T_TMP/out"
 expect_status 0 "clamdscan --version over TCP" $CS --version
-check "... names ampscan" grep -q '^ampscan ' "$T_TMP/out"
+check "... in clamd's shape (ClamAV ...)" grep -q '^ClamAV ' "$T_TMP/out"
 expect_status 1 "clamdscan --stream of EICAR over TCP exits 1" $CS --stream --no-summary "$T_TMP/files/eicar.txt"
 check "... FOUND" grep -q "eicar.txt: .* FOUND" "$T_TMP/out"
 expect_status 0 "clamdscan --stream of a clean file over TCP exits 0" $CS --stream --no-summary "$T_TMP/files/clean2.txt"

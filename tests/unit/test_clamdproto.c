@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -111,9 +112,15 @@ static const struct parse_case parse_cases[] = {
 	BAD("zINSTREAM x\0", false, CLAMD_EUNKNOWN, Z),
 	BAD("zIDSESSION extra\0", false, CLAMD_EUNKNOWN, Z),
 	BAD("zEND x\0", false, CLAMD_EUNKNOWN, Z),
-	BAD("zQUIT\0", false, CLAMD_EUNKNOWN, Z),
-	BAD("zDETSTATS\0", false, CLAMD_EUNKNOWN, Z),
-	BAD("zDETSTATSCLEAR\0", false, CLAMD_EUNKNOWN, Z),
+	/* clamd 1.4.6: QUIT is SHUTDOWN; DETSTATS* close without a reply */
+	OK("zQUIT\0", false, QUIT, Z, NULL, 6),
+	OK("QUIT\n", false, QUIT, BARE, NULL, 5),
+	OK("zDETSTATS\0", false, DETSTATS, Z, NULL, 10),
+	OK("DETSTATS", true, DETSTATS, BARE, NULL, 8),
+	OK("nDETSTATSCLEAR\n", false, DETSTATSCLEAR, N, NULL, 15),
+	BAD("zDETSTATS x\0", false, CLAMD_EUNKNOWN, Z),
+	BAD("nQUIT x\n", false, CLAMD_EUNKNOWN, N),
+	BAD("zquit\0", false, CLAMD_EUNKNOWN, Z),
 	BAD("Z" "PING\0", false, CLAMD_EUNKNOWN, BARE),
 	/* NUL inside an n line; what bare framing cannot carry */
 	BAD("nPING\0X\n", false, CLAMD_EFRAMING, N),
@@ -276,7 +283,7 @@ test_parse_pipelined_commands(void **state)
 	assert_string_equal(strbuf_str(&out),
 	    "1 12 0 11 |1 0 0 6 |1 1 1 10 |1 5 0 13 /a b/c|"
 	    "1 6 1 15 /d e|1 9 0 10 |1 10 0 8 |1 11 0 7 |1 13 1 5 |"
-	    "1 0 2 5 |0 14 2 0 |");
+	    "1 0 2 5 |0 17 2 0 |");   /* 17: CLAMD_CMD_UNKNOWN */
 	strbuf_free(&out);
 }
 
@@ -690,6 +697,9 @@ test_cmd_names_and_session_table(void **state)
 		{ CLAMD_CMD_STATS, "STATS", true },
 		{ CLAMD_CMD_IDSESSION, "IDSESSION", false },
 		{ CLAMD_CMD_END, "END", true },
+		{ CLAMD_CMD_QUIT, "QUIT", false },
+		{ CLAMD_CMD_DETSTATS, "DETSTATS", false },
+		{ CLAMD_CMD_DETSTATSCLEAR, "DETSTATSCLEAR", false },
 		{ CLAMD_CMD_UNKNOWN, "UNKNOWN", false },
 		{ (enum clamd_cmd)99, "UNKNOWN", false },
 		{ (enum clamd_cmd)-1, "UNKNOWN", false },
@@ -740,6 +750,90 @@ test_commands_list_matches_the_parser(void **state)
 		assert_true(seen[c]);
 }
 
+/* clamd 1.4.6's VERSIONCOMMANDS tail, byte for byte */
+static void
+test_commands_list_is_clamds(void **state)
+{
+	(void)state;
+	assert_string_equal(CLAMD_COMMANDS_LIST, "| COMMANDS: SCAN QUIT RELOAD "
+	    "PING CONTSCAN VERSIONCOMMANDS VERSION END SHUTDOWN MULTISCAN "
+	    "FILDES STATS IDSESSION INSTREAM DETSTATSCLEAR DETSTATS "
+	    "ALLMATCHSCAN");
+}
+
+/* ---- VERSION and STATS texts ---- */
+
+static void
+test_version_text(void **state)
+{
+	/* test-6.cvd's build time: 22 Jun 2021 21:34:05 -0400 */
+	struct clamd_db_version db = { .version = 6, .built = 1624412045 };
+	char buf[128], small[12];
+	const char *s;
+	char *end;
+
+	(void)state;
+	setenv("TZ", "UTC", 1);
+	tzset();
+	clamd_version_text(buf, sizeof(buf), "1.4.6", &db);
+	assert_string_equal(buf, "ClamAV 1.4.6/6/Wed Jun 23 01:34:05 2021");
+	db.built = 1749288783;   /* a single-digit day: padded with a space */
+	clamd_version_text(buf, sizeof(buf), "1.4.6", &db);
+	assert_string_equal(buf, "ClamAV 1.4.6/6/Sat Jun  7 09:33:03 2025");
+	clamd_version_text(buf, sizeof(buf), "1.4.6", NULL);
+	assert_string_equal(buf, "ClamAV 1.4.6");
+	/* a '/' in the engine would shift the fields clients split */
+	clamd_version_text(buf, sizeof(buf), "0.1.0-x/y", &db);
+	assert_memory_equal(buf, "ClamAV 0.1.0-x-y/6/", 19);
+	/* c-icap's reading: "ClamAV", %d.%d.%d after it, strtol after '/' */
+	clamd_version_text(buf, sizeof(buf), "0.1.0-ampscan-builtin", &db);
+	assert_int_equal(strncmp(buf, "ClamAV ", 7), 0);
+	assert_int_equal(strtol(buf + 7, &end, 10), 0);   /* "0.1.0": 3 numbers */
+	assert_true(end > buf + 7 && *end == '.');
+	assert_int_equal(strtol(end + 1, &end, 10), 1);
+	assert_true(*end == '.');
+	s = strchr(buf, '/');
+	assert_non_null(s);
+	assert_int_equal(strtol(s + 1, NULL, 10), 6);
+	/* cut, always terminated */
+	clamd_version_text(small, sizeof(small), "1.4.6", &db);
+	assert_string_equal(small, "ClamAV 1.4.");
+}
+
+static void
+test_stats_lines(void **state)
+{
+	struct clamd_memstats m = { .known = false, .pools = 1,
+	    .pools_used = 6209863, .pools_total = 6290407 };
+	struct strbuf sb;
+
+	(void)state;
+	strbuf_init(&sb, 4096);
+	clamd_stats_task(&sb, "IDLE", 0.000323, NULL);
+	clamd_stats_task(&sb, "SCAN", 1.5, "/tmp/a b");
+	clamd_stats_task(&sb, "SCAN", -2.0, "/x\ny\t");
+	clamd_stats_task(&sb, "INSTREAM", 0.25, "");
+	assert_string_equal(strbuf_str(&sb), "\tIDLE 0.000323 \n"
+	    "\tSCAN 1.500000 /tmp/a b\n"
+	    "\tSCAN 0.000000 /x\\ny\\t\n"
+	    "\tINSTREAM 0.250000 \n");
+	strbuf_reset(&sb);
+	clamd_stats_memstats(&sb, &m);
+	assert_string_equal(strbuf_str(&sb), "MEMSTATS: heap N/A mmap N/A used "
+	    "N/A free N/A releasable N/A pools 1 pools_used 5.922M "
+	    "pools_total 5.999M\n");
+	strbuf_reset(&sb);
+	m = (struct clamd_memstats){ .known = true, .heap = 3u << 20,
+	    .mmap = 1u << 19, .used = (7u << 19), .pools = 4,
+	    .pools_used = 10u << 20, .pools_total = 10u << 20 };
+	clamd_stats_memstats(&sb, &m);
+	assert_string_equal(strbuf_str(&sb), "MEMSTATS: heap 3.000M mmap 0.500M "
+	    "used 3.500M free 0.000M releasable 0.000M pools 4 pools_used "
+	    "10.000M pools_total 10.000M\n");
+	assert_false(sb.failed);
+	strbuf_free(&sb);
+}
+
 static void
 test_strerror_names_every_error(void **state)
 {
@@ -770,6 +864,9 @@ main(void)
 		cmocka_unit_test(test_reply_over_the_cap_sets_failed),
 		cmocka_unit_test(test_cmd_names_and_session_table),
 		cmocka_unit_test(test_commands_list_matches_the_parser),
+		cmocka_unit_test(test_commands_list_is_clamds),
+		cmocka_unit_test(test_version_text),
+		cmocka_unit_test(test_stats_lines),
 		cmocka_unit_test(test_strerror_names_every_error),
 	};
 
