@@ -703,6 +703,20 @@ name_is_valid(const char *s, size_t n)
 	return true;
 }
 
+/* The next item of a list separated by commas and blanks: [*start, *i). */
+static bool
+list_next(const char *v, size_t n, size_t *i, size_t *start)
+{
+	while (*i < n && (v[*i] == ',' || is_blank(v[*i])))
+		(*i)++;
+	if (*i == n)
+		return false;
+	*start = *i;
+	while (*i < n && v[*i] != ',' && !is_blank(v[*i]))
+		(*i)++;
+	return true;
+}
+
 /* A list of user names: each valid, at most CONFIG_NAMES_MAX of them. */
 static int
 check_names(struct parse *p, enum config_key k, const char *v, size_t n)
@@ -710,14 +724,7 @@ check_names(struct parse *p, enum config_key k, const char *v, size_t n)
 	char shown[SHOW_MAX];
 	size_t i = 0, start, count = 0;
 
-	while (i < n) {
-		while (i < n && (v[i] == ',' || is_blank(v[i])))
-			i++;
-		if (i == n)
-			break;
-		start = i;
-		while (i < n && v[i] != ',' && !is_blank(v[i]))
-			i++;
+	while (list_next(v, n, &i, &start)) {
 		if (!name_is_valid(v + start, i - start)) {
 			char one[CONFIG_NAME_MAX + 1];
 			size_t len = i - start < CONFIG_NAME_MAX ? i - start :
@@ -747,14 +754,7 @@ check_addrs(struct parse *p, enum config_key k, const char *v, size_t n)
 	size_t i = 0, start, len, count = 0;
 	int fam;
 
-	while (i < n) {
-		while (i < n && (v[i] == ',' || is_blank(v[i])))
-			i++;
-		if (i == n)
-			break;
-		start = i;
-		while (i < n && v[i] != ',' && !is_blank(v[i]))
-			i++;
+	while (list_next(v, n, &i, &start)) {
 		len = i - start < INET6_ADDRSTRLEN ? i - start : INET6_ADDRSTRLEN;
 		memcpy(one, v + start, len);
 		one[len] = '\0';
