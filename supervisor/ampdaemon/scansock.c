@@ -521,12 +521,20 @@ job_log_result(struct sjob *j, const struct scan_req *req,
 		.uid = c->peer_uid, .pid = c->peer_pid,
 		.cmd = clamd_cmd_name(j->cmd), .session_id = j->id,
 	};
-	const char *name = req->name;
+	const char *name = req->name, *port;
+	char tcpname[CONNSET_PEER_MAX + 16];
 
-	if (j->cmd == CLAMD_CMD_INSTREAM)
+	if (j->cmd == CLAMD_CMD_INSTREAM && c->conn.tcp &&
+	    (port = strrchr(c->conn.peer, ':')) != NULL) {
+		/* clamd's name of a stream from a TCP peer: instream(addr@port) */
+		str_fmt(tcpname, sizeof(tcpname), "instream(%s@%s)",
+		    c->conn.peer_addr, port + 1);
+		name = tcpname;
+	} else if (j->cmd == CLAMD_CMD_INSTREAM) {
 		name = SCANLOG_STREAM_LOCAL;
-	else if (j->logname != NULL)
+	} else if (j->logname != NULL) {
 		name = j->logname;
+	}
 	scanlog_result(c->d, &cl, req, name, res, error,
 	    (j->flags & WPROTO_SCAN_ALLMATCH) != 0);
 }

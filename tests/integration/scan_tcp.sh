@@ -324,6 +324,8 @@ expect_status 0 "clamdscan --version over TCP" $CS --version
 check "... in clamd's shape (ClamAV ...)" grep -q '^ClamAV ' "$T_TMP/out"
 expect_status 1 "clamdscan --stream of EICAR over TCP exits 1" $CS --stream --no-summary "$T_TMP/files/eicar.txt"
 check "... FOUND" grep -q "eicar.txt: .* FOUND" "$T_TMP/out"
+check "ampdaemon.log names the stream as clamd does: instream(127.0.0.1@PORT)" \
+	grep -Eq "instream\(127\.0\.0\.1@[0-9]+\): Eicar.* FOUND" "$DL_LOG"
 expect_status 0 "clamdscan --stream of a clean file over TCP exits 0" $CS --stream --no-summary "$T_TMP/files/clean2.txt"
 check "... OK" grep -q "clean2.txt: OK" "$T_TMP/out"
 expect_status 2 "clamdscan (a path command) over TCP is refused: exit 2" $CS --no-summary "$T_TMP/files/eicar.txt"
