@@ -127,9 +127,6 @@ check "STATS: ampscan's own version" grep -q "^AMPSCAN: version [0-9]" stats.out
 
 # ---- clamdtop in tmux -----------------------------------------------------------------
 HAVE_TOP=1
-if ! command -v clamdtop >/dev/null && command -v apt-get >/dev/null; then
-	DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -q clamdtop >/dev/null 2>&1
-fi
 if ! command -v clamdtop >/dev/null || ! command -v tmux >/dev/null; then
 	echo "skip - clamdtop or tmux missing (Debian packages clamdtop, tmux): the clamdtop checks are not run"
 	HAVE_TOP=0
