@@ -128,7 +128,7 @@ check "STATS: ampscan's own version" grep -q "^AMPSCAN: version [0-9]" stats.out
 # ---- clamdtop in tmux -----------------------------------------------------------------
 HAVE_TOP=1
 if ! command -v clamdtop >/dev/null || ! command -v tmux >/dev/null; then
-	echo "skip - clamdtop or tmux missing (Debian packages clamdtop, tmux): the clamdtop checks are not run"
+	echo "skip - clamdtop or tmux missing (Debian packages clamav-daemon, tmux): the clamdtop checks are not run"
 	HAVE_TOP=0
 fi
 # pane_until PY-CONDITION: until the clamdtop screen (p) satisfies it (60 s)
