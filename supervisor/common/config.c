@@ -105,6 +105,8 @@ static const struct keydef keydefs[CONFIG_KEY_COUNT] = {
 	[CONFIG_TRIAL_MEMORY_LIMIT] = { "TrialMemoryLimit", CT_SIZE,
 	    F(trial_memory_limit), CONFIG_TRIAL_MEMORY_MIN, SMAX },
 	[CONFIG_METRICS_FILE] = { "MetricsFile", CT_PATH, F(metrics_file), 0, 0 },
+	[CONFIG_IMPORT_DIRECTORY] = { "ImportDirectory", CT_PATH,
+	    F(import_directory), 0, 0 },
 	[CONFIG_FAULT_COMMAND] = { "FaultCommand", CT_COMMAND,
 	    F(fault_command), 0, 0 },
 	[CONFIG_ENGINE] = { "Engine", CT_ENGINE, F(engine), 0, CONFIG_ENGINE_CLAMAV },

@@ -272,6 +272,7 @@ test_config_defaults_every_key(void **state)
 		{ CONFIG_TCP_SOCKET, "TCPSocket", "(off)" },
 		{ CONFIG_TCP_ADDR, "TCPAddr", "(127.0.0.1)" },
 		{ CONFIG_TCP_ALLOW_PATH_COMMANDS, "TCPAllowPathCommands", "no" },
+		{ CONFIG_IMPORT_DIRECTORY, "ImportDirectory", "(none)" },
 	};
 	struct config c;
 	char buf[256];
@@ -759,9 +760,11 @@ test_config_duplicate_keys_name_both_lines(void **state)
 		if (k == CONFIG_TCP_SOCKET)
 			snprintf(v, sizeof(v), "3310");
 		if (k == CONFIG_LOCAL_SOCKET_GROUP || k == CONFIG_FAULT_COMMAND ||
-		    k == CONFIG_METRICS_FILE || k == CONFIG_TRUSTED_SCAN_USERS)
+		    k == CONFIG_METRICS_FILE || k == CONFIG_TRUSTED_SCAN_USERS ||
+		    k == CONFIG_IMPORT_DIRECTORY)
 			snprintf(v, sizeof(v), "%s", k == CONFIG_FAULT_COMMAND ?
 			    "/bin/true" : k == CONFIG_METRICS_FILE ? "/m/a.prom" :
+			    k == CONFIG_IMPORT_DIRECTORY ? "/var/lib/clamav" :
 			    "staff");
 		snprintf(text, sizeof(text), "%s %s\n# between\n\n%s %s\n",
 		    config_key_name((enum config_key)k), v,
@@ -1301,7 +1304,8 @@ test_config_print_everything_set_round_trip(void **state)
 	    "LogVerbose yes\n"
 	    "TCPSocket 3310\n"
 	    "TCPAddr 127.0.0.1, ::1\n"
-	    "TCPAllowPathCommands yes\n";
+	    "TCPAllowPathCommands yes\n"
+	    "ImportDirectory /var/lib/clamav\n";
 	struct config c;
 	char err[512];
 
@@ -1320,6 +1324,7 @@ test_config_print_everything_set_round_trip(void **state)
 	assert_int_equal(c.max_scan_size, 1536 * K);
 	assert_int_equal(c.local_socket_mode, 07);
 	assert_int_equal(c.ntrusted_keys, 2);
+	assert_string_equal(c.import_directory, "/var/lib/clamav");
 	for (int k = 0; k < CONFIG_KEY_COUNT; k++) {
 		struct config d;
 
