@@ -727,6 +727,10 @@ test_config_error_messages_name_file_and_line(void **state)
 		  NAME ":1: MaxScanTime: '0' is out of range (1 to 2147483647)" },
 		{ "ScanUser aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", CONFIG_EVALUE,
 		  NAME ":1: ScanUser: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...' is not a valid name (letters, digits, '_', '.', '-', starting with a letter or '_'; at most 32 bytes)" },
+		{ "ImportDirectory /var/lib/ampscan/defs/incoming\n", CONFIG_ECONFLICT,
+		  NAME ":1: ImportDirectory /var/lib/ampscan/defs/incoming (line 1) overlaps DefinitionsDir /var/lib/ampscan/defs (default): ampdaemon would import its own files (use incoming/ for drops)" },
+		{ "DefinitionsDir /srv/clamav/defs/\nImportDirectory /srv/clamav\n", CONFIG_ECONFLICT,
+		  NAME ":2: ImportDirectory /srv/clamav (line 2) overlaps DefinitionsDir /srv/clamav/defs/ (line 1): ampdaemon would import its own files (use incoming/ for drops)" },
 		{ "Workers 4\r\nCoreDumps perhaps\r\n", CONFIG_EVALUE,
 		  NAME ":2: CoreDumps: 'perhaps' is not a boolean (use yes or no)" },
 	};
