@@ -476,8 +476,11 @@ struct import_file {
 	uint64_t sdev, sino, ssize;      /* its .sign (all 0: none) */
 	int64_t smtime_ns;
 	bool seen;                       /* in the last listing */
+	bool final;                      /* judged (skipped, activated, rejected):
+	                                  * kept across a restart (IMPORT_SEEN_FILE) */
 };
 
+#define IMPORT_SEEN_FILE "import.seen"    /* in StateDir */
 struct importdir {
 	int ino_fd;                      /* inotify on ImportDirectory, or -1 */
 	ev_io ino_io;

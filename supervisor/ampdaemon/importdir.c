@@ -27,11 +27,15 @@
 
 #include "activate.h"
 #include "daemon.h"
+#include "num.h"
+#include "statefile.h"
 #include "store.h"
 
 #define IMPORT_SETTLE_S 0.5               /* quiet in ImportDirectory before reading it */
 #define IMPORT_RETRY_S 60.0               /* again after an I/O failure */
 #define IMPORT_DBNAME_MAX 63
+#define IMPORT_SEEN_FIELDS 8              /* numbers on a line of IMPORT_SEEN_FILE */
+#define IMPORT_SEEN_LINE 400              /* at most, a line */
 
 static bool
 import_dbname_char(char ch)
@@ -46,8 +50,7 @@ import_dbname_char(char ch)
  * .sign files, freshclam's own files, a writer's temporary names).
  */
 static bool
-import_name(const struct daemon *d, const char *name, char *db, size_t dblen,
-    const char **ext)
+import_name_ok(const char *name, char *db, size_t dblen, const char **ext)
 {
 	size_t l = strlen(name);
 
@@ -55,13 +58,21 @@ import_name(const struct daemon *d, const char *name, char *db, size_t dblen,
 		return false;
 	*ext = name + l - 4;
 	if (strcmp(*ext, ".cvd") != 0 && strcmp(*ext, ".cld") != 0 &&
-	    (strcmp(*ext, ".cud") != 0 || !d->cfg.allow_unsigned))
+	    strcmp(*ext, ".cud") != 0)
 		return false;
 	for (size_t i = 0; i < l - 4; i++)
 		if (!import_dbname_char(name[i]))
 			return false;
 	str_fmt(db, dblen, "%.*s", (int)(l - 4), name);
 	return true;
+}
+
+static bool
+import_name(const struct daemon *d, const char *name, char *db, size_t dblen,
+    const char **ext)
+{
+	return import_name_ok(name, db, dblen, ext) &&
+	    (strcmp(*ext, ".cud") != 0 || d->cfg.allow_unsigned);
 }
 
 static int64_t
@@ -109,7 +120,7 @@ import_same(const struct import_file *a, const struct import_file *b)
 
 /* Keep f in mind (replacing what name was); false: no room. */
 static bool
-import_remember(struct importdir *m, const struct import_file *f)
+import_remember(struct importdir *m, const struct import_file *f, bool final)
 {
 	struct import_file *e = import_find(m, f->name);
 
@@ -120,7 +131,112 @@ import_remember(struct importdir *m, const struct import_file *f)
 	}
 	*e = *f;
 	e->seen = true;
+	e->final = final;
 	return true;
+}
+
+/*
+ * StateDir/import.seen: the judged files, a line each, "NAME DEV INO SIZE
+ * MTIME_NS SDEV SINO SSIZE SMTIME_NS", so a restart does not judge an
+ * unchanged file again (one still in the pipeline is not in it: a
+ * restart looks at it again).
+ */
+static void
+import_save(struct daemon *d)
+{
+	struct importdir *m = &d->imp;
+	char *buf, err[512];
+	size_t len = 0, room = (size_t)IMPORT_TRACK_MAX * IMPORT_SEEN_LINE;
+
+	if ((buf = malloc(room)) == NULL)
+		return;
+	for (unsigned i = 0; i < m->nf; i++) {
+		const struct import_file *f = &m->f[i];
+
+		if (!f->final)
+			continue;
+		str_fmt(buf + len, room - len, "%s %llu %llu %llu %llu %llu %llu %llu %llu\n",
+		    f->name, (unsigned long long)f->dev, (unsigned long long)f->ino,
+		    (unsigned long long)f->size, (unsigned long long)f->mtime_ns,
+		    (unsigned long long)f->sdev, (unsigned long long)f->sino,
+		    (unsigned long long)f->ssize, (unsigned long long)f->smtime_ns);
+		len += strlen(buf + len);
+	}
+	if (statefile_write(d->cfg.state_dir, IMPORT_SEEN_FILE, buf, len, 0600,
+	    err, sizeof(err)) != 0)
+		dlog(&d->log, DLOG_WARNING, "import: %s (a restart judges those files again)", err);
+	free(buf);
+}
+
+/* One line of import.seen into *f; false: not such a line (ignored). */
+static bool
+import_parse_line(const char *s, size_t n, struct import_file *f)
+{
+	uint64_t v[IMPORT_SEEN_FIELDS];
+	const char *sp = memchr(s, ' ', n), *end = s + n;
+	char db[IMPORT_DBNAME_MAX + 1];
+	const char *ext;
+
+	if (sp == NULL || (size_t)(sp - s) >= sizeof(f->name))
+		return false;
+	memset(f, 0, sizeof(*f));
+	memcpy(f->name, s, (size_t)(sp - s));
+	if (!import_name_ok(f->name, db, sizeof(db), &ext))
+		return false;
+	for (unsigned i = 0; i < IMPORT_SEEN_FIELDS; i++) {
+		const char *p = sp + 1, *q;
+
+		if (p >= end)
+			return false;
+		q = memchr(p, ' ', (size_t)(end - p));
+		if (q == NULL)
+			q = end;
+		if ((q == end) != (i == IMPORT_SEEN_FIELDS - 1) ||
+		    num_u64(p, (size_t)(q - p), NUM_CANONICAL, &v[i]) != NUM_OK)
+			return false;
+		sp = q;
+	}
+	f->dev = v[0];
+	f->ino = v[1];
+	f->size = v[2];
+	f->mtime_ns = (int64_t)v[3];
+	f->sdev = v[4];
+	f->sino = v[5];
+	f->ssize = v[6];
+	f->smtime_ns = (int64_t)v[7];
+	f->final = true;
+	return true;
+}
+
+static void
+import_load(struct daemon *d)
+{
+	struct importdir *m = &d->imp;
+	size_t room = (size_t)IMPORT_TRACK_MAX * IMPORT_SEEN_LINE, len = 0;
+	char path[4200], *buf;
+	ssize_t n;
+	int fd;
+
+	str_fmt(path, sizeof(path), "%s/%s", d->cfg.state_dir, IMPORT_SEEN_FILE);
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0)
+		return;
+	if ((buf = malloc(room)) == NULL) {
+		close(fd);
+		return;
+	}
+	while (len < room && (n = read(fd, buf + len, room - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	for (size_t at = 0; at < len && m->nf < IMPORT_TRACK_MAX; ) {
+		const char *nl = memchr(buf + at, '\n', len - at);
+		size_t l = nl != NULL ? (size_t)(nl - (buf + at)) : len - at;
+
+		if (nl != NULL && import_parse_line(buf + at, l, &m->f[m->nf]) &&
+		    import_find(m, m->f[m->nf].name) == NULL)
+			m->nf++;
+		at += l + 1;
+	}
+	free(buf);
 }
 
 static void
@@ -191,6 +307,11 @@ import_done(struct daemon *d, void *arg, int status, const char *text)
 	char *name = arg;
 
 	(void)text;
+	if ((status == UPDATE_DONE_OK || status == UPDATE_DONE_FAILED) &&
+	    name != NULL && import_find(m, name) != NULL) {
+		import_find(m, name)->final = true;
+		import_save(d);
+	}
 	if (status == UPDATE_DONE_IO && name != NULL) {
 		import_forget(m, name);
 		if (m->ino_fd >= 0 && !ev_is_active(&m->retry)) {
@@ -206,7 +327,7 @@ import_done(struct daemon *d, void *arg, int status, const char *text)
 
 /* Look at one entry of the listing; false: stop (the queue is full). */
 static bool
-import_entry(struct daemon *d, const char *dir, const char *name)
+import_entry(struct daemon *d, const char *dir, const char *name, bool *changed)
 {
 	struct importdir *m = &d->imp;
 	char path[4400], sign[4500], db[IMPORT_DBNAME_MAX + 1], err[512], why[600];
@@ -234,9 +355,10 @@ import_entry(struct daemon *d, const char *dir, const char *name)
 		return true;   /* looked at again once it is done */
 	if (import_not_newer(d, path, db, ext, why, sizeof(why))) {
 		dlog(&d->log, DLOG_INFO, "import: %s: not newer, skipped (%s)", path, why);
-		if (!import_remember(m, &now))
+		if (!import_remember(m, &now, true))
 			dlog(&d->log, DLOG_WARNING, "import: more than %u containers in %s; %s is looked at every time",
 			    IMPORT_TRACK_MAX, dir, name);
+		*changed = true;
 		return true;
 	}
 	if ((arg = strdup(name)) == NULL) {
@@ -251,9 +373,10 @@ import_entry(struct daemon *d, const char *dir, const char *name)
 		    path, err);
 		return false;
 	}
-	if (!import_remember(m, &now))
+	if (!import_remember(m, &now, false))
 		dlog(&d->log, DLOG_WARNING, "import: more than %u containers in %s; %s is looked at every time",
 		    IMPORT_TRACK_MAX, dir, name);
+	*changed = true;
 	return true;
 }
 
@@ -263,6 +386,8 @@ importdir_scan(struct daemon *d)
 	struct importdir *m = &d->imp;
 	const char *dir = d->cfg.import_directory;
 	struct dirent *de;
+	unsigned before;
+	bool changed = false;
 	DIR *dp;
 
 	if (dir == NULL)
@@ -274,13 +399,16 @@ importdir_scan(struct daemon *d)
 	for (unsigned i = 0; i < m->nf; i++)
 		m->f[i].seen = false;
 	while ((de = readdir(dp)) != NULL)
-		if (!import_entry(d, dir, de->d_name)) {
+		if (!import_entry(d, dir, de->d_name, &changed)) {
 			for (unsigned i = 0; i < m->nf; i++)
 				m->f[i].seen = true;   /* not all listed: forget nothing */
 			break;
 		}
 	closedir(dp);
+	before = m->nf;
 	import_compact(m);
+	if (changed || m->nf != before)
+		import_save(d);
 }
 
 static void
@@ -341,6 +469,7 @@ importdir_init(struct daemon *d, char *err, size_t errlen)
 		str_fmt(err, errlen, "out of memory");
 		return -1;
 	}
+	import_load(d);   /* what was judged before the restart */
 	/* read at start and on RELOAD even when it cannot be watched */
 	ev_timer_set(&m->settle, IMPORT_SETTLE_S, 0.);
 	ev_timer_start(d->loop, &m->settle);

@@ -11,7 +11,7 @@
 #   - tampered containers placed there (a header claiming version 7, a
 #     flipped payload byte) are rejected and quarantined as copies, never
 #     activated; an unchanged file is not imported again (a RELOAD, a
-#     later change);
+#     later change, a restart: StateDir/import.seen);
 #   - the directory's files are byte-identical and keep their inodes.
 #   defs_import.sh BUILD_DIR SOURCE_DIR
 . "$(dirname "$0")/lib.sh"
@@ -128,6 +128,18 @@ check "after RELOAD and a change: only the new file was imported" \
 check "test.cld was imported once" test "$(grep -c "import: $FC/test.cld" "$DL_LOG")" = 1
 check "still on version 6" version_is 6
 check "ImportDirectory unchanged after all" test "$(snapshot | grep -v '^tamp2.cvd ')" = "$before"
+
+# ---- a restart: what was judged is not judged again (StateDir/import.seen) -------------
+check "import.seen names the judged files" grep -q "^tamp2.cvd " "$DL_STATE/import.seen"
+dl_stop
+dl_start || { not_ok "ampdaemon starts again"; finish; exit 1; }
+check "restarted: workers READY on version 6" version_is 6
+cp "$T_TMP/tamp.cvd" "$FC/.tamp3" && mv "$FC/.tamp3" "$FC/tamp3.cvd"
+check "restarted: a new tampered file is rejected" ev_wait \
+	"sum(1 for e in E if e['event'] == 'definitions_rejected') >= $rej0 + 4" 60
+check "restarted: the files judged before were not imported again" \
+	test "$(n_events definitions_rejected)" = $((rej0 + 4))
+check "restarted: test.cld was not imported again" test "$(grep -c "import: $FC/test.cld" "$DL_LOG")" = 1
 
 stop_mirror
 dl_stop_checked
