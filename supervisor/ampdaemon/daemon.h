@@ -461,6 +461,35 @@ struct incoming {
 	int64_t hold_until;              /* monotonic ms: an I/O failure, no cdiff before */
 };
 
+/* ---- ImportDirectory (importdir.c) --------------------------------------- */
+
+/*
+ * A container of ImportDirectory as it was last looked at (imported,
+ * submitted, or skipped as not newer): its and its .sign's identity, so
+ * an unchanged file is not imported again (docs/updates.md, "ImportDirectory").
+ */
+#define IMPORT_TRACK_MAX 64               /* containers ImportDirectory keeps in mind */
+struct import_file {
+	char name[256];                  /* in ImportDirectory: "main.cvd" */
+	uint64_t dev, ino, size;         /* the container */
+	int64_t mtime_ns;
+	uint64_t sdev, sino, ssize;      /* its .sign (all 0: none) */
+	int64_t smtime_ns;
+	bool seen;                       /* in the last listing */
+	bool final;                      /* judged (skipped, activated, rejected):
+	                                  * kept across a restart (IMPORT_SEEN_FILE) */
+};
+
+#define IMPORT_SEEN_FILE "import.seen"    /* in StateDir */
+struct importdir {
+	int ino_fd;                      /* inotify on ImportDirectory, or -1 */
+	ev_io ino_io;
+	ev_timer settle;                 /* a quiet moment before reading it */
+	ev_timer retry;                  /* again after an I/O failure */
+	struct import_file *f;           /* IMPORT_TRACK_MAX of them */
+	unsigned nf;
+};
+
 /* ---- the definitions check (defstask.c) --------------------------------- */
 
 enum defs_outcome {
@@ -540,6 +569,7 @@ struct daemon {
 	struct updates upd;
 	struct budgets budgets;
 	struct incoming inc;
+	struct importdir imp;
 	ev_timer metrics_timer;          /* a metrics write pending */
 	int kill_point;                  /* test builds: AMPSCAN_TEST_KILL_POINT */
 	/* FaultCommand */
@@ -740,6 +770,16 @@ bool update_is_queued(const struct daemon *d, const char *path);
 /* incoming.c: files dropped into incoming/ are submitted as updates */
 int incoming_init(struct daemon *d, char *err, size_t errlen);
 void incoming_free(struct daemon *d);
+
+/*
+ * importdir.c: ImportDirectory's new or changed containers are submitted
+ * as updates (a copy is staged; the directory is never modified).
+ * importdir_init: nothing to do without ImportDirectory; -1 + err when
+ * it cannot be watched.  importdir_rescan: read it again soon (RELOAD).
+ */
+int importdir_init(struct daemon *d, char *err, size_t errlen);
+void importdir_free(struct daemon *d);
+void importdir_rescan(struct daemon *d);
 
 /* defstask.c */
 void defs_init(struct daemon *d);

@@ -372,6 +372,9 @@ daemon_start(struct daemon *d)
 	else if (incoming_init(d, err, sizeof(err)) != 0)
 		dlog(&d->log, DLOG_ERROR, "%s: files dropped into incoming/ are not noticed; use `ampctl update`",
 		    err);
+	if (rc == 0 && importdir_init(d, err, sizeof(err)) != 0)
+		dlog(&d->log, DLOG_ERROR, "ImportDirectory %s: %s: it is read at start and on RELOAD only",
+		    d->cfg.import_directory, err);
 	pool_on_defs_checked(d, update_defs_done);   /* updates wait for checks */
 	pool_check_defs(d, false);
 	pool_start(d);
@@ -382,6 +385,7 @@ daemon_stop(struct daemon *d)
 {
 	char err[512], path[4096];
 
+	importdir_free(d);
 	incoming_free(d);
 	update_free(d);   /* answers waiting ampctl clients: before ctl_close */
 	metrics_write(d);   /* ampscan_up 0: the service stopped */

@@ -539,6 +539,9 @@ update_reload(struct daemon *d, bool urgent, uid_t uid,
 		    "RELOAD joined the reload already waiting");
 	u->reload_pending = true;
 	u->reload_urgent = u->reload_urgent || urgent;
+	/* freshclam's NotifyClamd: ImportDirectory is read again (cheap: a
+	 * listing; what is new goes to the queue as an update) */
+	importdir_rescan(d);
 	update_next(d);
 	return 0;
 }

@@ -105,6 +105,8 @@ static const struct keydef keydefs[CONFIG_KEY_COUNT] = {
 	[CONFIG_TRIAL_MEMORY_LIMIT] = { "TrialMemoryLimit", CT_SIZE,
 	    F(trial_memory_limit), CONFIG_TRIAL_MEMORY_MIN, SMAX },
 	[CONFIG_METRICS_FILE] = { "MetricsFile", CT_PATH, F(metrics_file), 0, 0 },
+	[CONFIG_IMPORT_DIRECTORY] = { "ImportDirectory", CT_PATH,
+	    F(import_directory), 0, 0 },
 	[CONFIG_FAULT_COMMAND] = { "FaultCommand", CT_COMMAND,
 	    F(fault_command), 0, 0 },
 	[CONFIG_ENGINE] = { "Engine", CT_ENGINE, F(engine), 0, CONFIG_ENGINE_CLAMAV },
@@ -1080,6 +1082,19 @@ conflict(struct parse *p, enum config_key a, const char *rel,
 	    wb, why);
 }
 
+/* Path a is b or lies beneath it (trailing slashes of b ignored). */
+static bool
+path_within(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+
+	while (n > 1 && b[n - 1] == '/')
+		n--;
+	if (strncmp(a, b, n) != 0)
+		return false;
+	return a[n] == '\0' || a[n] == '/' || (n == 1 && b[0] == '/');
+}
+
 /* A heuristic or PUA option set to yes needs Engine clamav. */
 static int
 check_heuristics(struct parse *p)
@@ -1155,6 +1170,11 @@ check_conflicts(struct parse *p)
 	if (c->tcp_addr != NULL && c->tcp_socket == 0)
 		return conflict(p, CONFIG_TCP_ADDR, "is given without",
 		    CONFIG_TCP_SOCKET, "addresses to listen on need a port (TCPSocket PORT)");
+	if (c->import_directory != NULL &&
+	    (path_within(c->import_directory, c->definitions_dir) ||
+	    path_within(c->definitions_dir, c->import_directory)))
+		return conflict(p, CONFIG_IMPORT_DIRECTORY, "overlaps",
+		    CONFIG_DEFINITIONS_DIR, "ampdaemon would import its own files (use incoming/ for drops)");
 	return check_heuristics(p);
 }
 

@@ -205,6 +205,7 @@ enum config_key {
 	CONFIG_TCP_SOCKET,
 	CONFIG_TCP_ADDR,
 	CONFIG_TCP_ALLOW_PATH_COMMANDS,
+	CONFIG_IMPORT_DIRECTORY,
 	CONFIG_KEY_COUNT
 };
 
@@ -250,6 +251,9 @@ struct config {
 	uint64_t trial_timeout_ms;       /* the trial load of an update */
 	uint64_t trial_memory_limit;     /* its RLIMIT_AS */
 	const char *metrics_file;        /* NULL: none */
+	/* ImportDirectory: containers another tool (freshclam) writes there
+	 * are imported, the directory never modified; NULL: none */
+	const char *import_directory;
 	const char *fault_command;       /* NULL: none */
 	unsigned engine;                 /* CONFIG_ENGINE_* */
 	unsigned worker_launch;          /* CONFIG_LAUNCH_* */

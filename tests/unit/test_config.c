@@ -272,6 +272,7 @@ test_config_defaults_every_key(void **state)
 		{ CONFIG_TCP_SOCKET, "TCPSocket", "(off)" },
 		{ CONFIG_TCP_ADDR, "TCPAddr", "(127.0.0.1)" },
 		{ CONFIG_TCP_ALLOW_PATH_COMMANDS, "TCPAllowPathCommands", "no" },
+		{ CONFIG_IMPORT_DIRECTORY, "ImportDirectory", "(none)" },
 	};
 	struct config c;
 	char buf[256];
@@ -726,6 +727,10 @@ test_config_error_messages_name_file_and_line(void **state)
 		  NAME ":1: MaxScanTime: '0' is out of range (1 to 2147483647)" },
 		{ "ScanUser aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", CONFIG_EVALUE,
 		  NAME ":1: ScanUser: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...' is not a valid name (letters, digits, '_', '.', '-', starting with a letter or '_'; at most 32 bytes)" },
+		{ "ImportDirectory /var/lib/ampscan/defs/incoming\n", CONFIG_ECONFLICT,
+		  NAME ":1: ImportDirectory /var/lib/ampscan/defs/incoming (line 1) overlaps DefinitionsDir /var/lib/ampscan/defs (default): ampdaemon would import its own files (use incoming/ for drops)" },
+		{ "DefinitionsDir /srv/clamav/defs/\nImportDirectory /srv/clamav\n", CONFIG_ECONFLICT,
+		  NAME ":2: ImportDirectory /srv/clamav (line 2) overlaps DefinitionsDir /srv/clamav/defs/ (line 1): ampdaemon would import its own files (use incoming/ for drops)" },
 		{ "Workers 4\r\nCoreDumps perhaps\r\n", CONFIG_EVALUE,
 		  NAME ":2: CoreDumps: 'perhaps' is not a boolean (use yes or no)" },
 	};
@@ -759,9 +764,11 @@ test_config_duplicate_keys_name_both_lines(void **state)
 		if (k == CONFIG_TCP_SOCKET)
 			snprintf(v, sizeof(v), "3310");
 		if (k == CONFIG_LOCAL_SOCKET_GROUP || k == CONFIG_FAULT_COMMAND ||
-		    k == CONFIG_METRICS_FILE || k == CONFIG_TRUSTED_SCAN_USERS)
+		    k == CONFIG_METRICS_FILE || k == CONFIG_TRUSTED_SCAN_USERS ||
+		    k == CONFIG_IMPORT_DIRECTORY)
 			snprintf(v, sizeof(v), "%s", k == CONFIG_FAULT_COMMAND ?
 			    "/bin/true" : k == CONFIG_METRICS_FILE ? "/m/a.prom" :
+			    k == CONFIG_IMPORT_DIRECTORY ? "/var/lib/clamav" :
 			    "staff");
 		snprintf(text, sizeof(text), "%s %s\n# between\n\n%s %s\n",
 		    config_key_name((enum config_key)k), v,
@@ -1301,7 +1308,8 @@ test_config_print_everything_set_round_trip(void **state)
 	    "LogVerbose yes\n"
 	    "TCPSocket 3310\n"
 	    "TCPAddr 127.0.0.1, ::1\n"
-	    "TCPAllowPathCommands yes\n";
+	    "TCPAllowPathCommands yes\n"
+	    "ImportDirectory /var/lib/clamav\n";
 	struct config c;
 	char err[512];
 
@@ -1320,6 +1328,7 @@ test_config_print_everything_set_round_trip(void **state)
 	assert_int_equal(c.max_scan_size, 1536 * K);
 	assert_int_equal(c.local_socket_mode, 07);
 	assert_int_equal(c.ntrusted_keys, 2);
+	assert_string_equal(c.import_directory, "/var/lib/clamav");
 	for (int k = 0; k < CONFIG_KEY_COUNT; k++) {
 		struct config d;
 
