@@ -396,6 +396,9 @@ struct updates {
 	/* incoming.c: told when the queue is idle (nothing running or
 	 * waiting, no check): cdiffs held back may go now; NULL: nobody */
 	void (*on_idle)(struct daemon *d);
+	/* importdir.c: told of each RELOAD (freshclam's NotifyClamd): its
+	 * directory is read again; NULL: no ImportDirectory */
+	void (*on_reload)(struct daemon *d);
 };
 
 /* ---- the service's budgets (issue 17; docs/scan-protocol.md) ------------ */

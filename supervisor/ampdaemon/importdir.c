@@ -487,6 +487,7 @@ importdir_init(struct daemon *d, char *err, size_t errlen)
 	ev_io_init(&m->ino_io, importdir_on_inotify, m->ino_fd, EV_READ);
 	m->ino_io.data = d;
 	ev_io_start(d->loop, &m->ino_io);
+	d->upd.on_reload = importdir_rescan;   /* update.c calls no file above it */
 	return 0;
 }
 
@@ -497,6 +498,7 @@ importdir_free(struct daemon *d)
 
 	if (m->f == NULL)
 		return;   /* never started (no ImportDirectory) */
+	d->upd.on_reload = NULL;
 	if (d->loop != NULL) {
 		ev_timer_stop(d->loop, &m->settle);
 		ev_timer_stop(d->loop, &m->retry);

@@ -541,7 +541,8 @@ update_reload(struct daemon *d, bool urgent, uid_t uid,
 	u->reload_urgent = u->reload_urgent || urgent;
 	/* freshclam's NotifyClamd: ImportDirectory is read again (cheap: a
 	 * listing; what is new goes to the queue as an update) */
-	importdir_rescan(d);
+	if (u->on_reload != NULL)
+		u->on_reload(d);
 	update_next(d);
 	return 0;
 }
