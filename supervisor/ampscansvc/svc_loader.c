@@ -9,7 +9,10 @@
  * where an exec'd worker has them (1, 2: the log; 3: the socket; 6: the
  * scratch directory) and goes on exactly as an exec'd worker does after
  * its load: its own sandbox (no clone from then on), canaries, READY.
- * The loader itself never scans and never starts a thread.
+ * The loader itself never scans and never starts a thread.  After READY,
+ * when ampdaemon sends COLLAPSE, it collapses its engine into huge pages
+ * (hugepages.h) one bounded step at a time between requests, and answers
+ * COLLAPSED when done (docs/loader.md, "Huge pages").
  */
 #include <errno.h>
 #include <sched.h>

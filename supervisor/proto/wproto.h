@@ -16,9 +16,8 @@
  *         u32 protocol version, str worker version, u32 ndbs,
  *         ndbs x (str name, u32 version, str kind),
  *         u32 ntypes, ntypes x (str type, u64 loaded, u64 not_loaded),
- *         u64 huge_bytes, u32 collapse_ms (a loader's engine collapsed
- *         into transparent huge pages, and how long that took; 0 from a
- *         worker, or with LoaderHugePages no: docs/loader.md),
+ *         u64 huge_bytes, u32 collapse_ms (0: since protocol 6 a loader
+ *         collapses after READY and reports it in COLLAPSED),
  *         str engine (the scan library's version as it reports itself,
  *         cl_retver(): "1.4.6"; empty for the builtin engine; clamd's
  *         VERSION reply names it)
