@@ -189,6 +189,8 @@ struct worker {
 	struct wproto_mem mem;           /* its last memory report (MEM) */
 	int64_t mem_ms;                  /* when it came; 0: none since its start */
 	pid_t loader_pid;                /* the loader it was forked from, or -1 */
+	bool pre_collapse;               /* forked before its loader's COLLAPSED */
+	const char *retire_reason;       /* WS_STOPPING_MEM: "memory", "huge_pages" */
 };
 
 /* ---- the loader (WorkerLaunch loader, loader.c, docs/loader.md) ---------- */
@@ -220,6 +222,8 @@ struct loader {
 	uint64_t load_ms;                /* started to READY */
 	uint64_t huge_bytes;             /* its READY: engine in huge pages */
 	uint32_t collapse_ms;            /* ... collapsing took (loader.md) */
+	bool collapse_asked;             /* COLLAPSE sent, or decided against */
+	bool collapsed;                  /* COLLAPSED with huge pages: re-fork */
 	/* an update's candidate (loader_candidate_start): the trial */
 	bool candidate;
 	bool adopt;                      /* activated: the next change adopts it */

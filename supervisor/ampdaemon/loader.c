@@ -23,6 +23,7 @@
 
 #include "account.h"
 #include "launch.h"
+#include "procmem.h"
 #include "pool_int.h"
 
 #define LOADER_OF(ptr, member) \
@@ -322,6 +323,8 @@ loader_got_ready(struct loader *l, struct buf *r)
 	d->pool.hooks.loader_changed(d, true);
 }
 
+static void loader_collapse_decide(struct loader *l);
+
 /* MEM (poolmem.c): its memory; the first is one engine's, alone. */
 static void
 loader_got_mem(struct loader *l, struct buf *r)
@@ -332,6 +335,7 @@ loader_got_mem(struct loader *l, struct buf *r)
 	}
 	if (l->pss_at_ready == 0 && l->mem.err == 0)
 		l->pss_at_ready = l->mem.pss;
+	loader_collapse_decide(l);
 }
 
 void
@@ -341,6 +345,128 @@ loader_mem_ask(struct daemon *d)
 
 	if (l->st == LS_READY && launch_mem_ask(d, l->sock) != 0)
 		loader_kill(l, "cannot ask for its memory");
+}
+
+/* ---- huge pages, after READY (docs/loader.md, "Huge pages") -------------- */
+
+/* Why not: the log line and the loader_collapse event (asked false). */
+static void
+loader_collapse_skip(struct loader *l, const char *why)
+{
+	struct event ev;
+
+	dlog(&l->d->log, DLOG_INFO, "loader (pid %d): its engine is not collapsed into huge pages: %s",
+	    (int)l->pid, why);
+	events_begin(&ev, EVENT_LOADER_COLLAPSE, walltime_now_ms());
+	events_add_int(&ev, "pid", l->pid);
+	events_add_bool(&ev, "asked", false);
+	events_add_str(&ev, "reason", why);
+	daemon_event(l->d, &ev);
+}
+
+/*
+ * The serving loader, READY and its memory known: collapse its engine
+ * into huge pages (COLLAPSE) only if MemAvailable holds another engine,
+ * since the workers forked before hold the 4 KiB pages until they are
+ * replaced.  Decided once per loader.
+ */
+static void
+loader_collapse_decide(struct loader *l)
+{
+	struct daemon *d = l->d;
+	char why[256];
+	uint64_t engine;
+	int64_t avail;
+	struct event ev;
+
+	if (l->collapse_asked || l->st != LS_READY || l->candidate || l != cur(d) ||
+	    !d->cfg.loader_huge_pages || l->mem_ms == 0)
+		return;
+	l->collapse_asked = true;
+	engine = l->mem.err == 0 ? l->mem.rss : 0;
+	avail = procmem_available();
+	if (engine == 0 || avail < 0) {
+		str_fmt(why, sizeof(why), "%s unknown", engine == 0 ?
+		    "the loader's resident size is" : "MemAvailable is");
+		loader_collapse_skip(l, why);
+		return;
+	}
+	if ((uint64_t)avail < engine) {
+		str_fmt(why, sizeof(why), "MemAvailable (%llu MiB) cannot hold a second engine (the loader holds %llu MiB) while the workers forked before it are replaced",
+		    (unsigned long long)((uint64_t)avail >> 20),
+		    (unsigned long long)(engine >> 20));
+		loader_collapse_skip(l, why);
+		return;
+	}
+	if (wproto_encode_collapse(&d->pool.out, ++d->pool.loaders.fork_id) != 0 ||
+	    wproto_send(l->sock, &d->pool.out, -1) != 0) {
+		loader_kill(l, "cannot send it COLLAPSE");
+		return;
+	}
+	dlog(&d->log, DLOG_INFO, "loader (pid %d): collapsing its engine into huge pages while it serves (MemAvailable %llu MiB holds a second engine of %llu MiB)",
+	    (int)l->pid, (unsigned long long)((uint64_t)avail >> 20),
+	    (unsigned long long)(engine >> 20));
+	events_begin(&ev, EVENT_LOADER_COLLAPSE, walltime_now_ms());
+	events_add_int(&ev, "pid", l->pid);
+	events_add_bool(&ev, "asked", true);
+	events_add_int(&ev, "mem_available", avail);
+	events_add_int(&ev, "engine_bytes", (int64_t)engine);
+	daemon_event(d, &ev);
+}
+
+/*
+ * COLLAPSED: the figures for status; the workers forked before are
+ * replaced, one at a time (worker.c: worker_refork_next, via the hook;
+ * not while a FORK waits for its answer: the worker it starts calls it
+ * when READY).
+ */
+static void
+loader_got_collapsed(struct loader *l, struct buf *r, bool notify)
+{
+	struct daemon *d = l->d;
+	struct wproto_collapsed m;
+	struct event ev;
+
+	if (wproto_decode_collapsed(r, &m) != 0) {
+		loader_kill(l, "malformed COLLAPSED");
+		return;
+	}
+	l->huge_bytes = m.huge_bytes;
+	l->collapse_ms = m.collapse_ms;
+	l->collapsed = m.huge_bytes > 0;
+	dlog(&d->log, DLOG_INFO, "loader (pid %d): huge pages: %s%s", (int)l->pid,
+	    m.line, l->collapsed ? "; the workers forked before are replaced by forks of it, one at a time" : "");
+	events_begin(&ev, EVENT_LOADER_COLLAPSED, walltime_now_ms());
+	events_add_int(&ev, "pid", l->pid);
+	events_add_int(&ev, "huge_bytes", (int64_t)m.huge_bytes);
+	events_add_int(&ev, "eligible_bytes", (int64_t)m.eligible_bytes);
+	events_add_int(&ev, "chunks_failed", m.chunks_failed);
+	events_add_int(&ev, "collapse_ms", m.collapse_ms);
+	events_add_bool(&ev, "refork", l->collapsed);
+	daemon_event(d, &ev);
+	if (notify && l->collapsed && l == cur(d))
+		d->pool.hooks.loader_changed(d, true);
+}
+
+/* A message beside the requests: MEM or COLLAPSED; 1 handled, 0 not. */
+static int
+loader_side_msg(struct loader *l, uint16_t type, struct buf *r, bool notify)
+{
+	if (l->st != LS_READY)
+		return 0;
+	if (type == WPROTO_MEM)
+		loader_got_mem(l, r);
+	else if (type == WPROTO_COLLAPSED)
+		loader_got_collapsed(l, r, notify);
+	else
+		return 0;
+	return 1;
+}
+
+bool
+loader_collapsed(const struct daemon *d)
+{
+	return d->pool.loaders.l[d->pool.loaders.cur].collapsed;
 }
 
 static void
@@ -364,10 +490,8 @@ loader_on_sock(struct ev_loop *loop, ev_io *io, int revents)
 		return;
 	}
 	if (wproto_open(d->pool.msg, (size_t)n, &type, &id, &r) == 0 &&
-	    type == WPROTO_MEM && l->st == LS_READY) {
-		loader_got_mem(l, &r);
+	    loader_side_msg(l, type, &r, true))
 		return;
-	}
 	if (wproto_open(d->pool.msg, (size_t)n, &type, &id, &r) != 0 ||
 	    type != WPROTO_READY || l->st != LS_STARTING) {
 		loader_kill(l, "unexpected message");
@@ -424,6 +548,7 @@ loader_start_at(struct daemon *d, struct loader *l, const struct account *acct,
 	l->load_ms = 0;
 	l->huge_bytes = 0;
 	l->collapse_ms = 0;
+	l->collapse_asked = l->collapsed = false;
 	l->forks = 0;
 	l->log.len = 0;
 	l->mem_ms = 0;
@@ -544,12 +669,11 @@ again:
 	n = wproto_recv(l->sock, d->pool.msg, WPROTO_MAX_MSG, &fd);
 	if (fd >= 0)
 		close(fd);
-	/* a MEM asked for before this FORK comes first */
+	/* a MEM asked for before this FORK, or COLLAPSED, may come first */
 	if (n > 0 && wproto_open(d->pool.msg, (size_t)n, &type, &got, &r) == 0 &&
-	    type == WPROTO_MEM) {
-		loader_got_mem(l, &r);
+	    loader_side_msg(l, type, &r, false)) {
 		if (l->killed) {
-			snprintf(err, errlen, "loader: malformed MEM");
+			snprintf(err, errlen, "loader: malformed MEM or COLLAPSED");
 			return -1;
 		}
 		goto again;
@@ -615,6 +739,7 @@ loader_defs_changed(struct daemon *d)
 		old->delay_ms = d->cfg.restart_delay_min_ms;
 		loader_retire(l);
 		ls->cur ^= 1u;
+		loader_collapse_decide(cur(d));   /* now the serving one */
 		return;
 	}
 	if (l->st == LS_DOWN || l->defs_gen == ls->defs_gen)

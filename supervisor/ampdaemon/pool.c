@@ -234,6 +234,7 @@ pool_loader_changed(struct daemon *d, bool ready)
 	}
 	pool_kick_waiting(d);
 	spares_check(d);
+	worker_refork_next(d);   /* after COLLAPSED (docs/loader.md) */
 }
 
 /* The hook of worker.c: w became READY, or IDLE. */
@@ -248,6 +249,7 @@ pool_worker_changed(struct worker *w, enum worker_note note)
 		if (note == WN_STOPPED)
 			pool_check_stopped(d);
 		spares_check(d);
+		worker_refork_next(d);
 		return;
 	}
 	switch (note) {
@@ -269,6 +271,7 @@ pool_worker_changed(struct worker *w, enum worker_note note)
 		roll_check(d);
 		break;
 	}
+	worker_refork_next(d);   /* after COLLAPSED (docs/loader.md) */
 }
 
 /* ---- the pool as a whole ---------------------------------------------- */

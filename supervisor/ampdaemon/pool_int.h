@@ -68,6 +68,9 @@ int loader_identity(const struct daemon *d, uid_t *uid, gid_t *gid);
  * scratch directory); *pid, or -1 + err (the loader is then killed). */
 int loader_fork(struct daemon *d, const int *fds, size_t nfds, pid_t *pid,
     char *err, size_t errlen);
+/* The current loader collapsed its engine into huge pages (COLLAPSED):
+ * the workers forked before it are to be replaced (worker_refork_next). */
+bool loader_collapsed(const struct daemon *d);
 /* The definitions changed (a check ended well, a rollover): the current
  * loader is retired (it exits; its workers serve on) and a new one loads. */
 void loader_defs_changed(struct daemon *d);
@@ -94,6 +97,9 @@ void worker_init(struct worker *w, struct daemon *d, unsigned slot);
 void worker_handle(struct worker *w, enum worker_event ev,
     const struct worker_input *in);
 void worker_send_failed(struct worker *w, const char *why);
+/* After the loader's COLLAPSED: retire the next worker forked before it
+ * (after its request), one at a time; pool.c calls it on every change. */
+void worker_refork_next(struct daemon *d);
 
 /* router.c */
 /* The end of a request: counted, its fd closed, its done() called. */

@@ -63,6 +63,7 @@ static const char *const spawn_pass[] = { "ASAN_OPTIONS=", "UBSAN_OPTIONS=",
 	"LSAN_OPTIONS=",
 #ifdef AMPSCAN_TEST_HOOKS
 	"AMPSCAN_TEST_NO_LANDLOCK=", "AMPSCAN_TEST_NO_USERNS=",
+	"AMPSCAN_TEST_LOADER_BALLAST_MB=",
 #endif
 };
 #define SPAWN_PASS_N (sizeof(spawn_pass) / sizeof(spawn_pass[0]))

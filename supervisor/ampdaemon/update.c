@@ -32,9 +32,9 @@
 #include "daemon.h"
 #include "defs.h"
 #include "num.h"
+#include "procmem.h"
 #include "store.h"
 #include "update_int.h"
-
 
 /* ---- the loop's side -------------------------------------------------------- */
 
@@ -94,35 +94,6 @@ candidate_done(struct daemon *d, bool ok, const char *why)
 		go_answer(d, "no", why);
 }
 
-/* MemAvailable in bytes; -1 unknown.  Test builds: a file may fake it. */
-static int64_t
-mem_available(void)
-{
-	char line[256];
-	int64_t v = -1;
-	FILE *f;
-
-#ifdef AMPSCAN_TEST_HOOKS
-	const char *fake = getenv("AMPSCAN_TEST_MEMAVAILABLE_FILE");
-
-	if (fake != NULL && (f = fopen(fake, "re")) != NULL) {
-		if (fgets(line, sizeof(line), f) != NULL)
-			v = (int64_t)strtoll(line, NULL, 10) * 1024;
-		fclose(f);
-		return v;
-	}
-#endif
-	if ((f = fopen("/proc/meminfo", "re")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, "MemAvailable:", 13) == 0) {
-			v = (int64_t)strtoll(line + 13, NULL, 10) * 1024;
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
 static uint64_t
 mem_wait_max_ms(void)
 {
@@ -146,7 +117,7 @@ candidate_try(struct daemon *d)
 {
 	struct updates *u = &d->upd;
 	uint64_t need = loader_engine_bytes(d);
-	int64_t avail = mem_available(), now = walltime_now_ms();
+	int64_t avail = procmem_available(), now = walltime_now_ms();
 	char err[1100];
 	struct event ev;
 

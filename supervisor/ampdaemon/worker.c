@@ -121,7 +121,8 @@ worker_record_exit_to(struct worker *w, int ws, const char *kind, int64_t now,
 	if (w->killed == WK_SCAN_TIMEOUT)
 		events_add_bool(&ev, "scan_timeout", true);
 	if (w->st == WS_STOPPING_MEM)
-		events_add_str(&ev, "retired", "memory");
+		events_add_str(&ev, "retired", w->retire_reason != NULL ?
+		    w->retire_reason : "memory");
 	if (w->log.last_line[0] && strcmp(kind, "stopped") != 0)
 		events_add_str(&ev, "last_stderr", w->log.last_line);
 	if (strcmp(kind, "stopped") != 0) {
@@ -197,6 +198,7 @@ worker_fork(struct worker *w, char *err, size_t errlen)
 	if (loader_fork(d, fds, n, &w->pid, err, errlen) != 0)
 		goto out;
 	w->loader_pid = loader_current_pid(d);
+	w->pre_collapse = !loader_collapsed(d);
 	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
 	fcntl(logp[0], F_SETFL, O_NONBLOCK);
 	w->sock = sv[0];
@@ -478,6 +480,7 @@ worker_mem_retire(struct worker *w)
 	struct event ev;
 
 	d->pool.retired_memory_total++;
+	w->retire_reason = "memory";
 	dlog(&d->log, DLOG_INFO, "worker %u (pid %d): private memory %llu KiB is past WorkerMemoryLimit (%llu KiB): retired %s, replaced by a fresh one",
 	    w->slot, (int)w->pid, (unsigned long long)(w->mem.priv >> 10),
 	    (unsigned long long)(d->cfg.worker_memory_limit >> 10),
@@ -996,6 +999,7 @@ worker_move(struct worker *to, struct worker *from)
 	to->started_ms = from->started_ms;
 	to->ready_ms = from->ready_ms;
 	to->loader_pid = from->loader_pid;
+	to->pre_collapse = from->pre_collapse;
 	to->mem = from->mem;
 	to->mem_ms = from->mem_ms;
 	to->scans = 0;
@@ -1094,4 +1098,74 @@ worker_init(struct worker *w, struct daemon *d, unsigned slot)
 	ev_init(&w->sock_io, worker_on_sock);
 	ev_init(&w->log.io, worker_on_log);
 	ev_child_init(&w->child, worker_on_exit, 0, 0);
+}
+
+/* ---- huge pages: replacing the workers forked before the collapse --------- */
+
+/* w was forked before its loader's COLLAPSED: the worker_retired event
+ * (reason huge_pages) and the log line; replaced as WorkerMemoryLimit's. */
+static void
+worker_refork_retire(struct worker *w)
+{
+	struct daemon *d = w->d;
+	struct event ev;
+
+	dlog(&d->log, DLOG_INFO, "%s %u (pid %d) was forked before the loader's engine was collapsed into huge pages: retired %s, replaced by a fork of it",
+	    spare_is(w) ? "spare worker" : "worker", w->slot, (int)w->pid,
+	    w->req != NULL ? "after its request" : "now");
+	events_begin(&ev, EVENT_WORKER_RETIRED, walltime_now_ms());
+	events_add_int(&ev, "pid", w->pid);
+	events_add_int(&ev, "worker", w->slot);
+	events_add_str(&ev, "reason", "huge_pages");
+	events_add_int(&ev, "loader_pid", w->loader_pid);
+	events_add_int(&ev, "scans", (int64_t)w->scans);
+	if (spare_is(w))
+		events_add_bool(&ev, "spare", true);
+	daemon_event(d, &ev);
+	w->retire_reason = "huge_pages";
+	if (w->req == NULL)
+		worker_stop(w, WS_STOPPING_MEM);
+	else
+		w->st = WS_MEM_RETIRING;
+}
+
+/* Whether w holds up the next re-fork: one is retiring or starting. */
+static bool
+worker_refork_busy(const struct worker *w)
+{
+	return w->st == WS_MEM_RETIRING || w->st == WS_STOPPING_MEM ||
+	    worker_phase(w) == WORKER_STARTING;
+}
+
+/*
+ * One at a time: nothing happens while a worker of this loader retires or
+ * starts; then the first READY one forked before COLLAPSED is retired
+ * (after its request).  Spares first, so that no old spare takes the slot
+ * of a retired worker.
+ */
+void
+worker_refork_next(struct daemon *d)
+{
+	struct pool *p = &d->pool;
+	pid_t lp = loader_current_pid(d);
+	struct worker *pick = NULL;
+
+	if (!loader_collapsed(d) || lp <= 0 || d->stopping || p->rolling)
+		return;
+	for (unsigned k = 0; k < POOL_ALL(p); k++) {
+		/* the spares, then the current slots */
+		unsigned i = k < POOL_ALL(p) - POOL_SLOTS(p) ? POOL_SLOTS(p) + k :
+		    k - (POOL_ALL(p) - POOL_SLOTS(p));
+		struct worker *w = &p->w[i];
+
+		if (w->pid <= 0 || w->loader_pid != lp ||
+		    (!spare_is(w) && !worker_is_current(w)))
+			continue;
+		if (worker_refork_busy(w))
+			return;
+		if (pick == NULL && w->pre_collapse && w->st == WS_READY)
+			pick = w;
+	}
+	if (pick != NULL)
+		worker_refork_retire(pick);
 }

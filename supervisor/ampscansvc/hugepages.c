@@ -27,7 +27,7 @@
 
 #define HP_SIZE ((uintptr_t)2 << 20)         /* a PMD's worth on x86-64, arm64 4K */
 #define HP_STEP ((uintptr_t)64 << 20)        /* one MADV_COLLAPSE at a time */
-#define HUGEPAGES_MAX_MS 20000u              /* then the rest stays in 4 KiB pages */
+#define HUGEPAGES_MAX_MS 20000u              /* of steps: then the rest stays 4 KiB */
 #define HP_MAPS_MAX ((size_t)8 << 20)        /* /proc/self/maps read at most */
 #define HP_MAPS_CHUNK ((size_t)64 << 10)
 #define HP_MAX_RANGES 8192
@@ -150,34 +150,13 @@ hp_chunks(struct hugepages_report *r, uintptr_t x, uintptr_t len)
 	}
 }
 
-static void
-hp_range(struct hugepages_report *r, const struct hp_range *m, uint64_t t0)
+/* A mapping's 2 MiB-aligned part, [*s, *e); 0 if it has none. */
+static int
+hp_aligned(const struct hp_range *m, uintptr_t *s, uintptr_t *e)
 {
-	uintptr_t s = (m->start + HP_SIZE - 1) & ~(HP_SIZE - 1);
-	uintptr_t e = m->end & ~(HP_SIZE - 1), len;
-
-	if (e <= s)
-		return;
-	r->eligible += e - s;
-	if (r->timed_out)
-		return;
-	/* the whole mapping, so its VMA is not split around the aligned part */
-	if (madvise((void *)m->start, m->end - m->start, MADV_HUGEPAGE) != 0) {
-		r->chunks_failed += (unsigned)((e - s) / HP_SIZE);
-		return;
-	}
-	for (uintptr_t x = s; x < e; x += len) {
-		len = e - x < HP_STEP ? e - x : HP_STEP;
-		if (hp_now_ms() - t0 >= HUGEPAGES_MAX_MS) {
-			r->timed_out = 1;
-			break;
-		}
-		if (madvise((void *)x, len, MADV_COLLAPSE) == 0)
-			r->collapsed += len;
-		else
-			hp_chunks(r, x, len);
-	}
-	(void)madvise((void *)m->start, m->end - m->start, MADV_NOHUGEPAGE);
+	*s = (m->start + HP_SIZE - 1) & ~(HP_SIZE - 1);
+	*e = m->end & ~(HP_SIZE - 1);
+	return *e > *s;
 }
 
 /* "always [madvise] never": the administrator's never is respected. */
@@ -197,36 +176,102 @@ hp_thp_never(int *err)
 }
 
 void
-hugepages_collapse(struct hugepages_report *r)
+hugepages_prepare(struct hugepages *h)
 {
+	struct hugepages_report *r = &h->r;
 	uint64_t t0 = hp_now_ms();
-	struct hp_range *rs = NULL;
-	size_t n = 0;
+	uintptr_t s, e;
 	int never;
 
-	memset(r, 0, sizeof(*r));
+	memset(h, 0, sizeof(*h));
 	r->state = HUGEPAGES_DONE;
 	if ((never = hp_thp_never(&r->err)) != 0) {
 		r->state = never > 0 ? HUGEPAGES_NEVER : HUGEPAGES_UNAVAILABLE;
 		goto out;
 	}
-	if ((rs = calloc(HP_MAX_RANGES, sizeof(*rs))) == NULL ||
-	    hp_ranges(rs, HP_MAX_RANGES, &n) != 0) {
+	if ((h->ranges = calloc(HP_MAX_RANGES, sizeof(*h->ranges))) == NULL ||
+	    hp_ranges(h->ranges, HP_MAX_RANGES, &h->n) != 0) {
 		r->state = HUGEPAGES_ERROR;
 		r->err = errno;
 		goto out;
 	}
 	/* length 0: the kernel only checks that it knows MADV_COLLAPSE */
-	if (n > 0 && madvise((void *)rs[0].start, 0, MADV_COLLAPSE) != 0) {
+	if (h->n > 0 && madvise((void *)h->ranges[0].start, 0, MADV_COLLAPSE) != 0) {
 		r->state = HUGEPAGES_UNAVAILABLE;
 		r->err = errno;
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++)
-		hp_range(r, &rs[i], t0);
+	for (size_t i = 0; i < h->n; i++)
+		if (hp_aligned(&h->ranges[i], &s, &e))
+			r->eligible += e - s;
 out:
-	free(rs);
+	if (r->state != HUGEPAGES_DONE)
+		h->n = 0;   /* nothing to step through */
 	r->ms = (unsigned)(hp_now_ms() - t0);
+}
+
+/* The current mapping is done: no new huge pages in it from now on. */
+static void
+hp_range_end(struct hugepages *h)
+{
+	const struct hp_range *m = &h->ranges[h->i];
+
+	if (h->next != 0)
+		(void)madvise((void *)m->start, m->end - m->start, MADV_NOHUGEPAGE);
+	h->next = 0;
+	h->i++;
+}
+
+int
+hugepages_step(struct hugepages *h)
+{
+	struct hugepages_report *r = &h->r;
+	uint64_t t = hp_now_ms();
+	const struct hp_range *m;
+	uintptr_t s, e, len;
+
+	while (h->i < h->n) {
+		m = &h->ranges[h->i];
+		if (!hp_aligned(m, &s, &e) || r->timed_out) {
+			hp_range_end(h);
+			continue;
+		}
+		if (h->next == 0) {
+			/* the whole mapping, so its VMA is not split around the
+			 * aligned part */
+			if (madvise((void *)m->start, m->end - m->start, MADV_HUGEPAGE) != 0) {
+				r->chunks_failed += (unsigned)((e - s) / HP_SIZE);
+				h->i++;
+				continue;
+			}
+			h->next = s;
+		}
+		if (r->ms >= HUGEPAGES_MAX_MS) {
+			r->timed_out = 1;
+			hp_range_end(h);
+			continue;
+		}
+		len = e - h->next < HP_STEP ? e - h->next : HP_STEP;
+		if (madvise((void *)h->next, len, MADV_COLLAPSE) == 0)
+			r->collapsed += len;
+		else
+			hp_chunks(r, h->next, len);
+		h->next += len;
+		if (h->next >= e)
+			hp_range_end(h);
+		r->ms += (unsigned)(hp_now_ms() - t);
+		return h->i < h->n;
+	}
+	r->ms += (unsigned)(hp_now_ms() - t);
+	return 0;
+}
+
+void
+hugepages_free(struct hugepages *h)
+{
+	free(h->ranges);
+	h->ranges = NULL;
+	h->n = h->i = 0;
 }
 
 void

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct hp_range;
+
 enum hugepages_state {
 	HUGEPAGES_DONE,          /* tried: the figures say how far it got */
 	HUGEPAGES_NEVER,         /* transparent_hugepage/enabled is never */
@@ -26,12 +28,31 @@ struct hugepages_report {
 	uint64_t eligible;       /* bytes: the 2 MiB-aligned parts */
 	uint64_t collapsed;      /* bytes now in huge pages by our hand */
 	unsigned chunks_failed;  /* 2 MiB chunks the kernel would not collapse */
-	unsigned ms;             /* time taken */
+	unsigned ms;             /* time taken (the steps' own, summed) */
 	int timed_out;           /* stopped at HUGEPAGES_MAX_MS */
 };
 
-/* Collapse what it can (bounded in time); never fails the caller. */
-void hugepages_collapse(struct hugepages_report *r);
+/*
+ * The collapse in steps (docs/loader.md, "Huge pages"): the loader
+ * prepares before its sandbox (THP's setting and /proc/self/maps are read
+ * then, the list of mappings kept), says READY, and runs one step at a
+ * time between its requests, so a FORK waits for one step at most.
+ */
+struct hugepages {
+	struct hugepages_report r;
+	struct hp_range *ranges;         /* the eligible mappings at prepare */
+	size_t n, i;                     /* how many; the one in progress */
+	uintptr_t next;                  /* its next aligned address, 0: not begun */
+};
+
+/* Before the sandbox: read what is needed.  Never fails the caller: a
+ * state other than HUGEPAGES_DONE in h->r says why nothing will be done. */
+void hugepages_prepare(struct hugepages *h);
+/* One bounded step (HP_STEP bytes at most); 1: more to do, 0: finished
+ * (h->r holds the figures).  Calling it again after 0 returns 0. */
+int hugepages_step(struct hugepages *h);
+/* Release the list. */
+void hugepages_free(struct hugepages *h);
 /* One line for the log: "954 MiB of 960 MiB in 2 MiB pages ..." */
 void hugepages_describe(const struct hugepages_report *r, char *out,
     size_t len);

@@ -9,7 +9,10 @@
  * where an exec'd worker has them (1, 2: the log; 3: the socket; 6: the
  * scratch directory) and goes on exactly as an exec'd worker does after
  * its load: its own sandbox (no clone from then on), canaries, READY.
- * The loader itself never scans and never starts a thread.
+ * The loader itself never scans and never starts a thread.  After READY,
+ * when ampdaemon sends COLLAPSE, it collapses its engine into huge pages
+ * (hugepages.h) one bounded step at a time between requests, and answers
+ * COLLAPSED when done (docs/loader.md, "Huge pages").
  */
 #include <errno.h>
 #include <sched.h>
@@ -18,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -92,9 +96,82 @@ svc_loader_fork(struct svc *s, const int *fds, size_t nfds, pid_t ampd)
 	return pid < 0 ? -errno : (int32_t)pid;
 }
 
-/* Serve FORK requests until ampdaemon closes the socket. */
+/*
+ * A request waiting on the socket (or its EOF, or an error: the next
+ * receive says which)?  recvmsg with MSG_PEEK, not poll: the seccomp
+ * filter allows recvmsg on this socket, and a peek takes no descriptor.
+ */
+static bool
+svc_loader_pending(int sock)
+{
+	char c;
+	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	do
+		n = recvmsg(sock, &mh, MSG_PEEK | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+/* The collapse (hugepages.h) ampdaemon asked for: COLLAPSE, then steps. */
+struct svc_collapse {
+	struct hugepages h;
+	bool running;
+	uint64_t id;                     /* the COLLAPSE being answered */
+};
+
+/* It is over (or was never possible): the line in the log, COLLAPSED. */
+static void
+svc_loader_collapsed(const struct svc *s, struct svc_collapse *c,
+    struct wbuf *out)
+{
+	struct wproto_collapsed m;
+
+	memset(&m, 0, sizeof(m));
+	c->running = false;
+	if (!s->huge_pages) {
+		m.state = WPROTO_HP_OFF;
+		snprintf(m.line, sizeof(m.line), "off (LoaderHugePages no)");
+	} else {
+		m.state = (uint32_t)c->h.r.state;
+		m.err = (uint32_t)c->h.r.err;
+		m.huge_bytes = c->h.r.collapsed;
+		m.eligible_bytes = c->h.r.eligible;
+		m.chunks_failed = c->h.r.chunks_failed;
+		m.collapse_ms = c->h.r.ms;
+		hugepages_describe(&c->h.r, m.line, sizeof(m.line));
+		fprintf(stderr, "ampscansvc: loader: huge pages: %s\n", m.line);
+	}
+	hugepages_free(&c->h);
+	if (wproto_encode_collapsed(out, c->id, &m) != 0 ||
+	    wproto_send(s->sock_fd, out, -1) != 0)
+		svc_die("loader: cannot answer ampdaemon: %s", strerror(errno));
+}
+
+/* COLLAPSE: start the steps, or answer at once if there is nothing to do. */
+static void
+svc_loader_collapse(const struct svc *s, struct svc_collapse *c, uint64_t id,
+    struct wbuf *out)
+{
+	c->id = id;
+	if (c->running)
+		return;   /* already under way: one COLLAPSED answers */
+	if (!s->huge_pages || c->h.r.state != HUGEPAGES_DONE || c->h.i >= c->h.n) {
+		svc_loader_collapsed(s, c, out);
+		return;
+	}
+	c->running = true;
+}
+
+/*
+ * Serve FORK, MEMQ and COLLAPSE until ampdaemon closes the socket.  While
+ * a collapse is under way, one bounded step runs whenever no request
+ * waits: a request waits for one step at most.
+ */
 static _Noreturn void
-svc_loader_serve(struct svc *s, pid_t ampd)
+svc_loader_serve(struct svc *s, pid_t ampd, struct svc_collapse *c)
 {
 	size_t want = svc_clamav(s) ? FORK_NFDS : FORK_SCRATCH, nfds;
 	uint8_t *buf = malloc(WPROTO_MAX_MSG);
@@ -104,17 +181,25 @@ svc_loader_serve(struct svc *s, pid_t ampd)
 	if (buf == NULL || out == NULL)
 		svc_die("out of memory");
 	for (;;) {
-		ssize_t n = wproto_recv_fds(s->sock_fd, buf, WPROTO_MAX_MSG, fds, &nfds);
+		ssize_t n;
 		struct buf r;
 		uint16_t type;
 		uint64_t id;
 		int32_t pid;
 
+		if (c->running && !svc_loader_pending(s->sock_fd)) {
+			if (hugepages_step(&c->h) == 0)
+				svc_loader_collapsed(s, c, out);
+			continue;
+		}
+		n = wproto_recv_fds(s->sock_fd, buf, WPROTO_MAX_MSG, fds, &nfds);
 		if (n == 0)
 			svc_exit(0);   /* ampdaemon retired us, or is gone */
 		if (n > 0 && wproto_open(buf, (size_t)n, &type, &id, &r) == 0 &&
-		    type == WPROTO_MEMQ && nfds == 0) {
-			if (svc_mem_send(s, id, out) != 0)
+		    (type == WPROTO_MEMQ || type == WPROTO_COLLAPSE) && nfds == 0) {
+			if (type == WPROTO_COLLAPSE)
+				svc_loader_collapse(s, c, id, out);
+			else if (svc_mem_send(s, id, out) != 0)
 				svc_die("loader: cannot answer ampdaemon: %s", strerror(errno));
 			continue;
 		}
@@ -133,29 +218,56 @@ svc_loader_serve(struct svc *s, pid_t ampd)
 	}
 }
 
+#ifdef AMPSCAN_TEST_HOOKS
+#define SVC_LOADER_BALLAST_MAX_MB 256
 /*
- * The engine into transparent huge pages (hugepages.h), before the
- * sandbox: one line in the log whatever happens, never a failure.
+ * Test builds: AMPSCAN_TEST_LOADER_BALLAST_MB=N gives the loader N MiB
+ * more of written anonymous memory (a test engine is too small to span a
+ * 2 MiB-aligned range reliably), so that the collapse and the re-fork of
+ * the workers have something to work on.  Kept for the loader's life.
  */
 static void
-svc_loader_huge_pages(const struct svc *s, struct hugepages_report *hp)
+svc_loader_ballast(void)
 {
-	char line[256];
+	static unsigned char *ballast;
+	const char *v = getenv("AMPSCAN_TEST_LOADER_BALLAST_MB");
+	unsigned long mb = v != NULL ? strtoul(v, NULL, 10) : 0;
 
-	memset(hp, 0, sizeof(*hp));
+	if (mb == 0 || mb > SVC_LOADER_BALLAST_MAX_MB || ballast != NULL)
+		return;
+	if ((ballast = malloc(mb << 20)) == NULL)
+		svc_die("out of memory (test ballast)");
+	for (size_t i = 0; i < (mb << 20); i += 4096)
+		ballast[i] = (unsigned char)(i >> 12 | 1u);
+}
+#else
+static void
+svc_loader_ballast(void)
+{
+}
+#endif
+
+/*
+ * Huge pages (hugepages.h): what the collapse needs is read now, before
+ * the sandbox (THP's setting, /proc/self/maps: the list of mappings is
+ * kept); the collapse itself runs after READY, when ampdaemon asks
+ * (COLLAPSE), and its line is logged when it ends.
+ */
+static void
+svc_loader_huge_pages(const struct svc *s, struct svc_collapse *c)
+{
+	memset(c, 0, sizeof(*c));
 	if (!s->huge_pages) {
 		fprintf(stderr, "ampscansvc: loader: huge pages: off (LoaderHugePages no)\n");
 		return;
 	}
-	hugepages_collapse(hp);
-	hugepages_describe(hp, line, sizeof(line));
-	fprintf(stderr, "ampscansvc: loader: huge pages: %s\n", line);
+	hugepages_prepare(&c->h);
 }
 
 int
 svc_loader(struct svc *s)
 {
-	struct hugepages_report hp;
+	static struct svc_collapse c;   /* lives as long as the loader */
 	struct wproto_ready m;
 	struct wbuf *b = malloc(sizeof(*b));
 	unsigned flags = SANDBOX_LOADER;
@@ -182,7 +294,8 @@ svc_loader(struct svc *s)
 	} else {
 		svc_worker_builtin_load(s);
 	}
-	svc_loader_huge_pages(s, &hp);
+	svc_loader_ballast();
+	svc_loader_huge_pages(s, &c);
 	svc_mem_open(s);   /* its own memory, read again at each report */
 	/* Landlock: beneath ScratchDir (its own directory and its workers') */
 	if (sandbox_enter_opts(&(struct sandbox_opts){ .flags = flags,
@@ -201,11 +314,10 @@ svc_loader(struct svc *s)
 	} else {
 		svc_info_ready(s->engine, &m);
 	}
-	m.huge_bytes = hp.collapsed;
-	m.collapse_ms = hp.ms;
+	/* huge_bytes, collapse_ms stay 0: COLLAPSED reports them, later */
 	if (wproto_encode_ready(b, &m) != 0 || wproto_send(s->sock_fd, b, -1) != 0)
 		svc_die("cannot send READY: %s", strerror(errno));
 	free(b);
 	fprintf(stderr, "ampscansvc: loader READY: the engine is loaded, workers are forked from here\n");
-	svc_loader_serve(s, ampd);
+	svc_loader_serve(s, ampd, &c);
 }

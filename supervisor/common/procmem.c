@@ -2,6 +2,8 @@
 /* A process's Rss, Pss and private memory from /proc/self/smaps_rollup. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -81,4 +83,33 @@ procmem_read(int fd, struct procmem *m)
 	if ((size_t)n == sizeof(buf))
 		return -EPROTO;   /* longer than it ever is: not the file we know */
 	return procmem_parse(buf, (size_t)n, m) == 0 ? 0 : -EPROTO;
+}
+
+/* MemAvailable in bytes; -1 unknown.  Test builds: a file may fake it. */
+int64_t
+procmem_available(void)
+{
+	char line[256];
+	int64_t v = -1;
+	FILE *f;
+
+#ifdef AMPSCAN_TEST_HOOKS
+	const char *fake = getenv("AMPSCAN_TEST_MEMAVAILABLE_FILE");
+
+	if (fake != NULL && (f = fopen(fake, "re")) != NULL) {
+		if (fgets(line, sizeof(line), f) != NULL)
+			v = (int64_t)strtoll(line, NULL, 10) * 1024;
+		fclose(f);
+		return v;
+	}
+#endif
+	if ((f = fopen("/proc/meminfo", "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "MemAvailable:", 13) == 0) {
+			v = (int64_t)strtoll(line + 13, NULL, 10) * 1024;
+			break;
+		}
+	fclose(f);
+	return v;
 }

@@ -35,5 +35,11 @@ int procmem_parse(const char *text, size_t len, struct procmem *m);
 int procmem_open(void);
 /* pread fd from 0 and parse; 0, or -errno (-EPROTO: unparsable). */
 int procmem_read(int fd, struct procmem *m);
+/*
+ * MemAvailable of /proc/meminfo in bytes; -1 unknown.  Test builds:
+ * AMPSCAN_TEST_MEMAVAILABLE_FILE names a file whose number (kB) replaces
+ * it while the file exists (the update's wait, the loader's collapse).
+ */
+int64_t procmem_available(void);
 
 #endif

@@ -333,20 +333,30 @@ diag_svc_lines(const struct diag *g, const struct diag_exit *e, struct loglines 
 	}
 }
 
-/* ampdaemon.log around an exit: 1 s before to 0.5 s after, events left out
- * (they are the records above). */
+#define DIAG_WINDOW_LINES_MAX 256   /* lines of the window looked at */
+
+/*
+ * ampdaemon.log around an exit: 1 s before to 0.5 s after, events left out
+ * (they are the records above).  At most DIAG_LOG_LINES, in their order:
+ * the ones naming the pid first, then the earliest others (a busy second
+ * before the exit must not push out the lines about it).
+ */
 void
 diag_daemon_lines(const struct diag *g, const struct diag_exit *e,
     struct loglines *ll)
 {
 	const char *p = g->dlog, *end = g->dlog + g->dloglen, *nl;
-	size_t n;
+	const char *wl[DIAG_WINDOW_LINES_MAX];
+	size_t wn[DIAG_WINDOW_LINES_MAX], nw = 0, n, room = DIAG_LOG_LINES;
+	bool keep[DIAG_WINDOW_LINES_MAX] = { false };
+	char tag[48];
 	int64_t t;
 
 	memset(ll, 0, sizeof(*ll));
 	if (p == NULL)
 		return;
-	for (; p < end && ll->count < DIAG_LOG_LINES; p = nl + 1) {
+	str_fmt(tag, sizeof(tag), "(pid %lld)", (long long)e->pid);
+	for (; p < end && nw < DIAG_WINDOW_LINES_MAX; p = nl + 1) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			nl = end;
 		n = (size_t)(nl - p);
@@ -356,9 +366,24 @@ diag_daemon_lines(const struct diag *g, const struct diag_exit *e,
 			break;
 		if (memmem(p, n, "]: info: event: {", 17) != NULL)
 			continue;
-		ll->l[ll->count] = p;
-		ll->n[ll->count++] = n;
+		wl[nw] = p;
+		wn[nw++] = n;
 	}
+	for (size_t i = 0; i < nw && room > 0; i++)
+		if (memmem(wl[i], wn[i], tag, strlen(tag)) != NULL) {
+			keep[i] = true;
+			room--;
+		}
+	for (size_t i = 0; i < nw && room > 0; i++)
+		if (!keep[i]) {
+			keep[i] = true;
+			room--;
+		}
+	for (size_t i = 0; i < nw; i++)
+		if (keep[i]) {
+			ll->l[ll->count] = wl[i];
+			ll->n[ll->count++] = wn[i];
+		}
 }
 
 void

@@ -221,6 +221,44 @@ wproto_decode_mem(struct buf *r, struct wproto_mem *m)
 }
 
 int
+wproto_encode_collapse(struct wbuf *b, uint64_t id)
+{
+	wproto_begin(b, WPROTO_COLLAPSE, id);
+	return wproto_end(b) ? 0 : -EMSGSIZE;
+}
+
+int
+wproto_encode_collapsed(struct wbuf *b, uint64_t id,
+    const struct wproto_collapsed *m)
+{
+	wproto_begin(b, WPROTO_COLLAPSED, id);
+	buf_put_le32(&b->b, m->state);
+	buf_put_le32(&b->b, m->err);
+	buf_put_le64(&b->b, m->huge_bytes);
+	buf_put_le64(&b->b, m->eligible_bytes);
+	buf_put_le32(&b->b, m->chunks_failed);
+	buf_put_le32(&b->b, m->collapse_ms);
+	wproto_put_str(&b->b, m->line);
+	return wproto_end(b) ? 0 : -EMSGSIZE;
+}
+
+int
+wproto_decode_collapsed(struct buf *r, struct wproto_collapsed *m)
+{
+	memset(m, 0, sizeof(*m));
+	buf_get_le32(r, &m->state);
+	buf_get_le32(r, &m->err);
+	buf_get_le64(r, &m->huge_bytes);
+	buf_get_le64(r, &m->eligible_bytes);
+	buf_get_le32(r, &m->chunks_failed);
+	buf_get_le32(r, &m->collapse_ms);
+	wproto_get_str(r, m->line, sizeof(m->line));
+	if (m->state > WPROTO_HP_MAX || m->huge_bytes > m->eligible_bytes)
+		return -EPROTO;
+	return wproto_done(r);
+}
+
+int
 wproto_send(int sock, const struct wbuf *b, int fd)
 {
 	return wproto_send_fds(sock, b, &fd, fd >= 0 ? 1 : 0);

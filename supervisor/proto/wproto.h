@@ -16,9 +16,8 @@
  *         u32 protocol version, str worker version, u32 ndbs,
  *         ndbs x (str name, u32 version, str kind),
  *         u32 ntypes, ntypes x (str type, u64 loaded, u64 not_loaded),
- *         u64 huge_bytes, u32 collapse_ms (a loader's engine collapsed
- *         into transparent huge pages, and how long that took; 0 from a
- *         worker, or with LoaderHugePages no: docs/loader.md),
+ *         u64 huge_bytes, u32 collapse_ms (0: since protocol 6 a loader
+ *         collapses after READY and reports it in COLLAPSED),
  *         str engine (the scan library's version as it reports itself,
  *         cl_retver(): "1.4.6"; empty for the builtin engine; clamd's
  *         VERSION reply names it)
@@ -33,6 +32,13 @@
  *         (bytes; procmem.h).  Sent for a MEMQ, and by a worker right
  *         before the RESULT of a SCAN flagged WPROTO_SCAN_MEM (the id of
  *         the SCAN or MEMQ it answers).
+ * COLLAPSE  supervisor -> loader, no body: collapse the engine into
+ *         transparent huge pages now, in bounded steps between requests
+ *         (docs/loader.md, "Huge pages"); answered by COLLAPSED when done
+ * COLLAPSED loader -> supervisor: u32 state (WPROTO_HP_*), u32 err (an
+ *         errno, or 0), u64 huge_bytes, u64 eligible_bytes, u32
+ *         chunks_failed, u32 collapse_ms (the steps' own time), str line
+ *         (what the loader logged, for ampdaemon's log)
  * str = u16 length + bytes (no NUL), at most WPROTO_STR_MAX.
  */
 #ifndef AMPSCAN_WPROTO_H
@@ -45,7 +51,7 @@
 
 #include "buf.h"
 
-#define WPROTO_VERSION 5
+#define WPROTO_VERSION 6
 #define WPROTO_MAGIC 0x57504d41u        /* "AMPW" little-endian */
 #define WPROTO_HDR 24
 #define WPROTO_MAX_MSG 65536
@@ -80,6 +86,9 @@ enum wproto_type {
 	/* memory: the supervisor asks, a worker or loader reports its own */
 	WPROTO_MEMQ = 6,
 	WPROTO_MEM = 7,
+	/* huge pages after READY: the supervisor asks, the loader reports */
+	WPROTO_COLLAPSE = 8,
+	WPROTO_COLLAPSED = 9,
 #ifdef AMPSCAN_TEST_HOOKS
 	WPROTO_PROBE = 100,   /* test builds: try forbidden syscalls, report */
 #endif
@@ -144,6 +153,25 @@ struct wproto_mem {
 	uint64_t rss, pss, priv;         /* bytes */
 };
 
+/* COLLAPSED's state: what the loader could do (hugepages.h's, in order) */
+enum wproto_hp_state {
+	WPROTO_HP_DONE = 0,              /* tried: the figures say how far */
+	WPROTO_HP_NEVER = 1,             /* THP "never" */
+	WPROTO_HP_UNAVAILABLE = 2,       /* no THP or no MADV_COLLAPSE */
+	WPROTO_HP_ERROR = 3,             /* its mappings could not be read */
+	WPROTO_HP_OFF = 4,               /* LoaderHugePages no */
+	WPROTO_HP_MAX = 4,
+};
+
+struct wproto_collapsed {
+	uint32_t state;                  /* enum wproto_hp_state */
+	uint32_t err;
+	uint64_t huge_bytes, eligible_bytes;
+	uint32_t chunks_failed;
+	uint32_t collapse_ms;
+	char line[256];
+};
+
 /*
  * rflags: the worker read the whole file, read_bytes bytes, the size it
  * had at the scan (builtin: the bytes its reader read; clamav: the size,
@@ -194,6 +222,11 @@ int wproto_decode_result(struct buf *r, uint64_t id,
 int wproto_encode_memq(struct wbuf *b, uint64_t id);
 int wproto_encode_mem(struct wbuf *b, uint64_t id, const struct wproto_mem *m);
 int wproto_decode_mem(struct buf *r, struct wproto_mem *m);
+
+int wproto_encode_collapse(struct wbuf *b, uint64_t id);
+int wproto_encode_collapsed(struct wbuf *b, uint64_t id,
+    const struct wproto_collapsed *m);
+int wproto_decode_collapsed(struct buf *r, struct wproto_collapsed *m);
 
 /*
  * Send one message (with fd >= 0 attached as SCM_RIGHTS); 0 or -errno.

@@ -114,6 +114,8 @@
 #define EVENT_LOADER_EXITED "loader_exited"
 #define EVENT_UPDATE_WAITING "update_waiting"
 #define EVENT_LOADER_FALLBACK "loader_fallback"
+#define EVENT_LOADER_COLLAPSE "loader_collapse"
+#define EVENT_LOADER_COLLAPSED "loader_collapsed"
 
 enum events_err {
 	EVENTS_OK = 0,
@@ -154,6 +156,8 @@ enum event_type {
 	EVENT_T_LOADER_EXITED,
 	EVENT_T_UPDATE_WAITING,
 	EVENT_T_LOADER_FALLBACK,
+	EVENT_T_LOADER_COLLAPSE,
+	EVENT_T_LOADER_COLLAPSED,
 	EVENT_T_COUNT
 };
 

@@ -891,10 +891,55 @@ test_wproto_result_read_bytes(void **state)
 	assert_int_equal(wproto_decode_result(&r, id, &got), -EPROTO);
 }
 
+/* COLLAPSED round-trips; an unknown state, or more huge than eligible,
+ * is malformed; COLLAPSE has no body. */
+static void
+test_wproto_collapsed(void **state)
+{
+	static struct wbuf b;
+	static struct wproto_collapsed m, got;
+	struct buf r;
+	uint16_t type;
+	uint64_t id;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.state = WPROTO_HP_DONE;
+	m.huge_bytes = 30ull << 20;
+	m.eligible_bytes = 32ull << 20;
+	m.chunks_failed = 1;
+	m.collapse_ms = 53;
+	snprintf(m.line, sizeof(m.line), "30 MiB of 32 MiB");
+	assert_int_equal(wproto_encode_collapsed(&b, 9, &m), 0);
+	assert_int_equal(wproto_open(b.data, b.b.len, &type, &id, &r), 0);
+	assert_int_equal(type, WPROTO_COLLAPSED);
+	assert_int_equal(id, 9);
+	assert_int_equal(wproto_decode_collapsed(&r, &got), 0);
+	assert_int_equal(got.huge_bytes, 30ull << 20);
+	assert_int_equal(got.eligible_bytes, 32ull << 20);
+	assert_int_equal(got.chunks_failed, 1);
+	assert_int_equal(got.collapse_ms, 53);
+	assert_string_equal(got.line, "30 MiB of 32 MiB");
+	m.state = WPROTO_HP_MAX + 1;
+	assert_int_equal(wproto_encode_collapsed(&b, 9, &m), 0);
+	assert_int_equal(wproto_open(b.data, b.b.len, &type, &id, &r), 0);
+	assert_int_equal(wproto_decode_collapsed(&r, &got), -EPROTO);
+	m.state = WPROTO_HP_DONE;
+	m.huge_bytes = m.eligible_bytes + 1;
+	assert_int_equal(wproto_encode_collapsed(&b, 9, &m), 0);
+	assert_int_equal(wproto_open(b.data, b.b.len, &type, &id, &r), 0);
+	assert_int_equal(wproto_decode_collapsed(&r, &got), -EPROTO);
+	assert_int_equal(wproto_encode_collapse(&b, 4), 0);
+	assert_int_equal(wproto_open(b.data, b.b.len, &type, &id, &r), 0);
+	assert_int_equal(type, WPROTO_COLLAPSE);
+	assert_int_equal(b.b.len, WPROTO_HDR);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_wproto_collapsed),
 		cmocka_unit_test(test_wproto_result_read_bytes),
 		cmocka_unit_test(test_worker_ready_reports_definitions),
 		cmocka_unit_test(test_worker_scans_passed_descriptors),
