@@ -61,9 +61,11 @@ static struct {
 	char first[320];    /* the first error-level message */
 	char line[64];      /* "at line N" from one of them, or "" */
 	char last[320];     /* the last one (a scan's error) */
+	char member[128];   /* the container's member it was loading, or "" */
 } clam_errors;
 
 #define CLAM_AT_LINE " at line "
+#define CLAM_TGZ_MEMBER "cli_tgzload: Can't load "   /* then the member's name */
 
 static void
 clam_errors_reset(void)
@@ -82,6 +84,10 @@ clam_errors_note(const char *msg)
 		snprintf(clam_errors.first, sizeof(clam_errors.first), "%.*s",
 		    (int)n, msg);
 	snprintf(clam_errors.last, sizeof(clam_errors.last), "%.*s", (int)n, msg);
+	if (strncmp(msg, CLAM_TGZ_MEMBER, strlen(CLAM_TGZ_MEMBER)) == 0 &&
+	    clam_errors.member[0] == '\0')
+		snprintf(clam_errors.member, sizeof(clam_errors.member), "%.*s",
+		    (int)(n - strlen(CLAM_TGZ_MEMBER)), msg + strlen(CLAM_TGZ_MEMBER));
 	if (at != NULL && clam_errors.line[0] == '\0')
 		snprintf(clam_errors.line, sizeof(clam_errors.line), "%.*s",
 		    (int)strspn(at + strlen(CLAM_AT_LINE), "0123456789"),
@@ -380,7 +386,9 @@ clamav_load_file(struct seng *e, const struct stage_file *f, unsigned dbopts,
 	clam_errors_reset();
 	if ((ret = cl_load(path, c->cl, &signo, dbopts)) != CL_SUCCESS) {
 		clam_load_reason(why, sizeof(why));
-		snprintf(err, errlen, "%s: libclamav refuses it: %s%s", f->name,
+		/* a staged .cud: which of its members */
+		snprintf(err, errlen, "%s%s%s: libclamav refuses it: %s%s", f->name,
+		    clam_errors.member[0] ? ", member " : "", clam_errors.member,
 		    cl_strerror(ret), why);
 		return -1;
 	}

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "engine_stage.h"
+#include "num.h"
 #include "util.h"
 
 #define STAGE_COPY_BUF 65536
@@ -349,13 +350,32 @@ stage_is_official(const struct cvd_result *res)
 }
 
 /*
- * Any other container: its members, written into the unpack directory
- * .unpack-N of the stage by the one verify pass (a cvd_sink) and their
- * signature lines counted as they stream by.  They are not trusted until
- * the verify returns 0 (MD5 and signatures are checked at the end), and
- * are removed whatever happens unless stage_take_all moved them.  No
- * fsync: the stage is private scratch, gone with the process.
+ * Any other container: one uncompressed container, NAME.cud, written into
+ * the unpack directory .unpack-N of the stage by the one verify pass (a
+ * cvd_sink) and handed to libclamav whole, as clamd is handed a .cud:
+ *
+ *   a 512-byte header      the container's own header line (rewritten
+ *                          at the end, from what the verify parsed)
+ *   COPYING                empty: the first member's name is how
+ *                          libclamav tells an uncompressed tar
+ *   each signature member  as it streams by, its lines counted
+ *   NAME.info              ours, written last: every member's size and
+ *                          SHA-256 as the verify computed them (the
+ *                          container's own .info and COPYING are left
+ *                          out; an unsigned .info needs no DSIG line)
+ *   two zero blocks
+ *
+ * libclamav then reads it through its buffered container reader and
+ * checks every member against the .info, where loose files would be read
+ * twice (once a byte at a time with getc to count them for its progress
+ * report) and reopened one by one (measured: docs/loader.md).  Nothing is
+ * trusted until the verify returns 0 (MD5 and signatures are checked at
+ * the end), and the file is removed whatever happens unless
+ * stage_take_all moved it.  No fsync: the stage is private scratch, gone
+ * with the process.
  */
+#define STAGE_TAR_BLOCK 512
+
 struct stage_member {
 	char name[CVD_MEMBER_NAME_MAX + 1];
 	int type;
@@ -367,7 +387,11 @@ struct stage_sink {
 	const struct cvd_result *res;   /* being filled: its signer */
 	char sub[32];                   /* .unpack-N in the stage */
 	int subfd;                      /* or -1 */
-	int fd;                         /* the member being written, or -1 */
+	int fd;                         /* the .cud being written, or -1 */
+	char cud[80];                   /* its name: STEM.cud */
+	bool writing;                   /* a member's data goes to fd */
+	uint64_t size;                  /* that member's announced size */
+	uint64_t left;                  /* of it, still to come */
 	struct linecount lc;
 	struct stage_member *m;         /* written, in order */
 	size_t n, cap;
@@ -375,12 +399,92 @@ struct stage_sink {
 };
 
 static int
+sink_write(struct stage_sink *k, const void *buf, size_t n)
+{
+	const uint8_t *p = buf;
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = write(k->fd, p, n)) < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			snprintf(k->err, sizeof(k->err), "%s: %s/%s: write: %s",
+			    k->path, k->sub, k->cud, w < 0 ? strerror(errno) :
+			    "no progress");
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* A ustar header for a regular file name of size bytes. */
+static int
+sink_tar_header(struct stage_sink *k, const char *name, uint64_t size)
+{
+	uint8_t h[STAGE_TAR_BLOCK];
+	unsigned sum = 0;
+
+	if (strlen(name) > CVD_MEMBER_NAME_MAX || size > 077777777777ULL) {
+		snprintf(k->err, sizeof(k->err), "%s: member %s: too long a name or too big for a tar header",
+		    k->path, name);
+		return -1;
+	}
+	memset(h, 0, sizeof(h));
+	memcpy(h, name, strlen(name));
+	snprintf((char *)h + 100, 8, "%07o", 0600);
+	snprintf((char *)h + 108, 8, "%07o", 0);
+	snprintf((char *)h + 116, 8, "%07o", 0);
+	snprintf((char *)h + 124, 12, "%011llo", (unsigned long long)size);
+	snprintf((char *)h + 136, 12, "%011o", 0);
+	h[156] = '0';
+	memcpy(h + 257, "ustar", 6);
+	memcpy(h + 263, "00", 2);
+	memset(h + 148, ' ', 8);
+	for (size_t i = 0; i < sizeof(h); i++)
+		sum += h[i];
+	snprintf((char *)h + 148, 8, "%06o", sum);
+	return sink_write(k, h, sizeof(h));
+}
+
+/* Zeros up to the next tar block after size bytes of data. */
+static int
+sink_tar_pad(struct stage_sink *k, uint64_t size)
+{
+	static const uint8_t zero[STAGE_TAR_BLOCK];
+	size_t pad = (size_t)((STAGE_TAR_BLOCK - size % STAGE_TAR_BLOCK) %
+	    STAGE_TAR_BLOCK);
+
+	return pad ? sink_write(k, zero, pad) : 0;
+}
+
+/* The .cud begins: room for its header, then the empty COPYING. */
+static int
+sink_cud_open(struct stage_sink *k)
+{
+	static const uint8_t blank[STAGE_TAR_BLOCK];
+	const char *base = stage_basename(k->path);
+
+	snprintf(k->cud, sizeof(k->cud), "%.*s.cud", (int)strcspn(base, "."), base);
+	if ((k->fd = openat(k->subfd, k->cud, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+		snprintf(k->err, sizeof(k->err), "%s: cannot unpack into %s/%s: %s",
+		    k->path, k->sub, k->cud, strerror(errno));
+		return -1;
+	}
+	if (sink_write(k, blank, sizeof(blank)) != 0)
+		return -1;
+	return sink_tar_header(k, "COPYING", 0);
+}
+
+static int
 sink_begin(void *arg, const char *name, uint64_t size)
 {
 	struct stage_sink *k = arg;
 	int type = stage_type(name);
 
-	(void)size;
+	k->writing = false;
 	/* an official .cvd is known so before its payload: it is symlinked */
 	if (type < 0 || stage_is_official(k->res))
 		return 0;   /* COPYING, NAME.info: not signatures */
@@ -396,16 +500,16 @@ sink_begin(void *arg, const char *name, uint64_t size)
 		k->m = n;
 		k->cap = cap;
 	}
-	if ((k->fd = openat(k->subfd, name, O_WRONLY | O_CREAT | O_EXCL |
-	    O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
-		snprintf(k->err, sizeof(k->err), "%s: member %s: cannot unpack into %s: %s",
-		    k->path, name, k->sub, strerror(errno));
+	if (k->fd < 0 && sink_cud_open(k) != 0)
 		return -1;
-	}
+	if (sink_tar_header(k, name, size) != 0)
+		return -1;
 	cvd_strlcpy(k->m[k->n].name, name, sizeof(k->m[0].name));
 	k->m[k->n].type = type;
 	k->m[k->n++].lines = 0;
 	memset(&k->lc, 0, sizeof(k->lc));
+	k->writing = true;
+	k->size = k->left = size;
 	return 0;
 }
 
@@ -413,42 +517,36 @@ static int
 sink_data(void *arg, const uint8_t *p, size_t n)
 {
 	struct stage_sink *k = arg;
-	ssize_t w;
 
-	if (k->fd < 0)
+	if (!k->writing)
 		return 0;
-	linecount_feed(&k->lc, p, n);
-	while (n > 0) {
-		if ((w = write(k->fd, p, n)) < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			snprintf(k->err, sizeof(k->err), "%s: member %s: write: %s",
-			    k->path, k->m[k->n - 1].name, w < 0 ? strerror(errno) :
-			    "no progress");
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
+	if (n > k->left) {
+		snprintf(k->err, sizeof(k->err), "%s: member %s: more data than its size",
+		    k->path, k->m[k->n - 1].name);
+		return -1;
 	}
-	return 0;
+	k->left -= n;
+	linecount_feed(&k->lc, p, n);
+	return sink_write(k, p, n);
 }
 
 static int
 sink_end(void *arg)
 {
 	struct stage_sink *k = arg;
+	struct stage_member *m;
 
-	if (k->fd < 0)
+	if (!k->writing)
 		return 0;
-	k->m[k->n - 1].lines = k->lc.lines;
-	if (close(k->fd) != 0) {
-		k->fd = -1;
-		snprintf(k->err, sizeof(k->err), "%s: member %s: close: %s",
-		    k->path, k->m[k->n - 1].name, strerror(errno));
+	k->writing = false;
+	m = &k->m[k->n - 1];
+	m->lines = k->lc.lines;
+	if (k->left != 0) {
+		snprintf(k->err, sizeof(k->err), "%s: member %s: shorter than its size",
+		    k->path, m->name);
 		return -1;
 	}
-	k->fd = -1;
-	return 0;
+	return sink_tar_pad(k, k->size);
 }
 
 static int
@@ -477,8 +575,8 @@ sink_close(struct stage *st, struct stage_sink *k)
 		close(k->fd);
 	k->fd = -1;
 	if (k->subfd >= 0) {
-		for (size_t i = 0; i < k->n; i++)
-			unlinkat(k->subfd, k->m[i].name, 0);
+		if (k->cud[0] != '\0')
+			unlinkat(k->subfd, k->cud, 0);
 		close(k->subfd);
 		unlinkat(st->dirfd, k->sub, AT_REMOVEDIR);
 	}
@@ -488,25 +586,103 @@ sink_close(struct stage *st, struct stage_sink *k)
 	k->n = k->cap = 0;
 }
 
-/* The verified members of an unofficial container, moved into the stage. */
+/* The verify's record of member name (every member has one). */
+static const struct cvd_member *
+stage_member_of(const struct cvd_result *res, const char *name)
+{
+	for (size_t i = 0; i < res->nmembers; i++)
+		if (strcmp(res->members[i].name, name) == 0)
+			return &res->members[i];
+	return NULL;
+}
+
+/*
+ * The end of the .cud: our .info (the header line, then each member's
+ * name, size and SHA-256 as the verify computed them), the two zero
+ * blocks, and the header over the room left for it.
+ */
 static int
-stage_take_all(struct stage *st, struct stage_sink *k, int db, char *err,
-    size_t errlen)
+sink_cud_finish(struct stage_sink *k, const struct cvd_result *res)
+{
+	static const uint8_t zero[2 * STAGE_TAR_BLOCK];
+	const char *base = stage_basename(k->path);
+	uint8_t hdr[CVD_HEADER_SIZE];
+	char info[128], hex[65], *text = NULL;
+	size_t len = strlen(res->header.line) + 1, used, cap;
+	int rc = -1;
+
+	cap = len + k->n * (CVD_MEMBER_NAME_MAX + 96) + 1;
+	if ((text = malloc(cap)) == NULL) {
+		snprintf(k->err, sizeof(k->err), "%s: out of memory", k->path);
+		return -1;
+	}
+	used = (size_t)snprintf(text, cap, "%s\n", res->header.line);
+	for (size_t i = 0; i < k->n; i++) {
+		const struct cvd_member *m = stage_member_of(res, k->m[i].name);
+
+		if (m == NULL) {
+			snprintf(k->err, sizeof(k->err), "%s: member %s: not in the verify's list",
+			    k->path, k->m[i].name);
+			goto out;
+		}
+		num_hex(m->sha256, sizeof(m->sha256), hex);
+		used += (size_t)snprintf(text + used, cap - used, "%s:%llu:%s\n",
+		    m->name, (unsigned long long)m->size, hex);
+	}
+	snprintf(info, sizeof(info), "%.*s.info", (int)strcspn(base, "."), base);
+	if (sink_tar_header(k, info, used) != 0 || sink_write(k, text, used) != 0 ||
+	    sink_tar_pad(k, used) != 0 || sink_write(k, zero, sizeof(zero)) != 0)
+		goto out;
+	memset(hdr, ' ', sizeof(hdr));
+	memcpy(hdr, res->header.line, strlen(res->header.line));
+	if (pwrite(k->fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr)) {
+		snprintf(k->err, sizeof(k->err), "%s: %s/%s: write: %s", k->path,
+		    k->sub, k->cud, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(text);
+	return rc;
+}
+
+/*
+ * The verified signature members of an unofficial container, as one .cud
+ * moved into the stage; libclamav's count for it must lie within the sum
+ * of theirs.
+ */
+static int
+stage_take_all(struct stage *st, struct stage_sink *k,
+    const struct cvd_result *res, int db, char *err, size_t errlen)
 {
 	const char *base = stage_basename(k->path);
 	char stem[256], m[512];
-	uint64_t lo, hi;
+	uint64_t lo, hi, sum_lo = 0, sum_hi = 0;
 
-	snprintf(stem, sizeof(stem), "%.*s", (int)strcspn(base, "."), base);
-	for (size_t i = 0; i < k->n; i++) {
-		if (stage_take_member(st, k->subfd, k->m[i].name, stem, m,
-		    sizeof(m), err, errlen) != 0)
-			return -1;
-		stage_expect(st, k->m[i].type, k->m[i].lines, &lo, &hi);
-		if (stage_new_file(st, m, db, lo, hi, err, errlen) != 0)
-			return -1;
+	if (k->n == 0)
+		return 0;   /* no signatures in it: nothing to load */
+	if (sink_cud_finish(k, res) != 0) {
+		snprintf(err, errlen, "%s", k->err);
+		return -1;
 	}
-	return 0;
+	if (close(k->fd) != 0) {
+		k->fd = -1;
+		snprintf(err, errlen, "%s: %s/%s: close: %s", k->path, k->sub,
+		    k->cud, strerror(errno));
+		return -1;
+	}
+	k->fd = -1;
+	for (size_t i = 0; i < k->n; i++) {
+		stage_expect(st, k->m[i].type, k->m[i].lines, &lo, &hi);
+		sum_lo += lo;
+		sum_hi += hi;
+	}
+	snprintf(stem, sizeof(stem), "%.*s", (int)strcspn(base, "."), base);
+	if (stage_take_member(st, k->subfd, k->cud, stem, m, sizeof(m), err,
+	    errlen) != 0)
+		return -1;
+	k->cud[0] = '\0';   /* taken */
+	return stage_new_file(st, m, db, sum_lo, sum_hi, err, errlen);
 }
 
 /* A verify's message, naming the file when it does not already. */
@@ -573,7 +749,7 @@ stage_container(struct stage *st, const char *path, char *err, size_t errlen)
 	    official, err, errlen)) < 0)
 		goto out;
 	rc = official ? stage_official(st, fd, name, &res, db, err, errlen) :
-	    stage_take_all(st, &k, db, err, errlen);
+	    stage_take_all(st, &k, &res, db, err, errlen);
 out:
 	sink_close(st, &k);
 	cvd_result_free(&res);

@@ -7,8 +7,9 @@
  *     verified (/proc/self/fd/N), under its own name, so libclamav reads the
  *     very file that was verified and keeps the official signature names;
  *   - any other container (operator key, .cld/.cud without DSIG): its
- *     verified members, unpacked as plain files (their names then get
- *     libclamav's ".UNOFFICIAL" suffix, as clamd's do);
+ *     verified signature members, in one uncompressed NAME.cud with a
+ *     .info of our own (libclamav reads a container faster than loose
+ *     files; the names get its ".UNOFFICIAL" suffix, as clamd's do);
  *   - a plain signature file: copied.
  * With each staged file goes the signature count libclamav must report for
  * it (see stage_expect in engine_stage.c and docs/engine.md).

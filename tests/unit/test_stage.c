@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Staging definitions for libclamav (supervisor/ampscansvc/engine_stage.h):
- * an unofficial container is verified and unpacked in one pass, and its
- * members reach the stage only when the whole container verified; a
- * container whose MD5 or signature fails leaves the stage empty, members
- * written while it streamed included.  Counts follow the lines, comments
- * and blanks left out, and a member name two containers share is staged
- * as STEM-member.
+ * an unofficial container is verified and rewritten in one pass as one
+ * uncompressed NAME.cud (empty COPYING first, the signature members, our
+ * own NAME.info last), which reaches the stage only when the whole
+ * container verified; a container whose MD5 or signature fails leaves
+ * the stage empty, what was written while it streamed included.  Counts
+ * follow the lines, comments and blanks left out; two containers of one
+ * stem are staged as STEM.cud and STEM-STEM.cud; libclamav loads what was
+ * staged, counts what we counted and detects with it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,6 +23,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <clamav.h>
+#include <openssl/evp.h>
 
 #include "ampscan/cvd.h"
 #include "engine_stage.h"
@@ -167,36 +171,146 @@ expect_count(const char *name, uint64_t n)
 
 /* ---- tests ---- */
 
+/* One member of a tar: its name, its data and where the next begins. */
+struct tar_entry {
+	char name[101];
+	const uint8_t *data;
+	size_t size;
+};
+
+static size_t
+tar_next(const uint8_t *p, size_t len, size_t off, struct tar_entry *e)
+{
+	char osize[13];
+
+	assert_true(off + 512 <= len);
+	if (p[off] == 0)
+		return 0;   /* the end blocks */
+	memcpy(e->name, p + off, 100);
+	e->name[100] = '\0';
+	memcpy(osize, p + off + 124, 12);
+	osize[12] = '\0';
+	e->size = (size_t)strtoull(osize, NULL, 8);
+	assert_int_equal(p[off + 156], '0');
+	e->data = p + off + 512;
+	assert_true(off + 512 + e->size <= len);
+	return off + 512 + (e->size + 511) / 512 * 512;
+}
+
 static void
-test_operator_signed_cvd_stages_its_members_counted(void **state)
+sha256_hex(const void *p, size_t n, char out[65])
+{
+	uint8_t md[32];
+	unsigned int l = 32;
+
+	assert_int_equal(EVP_Digest(p, n, md, &l, EVP_sha256(), NULL), 1);
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static void
+test_operator_signed_cvd_stages_one_cud_counted(void **state)
 {
 	struct defs_opts o = { .trust = fx.tkey };
-	char err[1024] = "", *l;
+	char err[1024] = "", *l, hx[65], hy[65], want[2048], head[513];
+	struct tar_entry e;
+	uint8_t *p, *orig;
+	size_t len, olen, off;
+	const char *path;
 
 	(void)state;
 	open_stage(&o);
-	if (stage_add(&fx.st, craft_default("main.cvd", false, false), err,
-	    sizeof(err)) != 0)
+	path = craft_default("main.cvd", false, false);
+	if (stage_add(&fx.st, path, err, sizeof(err)) != 0)
 		fail_msg("stage_add: %s", err);
 	l = listing();
-	/* no COPYING, no .info, no unpack directory left */
-	assert_string_equal(l, "x.hdb\ny.ndb\n");
+	/* no unpack directory left */
+	assert_string_equal(l, "main.cud\n");
 	free(l);
-	assert_int_equal(fx.st.nfiles, 2);
-	expect_count("x.hdb", 3);
-	expect_count("y.ndb", 2);
+	assert_int_equal(fx.st.nfiles, 1);
+	expect_count("main.cud", 5);
 	assert_int_equal(fx.st.ndbs, 1);
 	assert_string_equal(fx.st.dbs[0].name, "main");
 	assert_false(fx.st.dbs[0].official);
-	/* the staged bytes are the member's */
-	{
-		size_t len;
-		uint8_t *p = tu_read(tu_path(fx.st.path, "x.hdb"), &len);
 
-		assert_int_equal(len, sizeof(x_hdb) - 1);
-		assert_memory_equal(p, x_hdb, len);
-		free(p);
-	}
+	p = tu_read(tu_path(fx.st.path, "main.cud"), &len);
+	orig = tu_read(path, &olen);
+	/* the container's own header */
+	assert_true(len > 512 && olen > 512);
+	assert_memory_equal(p, orig, 512);
+	memcpy(head, orig, 512);
+	head[512] = '\0';
+	for (int i = 511; i >= 0 && (head[i] == ' ' || head[i] == '\n'); i--)
+		head[i] = '\0';
+	/* COPYING first and empty: libclamav's mark of an uncompressed tar */
+	off = tar_next(p, len, 512, &e);
+	assert_string_equal(e.name, "COPYING");
+	assert_int_equal(e.size, 0);
+	/* the members' bytes, the original COPYING and .info left out */
+	off = tar_next(p, len, off, &e);
+	assert_string_equal(e.name, "x.hdb");
+	assert_int_equal(e.size, sizeof(x_hdb) - 1);
+	assert_memory_equal(e.data, x_hdb, e.size);
+	off = tar_next(p, len, off, &e);
+	assert_string_equal(e.name, "y.ndb");
+	assert_memory_equal(e.data, y_ndb, e.size);
+	/* ours: the header line, then each member's size and SHA-256 */
+	off = tar_next(p, len, off, &e);
+	assert_string_equal(e.name, "main.info");
+	sha256_hex(x_hdb, sizeof(x_hdb) - 1, hx);
+	sha256_hex(y_ndb, sizeof(y_ndb) - 1, hy);
+	snprintf(want, sizeof(want), "%s\nx.hdb:%zu:%s\ny.ndb:%zu:%s\n", head,
+	    sizeof(x_hdb) - 1, hx, sizeof(y_ndb) - 1, hy);
+	assert_int_equal(e.size, strlen(want));
+	assert_memory_equal(e.data, want, e.size);
+	assert_int_equal(tar_next(p, len, off, &e), 0);
+	assert_int_equal(len, off + 1024);
+	free(p);
+	free(orig);
+}
+
+/* libclamav takes the staged .cud: the count we expect, and detects. */
+static void
+test_libclamav_loads_the_staged_cud(void **state)
+{
+	static const char eicar[] = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+	/* libclamav refuses blank lines in a .hdb, so x_hdb will not do */
+	static const char e_hdb[] = "# EICAR\n"
+	    "44d88612fea8a8f36de82e1278abb02f:68:Eicar-Test-Signature\n";
+	static const char z_ndb[] =
+	    "Test.Body-1:0:*:414d5053434e2d54455354??00{2-4}ff4142434445\n"
+	    "Test.Body-2:0:EOF-10:6578616d706c65\n";
+	const struct tu_member ms[] = {
+		{ .name = "COPYING", .data = "c\n", .len = 2 },
+		{ .name = "test.info" },
+		{ .name = "e.hdb", .data = e_hdb, .len = sizeof(e_hdb) - 1 },
+		{ .name = "z.ndb", .data = z_ndb, .len = sizeof(z_ndb) - 1 },
+	};
+	struct defs_opts o = { .trust = fx.tkey };
+	struct cl_scan_options so = { .general = 0 };
+	struct cl_engine *cl;
+	char err[1024] = "", path[4400];
+	const char *virname = NULL, *sample;
+	unsigned int signo = 0;
+
+	(void)state;
+	assert_int_equal(strlen(eicar), 68);
+	open_stage(&o);
+	if (stage_add(&fx.st, craft("load.cvd", ms, 4, false), err,
+	    sizeof(err)) != 0)
+		fail_msg("stage_add: %s", err);
+	expect_count("load.cud", 3);
+	assert_int_equal(cl_init(CL_INIT_DEFAULT), CL_SUCCESS);
+	assert_non_null(cl = cl_engine_new());
+	snprintf(path, sizeof(path), "%s/load.cud", fx.st.path);
+	assert_int_equal(cl_load(path, cl, &signo, CL_DB_STDOPT), CL_SUCCESS);
+	assert_int_equal(signo, 3);
+	assert_int_equal(cl_engine_compile(cl), CL_SUCCESS);
+	sample = tu_path(fx.tmp, "eicar.txt");
+	tu_write(sample, eicar, 68);
+	assert_int_equal(cl_scanfile(sample, &virname, NULL, cl, &so), CL_VIRUS);
+	assert_string_equal(virname, "Eicar-Test-Signature.UNOFFICIAL");
+	cl_engine_free(cl);
 }
 
 /* The last byte of name changed; staging it fails naming the MD5. */
@@ -261,9 +375,9 @@ test_untrusted_cld_dsig_leaves_the_stage_empty(void **state)
 	free(l);
 }
 
-/* Two containers with a member of one name: the second is STEM-member. */
+/* A .cud per container; a second of one stem is STEM-STEM.cud. */
 static void
-test_shared_member_name_is_staged_under_the_stem(void **state)
+test_each_container_is_one_cud(void **state)
 {
 	struct defs_opts o = { .trust = fx.tkey };
 	const struct tu_member ms[] = {
@@ -281,10 +395,20 @@ test_shared_member_name_is_staged_under_the_stem(void **state)
 	    sizeof(err)) != 0)
 		fail_msg("stage_add: %s", err);
 	l = listing();
-	assert_string_equal(l, "daily-y.ndb\nx.hdb\ny.ndb\n");
+	assert_string_equal(l, "daily.cud\nmain.cud\n");
 	free(l);
-	expect_count("daily-y.ndb", 2);
-	assert_int_equal(staged("daily-y.ndb")->db, 1);
+	expect_count("daily.cud", 2);
+	assert_int_equal(staged("daily.cud")->db, 1);
+	/* a second main: staged under its stem */
+	assert_int_equal(mkdir(tu_path(fx.tmp, "other"), 0700), 0);
+	if (stage_add(&fx.st, craft("other/main.cvd", ms, 3, false), err,
+	    sizeof(err)) != 0)
+		fail_msg("stage_add: %s", err);
+	l = listing();
+	assert_string_equal(l, "daily.cud\nmain-main.cud\nmain.cud\n");
+	free(l);
+	expect_count("main-main.cud", 2);
+	assert_int_equal(staged("main-main.cud")->db, 2);
 }
 
 /* A member of many blocks: lines cut by the stream's blocks count once. */
@@ -317,7 +441,7 @@ test_big_member_counts_every_line(void **state)
 	if (stage_add(&fx.st, craft("big.cvd", ms, 3, false), err,
 	    sizeof(err)) != 0)
 		fail_msg("stage_add: %s", err);
-	expect_count("big.hdb", LINES);
+	expect_count("big.cud", LINES);
 	free(big);
 }
 
@@ -325,11 +449,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_operator_signed_cvd_stages_its_members_counted, teardown),
+		cmocka_unit_test_teardown(test_operator_signed_cvd_stages_one_cud_counted, teardown),
+		cmocka_unit_test_teardown(test_libclamav_loads_the_staged_cud, teardown),
 		cmocka_unit_test_teardown(test_corrupt_last_byte_leaves_the_stage_empty, teardown),
 		cmocka_unit_test_teardown(test_md5_checked_after_members_leaves_the_stage_empty, teardown),
 		cmocka_unit_test_teardown(test_untrusted_cld_dsig_leaves_the_stage_empty, teardown),
-		cmocka_unit_test_teardown(test_shared_member_name_is_staged_under_the_stem, teardown),
+		cmocka_unit_test_teardown(test_each_container_is_one_cud, teardown),
 		cmocka_unit_test_teardown(test_big_member_counts_every_line, teardown),
 	};
 
