@@ -224,6 +224,10 @@ struct loader {
 	uint32_t collapse_ms;            /* ... collapsing took (loader.md) */
 	bool collapse_asked;             /* COLLAPSE sent, or decided against */
 	bool collapsed;                  /* COLLAPSED with huge pages: re-fork */
+	/* started beside the first definitions check (loader_early_start),
+	 * on the set as it was then; kept if the check names that set */
+	bool early;
+	uint8_t early_id[32];
 	/* an update's candidate (loader_candidate_start): the trial */
 	bool candidate;
 	bool adopt;                      /* activated: the next change adopts it */
@@ -237,6 +241,7 @@ struct loaders {
 	unsigned generation;             /* of the scratch directory names */
 	uint64_t loads;                  /* loaders that became READY */
 	uint64_t defs_gen;               /* definitions checks that ended well */
+	bool early_tried;                /* loader_early_start ran (once) */
 	uint64_t last_load_ms;           /* how long the last load took */
 	uint64_t fork_id;
 	/* WorkerLaunch loader on a kernel without Landlock: the loader said

@@ -129,8 +129,9 @@ launch_heur_argv(const struct config *c, char **argv, int n)
 /*
  * Engine clamav has no index: fd 4 is /dev/null (spawn's extra fds follow
  * it) and the set's identity goes as --source-id: the one the definitions
- * check or the update named (d->defs_id), or a candidate set's own (it is
- * the update's, which waits, unchanged, for this loader's verdict).
+ * check or the update named (d->defs_id), a candidate set's own (it is
+ * the update's, which waits, unchanged, for this loader's verdict), or
+ * the one an early loader was started on (t->source_id).
  */
 static int
 launch_clamav_id(const struct launch_target *t, char *hex, int *null_fd,
@@ -145,6 +146,8 @@ launch_clamav_id(const struct launch_target *t, char *hex, int *null_fd,
 			snprintf(err, errlen, "%s: %s", t->defs_dir, e);
 			return -1;
 		}
+	} else if (t->source_id != NULL) {
+		memcpy(id, t->source_id, sizeof(id));
 	} else if (d->defs_id_set) {
 		memcpy(id, d->defs_id, sizeof(id));
 	} else {

@@ -27,6 +27,9 @@ struct launch_target {
 	/* NULL: active/ and the daemon's index; else an update's candidate
 	 * set, and its ampscan.idx as the index (loader_candidate_start) */
 	const char *defs_dir;
+	/* Engine clamav, active/: the set's identity when the definitions
+	 * check has not named it yet (loader_early_start), else NULL */
+	const uint8_t *source_id;
 };
 struct launch_out {
 	pid_t pid;

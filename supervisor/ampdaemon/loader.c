@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "account.h"
+#include "defs.h"
 #include "launch.h"
 #include "procmem.h"
 #include "pool_int.h"
@@ -228,6 +229,18 @@ loader_exited(struct loader *l, int ws)
 	}
 	if (l->candidate && was != LS_STOPPING) {
 		loader_candidate_exited(l, ws, how, now);
+		return;
+	}
+	if (l->early && was != LS_STOPPING) {
+		/* the set may be what the check is about to repair */
+		loader_record_exit(l, ws, EXITS_KIND_LOADER_EARLY, now);
+		dlog(&d->log, DLOG_INFO, "the loader started beside the definitions check (pid %d) exited (%s%s%s) before the check ended; one starts after it",
+		    (int)l->pid, how, l->log.last_line[0] ? ": " : "", l->log.last_line);
+		ev_timer_stop(d->loop, &l->timer);
+		l->early = false;
+		l->pid = -1;
+		l->st = LS_DOWN;
+		d->pool.hooks.loader_changed(d, false);
 		return;
 	}
 	if (was == LS_STOPPING) {
@@ -534,7 +547,8 @@ loader_start_at(struct daemon *d, struct loader *l, const struct account *acct,
 	struct launch_target t = { .d = d, .loader = true, .slot = LOADER_SLOT,
 	    .generation = &d->pool.loaders.generation, .scratch = l->scratch,
 	    .scratchlen = sizeof(l->scratch),
-	    .defs_dir = l->set_dir[0] ? l->set_dir : NULL };
+	    .defs_dir = l->set_dir[0] ? l->set_dir : NULL,
+	    .source_id = l->early ? l->early_id : NULL };
 	struct launch_out o;
 	char err[1024], detail[FAULTS_DETAIL_MAX];
 	int64_t now = walltime_now_ms();
@@ -612,8 +626,50 @@ loader_ensure(struct daemon *d, const struct account *acct, bool as_root)
 	if (l->st == LS_DOWN && pool_uses_loader(d)) {
 		l->set_dir[0] = '\0';
 		l->candidate = false;
+		l->early = false;
 		(void)loader_start_at(d, l, acct, as_root, err, sizeof(err));
 	}
+}
+
+void
+loader_early_start(struct daemon *d, const struct account *acct, bool as_root)
+{
+	struct loaders *ls = &d->pool.loaders;
+	struct loader *l = cur(d);
+	char active[4200], err[512];
+
+	if (ls->early_tried || l->st != LS_DOWN || !pool_uses_loader(d) ||
+	    d->cfg.engine != CONFIG_ENGINE_CLAMAV)
+		return;
+	ls->early_tried = true;
+	snprintf(active, sizeof(active), "%s/active", d->cfg.definitions_dir);
+	/* the identity before the load reads a byte: any change after it
+	 * makes the check's differ, and this loader is replaced */
+	if (defs_source_id(active, l->early_id, err, sizeof(err)) != 0) {
+		dlog(&d->log, DLOG_INFO, "no loader beside the definitions check (%s): it starts after the check",
+		    err);
+		return;
+	}
+	l->set_dir[0] = '\0';
+	l->candidate = false;
+	l->early = true;
+	dlog(&d->log, DLOG_INFO, "a loader starts beside the definitions check, on active/ as it is now");
+	if (loader_start_at(d, l, acct, as_root, err, sizeof(err)) != 0)
+		l->early = false;
+}
+
+void
+loader_early_drop(struct daemon *d)
+{
+	struct loader *l = cur(d);
+
+	if (!l->early)
+		return;
+	l->early = false;
+	if (l->pid > 0)
+		dlog(&d->log, DLOG_INFO, "the definitions check failed: the loader started beside it (pid %d) is stopped",
+		    (int)l->pid);
+	loader_retire(l);
 }
 
 bool
@@ -728,6 +784,18 @@ loader_defs_changed(struct daemon *d)
 	struct loader *l = cur(d), *old;
 
 	ls->defs_gen++;
+	if (l->early) {
+		l->early = false;
+		if (l->pid > 0 && d->defs_id_set &&
+		    memcmp(l->early_id, d->defs_id, sizeof(l->early_id)) == 0) {
+			l->defs_gen = ls->defs_gen;
+			dlog(&d->log, DLOG_INFO, "the definitions check names the set the loader (pid %d) started on beside it: kept",
+			    (int)l->pid);
+			return;
+		}
+		dlog(&d->log, DLOG_INFO, "the definitions check changed the set the loader (pid %d) started on: replaced",
+		    (int)l->pid);
+	}
 	old = &ls->l[ls->cur ^ 1u];
 	if (old->candidate && old->adopt && old->st == LS_READY) {
 		/* the update's trial serves: its set was loaded once */

@@ -169,6 +169,24 @@ worker_account(struct worker *w, struct account *acct, bool *as_root)
 }
 
 
+/*
+ * The first definitions check is running: a loader loads beside it
+ * (loader_early_start), so time to serving is the load, not the check
+ * plus the load.
+ */
+static void
+pool_early_loader(struct daemon *d)
+{
+	struct account acct = { .uid = 0 };
+	bool as_root = false;
+
+	if (!pool_uses_loader(d) || !defs_running(d) || d->stopping ||
+	    d->pool.loaders.early_tried)
+		return;
+	if (worker_account(&d->pool.w[0], &acct, &as_root))
+		loader_early_start(d, &acct, as_root);
+}
+
 /* The hook of worker.c: may w start now? */
 static bool
 pool_may_start(struct worker *w, struct account *acct, bool *as_root)
@@ -184,8 +202,10 @@ pool_may_start(struct worker *w, struct account *acct, bool *as_root)
 		defs_unready(d);
 		defs_check_start(d, !defs_rolled_back(d), pool_on_defs, NULL);
 	}
-	if (!defs_ready(d) || defs_running(d))
+	if (!defs_ready(d) || defs_running(d)) {
+		pool_early_loader(d);
 		return false;
+	}
 	if (!worker_account(w, acct, as_root))
 		return false;
 	if (pool_uses_loader(d) && !loader_ready(d)) {
@@ -359,6 +379,8 @@ pool_defs_failed(struct daemon *d, const struct defs_report *r)
 	    r->error, ms_to_s(r->retry_ms));
 	router_fail_if_unavailable(d);
 	d->pool.recovery_needed = true;
+	if (pool_uses_loader(d))
+		loader_early_drop(d);
 }
 
 /* defstask.c's report: a check ended, or its retry is due. */

@@ -74,6 +74,18 @@ bool loader_collapsed(const struct daemon *d);
 /* The definitions changed (a check ended well, a rollover): the current
  * loader is retired (it exits; its workers serve on) and a new one loads. */
 void loader_defs_changed(struct daemon *d);
+/*
+ * At start, beside the first definitions check (Engine clamav, loader
+ * launch): a loader loads active/ as it is now, so the check's second
+ * and the load's ten overlap.  Kept when the check names the same set;
+ * replaced when the check changed it (deleted, rolled back, recovered);
+ * stopped when the check fails.  Its exit before the check ends counts
+ * for nothing.  Once per start; never for a check that follows a fault.
+ */
+void loader_early_start(struct daemon *d, const struct account *acct,
+    bool as_root);
+/* The first definitions check failed: an early loader goes. */
+void loader_early_drop(struct daemon *d);
 /* The pool stops: every loader is asked to exit. */
 void loader_stop(struct daemon *d);
 /* No loader process is left. */

@@ -18,11 +18,13 @@
 bool
 diag_exit_in_window(const struct diag *g, const struct diag_exit *e)
 {
-	/* exits asked for, or a loader that found no Landlock (its workers
-	 * are exec'd): neither a crash nor a start failure */
+	/* exits asked for, a loader started beside the first definitions
+	 * check that ended before it, or a loader that found no Landlock (its
+	 * workers are exec'd): neither a crash nor a start failure */
 	return e->t >= g->o->since_ms && strcmp(e->kind, EXITS_KIND_STOPPED) != 0 &&
 	    strcmp(e->kind, EXITS_KIND_DEFS_CHANGED) != 0 &&
 	    strcmp(e->kind, EXITS_KIND_LOADER_STOPPED) != 0 &&
+	    strcmp(e->kind, EXITS_KIND_LOADER_EARLY) != 0 &&
 	    strcmp(e->kind, EXITS_KIND_LOADER_NO_LANDLOCK) != 0;
 }
 

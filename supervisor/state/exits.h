@@ -73,6 +73,10 @@
 #define EXITS_KIND_LOADER_CRASH "loader_crash"
 #define EXITS_KIND_LOADER_START_FAILURE "loader_start_failure"
 #define EXITS_KIND_LOADER_STOPPED "loader_stopped"
+/* a loader started beside the first definitions check (loader.c,
+ * loader_early_start) that exited before the check ended: it counts for
+ * nothing; a loader starts after the check */
+#define EXITS_KIND_LOADER_EARLY "loader_early_exit"
 /* a loader that found no Landlock: the workers are exec'd instead */
 #define EXITS_KIND_LOADER_NO_LANDLOCK "loader_no_landlock"
 

@@ -6,7 +6,12 @@
 #     same loader (loads unchanged), its exit in the crash history with
 #     the signal;
 #   - the loader SIGKILLed: the workers go on answering, a new loader
-#     loads, later replacements are forked by it.
+#     loads, later replacements are forked by it;
+#   - the loader starts beside the first definitions check and is kept
+#     when the check names its set; when the check deletes a corrupted
+#     container, that loader is replaced (or has exited on it) without a
+#     fault, a crash or a start failure, and the workers serve what
+#     remains.
 #   pool_loader.sh BUILD_DIR SOURCE_DIR
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
@@ -80,4 +85,44 @@ expect_status 1 "EICAR FOUND by the new worker too" dl_ctl scan files/eicar.txt
 dl_stop_checked
 check "the loader is gone too" bash -c "! kill -0 $lpid2 2>/dev/null"
 check "no scratch directory left" bash -c "[ -z \"\$(ls -A '$T_TMP/scratch' 2>/dev/null)\" ]"
+# ---- a restart: the loader loads beside the definitions check ----------------
+# (at the first start the check ended while the scan account was being
+# created, before any loader could start)
+n0=$(wc -l <"$DL_LOG")
+check "ampdaemon starts again" dl_start
+check "both workers become READY" dl_wait_ready 2 60
+tail -n +"$((n0 + 1))" "$DL_LOG" >"$T_TMP/log1"
+lpid=$(dl_status_py "s['loader']['pid']")
+check "the loader started beside the definitions check" \
+	grep -q "a loader starts beside the definitions check, on active/ as it is now" "$T_TMP/log1"
+check "the check named its set: kept" \
+	grep -q "the definitions check names the set the loader (pid $lpid) started on beside it: kept" "$T_TMP/log1"
+check "it loaded once" test "$(dl_status_py "s['loader']['loads']")" = 1
+expect_status 1 "EICAR is FOUND" dl_ctl scan files/eicar.txt
+dl_stop_checked
+
+# ---- the check changes the set the early loader started on ---------------------
+hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
+dl_build_cvd defs/active/extra.cvd 5 "Ampscan.Test.Extra:0:*:$(hex AMPSCAN-EXTRA-MARKER)"
+flip_byte defs/active/extra.cvd 1000
+n0=$(wc -l <"$DL_LOG")
+check "ampdaemon starts with a corrupted container in active/" dl_start
+check "both workers become READY" dl_wait_ready 2 60
+tail -n +"$((n0 + 1))" "$DL_LOG" >"$T_TMP/log2"
+early=$(sed -n 's/.*loader (pid \([0-9]*\)) started: loading the definitions once.*/\1/p' "$T_TMP/log2" | head -n 1)
+check "a loader started beside the check" grep -q "a loader starts beside the definitions check" "$T_TMP/log2"
+check "... and its pid is known" test -n "$early"
+check "the check deleted the corrupted container" test ! -e defs/active/extra.cvd
+check "that loader was replaced, or exited on the bad file, before serving" grep -Eq \
+	"(the definitions check changed the set the loader \(pid $early\) started on: replaced|the loader started beside the definitions check \(pid $early\) exited)" \
+	"$T_TMP/log2"
+check "a later loader serves" test "$(dl_status_py "s['loader']['pid']")" != "$early"
+check "no fault 7" test "$(dl_fault_raised 7)" = False
+check "its exit is neither a crash nor a start failure" python3 -c "
+import json
+x = [json.loads(l) for l in open('$DL_STATE/exits.jsonl')]
+k = [e.get('kind') for e in x if e.get('pid') == $early]
+assert k and all(v in ('loader_stopped', 'loader_early_exit') for v in k), k"
+expect_status 1 "EICAR is FOUND" dl_ctl scan files/eicar.txt
+dl_stop_checked
 finish
