@@ -242,16 +242,18 @@ import_not_newer(struct daemon *d, const char *path, const char *db,
 	return true;
 }
 
-/* Read ImportDirectory again after the quiet moment (unless armed). */
+/* Read ImportDirectory again after the quiet moment; a read already
+ * armed serves this reason too, and status names the latest. */
 static void
 import_rescan_for(struct daemon *d, enum import_why why)
 {
 	struct importdir *m = &d->imp;
 
-	if (d->cfg.import_directory == NULL || m->f == NULL || d->loop == NULL ||
-	    ev_is_active(&m->settle))
+	if (d->cfg.import_directory == NULL || m->f == NULL || d->loop == NULL)
 		return;
 	m->next_why = why;
+	if (ev_is_active(&m->settle))
+		return;
 	ev_timer_set(&m->settle, IMPORT_SETTLE_S, 0.);
 	ev_timer_start(d->loop, &m->settle);
 }
