@@ -250,6 +250,121 @@ update_text(struct daemon *d, struct strbuf *sb, int64_t now)
 	}
 }
 
+/* ImportDirectory's last outcome of a kind, or null. */
+static void
+import_last_json(struct jsonw *w, const char *key, const struct import_last *l,
+    const char *textkey)
+{
+	jsonw_key(w, key);
+	if (l->ms == 0) {
+		jsonw_null(w);
+		return;
+	}
+	jsonw_obj_begin(w);
+	ctl_json_time(w, "time", l->ms);
+	jsonw_key_str(w, "file", l->file);
+	jsonw_key_uint(w, "version", l->version);
+	jsonw_key_str(w, textkey, l->text);
+	jsonw_obj_end(w);
+}
+
+/* "import": ImportDirectory (importdir.c), null without one */
+static void
+import_json(struct daemon *d, struct jsonw *w)
+{
+	const struct importdir *m = &d->imp;
+
+	jsonw_key(w, "import");
+	if (d->cfg.import_directory == NULL || m->f == NULL) {
+		jsonw_null(w);
+		return;
+	}
+	jsonw_obj_begin(w);
+	jsonw_key_str(w, "directory", d->cfg.import_directory);
+	jsonw_key_bool(w, "watched", m->ino_fd >= 0);
+	jsonw_key_str_or_null(w, "watch_error", m->ino_fd >= 0 ? NULL : m->watch_error);
+	jsonw_key(w, "last_read");
+	if (m->read_ms == 0) {
+		jsonw_null(w);
+	} else {
+		jsonw_obj_begin(w);
+		ctl_json_time(w, "time", m->read_ms);
+		jsonw_key_str(w, "why", importseen_why_name(m->read_why));
+		jsonw_obj_end(w);
+	}
+	jsonw_key_uint(w, "files_known", m->nf);
+	jsonw_key_uint(w, "files_judged", importdir_judged(d));
+	jsonw_key(w, "results");
+	jsonw_obj_begin(w);
+	for (unsigned k = 0; k < IMPORT_RES_COUNT; k++)
+		jsonw_key_uint(w, importseen_result_name((enum import_result)k),
+		    m->results[k]);
+	jsonw_obj_end(w);
+	import_last_json(w, "last_imported", &m->imported, "verdict");
+	import_last_json(w, "last_rejected", &m->rejected, "reason");
+	import_last_json(w, "last_io_error", &m->io_error, "error");
+	if (ev_is_active(&m->retry))
+		ctl_json_time(w, "retry_at", m->retry_ms);
+	else {
+		jsonw_key(w, "retry_at");
+		jsonw_null(w);
+	}
+	jsonw_obj_end(w);
+}
+
+/* "  last imported: TIME test.cld (version 6): ..." */
+static void
+import_last_text(struct strbuf *sb, const char *what, const struct import_last *l)
+{
+	char when[WALLTIME_LEN];
+
+	if (l->ms == 0)
+		return;
+	walltime_format(l->ms, when);
+	strbuf_printf(sb, "  last %s: %s %s", what, when, l->file);
+	if (l->version > 0)
+		strbuf_printf(sb, " (version %u)", l->version);
+	strbuf_printf(sb, ": %s\n", l->text);
+}
+
+/* ImportDirectory: its watch, the last read, what was judged, the last
+ * of each outcome, a retry; nothing without ImportDirectory. */
+static void
+import_text(struct daemon *d, struct strbuf *sb, int64_t now)
+{
+	const struct importdir *m = &d->imp;
+	char when[WALLTIME_LEN], dur[32];
+
+	if (d->cfg.import_directory == NULL || m->f == NULL)
+		return;
+	strbuf_printf(sb, "\nimport: %s, ", d->cfg.import_directory);
+	if (m->ino_fd >= 0)
+		strbuf_puts(sb, "watched (inotify)\n");
+	else
+		strbuf_printf(sb, "NOT WATCHED (%s): read at start and on RELOAD only\n",
+		    m->watch_error);
+	if (m->read_ms != 0) {
+		walltime_format(m->read_ms, when);
+		strbuf_printf(sb, "  read: %s (%s)", when, importseen_why_name(m->read_why));
+	} else {
+		strbuf_puts(sb, "  read: not yet");
+	}
+	strbuf_printf(sb, "; %u file(s) known, %u judged; since start %llu imported, %llu rejected, %llu skipped, %llu I/O error(s)\n",
+	    m->nf, importdir_judged(d),
+	    (unsigned long long)m->results[IMPORT_RES_IMPORTED],
+	    (unsigned long long)m->results[IMPORT_RES_REJECTED],
+	    (unsigned long long)m->results[IMPORT_RES_SKIPPED],
+	    (unsigned long long)m->results[IMPORT_RES_IO_ERROR]);
+	import_last_text(sb, "imported", &m->imported);
+	import_last_text(sb, "rejected", &m->rejected);
+	import_last_text(sb, "I/O error", &m->io_error);
+	if (ev_is_active(&m->retry)) {
+		walltime_format(m->retry_ms, when);
+		fmt_duration(m->retry_ms > now ? m->retry_ms - now : 0, dur, sizeof(dur));
+		strbuf_printf(sb, "  retry: %s (in %s)\n", when, dur);
+	}
+}
+
 /* "memory": a process's last report (MEM), or null. */
 static void
 mem_json(struct jsonw *w, const struct wproto_mem *m, int64_t at, int64_t now)
@@ -500,6 +615,7 @@ status_json(struct daemon *d, struct strbuf *sb, int64_t now)
 		status_json_loader(d, &w, now);
 	pool_mem_json(d, &w);
 	update_json(d, &w);
+	import_json(d, &w);
 	status_json_defs(d, &w);
 	status_json_faults(d, &w);
 	jsonw_key(&w, "poison");
@@ -634,6 +750,7 @@ status_text(struct daemon *d, struct strbuf *sb, int64_t now)
 		    d->pool.w[i].pid > 0 ? (int)d->pool.w[i].pid : 0,
 		    i + 1 == POOL_ALL(&d->pool) ? "\n" : "");
 	update_text(d, sb, now);
+	import_text(d, sb, now);
 	strbuf_puts(sb, "\nfaults:");
 	for (k = 0; k < fault_def_count(); k++) {
 		def = fault_def_at(k);

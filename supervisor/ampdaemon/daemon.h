@@ -40,6 +40,7 @@
 #include "events.h"
 #include "exits.h"
 #include "faults.h"
+#include "importseen.h"
 #include "poison.h"
 #include "strbuf.h"
 #include "task.h"
@@ -475,24 +476,23 @@ struct incoming {
 
 /* ---- ImportDirectory (importdir.c) --------------------------------------- */
 
-/*
- * A container of ImportDirectory as it was last looked at (imported,
- * submitted, or skipped as not newer): its and its .sign's identity, so
- * an unchanged file is not imported again (docs/updates.md, "ImportDirectory").
- */
+/* A container's identity (struct import_file) and the lines of
+ * IMPORT_SEEN_FILE are importseen.h's (docs/updates.md, "ImportDirectory"). */
 #define IMPORT_TRACK_MAX 64               /* containers ImportDirectory keeps in mind */
-struct import_file {
-	char name[256];                  /* in ImportDirectory: "main.cvd" */
-	uint64_t dev, ino, size;         /* the container */
-	int64_t mtime_ns;
-	uint64_t sdev, sino, ssize;      /* its .sign (all 0: none) */
-	int64_t smtime_ns;
-	bool seen;                       /* in the last listing */
-	bool final;                      /* judged (skipped, activated, rejected):
-	                                  * kept across a restart (IMPORT_SEEN_FILE) */
+#define IMPORT_SEEN_FILE "import.seen"    /* in StateDir */
+
+/* The last of a kind of outcome, for status: when, which file, why. */
+struct import_last {
+	int64_t ms;                      /* wall clock; 0: none yet */
+	char file[256];                  /* a name in ImportDirectory, or the directory */
+	unsigned version;                /* the container's header (0: unknown) */
+	char text[1536];                 /* the verdict, the reason, the error */
 };
 
-#define IMPORT_SEEN_FILE "import.seen"    /* in StateDir */
+/*
+ * importdir.c's state; ctl.c and metrics.c only read it (importseen.h
+ * names its labels).  watch_error: why there is no inotify watch.
+ */
 struct importdir {
 	int ino_fd;                      /* inotify on ImportDirectory, or -1 */
 	ev_io ino_io;
@@ -500,8 +500,14 @@ struct importdir {
 	ev_timer retry;                  /* again after an I/O failure */
 	struct import_file *f;           /* IMPORT_TRACK_MAX of them */
 	unsigned nf;
+	char watch_error[512];           /* "" while watched */
+	enum import_why next_why;        /* of the settle timer armed */
+	enum import_why read_why;        /* of the last read */
+	int64_t read_ms;                 /* the last read (wall clock); 0: none yet */
+	int64_t retry_ms;                /* the retry due (wall clock) while armed */
+	uint64_t results[IMPORT_RES_COUNT];
+	struct import_last imported, rejected, io_error;
 };
-
 /* ---- the definitions check (defstask.c) --------------------------------- */
 
 enum defs_outcome {
@@ -792,6 +798,8 @@ void incoming_free(struct daemon *d);
 int importdir_init(struct daemon *d, char *err, size_t errlen);
 void importdir_free(struct daemon *d);
 void importdir_rescan(struct daemon *d);
+/* Files known (in the last listing or judged before) and judged. */
+unsigned importdir_judged(const struct daemon *d);
 
 /* defstask.c */
 void defs_init(struct daemon *d);

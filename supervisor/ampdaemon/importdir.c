@@ -33,46 +33,44 @@
 
 #define IMPORT_SETTLE_S 0.5               /* quiet in ImportDirectory before reading it */
 #define IMPORT_RETRY_S 60.0               /* again after an I/O failure */
-#define IMPORT_DBNAME_MAX 63
-#define IMPORT_SEEN_FIELDS 8              /* numbers on a line of IMPORT_SEEN_FILE */
-#define IMPORT_SEEN_LINE 400              /* at most, a line */
 
-static bool
-import_dbname_char(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	    (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
-}
-
-/*
- * NAME.cvd, NAME.cld or NAME.cud (.cud only with AllowUnsigned): its
- * NAME into db and its extension; false for anything else (dot-files,
- * .sign files, freshclam's own files, a writer's temporary names).
- */
-static bool
-import_name_ok(const char *name, char *db, size_t dblen, const char **ext)
-{
-	size_t l = strlen(name);
-
-	if (name[0] == '.' || l <= 4 || l - 4 > IMPORT_DBNAME_MAX || l - 4 >= dblen)
-		return false;
-	*ext = name + l - 4;
-	if (strcmp(*ext, ".cvd") != 0 && strcmp(*ext, ".cld") != 0 &&
-	    strcmp(*ext, ".cud") != 0)
-		return false;
-	for (size_t i = 0; i < l - 4; i++)
-		if (!import_dbname_char(name[i]))
-			return false;
-	str_fmt(db, dblen, "%.*s", (int)(l - 4), name);
-	return true;
-}
+/* What an import in the pipeline carries to import_done. */
+struct import_job {
+	char name[256];                  /* in ImportDirectory */
+	unsigned version;                /* its header's (0: unreadable) */
+};
 
 static bool
 import_name(const struct daemon *d, const char *name, char *db, size_t dblen,
     const char **ext)
 {
-	return import_name_ok(name, db, dblen, ext) &&
+	return importseen_name_ok(name, db, dblen, ext) &&
 	    (strcmp(*ext, ".cud") != 0 || d->cfg.allow_unsigned);
+}
+
+unsigned
+importdir_judged(const struct daemon *d)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < d->imp.nf; i++)
+		n += d->imp.f[i].final;
+	return n;
+}
+
+/* Count an outcome; keep it as the last of its kind when last != NULL. */
+static void
+import_note(struct daemon *d, enum import_result r, struct import_last *last,
+    const char *file, unsigned version, const char *text)
+{
+	d->imp.results[r]++;
+	if (last != NULL) {
+		last->ms = walltime_now_ms();
+		str_fmt(last->file, sizeof(last->file), "%s", file);
+		last->version = version;
+		str_fmt(last->text, sizeof(last->text), "%s", text);
+	}
+	metrics_touch(d);
 }
 
 static int64_t
@@ -136,10 +134,9 @@ import_remember(struct importdir *m, const struct import_file *f, bool final)
 }
 
 /*
- * StateDir/import.seen: the judged files, a line each, "NAME DEV INO SIZE
- * MTIME_NS SDEV SINO SSIZE SMTIME_NS", so a restart does not judge an
- * unchanged file again (one still in the pipeline is not in it: a
- * restart looks at it again).
+ * StateDir/import.seen (importseen.h): the judged files, so a restart
+ * does not judge an unchanged file again (one still in the pipeline is
+ * not in it: a restart looks at it again).
  */
 static void
 import_save(struct daemon *d)
@@ -150,62 +147,13 @@ import_save(struct daemon *d)
 
 	if ((buf = malloc(room)) == NULL)
 		return;
-	for (unsigned i = 0; i < m->nf; i++) {
-		const struct import_file *f = &m->f[i];
-
-		if (!f->final)
-			continue;
-		str_fmt(buf + len, room - len, "%s %llu %llu %llu %llu %llu %llu %llu %llu\n",
-		    f->name, (unsigned long long)f->dev, (unsigned long long)f->ino,
-		    (unsigned long long)f->size, (unsigned long long)f->mtime_ns,
-		    (unsigned long long)f->sdev, (unsigned long long)f->sino,
-		    (unsigned long long)f->ssize, (unsigned long long)f->smtime_ns);
-		len += strlen(buf + len);
-	}
+	for (unsigned i = 0; i < m->nf; i++)
+		if (m->f[i].final)
+			len += importseen_format_line(&m->f[i], buf + len, room - len);
 	if (statefile_write(d->cfg.state_dir, IMPORT_SEEN_FILE, buf, len, 0600,
 	    err, sizeof(err)) != 0)
 		dlog(&d->log, DLOG_WARNING, "import: %s (a restart judges those files again)", err);
 	free(buf);
-}
-
-/* One line of import.seen into *f; false: not such a line (ignored). */
-static bool
-import_parse_line(const char *s, size_t n, struct import_file *f)
-{
-	uint64_t v[IMPORT_SEEN_FIELDS];
-	const char *sp = memchr(s, ' ', n), *end = s + n;
-	char db[IMPORT_DBNAME_MAX + 1];
-	const char *ext;
-
-	if (sp == NULL || (size_t)(sp - s) >= sizeof(f->name))
-		return false;
-	memset(f, 0, sizeof(*f));
-	memcpy(f->name, s, (size_t)(sp - s));
-	if (!import_name_ok(f->name, db, sizeof(db), &ext))
-		return false;
-	for (unsigned i = 0; i < IMPORT_SEEN_FIELDS; i++) {
-		const char *p = sp + 1, *q;
-
-		if (p >= end)
-			return false;
-		q = memchr(p, ' ', (size_t)(end - p));
-		if (q == NULL)
-			q = end;
-		if ((q == end) != (i == IMPORT_SEEN_FIELDS - 1) ||
-		    num_u64(p, (size_t)(q - p), NUM_CANONICAL, &v[i]) != NUM_OK)
-			return false;
-		sp = q;
-	}
-	f->dev = v[0];
-	f->ino = v[1];
-	f->size = v[2];
-	f->mtime_ns = (int64_t)v[3];
-	f->sdev = v[4];
-	f->sino = v[5];
-	f->ssize = v[6];
-	f->smtime_ns = (int64_t)v[7];
-	f->final = true;
-	return true;
 }
 
 static void
@@ -227,15 +175,7 @@ import_load(struct daemon *d)
 	while (len < room && (n = read(fd, buf + len, room - len)) > 0)
 		len += (size_t)n;
 	close(fd);
-	for (size_t at = 0; at < len && m->nf < IMPORT_TRACK_MAX; ) {
-		const char *nl = memchr(buf + at, '\n', len - at);
-		size_t l = nl != NULL ? (size_t)(nl - (buf + at)) : len - at;
-
-		if (nl != NULL && import_parse_line(buf + at, l, &m->f[m->nf]) &&
-		    import_find(m, m->f[m->nf].name) == NULL)
-			m->nf++;
-		at += l + 1;
-	}
+	importseen_parse(buf, len, m->f, IMPORT_TRACK_MAX, &m->nf);
 	free(buf);
 }
 
@@ -263,12 +203,13 @@ import_compact(struct importdir *m)
 /*
  * The container at path is not newer than the active one of db (the
  * pipeline's rule: newer, or the same version as a .cvd replacing a
- * .cld): *why says so.  A header that cannot be read is left to the
- * pipeline, which rejects it with the verifier's reason.
+ * .cld): *why says so.  *version: its header's (0: unreadable).  A
+ * header that cannot be read is left to the pipeline, which rejects it
+ * with the verifier's reason.
  */
 static bool
 import_not_newer(struct daemon *d, const char *path, const char *db,
-    const char *ext, char *why, size_t whylen)
+    const char *ext, unsigned *version, char *why, size_t whylen)
 {
 	char active[STORE_NAME_MAX + 1], err[512];
 	uint8_t buf[CVD_HEADER_SIZE];
@@ -277,6 +218,7 @@ import_not_newer(struct daemon *d, const char *path, const char *db,
 	ssize_t n;
 	int fd, found;
 
+	*version = 0;
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0)
 		return false;
 	while (got < sizeof(buf) &&
@@ -285,6 +227,7 @@ import_not_newer(struct daemon *d, const char *path, const char *db,
 	close(fd);
 	if (got < sizeof(buf) || cvd_header_parse(buf, got, &h, err, sizeof(err)) != 0)
 		return false;
+	*version = h.version;
 	found = activation_active_container(d->cfg.definitions_dir, db, active,
 	    sizeof(active), &ah, err, sizeof(err));
 	if (found <= 0)
@@ -299,30 +242,102 @@ import_not_newer(struct daemon *d, const char *path, const char *db,
 	return true;
 }
 
+/* Read ImportDirectory again after the quiet moment; a read already
+ * armed serves this reason too, and status names the latest. */
+static void
+import_rescan_for(struct daemon *d, enum import_why why)
+{
+	struct importdir *m = &d->imp;
+
+	if (d->cfg.import_directory == NULL || m->f == NULL || d->loop == NULL)
+		return;
+	m->next_why = why;
+	if (ev_is_active(&m->settle))
+		return;
+	ev_timer_set(&m->settle, IMPORT_SETTLE_S, 0.);
+	ev_timer_start(d->loop, &m->settle);
+}
+
+/* An I/O failure (not the file's fault): all read again in a while. */
+static void
+import_retry_later(struct daemon *d)
+{
+	struct importdir *m = &d->imp;
+
+	if (m->f == NULL || d->loop == NULL || ev_is_active(&m->retry))
+		return;
+	m->retry_ms = walltime_now_ms() + (int64_t)(IMPORT_RETRY_S * 1000);
+	ev_timer_set(&m->retry, IMPORT_RETRY_S, 0.);
+	ev_timer_start(d->loop, &m->retry);
+}
+
 /* An import ended: after an I/O failure it is tried again in a while. */
 static void
 import_done(struct daemon *d, void *arg, int status, const char *text)
 {
 	struct importdir *m = &d->imp;
-	char *name = arg;
+	struct import_job *job = arg;
+	struct import_file *f = import_find(m, job->name);
 
-	(void)text;
+	if (status == UPDATE_DONE_OK)
+		import_note(d, IMPORT_RES_IMPORTED, &m->imported, job->name,
+		    job->version, text);
+	else if (status == UPDATE_DONE_FAILED)
+		import_note(d, IMPORT_RES_REJECTED, &m->rejected, job->name,
+		    job->version, text);
 	if ((status == UPDATE_DONE_OK || status == UPDATE_DONE_FAILED) &&
-	    name != NULL && import_find(m, name) != NULL) {
-		import_find(m, name)->final = true;
+	    f != NULL) {
+		f->final = true;
 		import_save(d);
 	}
-	if (status == UPDATE_DONE_IO && name != NULL) {
-		import_forget(m, name);
-		if (m->ino_fd >= 0 && !ev_is_active(&m->retry)) {
-			ev_timer_set(&m->retry, IMPORT_RETRY_S, 0.);
-			ev_timer_start(d->loop, &m->retry);
-		}
+	if (status == UPDATE_DONE_IO) {
+		import_note(d, IMPORT_RES_IO_ERROR, &m->io_error, job->name,
+		    job->version, text);
+		import_forget(m, job->name);
+		import_retry_later(d);
 	}
-	free(name);
+	free(job);
 	/* the directory may have changed while it ran */
 	if (status != UPDATE_DONE_STOPPING && status != UPDATE_DONE_IO)
-		importdir_rescan(d);
+		import_rescan_for(d, IMPORT_WHY_IMPORTED);
+}
+
+static void
+import_remember_or_warn(struct daemon *d, const struct import_file *now,
+    bool final)
+{
+	if (!import_remember(&d->imp, now, final))
+		dlog(&d->log, DLOG_WARNING, "import: more than %u containers in %s; %s is looked at every time",
+		    IMPORT_TRACK_MAX, d->cfg.import_directory, now->name);
+}
+
+/* Send path to the pipeline; false: not queued (stop the listing). */
+static bool
+import_submit(struct daemon *d, const char *path, const char *sign,
+    const struct import_file *now, unsigned version)
+{
+	struct import_job *job;
+	char err[512], text[700];
+
+	if ((job = calloc(1, sizeof(*job))) == NULL) {
+		dlog(&d->log, DLOG_ERROR, "import: %s: out of memory", path);
+		return false;
+	}
+	str_fmt(job->name, sizeof(job->name), "%s", now->name);
+	job->version = version;
+	dlog(&d->log, DLOG_INFO, "import: %s%s", path, sign[0] ? " (and its .sign)" : "");
+	if (update_submit(d, path, sign, false, false, false, import_done, job, err,
+	    sizeof(err)) != 0) {
+		free(job);
+		dlog(&d->log, DLOG_WARNING, "import: %s: %s (looked at again on the next change or RELOAD)",
+		    path, err);
+		str_fmt(text, sizeof(text), "not queued: %s", err);
+		import_note(d, IMPORT_RES_IO_ERROR, &d->imp.io_error, now->name,
+		    version, text);
+		return false;
+	}
+	import_remember_or_warn(d, now, false);
+	return true;
 }
 
 /* Look at one entry of the listing; false: stop (the queue is full). */
@@ -330,11 +345,11 @@ static bool
 import_entry(struct daemon *d, const char *dir, const char *name, bool *changed)
 {
 	struct importdir *m = &d->imp;
-	char path[4400], sign[4500], db[IMPORT_DBNAME_MAX + 1], err[512], why[600];
+	char path[4400], sign[4500], db[IMPORT_DBNAME_MAX + 1], why[600];
 	struct import_file now, *was;
 	struct stat st, sst;
 	const char *ext;
-	char *arg;
+	unsigned version;
 
 	if (!import_name(d, name, db, sizeof(db), &ext))
 		return true;
@@ -353,35 +368,21 @@ import_entry(struct daemon *d, const char *dir, const char *name, bool *changed)
 	}
 	if (update_is_queued(d, path))
 		return true;   /* looked at again once it is done */
-	if (import_not_newer(d, path, db, ext, why, sizeof(why))) {
+	if (import_not_newer(d, path, db, ext, &version, why, sizeof(why))) {
 		dlog(&d->log, DLOG_INFO, "import: %s: not newer, skipped (%s)", path, why);
-		if (!import_remember(m, &now, true))
-			dlog(&d->log, DLOG_WARNING, "import: more than %u containers in %s; %s is looked at every time",
-			    IMPORT_TRACK_MAX, dir, name);
+		import_note(d, IMPORT_RES_SKIPPED, NULL, name, version, why);
+		import_remember_or_warn(d, &now, true);
 		*changed = true;
 		return true;
 	}
-	if ((arg = strdup(name)) == NULL) {
-		dlog(&d->log, DLOG_ERROR, "import: %s: out of memory", path);
+	if (!import_submit(d, path, sign, &now, version))
 		return false;
-	}
-	dlog(&d->log, DLOG_INFO, "import: %s%s", path, sign[0] ? " (and its .sign)" : "");
-	if (update_submit(d, path, sign, false, false, false, import_done, arg, err,
-	    sizeof(err)) != 0) {
-		free(arg);
-		dlog(&d->log, DLOG_WARNING, "import: %s: %s (looked at again on the next change or RELOAD)",
-		    path, err);
-		return false;
-	}
-	if (!import_remember(m, &now, false))
-		dlog(&d->log, DLOG_WARNING, "import: more than %u containers in %s; %s is looked at every time",
-		    IMPORT_TRACK_MAX, dir, name);
 	*changed = true;
 	return true;
 }
 
 static void
-importdir_scan(struct daemon *d)
+importdir_scan(struct daemon *d, enum import_why why)
 {
 	struct importdir *m = &d->imp;
 	const char *dir = d->cfg.import_directory;
@@ -392,8 +393,14 @@ importdir_scan(struct daemon *d)
 
 	if (dir == NULL)
 		return;
+	m->read_ms = walltime_now_ms();
+	m->read_why = why;
+	metrics_touch(d);
 	if ((dp = opendir(dir)) == NULL) {
 		dlog(&d->log, DLOG_ERROR, "import: %s: %s", dir, strerror(errno));
+		import_note(d, IMPORT_RES_IO_ERROR, &m->io_error, dir, 0,
+		    strerror(errno));
+		import_retry_later(d);
 		return;
 	}
 	for (unsigned i = 0; i < m->nf; i++)
@@ -418,7 +425,7 @@ importdir_settled(struct ev_loop *loop, ev_timer *t, int revents)
 
 	(void)loop;
 	(void)revents;
-	importdir_scan(d);
+	importdir_scan(d, t == &d->imp.retry ? IMPORT_WHY_RETRY : d->imp.next_why);
 }
 
 static void
@@ -434,6 +441,7 @@ importdir_on_inotify(struct ev_loop *loop, ev_io *io, int revents)
 	if (n < 0 && errno != EAGAIN && errno != EINTR)
 		dlog(&d->log, DLOG_ERROR, "import: inotify: %s", strerror(errno));
 	ev_timer_stop(loop, &d->imp.settle);
+	d->imp.next_why = IMPORT_WHY_INOTIFY;
 	ev_timer_set(&d->imp.settle, IMPORT_SETTLE_S, 0.);
 	ev_timer_start(loop, &d->imp.settle);
 }
@@ -441,13 +449,33 @@ importdir_on_inotify(struct ev_loop *loop, ev_io *io, int revents)
 void
 importdir_rescan(struct daemon *d)
 {
+	import_rescan_for(d, IMPORT_WHY_RELOAD);
+}
+
+/* The inotify watch on dir; -1 + err (and watch_error) when there is none. */
+static int
+importdir_watch(struct daemon *d, const char *dir, char *err, size_t errlen)
+{
 	struct importdir *m = &d->imp;
 
-	if (d->cfg.import_directory == NULL || m->f == NULL || d->loop == NULL ||
-	    ev_is_active(&m->settle))
-		return;
-	ev_timer_set(&m->settle, IMPORT_SETTLE_S, 0.);
-	ev_timer_start(d->loop, &m->settle);
+	if ((m->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
+		str_fmt(err, errlen, "inotify: %s", strerror(errno));
+		goto out;
+	}
+	if (inotify_add_watch(m->ino_fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO |
+	    IN_ONLYDIR) < 0) {
+		str_fmt(err, errlen, "%s: inotify: %s", dir, strerror(errno));
+		close(m->ino_fd);
+		m->ino_fd = -1;
+		goto out;
+	}
+	ev_io_init(&m->ino_io, importdir_on_inotify, m->ino_fd, EV_READ);
+	m->ino_io.data = d;
+	ev_io_start(d->loop, &m->ino_io);
+	return 0;
+out:
+	str_fmt(m->watch_error, sizeof(m->watch_error), "%s", err);
+	return -1;
 }
 
 int
@@ -456,13 +484,12 @@ importdir_init(struct daemon *d, char *err, size_t errlen)
 	struct importdir *m = &d->imp;
 	const char *dir = d->cfg.import_directory;
 
+	memset(m, 0, sizeof(*m));
 	ev_init(&m->settle, importdir_settled);
 	m->settle.data = d;
 	ev_init(&m->retry, importdir_settled);
 	m->retry.data = d;
 	m->ino_fd = -1;
-	m->nf = 0;
-	m->f = NULL;
 	if (dir == NULL)
 		return 0;
 	if ((m->f = calloc(IMPORT_TRACK_MAX, sizeof(*m->f))) == NULL) {
@@ -471,24 +498,9 @@ importdir_init(struct daemon *d, char *err, size_t errlen)
 	}
 	import_load(d);   /* what was judged before the restart */
 	/* read at start and on RELOAD even when it cannot be watched */
-	ev_timer_set(&m->settle, IMPORT_SETTLE_S, 0.);
-	ev_timer_start(d->loop, &m->settle);
-	if ((m->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
-		str_fmt(err, errlen, "inotify: %s", strerror(errno));
-		return -1;
-	}
-	if (inotify_add_watch(m->ino_fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO |
-	    IN_ONLYDIR) < 0) {
-		str_fmt(err, errlen, "%s: inotify: %s", dir, strerror(errno));
-		close(m->ino_fd);
-		m->ino_fd = -1;
-		return -1;
-	}
-	ev_io_init(&m->ino_io, importdir_on_inotify, m->ino_fd, EV_READ);
-	m->ino_io.data = d;
-	ev_io_start(d->loop, &m->ino_io);
 	d->upd.on_reload = importdir_rescan;   /* update.c calls no file above it */
-	return 0;
+	import_rescan_for(d, IMPORT_WHY_START);
+	return importdir_watch(d, dir, err, errlen);
 }
 
 void

@@ -80,6 +80,32 @@ metrics_memory(struct daemon *d, struct strbuf *sb)
 	    (unsigned long long)p->retired_memory_total);
 }
 
+/* ImportDirectory (importdir.c): nothing without one. */
+static void
+metrics_import(struct daemon *d, struct strbuf *sb)
+{
+	const struct importdir *m = &d->imp;
+
+	if (d->cfg.import_directory == NULL || m->f == NULL)
+		return;
+	head(sb, "ampscan_import_watched", "gauge", "1 while ImportDirectory has an inotify watch (0: read at start and on RELOAD only)");
+	strbuf_printf(sb, "ampscan_import_watched %d\n", m->ino_fd >= 0 ? 1 : 0);
+	head(sb, "ampscan_import_files_total", "counter", "ImportDirectory's containers judged, by result (imported, rejected, skipped: not newer, io_error: looked at again)");
+	for (unsigned k = 0; k < IMPORT_RES_COUNT; k++)
+		strbuf_printf(sb, "ampscan_import_files_total{result=\"%s\"} %llu\n",
+		    importseen_result_name((enum import_result)k),
+		    (unsigned long long)m->results[k]);
+	head(sb, "ampscan_import_files_known", "gauge", "ImportDirectory's containers kept in mind (listed, or judged before a restart)");
+	strbuf_printf(sb, "ampscan_import_files_known %u\n", m->nf);
+	head(sb, "ampscan_import_last_read_time_seconds", "gauge", "when ImportDirectory was last read (Unix time; absent: not yet)");
+	if (m->read_ms != 0)
+		strbuf_printf(sb, "ampscan_import_last_read_time_seconds %lld\n",
+		    (long long)(m->read_ms / 1000));
+	head(sb, "ampscan_import_retry_pending", "gauge", "1 while a read of ImportDirectory after an I/O failure is due");
+	strbuf_printf(sb, "ampscan_import_retry_pending %d\n",
+	    ev_is_active(&m->retry) ? 1 : 0);
+}
+
 static void
 metrics_text(struct daemon *d, struct strbuf *sb)
 {
@@ -208,6 +234,7 @@ metrics_text(struct daemon *d, struct strbuf *sb)
 		strbuf_printf(sb, "ampscan_last_update_time_seconds %lld\n",
 		    (long long)(u->last_ms / 1000));
 	}
+	metrics_import(d, sb);
 }
 
 const char *
