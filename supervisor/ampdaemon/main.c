@@ -385,10 +385,12 @@ daemon_stop(struct daemon *d)
 {
 	char err[512], path[4096];
 
+	/* ampscan_up 0: the service stopped; first, while ImportDirectory's
+	 * and the updates' state is still there to report */
+	metrics_write(d);
 	importdir_free(d);
 	incoming_free(d);
 	update_free(d);   /* answers waiting ampctl clients: before ctl_close */
-	metrics_write(d);   /* ampscan_up 0: the service stopped */
 	metrics_stop(d);
 	scansock_close(d);
 	ctl_close(d);

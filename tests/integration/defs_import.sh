@@ -188,4 +188,7 @@ check "restarted: metrics count only tamp3.cvd" prom_is 'ampscan_import_files_to
 
 stop_mirror
 dl_stop_checked
+check "the metrics file left at stop keeps ImportDirectory's lines" \
+	grep -qxF 'ampscan_import_files_total{result="rejected"} 1' "$PROM"
+check "... and says ampscan_up 0" grep -qxF 'ampscan_up 0' "$PROM"
 finish
