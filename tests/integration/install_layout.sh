@@ -30,6 +30,7 @@ expected=(
 	usr/share/doc/ampscan/README.md
 	usr/share/doc/ampscan/ampdaemon.conf.example
 	usr/share/doc/ampscan/copyright
+	usr/share/doc/ampscan/examples/freshclam.conf.example
 	usr/share/man/man1/ampctl.1.gz
 	usr/share/man/man1/cvdtool.1.gz
 	usr/share/man/man8/ampdaemon.8.gz
@@ -45,6 +46,10 @@ mode() { stat -c %a "$1"; }
 check "the configuration is mode 644" [ "$(mode "$R/etc/ampscan/ampdaemon.conf")" = 644 ]
 check "it is the example" cmp -s "$R/etc/ampscan/ampdaemon.conf" \
 	"$R/usr/share/doc/ampscan/ampdaemon.conf.example"
+check "the freshclam example: every line a comment, ImportDirectory and NotifyClamd in it" \
+	sh -c '! grep -qv "^#" "$1" && grep -qx "# ImportDirectory /var/lib/clamav" "$1" &&
+	grep -qx "# NotifyClamd /etc/ampscan/clamd.conf" "$1"' sh \
+	"$R/usr/share/doc/ampscan/examples/freshclam.conf.example"
 
 unit=$R/usr/lib/systemd/system/ampdaemon.service
 check "the unit runs the installed ampdaemon in the foreground" \
