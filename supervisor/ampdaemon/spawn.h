@@ -71,7 +71,7 @@
 
 #define SPAWN_SOCK_FD 3          /* the request socketpair in the worker */
 #define SPAWN_INDEX_FD 4         /* the definitions index, when given */
-#define SPAWN_ARGV_MAX 64        /* arguments, argv[0] included */
+#define SPAWN_ARGV_MAX 96        /* arguments, argv[0] included */
 #define SPAWN_ENV_MAX 16         /* req->env entries */
 #define SPAWN_NOFILE_DEFAULT 64  /* RLIMIT_NOFILE when req->nofile is 0 */
 #define SPAWN_PATH_ENV "PATH=/usr/sbin:/usr/bin:/sbin:/bin"

@@ -106,6 +106,10 @@ static const char svc_usage[] =
 "  --source-id HEX     (--worker/--loader --engine clamav) the identity of the\n"
 "                      set ampdaemon checked: a worker that finds another set\n"
 "                      (an activation in progress) exits to be started again\n"
+"  --fsize-limit N     (--worker/--loader --engine clamav) once the engine is\n"
+"                      loaded, no file may grow beyond N bytes (RLIMIT_FSIZE,\n"
+"                      soft and hard; a loader's workers inherit it): the load\n"
+"                      itself stages the whole set, which may be bigger\n"
 "  --index-verified    (with --index-fd) the index's checksum was checked by the\n"
 "                      caller (ampdaemon): only its structure is checked again\n"
 "  --version           print the version and exit\n"
@@ -143,7 +147,7 @@ enum {
 	OPT_DETECT_PUA, OPT_HEUR_ALERTS, OPT_HEUR_PRECEDENCE, OPT_ALERT_BROKEN,
 	OPT_ALERT_ENCRYPTED, OPT_ALERT_ENC_ARCHIVE, OPT_ALERT_ENC_DOC,
 	OPT_ALERT_EXCEEDS_MAX, OPT_ALLOW_PARTIAL, OPT_INDEX_ONLY, OPT_LOADER, OPT_SCRATCH_ROOT_FD,
-	OPT_HUGE_PAGES,
+	OPT_HUGE_PAGES, OPT_FSIZE_LIMIT,
 };
 
 static const struct option svc_opts[] = {
@@ -159,6 +163,7 @@ static const struct option svc_opts[] = {
 	{ "trusted-key-fd", required_argument, NULL, OPT_TRUSTED_KEY_FD },
 	{ "index-out-fd", required_argument, NULL, OPT_INDEX_OUT_FD },
 	{ "source-id", required_argument, NULL, OPT_SOURCE_ID },
+	{ "fsize-limit", required_argument, NULL, OPT_FSIZE_LIMIT },
 	{ "defs", required_argument, NULL, OPT_DEFS },
 	{ "allow-unsigned", no_argument, NULL, OPT_ALLOW_UNSIGNED },
 	{ "allow-partial", no_argument, NULL, OPT_ALLOW_PARTIAL },
@@ -269,6 +274,11 @@ svc_args(struct svc *s, int argc, char **argv)
 		}
 		case OPT_INDEX_OUT_FD:
 			s->index_out_fd = (int)svc_uint("--index-out-fd", optarg);
+			break;
+		case OPT_FSIZE_LIMIT:
+			if (num_size(optarg, strlen(optarg), &v) != NUM_OK || v == 0)
+				svc_die("--fsize-limit %s: not a size", optarg);
+			s->fsize_limit = v;
 			break;
 		case OPT_SOURCE_ID:
 			if (strlen(optarg) != 64 || !num_unhex(optarg, 32, NUM_HEX_LOWER, s->source_id))

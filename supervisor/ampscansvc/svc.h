@@ -41,6 +41,8 @@ struct svc {
 	bool index_only;           /* --trial --index-only: nothing but that */
 	uint8_t source_id[32];     /* ... naming the set it was built from */
 	bool have_source_id;
+	/* --fsize-limit: RLIMIT_FSIZE once the engine is loaded (0: none) */
+	uint64_t fsize_limit;
 	const char *defs_names[SVC_MAX_DEFS];
 	size_t ndefs_fds;
 	const char *certs_dir;

@@ -347,6 +347,29 @@ svc_worker(struct svc *s)
 }
 
 /*
+ * --fsize-limit: the stage (the whole set, unpacked) is gone; from here
+ * on no file grows beyond the limit, and neither this process nor a
+ * worker forked from it can raise it again (the hard limit too).  Never
+ * above the hard limit it was given.
+ */
+static void
+svc_fsize_limit(const struct svc *s)
+{
+	struct rlimit rl;
+
+	if (s->fsize_limit == 0)
+		return;
+	if (getrlimit(RLIMIT_FSIZE, &rl) != 0)
+		svc_die("getrlimit(RLIMIT_FSIZE): %s", strerror(errno));
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > s->fsize_limit)
+		rl.rlim_max = (rlim_t)s->fsize_limit;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+		svc_die("setrlimit(RLIMIT_FSIZE, %llu): %s",
+		    (unsigned long long)rl.rlim_max, strerror(errno));
+}
+
+/*
  * Clamav: before the load, RLIMIT_FSIZE's signal ignored and the set's
  * identity taken from --source-id (what ampdaemon's definitions check or
  * update named; Engine clamav has no builtin index) or, when given, from
@@ -378,6 +401,7 @@ svc_worker_clamav_load(struct svc *s)
 	}
 	if (svc_clamav_load(s, err, sizeof(err)) != 0)
 		svc_die("%s", err);
+	svc_fsize_limit(s);
 	/* libclamav's temporary directory is ".": from here on (the hook's
 	 * scan below needs it) */
 	if (fchdir(s->scratch_fd) != 0)

@@ -37,11 +37,18 @@ check "by libclamav's name" grep -q "files/eicar.txt: Eicar-Test-Signature.*FOUN
 expect_status 0 "a clean file is OK" dl_ctl scan files/clean.txt
 
 ppid_of() { awk '/^PPid:/ { print $2 }' "/proc/$1/status"; }
+# "Max file size  SOFT  HARD  bytes" of /proc/PID/limits
+fsize_of() { awk '/^Max file size/ { print $4 " " $5 }' "/proc/$1/limits"; }
+want_fsize="$(( (400 << 20) + (1 << 20) )) $(( (400 << 20) + (1 << 20) ))"
 check "ampdaemon is the loader's parent" test "$(ppid_of "$lpid")" = "$DL_PID"
+check "the loaded loader's RLIMIT_FSIZE: MaxScanSize + 1 MiB, soft and hard" \
+	test "$(fsize_of "$lpid")" = "$want_fsize"
 for p in $(dl_worker_pids); do
 	check "ampdaemon is worker $p's parent" test "$(ppid_of "$p")" = "$DL_PID"
 	check "worker $p is sandboxed (Seccomp 2, NoNewPrivs 1)" \
 		grep -Eq "^Seccomp:[[:space:]]+2$" "/proc/$p/status"
+	check "worker $p: RLIMIT_FSIZE MaxScanSize + 1 MiB, soft and hard (the loader's)" \
+		test "$(fsize_of "$p")" = "$want_fsize"
 	check "worker $p: the log says it was forked by the loader" \
 		grep -q "ampscansvc\[$p\]: ampscansvc: worker forked from the loader (pid $lpid)" "$DL_SVCLOG"
 done
