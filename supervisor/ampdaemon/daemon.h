@@ -501,6 +501,7 @@ struct importdir {
 	struct import_file *f;           /* IMPORT_TRACK_MAX of them */
 	unsigned nf;
 	char watch_error[512];           /* "" while watched */
+	bool watch_tried;                /* importdir_init tried: retried at reads */
 	enum import_why next_why;        /* of the settle timer armed */
 	enum import_why read_why;        /* of the last read */
 	int64_t read_ms;                 /* the last read (wall clock); 0: none yet */

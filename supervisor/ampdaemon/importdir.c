@@ -40,6 +40,9 @@ struct import_job {
 	unsigned version;                /* its header's (0: unreadable) */
 };
 
+static int importdir_watch(struct daemon *d, const char *dir, char *err,
+    size_t errlen);
+
 static bool
 import_name(const struct daemon *d, const char *name, char *db, size_t dblen,
     const char **ext)
@@ -381,6 +384,29 @@ import_entry(struct daemon *d, const char *dir, const char *name, bool *changed)
 	return true;
 }
 
+/*
+ * No watch yet (the directory did not exist at start: freshclam installed
+ * later; or it was removed): try again at each read, and while there is
+ * none, read again in a while, so a directory that appears is found
+ * without a restart or a RELOAD.
+ */
+static void
+importdir_rewatch(struct daemon *d, const char *dir)
+{
+	struct importdir *m = &d->imp;
+	char err[512];
+
+	if (m->ino_fd >= 0 || d->loop == NULL || !m->watch_tried)
+		return;
+	if (importdir_watch(d, dir, err, sizeof(err)) == 0) {
+		m->watch_error[0] = '\0';
+		dlog(&d->log, DLOG_INFO, "import: %s is watched now (inotify)", dir);
+		metrics_touch(d);
+		return;
+	}
+	import_retry_later(d);
+}
+
 static void
 importdir_scan(struct daemon *d, enum import_why why)
 {
@@ -396,6 +422,7 @@ importdir_scan(struct daemon *d, enum import_why why)
 	m->read_ms = walltime_now_ms();
 	m->read_why = why;
 	metrics_touch(d);
+	importdir_rewatch(d, dir);
 	if ((dp = opendir(dir)) == NULL) {
 		dlog(&d->log, DLOG_ERROR, "import: %s: %s", dir, strerror(errno));
 		import_note(d, IMPORT_RES_IO_ERROR, &m->io_error, dir, 0,
@@ -435,11 +462,28 @@ importdir_on_inotify(struct ev_loop *loop, ev_io *io, int revents)
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	ssize_t n;
 
+	bool gone = false;
+
 	(void)revents;
 	while ((n = read(d->imp.ino_fd, buf, sizeof(buf))) > 0)
-		;
+		for (ssize_t off = 0; off + (ssize_t)sizeof(struct inotify_event) <= n;) {
+			const struct inotify_event *e = (const void *)(buf + off);
+
+			gone |= (e->mask & (IN_IGNORED | IN_MOVE_SELF)) != 0;
+			off += (ssize_t)sizeof(*e) + e->len;
+		}
 	if (n < 0 && errno != EAGAIN && errno != EINTR)
 		dlog(&d->log, DLOG_ERROR, "import: inotify: %s", strerror(errno));
+	if (gone) {
+		/* the directory was removed or moved: watched again once back */
+		dlog(&d->log, DLOG_WARNING, "import: %s: the watch ended (the directory was removed or moved); looking for it again",
+		    d->cfg.import_directory);
+		str_fmt(d->imp.watch_error, sizeof(d->imp.watch_error), "%s: removed or moved",
+		    d->cfg.import_directory);
+		ev_io_stop(loop, &d->imp.ino_io);
+		close(d->imp.ino_fd);
+		d->imp.ino_fd = -1;
+	}
 	ev_timer_stop(loop, &d->imp.settle);
 	d->imp.next_why = IMPORT_WHY_INOTIFY;
 	ev_timer_set(&d->imp.settle, IMPORT_SETTLE_S, 0.);
@@ -462,8 +506,9 @@ importdir_watch(struct daemon *d, const char *dir, char *err, size_t errlen)
 		str_fmt(err, errlen, "inotify: %s", strerror(errno));
 		goto out;
 	}
+	m->watch_tried = true;
 	if (inotify_add_watch(m->ino_fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO |
-	    IN_ONLYDIR) < 0) {
+	    IN_ONLYDIR | IN_DELETE_SELF | IN_MOVE_SELF) < 0) {
 		str_fmt(err, errlen, "%s: inotify: %s", dir, strerror(errno));
 		close(m->ino_fd);
 		m->ino_fd = -1;
