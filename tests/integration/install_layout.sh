@@ -30,6 +30,7 @@ expected=(
 	usr/share/doc/ampscan/README.md
 	usr/share/doc/ampscan/ampdaemon.conf.example
 	usr/share/doc/ampscan/copyright
+	usr/share/doc/ampscan/examples/clamonacc.conf.example
 	usr/share/doc/ampscan/examples/freshclam.conf.example
 	usr/share/man/man1/ampctl.1.gz
 	usr/share/man/man1/cvdtool.1.gz
@@ -50,6 +51,10 @@ check "the freshclam example: every line a comment, ImportDirectory and NotifyCl
 	sh -c '! grep -qv "^#" "$1" && grep -qx "# ImportDirectory /var/lib/clamav" "$1" &&
 	grep -qx "# NotifyClamd /etc/ampscan/clamd.conf" "$1"' sh \
 	"$R/usr/share/doc/ampscan/examples/freshclam.conf.example"
+check "the clamonacc example: every line a comment, both exclusions in it" \
+	sh -c '! grep -qv "^#" "$1" && grep -qx "# OnAccessExcludeRootUID yes" "$1" &&
+	grep -qx "# OnAccessExcludeUname cisco-amp-scan-svc" "$1"' sh \
+	"$R/usr/share/doc/ampscan/examples/clamonacc.conf.example"
 
 unit=$R/usr/lib/systemd/system/ampdaemon.service
 check "the unit runs the installed ampdaemon in the foreground" \

@@ -31,6 +31,7 @@ sys.exit(0 if fd >= 0 else 1)'; then
 	skip_all "fanotify_init(FAN_CLASS_CONTENT) refused here (a container?)"
 fi
 dl_init "$1" "$2"
+SRC_DIR=$2
 
 # clamonacc holds fanotify marks on $W with prevention on: it must be gone
 # before anything else touches $W, on every exit
@@ -66,14 +67,33 @@ dl_config CreateScanUser yes
 check "ampdaemon starts" dl_start
 check "both workers become READY" dl_wait_ready 2
 
-# acc_start [EXTRA LINE]: clamonacc in the foreground, default mode
+# acc_example: the shipped etc/clamonacc.conf.example, its settings
+# uncommented, the socket, the watched directory and ScanUser made ours
+acc_example() {
+	python3 - "$SRC_DIR/etc/clamonacc.conf.example" "$T_TMP/run/clamd.sock" "$W" "$DL_USER" <<'PY'
+import re, sys
+ours = {"LocalSocket": sys.argv[2], "OnAccessIncludePath": sys.argv[3],
+        "OnAccessExcludeUname": sys.argv[4]}
+for line in open(sys.argv[1]):
+    m = re.match(r"^# (LocalSocket|OnAccess[A-Za-z]+) (\S+)$", line)
+    if m:
+        print(m.group(1), ours.get(m.group(1), m.group(2)))
+PY
+}
+
+# acc_start [EXTRA LINE]: clamonacc in the foreground, default mode (with
+# ACC_CONF=FILE: that configuration instead)
 acc_start() {
-	{
-		echo "LocalSocket $T_TMP/run/clamd.sock"
-		echo "OnAccessIncludePath $W"
-		echo "OnAccessPrevention yes"
-		[ $# -gt 0 ] && printf '%s\n' "$@"
-	} >"$T_TMP/acc.conf"
+	if [ -n "${ACC_CONF:-}" ]; then
+		cp "$ACC_CONF" "$T_TMP/acc.conf"
+	else
+		{
+			echo "LocalSocket $T_TMP/run/clamd.sock"
+			echo "OnAccessIncludePath $W"
+			echo "OnAccessPrevention yes"
+			[ $# -gt 0 ] && printf '%s\n' "$@"
+		} >"$T_TMP/acc.conf"
+	fi
 	rm -f "$T_TMP/acc.log"
 	# it dies with this script even when the script is killed (ctest's timeout)
 	# shellcheck disable=SC2086
@@ -146,9 +166,14 @@ acc_up() {
 # ---- default mode, the documented exclusions ---------------------------------------
 # ampdaemon (root) opens the named file itself, and its workers (ScanUser)
 # read it: both accesses are held by clamonacc until it has its answer,
-# which needs them; so both are excluded, as dist/clamonacc/clamd.conf does
-L="default mode (CONTSCAN), OnAccessExcludeRootUID + OnAccessExcludeUname $DL_USER"
-acc_start "OnAccessExcludeRootUID yes" "OnAccessExcludeUname $DL_USER"
+# which needs them; so both are excluded, as the .deb's example
+# (etc/clamonacc.conf.example) says: that file is what runs here
+acc_example >"$T_TMP/example.conf"
+check "the shipped clamonacc example holds the 5 settings, both exclusions among them" python3 -c "
+l = open('$T_TMP/example.conf').read().splitlines()
+assert len(l) == 5 and 'OnAccessExcludeRootUID yes' in l and 'OnAccessExcludeUname $DL_USER' in l and 'OnAccessPrevention yes' in l, l"
+L="default mode (CONTSCAN), the shipped example: OnAccessExcludeRootUID + OnAccessExcludeUname $DL_USER"
+ACC_CONF="$T_TMP/example.conf" acc_start
 acc_up "$L"
 acc_rounds "$L"
 # clamonacc's default mode sends the path (CONTSCAN), not a descriptor:
