@@ -369,6 +369,10 @@ class Amp:
                        d, a.limit, a.limit, a.limit))
             if self.launch == "loader":
                 f.write("SpareWorkers %d\n" % self.spares)
+            # BENCH_SCALE_CONF: more lines for ampdaemon.conf (tools/bench)
+            for line in os.environ.get("BENCH_SCALE_CONF", "").split(";"):
+                if line.strip():
+                    f.write(line.strip() + "\n")
         os.chmod(self.conf, 0o600)
         with open(self.cconf, "w") as f:
             f.write("LocalSocket %s\n" % self.sock)
