@@ -303,7 +303,7 @@ import_json(struct daemon *d, struct jsonw *w)
 	import_last_json(w, "last_imported", &m->imported, "verdict");
 	import_last_json(w, "last_rejected", &m->rejected, "reason");
 	import_last_json(w, "last_io_error", &m->io_error, "error");
-	if (ev_is_active(&m->retry))
+	if (m->retry_ms != 0)
 		ctl_json_time(w, "retry_at", m->retry_ms);
 	else {
 		jsonw_key(w, "retry_at");
@@ -358,7 +358,7 @@ import_text(struct daemon *d, struct strbuf *sb, int64_t now)
 	import_last_text(sb, "imported", &m->imported);
 	import_last_text(sb, "rejected", &m->rejected);
 	import_last_text(sb, "I/O error", &m->io_error);
-	if (ev_is_active(&m->retry)) {
+	if (m->retry_ms != 0) {
 		walltime_format(m->retry_ms, when);
 		fmt_duration(m->retry_ms > now ? m->retry_ms - now : 0, dur, sizeof(dur));
 		strbuf_printf(sb, "  retry: %s (in %s)\n", when, dur);

@@ -505,7 +505,9 @@ struct importdir {
 	enum import_why next_why;        /* of the settle timer armed */
 	enum import_why read_why;        /* of the last read */
 	int64_t read_ms;                 /* the last read (wall clock); 0: none yet */
-	int64_t retry_ms;                /* the retry due (wall clock) while armed */
+	/* the retry due (wall clock) while armed, else 0: what ctl.c and
+	 * metrics.c read (ev_is_active takes no const watcher) */
+	int64_t retry_ms;
 	uint64_t results[IMPORT_RES_COUNT];
 	struct import_last imported, rejected, io_error;
 };

@@ -267,7 +267,7 @@ import_retry_later(struct daemon *d)
 {
 	struct importdir *m = &d->imp;
 
-	if (m->f == NULL || d->loop == NULL || ev_is_active(&m->retry))
+	if (m->f == NULL || d->loop == NULL || m->retry_ms != 0)
 		return;
 	m->retry_ms = walltime_now_ms() + (int64_t)(IMPORT_RETRY_S * 1000);
 	ev_timer_set(&m->retry, IMPORT_RETRY_S, 0.);
@@ -452,6 +452,8 @@ importdir_settled(struct ev_loop *loop, ev_timer *t, int revents)
 
 	(void)loop;
 	(void)revents;
+	if (t == &d->imp.retry)
+		d->imp.retry_ms = 0;   /* fired: none due until armed again */
 	importdir_scan(d, t == &d->imp.retry ? IMPORT_WHY_RETRY : d->imp.next_why);
 }
 
@@ -559,6 +561,7 @@ importdir_free(struct daemon *d)
 	if (d->loop != NULL) {
 		ev_timer_stop(d->loop, &m->settle);
 		ev_timer_stop(d->loop, &m->retry);
+		m->retry_ms = 0;
 	}
 	free(m->f);
 	m->f = NULL;

@@ -103,7 +103,7 @@ metrics_import(struct daemon *d, struct strbuf *sb)
 		    (long long)(m->read_ms / 1000));
 	head(sb, "ampscan_import_retry_pending", "gauge", "1 while a read of ImportDirectory after an I/O failure is due");
 	strbuf_printf(sb, "ampscan_import_retry_pending %d\n",
-	    ev_is_active(&m->retry) ? 1 : 0);
+	    m->retry_ms != 0 ? 1 : 0);
 }
 
 static void
