@@ -394,7 +394,9 @@ worker_watch(struct worker *w, bool as_root, int64_t now)
 	ev_io_set(&w->log.io, w->log.fd, EV_READ);
 	ev_io_start(d->loop, &w->log.io);
 	timer_again(w, d->cfg.ready_timeout_ms);
-	events_begin(&ev, EVENT_WORKER_STARTED, now);
+	/* stamped now, not when the spawn began: a loader's FORK reply may
+	 * come after its MEM or COLLAPSED, whose events are written first */
+	events_begin(&ev, EVENT_WORKER_STARTED, walltime_now_ms());
 	events_add_int(&ev, "pid", w->pid);
 	events_add_int(&ev, "worker", w->slot);
 	events_add_int(&ev, "uid", w->uid);
