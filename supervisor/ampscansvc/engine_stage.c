@@ -320,10 +320,10 @@ stage_official(struct stage *st, int fd, const char *name,
 }
 
 /*
- * Move member m of the unpack directory subfd into the stage under its own
- * name or, when another container's member took it, "STEM-m" (the
- * extension, which is all libclamav reads of a name, stays).  The name
- * used goes into out.
+ * Move file m (a container's STEM.cud) of the unpack directory subfd into
+ * the stage under its own name or, when another container of the same
+ * stem took it, "STEM-m" (the extension, which is all libclamav reads of
+ * a name, stays).  The name used goes into out.
  */
 static int
 stage_take_member(struct stage *st, int subfd, const char *m,
