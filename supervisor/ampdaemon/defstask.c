@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "activate.h"
@@ -135,6 +136,23 @@ defs_child_fn(void *arg, int out_fd)
 	int rc;
 
 	c->fd = out_fd;
+#ifdef AMPSCAN_TEST_HOOKS
+	{
+		/* AMPSCAN_TEST_DEFS_CHECK_PAUSE_MS: the check waits before it
+		 * touches active/ (a window for the early loader's tests) */
+		const char *e = getenv("AMPSCAN_TEST_DEFS_CHECK_PAUSE_MS");
+		uint64_t ms;
+		struct timespec ts;
+
+		if (e != NULL && num_u64(e, strlen(e), 0, &ms) == NUM_OK &&
+		    ms <= 10000) {
+			ts.tv_sec = (time_t)(ms / 1000u);
+			ts.tv_nsec = (long)(ms % 1000u) * 1000000L;
+			while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+				;
+		}
+	}
+#endif
 	snprintf(active, sizeof(active), "%s/active", cfg->definitions_dir);
 	snprintf(index, sizeof(index), "%s/%s", active, DEFS_INDEX_NAME);
 	if (store_dirs_create(cfg->definitions_dir, err, sizeof(err)) != 0)

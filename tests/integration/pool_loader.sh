@@ -113,7 +113,13 @@ hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
 dl_build_cvd defs/active/extra.cvd 5 "Ampscan.Test.Extra:0:*:$(hex AMPSCAN-EXTRA-MARKER)"
 flip_byte defs/active/extra.cvd 1000
 n0=$(wc -l <"$DL_LOG")
+# the check pauses 1.5 s before it touches active/ (test hook), so the early
+# loader surely starts on the corrupted set; without the pause a fast check
+# can repair active/ first, and the loader, started on the repaired set, is
+# rightly kept
+export AMPSCAN_TEST_DEFS_CHECK_PAUSE_MS=1500
 check "ampdaemon starts with a corrupted container in active/" dl_start
+unset AMPSCAN_TEST_DEFS_CHECK_PAUSE_MS
 check "both workers become READY" dl_wait_ready 2 60
 tail -n +"$((n0 + 1))" "$DL_LOG" >"$T_TMP/log2"
 early=$(sed -n 's/.*loader (pid \([0-9]*\)) started: loading the definitions once.*/\1/p' "$T_TMP/log2" | head -n 1)
