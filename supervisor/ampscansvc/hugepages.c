@@ -2,7 +2,9 @@
 /*
  * Collapse the loader's engine into transparent huge pages (hugepages.h,
  * docs/loader.md "Huge pages").  Every private anonymous writable mapping
- * (the heap, libclamav's large allocations, anonymous names) is marked
+ * (the heap, libclamav's large allocations, anonymous names) that is at
+ * least half resident (a sparse one, such as a sanitizer's shadow or a
+ * reservation, would only grow or cost time in refusals) is marked
  * MADV_HUGEPAGE and collapsed with MADV_COLLAPSE over its 2 MiB-aligned
  * part, HP_STEP at a time; a step the kernel refuses is retried 2 MiB at a
  * time (one madvise stops at its first refused chunk), so one chunk it
@@ -28,7 +30,7 @@
 #define HP_SIZE ((uintptr_t)2 << 20)         /* a PMD's worth on x86-64, arm64 4K */
 #define HP_STEP ((uintptr_t)64 << 20)        /* one MADV_COLLAPSE at a time */
 #define HUGEPAGES_MAX_MS 20000u              /* of steps: then the rest stays 4 KiB */
-#define HP_MAPS_MAX ((size_t)8 << 20)        /* /proc/self/maps read at most */
+#define HP_MAPS_MAX ((size_t)32 << 20)       /* /proc/self/smaps read at most */
 #define HP_MAPS_CHUNK ((size_t)64 << 10)
 #define HP_MAX_RANGES 8192
 #define HP_THP_ENABLED "/sys/kernel/mm/transparent_hugepage/enabled"
@@ -118,13 +120,32 @@ hp_parse_line(const char *line, struct hp_range *out)
 	return 1;
 }
 
-/* The eligible mappings now (before any madvise changes them). */
+/* A mapping's 2 MiB-aligned part, [*s, *e); 0 if it has none. */
 static int
-hp_ranges(struct hp_range *rs, size_t max, size_t *n)
+hp_aligned(const struct hp_range *m, uintptr_t *s, uintptr_t *e)
 {
-	char *maps = hp_read("/proc/self/maps", HP_MAPS_MAX), *line, *nl;
+	*s = (m->start + HP_SIZE - 1) & ~(HP_SIZE - 1);
+	*e = m->end & ~(HP_SIZE - 1);
+	return *e > *s;
+}
+
+/*
+ * The eligible mappings now (before any madvise changes them), from
+ * /proc/self/smaps: a mapping hp_parse_line accepts, and whose "Rss:"
+ * covers at least half of its aligned part; the bytes of the aligned
+ * parts left alone as sparse go to *sparse.
+ */
+static int
+hp_ranges(struct hp_range *rs, size_t max, size_t *n, uint64_t *sparse)
+{
+	char *maps = hp_read("/proc/self/smaps", HP_MAPS_MAX), *line, *nl;
+	struct hp_range cand;
+	int have = 0;
+	unsigned long long kb;
+	uintptr_t s, e;
 
 	*n = 0;
+	*sparse = 0;
 	if (maps == NULL)
 		return -1;
 	for (line = maps; *line != '\0' && *n < max; line = nl + 1) {
@@ -132,7 +153,20 @@ hp_ranges(struct hp_range *rs, size_t max, size_t *n)
 			nl = line + strlen(line) - 1;   /* the last, unterminated */
 		else
 			*nl = '\0';
-		*n += (size_t)hp_parse_line(line, &rs[*n]);
+		if ((*line >= '0' && *line <= '9') || (*line >= 'a' && *line <= 'f')) {
+			/* a mapping's first line: its address range */
+			have = hp_parse_line(line, &cand) && hp_aligned(&cand, &s, &e);
+			continue;
+		}
+		if (!have || strncmp(line, "Rss:", 4) != 0)
+			continue;
+		have = 0;
+		kb = strtoull(line + 4, NULL, 10);
+		(void)hp_aligned(&cand, &s, &e);
+		if (kb >= ((uint64_t)(e - s) >> 10) / 2)
+			rs[(*n)++] = cand;
+		else
+			*sparse += e - s;
 	}
 	free(maps);
 	return 0;
@@ -148,15 +182,6 @@ hp_chunks(struct hugepages_report *r, uintptr_t x, uintptr_t len)
 		else
 			r->chunks_failed++;
 	}
-}
-
-/* A mapping's 2 MiB-aligned part, [*s, *e); 0 if it has none. */
-static int
-hp_aligned(const struct hp_range *m, uintptr_t *s, uintptr_t *e)
-{
-	*s = (m->start + HP_SIZE - 1) & ~(HP_SIZE - 1);
-	*e = m->end & ~(HP_SIZE - 1);
-	return *e > *s;
 }
 
 /* "always [madvise] never": the administrator's never is respected. */
@@ -190,7 +215,7 @@ hugepages_prepare(struct hugepages *h)
 		goto out;
 	}
 	if ((h->ranges = calloc(HP_MAX_RANGES, sizeof(*h->ranges))) == NULL ||
-	    hp_ranges(h->ranges, HP_MAX_RANGES, &h->n) != 0) {
+	    hp_ranges(h->ranges, HP_MAX_RANGES, &h->n, &r->sparse) != 0) {
 		r->state = HUGEPAGES_ERROR;
 		r->err = errno;
 		goto out;
@@ -288,14 +313,15 @@ hugepages_describe(const struct hugepages_report *r, char *out, size_t len)
 		    strerror(r->err));
 		return;
 	case HUGEPAGES_ERROR:
-		snprintf(out, len, "not tried: /proc/self/maps: %s", strerror(r->err));
+		snprintf(out, len, "not tried: /proc/self/smaps: %s", strerror(r->err));
 		return;
 	case HUGEPAGES_DONE:
 		break;
 	}
-	snprintf(out, len, "%llu MiB of %llu MiB collapsed into 2 MiB pages, %u chunks failed, in %.3f s%s",
+	snprintf(out, len, "%llu MiB of %llu MiB collapsed into 2 MiB pages, %u chunks failed, in %.3f s%s; %llu MiB in mappings less than half resident left alone",
 	    (unsigned long long)(r->collapsed >> 20),
 	    (unsigned long long)(r->eligible >> 20), r->chunks_failed,
 	    (double)r->ms / 1000.0,
-	    r->timed_out ? " (stopped at its time bound: the rest stays in 4 KiB pages)" : "");
+	    r->timed_out ? " (stopped at its time bound: the rest stays in 4 KiB pages)" : "",
+	    (unsigned long long)(r->sparse >> 20));
 }

@@ -19,13 +19,14 @@ enum hugepages_state {
 	HUGEPAGES_DONE,          /* tried: the figures say how far it got */
 	HUGEPAGES_NEVER,         /* transparent_hugepage/enabled is never */
 	HUGEPAGES_UNAVAILABLE,   /* no THP, or no MADV_COLLAPSE (err) */
-	HUGEPAGES_ERROR,         /* /proc/self/maps unreadable (err) */
+	HUGEPAGES_ERROR,         /* /proc/self/smaps unreadable (err) */
 };
 
 struct hugepages_report {
 	enum hugepages_state state;
 	int err;                 /* an errno, for UNAVAILABLE and ERROR */
 	uint64_t eligible;       /* bytes: the 2 MiB-aligned parts */
+	uint64_t sparse;         /* bytes: aligned parts less than half resident, left alone */
 	uint64_t collapsed;      /* bytes now in huge pages by our hand */
 	unsigned chunks_failed;  /* 2 MiB chunks the kernel would not collapse */
 	unsigned ms;             /* time taken (the steps' own, summed) */
@@ -34,7 +35,7 @@ struct hugepages_report {
 
 /*
  * The collapse in steps (docs/loader.md, "Huge pages"): the loader
- * prepares before its sandbox (THP's setting and /proc/self/maps are read
+ * prepares before its sandbox (THP's setting and /proc/self/smaps are read
  * then, the list of mappings kept), says READY, and runs one step at a
  * time between its requests, so a FORK waits for one step at most.
  */

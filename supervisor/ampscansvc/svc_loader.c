@@ -249,7 +249,7 @@ svc_loader_ballast(void)
 
 /*
  * Huge pages (hugepages.h): what the collapse needs is read now, before
- * the sandbox (THP's setting, /proc/self/maps: the list of mappings is
+ * the sandbox (THP's setting, /proc/self/smaps: the list of mappings is
  * kept); the collapse itself runs after READY, when ampdaemon asks
  * (COLLAPSE), and its line is logged when it ends.
  */

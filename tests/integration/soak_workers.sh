@@ -168,6 +168,8 @@ t_case() {
 	check "$name: the log says why ($why)" grep -Eq "$why" "$DL_LOG"
 	x1=$(evq "sum(e['event'] == 'worker_exited' for e in E)")
 	check "$name: no other worker exited" test "$((x1 - x0))" = 2
+	[ "$((x1 - x0))" = 2 ] ||
+		echo "    exits since: $(evq "[(e.get('pid'), e.get('kind'), e.get('signal'), e.get('status'), e.get('files')) for e in [e for e in E if e['event'] == 'worker_exited'][$x0:]]")"
 	check "$name: replaced: $WORKERS workers READY again" dl_wait_ready $WORKERS 30
 	for p in $pids; do
 		check "$name: $p is not among the READY workers" \
