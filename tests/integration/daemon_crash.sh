@@ -84,6 +84,8 @@ check "slot 1 READY after the last kill" dl_wait "any(w['slot'] == 1 and w['stat
 check "every kill is a worker_exited event (kind crash, SIGSEGV, its pid)" \
 	ev_wait "all(any(e['event'] == 'worker_exited' and e.get('pid') == p and e.get('kind') == 'crash' and e.get('signal') == 'SIGSEGV' and e.get('worker') == 1 for e in E) for p in [${killed[*]/%/,}])" 10
 check "no other worker exited" ev_true "sum(e['event'] == 'worker_exited' for e in E) == $KILLS"
+ev_true "sum(e['event'] == 'worker_exited' for e in E) == $KILLS" ||
+	echo "    exits: $(evq "[(e.get('pid'), e.get('worker'), e.get('kind'), e.get('signal'), e.get('retired')) for e in E if e['event'] == 'worker_exited']")"
 check "exits.jsonl records the $KILLS crashes (kind crash, signal SIGSEGV)" python3 -c "
 import json
 x = [json.loads(l) for l in open('$DL_STATE/exits.jsonl') if l.strip()]
@@ -214,6 +216,8 @@ check "the first crash was retried on the other worker" \
 	ev_true "sorted(e['worker'] for e in E if e['event'] == 'worker_exited' and any(f.endswith('/files/crash.txt') for f in e.get('files', []))) == [1, 2]"
 check "both crashes: kind crash, SIGSEGV" \
 	ev_true "all(e['kind'] == 'crash' and e['signal'] == 'SIGSEGV' for e in E if e['event'] == 'worker_exited')"
+ev_true "all(e['kind'] == 'crash' and e['signal'] == 'SIGSEGV' for e in E if e['event'] == 'worker_exited')" ||
+	echo "    exits: $(evq "[(e.get('pid'), e.get('worker'), e.get('kind'), e.get('signal'), e.get('retired')) for e in E if e['event'] == 'worker_exited']")"
 check "the log says it was retried" grep -q "crash.txt: in flight when worker [12] crashed (1 crash(es)); retrying once on another worker" "$DL_LOG"
 check "one poison_file event, with path, identity, hash and count" \
 	ev_true "[(e['path'].endswith('/files/crash.txt'), e['crashes'], len(e['sha256']), e['size']) for e in E if e['event'] == 'poison_file'] == [(True, 2, 64, $(stat -c %s files/crash.txt))]"
