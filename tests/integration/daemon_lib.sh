@@ -114,6 +114,13 @@ dl_config() {
 		# the real test-N.cvd sets hold .ldb/.mdb lines the builtin engine
 		# cannot load (issue 15; engine_partial.sh tests the refusal)
 		echo "AllowPartialEngine yes"
+		# the loader's huge-page collapse (default yes) runs after READY
+		# and then re-forks every worker forked before it, one at a time:
+		# exits and forks no test could foresee, as soon as some mapping
+		# is dense enough (it depends on the build and the machine: ASan's
+		# allocator).  Off, except where a test is about it (pool_hugepages,
+		# defs_rollover); the bench and tools/service-check run the default
+		echo "LoaderHugePages no"
 		while [ $# -ge 2 ]; do echo "$1 $2"; shift 2; done
 	} >"$DL_CONF.new"
 	# a key given by the caller replaces the base one (a key twice is an error)

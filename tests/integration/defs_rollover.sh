@@ -26,7 +26,7 @@ rm -f defs/active/*
 mkdir -p certs
 cp "$REAL/clamav-test.crt" certs/
 cp "$REAL/test-1.cvd" defs/active/test.cvd
-dl_config TrialTimeout 60s
+dl_config TrialTimeout 60s LoaderHugePages yes
 dl_start || { not_ok "ampdaemon starts"; finish; exit 1; }
 check "workers READY on test-1" dl_wait_ready 2
 

@@ -43,7 +43,7 @@ svc_lineno() {
 
 start_pool() {  # start_pool KEY VALUE...: 2 workers forked from a READY loader
 	dl_config Engine clamav WorkerLaunch loader Workers 2 StableAfter 1h \
-		LoadTimeout 120s "$@"
+		LoadTimeout 120s LoaderHugePages yes "$@"
 	check "ampdaemon starts ($*)" dl_start
 	check "both workers become READY ($*)" dl_wait_ready 2 120
 	if [ "$(dl_status_py "s['loader']['state']")" != ready ] &&
@@ -65,7 +65,7 @@ scan_loop() {
 
 # ---- LoaderHugePages yes (the default) ----------------------------------------
 rm -f "$FAKE" "$T_TMP/scan.stop" "$T_TMP/scan.rcs"
-dl_config Engine clamav WorkerLaunch loader Workers 2 SpareWorkers 1 \
+dl_config Engine clamav WorkerLaunch loader Workers 2 SpareWorkers 1 LoaderHugePages yes \
 	StableAfter 1h LoadTimeout 120s
 check "ampdaemon starts" dl_start
 scan_loop &
